@@ -1,0 +1,101 @@
+/**
+ * Builds the service from its config: database, progress bus, GraphQL over HTTP and WebSocket,
+ * worker pool. `main.ts` only wires the process to it; tests build one per file.
+ */
+import fs from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createYoga } from 'graphql-yoga';
+import type { Tenant } from './auth/apiKeys.js';
+import { drainInbox, serverPidFile, watchInbox } from './auth/keyInbox.js';
+import type { Config } from './config.js';
+import type { AppContext } from './context.js';
+import { openDatabase, type Database } from './db/database.js';
+import { authPlugin } from './http/authPlugin.js';
+import { uploadPlugin, type NodeServerContext } from './http/uploadPlugin.js';
+import { attachWebSockets } from './http/websocket.js';
+import { createLogger, type Logger } from './logger.js';
+import { ProgressBus } from './progress/progressBus.js';
+import { schema } from './schema/index.js';
+import { WorkerPool } from './workers/workerPool.js';
+
+export interface App {
+  config: Config;
+  db: Database;
+  log: Logger;
+  /** Listens on config.port (0 = any free port) and starts the workers; resolves to the base URL. */
+  start(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+const GRAPHIQL_EXAMPLE = `# Put your key in the Headers tab: { "Authorization": "Bearer bik_..." }
+query RecentJobs {
+  jobs(first: 10) {
+    totalCount
+    edges { node { id kind status rowsImported rowsFailed percentComplete createdAt } }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+
+# subscription Follow($id: ID!) {
+#   jobProgress(id: $id) { status rowsProcessed rowsImported rowsFailed percentComplete insertRate }
+# }
+`;
+
+export async function buildApp(config: Config, opts: { log?: Logger } = {}): Promise<App> {
+  const log = opts.log ?? createLogger(config.logLevel);
+  const db = await openDatabase(config);
+  const bus = new ProgressBus(db);
+  const tenants = new WeakMap<Request, Tenant>();
+
+  const yoga = createYoga<NodeServerContext, AppContext>({
+    schema,
+    graphqlEndpoint: '/graphql',
+    multipart: false,
+    maxRequestBodySize: false,
+    batching: false,
+    logging: false,
+    graphiql: { title: 'Bulk import', defaultQuery: GRAPHIQL_EXAMPLE, headers: JSON.stringify({ Authorization: 'Bearer <your API key>' }) },
+    plugins: [authPlugin(db, tenants), uploadPlugin(config.maxFileSize)],
+    context: ({ request, ...initial }) => {
+      const tenant = (initial as { tenant?: Tenant }).tenant ?? tenants.get(request);
+      if (!tenant) throw new Error('no tenant on an authenticated operation');
+      return { db, bus, config, log, tenant };
+    },
+  });
+
+  const server: Server = createServer(yoga);
+  const sockets = attachWebSockets(server, yoga as never, db);
+  const pool = new WorkerPool(db, bus, log, { ...config, concurrency: config.workerConcurrency });
+  let stopInbox = () => {};
+
+  return {
+    config,
+    db,
+    log,
+    async start() {
+      await bus.start();
+      if (db.driver === 'pglite') {
+        await fs.writeFile(serverPidFile(config.dataDir), String(process.pid));
+        await drainInbox(db, config.dataDir);
+        stopInbox = watchInbox(db, config.dataDir, 300, (err) => log.error({ err }, 'key inbox failed'));
+      }
+      await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
+      pool.start();
+      const { port } = server.address() as AddressInfo;
+      const url = `http://localhost:${port}`;
+      log.info({ url: `${url}/graphql`, database: db.driver }, 'bulk-import listening');
+      return url;
+    },
+    async stop() {
+      stopInbox();
+      server.close();
+      await sockets.close();
+      await pool.stop();
+      await bus.stop();
+      server.closeAllConnections();
+      await db.close();
+      if (db.driver === 'pglite') await fs.rm(serverPidFile(config.dataDir), { force: true });
+    },
+  };
+}

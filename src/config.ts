@@ -1,0 +1,47 @@
+import path from 'node:path';
+
+/** Every setting the service reads from the environment, with its default. The README's settings table mirrors this. */
+export interface Config {
+  port: number;
+  host: string;
+  /** Postgres URL; when unset the service uses an embedded PGlite database under dataDir. */
+  databaseUrl: string | undefined;
+  dataDir: string;
+  spoolDir: string;
+  maxFileSize: number;
+  maxActiveJobsPerTenant: number;
+  workerConcurrency: number;
+  batchSize: number;
+  leaseMs: number;
+  pollIntervalMs: number;
+  progressIntervalMs: number;
+  logLevel: string;
+}
+
+function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0) throw new Error(`${name} must be a non-negative number, got "${raw}"`);
+  return value;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
+  const dataDir = path.resolve(env.DATA_DIR || 'data');
+  return {
+    port: int(env, 'PORT', 4000),
+    host: env.HOST || '0.0.0.0',
+    databaseUrl: env.DATABASE_URL || undefined,
+    dataDir,
+    spoolDir: path.resolve(env.SPOOL_DIR || path.join(dataDir, 'spool')),
+    maxFileSize: int(env, 'MAX_FILE_SIZE', 1024 ** 3),
+    maxActiveJobsPerTenant: int(env, 'MAX_ACTIVE_JOBS_PER_TENANT', 1),
+    workerConcurrency: int(env, 'WORKER_CONCURRENCY', 2),
+    batchSize: int(env, 'BATCH_SIZE', 5000),
+    leaseMs: int(env, 'LEASE_MS', 30_000),
+    pollIntervalMs: int(env, 'POLL_INTERVAL_MS', 1000),
+    progressIntervalMs: int(env, 'PROGRESS_INTERVAL_MS', 250),
+    logLevel: env.LOG_LEVEL || 'info',
+    ...overrides,
+  };
+}

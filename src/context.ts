@@ -1,0 +1,14 @@
+import type { Tenant } from './auth/apiKeys.js';
+import type { Config } from './config.js';
+import type { Database } from './db/database.js';
+import type { Logger } from './logger.js';
+import type { ProgressBus } from './progress/progressBus.js';
+
+/** What every resolver gets. `tenant` is set for every operation: unauthenticated ones never reach a resolver. */
+export interface AppContext {
+  db: Database;
+  bus: ProgressBus;
+  config: Config;
+  log: Logger;
+  tenant: Tenant;
+}

@@ -1,0 +1,43 @@
+/**
+ * One small interface over the two drivers the service runs on: postgres.js against a real
+ * Postgres, or an embedded PGlite when no DATABASE_URL is set. Drizzle gives typed queries on
+ * both; the raw `query` and `copyCsv` exist for the bulk path, where COPY is the point.
+ */
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import { schema } from './schema.js';
+
+export type Orm = PgDatabase<PgQueryResultHKT, typeof schema>;
+
+export interface SqlExecutor {
+  /** Runs one parameterised statement ($1, $2, ...) and returns its rows. */
+  query<T = Record<string, unknown>>(text: string, params?: unknown[]): Promise<T[]>;
+}
+
+export interface Transaction extends SqlExecutor {
+  /** COPY ... FROM STDIN (FORMAT csv) of `csv` (rows in `columns` order) into `table`. */
+  copyCsv(table: string, columns: readonly string[], csv: string): Promise<void>;
+}
+
+export interface Database extends SqlExecutor {
+  readonly driver: 'postgres' | 'pglite';
+  readonly orm: Orm;
+  transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T>;
+  notify(channel: string, payload: string): Promise<void>;
+  /** Subscribes to a NOTIFY channel; resolves to a function that unsubscribes. */
+  listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
+  close(): Promise<void>;
+}
+
+export function copyStatement(table: string, columns: readonly string[], source: string): string {
+  const list = columns.map((c) => `"${c}"`).join(', ');
+  return `COPY "${table}" (${list}) FROM ${source} WITH (FORMAT csv)`;
+}
+
+export async function openDatabase(opts: { databaseUrl?: string; dataDir: string }): Promise<Database> {
+  if (opts.databaseUrl) {
+    const { openPostgres } = await import('./postgres.js');
+    return openPostgres(opts.databaseUrl);
+  }
+  const { openPglite } = await import('./pglite.js');
+  return openPglite(opts.dataDir);
+}

@@ -1,0 +1,107 @@
+/**
+ * The schema of record. drizzle-kit generates the migrations in drizzle/ from this file, and the
+ * bulk writer derives its COPY column lists from these tables (see imports/kinds/*).
+ */
+import { sql } from 'drizzle-orm';
+import {
+  bigint, bigserial, boolean, index, integer, jsonb, pgTable, text, timestamp, uuid,
+} from 'drizzle-orm/pg-core';
+
+export const tenants = pgTable('tenants', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  name: text('name').notNull().unique(),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+/** API keys are stored as a SHA-256 of the key: the key itself is shown once, at creation. */
+export const apiKeys = pgTable('api_keys', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  tenantId: uuid('tenant_id').notNull().references(() => tenants.id),
+  keyHash: text('key_hash').notNull().unique(),
+  /** The first characters of the key, to tell keys apart in `keys list`; not enough to use it. */
+  prefix: text('prefix').notNull(),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  revokedAt: timestamp('revoked_at', { withTimezone: true }),
+});
+
+export const importJobs = pgTable('import_jobs', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  /** Creation order; the keyset for pagination (newest first) and for claiming (oldest first). */
+  seq: bigint('seq', { mode: 'number' }).generatedAlwaysAsIdentity().notNull().unique(),
+  tenantId: uuid('tenant_id').notNull().references(() => tenants.id),
+  kind: text('kind').notNull(),
+  collection: text('collection'),
+  locationType: text('location_type'),
+  format: text('format').notNull(),
+  status: text('status').notNull(),
+  dryRun: boolean('dry_run').notNull().default(false),
+  maxErrors: integer('max_errors'),
+  filename: text('filename'),
+  fileSize: bigint('file_size', { mode: 'number' }),
+  fileSha256: text('file_sha256'),
+  spoolPath: text('spool_path'),
+  /** The CSV header as written in the file, so a resumed reader can start mid-file. */
+  header: jsonb('header').$type<string[]>(),
+  bytesProcessed: bigint('bytes_processed', { mode: 'number' }).notNull().default(0),
+  rowsTotal: integer('rows_total'),
+  rowsProcessed: integer('rows_processed').notNull().default(0),
+  rowsImported: integer('rows_imported').notNull().default(0),
+  rowsCreated: integer('rows_created').notNull().default(0),
+  rowsUpdated: integer('rows_updated').notNull().default(0),
+  rowsDuplicate: integer('rows_duplicate').notNull().default(0),
+  rowsFailed: integer('rows_failed').notNull().default(0),
+  /** Byte offset and line number just past the last committed batch: where a resumed run starts. */
+  checkpointOffset: bigint('checkpoint_offset', { mode: 'number' }).notNull().default(0),
+  checkpointLine: bigint('checkpoint_line', { mode: 'number' }).notNull().default(0),
+  /** Lease: the runner that holds the job, until when, and a fencing token bumped at every claim. */
+  leaseOwner: text('lease_owner'),
+  leaseExpiresAt: timestamp('lease_expires_at', { withTimezone: true }),
+  attempt: integer('attempt').notNull().default(0),
+  cancelRequested: boolean('cancel_requested').notNull().default(false),
+  failureReason: text('failure_reason'),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  startedAt: timestamp('started_at', { withTimezone: true }),
+  finishedAt: timestamp('finished_at', { withTimezone: true }),
+}, (t) => [
+  index('import_jobs_tenant_seq_idx').on(t.tenantId, t.seq),
+  index('import_jobs_claimable_idx').on(t.seq).where(sql`status in ('QUEUED', 'RUNNING')`),
+]);
+
+export const jobErrors = pgTable('job_errors', {
+  id: bigserial('id', { mode: 'number' }).primaryKey(),
+  jobId: uuid('job_id').notNull().references(() => importJobs.id, { onDelete: 'cascade' }),
+  line: bigint('line', { mode: 'number' }).notNull(),
+  column: text('column'),
+  value: text('value'),
+  message: text('message').notNull(),
+  rawRow: text('raw_row'),
+}, (t) => [index('job_errors_job_line_idx').on(t.jobId, t.line, t.id)]);
+
+/** EVENTS (Userpilot shape). `line` is the row's line in its file: (job_id, line) names each row once. */
+export const events = pgTable('events', {
+  id: bigserial('id', { mode: 'number' }).primaryKey(),
+  tenantId: uuid('tenant_id').notNull(),
+  jobId: uuid('job_id').notNull(),
+  line: bigint('line', { mode: 'number' }).notNull(),
+  eventId: text('event_id'),
+  eventType: text('event_type').notNull(),
+  eventName: text('event_name'),
+  source: text('source'),
+  userId: text('user_id'),
+  companyId: text('company_id'),
+  hostname: text('hostname'),
+  pathname: text('pathname'),
+  countryCode: text('country_code'),
+  screenWidth: integer('screen_width'),
+  screenHeight: integer('screen_height'),
+  operatingSystem: text('operating_system'),
+  browser: text('browser'),
+  browserLanguage: text('browser_language'),
+  userAgent: text('user_agent'),
+  deviceType: text('device_type'),
+  insertedAt: timestamp('inserted_at', { withTimezone: true }).notNull(),
+  metadata: jsonb('metadata').notNull().default({}),
+}, (t) => [index('events_tenant_job_idx').on(t.tenantId, t.jobId)]);
+
+export const schema = { tenants, apiKeys, importJobs, jobErrors, events };
+export type JobRow = typeof importJobs.$inferSelect;

@@ -1,0 +1,76 @@
+/**
+ * Looks at the start of an uploaded file before a job exists: which format it is (file name
+ * first, then content), and its header, checked against the kind. Reads at most the first MiB.
+ */
+import fs from 'node:fs/promises';
+import { parse } from 'csv-parse/sync';
+import { checkHeader } from '../columns.js';
+import type { ImportKind } from '../kinds/types.js';
+import type { ImportFormat } from './types.js';
+
+const HEAD_BYTES = 1024 * 1024;
+
+export type Inspection =
+  | { ok: true; format: ImportFormat; header: string[] | null }
+  | { ok: false; code: 'INVALID_FILE' | 'SCHEMA_MISMATCH'; message: string };
+
+function formatFromName(filename: string | null | undefined): ImportFormat | null {
+  const ext = /\.([a-z0-9]+)$/i.exec(filename ?? '')?.[1]?.toLowerCase();
+  if (ext === 'csv' || ext === 'tsv') return 'CSV';
+  if (ext === 'ndjson' || ext === 'jsonl' || ext === 'json') return 'NDJSON';
+  return null;
+}
+
+export async function inspectFile(path: string, opts: { filename?: string | null; format?: ImportFormat | null; kind: ImportKind }): Promise<Inspection> {
+  const handle = await fs.open(path, 'r');
+  let head: string;
+  try {
+    const buf = Buffer.alloc(HEAD_BYTES);
+    const { bytesRead } = await handle.read(buf, 0, HEAD_BYTES, 0);
+    head = buf.subarray(0, bytesRead).toString('utf8').replace(/^\ufeff/, '');
+  } finally {
+    await handle.close();
+  }
+  const firstChar = /\S/.exec(head)?.[0];
+  if (firstChar === undefined) return { ok: false, code: 'INVALID_FILE', message: 'The file is empty' };
+  if (firstChar === '[') {
+    return { ok: false, code: 'INVALID_FILE', message: 'The file is one JSON array; send NDJSON instead: one JSON object per line' };
+  }
+  const format = opts.format ?? formatFromName(opts.filename) ?? (firstChar === '{' ? 'NDJSON' : 'CSV');
+  return format === 'CSV' ? inspectCsv(head, opts.kind) : inspectNdjson(head, opts.kind);
+}
+
+function inspectCsv(head: string, kind: ImportKind): Inspection {
+  const firstLine = head.split(/\r?\n|\r/, 1)[0];
+  let header: string[];
+  try {
+    [header] = parse(firstLine, { to: 1, relax_column_count: true }) as string[][];
+  } catch (err) {
+    return { ok: false, code: 'INVALID_FILE', message: `Line 1: the CSV header cannot be read: ${(err as Error).message}` };
+  }
+  const check = checkHeader(kind, header ?? []);
+  if (!check.ok) return { ok: false, code: 'SCHEMA_MISMATCH', message: check.message };
+  return { ok: true, format: 'CSV', header };
+}
+
+function inspectNdjson(head: string, kind: ImportKind): Inspection {
+  const lines = head.split('\n');
+  const index = lines.findIndex((l) => l.trim() !== '');
+  const firstLine = lines[index];
+  let first: unknown;
+  try {
+    first = JSON.parse(firstLine);
+  } catch (err) {
+    const complete = index < lines.length - 1;
+    if (!complete) return { ok: false, code: 'INVALID_FILE', message: `Line ${index + 1} is longer than ${HEAD_BYTES} bytes` };
+    return { ok: false, code: 'INVALID_FILE', message: `Line ${index + 1} is not valid JSON (${(err as Error).message}); the file must be NDJSON: one JSON object per line` };
+  }
+  if (typeof first !== 'object' || first === null || Array.isArray(first)) {
+    return { ok: false, code: 'INVALID_FILE', message: `Line ${index + 1} is not a JSON object; the file must be NDJSON: one JSON object per line` };
+  }
+  const check = checkHeader(kind, Object.keys(first));
+  // Optional fields may be absent from any one NDJSON record, so only unknown fields and a
+  // missing required field are judged from the first record.
+  if (!check.ok) return { ok: false, code: 'SCHEMA_MISMATCH', message: check.message };
+  return { ok: true, format: 'NDJSON', header: null };
+}

@@ -1,0 +1,26 @@
+export type ImportFormat = 'CSV' | 'NDJSON';
+
+/** One record as read from the file: CSV fields in header order, or one parsed NDJSON value. */
+export type SourceRecord =
+  | { line: number; raw: string; fields: string[]; json?: undefined; parseError?: undefined }
+  | { line: number; raw: string; json: unknown; fields?: undefined; parseError?: undefined }
+  | { line: number; raw: string; parseError: string; fields?: undefined; json?: undefined };
+
+/** A run of records and where the file stands after the last of them: the checkpoint to resume from. */
+export interface RecordBatch {
+  records: SourceRecord[];
+  /** Byte offset just past the batch's last record. */
+  endOffset: number;
+  /** Last line number the batch consumed. */
+  endLine: number;
+}
+
+export interface ReadFrom {
+  path: string;
+  /** Byte offset to start at: 0, or a checkpoint (always the start of a record past the header). */
+  offset: number;
+  /** Lines before `offset`. */
+  line: number;
+  batchSize: number;
+  signal?: AbortSignal;
+}

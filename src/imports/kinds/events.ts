@@ -1,0 +1,60 @@
+/** EVENTS: analytics events in the Userpilot import shape (seeds/003). Appended; see SPEC for the rules. */
+import type { ImportKind, KindColumn } from './types.js';
+import { checkJsonObject, checkNonNegativeInt, checkTimestamp, text } from './values.js';
+
+const EVENT_TYPES = new Set(['identify_user', 'identify_company', 'page_view', 'track']);
+
+const columns: KindColumn[] = [
+  { name: 'event_type', dbColumn: 'event_type', required: true },
+  { name: 'event_name', dbColumn: 'event_name' },
+  { name: 'source', dbColumn: 'source' },
+  { name: 'user_id', dbColumn: 'user_id' },
+  { name: 'company_id', dbColumn: 'company_id' },
+  { name: 'hostname', dbColumn: 'hostname' },
+  { name: 'pathname', dbColumn: 'pathname' },
+  { name: 'country_code', dbColumn: 'country_code' },
+  { name: 'screen_width', dbColumn: 'screen_width' },
+  { name: 'screen_height', dbColumn: 'screen_height' },
+  { name: 'operating_system', dbColumn: 'operating_system' },
+  { name: 'browser', dbColumn: 'browser' },
+  { name: 'browser_language', dbColumn: 'browser_language' },
+  { name: 'user_agent', dbColumn: 'user_agent' },
+  { name: 'device_type', dbColumn: 'device_type' },
+  { name: 'inserted_at', dbColumn: 'inserted_at', required: true },
+  { name: 'metadata', dbColumn: 'metadata' },
+  { name: 'event_id', dbColumn: 'event_id' },
+];
+
+const col = Object.fromEntries(columns.map((c, i) => [c.name, i])) as Record<string, number>;
+const TEXT_COLUMNS = columns.map((c, i) => i).filter((i) =>
+  ![col.screen_width, col.screen_height, col.inserted_at, col.metadata].includes(i));
+
+export const events: ImportKind = {
+  name: 'EVENTS',
+  table: 'events',
+  columns,
+  validate(values, fail) {
+    const out: (string | null)[] = new Array(columns.length);
+    let ok = true;
+    const bad: typeof fail = (column, value, message) => { ok = false; fail(column, value, message); };
+
+    for (const i of TEXT_COLUMNS) out[i] = text(values[i], columns[i].name, bad);
+
+    const type = out[col.event_type];
+    if (type === null) bad('event_type', null, 'event_type is required');
+    else if (!EVENT_TYPES.has(type)) {
+      bad('event_type', type, `event_type must be one of ${[...EVENT_TYPES].join(', ')}`);
+    } else if (type === 'identify_company') {
+      if (out[col.company_id] === null) bad('company_id', null, 'company_id is required for event_type identify_company');
+    } else {
+      if (out[col.user_id] === null) bad('user_id', null, `user_id is required for event_type ${type}`);
+      if (type === 'track' && out[col.event_name] === null) bad('event_name', null, 'event_name is required for event_type track');
+    }
+
+    out[col.inserted_at] = checkTimestamp(values[col.inserted_at], 'inserted_at', bad, true);
+    out[col.screen_width] = checkNonNegativeInt(values[col.screen_width], 'screen_width', bad);
+    out[col.screen_height] = checkNonNegativeInt(values[col.screen_height], 'screen_height', bad);
+    out[col.metadata] = checkJsonObject(values[col.metadata], 'metadata', bad) ?? '{}';
+    return ok ? out : null;
+  },
+};

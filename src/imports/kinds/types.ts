@@ -1,0 +1,30 @@
+/**
+ * What a kind of import is: its columns, its table, and how one row is checked. A kind is one
+ * module in this folder plus its table in db/schema.ts; kinds/index.ts lists them.
+ */
+export interface KindColumn {
+  /** The canonical name, as SPEC writes it; headers are matched to it by `normalizeColumnName`. */
+  name: string;
+  /** The table column that receives the value. */
+  dbColumn: string;
+  required?: boolean;
+}
+
+export interface RowError { line: number; column: string | null; value: string | null; message: string }
+
+/** Collects a row's errors; `validate` reports through it so a row can fail on several columns at once. */
+export interface ErrorSink { (column: string | null, value: unknown, message: string): void }
+
+export interface ImportKind {
+  name: string;
+  table: string;
+  columns: readonly KindColumn[];
+  /**
+   * Checks one row given as values in `columns` order (undefined when absent) and returns the
+   * text to COPY for each column (null for SQL NULL), or null when the row failed.
+   */
+  validate(values: readonly unknown[], fail: ErrorSink): (string | null)[] | null;
+}
+
+/** The columns every kind's table carries before its own: who, which job, and which line of the file. */
+export const ROW_ORIGIN_COLUMNS = ['tenant_id', 'job_id', 'line'] as const;

@@ -1,0 +1,85 @@
+/**
+ * Checks for single values, shared by the kinds. Each takes the raw value (a CSV string, or any
+ * JSON value from NDJSON), reports a failure through `fail`, and returns the text that COPY
+ * receives (null for SQL NULL). Whatever passes here must also be accepted by Postgres, since one
+ * value it rejects would fail the whole batch's COPY.
+ */
+import type { ErrorSink } from './types.js';
+
+export function shown(value: unknown): string | null {
+  if (value === undefined || value === null) return null;
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}
+
+/** Text columns: empty means absent; Postgres text cannot hold NUL. */
+export function text(value: unknown, column: string, fail: ErrorSink): string | null {
+  if (value === undefined || value === null || value === '') return null;
+  const s = typeof value === 'string' ? value : typeof value === 'number' || typeof value === 'boolean' ? String(value) : null;
+  if (s === null) { fail(column, value, `${column} must be a string`); return null; }
+  if (s.includes('\0')) { fail(column, s, `${column} contains a NUL byte`); return null; }
+  return s;
+}
+
+const INT_RE = /^\d{1,10}$/;
+export function checkNonNegativeInt(value: unknown, column: string, fail: ErrorSink): string | null {
+  if (value === undefined || value === null || value === '') return null;
+  const s = typeof value === 'number' ? String(value) : value;
+  if (typeof s !== 'string' || !INT_RE.test(s) || Number(s) > 2_147_483_647) {
+    fail(column, value, `${column} must be a non-negative integer`);
+    return null;
+  }
+  return s;
+}
+
+// ISO 8601: date, space or T, time with optional fraction, optional zone (none = UTC).
+const TIMESTAMP_RE = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(Z|[+-]\d{2}(?::?\d{2})?)?$/;
+const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+export function checkTimestamp(value: unknown, column: string, fail: ErrorSink, required: boolean): string | null {
+  if (value === undefined || value === null || value === '') {
+    if (required) fail(column, null, `${column} is required`);
+    return null;
+  }
+  const m = typeof value === 'string' ? TIMESTAMP_RE.exec(value) : null;
+  if (!m) {
+    fail(column, value, `${column} must be an ISO 8601 timestamp such as 2024-07-28T08:55:35Z`);
+    return null;
+  }
+  const [year, month, day, hour, minute, second] = [m[1], m[2], m[3], m[4], m[5], m[6] ?? '0'].map(Number);
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  const validDay = day >= 1 && day <= (month === 2 && !leap ? 28 : DAYS_IN_MONTH[month - 1]);
+  if (year < 1 || month < 1 || month > 12 || !validDay || hour > 23 || minute > 59 || second > 59) {
+    fail(column, value, `${column} is not a real date and time`);
+    return null;
+  }
+  return value as string;
+}
+
+// Postgres' jsonb refuses \u0000 and unpaired surrogates, which JSON.parse accepts.
+const PG_UNSAFE_ESCAPE = /\\u0000|\\u[dD][89aAbB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])|(?<!\\u[dD][89aAbB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}/;
+
+/** A JSON object: from CSV, its JSON text; from NDJSON, the object itself. Empty means absent. */
+export function checkJsonObject(value: unknown, column: string, fail: ErrorSink): string | null {
+  if (value === undefined || value === null || value === '') return null;
+  let textValue: string;
+  let parsed: unknown;
+  if (typeof value === 'string') {
+    try { parsed = JSON.parse(value); } catch (err) {
+      fail(column, value, `${column} is not valid JSON: ${(err as Error).message}`);
+      return null;
+    }
+    textValue = value;
+  } else {
+    parsed = value;
+    textValue = JSON.stringify(value);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    fail(column, value, `${column} must be a JSON object`);
+    return null;
+  }
+  if (textValue.includes('\\u') && PG_UNSAFE_ESCAPE.test(textValue)) {
+    fail(column, value, `${column} contains a \\u0000 or an unpaired surrogate, which Postgres cannot store`);
+    return null;
+  }
+  return textValue;
+}

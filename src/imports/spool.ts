@@ -1,0 +1,56 @@
+/**
+ * Streams an upload to a file in the spool folder in constant memory, counting bytes and hashing
+ * as it goes. The size limit is enforced here, by our own count: the multipart parser only
+ * truncates silently at its limit, so it is set one byte higher and anything past the limit
+ * means "too large". A stream that is abandoned is always drained, or the request would hang.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+
+export type SpoolResult =
+  | { ok: true; path: string; size: number; sha256: string }
+  | { ok: false; code: 'FILE_TOO_LARGE'; message: string };
+
+export async function spoolUpload(source: Readable, spoolDir: string, maxBytes: number): Promise<SpoolResult> {
+  await fs.promises.mkdir(spoolDir, { recursive: true });
+  const file = path.join(spoolDir, `${randomUUID()}.upload`);
+  const hash = createHash('sha256');
+  let size = 0;
+  let tooLarge = false;
+  const count = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      size += chunk.length;
+      // Past the limit keep reading but write nothing: the request must still be read to its end.
+      if (tooLarge || size > maxBytes) {
+        tooLarge = true;
+        done();
+        return;
+      }
+      hash.update(chunk);
+      done(null, chunk);
+    },
+  });
+  try {
+    await pipeline(source, count, fs.createWriteStream(file));
+  } catch (err) {
+    await fs.promises.rm(file, { force: true });
+    throw err;
+  }
+  if (tooLarge) {
+    await fs.promises.rm(file, { force: true });
+    return { ok: false, code: 'FILE_TOO_LARGE', message: `The file is larger than the limit of ${maxBytes} bytes` };
+  }
+  return { ok: true, path: file, size, sha256: hash.digest('hex') };
+}
+
+/** Reads and drops the rest of a stream, so the HTTP request can finish. */
+export function drain(source: Readable): Promise<void> {
+  return new Promise((resolve) => {
+    if (source.readableEnded || source.destroyed) { resolve(); return; }
+    source.on('end', resolve).on('error', () => resolve()).on('close', resolve);
+    source.resume();
+  });
+}

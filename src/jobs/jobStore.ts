@@ -1,0 +1,130 @@
+/**
+ * Every read and write of import_jobs and job_errors: one function per data operation. Reads are
+ * always scoped by tenant; the runner's writes are fenced by the job's `attempt` (see workers/).
+ */
+import { and, asc, count, desc, eq, gt, inArray, lt, type SQL } from 'drizzle-orm';
+import type { Database, SqlExecutor } from '../db/database.js';
+import { importJobs, jobErrors, type JobRow } from '../db/schema.js';
+import { ACTIVE_STATUSES, JobStatus } from './states.js';
+
+export type Job = JobRow;
+
+export interface NewJob {
+  tenantId: string;
+  kind: string;
+  collection?: string | null;
+  locationType?: string | null;
+  format: string;
+  dryRun: boolean;
+  maxErrors?: number | null;
+  filename?: string | null;
+  fileSize: number;
+  fileSha256: string;
+  spoolPath: string;
+  header: string[] | null;
+}
+
+/** Advisory lock key namespace for "one tenant's active jobs", so two uploads can't both pass the limit check. */
+const TENANT_JOBS_LOCK = 7_311_002;
+
+export async function countActiveJobs(db: SqlExecutor, tenantId: string): Promise<number> {
+  const [row] = await db.query<{ n: number }>(
+    `select count(*)::int as n from import_jobs where tenant_id = $1 and status = any($2)`,
+    [tenantId, ACTIVE_STATUSES],
+  );
+  return row.n;
+}
+
+/** Inserts the QUEUED job unless the tenant is at its limit of active jobs; null when it is. */
+export async function createJobWithinLimit(db: Database, job: NewJob, maxActive: number): Promise<Job | null> {
+  const id = await db.transaction(async (tx) => {
+    await tx.query('select pg_advisory_xact_lock($1, hashtext($2))', [TENANT_JOBS_LOCK, job.tenantId]);
+    if ((await countActiveJobs(tx, job.tenantId)) >= maxActive) return null;
+    const [row] = await tx.query<{ id: string }>(
+      `insert into import_jobs (tenant_id, kind, collection, location_type, format, status, dry_run, max_errors,
+         filename, file_size, file_sha256, spool_path, header)
+       values ($1, $2, $3, $4, $5, 'QUEUED', $6, $7, $8, $9, $10, $11, $12::jsonb) returning id`,
+      [job.tenantId, job.kind, job.collection ?? null, job.locationType ?? null, job.format, job.dryRun,
+        job.maxErrors ?? null, job.filename ?? null, job.fileSize, job.fileSha256, job.spoolPath,
+        job.header ? JSON.stringify(job.header) : null],
+    );
+    return row.id;
+  });
+  return id ? getJobById(db, id) : null;
+}
+
+/** Unscoped: for the worker and the pubsub, never for a resolver. */
+export async function getJobById(db: Database, id: string): Promise<Job | null> {
+  const [row] = await db.orm.select().from(importJobs).where(eq(importJobs.id, id));
+  return row ?? null;
+}
+
+export async function getJob(db: Database, tenantId: string, id: string): Promise<Job | null> {
+  if (!isUuid(id)) return null;
+  const [row] = await db.orm.select().from(importJobs)
+    .where(and(eq(importJobs.id, id), eq(importJobs.tenantId, tenantId)));
+  return row ?? null;
+}
+
+export function isUuid(value: string): boolean {
+  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
+}
+
+export interface JobFilter { status?: string[] | null; kind?: string[] | null }
+
+function jobFilterWhere(tenantId: string, filter: JobFilter | null | undefined): SQL[] {
+  const where: SQL[] = [eq(importJobs.tenantId, tenantId)];
+  if (filter?.status?.length) where.push(inArray(importJobs.status, filter.status));
+  if (filter?.kind?.length) where.push(inArray(importJobs.kind, filter.kind));
+  return where;
+}
+
+/**
+ * One page of a tenant's jobs, newest first, by keyset on `seq`: a page starts strictly after
+ * its cursor, so jobs created meanwhile can't shift it. `inverted` reads backwards (for `last`).
+ */
+export async function listJobs(db: Database, tenantId: string, page: {
+  filter?: JobFilter | null; afterSeq?: number; beforeSeq?: number; limit: number; inverted: boolean;
+}): Promise<Job[]> {
+  const where = jobFilterWhere(tenantId, page.filter);
+  if (page.afterSeq !== undefined) where.push(lt(importJobs.seq, page.afterSeq));
+  if (page.beforeSeq !== undefined) where.push(gt(importJobs.seq, page.beforeSeq));
+  return db.orm.select().from(importJobs).where(and(...where))
+    .orderBy(page.inverted ? asc(importJobs.seq) : desc(importJobs.seq))
+    .limit(page.limit);
+}
+
+export async function countJobs(db: Database, tenantId: string, filter?: JobFilter | null): Promise<number> {
+  const [row] = await db.orm.select({ n: count() }).from(importJobs).where(and(...jobFilterWhere(tenantId, filter)));
+  return Number(row.n);
+}
+
+export type JobError = typeof jobErrors.$inferSelect;
+
+/** A job's row errors in line order; the caller has already checked the job's tenant. */
+export async function listJobErrors(db: Database, jobId: string, page: { afterId?: number; limit: number }): Promise<JobError[]> {
+  const where = [eq(jobErrors.jobId, jobId)];
+  if (page.afterId !== undefined) where.push(gt(jobErrors.id, page.afterId));
+  return db.orm.select().from(jobErrors).where(and(...where)).orderBy(asc(jobErrors.id)).limit(page.limit);
+}
+
+export async function countJobErrors(db: Database, jobId: string): Promise<number> {
+  const [row] = await db.orm.select({ n: count() }).from(jobErrors).where(eq(jobErrors.jobId, jobId));
+  return Number(row.n);
+}
+
+/** Cancels a queued job at once; asks a running one to stop (its runner sees the flag at its next batch). */
+export async function requestCancel(db: Database, tenantId: string, id: string): Promise<Job | null> {
+  if (!isUuid(id)) return null;
+  await db.query(
+    `update import_jobs set
+       status = case when status = 'QUEUED' then 'CANCELLED' else status end,
+       finished_at = case when status = 'QUEUED' then now() else finished_at end,
+       cancel_requested = true
+     where id = $1 and tenant_id = $2 and status in ('QUEUED', 'RUNNING')`,
+    [id, tenantId],
+  );
+  return getJob(db, tenantId, id);
+}
+
+export { JobStatus };

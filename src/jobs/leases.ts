@@ -1,0 +1,114 @@
+/**
+ * The runner's side of import_jobs: claiming, committing a batch, renewing and giving back the
+ * lease, finishing. Every write after the claim is fenced by (id, attempt): a claim bumps
+ * `attempt`, so a runner that lost its lease (it stalled, another took over) writes nothing.
+ */
+import type { Database, Transaction } from '../db/database.js';
+import type { PreparedBatch } from '../imports/rowPipeline.js';
+import { JobStatus } from './states.js';
+import { csvCell, withoutNul } from '../db/copyCsv.js';
+
+export interface Fence { jobId: string; attempt: number }
+
+export class LeaseLostError extends Error {
+  constructor(jobId: string) { super(`lease on job ${jobId} was lost to another runner`); }
+}
+
+/** Claims the oldest queued job, or a running one whose lease has expired (its runner died). */
+export async function claimJob(db: Database, owner: string, leaseMs: number): Promise<Fence | null> {
+  const [row] = await db.query<{ id: string; attempt: number }>(
+    `update import_jobs set status = 'RUNNING', lease_owner = $1, attempt = attempt + 1,
+       lease_expires_at = now() + $2 * interval '1 millisecond', started_at = coalesce(started_at, now())
+     where id = (
+       select id from import_jobs
+       where status = 'QUEUED' or (status = 'RUNNING' and lease_expires_at < now())
+       order by seq for update skip locked limit 1)
+     returning id, attempt`,
+    [owner, leaseMs],
+  );
+  return row ? { jobId: row.id, attempt: row.attempt } : null;
+}
+
+export type BatchOutcome = 'committed' | 'cancelled' | 'too-many-errors';
+
+export interface BatchTarget { table: string; columns: readonly string[]; dryRun: boolean; leaseMs: number }
+
+const ERROR_COLUMNS = ['job_id', 'line', 'column', 'value', 'message', 'raw_row'] as const;
+
+/**
+ * One transaction: lock the job row (fence), write the valid rows with COPY, the row errors with
+ * COPY, and move counters and checkpoint together. Either all of it lands or none of it does, so
+ * a resumed run starting at the checkpoint neither skips nor repeats a row.
+ */
+export async function commitBatch(db: Database, fence: Fence, batch: PreparedBatch, target: BatchTarget): Promise<BatchOutcome> {
+  return db.transaction(async (tx) => {
+    const [job] = await tx.query<{ cancel_requested: boolean; max_errors: number | null; rows_failed: number }>(
+      `select cancel_requested, max_errors, rows_failed from import_jobs
+       where id = $1 and attempt = $2 and status = 'RUNNING' for update`,
+      [fence.jobId, fence.attempt],
+    );
+    if (!job) throw new LeaseLostError(fence.jobId);
+    if (job.cancel_requested) {
+      await finish(tx, fence, JobStatus.CANCELLED, null);
+      return 'cancelled';
+    }
+    if (!target.dryRun && batch.rowsValid > 0) await tx.copyCsv(target.table, target.columns, batch.copyCsv);
+    if (batch.errors.length > 0) await tx.copyCsv('job_errors', ERROR_COLUMNS, errorsCsv(fence.jobId, batch));
+    await tx.query(
+      `update import_jobs set
+         rows_processed = rows_processed + $3, rows_imported = rows_imported + $4, rows_failed = rows_failed + $5,
+         bytes_processed = $6, checkpoint_offset = $6, checkpoint_line = $7,
+         lease_expires_at = now() + $8 * interval '1 millisecond'
+       where id = $1 and attempt = $2`,
+      [fence.jobId, fence.attempt, batch.rowsProcessed, target.dryRun ? 0 : batch.rowsValid, batch.rowsFailed,
+        batch.endOffset, batch.endLine, target.leaseMs],
+    );
+    const failed = job.rows_failed + batch.rowsFailed;
+    if (job.max_errors !== null && failed > job.max_errors) {
+      await finish(tx, fence, JobStatus.FAILED, `${failed} rows failed, more than maxErrors (${job.max_errors})`);
+      return 'too-many-errors';
+    }
+    return 'committed';
+  });
+}
+
+async function finish(tx: Transaction, fence: Fence, status: JobStatus, reason: string | null): Promise<void> {
+  await tx.query(
+    `update import_jobs set status = $3, failure_reason = $4, finished_at = now(), lease_owner = null,
+       lease_expires_at = null, rows_total = case when $3 = 'COMPLETED' then rows_processed else rows_total end
+     where id = $1 and attempt = $2 and status = 'RUNNING'`,
+    [fence.jobId, fence.attempt, status, reason],
+  );
+}
+
+export async function finishJob(db: Database, fence: Fence, status: JobStatus, reason: string | null): Promise<void> {
+  await db.transaction((tx) => finish(tx, fence, status, reason));
+}
+
+/** Extends the lease; false when it was lost. */
+export async function renewLease(db: Database, fence: Fence, leaseMs: number): Promise<boolean> {
+  const rows = await db.query(
+    `update import_jobs set lease_expires_at = now() + $3 * interval '1 millisecond'
+     where id = $1 and attempt = $2 and status = 'RUNNING' returning id`,
+    [fence.jobId, fence.attempt, leaseMs],
+  );
+  return rows.length > 0;
+}
+
+/** Gives the job back at shutdown: still RUNNING, but claimable at once from its checkpoint. */
+export async function releaseLease(db: Database, fence: Fence): Promise<void> {
+  await db.query(
+    `update import_jobs set lease_owner = null, lease_expires_at = now() - interval '1 second'
+     where id = $1 and attempt = $2 and status = 'RUNNING'`,
+    [fence.jobId, fence.attempt],
+  );
+}
+
+function errorsCsv(jobId: string, batch: PreparedBatch): string {
+  let out = '';
+  for (const e of batch.errors) {
+    const cells = [e.column, e.value, e.message, e.rawRow].map((v) => csvCell(withoutNul(v)));
+    out += `${jobId},${e.line},${cells.join(',')}\n`;
+  }
+  return out;
+}

@@ -1,0 +1,18 @@
+/**
+ * The stream behind `jobProgress`: the job as it is now, then a fresh read at every progress
+ * notice, and at least every PROGRESS_INTERVAL_MS while it runs, then the terminal state, then done.
+ */
+import type { AppContext } from '../context.js';
+import { getJob, type Job } from '../jobs/jobStore.js';
+import { isTerminal } from '../jobs/states.js';
+
+export async function* jobProgressStream(ctx: AppContext, first: Job): AsyncGenerator<Job> {
+  let job: Job | null = first;
+  yield job;
+  while (!isTerminal(job.status)) {
+    await ctx.bus.nextChange(job.id, ctx.config.progressIntervalMs);
+    job = await getJob(ctx.db, ctx.tenant.id, job.id);
+    if (!job) return;
+    yield job;
+  }
+}

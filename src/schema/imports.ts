@@ -1,0 +1,107 @@
+/** The mutations that start an import: uploadImport (multipart), importBatch and importFromUrl. */
+import type { FileUpload, Upload } from 'graphql-upload-minimal';
+import { importUpload, type ImportResult, type UserError } from '../imports/importService.js';
+import type { Job } from '../jobs/jobStore.js';
+import { builder } from './builder.js';
+import { ImportFormatEnum, ImportKindEnum, LocationTypeEnum } from './enums.js';
+import { JobRef } from './job.js';
+import { UserErrorRef } from './userError.js';
+
+interface ImportPayloadShape { job: Job | null; userErrors: UserError[] }
+
+const ImportPayloadRef = builder.objectRef<ImportPayloadShape>('ImportPayload').implement({
+  description: 'The queued job, or why there is none',
+  fields: (t) => ({
+    job: t.field({ type: JobRef, nullable: true, resolve: (p) => p.job }),
+    userErrors: t.field({ type: [UserErrorRef], resolve: (p) => p.userErrors }),
+  }),
+});
+
+const toPayload = (result: ImportResult): ImportPayloadShape =>
+  result.ok ? { job: result.job, userErrors: [] } : { job: null, userErrors: [{ code: result.code, message: result.message, field: result.field }] };
+
+const UploadImportInput = builder.inputType('UploadImportInput', {
+  fields: (t) => ({
+    file: t.field({ type: 'Upload', required: true }),
+    kind: t.field({ type: ImportKindEnum, required: true }),
+    collection: t.string({ description: 'COLLECTION only' }),
+    locationType: t.field({ type: LocationTypeEnum, description: 'LOCATIONS only' }),
+    format: t.field({ type: ImportFormatEnum, description: 'Default: from the file name, then from the content' }),
+    dryRun: t.boolean(),
+    maxErrors: t.int(),
+    allowDuplicateFile: t.boolean(),
+  }),
+});
+
+const S3SourceInput = builder.inputType('S3SourceInput', {
+  fields: (t) => ({
+    accessKeyId: t.string({ required: true }),
+    secretAccessKey: t.string({ required: true }),
+    region: t.string(),
+    endpoint: t.string(),
+  }),
+});
+
+const ImportBatchInput = builder.inputType('ImportBatchInput', {
+  fields: (t) => ({
+    kind: t.field({ type: ImportKindEnum, required: true }),
+    collection: t.string(),
+    locationType: t.field({ type: LocationTypeEnum }),
+    records: t.field({ type: ['JSON'], required: true }),
+    dryRun: t.boolean(),
+    maxErrors: t.int(),
+  }),
+});
+
+const ImportFromUrlInput = builder.inputType('ImportFromUrlInput', {
+  fields: (t) => ({
+    url: t.string({ required: true }),
+    kind: t.field({ type: ImportKindEnum, required: true }),
+    collection: t.string(),
+    locationType: t.field({ type: LocationTypeEnum }),
+    format: t.field({ type: ImportFormatEnum }),
+    s3: t.field({ type: S3SourceInput }),
+    dryRun: t.boolean(),
+    maxErrors: t.int(),
+    allowDuplicateFile: t.boolean(),
+  }),
+});
+
+async function fileOf(upload: Promise<FileUpload> | Upload): Promise<FileUpload> {
+  return 'promise' in upload ? upload.promise : upload;
+}
+
+const notYet = (what: string): ImportPayloadShape => ({
+  job: null,
+  userErrors: [{ code: 'INVALID_INPUT', message: `${what} is not available yet` }],
+});
+
+builder.mutationFields((t) => ({
+  uploadImport: t.field({
+    type: ImportPayloadRef,
+    description: 'Uploads a CSV or NDJSON file (GraphQL multipart request) and queues its import',
+    args: { input: t.arg({ type: UploadImportInput, required: true }) },
+    resolve: async (_root, { input }, ctx) => {
+      const file = await fileOf(input.file);
+      return toPayload(await importUpload(ctx, {
+        tenantId: ctx.tenant.id,
+        stream: file.createReadStream(),
+        filename: file.filename ?? null,
+        kind: input.kind,
+        format: input.format,
+        dryRun: input.dryRun,
+        maxErrors: input.maxErrors,
+      }));
+    },
+  }),
+  importBatch: t.field({
+    type: ImportPayloadRef,
+    args: { input: t.arg({ type: ImportBatchInput, required: true }) },
+    resolve: () => notYet('importBatch'),
+  }),
+  importFromUrl: t.field({
+    type: ImportPayloadRef,
+    args: { input: t.arg({ type: ImportFromUrlInput, required: true }) },
+    resolve: () => notYet('importFromUrl'),
+  }),
+}));

@@ -1,0 +1,9 @@
+/** Imports every type file (each registers itself on the builder) and builds the schema. */
+import { builder } from './builder.js';
+import './scalars.js';
+import './enums.js';
+import './userError.js';
+import './job.js';
+import './imports.js';
+
+export const schema = builder.toSchema({ sortSchema: true });

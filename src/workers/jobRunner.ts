@@ -1,0 +1,116 @@
+/**
+ * Runs one claimed job from its checkpoint to its end: read the spool file in batches, check each
+ * row, commit each batch (rows + errors + checkpoint in one transaction), tell subscribers.
+ * Reading the next batch overlaps with the commit of the current one, so parsing (this process)
+ * and COPY (the Postgres process) keep both cores busy.
+ */
+import fs from 'node:fs/promises';
+import type { Database } from '../db/database.js';
+import { getKind } from '../imports/kinds/index.js';
+import { readCsv } from '../imports/formats/csvReader.js';
+import { readNdjson } from '../imports/formats/ndjsonReader.js';
+import type { ImportFormat, RecordBatch } from '../imports/formats/types.js';
+import { copyColumnsOf, createRowPipeline } from '../imports/rowPipeline.js';
+import { getJobById } from '../jobs/jobStore.js';
+import { commitBatch, finishJob, LeaseLostError, releaseLease, renewLease, type Fence } from '../jobs/leases.js';
+import { JobStatus } from '../jobs/states.js';
+import type { ProgressBus } from '../progress/progressBus.js';
+import type { Logger } from '../logger.js';
+
+export interface RunnerDeps {
+  db: Database;
+  bus: ProgressBus;
+  log: Logger;
+  batchSize: number;
+  leaseMs: number;
+  progressIntervalMs: number;
+  /** Set at shutdown: the runner stops after the batch in hand and gives the job back. */
+  stopping: () => boolean;
+}
+
+export type RunResult = 'finished' | 'handed-back' | 'lease-lost';
+
+export async function runJob(deps: RunnerDeps, fence: Fence): Promise<RunResult> {
+  const { db, bus } = deps;
+  const job = await getJobById(db, fence.jobId);
+  if (!job || !job.spoolPath) throw new Error(`job ${fence.jobId} has no spool file`);
+  const log = deps.log.child({ jobId: job.id, tenantId: job.tenantId });
+  const kind = getKind(job.kind);
+  const prepare = createRowPipeline({ kind, format: job.format as ImportFormat, header: job.header, tenantId: job.tenantId, jobId: job.id });
+  const target = { table: kind.table, columns: copyColumnsOf(kind), dryRun: job.dryRun, leaseMs: deps.leaseMs };
+
+  // The lease is renewed by every commit, and by this timer when batches are slow to come.
+  const reading = new AbortController();
+  const heartbeat = setInterval(() => {
+    renewLease(db, fence, deps.leaseMs)
+      .then((held) => { if (!held) reading.abort(new LeaseLostError(fence.jobId)); })
+      .catch((err) => log.warn({ err }, 'lease renewal failed'));
+  }, Math.max(1000, deps.leaseMs / 3));
+  heartbeat.unref();
+
+  let lastNotice = 0;
+  const notify = (force = false) => {
+    const now = Date.now();
+    if (!force && now - lastNotice < deps.progressIntervalMs) return;
+    lastNotice = now;
+    bus.publishProgress(job.id).catch((err) => log.warn({ err }, 'progress notice failed'));
+  };
+
+  log.info({ from: job.checkpointOffset, attempt: fence.attempt }, job.checkpointOffset > 0 ? 'job resumed' : 'job started');
+  notify(true);
+  const from = { path: job.spoolPath, offset: job.checkpointOffset, line: job.checkpointLine, batchSize: deps.batchSize, signal: reading.signal };
+  const batches: AsyncIterator<RecordBatch> = job.format === 'CSV'
+    ? readCsv({ ...from, skipHeader: job.checkpointOffset === 0 })
+    : readNdjson(from);
+  try {
+    let next = batches.next();
+    for (;;) {
+      const step = await next;
+      if (step.done) break;
+      const prepared = prepare(step.value);
+      next = batches.next(); // read ahead while this batch commits
+      next.catch(() => {}); // its failure surfaces at the next await
+      const outcome = await commitBatch(db, fence, prepared, target);
+      if (outcome !== 'committed') {
+        log.info({ outcome }, 'job stopped');
+        notify(true);
+        await removeSpool(job.spoolPath, log);
+        return 'finished';
+      }
+      notify();
+      if (deps.stopping()) {
+        await releaseLease(db, fence);
+        log.info('job handed back at shutdown');
+        notify(true);
+        return 'handed-back';
+      }
+    }
+    await finishJob(db, fence, JobStatus.COMPLETED, null);
+    log.info('job completed');
+    notify(true);
+    await removeSpool(job.spoolPath, log);
+    return 'finished';
+  } catch (err) {
+    if (err instanceof LeaseLostError || reading.signal.reason instanceof LeaseLostError) {
+      log.warn('lease lost; dropping the job');
+      return 'lease-lost';
+    }
+    throw err;
+  } finally {
+    clearInterval(heartbeat);
+    reading.abort();
+    await batches.return?.(undefined).catch(() => {});
+  }
+}
+
+export async function failJob(deps: RunnerDeps, fence: Fence, err: unknown): Promise<void> {
+  const reason = err instanceof Error ? err.message : String(err);
+  await finishJob(deps.db, fence, JobStatus.FAILED, reason);
+  await deps.bus.publishProgress(fence.jobId);
+  const job = await getJobById(deps.db, fence.jobId);
+  if (job?.spoolPath) await removeSpool(job.spoolPath, deps.log);
+}
+
+async function removeSpool(path: string, log: Logger): Promise<void> {
+  await fs.rm(path, { force: true }).catch((err) => log.warn({ err }, 'could not remove spool file'));
+}
