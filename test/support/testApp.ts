@@ -1,0 +1,47 @@
+/** Starts the real service (HTTP + WebSocket + workers) on a free port against the file's own database. */
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { buildApp, type App } from '../../src/app.js';
+import { createKey } from '../../src/auth/apiKeys.js';
+import { loadConfig, type Config } from '../../src/config.js';
+import { createTestDatabase } from './database.js';
+import { GraphQLTestClient } from './client.js';
+
+export interface TestApp {
+  app: App;
+  url: string;
+  wsUrl: string;
+  dataDir: string;
+  /** A client holding a new API key for `tenant` (the tenant is created on first use). */
+  clientFor(tenant: string): Promise<GraphQLTestClient>;
+  close(): Promise<void>;
+}
+
+export async function startTestApp(overrides: Partial<Config> = {}): Promise<TestApp> {
+  const database = await createTestDatabase();
+  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'bulk-import-test-'));
+  const config = loadConfig({}, {
+    port: 0,
+    host: '127.0.0.1',
+    databaseUrl: database.url,
+    dataDir,
+    spoolDir: path.join(dataDir, 'spool'),
+    logLevel: process.env.TEST_LOG_LEVEL ?? 'silent',
+    pollIntervalMs: 200,
+    ...overrides,
+  });
+  const app = await buildApp(config);
+  const base = await app.start();
+  const url = `${base}/graphql`;
+  const wsUrl = url.replace(/^http/, 'ws');
+  return {
+    app, url, wsUrl, dataDir,
+    clientFor: async (tenant) => new GraphQLTestClient(url, wsUrl, await createKey(app.db, tenant)),
+    close: async () => {
+      await app.stop();
+      await database.drop();
+      await fs.rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
