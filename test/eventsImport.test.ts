@@ -1,0 +1,116 @@
+/** EVENTS imports end to end: multipart upload -> worker -> COPY -> rows in the table, row errors by line. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { JobErrorsDocument, UploadImportDocument } from '../src/generated/gql/graphql.js';
+import type { GraphQLTestClient } from './support/client.js';
+import { eventRow, eventsCsv, eventsNdjson, manyEvents } from './support/events.js';
+import { waitForJob } from './support/jobs.js';
+import { startTestApp, type TestApp } from './support/testApp.js';
+
+let t: TestApp;
+let client: GraphQLTestClient;
+
+beforeAll(async () => {
+  t = await startTestApp({ batchSize: 100 });
+  client = await t.clientFor('acme');
+});
+afterAll(() => t?.close());
+
+async function importFile(name: string, content: string) {
+  const { status, body } = await client.upload(UploadImportDocument, { input: { kind: 'EVENTS' } }, { name, content });
+  expect(status).toBe(200);
+  expect(body.errors).toBeUndefined();
+  expect(body.data?.uploadImport.userErrors).toEqual([]);
+  const job = body.data!.uploadImport.job!;
+  expect(job.status).toBe('QUEUED');
+  return waitForJob(client, job.id);
+}
+
+async function rowsOf(jobGlobalId: string) {
+  const jobId = Buffer.from(jobGlobalId, 'base64').toString().split(':')[1];
+  return t.app.db.query<{ line: number; event_type: string; user_id: string | null; screen_width: number | null; metadata: unknown; inserted_at: string }>(
+    'select line, event_type, user_id, screen_width, metadata, inserted_at::text as inserted_at from events where job_id = $1 order by line', [jobId]);
+}
+
+async function errorsOf(id: string) {
+  const data = await client.data(JobErrorsDocument, { id, first: 100 });
+  return data.job!.errors.edges.map((e) => e.node);
+}
+
+describe('CSV', () => {
+  it('imports every valid row, each once, and reports each invalid row by its line', async () => {
+    const rows = manyEvents(250);
+    rows[9] = eventRow(9, { event_type: 'click' }); // line 11 (header is line 1)
+    rows[99] = eventRow(99, { inserted_at: 'yesterday' }); // line 101
+    rows[199] = eventRow(199, { screen_width: '-3' }); // line 201
+    const job = await importFile('events.csv', eventsCsv(rows));
+
+    expect(job).toMatchObject({ status: 'COMPLETED', format: 'CSV', rowsProcessed: 250, rowsImported: 247, rowsFailed: 3, rowsTotal: 250, percentComplete: 100 });
+    const stored = await rowsOf(job.id);
+    expect(stored).toHaveLength(247);
+    expect(new Set(stored.map((r) => r.line)).size).toBe(247);
+    expect(stored.map((r) => r.line)).not.toContain(11);
+    expect(stored[0]).toMatchObject({ line: 2, event_type: 'page_view', user_id: 'User-0', screen_width: 1086, metadata: { n: 0, name: 'User, "0"' } });
+    expect(stored[0].inserted_at).toBe('2024-04-13 14:36:15.453788+00'); // no zone = UTC
+
+    expect(await errorsOf(job.id)).toEqual([
+      { line: 11, column: 'event_type', value: 'click', message: 'event_type must be one of identify_user, identify_company, page_view, track' },
+      { line: 101, column: 'inserted_at', value: 'yesterday', message: 'inserted_at must be an ISO 8601 timestamp such as 2024-07-28T08:55:35Z' },
+      { line: 201, column: 'screen_width', value: '-3', message: 'screen_width must be a non-negative integer' },
+    ]);
+  });
+
+  it('imports the Userpilot sample file of seeds/003 verbatim', async () => {
+    const sample = [
+      'event_type,event_name,source,user_id,company_id,hostname,pathname,country_code,screen_width,screen_height,operating_system,browser,browser_language,user_agent,device_type,inserted_at,metadata',
+      'identify_user,,web-client,User-7320-001,Company-607-001,campfire-example.userpilot.io,/profile/settings/,DE,1086,696,Mac,Edge,de-DE,Edge - Mozilla/5.0 (Mac) AppleWebKit/537.36,Mobile,2023-12-26 14:36:15.453703,"{""created_at"": ""1694172975"", ""name"": ""User-Alice"", ""prop_0"": ""value_743"", ""prop_1"": ""value_927""}"',
+      'page_view,,web-client,User-9491-002,Company-973-002,campfire-example.userpilot.io,/home/,DE,832,809,iOS,Chrome,fr-FR,Chrome - Mozilla/5.0 (iOS) AppleWebKit/537.36,Mobile,2024-04-13 14:36:15.453788,"{}"',
+      'track,created_project,web-client,User-6267-003,Company-584-003,campfire-example.userpilot.io,/profile/settings/,PS,1114,704,iOS,Safari,en-US,Safari - Mozilla/5.0 (iOS) AppleWebKit/537.36,Mobile,2024-05-05 14:36:15.453813,"{""created_at"": ""1730810175"", ""name"": ""User-Bob"", ""prop_0"": ""value_17""}"',
+    ].join('\n');
+    const job = await importFile('file.csv', sample);
+    expect(job).toMatchObject({ status: 'COMPLETED', rowsImported: 3, rowsFailed: 0 });
+    const stored = await rowsOf(job.id);
+    expect(stored.map((r) => r.event_type)).toEqual(['identify_user', 'page_view', 'track']);
+    expect(stored[0].metadata).toEqual({ created_at: '1694172975', name: 'User-Alice', prop_0: 'value_743', prop_1: 'value_927' });
+  });
+
+  it('takes headers in any order and case, CRLF line ends, a BOM, and quoted newlines', async () => {
+    const body = '\ufeffINSERTED_AT,Event Type,user_id,METADATA\r\n'
+      + '2024-01-01T00:00:00Z,page_view,u1,\r\n'
+      + '2024-01-02T00:00:00+02:00,page_view,"multi\nline","{""a"":1}"\n';
+    const job = await importFile('mixed.csv', body);
+    expect(job).toMatchObject({ status: 'COMPLETED', rowsImported: 2, rowsFailed: 0 });
+    const stored = await rowsOf(job.id);
+    expect(stored.map((r) => r.user_id)).toEqual(['u1', 'multi\nline']);
+    expect(stored[0].metadata).toEqual({});
+    expect(stored[1].inserted_at).toBe('2024-01-01 22:00:00+00');
+  });
+});
+
+describe('NDJSON', () => {
+  it('imports the Userpilot NDJSON sample lines of seeds/003', async () => {
+    const lines = [
+      '{"event_type": "identify_user", "user_id": "user_123", "inserted_at": "2024-07-28T08:55:35.874555", "metadata": { "name": "John Doe", "email": "john.doe@example.com", "location": "Dublin, Ireland" },"user_agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/91.0.4472.124 Safari/537.36"}',
+      '{"event_type": "identify_company","company_id": "company_123","inserted_at": "2024-07-28T08:55:35.874555","metadata": {"name": "Acme Labs Inc.","industry": "Software","size": "200-500","location": "San Francisco, CA"}}',
+    ];
+    const job = await importFile('file.ndjson', lines.join('\n'));
+    expect(job).toMatchObject({ status: 'COMPLETED', format: 'NDJSON', rowsImported: 2, rowsFailed: 0 });
+    const stored = await rowsOf(job.id);
+    expect(stored.map((r) => [r.line, r.event_type, r.user_id])).toEqual([[1, 'identify_user', 'user_123'], [2, 'identify_company', null]]);
+  });
+
+  it('imports valid lines and reports bad ones by line, detecting the format from the content', async () => {
+    const rows = manyEvents(120);
+    const lines = eventsNdjson(rows).trimEnd().split('\n');
+    lines[4] = '{"event_type": "track", "user_id": "u", "inserted_at": "2024-01-01T00:00:00Z"}'; // line 5: no event_name
+    lines[49] = '{"event_type": "page_view", "user_id": "u", '; // line 50: broken JSON
+    lines[79] = '{"event_type": "identify_company", "inserted_at": "2024-01-01 00:00:00"}'; // line 80: no company_id
+    const job = await importFile('upload.bin', lines.join('\n') + '\n\n');
+    expect(job).toMatchObject({ status: 'COMPLETED', format: 'NDJSON', rowsProcessed: 120, rowsImported: 117, rowsFailed: 3 });
+    expect(await rowsOf(job.id)).toHaveLength(117);
+    const errors = await errorsOf(job.id);
+    expect(errors.map((e) => [e.line, e.column])).toEqual([[5, 'event_name'], [50, null], [80, 'company_id']]);
+    expect(errors[0].message).toBe('event_name is required for event_type track');
+    expect(errors[1].message).toMatch(/^invalid JSON: /);
+    expect(errors[2].message).toBe('company_id is required for event_type identify_company');
+  });
+});
