@@ -15,7 +15,7 @@ export interface SqlExecutor {
 
 export interface Transaction extends SqlExecutor {
   /** COPY ... FROM STDIN (FORMAT csv) of `csv` (rows in `columns` order) into `table`. */
-  copyCsv(table: string, columns: readonly string[], csv: string): Promise<void>;
+  copyCsv(table: string, columns: readonly string[], csv: string | Uint8Array): Promise<void>;
 }
 
 export interface Database extends SqlExecutor {

@@ -1,12 +1,16 @@
 /**
  * Turns a batch of source records into what one transaction writes: the valid rows as COPY CSV
- * text, and the row errors. Pure: no I/O, so it can run wherever the parsing runs.
+ * text, and the row errors. Pure: no I/O, so it runs in the parse thread (workers/parseThread.ts).
+ *
+ * Hot path, once per row: no closures or per-row objects beyond the values themselves. A valid
+ * CSV record whose values pass through unchanged goes to COPY as its own raw text (COPY's column
+ * list follows the file's column order), which skips re-quoting every field.
  */
-import { checkHeader, createKeyMatcher } from './columns.js';
-import { ROW_ORIGIN_COLUMNS, type ImportKind, type RowError } from './kinds/types.js';
-import type { ImportFormat, RecordBatch, SourceRecord } from './formats/types.js';
-import { shown } from './kinds/values.js';
 import { csvCell } from '../db/copyCsv.js';
+import { checkHeader, createKeyMatcher } from './columns.js';
+import type { ImportFormat, RecordBatch, SourceRecord } from './formats/types.js';
+import { ROW_ORIGIN_COLUMNS, type ErrorSink, type ImportKind, type RowError } from './kinds/types.js';
+import { shown } from './kinds/values.js';
 
 export interface PreparedBatch {
   copyCsv: string;
@@ -20,80 +24,128 @@ export interface PreparedBatch {
 
 export interface RowContext { kind: ImportKind; format: ImportFormat; header: string[] | null; tenantId: string; jobId: string }
 
-export function copyColumnsOf(kind: ImportKind): string[] {
-  return [...ROW_ORIGIN_COLUMNS, ...kind.columns.map((c) => c.dbColumn)];
+export interface RowPipeline {
+  /** COPY's column list: the origin columns, then the kind's columns in the order rows are written. */
+  columns: string[];
+  prepare(batch: RecordBatch): PreparedBatch;
 }
 
-export function createRowPipeline(ctx: RowContext): (batch: RecordBatch) => PreparedBatch {
+export function createRowPipeline(ctx: RowContext): RowPipeline {
   const { kind } = ctx;
-  const width = kind.columns.length;
-  const toValues = ctx.format === 'CSV' ? csvValues(ctx) : ndjsonValues(ctx);
   const prefix = `${ctx.tenantId},${ctx.jobId},`;
 
-  return (batch) => {
-    let copyCsv = '';
-    let rowsValid = 0;
-    const errors: PreparedBatch['errors'] = [];
-    const failedLines = new Set<number>();
-    for (const record of batch.records) {
-      const fail = (column: string | null, value: unknown, message: string) => {
-        failedLines.add(record.line);
-        errors.push({ line: record.line, column, value: shown(value), message, rawRow: record.raw });
+  // Per-batch state, read by the one `fail` function below.
+  let errors: PreparedBatch['errors'] = [];
+  let current: SourceRecord;
+  let currentFailed = false;
+  const fail: ErrorSink = (column, value, message) => {
+    currentFailed = true;
+    errors.push({ line: current.line, column, value: shown(value), message, rawRow: current.raw });
+  };
+
+  const writer = ctx.format === 'CSV' ? csvRowWriter(ctx, fail) : ndjsonRowWriter(ctx, fail);
+
+  return {
+    columns: copyColumnsFor(ctx),
+    prepare(batch) {
+      errors = [];
+      const lines: string[] = [];
+      let rowsFailed = 0;
+      for (const record of batch.records) {
+        current = record;
+        currentFailed = false;
+        if (record.parseError !== undefined) fail(null, null, record.parseError);
+        else {
+          const row = writer.write(record);
+          if (!currentFailed && row !== null) lines.push(prefix + record.line + ',' + row);
+        }
+        if (currentFailed) rowsFailed++;
+      }
+      return {
+        copyCsv: lines.length ? lines.join('\n') + '\n' : '',
+        rowsValid: lines.length,
+        rowsFailed,
+        rowsProcessed: batch.records.length,
+        errors,
+        endOffset: batch.endOffset,
+        endLine: batch.endLine,
       };
-      if (record.parseError !== undefined) { fail(null, null, record.parseError); continue; }
-      const values = toValues(record, fail);
-      if (!values) continue;
-      const row = kind.validate(values, fail);
-      if (!row) continue;
-      let line = prefix + record.line;
-      for (let i = 0; i < width; i++) line += ',' + csvCell(row[i]);
-      copyCsv += line + '\n';
-      rowsValid++;
-    }
-    return {
-      copyCsv, rowsValid, errors, rowsFailed: failedLines.size, rowsProcessed: batch.records.length,
-      endOffset: batch.endOffset, endLine: batch.endLine,
-    };
+    },
   };
 }
 
-type ToValues = (record: SourceRecord, fail: (column: string | null, value: unknown, message: string) => void) => unknown[] | null;
+/** COPY's column list for a job: the origin columns, then the kind's columns in the order its rows are written. */
+export function copyColumnsFor({ kind, format, header }: Pick<RowContext, 'kind' | 'format' | 'header'>): string[] {
+  const order = format === 'CSV' ? csvColumnOrder(kind, header) : kind.columns.map((_, i) => i);
+  return [...ROW_ORIGIN_COLUMNS, ...order.map((k) => kind.columns[k].dbColumn)];
+}
 
-function csvValues({ kind, header }: RowContext): ToValues {
+function csvColumnOrder(kind: ImportKind, header: string[] | null): number[] {
   if (!header) throw new Error('a CSV job needs its header');
   const check = checkHeader(kind, header);
-  // The header was checked at upload; a failure here means the job row was tampered with.
+  // The header was checked at upload; failing here means the job row is not what upload wrote.
   if (!check.ok) throw new Error(check.message);
-  const target = check.kindIndexOfFileColumn;
+  return check.kindIndexOfFileColumn;
+}
+
+interface RowWriter {
+  /** Kind column indexes in the order a written row lists them. */
+  order: number[];
+  /** Validates a record; returns its COPY text (without origin columns), or null when it failed. */
+  write(record: SourceRecord): string | null;
+}
+
+function joinCells(row: readonly (string | null)[], order: readonly number[]): string {
+  let out = csvCell(row[order[0]]);
+  for (let i = 1; i < order.length; i++) out += ',' + csvCell(row[order[i]]);
+  return out;
+}
+
+function csvRowWriter({ kind, header }: RowContext, fail: ErrorSink): RowWriter {
+  const order = csvColumnOrder(kind, header);
   const width = kind.columns.length;
-  return (record, fail) => {
-    const fields = record.fields!;
-    if (fields.length !== header.length) {
-      fail(null, null, `expected ${header.length} fields as in the header, found ${fields.length}`);
-      return null;
-    }
-    const values: unknown[] = new Array(width);
-    for (let f = 0; f < fields.length; f++) if (target[f] >= 0) values[target[f]] = fields[f];
-    return values;
+  const fieldCount = order.length;
+  return {
+    order,
+    write(record) {
+      const fields = record.fields!;
+      if (fields.length !== fieldCount) {
+        fail(null, null, `expected ${fieldCount} fields as in the header, found ${fields.length}`);
+        return null;
+      }
+      const values: unknown[] = new Array(width);
+      for (let f = 0; f < fieldCount; f++) values[order[f]] = fields[f];
+      const row = kind.validate(values, fail);
+      // Unchanged values (the same string, or '' read as NULL) mean the raw record says it all.
+      let same = record.clean === true;
+      for (let f = 0; same && f < fieldCount; f++) {
+        const v = row[order[f]];
+        same = v === fields[f] || (v === null && fields[f] === '');
+      }
+      return same ? record.raw : joinCells(row, order);
+    },
   };
 }
 
-function ndjsonValues({ kind }: RowContext): ToValues {
+function ndjsonRowWriter({ kind }: RowContext, fail: ErrorSink): RowWriter {
   const indexOf = createKeyMatcher(kind);
   const width = kind.columns.length;
-  return (record, fail) => {
-    const json = record.json;
-    if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-      fail(null, null, 'the line is not a JSON object');
-      return null;
-    }
-    const values: unknown[] = new Array(width);
-    let ok = true;
-    for (const key in json) {
-      const i = indexOf(key);
-      if (i < 0) { fail(key, null, `unknown field "${key}"`); ok = false; continue; }
-      values[i] = (json as Record<string, unknown>)[key];
-    }
-    return ok ? values : null;
+  const order = kind.columns.map((_, i) => i);
+  return {
+    order,
+    write(record) {
+      const json = record.json;
+      if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+        fail(null, null, 'the line is not a JSON object');
+        return null;
+      }
+      const values: unknown[] = new Array(width);
+      for (const key in json) {
+        const i = indexOf(key);
+        if (i < 0) fail(key, null, `unknown field "${key}"`);
+        else values[i] = (json as Record<string, unknown>)[key];
+      }
+      return joinCells(kind.validate(values, fail), order);
+    },
   };
 }

@@ -5,6 +5,9 @@
  */
 import type { Database, Transaction } from '../db/database.js';
 import type { PreparedBatch } from '../imports/rowPipeline.js';
+
+/** A batch ready to commit: its COPY text, as prepared by the parse thread, and its counts. */
+export type BatchToCommit = Omit<PreparedBatch, 'copyCsv'> & { copyData: string | Uint8Array };
 import { JobStatus } from './states.js';
 import { csvCell, withoutNul } from '../db/copyCsv.js';
 
@@ -40,7 +43,7 @@ const ERROR_COLUMNS = ['job_id', 'line', 'column', 'value', 'message', 'raw_row'
  * COPY, and move counters and checkpoint together. Either all of it lands or none of it does, so
  * a resumed run starting at the checkpoint neither skips nor repeats a row.
  */
-export async function commitBatch(db: Database, fence: Fence, batch: PreparedBatch, target: BatchTarget): Promise<BatchOutcome> {
+export async function commitBatch(db: Database, fence: Fence, batch: BatchToCommit, target: BatchTarget): Promise<BatchOutcome> {
   return db.transaction(async (tx) => {
     const [job] = await tx.query<{ cancel_requested: boolean; max_errors: number | null; rows_failed: number }>(
       `select cancel_requested, max_errors, rows_failed from import_jobs
@@ -52,7 +55,7 @@ export async function commitBatch(db: Database, fence: Fence, batch: PreparedBat
       await finish(tx, fence, JobStatus.CANCELLED, null);
       return 'cancelled';
     }
-    if (!target.dryRun && batch.rowsValid > 0) await tx.copyCsv(target.table, target.columns, batch.copyCsv);
+    if (!target.dryRun && batch.rowsValid > 0) await tx.copyCsv(target.table, target.columns, batch.copyData);
     if (batch.errors.length > 0) await tx.copyCsv('job_errors', ERROR_COLUMNS, errorsCsv(fence.jobId, batch));
     await tx.query(
       `update import_jobs set
@@ -104,7 +107,7 @@ export async function releaseLease(db: Database, fence: Fence): Promise<void> {
   );
 }
 
-function errorsCsv(jobId: string, batch: PreparedBatch): string {
+function errorsCsv(jobId: string, batch: BatchToCommit): string {
   let out = '';
   for (const e of batch.errors) {
     const cells = [e.column, e.value, e.message, e.rawRow].map((v) => csvCell(withoutNul(v)));

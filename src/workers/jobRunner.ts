@@ -1,21 +1,20 @@
 /**
- * Runs one claimed job from its checkpoint to its end: read the spool file in batches, check each
- * row, commit each batch (rows + errors + checkpoint in one transaction), tell subscribers.
- * Reading the next batch overlaps with the commit of the current one, so parsing (this process)
- * and COPY (the Postgres process) keep both cores busy.
+ * Runs one claimed job from its checkpoint to its end: the parse thread reads the spool file and
+ * checks each row; this commits each batch (rows + errors + checkpoint in one transaction) and
+ * tells subscribers. The thread parses ahead while a batch commits, so parsing and Postgres' COPY
+ * keep both cores busy, and the event loop stays free for requests.
  */
 import fs from 'node:fs/promises';
 import type { Database } from '../db/database.js';
 import { getKind } from '../imports/kinds/index.js';
-import { readCsv } from '../imports/formats/csvReader.js';
-import { readNdjson } from '../imports/formats/ndjsonReader.js';
-import type { ImportFormat, RecordBatch } from '../imports/formats/types.js';
-import { copyColumnsOf, createRowPipeline } from '../imports/rowPipeline.js';
+import type { ImportFormat } from '../imports/formats/types.js';
+import { copyColumnsFor } from '../imports/rowPipeline.js';
 import { getJobById } from '../jobs/jobStore.js';
 import { commitBatch, finishJob, LeaseLostError, releaseLease, renewLease, type Fence } from '../jobs/leases.js';
 import { JobStatus } from '../jobs/states.js';
 import type { ProgressBus } from '../progress/progressBus.js';
 import type { Logger } from '../logger.js';
+import { parseInThread } from './parsedBatches.js';
 
 export interface RunnerDeps {
   db: Database;
@@ -36,8 +35,8 @@ export async function runJob(deps: RunnerDeps, fence: Fence): Promise<RunResult>
   if (!job || !job.spoolPath) throw new Error(`job ${fence.jobId} has no spool file`);
   const log = deps.log.child({ jobId: job.id, tenantId: job.tenantId });
   const kind = getKind(job.kind);
-  const prepare = createRowPipeline({ kind, format: job.format as ImportFormat, header: job.header, tenantId: job.tenantId, jobId: job.id });
-  const target = { table: kind.table, columns: copyColumnsOf(kind), dryRun: job.dryRun, leaseMs: deps.leaseMs };
+  const format = job.format as ImportFormat;
+  const target = { table: kind.table, columns: copyColumnsFor({ kind, format, header: job.header }), dryRun: job.dryRun, leaseMs: deps.leaseMs };
 
   // The lease is renewed by every commit, and by this timer when batches are slow to come.
   const reading = new AbortController();
@@ -58,19 +57,19 @@ export async function runJob(deps: RunnerDeps, fence: Fence): Promise<RunResult>
 
   log.info({ from: job.checkpointOffset, attempt: fence.attempt }, job.checkpointOffset > 0 ? 'job resumed' : 'job started');
   notify(true);
-  const from = { path: job.spoolPath, offset: job.checkpointOffset, line: job.checkpointLine, batchSize: deps.batchSize, signal: reading.signal };
-  const batches: AsyncIterator<RecordBatch> = job.format === 'CSV'
-    ? readCsv({ ...from, skipHeader: job.checkpointOffset === 0 })
-    : readNdjson(from);
+  const batches = parseInThread({
+    path: job.spoolPath, offset: job.checkpointOffset, line: job.checkpointLine, format, header: job.header,
+    kind: kind.name, tenantId: job.tenantId, jobId: job.id, batchSize: deps.batchSize,
+  });
   try {
     let next = batches.next();
     for (;;) {
       const step = await next;
       if (step.done) break;
-      const prepared = prepare(step.value);
-      next = batches.next(); // read ahead while this batch commits
+      next = batches.next(); // the parse thread works ahead while this batch commits
       next.catch(() => {}); // its failure surfaces at the next await
-      const outcome = await commitBatch(db, fence, prepared, target);
+      if (reading.signal.aborted) throw reading.signal.reason;
+      const outcome = await commitBatch(db, fence, step.value, target);
       if (outcome !== 'committed') {
         log.info({ outcome }, 'job stopped');
         notify(true);

@@ -8,6 +8,9 @@ export interface HttpResult<T> { status: number; body: ExecutionResult<T> }
 
 export interface UploadFile { name: string; content: string | Buffer; type?: string }
 
+/** An upload's variables without the file itself: the file travels as its own multipart part. */
+export type WithoutFile<V> = V extends { input: infer I } ? Omit<V, 'input'> & { input: Omit<I, 'file'> } : V;
+
 export class GraphQLTestClient {
   constructor(readonly url: string, readonly wsUrl: string, readonly key: string | null) {}
 
@@ -34,9 +37,9 @@ export class GraphQLTestClient {
   }
 
   /** A GraphQL multipart request (the spec's operations + map + file parts), as browsers and curl send it. */
-  async upload<T, V extends { input: object }>(document: TypedDocumentNode<T, V>, variables: V, file: UploadFile): Promise<HttpResult<T>> {
+  async upload<T, V extends { input: object }>(document: TypedDocumentNode<T, V>, variables: WithoutFile<V>, file: UploadFile): Promise<HttpResult<T>> {
     const form = new FormData();
-    const withNull = { ...variables, input: { ...variables.input, file: null } };
+    const withNull = { ...variables, input: { ...(variables as { input: object }).input, file: null } };
     form.append('operations', JSON.stringify({ query: print(document), variables: withNull }));
     form.append('map', JSON.stringify({ 0: ['variables.input.file'] }));
     form.append('0', new Blob([typeof file.content === 'string' ? file.content : new Uint8Array(file.content)], { type: file.type ?? 'application/octet-stream' }), file.name);

@@ -1,4 +1,6 @@
-import { JobDocument } from '../../src/generated/gql/graphql.js';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { JobDocument, JobsDocument, type JobFilter } from '../../src/generated/gql/graphql.js';
 import type { GraphQLTestClient } from './client.js';
 
 const TERMINAL = new Set(['COMPLETED', 'FAILED', 'CANCELLED']);
@@ -13,4 +15,27 @@ export async function waitForJob(client: GraphQLTestClient, id: string, timeoutM
     if (Date.now() > deadline) throw new Error(`job ${id} still ${job.status} after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** How many jobs the client's tenant has (optionally filtered), as `jobs.totalCount` says. */
+export async function jobCount(client: GraphQLTestClient, filter?: JobFilter): Promise<number> {
+  const { jobs } = await client.data(JobsDocument, { first: 1, filter });
+  return jobs.totalCount;
+}
+
+/** The files in the app's spool folder (none if the folder doesn't exist yet). */
+export async function spoolFiles(dataDir: string): Promise<string[]> {
+  try {
+    return (await fs.readdir(path.join(dataDir, 'spool'))).sort();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+}
+
+/** The database id (uuid) inside a Job's Relay global id. */
+export function jobUuid(globalId: string): string {
+  const [typename, id] = Buffer.from(globalId, 'base64').toString('utf8').split(':');
+  if (typename !== 'Job' || !id) throw new Error(`not a Job global id: ${globalId}`);
+  return id;
 }

@@ -13,13 +13,20 @@ export interface TestApp {
   url: string;
   wsUrl: string;
   dataDir: string;
+  /** The app's own database (a fresh database on the DATABASE_URL server), or undefined on PGlite. */
+  databaseUrl: string | undefined;
   /** A client holding a new API key for `tenant` (the tenant is created on first use). */
   clientFor(tenant: string): Promise<GraphQLTestClient>;
   close(): Promise<void>;
 }
 
-export async function startTestApp(overrides: Partial<Config> = {}): Promise<TestApp> {
-  const database = await createTestDatabase();
+export interface TestAppOptions {
+  /** Embedded PGlite under the app's data folder, whatever DATABASE_URL says. */
+  pglite?: boolean;
+}
+
+export async function startTestApp(overrides: Partial<Config> = {}, opts: TestAppOptions = {}): Promise<TestApp> {
+  const database = opts.pglite ? { url: undefined, drop: async () => {} } : await createTestDatabase();
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'bulk-import-test-'));
   const config = loadConfig({}, {
     port: 0,
@@ -37,6 +44,7 @@ export async function startTestApp(overrides: Partial<Config> = {}): Promise<Tes
   const wsUrl = url.replace(/^http/, 'ws');
   return {
     app, url, wsUrl, dataDir,
+    databaseUrl: database.url,
     clientFor: async (tenant) => new GraphQLTestClient(url, wsUrl, await createKey(app.db, tenant)),
     close: async () => {
       await app.stop();

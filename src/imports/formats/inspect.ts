@@ -3,10 +3,10 @@
  * first, then content), and its header, checked against the kind. Reads at most the first MiB.
  */
 import fs from 'node:fs/promises';
-import { parse } from 'csv-parse/sync';
 import { checkHeader } from '../columns.js';
 import type { ImportKind } from '../kinds/types.js';
 import type { ImportFormat } from './types.js';
+import { splitRecord } from './csvReader.js';
 
 const HEAD_BYTES = 1024 * 1024;
 
@@ -42,13 +42,12 @@ export async function inspectFile(path: string, opts: { filename?: string | null
 
 function inspectCsv(head: string, kind: ImportKind): Inspection {
   const firstLine = head.split(/\r?\n|\r/, 1)[0];
-  let header: string[];
-  try {
-    [header] = parse(firstLine, { to: 1, relax_column_count: true }) as string[][];
-  } catch (err) {
-    return { ok: false, code: 'INVALID_FILE', message: `Line 1: the CSV header cannot be read: ${(err as Error).message}` };
+  const record = splitRecord(firstLine, 1);
+  if (record.parseError !== undefined) {
+    return { ok: false, code: 'INVALID_FILE', message: `Line 1: the CSV header cannot be read: ${record.parseError}` };
   }
-  const check = checkHeader(kind, header ?? []);
+  const header = record.fields!;
+  const check = checkHeader(kind, header);
   if (!check.ok) return { ok: false, code: 'SCHEMA_MISMATCH', message: check.message };
   return { ok: true, format: 'CSV', header };
 }

@@ -2,9 +2,9 @@ export type ImportFormat = 'CSV' | 'NDJSON';
 
 /** One record as read from the file: CSV fields in header order, or one parsed NDJSON value. */
 export type SourceRecord =
-  | { line: number; raw: string; fields: string[]; json?: undefined; parseError?: undefined }
-  | { line: number; raw: string; json: unknown; fields?: undefined; parseError?: undefined }
-  | { line: number; raw: string; parseError: string; fields?: undefined; json?: undefined };
+  | { line: number; raw: string; fields: string[]; clean: boolean; json?: undefined; parseError?: undefined }
+  | { line: number; raw: string; json: unknown; fields?: undefined; clean?: undefined; parseError?: undefined }
+  | { line: number; raw: string; parseError: string; fields?: undefined; clean?: undefined; json?: undefined };
 
 /** A run of records and where the file stands after the last of them: the checkpoint to resume from. */
 export interface RecordBatch {

@@ -3,6 +3,7 @@ import type { ImportKind, KindColumn } from './types.js';
 import { checkJsonObject, checkNonNegativeInt, checkTimestamp, text } from './values.js';
 
 const EVENT_TYPES = new Set(['identify_user', 'identify_company', 'page_view', 'track']);
+const EVENT_TYPES_MESSAGE = `event_type must be one of ${[...EVENT_TYPES].join(', ')}`;
 
 const columns: KindColumn[] = [
   { name: 'event_type', dbColumn: 'event_type', required: true },
@@ -35,26 +36,23 @@ export const events: ImportKind = {
   columns,
   validate(values, fail) {
     const out: (string | null)[] = new Array(columns.length);
-    let ok = true;
-    const bad: typeof fail = (column, value, message) => { ok = false; fail(column, value, message); };
-
-    for (const i of TEXT_COLUMNS) out[i] = text(values[i], columns[i].name, bad);
+    for (const i of TEXT_COLUMNS) out[i] = text(values[i], columns[i].name, fail);
 
     const type = out[col.event_type];
-    if (type === null) bad('event_type', null, 'event_type is required');
+    if (type === null) fail('event_type', null, 'event_type is required');
     else if (!EVENT_TYPES.has(type)) {
-      bad('event_type', type, `event_type must be one of ${[...EVENT_TYPES].join(', ')}`);
+      fail('event_type', type, EVENT_TYPES_MESSAGE);
     } else if (type === 'identify_company') {
-      if (out[col.company_id] === null) bad('company_id', null, 'company_id is required for event_type identify_company');
+      if (out[col.company_id] === null) fail('company_id', null, 'company_id is required for event_type identify_company');
     } else {
-      if (out[col.user_id] === null) bad('user_id', null, `user_id is required for event_type ${type}`);
-      if (type === 'track' && out[col.event_name] === null) bad('event_name', null, 'event_name is required for event_type track');
+      if (out[col.user_id] === null) fail('user_id', null, `user_id is required for event_type ${type}`);
+      if (type === 'track' && out[col.event_name] === null) fail('event_name', null, 'event_name is required for event_type track');
     }
 
-    out[col.inserted_at] = checkTimestamp(values[col.inserted_at], 'inserted_at', bad, true);
-    out[col.screen_width] = checkNonNegativeInt(values[col.screen_width], 'screen_width', bad);
-    out[col.screen_height] = checkNonNegativeInt(values[col.screen_height], 'screen_height', bad);
-    out[col.metadata] = checkJsonObject(values[col.metadata], 'metadata', bad) ?? '{}';
-    return ok ? out : null;
+    out[col.inserted_at] = checkTimestamp(values[col.inserted_at], 'inserted_at', fail, true);
+    out[col.screen_width] = checkNonNegativeInt(values[col.screen_width], 'screen_width', fail);
+    out[col.screen_height] = checkNonNegativeInt(values[col.screen_height], 'screen_height', fail);
+    out[col.metadata] = checkJsonObject(values[col.metadata], 'metadata', fail) ?? '{}';
+    return out;
   },
 };

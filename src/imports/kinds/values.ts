@@ -45,7 +45,7 @@ export function checkTimestamp(value: unknown, column: string, fail: ErrorSink, 
     fail(column, value, `${column} must be an ISO 8601 timestamp such as 2024-07-28T08:55:35Z`);
     return null;
   }
-  const [year, month, day, hour, minute, second] = [m[1], m[2], m[3], m[4], m[5], m[6] ?? '0'].map(Number);
+  const year = +m[1], month = +m[2], day = +m[3], hour = +m[4], minute = +m[5], second = m[6] === undefined ? 0 : +m[6];
   const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
   const validDay = day >= 1 && day <= (month === 2 && !leap ? 28 : DAYS_IN_MONTH[month - 1]);
   if (year < 1 || month < 1 || month > 12 || !validDay || hour > 23 || minute > 59 || second > 59) {

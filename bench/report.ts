@@ -1,0 +1,148 @@
+/** The benchmark's results: their JSON shape, the targets they are judged against, and the printed table. */
+import os from 'node:os';
+
+export interface ImportFigures {
+  /** From the first byte of the upload to the COMPLETED event. */
+  seconds: number;
+  rowsPerSec: number;
+  ratioToCopy: number | null;
+  /** Until the upload's HTTP answer: the file is spooled and the job queued. */
+  uploadSeconds: number;
+  progressEvents: number;
+  maxProgressGapMs: number;
+  jobsLatencyP50Ms: number | null;
+  jobsLatencyP99Ms: number | null;
+  jobsQueries: number;
+  jobsQueryErrors: number;
+  peakRssMb: number;
+  /** Rows of the job found in the events table (Postgres), or the job's rowsImported (PGlite). */
+  rowsVerified: number;
+  status: string;
+  /** Set when the import did not do what it should: failed, or wrote the wrong number of rows. */
+  problem?: string;
+}
+
+export interface PgliteFigures {
+  rows: number;
+  csvBytes: number;
+  seconds: number;
+  rowsPerSec: number;
+  uploadSeconds: number;
+  progressEvents: number;
+  maxProgressGapMs: number;
+  peakRssMb: number;
+  serverStartupSeconds: number;
+  rowsVerified: number;
+  status: string;
+  problem?: string;
+}
+
+export interface Target { name: string; target: string; value: string; pass: boolean }
+
+export interface BenchReport {
+  rows: number;
+  seed: number;
+  csvBytes: number;
+  csvBytesPerRow: number;
+  ndjsonBytes: number | null;
+  generateSeconds: number;
+  copy: { seconds: number; rowsPerSec: number };
+  csv: ImportFigures;
+  ndjson: ImportFigures | null;
+  serverPeakRssMb: number;
+  rssMethod: string;
+  pglite: PgliteFigures | null;
+  targets: Target[];
+  machine: { cpus: number; cpuModel: string; totalMemMb: number; platform: string; release: string };
+  node: string;
+  postgres: string;
+  /** Server settings taken from the environment, when set (defaults otherwise). */
+  serverEnv: Record<string, string>;
+  date: string;
+}
+
+/** Nearest-rank percentile: a value that was really observed, never an interpolation. */
+export function percentile(values: number[], p: number): number | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+}
+
+export function machine(): BenchReport['machine'] {
+  const cpus = os.cpus();
+  return {
+    cpus: cpus.length,
+    cpuModel: cpus[0]?.model ?? 'unknown',
+    totalMemMb: Math.round(os.totalmem() / 1024 / 1024),
+    platform: os.platform(),
+    release: os.release(),
+  };
+}
+
+const TARGET_CSV_RATIO = 0.8;
+const TARGET_NDJSON_RATIO = 0.7;
+const TARGET_PEAK_RSS_MB = 256;
+const TARGET_JOBS_P99_MS = 100;
+const TARGET_MAX_GAP_MS = 500;
+
+export function judge(r: Pick<BenchReport, 'csv' | 'ndjson' | 'serverPeakRssMb'>): Target[] {
+  const targets: Target[] = [];
+  const imports: [string, ImportFigures, number][] = [['CSV', r.csv, TARGET_CSV_RATIO]];
+  if (r.ndjson) imports.push(['NDJSON', r.ndjson, TARGET_NDJSON_RATIO]);
+  for (const [name, f, ratio] of imports) {
+    targets.push({ name: `${name} rows/s vs COPY`, target: `>= ${ratio}x`, value: `${fmt(f.ratioToCopy, 2)}x`, pass: !f.problem && (f.ratioToCopy ?? 0) >= ratio });
+  }
+  targets.push({ name: 'server peak RSS', target: `<= ${TARGET_PEAK_RSS_MB} MB`, value: `${fmt(r.serverPeakRssMb, 0)} MB`, pass: r.serverPeakRssMb <= TARGET_PEAK_RSS_MB });
+  for (const [name, f] of imports) {
+    targets.push({ name: `${name} jobs p99 latency`, target: `<= ${TARGET_JOBS_P99_MS} ms`, value: `${fmt(f.jobsLatencyP99Ms, 1)} ms`, pass: f.jobsLatencyP99Ms !== null && f.jobsLatencyP99Ms <= TARGET_JOBS_P99_MS && f.jobsQueryErrors === 0 });
+  }
+  for (const [name, f] of imports) {
+    targets.push({ name: `${name} max progress gap`, target: `<= ${TARGET_MAX_GAP_MS} ms`, value: `${fmt(f.maxProgressGapMs, 0)} ms`, pass: f.maxProgressGapMs <= TARGET_MAX_GAP_MS });
+  }
+  return targets;
+}
+
+export function fmt(value: number | null | undefined, digits: number): string {
+  if (value === null || value === undefined || !Number.isFinite(value)) return '-';
+  return value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+export function render(r: BenchReport): string {
+  const mb = (bytes: number) => `${fmt(bytes / 1024 / 1024, 1)} MB`;
+  const out: string[] = [];
+  out.push(`Bulk-import benchmark, ${r.date}`);
+  out.push(`machine: ${r.machine.cpus} x ${r.machine.cpuModel}, ${fmt(r.machine.totalMemMb / 1024, 1)} GB RAM; node ${r.node}; Postgres ${r.postgres}`);
+  out.push(`data: ${fmt(r.rows, 0)} EVENTS rows (seed ${r.seed}); CSV ${mb(r.csvBytes)} (${fmt(r.csvBytesPerRow, 1)} B/row)`
+    + `${r.ndjsonBytes !== null ? `, NDJSON ${mb(r.ndjsonBytes)}` : ''}; generated in ${fmt(r.generateSeconds, 1)} s`);
+  if (Object.keys(r.serverEnv).length) out.push(`server env: ${Object.entries(r.serverEnv).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+  out.push('');
+
+  const importRow = (name: string, f: ImportFigures): string[] => [
+    name, fmt(f.seconds, 2), fmt(f.rowsPerSec, 0), fmt(f.ratioToCopy, 2), fmt(f.uploadSeconds, 2), String(f.progressEvents),
+    fmt(f.maxProgressGapMs, 0), `${fmt(f.jobsLatencyP50Ms, 1)} / ${fmt(f.jobsLatencyP99Ms, 1)}`, fmt(f.peakRssMb, 0),
+    f.problem ? `FAILED: ${f.problem}` : `${f.status}, ${fmt(f.rowsVerified, 0)} rows checked`,
+  ];
+  const rows: string[][] = [
+    ['COPY into twin', fmt(r.copy.seconds, 2), fmt(r.copy.rowsPerSec, 0), '1.00', '-', '-', '-', '-', '-', 'baseline'],
+    importRow('CSV upload', r.csv),
+  ];
+  if (r.ndjson) rows.push(importRow('NDJSON upload', r.ndjson));
+  if (r.pglite) {
+    const p = r.pglite;
+    rows.push([`PGlite CSV (${fmt(p.rows, 0)})`, fmt(p.seconds, 2), fmt(p.rowsPerSec, 0), '-', fmt(p.uploadSeconds, 2), String(p.progressEvents),
+      fmt(p.maxProgressGapMs, 0), '-', fmt(p.peakRssMb, 0), p.problem ? `FAILED: ${p.problem}` : `${p.status}, ${fmt(p.rowsVerified, 0)} rows imported`]);
+  }
+  out.push(table(['path', 'seconds', 'rows/s', 'x COPY', 'upload s', 'progress', 'max gap ms', 'jobs p50 / p99 ms', 'peak RSS MB', 'check'], rows));
+  out.push('');
+  out.push(`server peak RSS (Postgres mode, whole run): ${fmt(r.serverPeakRssMb, 0)} MB  [${r.rssMethod}]`);
+  if (r.pglite) out.push(`PGlite server: started in ${fmt(r.pglite.serverStartupSeconds, 1)} s (new data folder); its memory is not judged (see DESIGN)`);
+  out.push('');
+  out.push(table(['target', 'wanted', 'measured', 'result'], r.targets.map((t) => [t.name, t.target, t.value, t.pass ? 'PASS' : 'FAIL'])));
+  return out.join('\n');
+}

@@ -1,0 +1,305 @@
+/**
+ * `npm run bench`: the service's import speed, memory and responsiveness against plain COPY
+ * (issue 4, item 1). One run:
+ *
+ *   generate CSV + NDJSON (seeded) -> fresh database -> server child process -> API key
+ *   -> COPY the CSV into a twin of `events` (the baseline)
+ *   -> upload the CSV, then the NDJSON (one at a time: one active job per tenant), each followed
+ *      over jobProgress while `jobs` is queried every 100 ms and the server's RSS sampled
+ *   -> optionally the same in embedded (PGlite) mode with fewer rows
+ *   -> table + JSON; server killed, database dropped and files removed, also on error.
+ *
+ * Options: --rows N (1,000,000)  --out FILE (bench/out/latest.json)  --skip-ndjson
+ *          --pglite  --pglite-rows N (100,000)  --seed N (1)  --timeout-min N (30, per import)
+ * Needs DATABASE_URL: the Postgres server the run creates its database on.
+ */
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  createApiKey, followJob, jobUuid, startJobsPoller, uploadFile, type FollowResult, type PollerResult, type UploadResult,
+} from './client.js';
+import { checkpoint, connect, copyIntoTwin, countEventsOfJob, createBenchDatabase, serverVersion, type Sql } from './database.js';
+import { generateEvents } from './generate.js';
+import { judge, machine, percentile, render, type BenchReport, type ImportFigures, type PgliteFigures } from './report.js';
+import { startServer, type ServerProcess } from './serverProcess.js';
+
+const JOBS_POLL_MS = 100;
+const TENANT = 'bench';
+/** Server settings worth recording with the figures when the caller sets them. */
+const SERVER_KNOBS = ['WORKER_CONCURRENCY', 'BATCH_SIZE', 'PROGRESS_INTERVAL_MS', 'POLL_INTERVAL_MS', 'MAX_FILE_SIZE', 'LEASE_MS'];
+
+function count(name: string, raw: string): number {
+  const n = Number(raw.replace(/[_,]/g, ''));
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive whole number, got "${raw}"`);
+  return n;
+}
+
+function options() {
+  const { values } = parseArgs({
+    options: {
+      rows: { type: 'string', default: '1000000' },
+      out: { type: 'string', default: 'bench/out/latest.json' },
+      'skip-ndjson': { type: 'boolean', default: false },
+      pglite: { type: 'boolean', default: false },
+      'pglite-rows': { type: 'string', default: '100000' },
+      seed: { type: 'string', default: '1' },
+      'timeout-min': { type: 'string', default: '30' },
+    },
+  });
+  return {
+    rows: count('rows', values.rows!),
+    out: path.resolve(values.out!),
+    ndjson: !values['skip-ndjson'],
+    pglite: values.pglite!,
+    pgliteRows: count('pglite-rows', values['pglite-rows']!),
+    seed: count('seed', values.seed!),
+    timeoutMs: count('timeout-min', values['timeout-min']!) * 60_000,
+  };
+}
+
+type Options = ReturnType<typeof options>;
+
+/**
+ * Cleanup steps, run last-in first-out at the end, on error, and on Ctrl-C. Whoever calls `run`
+ * second (main's finally while the signal handler is at it) waits for the same run to finish.
+ */
+class Cleanup {
+  private steps: { what: string; fn: () => Promise<void> }[] = [];
+  private running: Promise<void> | null = null;
+  add(what: string, fn: () => Promise<void>): void { this.steps.push({ what, fn }); }
+  run(): Promise<void> {
+    this.running ??= (async () => {
+      for (const step of this.steps.reverse()) {
+        try {
+          await step.fn();
+        } catch (err) {
+          console.error(`cleanup: could not ${step.what}: ${(err as Error).message}`);
+        }
+      }
+    })();
+    return this.running;
+  }
+}
+
+const log = (message: string) => console.error(`[bench] ${message}`);
+
+/** Set on Ctrl-C: what fails afterwards (the server going away mid-upload) is not worth reporting. */
+let interruptedBy: string | null = null;
+
+/**
+ * One import through the service: upload, follow to the end, and check the rows really are there.
+ * `verify` counts the job's rows; the poller, when given, measures `jobs` latency meanwhile.
+ */
+async function measureImport(opts: {
+  server: ServerProcess; key: string; file: string; contentType: string; rows: number; timeoutMs: number;
+  pollJobs: boolean; verify: (jobUuid: string, rowsImported: number) => Promise<number>;
+}) {
+  await opts.server.rss.beginPhase();
+  const poller = opts.pollJobs ? await startJobsPoller({ url: opts.server.url, key: opts.key, intervalMs: JOBS_POLL_MS }) : null;
+  const started = performance.now();
+  let upload: UploadResult;
+  let follow: FollowResult;
+  let polled: PollerResult | undefined;
+  try {
+    upload = await uploadFile({ url: opts.server.url, key: opts.key, file: opts.file, contentType: opts.contentType, kind: 'EVENTS' });
+    follow = await followJob({ wsUrl: opts.server.wsUrl, key: opts.key, jobId: upload.jobId, timeoutMs: opts.timeoutMs });
+  } catch (err) {
+    // The server's last words are usually the explanation (a crash, an exception it logged).
+    const output = opts.server.output().trim();
+    throw new Error(`${(err as Error).message}${output ? `\n--- server output (last lines) ---\n${output}` : ''}`, { cause: err });
+  } finally {
+    polled = await poller?.stop();
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const peakRssMb = await opts.server.rss.endPhase();
+  const { final } = follow;
+
+  const rowsVerified = await opts.verify(jobUuid(final.id), final.rowsImported);
+  let problem: string | undefined;
+  if (final.status !== 'COMPLETED') problem = `job ${final.status}${final.failureReason ? `: ${final.failureReason}` : ''}`;
+  else if (final.rowsFailed > 0 || final.rowsDuplicate > 0) problem = `${final.rowsFailed} rows failed, ${final.rowsDuplicate} duplicate`;
+  else if (rowsVerified !== opts.rows) problem = `${rowsVerified} rows written, ${opts.rows} expected`;
+  if (polled?.errors) log(`jobs query: ${polled.errors} errors, first: ${polled.firstError}`);
+
+  return {
+    seconds,
+    rowsPerSec: opts.rows / seconds,
+    uploadSeconds: upload.seconds,
+    progressEvents: follow.events,
+    maxProgressGapMs: follow.maxGapMs,
+    jobsLatencyP50Ms: polled ? percentile(polled.latenciesMs, 50) : null,
+    jobsLatencyP99Ms: polled ? percentile(polled.latenciesMs, 99) : null,
+    jobsQueries: polled ? polled.latenciesMs.length + polled.errors : 0,
+    jobsQueryErrors: polled?.errors ?? 0,
+    peakRssMb,
+    rowsVerified,
+    status: final.status,
+    problem,
+  };
+}
+
+/** JSON figures to 3 decimals: the measurements are not more precise than that. */
+const roundNumbers = (_key: string, value: unknown) =>
+  typeof value === 'number' && !Number.isInteger(value) ? Math.round(value * 1000) / 1000 : value;
+
+function serverEnv(extra: Record<string, string | undefined>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'warn', ...extra };
+  for (const [k, v] of Object.entries(extra)) if (v === undefined) delete env[k];
+  return env;
+}
+
+/** Embedded mode: a server with no DATABASE_URL on a fresh data folder, a key through its inbox, one CSV. */
+async function measurePglite(opts: Options, workDir: string, cleanup: Cleanup): Promise<PgliteFigures> {
+  const csvPath = path.join(workDir, `events-pglite-${opts.pgliteRows}.csv`);
+  log(`PGlite: generating ${opts.pgliteRows.toLocaleString('en-US')} rows`);
+  const files = await generateEvents({ rows: opts.pgliteRows, seed: opts.seed, csvPath });
+  const dataDir = path.join(workDir, 'pglite-data');
+  await fs.mkdir(dataDir);
+  const env = serverEnv({ DATABASE_URL: undefined, DATA_DIR: dataDir });
+
+  log('PGlite: starting the server');
+  const server = await startServer({ env, label: 'PGlite server' });
+  cleanup.add('stop the PGlite server', server.stop);
+  try {
+    // With the server running, the CLI posts the key to the server's inbox instead of opening the folder.
+    const key = await createApiKey(env, TENANT);
+    log('PGlite: uploading the CSV');
+    const f = await measureImport({
+      server, key, file: csvPath, contentType: 'text/csv', rows: opts.pgliteRows, timeoutMs: opts.timeoutMs, pollJobs: false,
+      // The PGlite folder belongs to the server, so the job's own count is what can be checked here.
+      verify: async (_id, rowsImported) => rowsImported,
+    });
+    return {
+      rows: opts.pgliteRows,
+      csvBytes: files.csvBytes!,
+      seconds: f.seconds,
+      rowsPerSec: f.rowsPerSec,
+      uploadSeconds: f.uploadSeconds,
+      progressEvents: f.progressEvents,
+      maxProgressGapMs: f.maxProgressGapMs,
+      peakRssMb: f.peakRssMb,
+      serverStartupSeconds: server.startupSeconds,
+      rowsVerified: f.rowsVerified,
+      status: f.status,
+      problem: f.problem,
+    };
+  } finally {
+    await server.stop();
+  }
+}
+
+async function main(): Promise<number> {
+  const opts = options();
+  const adminUrl = process.env.DATABASE_URL;
+  if (!adminUrl) {
+    console.error('bench: DATABASE_URL is not set. It needs a Postgres server to create its database on, e.g.\n'
+      + '  DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npm run bench');
+    return 2;
+  }
+
+  const cleanup = new Cleanup();
+  // Ctrl-C reaches us twice (the terminal signals the whole process group, and npm and tsx relay
+  // it again): the handlers stay installed, so a second signal cannot kill the cleanup halfway.
+  const interrupted = async (signal: string) => {
+    if (interruptedBy) return;
+    interruptedBy = signal;
+    log(`${signal}: cleaning up`);
+    await cleanup.run();
+    process.exit(130);
+  };
+  process.on('SIGINT', () => void interrupted('SIGINT'));
+  process.on('SIGTERM', () => void interrupted('SIGTERM'));
+
+  let sql: Sql | undefined;
+  try {
+    const workDir = await fs.mkdtemp(path.join(os.tmpdir(), 'bulk-import-bench-'));
+    cleanup.add('remove the work folder', () => fs.rm(workDir, { recursive: true, force: true }));
+
+    log(`generating ${opts.rows.toLocaleString('en-US')} rows (seed ${opts.seed}) in ${workDir}`);
+    const files = await generateEvents({
+      rows: opts.rows, seed: opts.seed,
+      csvPath: path.join(workDir, 'events.csv'),
+      ndjsonPath: opts.ndjson ? path.join(workDir, 'events.ndjson') : undefined,
+    });
+
+    const db = await createBenchDatabase(adminUrl);
+    cleanup.add(`drop database ${db.name}`, db.drop);
+    log(`database ${db.name}`);
+    const dataDir = path.join(workDir, 'data');
+    await fs.mkdir(dataDir);
+    const env = serverEnv({ DATABASE_URL: db.url, DATA_DIR: dataDir });
+
+    log('starting the server');
+    const server = await startServer({ env, label: 'server' });
+    cleanup.add('stop the server', server.stop);
+    const key = await createApiKey(env, TENANT);
+
+    const pg = connect(db.url);
+    sql = pg;
+    const postgresVersion = await serverVersion(pg);
+
+    log('COPY baseline');
+    const twin = await copyIntoTwin(pg, files.csvPath!);
+    if (twin.rows !== opts.rows) throw new Error(`COPY baseline loaded ${twin.rows} rows, ${opts.rows} expected`);
+    const copy = { seconds: twin.seconds, rowsPerSec: opts.rows / twin.seconds };
+    // No shortcut: the rows of the job are counted in the events table itself.
+    const verify = (id: string) => countEventsOfJob(pg, id);
+
+    const withRatio = (f: Omit<ImportFigures, 'ratioToCopy'>): ImportFigures => ({ ...f, ratioToCopy: f.rowsPerSec / copy.rowsPerSec });
+    await checkpoint(pg);
+    log('CSV import');
+    const csv = withRatio(await measureImport({ server, key, file: files.csvPath!, contentType: 'text/csv', rows: opts.rows, timeoutMs: opts.timeoutMs, pollJobs: true, verify }));
+    let ndjson: ImportFigures | null = null;
+    if (opts.ndjson) {
+      await checkpoint(pg);
+      log('NDJSON import');
+      ndjson = withRatio(await measureImport({ server, key, file: files.ndjsonPath!, contentType: 'application/x-ndjson', rows: opts.rows, timeoutMs: opts.timeoutMs, pollJobs: true, verify }));
+    }
+    const serverPeakRssMb = server.rss.overallPeakMb;
+    const rssMethod = server.rss.method;
+    await server.stop();
+
+    // Embedded mode runs alone: the Postgres-mode server is stopped, so they do not share the CPUs.
+    const pglite = opts.pglite ? await measurePglite(opts, workDir, cleanup) : null;
+
+    const report: BenchReport = {
+      rows: opts.rows,
+      seed: opts.seed,
+      csvBytes: files.csvBytes!,
+      csvBytesPerRow: files.csvBytes! / opts.rows,
+      ndjsonBytes: files.ndjsonBytes ?? null,
+      generateSeconds: files.seconds,
+      copy,
+      csv,
+      ndjson,
+      serverPeakRssMb,
+      rssMethod,
+      pglite,
+      targets: judge({ csv, ndjson, serverPeakRssMb }),
+      machine: machine(),
+      node: process.version,
+      postgres: postgresVersion,
+      serverEnv: Object.fromEntries(SERVER_KNOBS.filter((k) => process.env[k]).map((k) => [k, process.env[k]!])),
+      date: new Date().toISOString(),
+    };
+    console.log(render(report));
+    await fs.mkdir(path.dirname(opts.out), { recursive: true });
+    await fs.writeFile(opts.out, `${JSON.stringify(report, roundNumbers, 2)}\n`);
+    console.log(`\nwritten to ${path.relative(process.cwd(), opts.out) || opts.out}`);
+
+    // Targets missed are results, not errors; an import that failed or lost rows is an error.
+    const broken = [csv, ndjson, pglite].filter((f) => f?.problem);
+    return broken.length ? 1 : 0;
+  } finally {
+    await sql?.end({ timeout: 5 });
+    await cleanup.run();
+  }
+}
+
+main().then((code) => process.exit(code), (err) => {
+  if (interruptedBy) return; // the signal handler exits once cleanup is done
+  console.error(`bench failed: ${err instanceof Error ? err.stack ?? err.message : err}`);
+  process.exit(1);
+});

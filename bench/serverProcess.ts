@@ -1,0 +1,182 @@
+/**
+ * The service under test, run as a child process so that its memory is its own and can be read
+ * from /proc. It is started as `node --import tsx src/main.ts` with our own node binary: `npx tsx`
+ * would put a wrapper process between us and the server, and we would sample the wrapper's RSS.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Runs a TypeScript entry point of the repo the same way: `node --import tsx <file> ...args`. */
+export const tsxArgs = (file: string, ...args: string[]) => ['--import', 'tsx', path.join(REPO_ROOT, file), ...args];
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as net.AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/** Keeps the last `max` characters a child wrote, to explain a failure without flooding the terminal. */
+function tail(max = 8000) {
+  let text = '';
+  return {
+    push: (chunk: Buffer) => { text = (text + chunk.toString('utf8')).slice(-max); },
+    get: () => text,
+  };
+}
+
+const MB = 1024 * 1024;
+
+/**
+ * Samples a process's resident memory from /proc/<pid>/status every `intervalMs`. VmRSS is the
+ * current value, VmHWM the kernel's own high-water mark, which also catches a peak that falls
+ * between two samples. A phase (one import) resets the high-water mark through
+ * /proc/<pid>/clear_refs ("5"), so each import gets its own peak; where that is not allowed the
+ * phase falls back to the sampled maximum.
+ */
+export class RssMonitor {
+  private timer: NodeJS.Timeout | null = null;
+  private overallPeak = 0;
+  private phasePeak = 0;
+  private hwmResettable = true;
+  samples = 0;
+
+  constructor(private readonly pid: number, private readonly intervalMs = 100) {}
+
+  private async read(): Promise<{ rss: number; hwm: number } | null> {
+    try {
+      const status = await fs.readFile(`/proc/${this.pid}/status`, 'utf8');
+      const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0);
+      return { rss: kb('VmRSS') * 1024, hwm: kb('VmHWM') * 1024 };
+    } catch {
+      return null; // the process has exited
+    }
+  }
+
+  private async sample(): Promise<void> {
+    const m = await this.read();
+    if (!m) return;
+    this.samples++;
+    const peak = Math.max(m.rss, m.hwm);
+    this.overallPeak = Math.max(this.overallPeak, peak);
+    this.phasePeak = Math.max(this.phasePeak, this.hwmResettable ? peak : m.rss);
+  }
+
+  start(): void {
+    this.timer = setInterval(() => void this.sample(), this.intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  /** Starts a new phase: takes a last reading of the old high-water mark, then resets it. */
+  async beginPhase(): Promise<void> {
+    await this.sample();
+    try {
+      await fs.writeFile(`/proc/${this.pid}/clear_refs`, '5');
+    } catch {
+      this.hwmResettable = false;
+    }
+    this.phasePeak = 0;
+    await this.sample();
+  }
+
+  /** The phase's peak RSS in MB. */
+  async endPhase(): Promise<number> {
+    await this.sample();
+    return this.phasePeak / MB;
+  }
+
+  get overallPeakMb(): number { return this.overallPeak / MB; }
+  get method(): string {
+    return this.hwmResettable
+      ? `VmRSS every ${this.intervalMs} ms + VmHWM (reset per import via clear_refs)`
+      : `VmRSS every ${this.intervalMs} ms (VmHWM not resettable here; overall peak includes VmHWM)`;
+  }
+}
+
+export interface ServerProcess {
+  pid: number;
+  url: string;
+  wsUrl: string;
+  rss: RssMonitor;
+  /** Seconds from spawn to the first HTTP answer (it listens only after migrations). */
+  startupSeconds: number;
+  output(): string;
+  stop(): Promise<void>;
+}
+
+export async function startServer(opts: { env: NodeJS.ProcessEnv; label: string; readyTimeoutMs?: number }): Promise<ServerProcess> {
+  const port = await freePort();
+  const started = performance.now();
+  const child: ChildProcess = spawn(process.execPath, tsxArgs('src/main.ts'), {
+    cwd: REPO_ROOT,
+    env: { ...opts.env, PORT: String(port), HOST: '127.0.0.1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const out = tail();
+  child.stdout!.on('data', out.push);
+  child.stderr!.on('data', out.push);
+  let exit: string | null = null;
+  const exited = new Promise<void>((resolve) => child.once('exit', (code, signal) => {
+    exit = `exited with ${signal ?? `code ${code}`}`;
+    resolve();
+  }));
+  if (!child.pid) throw new Error(`${opts.label}: could not start the server`);
+
+  const stop = async () => {
+    if (exit) return;
+    child.kill('SIGTERM'); // graceful: the server closes its sockets and database
+    const timeout = new Promise<'timeout'>((r) => setTimeout(r, 10_000, 'timeout').unref());
+    if ((await Promise.race([exited, timeout])) === 'timeout') {
+      child.kill('SIGKILL');
+      await exited;
+    }
+  };
+
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + (opts.readyTimeoutMs ?? 120_000);
+  try {
+    // Any HTTP answer means ready: the server listens only once its migrations have run.
+    for (;;) {
+      if (exit) throw new Error(`${opts.label}: the server ${exit} before it was ready. Its output:\n${out.get()}`);
+      if (Date.now() > deadline) throw new Error(`${opts.label}: the server did not answer within ${opts.readyTimeoutMs ?? 120_000} ms. Its output:\n${out.get()}`);
+      try {
+        await fetch(`${url}/health`, { signal: AbortSignal.timeout(1000) });
+        break;
+      } catch {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+
+  const rss = new RssMonitor(child.pid);
+  rss.start();
+  return {
+    pid: child.pid,
+    url: `${url}/graphql`,
+    wsUrl: `ws://127.0.0.1:${port}/graphql`,
+    rss,
+    startupSeconds: (performance.now() - started) / 1000,
+    output: out.get,
+    stop: async () => {
+      rss.stop();
+      await stop();
+    },
+  };
+}
