@@ -18,6 +18,7 @@ import { createLogger, type Logger } from './logger.js';
 import { ProgressBus } from './progress/progressBus.js';
 import { schema } from './schema/index.js';
 import { WorkerPool } from './workers/workerPool.js';
+import { removeOrphanSpoolFiles } from './imports/spool.js';
 
 export interface App {
   config: Config;
@@ -81,6 +82,7 @@ export async function buildApp(config: Config, opts: { log?: Logger } = {}): Pro
         stopInbox = watchInbox(db, config.dataDir, 300, (err) => log.error({ err }, 'key inbox failed'));
       }
       await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
+      await removeOrphanSpoolFiles(db, config.spoolDir, log);
       pool.start();
       const { port } = server.address() as AddressInfo;
       const url = `http://localhost:${port}`;
@@ -89,9 +91,12 @@ export async function buildApp(config: Config, opts: { log?: Logger } = {}): Pro
     },
     async stop() {
       stopInbox();
-      server.close();
+      server.close(); // no new connections; open ones finish below
+      // Runners finish or hand back the batch in hand; past the grace period we exit anyway and
+      // the job's lease expiry hands it to another runner, from its last checkpoint.
+      const grace = new Promise<void>((resolve) => setTimeout(resolve, config.shutdownGraceMs).unref());
+      await Promise.race([pool.stop(), grace]);
       await sockets.close();
-      await pool.stop();
       await bus.stop();
       server.closeAllConnections();
       await db.close();

@@ -15,6 +15,8 @@ export interface Config {
   leaseMs: number;
   pollIntervalMs: number;
   progressIntervalMs: number;
+  /** At SIGTERM: how long runners may take to finish or hand back their batch before the process exits anyway. */
+  shutdownGraceMs: number;
   logLevel: string;
 }
 
@@ -41,6 +43,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     leaseMs: int(env, 'LEASE_MS', 30_000),
     pollIntervalMs: int(env, 'POLL_INTERVAL_MS', 1000),
     progressIntervalMs: int(env, 'PROGRESS_INTERVAL_MS', 250),
+    shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_MS', 10_000),
     logLevel: env.LOG_LEVEL || 'info',
     ...overrides,
   };

@@ -9,6 +9,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import type { SqlExecutor } from '../db/database.js';
+import type { Logger } from '../logger.js';
 
 export type SpoolResult =
   | { ok: true; path: string; size: number; sha256: string }
@@ -53,4 +55,29 @@ export function drain(source: Readable): Promise<void> {
     source.on('end', resolve).on('error', () => resolve()).on('close', resolve);
     source.resume();
   });
+}
+
+/** An upload file no job refers to is left by an upload that died half-way (or a crash before its job row). */
+const ORPHAN_AGE_MS = 60 * 60 * 1000;
+
+/**
+ * Removes spool files that no job refers to and that nobody has written to for an hour (with a
+ * shared spool folder, another instance may be receiving an upload right now).
+ */
+export async function removeOrphanSpoolFiles(db: SqlExecutor, spoolDir: string, log: Logger): Promise<number> {
+  let names: string[];
+  try { names = await fs.promises.readdir(spoolDir); } catch { return 0; }
+  const rows = await db.query<{ spool_path: string }>('select spool_path from import_jobs where spool_path is not null and status in ($1, $2)', ['QUEUED', 'RUNNING']);
+  const live = new Set(rows.map((r) => path.resolve(r.spool_path)));
+  let removed = 0;
+  for (const name of names) {
+    const file = path.resolve(spoolDir, name);
+    if (live.has(file)) continue;
+    const stat = await fs.promises.stat(file).catch(() => null);
+    if (!stat || Date.now() - stat.mtimeMs < ORPHAN_AGE_MS) continue;
+    await fs.promises.rm(file, { force: true });
+    removed++;
+  }
+  if (removed) log.info({ removed }, 'removed orphan spool files');
+  return removed;
 }

@@ -14,6 +14,7 @@ import { commitBatch, finishJob, LeaseLostError, releaseLease, renewLease, type 
 import { JobStatus } from '../jobs/states.js';
 import type { ProgressBus } from '../progress/progressBus.js';
 import type { Logger } from '../logger.js';
+import { retryTransient } from '../db/transientErrors.js';
 import { parseInThread } from './parsedBatches.js';
 
 export interface RunnerDeps {
@@ -69,7 +70,11 @@ export async function runJob(deps: RunnerDeps, fence: Fence): Promise<RunResult>
       next = batches.next(); // the parse thread works ahead while this batch commits
       next.catch(() => {}); // its failure surfaces at the next await
       if (reading.signal.aborted) throw reading.signal.reason;
-      const outcome = await commitBatch(db, fence, step.value, target);
+      // A batch that failed on a lost connection rolled back whole: committing it again is safe.
+      const outcome = await retryTransient(() => commitBatch(db, fence, step.value, target), {
+        giveUpAfterMs: deps.leaseMs * 4,
+        onRetry: (err, attempt, delayMs) => log.warn({ err, attempt, delayMs }, 'database unavailable; retrying the batch'),
+      });
       if (outcome !== 'committed') {
         log.info({ outcome }, 'job stopped');
         notify(true);
@@ -84,7 +89,7 @@ export async function runJob(deps: RunnerDeps, fence: Fence): Promise<RunResult>
         return 'handed-back';
       }
     }
-    await finishJob(db, fence, JobStatus.COMPLETED, null);
+    await retryTransient(() => finishJob(db, fence, JobStatus.COMPLETED, null), { giveUpAfterMs: deps.leaseMs * 4 });
     log.info('job completed');
     notify(true);
     await removeSpool(job.spoolPath, log);
