@@ -93,7 +93,12 @@ export class RssMonitor {
     await this.sample();
   }
 
-  /** The phase's peak RSS in MB. */
+  /** The RSS right now, in MiB (0 once the process is gone). */
+  async currentMb(): Promise<number> {
+    return ((await this.read())?.rss ?? 0) / MB;
+  }
+
+  /** The phase's peak RSS in MiB. */
   async endPhase(): Promise<number> {
     await this.sample();
     return this.phasePeak / MB;

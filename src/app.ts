@@ -5,7 +5,7 @@
 import fs from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createYoga } from 'graphql-yoga';
+import { createYoga, maskError } from 'graphql-yoga';
 import type { Tenant } from './auth/apiKeys.js';
 import { drainInbox, serverPidFile, watchInbox } from './auth/keyInbox.js';
 import type { Config } from './config.js';
@@ -14,6 +14,7 @@ import { openDatabase, type Database } from './db/database.js';
 import { authPlugin } from './http/authPlugin.js';
 import { uploadPlugin, type NodeServerContext } from './http/uploadPlugin.js';
 import { attachWebSockets } from './http/websocket.js';
+import { limitsPlugins } from './http/limitsPlugins.js';
 import { createLogger, type Logger } from './logger.js';
 import { ProgressBus } from './progress/progressBus.js';
 import { schema } from './schema/index.js';
@@ -56,17 +57,26 @@ export async function buildApp(config: Config, opts: { log?: Logger } = {}): Pro
     maxRequestBodySize: false,
     batching: false,
     logging: false,
-    graphiql: { title: 'Bulk import', defaultQuery: GRAPHIQL_EXAMPLE, headers: JSON.stringify({ Authorization: 'Bearer <your API key>' }) },
-    plugins: [authPlugin(db, tenants), uploadPlugin(config.maxFileSize)],
+    graphiql: config.production ? false : { title: 'Bulk import', defaultQuery: GRAPHIQL_EXAMPLE, headers: JSON.stringify({ Authorization: 'Bearer <your API key>' }) },
+    // Unexpected errors reach clients as "Unexpected error." and are logged in full here.
+    maskedErrors: {
+      maskError: (error, message, isDev) => {
+        const masked = maskError(error, message, isDev);
+        if (masked !== error) log.error({ err: error }, 'unexpected error');
+        return masked;
+      },
+    },
+    plugins: [authPlugin(db, tenants), uploadPlugin(config.maxFileSize), ...limitsPlugins(config)],
     context: ({ request, ...initial }) => {
-      const tenant = (initial as { tenant?: Tenant }).tenant ?? tenants.get(request);
+      const fromSocket = initial as { tenant?: Tenant; congested?: () => boolean };
+      const tenant = fromSocket.tenant ?? tenants.get(request);
       if (!tenant) throw new Error('no tenant on an authenticated operation');
-      return { db, bus, config, log, tenant };
+      return { db, bus, config, log, tenant, congested: fromSocket.congested };
     },
   });
 
   const server: Server = createServer(yoga);
-  const sockets = attachWebSockets(server, yoga as never, db);
+  const sockets = attachWebSockets(server, yoga as never, db, log, { maxSubscriptionsPerTenant: config.maxSubscriptionsPerTenant });
   const pool = new WorkerPool(db, bus, log, { ...config, concurrency: config.workerConcurrency });
   let stopInbox = () => {};
 

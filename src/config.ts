@@ -18,6 +18,13 @@ export interface Config {
   /** At SIGTERM: how long runners may take to finish or hand back their batch before the process exits anyway. */
   shutdownGraceMs: number;
   logLevel: string;
+  /** Production turns GraphQL introspection and GraphiQL off. */
+  production: boolean;
+  graphqlMaxDepth: number;
+  graphqlMaxAliases: number;
+  graphqlMaxTokens: number;
+  graphqlMaxCost: number;
+  maxSubscriptionsPerTenant: number;
 }
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -45,6 +52,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     progressIntervalMs: int(env, 'PROGRESS_INTERVAL_MS', 250),
     shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_MS', 10_000),
     logLevel: env.LOG_LEVEL || 'info',
+    production: env.NODE_ENV === 'production',
+    graphqlMaxDepth: int(env, 'GRAPHQL_MAX_DEPTH', 10),
+    graphqlMaxAliases: int(env, 'GRAPHQL_MAX_ALIASES', 15),
+    graphqlMaxTokens: int(env, 'GRAPHQL_MAX_TOKENS', 2000),
+    graphqlMaxCost: int(env, 'GRAPHQL_MAX_COST', 5000),
+    maxSubscriptionsPerTenant: int(env, 'MAX_SUBSCRIPTIONS_PER_TENANT', 50),
     ...overrides,
   };
 }

@@ -11,4 +11,6 @@ export interface AppContext {
   config: Config;
   log: Logger;
   tenant: Tenant;
+  /** Over a WebSocket: true while the client reads too slowly (its unsent data is piling up). */
+  congested?: () => boolean;
 }

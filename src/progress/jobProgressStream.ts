@@ -13,6 +13,9 @@ export async function* jobProgressStream(ctx: AppContext, first: Job): AsyncGene
     await ctx.bus.nextChange(job.id, ctx.config.progressIntervalMs);
     job = await getJob(ctx.db, ctx.tenant.id, job.id);
     if (!job) return;
+    // A slow reader skips snapshots (each one supersedes the last) instead of growing our memory;
+    // the terminal state is always sent.
+    if (!isTerminal(job.status) && ctx.congested?.()) continue;
     yield job;
   }
 }
