@@ -66,7 +66,7 @@ export async function buildApp(config: Config, opts: { log?: Logger } = {}): Pro
         return masked;
       },
     },
-    plugins: [authPlugin(db, tenants), uploadPlugin(config.maxFileSize), ...limitsPlugins(config)],
+    plugins: [authPlugin(db, tenants), uploadPlugin(), ...limitsPlugins(config)],
     context: ({ request, ...initial }) => {
       const fromSocket = initial as { tenant?: Tenant; congested?: () => boolean };
       const tenant = fromSocket.tenant ?? tenants.get(request);

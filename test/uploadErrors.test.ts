@@ -138,11 +138,7 @@ describe('file size limit (maxFileSize: 10,000 bytes)', () => {
     return csv;
   }
 
-  // BUG (src/http/uploadPlugin.ts + graphql-upload-minimal): busboy emits 'limit' as soon as a file
-  // reaches maxFileSize + 1 bytes, graphql-upload-minimal then makes createReadStream() throw a 413
-  // HttpError, and uploadImport's resolver (src/schema/imports.ts) lets it escape: the client gets
-  // "Unexpected error." (INTERNAL_SERVER_ERROR) instead of a FILE_TOO_LARGE user error.
-  it.fails('refuses a ~50 KB file with FILE_TOO_LARGE naming the limit, and keeps nothing of it', async () => {
+  it('refuses a ~50 KB file with FILE_TOO_LARGE naming the limit, and keeps nothing of it', async () => {
     const content = eventsCsv(manyEvents(220));
     expect(Buffer.byteLength(content)).toBeGreaterThan(45_000);
     const error = await expectRefused(t, client, { name: 'big.csv', content }, 'FILE_TOO_LARGE');
@@ -150,7 +146,7 @@ describe('file size limit (maxFileSize: 10,000 bytes)', () => {
     expect(await spoolFiles(t.dataDir)).toEqual([]);
   });
 
-  it.fails('refuses a file one byte over the limit with FILE_TOO_LARGE', async () => {
+  it('refuses a file one byte over the limit with FILE_TOO_LARGE', async () => {
     const error = await expectRefused(t, client, { name: 'over.csv', content: csvOfSize(LIMIT + 1) }, 'FILE_TOO_LARGE');
     expect(error.message).toContain(String(LIMIT));
   });
@@ -175,11 +171,7 @@ describe('file size limit reached while the file streams (maxFileSize: 1 MB)', (
   });
   afterAll(() => t?.close());
 
-  // BUG (src/http/uploadPlugin.ts + src/imports/spool.ts): when the limit is reached after the
-  // resolver has taken the stream, graphql-upload-minimal's 'limit' handler calls stream.unpipe(),
-  // which detaches spoolUpload's pipeline: the spool never sees the end of the file, the request
-  // is never answered, and a partial `.upload` file stays in the spool folder.
-  it.fails('answers a ~3 MB upload with FILE_TOO_LARGE and keeps nothing of it', async () => {
+  it('answers a ~3 MB upload with FILE_TOO_LARGE and keeps nothing of it', async () => {
     const content = eventsCsv(manyEvents(11_000));
     expect(Buffer.byteLength(content)).toBeGreaterThan(2.5 * LIMIT);
     let timer: NodeJS.Timeout | undefined;

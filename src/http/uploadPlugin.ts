@@ -2,7 +2,8 @@
  * Streams multipart uploads (GraphQL multipart request spec) with graphql-upload-minimal reading
  * the Node request itself. Yoga's own multipart support buffers whole files (request.formData()),
  * so it is turned off (`multipart: false`, `maxRequestBodySize: false`) and this parser is set
- * instead. Its file size limit is one byte over ours: it truncates silently, we count and refuse.
+ * instead. It gets no file size limit: at its limit it truncates silently and unpipes the file
+ * stream, which leaves our spooling waiting forever. The spool counts bytes itself instead.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GraphQLError } from 'graphql';
@@ -11,17 +12,14 @@ import type { Plugin } from 'graphql-yoga';
 
 export interface NodeServerContext { req: IncomingMessage; res: ServerResponse }
 
-export function uploadPlugin(maxFileSize: number): Plugin<Record<string, unknown>, NodeServerContext> {
+export function uploadPlugin(): Plugin<Record<string, unknown>, NodeServerContext> {
   return {
     onRequestParse({ request, serverContext, setRequestParser }) {
       const type = request.headers.get('content-type') ?? '';
       if (!type.startsWith('multipart/form-data')) return;
       setRequestParser(async () => {
         try {
-          const operations = await processRequest(serverContext.req, serverContext.res, {
-            maxFiles: 1,
-            maxFileSize: maxFileSize + 1,
-          });
+          const operations = await processRequest(serverContext.req, serverContext.res, { maxFiles: 1 });
           if (Array.isArray(operations)) throw new GraphQLError('Batched operations are not supported', { extensions: { http: { status: 400 } } });
           return operations as never;
         } catch (err) {

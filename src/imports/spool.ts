@@ -1,8 +1,8 @@
 /**
  * Streams an upload to a file in the spool folder in constant memory, counting bytes and hashing
- * as it goes. The size limit is enforced here, by our own count: the multipart parser only
- * truncates silently at its limit, so it is set one byte higher and anything past the limit
- * means "too large". A stream that is abandoned is always drained, or the request would hang.
+ * as it goes. The size limit is enforced here, by our own count (the multipart parser has none,
+ * see http/uploadPlugin.ts), so it holds with chunked uploads that announce no length. Past the
+ * limit the rest of the upload is read and dropped, so the request ends and gets its answer.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
@@ -80,4 +80,8 @@ export async function removeOrphanSpoolFiles(db: SqlExecutor, spoolDir: string, 
   }
   if (removed) log.info({ removed }, 'removed orphan spool files');
   return removed;
+}
+
+export async function removeSpoolFile(file: string, log: Logger): Promise<void> {
+  await fs.promises.rm(file, { force: true }).catch((err) => log.warn({ err, file }, 'could not remove spool file'));
 }

@@ -6,6 +6,7 @@ import {
 } from '../jobs/jobStore.js';
 import { isTerminal } from '../jobs/states.js';
 import { jobProgressStream } from '../progress/jobProgressStream.js';
+import { removeSpoolFile } from '../imports/spool.js';
 import type { UserError } from '../imports/importService.js';
 import { builder } from './builder.js';
 import { decodeCursor, encodeCursor } from './cursors.js';
@@ -156,6 +157,8 @@ builder.mutationFields((t) => ({
       if (isTerminal(job.status) && job.status !== 'CANCELLED') {
         return { job, userErrors: [{ code: 'INVALID_INPUT', message: `The job has already ended (${job.status})`, field: ['id'] }] };
       }
+      // A queued job never reaches a runner, which would otherwise remove its upload.
+      if (job.status === 'CANCELLED' && job.spoolPath) await removeSpoolFile(job.spoolPath, ctx.log);
       await ctx.bus.publishProgress(job.id);
       return { job, userErrors: [] };
     },

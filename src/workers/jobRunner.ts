@@ -4,7 +4,6 @@
  * tells subscribers. The thread parses ahead while a batch commits, so parsing and Postgres' COPY
  * keep both cores busy, and the event loop stays free for requests.
  */
-import fs from 'node:fs/promises';
 import type { Database } from '../db/database.js';
 import { getKind } from '../imports/kinds/index.js';
 import type { ImportFormat } from '../imports/formats/types.js';
@@ -16,6 +15,7 @@ import type { ProgressBus } from '../progress/progressBus.js';
 import type { Logger } from '../logger.js';
 import { retryTransient } from '../db/transientErrors.js';
 import { parseInThread } from './parsedBatches.js';
+import { removeSpoolFile } from '../imports/spool.js';
 
 export interface RunnerDeps {
   db: Database;
@@ -63,22 +63,28 @@ export async function runJob(deps: RunnerDeps, fence: Fence): Promise<RunResult>
     kind: kind.name, tenantId: job.tenantId, jobId: job.id, batchSize: deps.batchSize,
   });
   try {
+    // Where the time goes, for the completion log: waiting on the parse thread vs committing.
+    const timing = { parseWaitMs: 0, commitMs: 0 };
     let next = batches.next();
     for (;;) {
+      const waitStart = performance.now();
       const step = await next;
+      timing.parseWaitMs += performance.now() - waitStart;
       if (step.done) break;
       next = batches.next(); // the parse thread works ahead while this batch commits
       next.catch(() => {}); // its failure surfaces at the next await
       if (reading.signal.aborted) throw reading.signal.reason;
       // A batch that failed on a lost connection rolled back whole: committing it again is safe.
+      const commitStart = performance.now();
       const outcome = await retryTransient(() => commitBatch(db, fence, step.value, target), {
         giveUpAfterMs: deps.leaseMs * 4,
         onRetry: (err, attempt, delayMs) => log.warn({ err, attempt, delayMs }, 'database unavailable; retrying the batch'),
       });
+      timing.commitMs += performance.now() - commitStart;
       if (outcome !== 'committed') {
         log.info({ outcome }, 'job stopped');
         notify(true);
-        await removeSpool(job.spoolPath, log);
+        await removeSpoolFile(job.spoolPath, log);
         return 'finished';
       }
       notify();
@@ -90,9 +96,9 @@ export async function runJob(deps: RunnerDeps, fence: Fence): Promise<RunResult>
       }
     }
     await retryTransient(() => finishJob(db, fence, JobStatus.COMPLETED, null), { giveUpAfterMs: deps.leaseMs * 4 });
-    log.info('job completed');
+    log.info({ parseWaitMs: Math.round(timing.parseWaitMs), commitMs: Math.round(timing.commitMs) }, 'job completed');
     notify(true);
-    await removeSpool(job.spoolPath, log);
+    await removeSpoolFile(job.spoolPath, log);
     return 'finished';
   } catch (err) {
     if (err instanceof LeaseLostError || reading.signal.reason instanceof LeaseLostError) {
@@ -112,9 +118,6 @@ export async function failJob(deps: RunnerDeps, fence: Fence, err: unknown): Pro
   await finishJob(deps.db, fence, JobStatus.FAILED, reason);
   await deps.bus.publishProgress(fence.jobId);
   const job = await getJobById(deps.db, fence.jobId);
-  if (job?.spoolPath) await removeSpool(job.spoolPath, deps.log);
+  if (job?.spoolPath) await removeSpoolFile(job.spoolPath, deps.log);
 }
 
-async function removeSpool(path: string, log: Logger): Promise<void> {
-  await fs.rm(path, { force: true }).catch((err) => log.warn({ err }, 'could not remove spool file'));
-}
