@@ -13,6 +13,7 @@
  * unclosed quote, usually) is a row error too: reading resumes on the next line, so one stray
  * quote never swallows the rest of the file, and memory stays bounded.
  */
+import { isUtf8 } from 'node:buffer';
 import fs from 'node:fs';
 import type { ReadFrom, RecordBatch, SourceRecord } from './types.js';
 
@@ -24,7 +25,7 @@ const CR = 0x0d;
 
 export async function* readCsv(from: ReadFrom & { skipHeader: boolean; maxRecordBytes?: number }): AsyncGenerator<RecordBatch> {
   const maxRecord = from.maxRecordBytes ?? MAX_CSV_RECORD_BYTES;
-  const stream = fs.createReadStream(from.path, { start: from.offset, highWaterMark: 1 << 20, signal: from.signal });
+  const stream = fs.createReadStream(from.path, { start: from.offset, highWaterMark: from.chunkBytes ?? 1 << 20, signal: from.signal });
   let data: Buffer = Buffer.alloc(0);
   let base = from.offset; // file offset of data[0]
   let line = from.line; // lines consumed before `pos`
@@ -80,7 +81,11 @@ export async function* readCsv(from: ReadFrom & { skipHeader: boolean; maxRecord
       pos = next;
       if (end === start) continue; // blank line
       if (headerPending) { headerPending = false; continue; }
-      records.push(splitRecord(data.toString('utf8', start, end), recordLine));
+      const raw = data.toString('utf8', start, end);
+      // U+FFFD in the text: either the file has it, or the bytes were not UTF-8. Only then look.
+      if (raw.includes('\uFFFD') && !isUtf8(data.subarray(start, end))) {
+        records.push({ line: recordLine, raw, parseError: 'the record is not valid UTF-8 (save the file as UTF-8)' });
+      } else records.push(splitRecord(raw, recordLine));
       if (records.length >= from.batchSize) {
         yield { records, endOffset: base + pos, endLine: line };
         records = [];

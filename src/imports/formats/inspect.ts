@@ -24,10 +24,16 @@ function formatFromName(filename: string | null | undefined): ImportFormat | nul
 export async function inspectFile(path: string, opts: { filename?: string | null; format?: ImportFormat | null; kind: ImportKind }): Promise<Inspection> {
   const handle = await fs.open(path, 'r');
   let head: string;
+  let wholeFile: boolean;
   try {
     const buf = Buffer.alloc(HEAD_BYTES);
     const { bytesRead } = await handle.read(buf, 0, HEAD_BYTES, 0);
-    head = buf.subarray(0, bytesRead).toString('utf8').replace(/^\ufeff/, '');
+    const bytes = buf.subarray(0, bytesRead);
+    if ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff)) {
+      return { ok: false, code: 'INVALID_FILE', message: 'The file is UTF-16; save it as UTF-8 and upload it again' };
+    }
+    head = bytes.toString('utf8').replace(/^\ufeff/, '');
+    wholeFile = bytesRead < HEAD_BYTES;
   } finally {
     await handle.close();
   }
@@ -37,11 +43,12 @@ export async function inspectFile(path: string, opts: { filename?: string | null
     return { ok: false, code: 'INVALID_FILE', message: 'The file is one JSON array; send NDJSON instead: one JSON object per line' };
   }
   const format = opts.format ?? formatFromName(opts.filename) ?? (firstChar === '{' ? 'NDJSON' : 'CSV');
-  return format === 'CSV' ? inspectCsv(head, opts.kind) : inspectNdjson(head, opts.kind);
+  return format === 'CSV' ? inspectCsv(head, wholeFile, opts.kind) : inspectNdjson(head, opts.kind);
 }
 
-function inspectCsv(head: string, kind: ImportKind): Inspection {
+function inspectCsv(head: string, wholeFile: boolean, kind: ImportKind): Inspection {
   const firstLine = head.split(/\r?\n|\r/, 1)[0];
+  if (firstLine.includes('\0')) return { ok: false, code: 'INVALID_FILE', message: 'Line 1 holds NUL bytes: this does not look like a CSV text file' };
   const record = splitRecord(firstLine, 1);
   if (record.parseError !== undefined) {
     return { ok: false, code: 'INVALID_FILE', message: `Line 1: the CSV header cannot be read: ${record.parseError}` };
@@ -49,6 +56,9 @@ function inspectCsv(head: string, kind: ImportKind): Inspection {
   const header = record.fields!;
   const check = checkHeader(kind, header);
   if (!check.ok) return { ok: false, code: 'SCHEMA_MISMATCH', message: check.message };
+  if (wholeFile && head.slice(firstLine.length).trim() === '') {
+    return { ok: false, code: 'INVALID_FILE', message: 'The file has a header (line 1) but no rows' };
+  }
   return { ok: true, format: 'CSV', header };
 }
 

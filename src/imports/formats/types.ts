@@ -23,4 +23,6 @@ export interface ReadFrom {
   line: number;
   batchSize: number;
   signal?: AbortSignal;
+  /** Read size; 1 MiB unless a test wants records split across many chunk boundaries. */
+  chunkBytes?: number;
 }

@@ -58,6 +58,25 @@ export function checkTimestamp(value: unknown, column: string, fail: ErrorSink, 
 // Postgres' jsonb refuses \u0000 and unpaired surrogates, which JSON.parse accepts.
 const PG_UNSAFE_ESCAPE = /\\u0000|\\u[dD][89aAbB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])|(?<!\\u[dD][89aAbB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}/;
 
+export const MAX_JSON_DEPTH = 64;
+
+/** Deepest nesting of objects and arrays in a JSON text (brackets inside strings don't count). */
+function jsonDepth(json: string): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < json.length; i++) {
+    const c = json.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) { if (++depth > max) max = depth; }
+    else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return max;
+}
+
 /** A JSON object: from CSV, its JSON text; from NDJSON, the object itself. Empty means absent. */
 export function checkJsonObject(value: unknown, column: string, fail: ErrorSink): string | null {
   if (value === undefined || value === null || value === '') return null;
@@ -75,6 +94,11 @@ export function checkJsonObject(value: unknown, column: string, fail: ErrorSink)
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     fail(column, value, `${column} must be a JSON object`);
+    return null;
+  }
+  // Postgres parses jsonb recursively: past its stack depth the whole batch's COPY would fail.
+  if (textValue.length > 2 * MAX_JSON_DEPTH && jsonDepth(textValue) > MAX_JSON_DEPTH) {
+    fail(column, value, `${column} is nested more than ${MAX_JSON_DEPTH} levels deep`);
     return null;
   }
   if (textValue.includes('\\u') && PG_UNSAFE_ESCAPE.test(textValue)) {
