@@ -19,6 +19,8 @@ import { createLogger, type Logger } from './logger.js';
 import { ProgressBus } from './progress/progressBus.js';
 import { schema } from './schema/index.js';
 import { WorkerPool } from './workers/workerPool.js';
+import { Metrics } from './ops/metrics.js';
+import { opsRoutes } from './http/opsRoutes.js';
 import { removeOrphanSpoolFiles } from './imports/spool.js';
 
 export interface App {
@@ -48,6 +50,7 @@ export async function buildApp(config: Config, opts: { log?: Logger } = {}): Pro
   const log = opts.log ?? createLogger(config.logLevel);
   const db = await openDatabase(config);
   const bus = new ProgressBus(db);
+  const metrics = new Metrics(db);
   const tenants = new WeakMap<Request, Tenant>();
 
   const yoga = createYoga<NodeServerContext, AppContext>({
@@ -71,13 +74,19 @@ export async function buildApp(config: Config, opts: { log?: Logger } = {}): Pro
       const fromSocket = initial as { tenant?: Tenant; congested?: () => boolean };
       const tenant = fromSocket.tenant ?? tenants.get(request);
       if (!tenant) throw new Error('no tenant on an authenticated operation');
-      return { db, bus, config, log, tenant, congested: fromSocket.congested };
+      return { db, bus, config, log, metrics, tenant, congested: fromSocket.congested };
     },
   });
 
-  const server: Server = createServer(yoga);
+  const ops = opsRoutes(db, metrics);
+  const server: Server = createServer((req, res) => {
+    ops(req, res).then((handled) => { if (!handled) yoga(req, res); }, (err) => {
+      log.error({ err }, 'ops endpoint failed');
+      if (!res.headersSent) res.writeHead(500).end();
+    });
+  });
   const sockets = attachWebSockets(server, yoga as never, db, log, { maxSubscriptionsPerTenant: config.maxSubscriptionsPerTenant });
-  const pool = new WorkerPool(db, bus, log, { ...config, concurrency: config.workerConcurrency });
+  const pool = new WorkerPool(db, bus, log, metrics, { ...config, concurrency: config.workerConcurrency });
   let stopInbox = () => {};
 
   return {

@@ -3,6 +3,7 @@ import type { Config } from './config.js';
 import type { Database } from './db/database.js';
 import type { Logger } from './logger.js';
 import type { ProgressBus } from './progress/progressBus.js';
+import type { Metrics } from './ops/metrics.js';
 
 /** What every resolver gets. `tenant` is set for every operation: unauthenticated ones never reach a resolver. */
 export interface AppContext {
@@ -10,6 +11,7 @@ export interface AppContext {
   bus: ProgressBus;
   config: Config;
   log: Logger;
+  metrics: Metrics;
   tenant: Tenant;
   /** Over a WebSocket: true while the client reads too slowly (its unsent data is piling up). */
   congested?: () => boolean;

@@ -9,6 +9,7 @@ import type { Config } from '../config.js';
 import type { Database } from '../db/database.js';
 import { countActiveJobs, createJobWithinLimit, type Job } from '../jobs/jobStore.js';
 import type { ProgressBus } from '../progress/progressBus.js';
+import type { Metrics } from '../ops/metrics.js';
 import { inspectFile } from './formats/inspect.js';
 import type { ImportFormat } from './formats/types.js';
 import { KINDS } from './kinds/index.js';
@@ -22,7 +23,7 @@ export interface UserError { code: UserErrorCode; message: string; field?: strin
 
 export type ImportResult = { ok: true; job: Job } | ({ ok: false } & UserError);
 
-export interface ImportDeps { db: Database; bus: ProgressBus; config: Config }
+export interface ImportDeps { db: Database; bus: ProgressBus; config: Config; metrics: Metrics }
 
 export interface UploadRequest {
   tenantId: string;
@@ -75,6 +76,7 @@ export async function importUpload(deps: ImportDeps, req: UploadRequest): Promis
     header: inspection.header,
   }, deps.config.maxActiveJobsPerTenant);
   if (!job) return discard(inProgress);
+  deps.metrics.bytesUploaded.inc(spooled.size);
   await deps.bus.publishQueued(job.id);
   return { ok: true, job };
 }

@@ -13,6 +13,7 @@ import { commitBatch, finishJob, LeaseLostError, releaseLease, renewLease, type 
 import { JobStatus } from '../jobs/states.js';
 import type { ProgressBus } from '../progress/progressBus.js';
 import type { Logger } from '../logger.js';
+import type { Metrics } from '../ops/metrics.js';
 import { retryTransient } from '../db/transientErrors.js';
 import { parseInThread } from './parsedBatches.js';
 import { removeSpoolFile } from '../imports/spool.js';
@@ -21,6 +22,7 @@ export interface RunnerDeps {
   db: Database;
   bus: ProgressBus;
   log: Logger;
+  metrics: Metrics;
   batchSize: number;
   leaseMs: number;
   progressIntervalMs: number;
@@ -81,6 +83,8 @@ export async function runJob(deps: RunnerDeps, fence: Fence): Promise<RunResult>
         onRetry: (err, attempt, delayMs) => log.warn({ err, attempt, delayMs }, 'database unavailable; retrying the batch'),
       });
       timing.commitMs += performance.now() - commitStart;
+      if (!job.dryRun) deps.metrics.rowsImported.inc({ kind: job.kind }, step.value.rowsValid);
+      deps.metrics.rowsFailed.inc({ kind: job.kind }, step.value.rowsFailed);
       if (outcome !== 'committed') {
         log.info({ outcome }, 'job stopped');
         notify(true);

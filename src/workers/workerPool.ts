@@ -9,6 +9,7 @@ import type { Database } from '../db/database.js';
 import { claimJob } from '../jobs/leases.js';
 import type { ProgressBus } from '../progress/progressBus.js';
 import type { Logger } from '../logger.js';
+import type { Metrics } from '../ops/metrics.js';
 import { failJob, runJob, type RunnerDeps } from './jobRunner.js';
 
 export interface PoolOptions {
@@ -26,7 +27,13 @@ export class WorkerPool {
   private unsubscribe: (() => void) | null = null;
   readonly owner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
 
-  constructor(private readonly db: Database, private readonly bus: ProgressBus, private readonly log: Logger, private readonly opts: PoolOptions) {}
+  constructor(
+    private readonly db: Database,
+    private readonly bus: ProgressBus,
+    private readonly log: Logger,
+    private readonly metrics: Metrics,
+    private readonly opts: PoolOptions,
+  ) {}
 
   start(): void {
     this.unsubscribe = this.bus.onQueued(() => this.wakeAll());
@@ -53,8 +60,13 @@ export class WorkerPool {
     });
   }
 
+  private async recordDuration(jobId: string, seconds: number): Promise<void> {
+    const [job] = await this.db.query<{ kind: string; status: string }>('select kind, status from import_jobs where id = $1', [jobId]).catch(() => []);
+    if (job && job.status !== 'RUNNING' && job.status !== 'QUEUED') this.metrics.jobDuration.observe({ kind: job.kind, status: job.status }, seconds);
+  }
+
   private async loop(index: number): Promise<void> {
-    const deps: RunnerDeps = { db: this.db, bus: this.bus, log: this.log, ...this.opts, stopping: () => this.stopping };
+    const deps: RunnerDeps = { db: this.db, bus: this.bus, log: this.log, metrics: this.metrics, ...this.opts, stopping: () => this.stopping };
     const owner = `${this.owner}/${index}`;
     while (!this.stopping) {
       let fence;
@@ -66,12 +78,14 @@ export class WorkerPool {
         continue;
       }
       if (!fence) { await this.idle(this.opts.pollIntervalMs); continue; }
+      const started = performance.now();
       try {
         await runJob(deps, fence);
       } catch (err) {
         this.log.error({ err, jobId: fence.jobId }, 'job failed');
         await failJob(deps, fence, err).catch((e) => this.log.error({ err: e, jobId: fence.jobId }, 'could not mark the job failed'));
       }
+      await this.recordDuration(fence.jobId, (performance.now() - started) / 1000);
     }
   }
 }

@@ -1,0 +1,52 @@
+/** Operators' endpoints: no API key, plain HTTP, Prometheus text for /metrics. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { UploadImportDocument } from '../src/generated/gql/graphql.js';
+import type { GraphQLTestClient } from './support/client.js';
+import { eventRow, eventsCsv, manyEvents } from './support/events.js';
+import { waitForJob } from './support/jobs.js';
+import { startTestApp, type TestApp } from './support/testApp.js';
+
+let t: TestApp;
+let client: GraphQLTestClient;
+const base = () => t.url.replace(/\/graphql$/, '');
+
+beforeAll(async () => {
+  t = await startTestApp();
+  client = await t.clientFor('ops');
+});
+afterAll(() => t?.close());
+
+describe('operations endpoints', () => {
+  it('/healthz and /readyz answer without a key', async () => {
+    const health = await fetch(`${base()}/healthz`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toEqual({ status: 'ok' });
+    const ready = await fetch(`${base()}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ status: 'ready' });
+  });
+
+  it('/metrics counts the rows, bytes and jobs of an import', async () => {
+    const rows = [...manyEvents(30), eventRow(30, { event_type: 'nope' })];
+    const content = eventsCsv(rows);
+    const { body } = await client.upload(UploadImportDocument, { input: { kind: 'EVENTS' } }, { name: 'm.csv', content });
+    const job = await waitForJob(client, body.data!.uploadImport.job!.id);
+    expect(job.status).toBe('COMPLETED');
+
+    const res = await fetch(`${base()}/metrics`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toContain('text/plain');
+    const text = await res.text();
+    expect(text).toMatch(/^bulk_import_rows_imported_total\{kind="EVENTS"\} 30$/m);
+    expect(text).toMatch(/^bulk_import_rows_failed_total\{kind="EVENTS"\} 1$/m);
+    expect(text).toMatch(new RegExp(`^bulk_import_bytes_uploaded_total ${Buffer.byteLength(content)}$`, 'm'));
+    expect(text).toMatch(/^bulk_import_job_duration_seconds_count\{kind="EVENTS",status="COMPLETED"\} 1$/m);
+    expect(text).toMatch(/^bulk_import_jobs\{status="QUEUED"\} 0$/m);
+    expect(text).toMatch(/^bulk_import_jobs\{status="RUNNING"\} 0$/m);
+  });
+
+  it('GraphQL still needs a key', async () => {
+    const res = await fetch(t.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ jobs { totalCount } }"}' });
+    expect(res.status).toBe(401);
+  });
+});
