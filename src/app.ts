@@ -21,6 +21,7 @@ import { schema } from './schema/index.js';
 import { WorkerPool } from './workers/workerPool.js';
 import { Metrics } from './ops/metrics.js';
 import { opsRoutes } from './http/opsRoutes.js';
+import { consoleRoutes } from './http/consoleRoutes.js';
 import { removeOrphanSpoolFiles } from './imports/spool.js';
 
 export interface App {
@@ -80,8 +81,10 @@ export async function buildApp(config: Config, opts: { log?: Logger } = {}): Pro
 
   const ops = opsRoutes(db, metrics);
   const server: Server = createServer((req, res) => {
-    ops(req, res).then((handled) => { if (!handled) yoga(req, res); }, (err) => {
-      log.error({ err }, 'ops endpoint failed');
+    ops(req, res).then(async (handled) => {
+      if (!handled && !(await consoleRoutes(req, res))) yoga(req, res);
+    }).catch((err) => {
+      log.error({ err }, 'request routing failed');
       if (!res.headersSent) res.writeHead(500).end();
     });
   });
