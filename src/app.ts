@@ -22,6 +22,7 @@ import { WorkerPool } from './workers/workerPool.js';
 import { Metrics } from './ops/metrics.js';
 import { opsRoutes } from './http/opsRoutes.js';
 import { consoleRoutes } from './http/consoleRoutes.js';
+import { reportRoutes } from './http/reportRoutes.js';
 import { removeOrphanSpoolFiles } from './imports/spool.js';
 
 export interface App {
@@ -75,14 +76,18 @@ export async function buildApp(config: Config, opts: { log?: Logger } = {}): Pro
       const fromSocket = initial as { tenant?: Tenant; congested?: () => boolean };
       const tenant = fromSocket.tenant ?? tenants.get(request);
       if (!tenant) throw new Error('no tenant on an authenticated operation');
-      return { db, bus, config, log, metrics, tenant, congested: fromSocket.congested };
+      // Where this client reached us, for the absolute URLs we hand out (Job.errorReportUrl).
+      const host = (initial as { req?: { headers?: { host?: string } } }).req?.headers?.host;
+      const origin = request?.url ? new URL(request.url).origin : host ? `http://${host}` : '';
+      return { db, bus, config, log, metrics, tenant, origin, congested: fromSocket.congested };
     },
   });
 
   const ops = opsRoutes(db, metrics);
+  const reports = reportRoutes(db);
   const server: Server = createServer((req, res) => {
     ops(req, res).then(async (handled) => {
-      if (!handled && !(await consoleRoutes(req, res))) yoga(req, res);
+      if (!handled && !(await reports(req, res)) && !(await consoleRoutes(req, res))) yoga(req, res);
     }).catch((err) => {
       log.error({ err }, 'request routing failed');
       if (!res.headersSent) res.writeHead(500).end();

@@ -13,6 +13,8 @@ export interface AppContext {
   log: Logger;
   metrics: Metrics;
   tenant: Tenant;
+  /** The scheme, host and port the client used to reach us ('' when unknown). */
+  origin: string;
   /** Over a WebSocket: true while the client reads too slowly (its unsent data is piling up). */
   congested?: () => boolean;
 }

@@ -11,7 +11,7 @@ import {
   ClientJobDocument, ClientJobErrorsDocument, ClientJobsDocument,
   type ImportFormat, type ImportKind, type JobStatus, type LocationType,
 } from '../generated/gql/graphql.js';
-import { csvCell } from '../db/copyCsv.js';
+import { spreadsheetCell } from '../reports/errorReport.js';
 
 interface GlobalOptions { url: string; key?: string; json?: boolean }
 
@@ -22,10 +22,6 @@ function clientFrom(command: Command): { client: BulkImportClient; json: boolean
 }
 
 const print = (text: string) => process.stdout.write(`${text}\n`);
-
-/** A cell a spreadsheet would run as a formula (= + - @, tab, CR first) gets a leading quote. */
-const spreadsheetSafe = (value: string | null | undefined) =>
-  csvCell(value == null ? null : /^[=+\-@\t\r]/.test(value) ? `'${value}` : value);
 const num = (n: number | null | undefined) => (n == null ? '-' : n.toLocaleString('en-US'));
 
 function summary(job: JobSnapshot): string {
@@ -150,7 +146,7 @@ export function registerClientCommands(program: Command): void {
       if (json) print(JSON.stringify(all, null, 2));
       else if (opts.csv) {
         print('line,column,value,message');
-        for (const e of all) print([String(e.line), spreadsheetSafe(e.column), spreadsheetSafe(e.value), spreadsheetSafe(e.message)].join(','));
+        for (const e of all) print([String(e.line), spreadsheetCell(e.column), spreadsheetCell(e.value), spreadsheetCell(e.message)].join(','));
       } else for (const e of all) print(`line ${e.line}${e.column ? `, ${e.column}` : ''}${e.value != null ? ` (${JSON.stringify(e.value)})` : ''}: ${e.message}`);
     });
 }

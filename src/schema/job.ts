@@ -7,6 +7,7 @@ import {
 import { isTerminal } from '../jobs/states.js';
 import { jobProgressStream } from '../progress/jobProgressStream.js';
 import { removeSpoolFile } from '../imports/spool.js';
+import { errorReportPath } from '../http/reportRoutes.js';
 import type { UserError } from '../imports/importService.js';
 import { builder } from './builder.js';
 import { decodeCursor, encodeCursor } from './cursors.js';
@@ -96,7 +97,11 @@ export const JobRef = builder.node(builder.objectRef<Job>('Job'), {
       name: 'JobErrorConnection',
       fields: (c) => ({ totalCount: c.int({ resolve: (conn) => (conn as unknown as { totalCount: () => Promise<number> }).totalCount() }) }),
     }, { name: 'JobErrorEdge' }),
-    errorReportUrl: t.string({ nullable: true, resolve: () => null }),
+    errorReportUrl: t.string({
+      nullable: true,
+      description: "CSV of the failed rows (line, column, value, message, original row); GET it with the same Authorization header. Null while the job has no row errors",
+      resolve: (job, _args, ctx) => (job.rowsFailed > 0 ? ctx.origin + errorReportPath(Buffer.from(`Job:${job.id}`).toString('base64')) : null),
+    }),
     facets: t.field({ type: [FacetRef], resolve: () => [] }),
   }),
 });
