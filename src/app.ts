@@ -13,6 +13,7 @@ import type { AppContext } from './context.js';
 import { openDatabase, type Database } from './db/database.js';
 import { authPlugin } from './http/authPlugin.js';
 import { uploadPlugin, type NodeServerContext } from './http/uploadPlugin.js';
+import { jsonBodyPlugin } from './http/jsonBodyPlugin.js';
 import { attachWebSockets } from './http/websocket.js';
 import { limitsPlugins } from './http/limitsPlugins.js';
 import { createLogger, type Logger } from './logger.js';
@@ -71,7 +72,7 @@ export async function buildApp(config: Config, opts: { log?: Logger } = {}): Pro
         return masked;
       },
     },
-    plugins: [authPlugin(db, tenants), uploadPlugin(), ...limitsPlugins(config)],
+    plugins: [authPlugin(db, tenants), uploadPlugin(), jsonBodyPlugin(config.maxJsonBodyBytes), ...limitsPlugins(config)],
     context: ({ request, ...initial }) => {
       const fromSocket = initial as { tenant?: Tenant; congested?: () => boolean };
       const tenant = fromSocket.tenant ?? tenants.get(request);

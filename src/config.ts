@@ -25,6 +25,8 @@ export interface Config {
   graphqlMaxTokens: number;
   graphqlMaxCost: number;
   maxSubscriptionsPerTenant: number;
+  /** JSON request bodies (queries, importBatch) larger than this are refused with 413. */
+  maxJsonBodyBytes: number;
 }
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -58,6 +60,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     graphqlMaxTokens: int(env, 'GRAPHQL_MAX_TOKENS', 2000),
     graphqlMaxCost: int(env, 'GRAPHQL_MAX_COST', 5000),
     maxSubscriptionsPerTenant: int(env, 'MAX_SUBSCRIPTIONS_PER_TENANT', 50),
+    maxJsonBodyBytes: int(env, 'MAX_JSON_BODY_BYTES', 16 * 1024 * 1024),
     ...overrides,
   };
 }

@@ -4,10 +4,11 @@
  * failures are values with a UserErrorCode; the resolver turns them into `userErrors`.
  */
 import fs from 'node:fs/promises';
-import type { Readable } from 'node:stream';
 import type { Config } from '../config.js';
 import type { Database } from '../db/database.js';
-import { countActiveJobs, createJobWithinLimit, type Job } from '../jobs/jobStore.js';
+import { Readable } from 'node:stream';
+import { countActiveJobs, createJobWithinLimit, getJobById, type Job } from '../jobs/jobStore.js';
+import { isTerminal } from '../jobs/states.js';
 import type { ProgressBus } from '../progress/progressBus.js';
 import type { Metrics } from '../ops/metrics.js';
 import { inspectFile } from './formats/inspect.js';
@@ -34,6 +35,49 @@ export interface UploadRequest {
   dryRun?: boolean | null;
   maxErrors?: number | null;
 }
+
+export const MAX_BATCH_RECORDS = 5000;
+
+export interface BatchRequest {
+  tenantId: string;
+  kind: string;
+  records: unknown[];
+  dryRun?: boolean | null;
+  maxErrors?: number | null;
+}
+
+/**
+ * importBatch: up to MAX_BATCH_RECORDS records in the request. They become an NDJSON spool file
+ * and a job like any upload's (same checks, same runner, same row errors by line = record index
+ * + 1); the answer waits for the job to end.
+ */
+export async function importRecords(deps: ImportDeps, req: BatchRequest): Promise<ImportResult> {
+  if (req.records.length > MAX_BATCH_RECORDS) {
+    return { ok: false, code: 'BATCH_TOO_LARGE', message: `At most ${MAX_BATCH_RECORDS} records per importBatch (got ${req.records.length}); upload a file for more`, field: ['input', 'records'] };
+  }
+  if (req.records.length === 0) return { ok: false, code: 'INVALID_INPUT', message: 'records is empty', field: ['input', 'records'] };
+  const ndjson = req.records.map((r) => JSON.stringify(r)).join('\n') + '\n';
+  const result = await importUpload(deps, {
+    tenantId: req.tenantId,
+    stream: Readable.from([Buffer.from(ndjson)]),
+    filename: null,
+    kind: req.kind,
+    format: 'NDJSON',
+    dryRun: req.dryRun,
+    maxErrors: req.maxErrors,
+  });
+  if (!result.ok) return result;
+  let job = result.job;
+  const deadline = Date.now() + BATCH_WAIT_MS;
+  while (!isTerminal(job.status) && Date.now() < deadline) {
+    await deps.bus.nextChange(job.id, 250);
+    job = (await getJobById(deps.db, job.id)) ?? job;
+  }
+  return { ok: true, job };
+}
+
+/** How long importBatch waits for its job; past that it answers with the job as it stands. */
+const BATCH_WAIT_MS = 60_000;
 
 export async function importUpload(deps: ImportDeps, req: UploadRequest): Promise<ImportResult> {
   const refuse = async (error: UserError): Promise<ImportResult> => {
