@@ -4,7 +4,7 @@
  */
 import { sql } from 'drizzle-orm';
 import {
-  bigint, bigserial, boolean, index, integer, jsonb, pgTable, text, timestamp, uuid,
+  bigint, bigserial, boolean, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex, uuid,
 } from 'drizzle-orm/pg-core';
 
 export const tenants = pgTable('tenants', {
@@ -105,7 +105,29 @@ export const events = pgTable('events', {
   // BRIN, not B-tree: a job's rows are appended together, so block ranges summarise them well, and
   // a BRIN costs next to nothing on COPY (a B-tree on these two uuids cost 16% of import speed).
   index('events_tenant_job_idx').using('brin', t.tenantId, t.jobId),
+  // Dedup (ImportKind.dedupColumn): only rows that carry an event_id pay for this index.
+  uniqueIndex('events_tenant_event_id_key').on(t.tenantId, t.eventId).where(sql`event_id is not null`),
 ]);
 
-export const schema = { tenants, apiKeys, importJobs, jobErrors, events };
+/** USER_EVENTS: learning interactions (knowledge-tracing logs, seeds/000). Appended, deduplicated by event_id. */
+export const userEvents = pgTable('user_events', {
+  id: bigserial('id', { mode: 'number' }).primaryKey(),
+  tenantId: uuid('tenant_id').notNull(),
+  jobId: uuid('job_id').notNull(),
+  line: bigint('line', { mode: 'number' }).notNull(),
+  eventId: text('event_id'),
+  userId: text('user_id').notNull(),
+  courseId: text('course_id').notNull(),
+  questionId: text('question_id').notNull(),
+  skillId: text('skill_id'),
+  correct: boolean('correct').notNull(),
+  timestamp: timestamp('timestamp', { withTimezone: true }).notNull(),
+  responseTimeMs: integer('response_time_ms'),
+  attempt: integer('attempt'),
+}, (t) => [
+  index('user_events_tenant_job_idx').using('brin', t.tenantId, t.jobId),
+  uniqueIndex('user_events_tenant_event_id_key').on(t.tenantId, t.eventId).where(sql`event_id is not null`),
+]);
+
+export const schema = { tenants, apiKeys, importJobs, jobErrors, events, userEvents };
 export type JobRow = typeof importJobs.$inferSelect;

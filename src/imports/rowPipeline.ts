@@ -13,7 +13,11 @@ import { ROW_ORIGIN_COLUMNS, type ErrorSink, type ImportKind, type RowError } fr
 import { shown } from './kinds/values.js';
 
 export interface PreparedBatch {
+  /** Valid rows to COPY straight into the table. */
   copyCsv: string;
+  /** Valid rows that carry the kind's dedup key: they go through a staging table and ON CONFLICT DO NOTHING. */
+  keyedCsv: string;
+  rowsKeyed: number;
   rowsValid: number;
   rowsFailed: number;
   rowsProcessed: number;
@@ -44,12 +48,14 @@ export function createRowPipeline(ctx: RowContext): RowPipeline {
   };
 
   const writer = ctx.format === 'CSV' ? csvRowWriter(ctx, fail) : ndjsonRowWriter(ctx, fail);
+  const keyIndex = kind.dedupColumn ? kind.columns.findIndex((c) => c.name === kind.dedupColumn) : -1;
 
   return {
     columns: copyColumnsFor(ctx),
     prepare(batch) {
       errors = [];
       const lines: string[] = [];
+      const keyed: string[] = [];
       let rowsFailed = 0;
       for (const record of batch.records) {
         current = record;
@@ -57,13 +63,17 @@ export function createRowPipeline(ctx: RowContext): RowPipeline {
         if (record.parseError !== undefined) fail(null, null, record.parseError);
         else {
           const row = writer.write(record);
-          if (!currentFailed && row !== null) lines.push(prefix + record.line + ',' + row);
+          if (!currentFailed && row !== null) {
+            (keyIndex >= 0 && writer.last![keyIndex] !== null ? keyed : lines).push(prefix + record.line + ',' + row);
+          }
         }
         if (currentFailed) rowsFailed++;
       }
       return {
         copyCsv: lines.length ? lines.join('\n') + '\n' : '',
-        rowsValid: lines.length,
+        keyedCsv: keyed.length ? keyed.join('\n') + '\n' : '',
+        rowsKeyed: keyed.length,
+        rowsValid: lines.length + keyed.length,
         rowsFailed,
         rowsProcessed: batch.records.length,
         errors,
@@ -93,6 +103,8 @@ interface RowWriter {
   order: number[];
   /** Validates a record; returns its COPY text (without origin columns), or null when it failed. */
   write(record: SourceRecord): string | null;
+  /** The validated values of the last record written, in kind column order. */
+  last: (string | null)[] | null;
 }
 
 function joinCells(row: readonly (string | null)[], order: readonly number[]): string {
@@ -107,6 +119,7 @@ function csvRowWriter({ kind, header }: RowContext, fail: ErrorSink): RowWriter 
   const fieldCount = order.length;
   return {
     order,
+    last: null,
     write(record) {
       const fields = record.fields!;
       if (fields.length !== fieldCount) {
@@ -116,6 +129,7 @@ function csvRowWriter({ kind, header }: RowContext, fail: ErrorSink): RowWriter 
       const values: unknown[] = new Array(width);
       for (let f = 0; f < fieldCount; f++) values[order[f]] = fields[f];
       const row = kind.validate(values, fail);
+      this.last = row;
       // Unchanged values (the same string, or '' read as NULL) mean the raw record says it all.
       let same = record.clean === true;
       for (let f = 0; same && f < fieldCount; f++) {
@@ -133,6 +147,7 @@ function ndjsonRowWriter({ kind }: RowContext, fail: ErrorSink): RowWriter {
   const order = kind.columns.map((_, i) => i);
   return {
     order,
+    last: null,
     write(record) {
       const json = record.json;
       if (typeof json !== 'object' || json === null || Array.isArray(json)) {
@@ -145,7 +160,9 @@ function ndjsonRowWriter({ kind }: RowContext, fail: ErrorSink): RowWriter {
         if (i < 0) fail(key, null, `unknown field "${key}"`);
         else values[i] = (json as Record<string, unknown>)[key];
       }
-      return joinCells(kind.validate(values, fail), order);
+      const row = kind.validate(values, fail);
+      this.last = row;
+      return joinCells(row, order);
     },
   };
 }

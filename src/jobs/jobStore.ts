@@ -128,3 +128,12 @@ export async function requestCancel(db: Database, tenantId: string, id: string):
 }
 
 export { JobStatus };
+
+/** Distinct values of one column among a job's rows (Job.facets), at most `limit`, sorted. */
+export async function distinctValues(db: Database, table: string, column: string, jobId: string, limit: number): Promise<string[]> {
+  const rows = await db.query<{ value: string }>(
+    `select distinct "${column}"::text as value from "${table}" where job_id = $1 and "${column}" is not null order by 1 limit $2`,
+    [jobId, limit],
+  );
+  return rows.map((r) => r.value);
+}

@@ -7,7 +7,7 @@ import type { Database, Transaction } from '../db/database.js';
 import type { PreparedBatch } from '../imports/rowPipeline.js';
 
 /** A batch ready to commit: its COPY text, as prepared by the parse thread, and its counts. */
-export type BatchToCommit = Omit<PreparedBatch, 'copyCsv'> & { copyData: string | Uint8Array };
+export type BatchToCommit = Omit<PreparedBatch, 'copyCsv' | 'keyedCsv'> & { copyData: string | Uint8Array; keyedData: string | Uint8Array };
 import { JobStatus } from './states.js';
 import { csvCell, withoutNul } from '../db/copyCsv.js';
 
@@ -34,7 +34,14 @@ export async function claimJob(db: Database, owner: string, leaseMs: number): Pr
 
 export type BatchOutcome = 'committed' | 'cancelled' | 'too-many-errors';
 
-export interface BatchTarget { table: string; columns: readonly string[]; dryRun: boolean; leaseMs: number }
+export interface BatchTarget {
+  table: string;
+  columns: readonly string[];
+  /** The kind's dedup column (ImportKind.dedupColumn), whose keyed rows skip duplicates. */
+  dedupColumn?: string;
+  dryRun: boolean;
+  leaseMs: number;
+}
 
 const ERROR_COLUMNS = ['job_id', 'line', 'column', 'value', 'message', 'raw_row'] as const;
 
@@ -55,16 +62,21 @@ export async function commitBatch(db: Database, fence: Fence, batch: BatchToComm
       await finish(tx, fence, JobStatus.CANCELLED, null);
       return 'cancelled';
     }
-    if (!target.dryRun && batch.rowsValid > 0) await tx.copyCsv(target.table, target.columns, batch.copyData);
+    let duplicates = 0;
+    if (!target.dryRun) {
+      if (batch.rowsValid > batch.rowsKeyed) await tx.copyCsv(target.table, target.columns, batch.copyData);
+      if (batch.rowsKeyed > 0) duplicates = batch.rowsKeyed - await insertSkippingDuplicates(tx, target, batch.keyedData);
+    }
     if (batch.errors.length > 0) await tx.copyCsv('job_errors', ERROR_COLUMNS, errorsCsv(fence.jobId, batch));
     await tx.query(
       `update import_jobs set
          rows_processed = rows_processed + $3, rows_imported = rows_imported + $4, rows_failed = rows_failed + $5,
+         rows_duplicate = rows_duplicate + $9,
          bytes_processed = $6, checkpoint_offset = $6, checkpoint_line = $7,
          lease_expires_at = now() + $8 * interval '1 millisecond'
        where id = $1 and attempt = $2`,
-      [fence.jobId, fence.attempt, batch.rowsProcessed, target.dryRun ? 0 : batch.rowsValid, batch.rowsFailed,
-        batch.endOffset, batch.endLine, target.leaseMs],
+      [fence.jobId, fence.attempt, batch.rowsProcessed, target.dryRun ? 0 : batch.rowsValid - duplicates, batch.rowsFailed,
+        batch.endOffset, batch.endLine, target.leaseMs, duplicates],
     );
     const failed = job.rows_failed + batch.rowsFailed;
     if (job.max_errors !== null && failed > job.max_errors) {
@@ -73,6 +85,27 @@ export async function commitBatch(db: Database, fence: Fence, batch: BatchToComm
     }
     return 'committed';
   });
+}
+
+/**
+ * COPY has no ON CONFLICT: keyed rows are copied into a per-session temporary staging table, then
+ * inserted with ON CONFLICT DO NOTHING against the (tenant_id, key) unique index, which skips
+ * keys the tenant already has and repeats within the batch alike. Returns the rows inserted.
+ */
+async function insertSkippingDuplicates(tx: Transaction, target: BatchTarget, csv: string | Uint8Array): Promise<number> {
+  if (!target.dedupColumn) throw new Error(`${target.table} has keyed rows but no dedup column`);
+  const staging = `staging_${target.table}`;
+  const columns = target.columns.map((c) => `"${c}"`).join(', ');
+  await tx.query(`create temp table if not exists "${staging}" (like "${target.table}" including defaults) on commit delete rows`);
+  await tx.copyCsv(staging, target.columns, csv);
+  const [{ n }] = await tx.query<{ n: number }>(
+    `with inserted as (
+       insert into "${target.table}" (${columns}) select ${columns} from "${staging}" order by line
+       on conflict (tenant_id, "${target.dedupColumn}") where "${target.dedupColumn}" is not null do nothing
+       returning 1)
+     select count(*)::int as n from inserted`,
+  );
+  return n;
 }
 
 async function finish(tx: Transaction, fence: Fence, status: JobStatus, reason: string | null): Promise<void> {

@@ -2,8 +2,9 @@
 import { GraphQLError } from 'graphql';
 import { resolveCursorConnection } from '@pothos/plugin-relay';
 import {
-  countJobErrors, countJobs, getJob, listJobErrors, listJobs, requestCancel, type Job, type JobError,
+  countJobErrors, countJobs, distinctValues, getJob, listJobErrors, listJobs, requestCancel, type Job, type JobError,
 } from '../jobs/jobStore.js';
+import { KINDS } from '../imports/kinds/index.js';
 import { isTerminal } from '../jobs/states.js';
 import { jobProgressStream } from '../progress/jobProgressStream.js';
 import { removeSpoolFile } from '../imports/spool.js';
@@ -102,7 +103,16 @@ export const JobRef = builder.node(builder.objectRef<Job>('Job'), {
       description: "CSV of the failed rows (line, column, value, message, original row); GET it with the same Authorization header. Null while the job has no row errors",
       resolve: (job, _args, ctx) => (job.rowsFailed > 0 ? ctx.origin + errorReportPath(Buffer.from(`Job:${job.id}`).toString('base64')) : null),
     }),
-    facets: t.field({ type: [FacetRef], resolve: () => [] }),
+    facets: t.field({
+      type: [FacetRef],
+      description: "Distinct values (up to 1,000) of the kind's key field among the job's imported rows, e.g. course_id for USER_EVENTS",
+      resolve: async (job, _args, ctx) => {
+        const kind = KINDS[job.kind];
+        const column = kind?.columns.find((c) => c.name === kind.facetColumn);
+        if (!kind || !column || job.dryRun) return [];
+        return [{ field: column.name, values: await distinctValues(ctx.db, kind.table, column.dbColumn, job.id, 1000) }];
+      },
+    }),
   }),
 });
 

@@ -39,7 +39,13 @@ export async function runJob(deps: RunnerDeps, fence: Fence): Promise<RunResult>
   const log = deps.log.child({ jobId: job.id, tenantId: job.tenantId });
   const kind = getKind(job.kind);
   const format = job.format as ImportFormat;
-  const target = { table: kind.table, columns: copyColumnsFor({ kind, format, header: job.header }), dryRun: job.dryRun, leaseMs: deps.leaseMs };
+  const target = {
+    table: kind.table,
+    columns: copyColumnsFor({ kind, format, header: job.header }),
+    dedupColumn: kind.columns.find((c) => c.name === kind.dedupColumn)?.dbColumn,
+    dryRun: job.dryRun,
+    leaseMs: deps.leaseMs,
+  };
 
   // The lease is renewed by every commit, and by this timer when batches are slow to come.
   const reading = new AbortController();

@@ -23,18 +23,24 @@ port.on('message', (msg: 'more') => {
 
 const send = (message: ParseThreadMessage, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer);
 
+/** The text as UTF-8 in a non-pooled buffer of its own, whose memory can move to the main thread without a copy. */
+function transferable(text: string): ArrayBuffer {
+  const bytes = Buffer.allocUnsafeSlow(Buffer.byteLength(text));
+  bytes.write(text);
+  return bytes.buffer as ArrayBuffer;
+}
+
 async function run(): Promise<void> {
   const pipeline = createRowPipeline({ ...request, kind: getKind(request.kind) });
   const from = { path: request.path, offset: request.offset, line: request.line, batchSize: request.batchSize };
   const batches = request.format === 'CSV' ? readCsv({ ...from, skipHeader: request.offset === 0 }) : readNdjson(from);
   for await (const batch of batches) {
     const prepared = pipeline.prepare(batch);
-    // A non-pooled buffer of its own, so its memory can move to the main thread without a copy.
-    const bytes = Buffer.allocUnsafeSlow(Buffer.byteLength(prepared.copyCsv));
-    bytes.write(prepared.copyCsv);
+    const copyData = transferable(prepared.copyCsv);
+    const keyedData = transferable(prepared.keyedCsv);
     while (credits === 0) await new Promise<void>((resolve) => { wake = resolve; });
     credits--;
-    send({ type: 'batch', batch: { ...prepared, copyCsv: '' }, copyData: bytes.buffer as ArrayBuffer }, [bytes.buffer as ArrayBuffer]);
+    send({ type: 'batch', batch: { ...prepared, copyCsv: '', keyedCsv: '' }, copyData, keyedData }, [copyData, keyedData]);
   }
   send({ type: 'done' });
 }

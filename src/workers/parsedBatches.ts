@@ -20,11 +20,11 @@ export interface ParseRequest {
 }
 
 export type ParseThreadMessage =
-  | { type: 'batch'; batch: PreparedBatch; copyData: ArrayBuffer }
+  | { type: 'batch'; batch: PreparedBatch; copyData: ArrayBuffer; keyedData: ArrayBuffer }
   | { type: 'done' }
   | { type: 'error'; message: string };
 
-export interface ParsedBatch extends Omit<PreparedBatch, 'copyCsv'> { copyData: Buffer }
+export interface ParsedBatch extends Omit<PreparedBatch, 'copyCsv' | 'keyedCsv'> { copyData: Buffer; keyedData: Buffer }
 
 const READ_AHEAD = 2;
 const BOOT = new URL('./parseThread.boot.mjs', import.meta.url);
@@ -50,7 +50,7 @@ export async function* parseInThread(request: ParseRequest): AsyncGenerator<Pars
       if (message.type === 'done') return;
       if (message.type === 'error') throw new Error(message.message);
       worker.postMessage('more');
-      yield { ...message.batch, copyData: Buffer.from(message.copyData) };
+      yield { ...message.batch, copyData: Buffer.from(message.copyData), keyedData: Buffer.from(message.keyedData) };
     }
   } finally {
     await worker.terminate();

@@ -34,6 +34,8 @@ export const events: ImportKind = {
   name: 'EVENTS',
   table: 'events',
   columns,
+  dedupColumn: 'event_id',
+  facetColumn: 'event_type',
   validate(values, fail) {
     const out: (string | null)[] = new Array(columns.length);
     for (const i of TEXT_COLUMNS) out[i] = text(values[i], columns[i].name, fail);

@@ -1,9 +1,11 @@
 import { events } from './events.js';
+import { userEvents } from './userEvents.js';
 import type { ImportKind } from './types.js';
 
 /** Every kind the service imports, by its GraphQL ImportKind name. */
 export const KINDS: Record<string, ImportKind> = {
   EVENTS: events,
+  USER_EVENTS: userEvents,
 };
 
 export function getKind(name: string): ImportKind {

@@ -20,6 +20,14 @@ export interface ImportKind {
   table: string;
   columns: readonly KindColumn[];
   /**
+   * A column whose value, when present, identifies the row within the tenant: a row whose value
+   * the tenant already has (or that came earlier in the file) is a duplicate, skipped and counted.
+   * The table has a unique index on (tenant_id, this column) for rows where it is set.
+   */
+  dedupColumn?: string;
+  /** The column whose distinct values `Job.facets` reports (e.g. USER_EVENTS' course_id). */
+  facetColumn?: string;
+  /**
    * Checks one row given as values in `columns` order (undefined when absent) and returns the
    * text to COPY for each column (null for SQL NULL). The row failed if it called `fail`.
    * Runs once per row on the hot path: no closures or objects per call beyond the result.

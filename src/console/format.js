@@ -1,0 +1,92 @@
+/** Display helpers: numbers, sizes, times, and the few DOM builders every view uses. */
+
+const integer = new Intl.NumberFormat(undefined, { maximumFractionDigits: 0 });
+const oneDecimal = new Intl.NumberFormat(undefined, { maximumFractionDigits: 1 });
+const timeOfDay = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+const dayAndTime = new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit' });
+const full = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
+
+export const fmtInt = (n) => (n === null || n === undefined ? '–' : integer.format(n));
+
+export function fmtBytes(n) {
+  if (n === null || n === undefined) return '–';
+  const units = ['bytes', 'KB', 'MB', 'GB', 'TB'];
+  let value = n;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) { value /= 1024; unit++; }
+  return unit === 0 ? `${integer.format(value)} ${units[0]}` : `${oneDecimal.format(value)} ${units[unit]}`;
+}
+
+export function fmtPercent(p) {
+  if (p === null || p === undefined) return '–';
+  return `${p >= 100 || p === 0 ? integer.format(p) : oneDecimal.format(p)}%`;
+}
+
+export function fmtDuration(seconds) {
+  if (seconds === null || seconds === undefined) return '–';
+  if (seconds < 60) return `${oneDecimal.format(seconds)} s`;
+  const m = Math.floor(seconds / 60);
+  const s = Math.round(seconds % 60);
+  if (m < 60) return `${m} min ${s} s`;
+  return `${Math.floor(m / 60)} h ${m % 60} min`;
+}
+
+/** Today: the time of day; before: the date as well. Full date and time in the title. */
+export function timeElement(iso) {
+  if (!iso) return document.createTextNode('–');
+  const date = new Date(iso);
+  const sameDay = date.toDateString() === new Date().toDateString();
+  return h('time', { datetime: iso, title: full.format(date) }, sameDay ? timeOfDay.format(date) : dayAndTime.format(date));
+}
+
+export const fmtDateTime = (iso) => (iso ? full.format(new Date(iso)) : '–');
+
+export const KIND_LABELS = {
+  EVENTS: 'Events',
+  USER_EVENTS: 'User events',
+  USERS: 'Users',
+  ORGANISATIONS: 'Organisations',
+  LOCATIONS: 'Locations',
+  COLLECTION: 'Collection',
+};
+
+export const STATUS_LABELS = {
+  QUEUED: 'Queued',
+  RUNNING: 'Running',
+  COMPLETED: 'Completed',
+  FAILED: 'Failed',
+  CANCELLED: 'Cancelled',
+};
+
+export const kindLabel = (job) => (job.kind === 'COLLECTION' && job.collection ? `Collection ${job.collection}` : KIND_LABELS[job.kind] ?? job.kind);
+
+export function statusBadge(status) {
+  return h('span', { class: `badge badge-${status.toLowerCase()}` }, STATUS_LABELS[status] ?? status);
+}
+
+/**
+ * Creates an element. `props`: attributes (class, href, ...), `on*` functions as listeners,
+ * `hidden`/`disabled` booleans. Children: nodes or text (always as text, never as HTML).
+ */
+export function h(tag, props = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [name, value] of Object.entries(props)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (name.startsWith('on') && typeof value === 'function') el.addEventListener(name.slice(2), value);
+    else if (value === true) el.setAttribute(name, '');
+    else el.setAttribute(name, String(value));
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    el.append(child instanceof Node ? child : String(child));
+  }
+  return el;
+}
+
+export const $ = (id) => document.getElementById(id);
+
+/** Shows `text` in a notice element (hidden when empty). */
+export function setNotice(el, text) {
+  el.textContent = text ?? '';
+  el.hidden = !text;
+}
