@@ -1,9 +1,18 @@
 /** `npm start` / `bulk-import serve`: runs the service until SIGINT or SIGTERM. */
 import { buildApp } from './app.js';
 import { loadConfig } from './config.js';
+import { isWriteAfterCloseBug } from './db/postgres.js';
 
 export async function serve(): Promise<void> {
   const app = await buildApp(loadConfig());
+  process.on('uncaughtException', (err) => {
+    if (isWriteAfterCloseBug(err)) {
+      app.log.warn({ err }, 'postgres.js wrote to a closed connection (known bug); ignored');
+      return;
+    }
+    app.log.fatal({ err }, 'uncaught exception');
+    process.exit(1);
+  });
   await app.start();
   let stopping = false;
   const shutdown = (signal: string) => {

@@ -15,7 +15,8 @@ import { startTestApp, type TestApp } from './support/testApp.js';
 type Edge = JobsQuery['jobs']['edges'][number]['node'];
 
 async function createJob(client: GraphQLTestClient, name: string): Promise<string> {
-  const { status, body } = await client.upload(UploadImportDocument, { input: { kind: 'EVENTS' } }, { name, content: eventsCsv(manyEvents(1)) });
+  // Each file different (its user_id names it), or the second would be refused as DUPLICATE_FILE.
+  const { status, body } = await client.upload(UploadImportDocument, { input: { kind: 'EVENTS' } }, { name, content: eventsCsv([eventRow(0, { user_id: name })]) });
   expect(status).toBe(200);
   expect(body.data?.uploadImport.userErrors).toEqual([]);
   return body.data!.uploadImport.job!.id;

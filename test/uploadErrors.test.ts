@@ -12,7 +12,7 @@ import { startTestApp, type TestApp } from './support/testApp.js';
 
 type Payload = UploadImportMutation['uploadImport'];
 
-async function upload(client: GraphQLTestClient, file: UploadFile, input: { format?: 'CSV' | 'NDJSON' } = {}): Promise<Payload> {
+async function upload(client: GraphQLTestClient, file: UploadFile, input: { format?: 'CSV' | 'NDJSON'; allowDuplicateFile?: boolean; dryRun?: boolean } = {}): Promise<Payload> {
   const { status, body } = await client.upload(UploadImportDocument, { input: { kind: 'EVENTS', ...input } }, file);
   expect(status, JSON.stringify(body)).toBe(200);
   expect(body.errors).toBeUndefined();
@@ -97,7 +97,8 @@ describe('refused files (workers running)', () => {
 
     // A file named .csv that holds NDJSON: by its name it would be read as CSV (and its first
     // line refused as a header); the format input says NDJSON and wins.
-    const misnamed = await upload(client, { name: 'export.csv', content: ndjson }, { format: 'NDJSON' });
+    // The same bytes again: allowDuplicateFile, or DUPLICATE_FILE would answer first.
+    const misnamed = await upload(client, { name: 'export.csv', content: ndjson }, { format: 'NDJSON', allowDuplicateFile: true });
     expect(misnamed.userErrors).toEqual([]);
     expect(misnamed.job?.format).toBe('NDJSON');
     expect(await waitForJob(client, misnamed.job!.id)).toMatchObject({ status: 'COMPLETED', rowsImported: 4, rowsFailed: 0 });
@@ -226,5 +227,33 @@ describe('one active import per tenant (no workers: jobs stay QUEUED)', () => {
     expect(await jobCount(client)).toBe(2);
     expect(await jobCount(client, { status: ['CANCELLED'] })).toBe(1);
     expect(await jobCount(client, { status: ['QUEUED'] })).toBe(1);
+  });
+});
+
+describe('the same file twice', () => {
+  let t: TestApp;
+  let client: GraphQLTestClient;
+
+  beforeAll(async () => {
+    t = await startTestApp();
+    client = await t.clientFor('twice');
+  });
+  afterAll(() => t?.close());
+
+  it('refuses a byte-identical file of the same kind with DUPLICATE_FILE, unless allowDuplicateFile; a dry run does not count', async () => {
+    const file = { name: 'once.csv', content: eventsCsv(manyEvents(5)) };
+    const dry = await upload(client, file, { dryRun: true });
+    await waitForJob(client, dry.job!.id);
+    const first = await upload(client, file);
+    expect(first.userErrors).toEqual([]);
+    await waitForJob(client, first.job!.id);
+
+    const error = await expectRefused(t, client, file, 'DUPLICATE_FILE');
+    expect(error.message).toContain(first.job!.id);
+    expect(error.message).toContain('allowDuplicateFile');
+
+    const again = await upload(client, file, { allowDuplicateFile: true });
+    expect(again.userErrors).toEqual([]);
+    expect(await waitForJob(client, again.job!.id)).toMatchObject({ status: 'COMPLETED', rowsImported: 5 });
   });
 });

@@ -3,15 +3,11 @@
  * tab), JSON requests with fetch, the multipart upload with XMLHttpRequest (for upload progress),
  * and the job subscription over the WebSocket, shared between everyone watching the same job.
  */
+import { JOB_PROGRESS_SUBSCRIPTION, JOB_QUERY } from './queries.js';
 import { GraphQLSocket } from './socket.js';
 
 const KEY_STORAGE = 'bulk-import.apiKey';
 const ENDPOINT = '/graphql';
-
-export const JOB_FIELDS = `
-  id kind collection format status dryRun filename fileSize bytesProcessed
-  rowsTotal rowsProcessed rowsImported rowsCreated rowsUpdated rowsDuplicate rowsFailed
-  percentComplete insertRate createdAt startedAt finishedAt elapsedSeconds failureReason`;
 
 export const TERMINAL = new Set(['COMPLETED', 'FAILED', 'CANCELLED']);
 
@@ -90,8 +86,6 @@ const socketListeners = new Set();
 export const socket = new GraphQLSocket(wsUrl(), bearer, (state) => { for (const fn of socketListeners) fn(state); });
 export const onSocketState = (fn) => socketListeners.add(fn);
 
-const PROGRESS = `subscription ConsoleJobProgress($id: ID!) { jobProgress(id: $id) { ${JOB_FIELDS} } }`;
-const JOB = `query ConsoleJob($id: ID!) { job(id: $id) { ${JOB_FIELDS} } }`;
 const POLL_MS = 2000;
 
 /** job id -> { listeners, stop } : one subscription per job, however many views show it. */
@@ -110,7 +104,7 @@ export function watchJob(id, listener, onError = () => {}) {
     const emit = (job) => { for (const l of watch.listeners) l.listener(job); };
     const fail = (err) => { for (const l of watch.listeners) l.onError(err); };
     const end = () => { if (watches.get(id) === watch) watches.delete(id); };
-    watch.stop = socket.subscribe({ query: PROGRESS, variables: { id } }, {
+    watch.stop = socket.subscribe({ query: JOB_PROGRESS_SUBSCRIPTION, variables: { id } }, {
       next: (result) => {
         if (result.data?.jobProgress) emit(result.data.jobProgress);
         if (result.errors?.length) fail(new ApiError(result.errors.map((e) => e.message).join(' ')));
@@ -138,7 +132,7 @@ function poll(id, emit, fail, end) {
   let stopped = false;
   const tick = async () => {
     try {
-      const { job } = await graphql(JOB, { id });
+      const { job } = await graphql(JOB_QUERY, { id });
       if (stopped) return;
       if (!job) { fail(new ApiError('Job not found.')); return; }
       emit(job);

@@ -6,49 +6,25 @@
  * Routes (location.hash): "#/" the upload form and the jobs list; "#/jobs/<id>" one job.
  */
 import {
-  ApiError, JOB_FIELDS, TERMINAL, UnauthorizedError, apiKey, graphql, onSocketState, socket, uploadFile, watchJob,
+  ApiError, TERMINAL, UnauthorizedError, apiKey, graphql, onSocketState, socket, uploadFile, watchJob,
 } from './api.js';
 import { errorsCsv } from './csv.js';
+import {
+  CANCEL_MUTATION, CHECK_KEY_QUERY, ERRORS_QUERY, JOBS_QUERY, JOB_QUERY, UPLOAD_MUTATION,
+} from './queries.js';
 import {
   $, fmtBytes, fmtDateTime, fmtDuration, fmtInt, fmtPercent, h, kindLabel, setNotice, statusBadge, timeElement,
 } from './format.js';
 
 const JOBS_PAGE_SIZE = 10;
+const UPSERT_KINDS = new Set(['USERS', 'ORGANISATIONS', 'LOCATIONS']);
 const ERRORS_PAGE_SIZE = 20;
 const CSV_PAGE_SIZE = 1000;
-
-const JOBS_QUERY = `query ConsoleJobs($first: Int, $after: String, $last: Int, $before: String, $filter: JobFilter) {
-  jobs(first: $first, after: $after, last: $last, before: $before, filter: $filter) {
-    totalCount
-    edges { cursor node { ${JOB_FIELDS} } }
-    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
-  }
-}`;
-const JOB_QUERY = `query ConsoleJob($id: ID!) { job(id: $id) { ${JOB_FIELDS} } }`;
-const ERRORS_QUERY = `query ConsoleJobErrors($id: ID!, $first: Int, $after: String) {
-  job(id: $id) {
-    id
-    errors(first: $first, after: $after) {
-      totalCount
-      edges { node { line column value message } }
-      pageInfo { hasNextPage endCursor }
-    }
-  }
-}`;
-const UPLOAD_MUTATION = `mutation ConsoleUpload($input: UploadImportInput!) {
-  uploadImport(input: $input) {
-    job { ${JOB_FIELDS} }
-    userErrors { code message field }
-  }
-}`;
-const CANCEL_MUTATION = `mutation ConsoleCancel($id: ID!) {
-  cancelJob(id: $id) { job { ${JOB_FIELDS} } userErrors { code message } }
-}`;
 
 const USER_ERROR_TITLES = {
   IMPORT_IN_PROGRESS: 'Another import is still running',
   FILE_TOO_LARGE: 'The file is too large',
-  SCHEMA_MISMATCH: "The file's columns do not match this kind of data",
+  SCHEMA_MISMATCH: "Check the file's columns",
   INVALID_FILE: 'The file cannot be read',
   DUPLICATE_FILE: 'This file has been imported before',
   BATCH_TOO_LARGE: 'Too many records',
@@ -115,6 +91,8 @@ function signOut(message) {
   socket.reset();
   stopJobView();
   stopRowWatches();
+  stopFollowingUpload();
+  clearResult();
   jobsState.loaded = false;
   setNotice($('key-error'), message);
   $('key-input').setAttribute('aria-invalid', message ? 'true' : 'false');
@@ -143,10 +121,13 @@ function route() {
     showView('job-view');
     openJob(decodeURIComponent(match[1]));
   } else {
+    const fromJob = !$('job-view').hidden;
     stopJobView();
     showView('home-view');
     document.title = 'Bulk import';
-    if (!jobsState.loaded) loadJobs('first');
+    // Back from a job: the same page again, fresh (jobs may have started or ended meanwhile).
+    loadJobs(jobsState.loaded ? 'same' : 'first');
+    if (fromJob) $('jobs-title').focus();
   }
 }
 
@@ -162,7 +143,7 @@ $('key-form').addEventListener('submit', async (event) => {
   $('key-submit').disabled = true;
   apiKey.set(key);
   try {
-    await graphql('query ConsoleCheckKey { jobs(first: 1) { totalCount } }');
+    await graphql(CHECK_KEY_QUERY);
     $('key-input').value = '';
     setNotice($('key-error'), '');
     $('key-input').setAttribute('aria-invalid', 'false');
@@ -194,6 +175,7 @@ const LIVE_STATE_TEXT = {
 };
 onSocketState((state) => {
   $('live-state').dataset.state = state;
+  $('live-state').hidden = state === 'idle';
   $('live-state-text').textContent = LIVE_STATE_TEXT[state] ?? state;
 });
 
@@ -289,15 +271,15 @@ function clearResult() {
 }
 
 /** The outcome of an upload, under the form: `kind` is error or success. */
-function showResult(kind, title, lines = [], extra = null) {
+function showResult(kind, title, lines = [], ...extra) {
   const result = $('upload-result');
   result.className = `result notice notice-${kind}`;
   result.setAttribute('role', kind === 'error' ? 'alert' : 'status');
-  result.replaceChildren(
+  result.replaceChildren(...[
     h('p', { class: 'result-title' }, title),
     lines.length ? h('ul', { class: 'result-lines' }, lines.map((line) => h('li', {}, line))) : null,
-    extra,
-  );
+    ...extra,
+  ].filter(Boolean));
   result.hidden = false;
 }
 
@@ -376,11 +358,21 @@ form.addEventListener('submit', async (event) => {
     }
     const job = uploadImport.job;
     const link = h('a', { href: `#/jobs/${encodeURIComponent(job.id)}` }, 'Open the job');
-    showResult('success', `${job.filename ?? 'The file'} was uploaded and its import has started${job.dryRun ? ' (dry run)' : ''}.`, [], h('p', {}, link, ' to see its progress and row errors.'));
+    const bar = h('progress', { max: '100', 'aria-label': `Import of ${jobName(job)}` });
+    const status = h('span', { class: 'result-status' });
+    showResult('success', uploadedTitle(job), [],
+      h('div', { class: 'result-live' }, bar, status),
+      h('p', {}, link, ' to see its progress and row errors.'));
+    const title = $('upload-result').querySelector('.result-title');
     form.reset();
     syncKindFields();
     showChosenFile();
-    followUploadedJob(job);
+    followUploadedJob(job, (j) => {
+      title.textContent = uploadedTitle(j);
+      if (j.status === 'QUEUED') bar.removeAttribute('value'); else bar.value = j.percentComplete;
+      bar.dataset.status = j.status.toLowerCase();
+      status.replaceChildren(statusBadge(j.status), ' ', shortProgress(j));
+    });
     await loadJobs('first');
   } catch (err) {
     if (err instanceof UnauthorizedError) { handleError(err); return; }
@@ -397,12 +389,34 @@ form.addEventListener('submit', async (event) => {
 
 /** Announces the progress of the job just uploaded, wherever the user goes meanwhile. */
 let stopFollowingUpload = () => {};
-function followUploadedJob(job) {
+function followUploadedJob(job, show) {
   stopFollowingUpload();
   const speak = progressAnnouncer(jobName(job));
-  speak(job);
+  const update = (j) => { show(j); speak(j); };
+  update(job);
   if (TERMINAL.has(job.status)) return;
-  stopFollowingUpload = watchJob(job.id, speak, () => {});
+  stopFollowingUpload = watchJob(job.id, update, (err) => { if (err instanceof UnauthorizedError) handleError(err); });
+}
+
+function uploadedTitle(job) {
+  const name = jobName(job);
+  switch (job.status) {
+    case 'COMPLETED': return job.dryRun ? `${name} has been checked (dry run): nothing was written.` : `${name} has been imported.`;
+    case 'FAILED': return `The import of ${name} failed.`;
+    case 'CANCELLED': return `The import of ${name} was cancelled.`;
+    default: return `${name} was uploaded and its import has started${job.dryRun ? ' (dry run)' : ''}.`;
+  }
+}
+
+/** "45% · 1,200 rows", "2,999 imported · 1 failed": one line under a progress bar. */
+function shortProgress(job) {
+  switch (job.status) {
+    case 'QUEUED': return 'Waiting to start';
+    case 'RUNNING': return `${fmtPercent(job.percentComplete)} · ${fmtInt(job.rowsProcessed)} rows`;
+    case 'COMPLETED': return `${fmtInt(job.rowsImported)} ${job.dryRun ? 'valid' : 'imported'} · ${fmtInt(job.rowsFailed)} failed`;
+    case 'FAILED': return job.failureReason ?? 'The import failed';
+    default: return `after ${fmtInt(job.rowsProcessed)} rows`;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -416,6 +430,8 @@ const jobsState = {
   /** How many rows the page shows, and the variables that loaded it (for Refresh). */
   shown: 0,
   current: null,
+  /** A load asked for while another ran. */
+  pending: null,
   startCursor: null,
   endCursor: null,
   hasNext: false,
@@ -433,7 +449,11 @@ function stopRowWatches() {
 
 /** `direction`: 'first' (page 1), 'next', 'prev', or 'same' (reload the page shown). */
 async function loadJobs(direction) {
-  if (jobsState.loading) return;
+  if (jobsState.loading) {
+    // One load at a time; the last request made meanwhile runs next (page 1 wins over the rest).
+    if (jobsState.pending !== 'first') jobsState.pending = direction;
+    return;
+  }
   jobsState.loading = true;
   const s = jobsState;
   const status = $('status-filter').value;
@@ -448,32 +468,39 @@ async function loadJobs(direction) {
   let again = false;
   try {
     const { jobs } = await graphql(JOBS_QUERY, { ...variables, filter });
-    const { edges, pageInfo } = jobs;
-    if (edges.length === 0 && (variables.after || variables.before)) {
-      again = true; // the jobs around this page are gone (another filter, cancelled elsewhere): page 1
-      return;
-    }
-    const backward = variables.last !== undefined;
-    if (direction === 'next') s.offset += s.shown;
-    else if (direction === 'prev') s.offset = pageInfo.hasPreviousPage ? Math.max(0, s.offset - edges.length) : 0;
-    else if (direction !== 'same') s.offset = 0;
-    s.hasPrev = backward ? pageInfo.hasPreviousPage : Boolean(variables.after) || pageInfo.hasPreviousPage;
-    s.hasNext = backward ? Boolean(variables.before) || pageInfo.hasNextPage : pageInfo.hasNextPage;
-    s.current = variables;
-    s.startCursor = pageInfo.startCursor ?? edges[0]?.cursor ?? null;
-    s.endCursor = pageInfo.endCursor ?? edges.at(-1)?.cursor ?? null;
-    s.total = jobs.totalCount;
-    s.shown = edges.length;
-    s.loaded = true;
-    renderJobs(edges.map((e) => e.node));
-    setNotice($('jobs-error'), '');
+    const { edges } = jobs;
+    // The jobs around this page are gone (another filter, cancelled elsewhere): page 1 instead.
+    if (edges.length === 0 && (variables.after || variables.before)) again = true;
+    else showJobsPage(direction, variables, jobs);
   } catch (err) {
     handleError(err, $('jobs-error'));
   } finally {
     jobsState.loading = false;
     table.removeAttribute('aria-busy');
   }
-  if (again) await loadJobs('first');
+  const pending = again ? 'first' : jobsState.pending;
+  jobsState.pending = null;
+  if (pending) await loadJobs(pending);
+}
+
+/** Shows a page of jobs and works out where it sits: "Jobs 11–20 of 26", Previous, Next. */
+function showJobsPage(direction, variables, jobs) {
+  const s = jobsState;
+  const { edges, pageInfo } = jobs;
+  const backward = variables.last !== undefined;
+  if (direction === 'next') s.offset += s.shown;
+  else if (direction === 'prev') s.offset = pageInfo.hasPreviousPage ? Math.max(0, s.offset - edges.length) : 0;
+  else if (direction !== 'same') s.offset = 0;
+  s.hasPrev = backward ? pageInfo.hasPreviousPage : Boolean(variables.after) || pageInfo.hasPreviousPage;
+  s.hasNext = backward ? Boolean(variables.before) || pageInfo.hasNextPage : pageInfo.hasNextPage;
+  s.current = variables;
+  s.startCursor = pageInfo.startCursor ?? edges[0]?.cursor ?? null;
+  s.endCursor = pageInfo.endCursor ?? edges.at(-1)?.cursor ?? null;
+  s.total = jobs.totalCount;
+  s.shown = edges.length;
+  s.loaded = true;
+  renderJobs(edges.map((e) => e.node));
+  setNotice($('jobs-error'), '');
 }
 
 function renderJobs(jobs) {
@@ -481,6 +508,7 @@ function renderJobs(jobs) {
   const body = $('jobs-body');
   body.replaceChildren(...jobs.map((job) => jobRow(job)));
   $('jobs-empty').hidden = jobs.length > 0;
+  $('jobs-table').hidden = jobs.length === 0;
   $('jobs-empty').textContent = $('status-filter').value ? 'No jobs with this status.' : 'No jobs yet. Upload a file to start one.';
   const s = jobsState;
   $('jobs-range').textContent = jobs.length
@@ -601,7 +629,8 @@ function renderJob(job, first) {
   const name = jobName(job);
   document.title = `${name} · Bulk import`;
   $('job-title').textContent = name;
-  $('job-sub').textContent = `${kindLabel(job)} · ${job.format}${job.dryRun ? ' · dry run' : ''} · started ${fmtDateTime(job.startedAt ?? job.createdAt)}`;
+  const when = job.startedAt ? `started ${fmtDateTime(job.startedAt)}` : `created ${fmtDateTime(job.createdAt)}`;
+  $('job-sub').textContent = `${kindLabel(job)} · ${job.format}${job.dryRun ? ' · dry run' : ''} · ${when}`;
   $('job-status').replaceChildren(statusBadge(job.status));
   $('cancel-job').hidden = TERMINAL.has(job.status);
 
@@ -612,14 +641,16 @@ function renderJob(job, first) {
 
   setNotice($('job-failure'), job.failureReason ? `Why it failed: ${job.failureReason}` : '');
 
+  // Created / updated only mean something for the kinds that upsert records.
+  const upserts = UPSERT_KINDS.has(job.kind) || job.rowsCreated > 0 || job.rowsUpdated > 0;
   const stats = [
     ['Processed', job.rowsTotal != null && job.status !== 'COMPLETED' ? `${fmtInt(job.rowsProcessed)} of ${fmtInt(job.rowsTotal)}` : fmtInt(job.rowsProcessed)],
     [job.dryRun ? 'Valid (dry run)' : 'Imported', fmtInt(job.rowsImported)],
-    ['Created', fmtInt(job.rowsCreated)],
-    ['Updated', fmtInt(job.rowsUpdated)],
-    ['Duplicates skipped', fmtInt(job.rowsDuplicate)],
+    upserts && ['Created', fmtInt(job.rowsCreated)],
+    upserts && ['Updated', fmtInt(job.rowsUpdated)],
+    ['Duplicates', fmtInt(job.rowsDuplicate)],
     ['Failed', fmtInt(job.rowsFailed), job.rowsFailed > 0 ? 'stat-bad' : ''],
-  ];
+  ].filter(Boolean);
   $('job-stats').replaceChildren(...stats.map(([label, value, cls]) => h('div', { class: `stat ${cls ?? ''}`.trim() }, h('dt', {}, label), h('dd', {}, value))));
 
   const facts = [
@@ -712,6 +743,7 @@ function renderErrors(errors) {
   )));
   $('errors-title').textContent = e.total ? `Row errors (${fmtInt(e.total)})` : 'Row errors';
   $('errors-empty').hidden = errors.length > 0;
+  $('errors-table').hidden = errors.length === 0;
   const ended = jobView.job && TERMINAL.has(jobView.job.status);
   $('errors-empty').textContent = ended ? 'No row errors: every row was accepted.' : 'No row errors so far.';
   const from = e.index * ERRORS_PAGE_SIZE;

@@ -33,10 +33,10 @@ export function copyStatement(table: string, columns: readonly string[], source:
   return `COPY "${table}" (${list}) FROM ${source} WITH (FORMAT csv)`;
 }
 
-export async function openDatabase(opts: { databaseUrl?: string; dataDir: string }): Promise<Database> {
+export async function openDatabase(opts: { databaseUrl?: string; dataDir: string; leaseMs?: number }): Promise<Database> {
   if (opts.databaseUrl) {
     const { openPostgres } = await import('./postgres.js');
-    return openPostgres(opts.databaseUrl);
+    return openPostgres(opts.databaseUrl, { idleInTransactionTimeoutMs: opts.leaseMs });
   }
   const { openPglite } = await import('./pglite.js');
   return openPglite(opts.dataDir);

@@ -23,13 +23,25 @@ async function noDelaySocket(options: { host: string[]; port: number[]; path?: s
   return socket;
 }
 
-export async function openPostgres(url: string): Promise<Database> {
+export interface PostgresOptions {
+  /**
+   * Postgres ends a session left idle inside a transaction this long (a runner frozen mid-batch),
+   * releasing the job row's lock so that another runner can take the job over after its lease.
+   */
+  idleInTransactionTimeoutMs?: number;
+}
+
+export async function openPostgres(url: string, opts: PostgresOptions = {}): Promise<Database> {
   const sql = postgres(url, {
     max: 10,
     ...({ socket: noDelaySocket } as object), // an option postgres.js supports but does not type
     onnotice: () => {},
     // Timestamps without a zone in imported files mean UTC (SPEC), whatever the server's default.
-    connection: { TimeZone: 'UTC', application_name: 'bulk-import' },
+    connection: {
+      TimeZone: 'UTC',
+      application_name: 'bulk-import',
+      ...(opts.idleInTransactionTimeoutMs ? { idle_in_transaction_session_timeout: opts.idleInTransactionTimeoutMs } : {}),
+    },
     // int8 (counts, offsets) as JS numbers: every value we store fits in 2^53.
     types: { bigint: { to: 20, from: [20], serialize: (x: number) => String(x), parse: (x: string) => Number(x) } },
   });
@@ -40,12 +52,26 @@ export async function openPostgres(url: string): Promise<Database> {
     query: async <T>(text: string, params: unknown[] = []) =>
       (await exec.unsafe(text, params as postgres.ParameterOrJSON<never>[])) as unknown as T[],
     copyCsv: async (table, columns, csv) => {
-      const writable = await exec.unsafe(copyStatement(table, columns, 'STDIN')).writable();
-      await new Promise<void>((resolve, reject) => {
+      const query = exec.unsafe(copyStatement(table, columns, 'STDIN'));
+      // postgres.js issue #1173 (fixed upstream in PR #1183, not released): when Postgres rejects
+      // the COPY's data, the writable neither finishes nor errors, and the error goes to the
+      // query's reject(), a no-op by then (the query already resolved to the writable). Waiting
+      // on the writable alone would hang the transaction, idle in an aborted transaction with the
+      // job row locked. So the error is caught on its way to reject().
+      let rejected!: (err: unknown) => void;
+      const failed = new Promise<never>((_, reject) => { rejected = reject; });
+      failed.catch(() => {});
+      const copyQuery = query as unknown as { reject: (err: unknown) => void };
+      const reject = copyQuery.reject;
+      copyQuery.reject = (err) => { rejected(err); reject(err); };
+      const writable = await query.writable();
+      const finished = new Promise<void>((resolve, reject) => {
         writable.on('error', reject);
         writable.on('finish', resolve);
         writable.end(csv);
       });
+      finished.catch(() => {});
+      await Promise.race([finished, failed]);
     },
   });
   const root = wrap(sql);
@@ -74,4 +100,17 @@ async function runMigrations(url: string): Promise<void> {
   } finally {
     await sql.end({ timeout: 5 });
   }
+}
+
+/**
+ * postgres.js 3.4.9 can throw from a timer after a connection dies mid-transaction: `begin`
+ * sends ROLLBACK on the closed connection, and its deferred write finds no socket ("Cannot read
+ * properties of null (reading 'write')" in connection.js nextWrite). Nothing is lost by then: the
+ * transaction's promise has already rejected (the connection closed) and the batch is retried.
+ * main.ts lets exactly this error pass instead of crashing the process.
+ */
+export function isWriteAfterCloseBug(err: unknown): boolean {
+  return err instanceof TypeError
+    && err.message === "Cannot read properties of null (reading 'write')"
+    && /postgres[\\/]src[\\/]connection\.js/.test(err.stack ?? '');
 }

@@ -7,7 +7,7 @@ import fs from 'node:fs/promises';
 import type { Config } from '../config.js';
 import type { Database } from '../db/database.js';
 import { Readable } from 'node:stream';
-import { countActiveJobs, createJobWithinLimit, getJobById, type Job } from '../jobs/jobStore.js';
+import { countActiveJobs, createJobWithinLimit, findSameFile, getJobById, type Job } from '../jobs/jobStore.js';
 import { isTerminal } from '../jobs/states.js';
 import type { ProgressBus } from '../progress/progressBus.js';
 import type { Metrics } from '../ops/metrics.js';
@@ -34,6 +34,7 @@ export interface UploadRequest {
   format?: ImportFormat | null;
   dryRun?: boolean | null;
   maxErrors?: number | null;
+  allowDuplicateFile?: boolean | null;
 }
 
 export const MAX_BATCH_RECORDS = 5000;
@@ -65,6 +66,7 @@ export async function importRecords(deps: ImportDeps, req: BatchRequest): Promis
     format: 'NDJSON',
     dryRun: req.dryRun,
     maxErrors: req.maxErrors,
+    allowDuplicateFile: true, // records sent twice are deduplicated by their keys, not refused whole
   });
   if (!result.ok) return result;
   let job = result.job;
@@ -104,6 +106,16 @@ export async function importUpload(deps: ImportDeps, req: UploadRequest): Promis
     await fs.rm(spooled.path, { force: true });
     return { ok: false, ...error };
   };
+  if (!req.allowDuplicateFile && !req.dryRun) {
+    const earlier = await findSameFile(deps.db, req.tenantId, kind.name, spooled.sha256);
+    if (earlier) {
+      return discard({
+        code: 'DUPLICATE_FILE',
+        message: `This file was already imported as ${kind.name} (job ${Buffer.from(`Job:${earlier}`).toString('base64')}); send allowDuplicateFile: true to import it again`,
+        field: ['input', 'file'],
+      });
+    }
+  }
   const inspection = await inspectFile(spooled.path, { filename: req.filename, format: req.format, kind });
   if (!inspection.ok) return discard({ code: inspection.code, message: inspection.message, field: ['input', 'file'] });
 

@@ -22,11 +22,21 @@ export interface PreparedBatch {
   rowsFailed: number;
   rowsProcessed: number;
   errors: (RowError & { rawRow: string })[];
+  /** Where the batch starts in the file: the checkpoint it must follow. */
+  startOffset: number;
   endOffset: number;
   endLine: number;
 }
 
-export interface RowContext { kind: ImportKind; format: ImportFormat; header: string[] | null; tenantId: string; jobId: string }
+export interface RowContext {
+  kind: ImportKind;
+  format: ImportFormat;
+  header: string[] | null;
+  tenantId: string;
+  jobId: string;
+  /** Byte offset of the first batch (the job's checkpoint). */
+  startOffset: number;
+}
 
 export interface RowPipeline {
   /** COPY's column list: the origin columns, then the kind's columns in the order rows are written. */
@@ -50,6 +60,7 @@ export function createRowPipeline(ctx: RowContext): RowPipeline {
   const writer = ctx.format === 'CSV' ? csvRowWriter(ctx, fail) : ndjsonRowWriter(ctx, fail);
   const keyIndex = kind.dedupColumn ? kind.columns.findIndex((c) => c.name === kind.dedupColumn) : -1;
 
+  let nextStart = ctx.startOffset;
   return {
     columns: copyColumnsFor(ctx),
     prepare(batch) {
@@ -77,7 +88,8 @@ export function createRowPipeline(ctx: RowContext): RowPipeline {
         rowsFailed,
         rowsProcessed: batch.records.length,
         errors,
-        endOffset: batch.endOffset,
+        startOffset: nextStart,
+        endOffset: (nextStart = batch.endOffset),
         endLine: batch.endLine,
       };
     },

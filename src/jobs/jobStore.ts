@@ -37,20 +37,29 @@ export async function countActiveJobs(db: SqlExecutor, tenantId: string): Promis
 
 /** Inserts the QUEUED job unless the tenant is at its limit of active jobs; null when it is. */
 export async function createJobWithinLimit(db: Database, job: NewJob, maxActive: number): Promise<Job | null> {
-  const id = await db.transaction(async (tx) => {
+  const created = await db.transaction(async (tx) => {
     await tx.query('select pg_advisory_xact_lock($1, hashtext($2))', [TENANT_JOBS_LOCK, job.tenantId]);
     if ((await countActiveJobs(tx, job.tenantId)) >= maxActive) return null;
-    const [row] = await tx.query<{ id: string }>(
+    const [row] = await tx.query<{ id: string; seq: number; created_ms: number }>(
       `insert into import_jobs (tenant_id, kind, collection, location_type, format, status, dry_run, max_errors,
          filename, file_size, file_sha256, spool_path, header)
-       values ($1, $2, $3, $4, $5, 'QUEUED', $6, $7, $8, $9, $10, $11, $12::jsonb) returning id`,
+       values ($1, $2, $3, $4, $5, 'QUEUED', $6, $7, $8, $9, $10, $11, $12::jsonb) returning id, seq, (extract(epoch from created_at) * 1000)::float8 as created_ms`,
       [job.tenantId, job.kind, job.collection ?? null, job.locationType ?? null, job.format, job.dryRun,
         job.maxErrors ?? null, job.filename ?? null, job.fileSize, job.fileSha256, job.spoolPath,
         job.header ? JSON.stringify(job.header) : null],
     );
-    return row.id;
+    return row;
   });
-  return id ? getJobById(db, id) : null;
+  if (!created) return null;
+  // The job as created, not as read back later: a runner may have claimed it already.
+  return {
+    ...job, id: created.id, seq: Number(created.seq), createdAt: new Date(Number(created.created_ms)),
+    collection: job.collection ?? null, locationType: job.locationType ?? null, maxErrors: job.maxErrors ?? null,
+    filename: job.filename ?? null, status: 'QUEUED', bytesProcessed: 0, rowsTotal: null, rowsProcessed: 0,
+    rowsImported: 0, rowsCreated: 0, rowsUpdated: 0, rowsDuplicate: 0, rowsFailed: 0, checkpointOffset: 0,
+    checkpointLine: 0, leaseOwner: null, leaseExpiresAt: null, attempt: 0, cancelRequested: false,
+    failureReason: null, startedAt: null, finishedAt: null,
+  };
 }
 
 /** Unscoped: for the worker and the pubsub, never for a resolver. */
@@ -136,4 +145,18 @@ export async function distinctValues(db: Database, table: string, column: string
     [jobId, limit],
   );
   return rows.map((r) => r.value);
+}
+
+/**
+ * An earlier job of the tenant that imported a byte-identical file (same SHA-256) as the same
+ * kind: for DUPLICATE_FILE. Dry runs, failed and cancelled jobs don't count: their rows are not in.
+ */
+export async function findSameFile(db: SqlExecutor, tenantId: string, kind: string, sha256: string): Promise<string | null> {
+  const [row] = await db.query<{ id: string }>(
+    `select id from import_jobs
+     where tenant_id = $1 and kind = $2 and file_sha256 = $3 and not dry_run and status in ('QUEUED', 'RUNNING', 'COMPLETED')
+     order by seq desc limit 1`,
+    [tenantId, kind, sha256],
+  );
+  return row?.id ?? null;
 }

@@ -32,7 +32,7 @@ export async function claimJob(db: Database, owner: string, leaseMs: number): Pr
   return row ? { jobId: row.id, attempt: row.attempt } : null;
 }
 
-export type BatchOutcome = 'committed' | 'cancelled' | 'too-many-errors';
+export type BatchOutcome = 'committed' | 'already-committed' | 'cancelled' | 'too-many-errors';
 
 export interface BatchTarget {
   table: string;
@@ -52,12 +52,18 @@ const ERROR_COLUMNS = ['job_id', 'line', 'column', 'value', 'message', 'raw_row'
  */
 export async function commitBatch(db: Database, fence: Fence, batch: BatchToCommit, target: BatchTarget): Promise<BatchOutcome> {
   return db.transaction(async (tx) => {
-    const [job] = await tx.query<{ cancel_requested: boolean; max_errors: number | null; rows_failed: number }>(
-      `select cancel_requested, max_errors, rows_failed from import_jobs
+    const [job] = await tx.query<{ cancel_requested: boolean; max_errors: number | null; rows_failed: number; checkpoint_offset: number }>(
+      `select cancel_requested, max_errors, rows_failed, checkpoint_offset from import_jobs
        where id = $1 and attempt = $2 and status = 'RUNNING' for update`,
       [fence.jobId, fence.attempt],
     );
     if (!job) throw new LeaseLostError(fence.jobId);
+    // A retry after a connection lost during COMMIT: the commit may have landed. The checkpoint
+    // says so, and then writing the batch again would duplicate it.
+    if (Number(job.checkpoint_offset) === batch.endOffset && batch.endOffset !== batch.startOffset) return 'already-committed';
+    if (Number(job.checkpoint_offset) !== batch.startOffset) {
+      throw new Error(`batch starts at byte ${batch.startOffset} but the job's checkpoint is at ${job.checkpoint_offset}`);
+    }
     if (job.cancel_requested) {
       await finish(tx, fence, JobStatus.CANCELLED, null);
       return 'cancelled';
@@ -73,7 +79,7 @@ export async function commitBatch(db: Database, fence: Fence, batch: BatchToComm
          rows_processed = rows_processed + $3, rows_imported = rows_imported + $4, rows_failed = rows_failed + $5,
          rows_duplicate = rows_duplicate + $9,
          bytes_processed = $6, checkpoint_offset = $6, checkpoint_line = $7,
-         lease_expires_at = now() + $8 * interval '1 millisecond'
+         lease_expires_at = clock_timestamp() + $8 * interval '1 millisecond'
        where id = $1 and attempt = $2`,
       [fence.jobId, fence.attempt, batch.rowsProcessed, target.dryRun ? 0 : batch.rowsValid - duplicates, batch.rowsFailed,
         batch.endOffset, batch.endLine, target.leaseMs, duplicates],

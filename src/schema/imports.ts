@@ -91,6 +91,7 @@ builder.mutationFields((t) => ({
         format: input.format,
         dryRun: input.dryRun,
         maxErrors: input.maxErrors,
+        allowDuplicateFile: input.allowDuplicateFile,
       }));
     },
   }),

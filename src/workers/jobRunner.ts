@@ -47,9 +47,13 @@ export async function runJob(deps: RunnerDeps, fence: Fence): Promise<RunResult>
     leaseMs: deps.leaseMs,
   };
 
-  // The lease is renewed by every commit, and by this timer when batches are slow to come.
+  // The lease is renewed by every commit, and by this timer when batches are slow to come, but
+  // not while one commit has been stuck longer than a lease: then the job should go to another
+  // runner (this one's late writes, if any, are fenced off).
   const reading = new AbortController();
+  let commitStartedAt = 0;
   const heartbeat = setInterval(() => {
+    if (commitStartedAt && Date.now() - commitStartedAt > deps.leaseMs) return;
     renewLease(db, fence, deps.leaseMs)
       .then((held) => { if (!held) reading.abort(new LeaseLostError(fence.jobId)); })
       .catch((err) => log.warn({ err }, 'lease renewal failed'));
@@ -82,16 +86,19 @@ export async function runJob(deps: RunnerDeps, fence: Fence): Promise<RunResult>
       next = batches.next(); // the parse thread works ahead while this batch commits
       next.catch(() => {}); // its failure surfaces at the next await
       if (reading.signal.aborted) throw reading.signal.reason;
-      // A batch that failed on a lost connection rolled back whole: committing it again is safe.
+      // A batch that failed on a lost connection is retried; commitBatch knows from the checkpoint
+      // whether the lost attempt had committed after all.
       const commitStart = performance.now();
+      commitStartedAt = Date.now();
       const outcome = await retryTransient(() => commitBatch(db, fence, step.value, target), {
         giveUpAfterMs: deps.leaseMs * 4,
         onRetry: (err, attempt, delayMs) => log.warn({ err, attempt, delayMs }, 'database unavailable; retrying the batch'),
       });
+      commitStartedAt = 0;
       timing.commitMs += performance.now() - commitStart;
       if (!job.dryRun) deps.metrics.rowsImported.inc({ kind: job.kind }, step.value.rowsValid);
       deps.metrics.rowsFailed.inc({ kind: job.kind }, step.value.rowsFailed);
-      if (outcome !== 'committed') {
+      if (outcome !== 'committed' && outcome !== 'already-committed') {
         log.info({ outcome }, 'job stopped');
         notify(true);
         await removeSpoolFile(job.spoolPath, log);

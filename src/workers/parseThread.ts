@@ -31,7 +31,7 @@ function transferable(text: string): ArrayBuffer {
 }
 
 async function run(): Promise<void> {
-  const pipeline = createRowPipeline({ ...request, kind: getKind(request.kind) });
+  const pipeline = createRowPipeline({ ...request, kind: getKind(request.kind), startOffset: request.offset });
   const from = { path: request.path, offset: request.offset, line: request.line, batchSize: request.batchSize };
   const batches = request.format === 'CSV' ? readCsv({ ...from, skipHeader: request.offset === 0 }) : readNdjson(from);
   for await (const batch of batches) {

@@ -33,11 +33,28 @@ export async function* readCsv(from: ReadFrom & { skipHeader: boolean; maxRecord
   let headerPending = from.skipHeader;
   let records: SourceRecord[] = [];
   let eof = false;
+  // Inside a record already reported as too long whose line end has not come yet: drop bytes
+  // until the next physical line end, then read on from there.
+  let skipping = false;
+
+  /** Reports the record starting at `start` as bad, and moves to the line after its start. */
+  const resync = (start: number, message: string) => {
+    const lineEnd = findLineEnd(data, start);
+    records.push({ line: line + 1, raw: data.toString('utf8', start, Math.min(lineEnd >= 0 ? lineEnd : data.length, start + 200)), parseError: message });
+    line += 1;
+    if (lineEnd >= 0) pos = afterLineEnd(data, lineEnd);
+    else { pos = data.length; skipping = !eof; }
+  };
 
   const chunks = (stream as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
   for (;;) {
+    if (skipping) {
+      const lineEnd = findLineEnd(data, pos);
+      if (lineEnd >= 0 && (lineEnd + 1 < data.length || eof)) { pos = afterLineEnd(data, lineEnd); skipping = false; }
+      else pos = lineEnd >= 0 ? lineEnd : data.length; // keep a final CR: its LF may come next
+    }
     // Frame every complete record in `data`.
-    for (;;) {
+    while (!skipping) {
       if (base + pos === 0 && data.length >= 3 && data[0] === 0xef && data[1] === 0xbb && data[2] === 0xbf) pos = 3;
       const start = pos;
       let i = pos;
@@ -55,27 +72,27 @@ export async function* readCsv(from: ReadFrom & { skipHeader: boolean; maxRecord
       }
       let next: number; // index just past the terminator
       if (end >= 0) {
-        if (data[end] === CR) {
-          if (end + 1 >= len && !eof) break; // CR at the end of the buffer: is an LF next?
-          next = data[end + 1] === LF ? end + 2 : end + 1;
-        } else next = end + 1;
+        if (data[end] === CR && end + 1 >= len && !eof) break; // CR at the end of the buffer: is an LF next?
+        next = afterLineEnd(data, end);
       } else if (eof && start < len) {
+        if (inQuotes) {
+          // A quote opened and never closed: without this, it would swallow the rest of the file.
+          resync(start, 'a quote opens here and is never closed');
+          continue;
+        }
         end = len;
         next = len;
       } else if (len - start > maxRecord) {
         // An unclosed quote (or a giant record): report it and resume at the line after its start.
-        const firstBreak = findLineEnd(data, start);
-        const stop = firstBreak >= 0 ? firstBreak : len;
-        records.push({
-          line: line + 1,
-          raw: data.toString('utf8', start, Math.min(stop, start + 200)),
-          parseError: `the record is longer than ${maxRecord} bytes; is a quote left unclosed?`,
-        });
-        line += 1;
-        pos = firstBreak >= 0 ? (data[firstBreak] === CR && data[firstBreak + 1] === LF ? firstBreak + 2 : firstBreak + 1) : len;
+        resync(start, `the record is longer than ${maxRecord} bytes; is a quote left unclosed?`);
         continue;
       } else break; // need more data
 
+      if (end - start > maxRecord) {
+        // The same limit whether the record arrived in one chunk or in many.
+        resync(start, `the record is longer than ${maxRecord} bytes; is a quote left unclosed?`);
+        continue;
+      }
       const recordLine = line + 1;
       line += 1 + innerLines;
       pos = next;
@@ -101,6 +118,11 @@ export async function* readCsv(from: ReadFrom & { skipHeader: boolean; maxRecord
     data = tail.length ? Buffer.concat([tail, step.value]) : step.value;
   }
   yield { records, endOffset: base + pos, endLine: line };
+}
+
+/** Index just past the line end at `at` (CRLF counts as one). */
+function afterLineEnd(data: Buffer, at: number): number {
+  return data[at] === CR && data[at + 1] === LF ? at + 2 : at + 1;
 }
 
 function findLineEnd(data: Buffer, from: number): number {

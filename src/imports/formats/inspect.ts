@@ -1,14 +1,16 @@
 /**
  * Looks at the start of an uploaded file before a job exists: which format it is (file name
- * first, then content), and its header, checked against the kind. Reads at most the first MiB.
+ * first, then content), and its header, checked against the kind. Reads at most the first 4 MiB.
  */
 import fs from 'node:fs/promises';
 import { checkHeader } from '../columns.js';
 import type { ImportKind } from '../kinds/types.js';
 import type { ImportFormat } from './types.js';
 import { splitRecord } from './csvReader.js';
+import { MAX_NDJSON_LINE_BYTES } from './ndjsonReader.js';
 
-const HEAD_BYTES = 1024 * 1024;
+// Enough for a first NDJSON line as long as the reader allows (MAX_NDJSON_LINE_BYTES).
+const HEAD_BYTES = MAX_NDJSON_LINE_BYTES + 2;
 
 export type Inspection =
   | { ok: true; format: ImportFormat; header: string[] | null }

@@ -23,6 +23,11 @@ export async function* readNdjson(from: ReadFrom & { maxLineBytes?: number }): A
 
   const take = (bytes: Buffer) => {
     line += 1;
+    if (bytes.length > maxLine) {
+      // The same limit whether the line arrived in one chunk or in many.
+      records.push({ line, raw: bytes.toString('utf8', 0, 200), parseError: `the line is longer than ${maxLine} bytes` });
+      return;
+    }
     let text = bytes.toString('utf8');
     if (text.endsWith('\r')) text = text.slice(0, -1);
     if (line === 1 && text.charCodeAt(0) === 0xfeff) text = text.slice(1);

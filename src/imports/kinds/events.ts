@@ -1,6 +1,6 @@
 /** EVENTS: analytics events in the Userpilot import shape (seeds/003). Appended; see SPEC for the rules. */
 import type { ImportKind, KindColumn } from './types.js';
-import { checkJsonObject, checkNonNegativeInt, checkTimestamp, text } from './values.js';
+import { absent, checkJsonObject, checkNonNegativeInt, checkTimestamp, text } from './values.js';
 
 const EVENT_TYPES = new Set(['identify_user', 'identify_company', 'page_view', 'track']);
 const EVENT_TYPES_MESSAGE = `event_type must be one of ${[...EVENT_TYPES].join(', ')}`;
@@ -41,14 +41,15 @@ export const events: ImportKind = {
     for (const i of TEXT_COLUMNS) out[i] = text(values[i], columns[i].name, fail);
 
     const type = out[col.event_type];
-    if (type === null) fail('event_type', null, 'event_type is required');
-    else if (!EVENT_TYPES.has(type)) {
+    if (type === null) {
+      if (absent(values[col.event_type])) fail('event_type', null, 'event_type is required');
+    } else if (!EVENT_TYPES.has(type)) {
       fail('event_type', type, EVENT_TYPES_MESSAGE);
     } else if (type === 'identify_company') {
-      if (out[col.company_id] === null) fail('company_id', null, 'company_id is required for event_type identify_company');
+      if (absent(values[col.company_id])) fail('company_id', null, 'company_id is required for event_type identify_company');
     } else {
-      if (out[col.user_id] === null) fail('user_id', null, `user_id is required for event_type ${type}`);
-      if (type === 'track' && out[col.event_name] === null) fail('event_name', null, 'event_name is required for event_type track');
+      if (absent(values[col.user_id])) fail('user_id', null, `user_id is required for event_type ${type}`);
+      if (type === 'track' && absent(values[col.event_name])) fail('event_name', null, 'event_name is required for event_type track');
     }
 
     out[col.inserted_at] = checkTimestamp(values[col.inserted_at], 'inserted_at', fail, true);

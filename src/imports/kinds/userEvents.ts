@@ -5,7 +5,7 @@
  * is the seed's num_user_events.
  */
 import type { ImportKind, KindColumn } from './types.js';
-import { checkTimestamp, text } from './values.js';
+import { absent, checkTimestamp, text } from './values.js';
 
 const columns: KindColumn[] = [
   { name: 'user_id', dbColumn: 'user_id', required: true },
@@ -44,7 +44,7 @@ export const userEvents: ImportKind = {
     const out: (string | null)[] = new Array(columns.length);
     for (const i of REQUIRED_TEXT) {
       out[i] = text(values[i], columns[i].name, fail);
-      if (out[i] === null && (values[i] === undefined || values[i] === null || values[i] === '')) fail(columns[i].name, null, `${columns[i].name} is required`);
+      if (absent(values[i])) fail(columns[i].name, null, `${columns[i].name} is required`);
     }
     out[col.skill_id] = text(values[col.skill_id], 'skill_id', fail);
     out[col.event_id] = text(values[col.event_id], 'event_id', fail);

@@ -8,7 +8,17 @@ import type { ErrorSink } from './types.js';
 
 export function shown(value: unknown): string | null {
   if (value === undefined || value === null) return null;
-  return typeof value === 'string' ? value : JSON.stringify(value);
+  if (typeof value === 'string') return value;
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return '(a value too deeply nested to show)'; // JSON.stringify recurses: 30,000 levels overflow
+  }
+}
+
+/** Absent: missing, null or empty. A required column that is absent gets "is required". */
+export function absent(value: unknown): boolean {
+  return value === undefined || value === null || value === '';
 }
 
 /** Text columns: empty means absent; Postgres text cannot hold NUL. */
@@ -17,6 +27,8 @@ export function text(value: unknown, column: string, fail: ErrorSink): string | 
   const s = typeof value === 'string' ? value : typeof value === 'number' || typeof value === 'boolean' ? String(value) : null;
   if (s === null) { fail(column, value, `${column} must be a string`); return null; }
   if (s.includes('\0')) { fail(column, s, `${column} contains a NUL byte`); return null; }
+  // Only JSON can carry a lone surrogate (UTF-8 text cannot); Postgres would store it as U+FFFD.
+  if (!s.isWellFormed()) { fail(column, s, `${column} contains an unpaired surrogate (invalid Unicode)`); return null; }
   return s;
 }
 
@@ -55,8 +67,29 @@ export function checkTimestamp(value: unknown, column: string, fail: ErrorSink, 
   return value as string;
 }
 
-// Postgres' jsonb refuses \u0000 and unpaired surrogates, which JSON.parse accepts.
-const PG_UNSAFE_ESCAPE = /\\u0000|\\u[dD][89aAbB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])|(?<!\\u[dD][89aAbB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}/;
+/**
+ * Postgres' jsonb refuses the escapes \u0000 and unpaired surrogates, which JSON.parse accepts.
+ * Escapes are read one after another, so an escaped backslash followed by "u0000" (plain text) is
+ * told apart from the escape \u0000.
+ */
+function hasPgUnsafeEscape(json: string): boolean {
+  const escape = /\\(u[0-9a-fA-F]{4}|[^u])/g;
+  let pendingHigh = -1; // end index of a high surrogate escape waiting for its low half
+  for (let m = escape.exec(json); m; m = escape.exec(json)) {
+    if (m[1].length !== 5) { if (pendingHigh >= 0) return true; continue; }
+    const code = parseInt(m[1].slice(1), 16);
+    const isHigh = code >= 0xd800 && code <= 0xdbff;
+    const isLow = code >= 0xdc00 && code <= 0xdfff;
+    if (pendingHigh >= 0) {
+      if (!isLow || m.index !== pendingHigh) return true;
+      pendingHigh = -1;
+      continue;
+    }
+    if (code === 0 || isLow) return true;
+    if (isHigh) pendingHigh = m.index + m[0].length;
+  }
+  return pendingHigh >= 0;
+}
 
 export const MAX_JSON_DEPTH = 64;
 
@@ -90,7 +123,13 @@ export function checkJsonObject(value: unknown, column: string, fail: ErrorSink)
     textValue = value;
   } else {
     parsed = value;
-    textValue = JSON.stringify(value);
+    try {
+      textValue = JSON.stringify(value);
+    } catch {
+      // JSON.parse reads any depth, JSON.stringify recurses: a value nested ~30,000 levels overflows.
+      fail(column, null, `${column} is nested more than ${MAX_JSON_DEPTH} levels deep`);
+      return null;
+    }
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     fail(column, value, `${column} must be a JSON object`);
@@ -101,7 +140,7 @@ export function checkJsonObject(value: unknown, column: string, fail: ErrorSink)
     fail(column, value, `${column} is nested more than ${MAX_JSON_DEPTH} levels deep`);
     return null;
   }
-  if (textValue.includes('\\u') && PG_UNSAFE_ESCAPE.test(textValue)) {
+  if (textValue.includes('\\u') && hasPgUnsafeEscape(textValue)) {
     fail(column, value, `${column} contains a \\u0000 or an unpaired surrogate, which Postgres cannot store`);
     return null;
   }

@@ -1,0 +1,262 @@
+/**
+ * The import console (src/console/) in a real browser against the real server: sign in with a
+ * key, upload a file and watch its job to the end over the WebSocket, read its row errors and
+ * download them as CSV, see a refused upload explained, page through the jobs.
+ *
+ * Needs chromium (Debian's, at /usr/bin/chromium): skipped with a reason without it, a failure in
+ * CI. CONSOLE_SCREENSHOTS=<folder> saves a screenshot of each step there.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { buildSchema, parse, validate } from 'graphql';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { UploadImportDocument } from '../src/generated/gql/graphql.js';
+import * as consoleQueries from '../src/console/queries.js';
+import { errorsCsv } from '../src/console/csv.js';
+import { launchChromium, requireChromium } from './support/browser.js';
+import type { GraphQLTestClient } from './support/client.js';
+import { eventRow, eventsCsv, manyEvents } from './support/events.js';
+import { waitForJob } from './support/jobs.js';
+import { startTestApp, type TestApp } from './support/testApp.js';
+
+const haveChromium = requireChromium('the import console end-to-end test');
+const screenshots = process.env.CONSOLE_SCREENSHOTS;
+
+describe('console operations', () => {
+  it('are all valid against the schema', async () => {
+    const schema = buildSchema(await fs.readFile('schema.graphql', 'utf8'));
+    const operations = Object.entries(consoleQueries).filter(([name]) => name !== 'JOB_FIELDS');
+    expect(operations.length).toBeGreaterThanOrEqual(7);
+    for (const [name, source] of operations) {
+      expect(validate(schema, parse(source)).map((e) => `${name}: ${e.message}`)).toEqual([]);
+    }
+  });
+
+  it('neutralise spreadsheet formulas in the CSV of row errors', () => {
+    expect(errorsCsv([
+      { line: 3, column: 'event_type', value: '=cmd()', message: 'bad, really' },
+      { line: 4, column: 'a', value: '+1', message: 'x' },
+      { line: 5, column: 'b', value: '-1', message: 'x' },
+      { line: 6, column: 'c', value: '@SUM(A1)', message: 'x' },
+      { line: 7, column: 'd', value: '\tx', message: 'x' },
+      { line: 8, column: 'e', value: '\rx', message: 'x' },
+      { line: 9, column: null, value: null, message: 'say "hi"' },
+    ])).toBe([
+      'line,column,value,message',
+      "3,event_type,'=cmd(),\"bad, really\"",
+      "4,a,'+1,x",
+      "5,b,'-1,x",
+      "6,c,'@SUM(A1),x",
+      "7,d,'\tx,x",
+      "8,e,\"'\rx\",x",
+      '9,,,"say ""hi"""',
+      '',
+    ].join('\n'));
+  });
+});
+
+describe.skipIf(!haveChromium)('import console in a browser', () => {
+  let t: TestApp;
+  let client: GraphQLTestClient;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  /** Everything the page logged as an error, CSP violations included: must stay empty. */
+  const pageProblems: string[] = [];
+  /** Text frames the page sent and received over WebSockets. */
+  const framesSent: string[] = [];
+  const framesReceived: string[] = [];
+  let uploadedJobId = '';
+
+  const shot = async (name: string) => {
+    if (screenshots) await page.screenshot({ path: path.join(screenshots, `${name}.png`), fullPage: true });
+  };
+
+  beforeAll(async () => {
+    if (screenshots) await fs.mkdir(screenshots, { recursive: true });
+    t = await startTestApp({ maxActiveJobsPerTenant: 100, batchSize: 500 });
+    client = await t.clientFor('console');
+    browser = await launchChromium();
+    context = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
+    page = await context.newPage();
+    page.setDefaultTimeout(15_000);
+    page.on('console', (msg) => { if (msg.type() === 'error') pageProblems.push(`console: ${msg.text()}`); });
+    page.on('pageerror', (err) => pageProblems.push(`pageerror: ${err.message}`));
+    page.on('requestfailed', (req) => pageProblems.push(`requestfailed: ${req.url()} ${req.failure()?.errorText}`));
+    page.on('websocket', (ws) => {
+      ws.on('framesent', (f) => { if (typeof f.payload === 'string') framesSent.push(f.payload); });
+      ws.on('framereceived', (f) => { if (typeof f.payload === 'string') framesReceived.push(f.payload); });
+    });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await t?.close();
+  });
+
+  it('serves the page with its strict CSP and asks for a key; refuses a wrong key', async () => {
+    const base = t.url.replace(/\/graphql$/, '');
+    const response = await page.goto(`${base}/`);
+    expect(response?.status()).toBe(200);
+    expect(response?.headers()['content-security-policy']).toContain("default-src 'self'");
+    await page.getByRole('heading', { name: 'Connect with an API key' }).waitFor();
+    await shot('01-key');
+
+    await page.getByRole('textbox', { name: 'API key' }).fill('bik_not_a_real_key');
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await page.getByText('This API key was refused').waitFor();
+    expect(await page.getByRole('textbox', { name: 'API key' }).getAttribute('aria-invalid')).toBe('true');
+    // The browser logs the refused request (401) as an error: expected here, and only here.
+    expect(pageProblems.splice(0)).toEqual([expect.stringContaining('401')]);
+
+    await page.getByRole('textbox', { name: 'API key' }).fill(client.key!);
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await page.getByRole('heading', { name: 'New import' }).waitFor();
+    expect(await page.evaluate(() => sessionStorage.getItem('bulk-import.apiKey'))).toBe(client.key);
+    await page.getByText('No jobs yet').waitFor();
+  });
+
+  it('labels every form control', async () => {
+    const unlabelled = await page.evaluate(() => [...document.querySelectorAll('input, select, button')]
+      .filter((el) => {
+        const control = el as HTMLInputElement;
+        if (control.type === 'hidden') return false;
+        if (el.tagName === 'BUTTON') return !(el.textContent ?? '').trim() && !el.getAttribute('aria-label');
+        return !(control.labels?.length) && !el.getAttribute('aria-label') && !el.getAttribute('aria-labelledby');
+      })
+      .map((el) => el.outerHTML));
+    expect(unlabelled).toEqual([]);
+  });
+
+  it('uploads an EVENTS file, follows its job live to COMPLETED and shows its row error', async () => {
+    const rows = manyEvents(3000);
+    rows[2] = eventRow(2, { event_type: '=cmd()' }); // line 4: the header is line 1
+    await page.locator('input[type=file]').setInputFiles({ name: 'events.csv', mimeType: 'text/csv', buffer: Buffer.from(eventsCsv(rows)) });
+    await page.getByText('events.csv', { exact: true }).waitFor();
+    await page.getByLabel('Kind of data').selectOption('EVENTS');
+    await page.getByRole('button', { name: 'Upload and import' }).click();
+
+    const result = page.locator('#upload-result');
+    await result.getByRole('link', { name: 'Open the job' }).waitFor();
+    expect(await result.getAttribute('role')).toBe('status');
+    const row = page.locator('#jobs-body tr', { hasText: 'events.csv' });
+    uploadedJobId = (await row.getAttribute('data-job-id'))!;
+    expect(uploadedJobId).toBeTruthy();
+    await shot('02-uploaded');
+
+    // Completed, under the form and in the list: status, a full bar, the counts.
+    await result.getByText('events.csv has been imported.').waitFor({ timeout: 30_000 });
+    await result.getByText('2,999 imported · 1 failed').waitFor();
+    await row.getByText('Completed').waitFor();
+    expect(await row.locator('progress').evaluate((el: HTMLProgressElement) => el.value)).toBe(100);
+    expect(await row.locator('td').allInnerTexts()).toEqual(expect.arrayContaining(['100%', '3,000', '2,999', '1']));
+    await shot('03-completed');
+
+    // The progress came over graphql-ws: the key in connection_init, then the job's snapshots
+    // ending with its terminal state.
+    const sent = framesSent.map((f) => JSON.parse(f));
+    expect(sent).toContainEqual({ type: 'connection_init', payload: { authorization: `Bearer ${client.key}` } });
+    expect(sent).toContainEqual(expect.objectContaining({ type: 'subscribe', payload: expect.objectContaining({ variables: { id: uploadedJobId } }) }));
+    const snapshots = framesReceived.map((f) => JSON.parse(f))
+      .filter((m) => m.type === 'next' && m.payload.data?.jobProgress?.id === uploadedJobId)
+      .map((m) => m.payload.data.jobProgress.status);
+    expect(snapshots.at(-1)).toBe('COMPLETED');
+
+    // The job's own page: its numbers and its row error, by line.
+    await row.getByRole('link', { name: 'events.csv' }).click();
+    await page.getByRole('heading', { name: 'events.csv', level: 1 }).waitFor();
+    expect(page.url()).toContain(`#/jobs/${encodeURIComponent(uploadedJobId)}`);
+    await page.locator('#job-status').getByText('Completed').waitFor();
+    await page.getByRole('heading', { name: 'Row errors (1)' }).waitFor();
+    const errorRows = page.locator('#errors-body tr');
+    expect(await errorRows.count()).toBe(1);
+    expect(await errorRows.first().locator('td').allInnerTexts()).toEqual([
+      '4', 'event_type', '=cmd()', 'event_type must be one of identify_user, identify_company, page_view, track',
+    ]);
+    await shot('04-job');
+
+    // The CSV of row errors, built in the page, with the formula neutralised.
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: 'Download errors (CSV)' }).click(),
+    ]);
+    expect(download.suggestedFilename()).toBe('events-errors.csv');
+    const csv = await fs.readFile((await download.path())!, 'utf8');
+    expect(csv).toBe("line,column,value,message\n4,event_type,'=cmd(),\"event_type must be one of identify_user, identify_company, page_view, track\"\n");
+
+    await page.getByRole('link', { name: 'All jobs' }).click();
+    await page.getByRole('heading', { name: 'New import' }).waitFor();
+  });
+
+  it('takes a dropped file, and explains a refused upload', async () => {
+    await page.locator('#dropzone').evaluate((zone) => {
+      const data = new DataTransfer();
+      data.items.add(new File(['event_type,when\npage_view,now\n'], 'wrong.csv', { type: 'text/csv' }));
+      zone.dispatchEvent(new DragEvent('dragover', { dataTransfer: data, bubbles: true, cancelable: true }));
+      zone.dispatchEvent(new DragEvent('drop', { dataTransfer: data, bubbles: true, cancelable: true }));
+    });
+    await page.locator('#dropzone').getByText('wrong.csv', { exact: true }).waitFor();
+    expect(await page.locator('#dropzone').getAttribute('class')).not.toContain('dragging');
+    await page.getByLabel('Kind of data').selectOption('EVENTS');
+    await page.getByRole('button', { name: 'Upload and import' }).click();
+    const alert = page.locator('#upload-result[role=alert]');
+    await alert.getByText("Check the file's columns").waitFor();
+    expect(await alert.innerText()).toContain('inserted_at');
+    await shot('05-refused');
+
+    // Nothing chosen: said before anything is sent.
+    await page.locator('input[type=file]').setInputFiles([]);
+    await page.getByRole('button', { name: 'Upload and import' }).click();
+    await alert.getByText('Choose a file to import.').waitFor();
+  });
+
+  it('pages through the jobs, newest first, with Next and Previous', async () => {
+    for (let i = 0; i < 25; i++) {
+      const { body } = await client.upload(UploadImportDocument, { input: { kind: 'EVENTS' } },
+        { name: `page-${String(i).padStart(2, '0')}.csv`, content: eventsCsv([eventRow(1000 + i)]) });
+      expect(body.data?.uploadImport.userErrors).toEqual([]);
+      if (i === 24) await waitForJob(client, body.data!.uploadImport.job!.id);
+    }
+    const total = 26; // and events.csv
+    const names = () => page.locator('#jobs-body .job-link').allInnerTexts();
+
+    await page.getByRole('button', { name: 'Refresh' }).click();
+    await expect.poll(() => page.locator('#jobs-range').innerText()).toBe(`Jobs 1–10 of ${total}`);
+    const page1 = await names();
+    expect(page1).toEqual(Array.from({ length: 10 }, (_, i) => `page-${String(24 - i).padStart(2, '0')}.csv`));
+    expect(await page.getByRole('button', { name: 'Previous' }).first().isDisabled()).toBe(true);
+    await shot('06-jobs-page1');
+
+    await page.locator('#jobs-next').click();
+    await expect.poll(() => page.locator('#jobs-range').innerText()).toBe(`Jobs 11–20 of ${total}`);
+    const page2 = await names();
+    expect(page2).toEqual(Array.from({ length: 10 }, (_, i) => `page-${String(14 - i).padStart(2, '0')}.csv`));
+
+    await page.locator('#jobs-next').click();
+    await expect.poll(() => page.locator('#jobs-range').innerText()).toBe(`Jobs 21–26 of ${total}`);
+    expect(await names()).toEqual([...Array.from({ length: 5 }, (_, i) => `page-${String(4 - i).padStart(2, '0')}.csv`), 'events.csv']);
+    expect(await page.locator('#jobs-next').isDisabled()).toBe(true);
+
+    await page.locator('#jobs-prev').click();
+    await expect.poll(() => page.locator('#jobs-range').innerText()).toBe(`Jobs 11–20 of ${total}`);
+    expect(await names()).toEqual(page2);
+    await page.locator('#jobs-prev').click();
+    await expect.poll(() => page.locator('#jobs-range').innerText()).toBe(`Jobs 1–10 of ${total}`);
+    expect(await names()).toEqual(page1);
+    expect(await page.locator('#jobs-prev').isDisabled()).toBe(true);
+
+    // Keyboard: the pager is reachable and works without a mouse.
+    await page.locator('#jobs-next').focus();
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.locator('#jobs-range').innerText()).toBe(`Jobs 11–20 of ${total}`);
+
+    // Filtered by status: the one job that had a failed row is still COMPLETED like the rest.
+    await page.getByLabel('Status').selectOption('FAILED');
+    await page.getByText('No jobs with this status.').waitFor();
+  });
+
+  it('logged no errors and broke no CSP rule', () => {
+    expect(pageProblems).toEqual([]);
+  });
+});
