@@ -7,11 +7,13 @@ import type { Plugin } from 'graphql-yoga';
 import { authenticate, type Tenant } from '../auth/apiKeys.js';
 import type { Database } from '../db/database.js';
 
-export function authPlugin(db: Database, tenants: WeakMap<Request, Tenant>): Plugin {
+export function authPlugin(db: Database, tenants: WeakMap<Request, Tenant>, opts: { graphiql: boolean }): Plugin {
   return {
     async onRequest({ request, endResponse, fetchAPI }) {
       const accept = request.headers.get('accept') ?? '';
-      if (request.method === 'GET' && accept.includes('text/html')) return;
+      // Only the page itself: a GET that carries an operation needs a key like any other.
+      const url = new URL(request.url);
+      if (opts.graphiql && request.method === 'GET' && accept.includes('text/html') && !url.searchParams.has('query')) return;
       const tenant = await authenticate(db, request.headers.get('authorization'));
       if (tenant) { tenants.set(request, tenant); return; }
       endResponse(new fetchAPI.Response(

@@ -78,9 +78,16 @@ export function attachWebSockets(
         tenant,
         congested: () => socket.bufferedAmount > SOCKET_CONGESTED_BYTES,
       });
-      const document = parse(params.query);
-      const errors = validate(schema, document);
-      if (errors.length > 0) return errors;
+      // A document that does not parse or breaks a limit is an error for this operation only,
+      // answered on its id; the connection and its other subscriptions go on.
+      let document;
+      try {
+        document = parse(params.query);
+        const errors = validate(schema, document);
+        if (errors.length > 0) return errors;
+      } catch (err) {
+        return [err instanceof GraphQLError ? err : new GraphQLError((err as Error).message)];
+      }
       subscriptions.add(id);
       countFor(tenant.id, 1);
       return {

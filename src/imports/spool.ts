@@ -12,6 +12,9 @@ import { pipeline } from 'node:stream/promises';
 import type { SqlExecutor } from '../db/database.js';
 import type { Logger } from '../logger.js';
 
+/** The upload itself broke off or was malformed (not our disk or database): the client's error. */
+export class UploadStreamError extends Error {}
+
 export type SpoolResult =
   | { ok: true; path: string; size: number; sha256: string }
   | { ok: false; code: 'FILE_TOO_LARGE'; message: string };
@@ -35,10 +38,13 @@ export async function spoolUpload(source: Readable, spoolDir: string, maxBytes: 
       done(null, chunk);
     },
   });
+  let sourceError: Error | null = null;
+  source.once('error', (err) => { sourceError = err; });
   try {
     await pipeline(source, count, fs.createWriteStream(file));
   } catch (err) {
     await fs.promises.rm(file, { force: true });
+    if (sourceError) throw new UploadStreamError((sourceError as Error).message);
     throw err;
   }
   if (tooLarge) {

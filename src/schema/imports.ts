@@ -1,6 +1,8 @@
 /** The mutations that start an import: uploadImport (multipart), importBatch and importFromUrl. */
 import type { FileUpload, Upload } from 'graphql-upload-minimal';
+import { GraphQLError } from 'graphql';
 import { importRecords, importUpload, type ImportResult, type UserError } from '../imports/importService.js';
+import { UploadStreamError } from '../imports/spool.js';
 import type { Job } from '../jobs/jobStore.js';
 import { builder } from './builder.js';
 import { ImportFormatEnum, ImportKindEnum, LocationTypeEnum } from './enums.js';
@@ -67,6 +69,25 @@ const ImportFromUrlInput = builder.inputType('ImportFromUrlInput', {
   }),
 });
 
+/**
+ * A multipart body that turns out malformed only once the file streams (a file part missing, a
+ * body cut before its closing boundary, a second file) fails inside the resolver: answer it as
+ * the client's error (400, with the parser's message), not as an unexpected one.
+ */
+async function badUploadAs400<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    const status = (err as { status?: unknown }).status;
+    if (err instanceof UploadStreamError || (typeof status === 'number' && status >= 400 && status < 500)) {
+      throw new GraphQLError(`Invalid multipart request: ${(err as Error).message}`, {
+        extensions: { code: 'BAD_REQUEST', http: { status: typeof status === 'number' ? status : 400 } },
+      });
+    }
+    throw err;
+  }
+}
+
 async function fileOf(upload: Promise<FileUpload> | Upload): Promise<FileUpload> {
   return 'promise' in upload ? upload.promise : upload;
 }
@@ -81,11 +102,19 @@ builder.mutationFields((t) => ({
     type: ImportPayloadRef,
     description: 'Uploads a CSV or NDJSON file (GraphQL multipart request) and queues its import',
     args: { input: t.arg({ type: UploadImportInput, required: true }) },
-    resolve: async (_root, { input }, ctx) => {
-      const file = await fileOf(input.file);
+    resolve: async (_root, { input }, ctx) => badUploadAs400(async () => {
+      let file: FileUpload;
+      let stream: ReturnType<FileUpload['createReadStream']>;
+      try {
+        file = await fileOf(input.file);
+        stream = file.createReadStream();
+      } catch (err) {
+        // Anything wrong before the file even streams is in the request itself.
+        throw new UploadStreamError((err as Error).message);
+      }
       return toPayload(await importUpload(ctx, {
         tenantId: ctx.tenant.id,
-        stream: file.createReadStream(),
+        stream,
         filename: file.filename ?? null,
         kind: input.kind,
         format: input.format,
@@ -93,7 +122,7 @@ builder.mutationFields((t) => ({
         maxErrors: input.maxErrors,
         allowDuplicateFile: input.allowDuplicateFile,
       }));
-    },
+    }),
   }),
   importBatch: t.field({
     type: ImportPayloadRef,

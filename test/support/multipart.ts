@@ -1,0 +1,92 @@
+/**
+ * GraphQL multipart requests written by hand over node:http, for the tests that need what fetch
+ * won't do: malformed bodies, chunked transfer without Content-Length, bodies sent in pieces, and
+ * uploads cut off half-way.
+ */
+import http from 'node:http';
+import { print } from 'graphql';
+import { UploadImportDocument } from '../../src/generated/gql/graphql.js';
+
+export const BOUNDARY = 'bulkImportTestBoundary7MA4YWxkTrZu0gW';
+
+export const part = (name: string, value: string, boundary = BOUNDARY) =>
+  `--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`;
+
+export const fileHead = (name: string, filename: string, boundary = BOUNDARY) =>
+  `--${boundary}\r\nContent-Disposition: form-data; name="${name}"; filename="${filename}"\r\nContent-Type: text/csv\r\n\r\n`;
+
+export const closing = (boundary = BOUNDARY) => `--${boundary}--\r\n`;
+
+/** The `operations` part of an uploadImport of kind EVENTS (the file variable null, as the spec says). */
+export const uploadOperations = (input: Record<string, unknown> = {}) =>
+  JSON.stringify({ query: print(UploadImportDocument), variables: { input: { kind: 'EVENTS', ...input, file: null } } });
+
+export const uploadMap = JSON.stringify({ 0: ['variables.input.file'] });
+
+/** operations + map + the file's part head: everything of an upload that comes before the file's bytes. */
+export const uploadHead = (filename = 'events.csv') => part('operations', uploadOperations()) + part('map', uploadMap) + fileHead('0', filename);
+
+/** A whole, well-formed upload body. */
+export const uploadBody = (content: string, filename = 'events.csv') => `${uploadHead(filename)}${content}\r\n${closing()}`;
+
+export interface MultipartAnswer {
+  status: number;
+  text: string;
+  json: { data?: any; errors?: { message: string; extensions?: Record<string, unknown> }[] } | undefined;
+}
+
+export interface SendOptions {
+  key: string | null;
+  /** Sent as they are, one write each; with `chunked` no Content-Length is sent. */
+  pieces: (string | Buffer)[];
+  chunked?: boolean;
+  /** Waits this long between pieces. */
+  pauseMs?: number;
+  contentType?: string;
+}
+
+/** POSTs a multipart body and resolves with the answer. */
+export function sendMultipart(url: string, opts: SendOptions): Promise<MultipartAnswer> {
+  const bodies = opts.pieces.map((p) => (typeof p === 'string' ? Buffer.from(p) : p));
+  const headers: Record<string, string> = {
+    'content-type': opts.contentType ?? `multipart/form-data; boundary=${BOUNDARY}`,
+    ...(opts.key ? { authorization: `Bearer ${opts.key}` } : {}),
+    ...(opts.chunked ? { 'transfer-encoding': 'chunked' } : { 'content-length': String(bodies.reduce((n, b) => n + b.length, 0)) }),
+  };
+  return new Promise<MultipartAnswer>((resolve, reject) => {
+    const req = http.request(url, { method: 'POST', headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let json: MultipartAnswer['json'];
+        try { json = JSON.parse(text); } catch { json = undefined; }
+        resolve({ status: res.statusCode ?? 0, text, json });
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    (async () => {
+      for (const [i, body] of bodies.entries()) {
+        if (i > 0 && opts.pauseMs) await new Promise((r) => setTimeout(r, opts.pauseMs));
+        if (!req.write(body)) await new Promise((r) => req.once('drain', r));
+      }
+      req.end();
+    })().catch(reject);
+  });
+}
+
+/**
+ * Starts an upload, writes `pieces`, and returns the request without ending it; the caller cuts
+ * it off with `destroy()`.
+ */
+export function startUpload(url: string, key: string, pieces: (string | Buffer)[]): http.ClientRequest {
+  const req = http.request(url, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': `multipart/form-data; boundary=${BOUNDARY}`, 'transfer-encoding': 'chunked' },
+  });
+  req.on('error', () => { /* we cut it off ourselves */ });
+  req.on('response', (res) => res.resume());
+  for (const p of pieces) req.write(p);
+  return req;
+}
