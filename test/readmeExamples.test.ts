@@ -1,0 +1,48 @@
+/** The README's examples, run as written against the real server, so that they cannot rot. */
+import { execFile } from 'node:child_process';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventRow, eventsCsv, manyEvents } from './support/events.js';
+import { startTestApp, type TestApp } from './support/testApp.js';
+
+const run = promisify(execFile);
+let t: TestApp;
+let key: string;
+let readme: string;
+
+beforeAll(async () => {
+  t = await startTestApp();
+  key = (await t.clientFor('readme')).key!;
+  readme = await fs.readFile('README.md', 'utf8');
+});
+afterAll(() => t?.close());
+
+/** The README's code block that contains `marker`. */
+function block(marker: string): string {
+  const found = [...readme.matchAll(/```\w*\n([\s\S]*?)```/g)].map((m) => m[1]).find((b) => b.includes(marker));
+  if (!found) throw new Error(`no code block with ${marker} in README.md`);
+  return found;
+}
+
+describe('README examples', () => {
+  it('the JavaScript client example is the file the README shows, and it uploads and follows a job', async () => {
+    const example = await fs.readFile('examples/upload-with-progress.ts', 'utf8');
+    expect(block('new BulkImportClient')).toBe(example);
+    const file = path.join(t.dataDir, 'events.csv');
+    await fs.writeFile(file, eventsCsv([...manyEvents(40), eventRow(40, { event_type: 'oops' })]));
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', 'examples/upload-with-progress.ts', file], {
+      env: { ...process.env, BULK_IMPORT_URL: t.url, BULK_IMPORT_KEY: key }, timeout: 60_000,
+    });
+    expect(stdout).toContain('uploaded 100%');
+    expect(stdout.trimEnd().split('\n').at(-1)).toBe('done: COMPLETED, 40 rows imported, 1 failed');
+  });
+
+  it('the curl upload works as written', async () => {
+    const curl = block('curl http://localhost:4000/graphql').replace('http://localhost:4000/graphql', t.url);
+    await fs.writeFile(path.join(t.dataDir, 'events.csv'), eventsCsv(manyEvents(3)));
+    const { stdout } = await run('bash', ['-c', curl], { cwd: t.dataDir, env: { ...process.env, KEY: key }, timeout: 30_000 });
+    expect(JSON.parse(stdout)).toMatchObject({ data: { uploadImport: { job: { status: 'QUEUED' }, userErrors: [] } } });
+  });
+});
