@@ -24,7 +24,7 @@ import { Metrics } from './ops/metrics.js';
 import { opsRoutes } from './http/opsRoutes.js';
 import { consoleRoutes } from './http/consoleRoutes.js';
 import { reportRoutes } from './http/reportRoutes.js';
-import { removeOrphanSpoolFiles } from './imports/spool.js';
+import { sweepSpool } from './imports/spool.js';
 
 export interface App {
   config: Config;
@@ -97,6 +97,7 @@ export async function buildApp(config: Config, opts: { log?: Logger } = {}): Pro
   const sockets = attachWebSockets(server, yoga as never, db, log, { maxSubscriptionsPerTenant: config.maxSubscriptionsPerTenant });
   const pool = new WorkerPool(db, bus, log, metrics, { ...config, concurrency: config.workerConcurrency });
   let stopInbox = () => {};
+  let stopSweeper = () => {};
 
   return {
     config,
@@ -110,7 +111,12 @@ export async function buildApp(config: Config, opts: { log?: Logger } = {}): Pro
         stopInbox = watchInbox(db, config.dataDir, 300, (err) => log.error({ err }, 'key inbox failed'));
       }
       await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
-      await removeOrphanSpoolFiles(db, config.spoolDir, log);
+      await sweepSpool(db, config.spoolDir, config.spoolRetentionMs, log);
+      const sweeper = setInterval(() => {
+        sweepSpool(db, config.spoolDir, config.spoolRetentionMs, log).catch((err) => log.warn({ err }, 'spool sweep failed'));
+      }, 60_000);
+      sweeper.unref();
+      stopSweeper = () => clearInterval(sweeper);
       pool.start();
       const { port } = server.address() as AddressInfo;
       const url = `http://localhost:${port}`;
@@ -119,6 +125,7 @@ export async function buildApp(config: Config, opts: { log?: Logger } = {}): Pro
     },
     async stop() {
       stopInbox();
+      stopSweeper();
       server.close(); // no new connections; open ones finish below
       // Runners finish or hand back the batch in hand; past the grace period we exit anyway and
       // the job's lease expiry hands it to another runner, from its last checkpoint.

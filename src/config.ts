@@ -8,6 +8,8 @@ export interface Config {
   databaseUrl: string | undefined;
   dataDir: string;
   spoolDir: string;
+  /** How long an ended job's spool file is kept (0: removed as the job ends). */
+  spoolRetentionMs: number;
   maxFileSize: number;
   maxActiveJobsPerTenant: number;
   workerConcurrency: number;
@@ -45,6 +47,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     databaseUrl: env.DATABASE_URL || undefined,
     dataDir,
     spoolDir: path.resolve(env.SPOOL_DIR || path.join(dataDir, 'spool')),
+    spoolRetentionMs: int(env, 'SPOOL_RETENTION_MS', 0),
     maxFileSize: int(env, 'MAX_FILE_SIZE', 1024 ** 3),
     maxActiveJobsPerTenant: int(env, 'MAX_ACTIVE_JOBS_PER_TENANT', 1),
     workerConcurrency: int(env, 'WORKER_CONCURRENCY', 2),
@@ -58,7 +61,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     graphqlMaxDepth: int(env, 'GRAPHQL_MAX_DEPTH', 10),
     graphqlMaxAliases: int(env, 'GRAPHQL_MAX_ALIASES', 15),
     graphqlMaxTokens: int(env, 'GRAPHQL_MAX_TOKENS', 2000),
-    graphqlMaxCost: int(env, 'GRAPHQL_MAX_COST', 5000),
+    // Room for the largest pages the API serves (1,000 row errors of a job cost about 51,000).
+    graphqlMaxCost: int(env, 'GRAPHQL_MAX_COST', 100_000),
     maxSubscriptionsPerTenant: int(env, 'MAX_SUBSCRIPTIONS_PER_TENANT', 50),
     maxJsonBodyBytes: int(env, 'MAX_JSON_BODY_BYTES', 16 * 1024 * 1024),
     ...overrides,

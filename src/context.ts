@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import type { Tenant } from './auth/apiKeys.js';
 import type { Config } from './config.js';
 import type { Database } from './db/database.js';
@@ -15,6 +16,8 @@ export interface AppContext {
   tenant: Tenant;
   /** The scheme, host and port the client used to reach us ('' when unknown). */
   origin: string;
+  /** The Node request (HTTP only; Yoga merges it in from the server context). */
+  req?: IncomingMessage;
   /** Over a WebSocket: true while the client reads too slowly (its unsent data is piling up). */
   congested?: () => boolean;
 }

@@ -33,10 +33,17 @@ describe('operations endpoints', () => {
     const job = await waitForJob(client, body.data!.uploadImport.job!.id);
     expect(job.status).toBe('COMPLETED');
 
-    const res = await fetch(`${base()}/metrics`);
-    expect(res.status).toBe(200);
-    expect(res.headers.get('content-type')).toContain('text/plain');
-    const text = await res.text();
+    // The duration is observed just after the job's final state is written: poll for it briefly.
+    let res: Response;
+    let text = '';
+    for (let tries = 0; tries < 50; tries++) {
+      res = await fetch(`${base()}/metrics`);
+      text = await res.text();
+      if (/^bulk_import_job_duration_seconds_count/m.test(text)) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(res!.status).toBe(200);
+    expect(res!.headers.get('content-type')).toContain('text/plain');
     expect(text).toMatch(/^bulk_import_rows_imported_total\{kind="EVENTS"\} 30$/m);
     expect(text).toMatch(/^bulk_import_rows_failed_total\{kind="EVENTS"\} 1$/m);
     expect(text).toMatch(new RegExp(`^bulk_import_bytes_uploaded_total ${Buffer.byteLength(content)}$`, 'm'));

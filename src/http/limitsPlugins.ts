@@ -8,6 +8,7 @@ import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
 import type { Plugin } from 'graphql-yoga';
 import type { Config } from '../config.js';
+import { variableCostPlugin } from './variableCostPlugin.js';
 
 export function limitsPlugins(config: Config): Plugin[] {
   const plugins: Plugin[] = [
@@ -20,6 +21,7 @@ export function limitsPlugins(config: Config): Plugin[] {
       blockFieldSuggestion: { enabled: true },
     }) as Plugin,
   ];
+  plugins.push(variableCostPlugin(config.graphqlMaxCost));
   if (config.production) plugins.push(useDisableIntrospection() as Plugin);
   return plugins;
 }

@@ -12,11 +12,39 @@ import type { Plugin } from 'graphql-yoga';
 
 export interface NodeServerContext { req: IncomingMessage; res: ServerResponse }
 
+/**
+ * What the request looked like once it ended. The parser's one-file limit trips only when a
+ * second file part starts, which can be after the first file was spooled; so the upload service
+ * asks this, at the end of the request, before it creates the job.
+ */
+export interface MultipartShape { ended: Promise<void>; parts: () => number }
+const shapes = new WeakMap<IncomingMessage, MultipartShape>();
+
+export function multipartShapeOf(req: IncomingMessage | undefined): MultipartShape | undefined {
+  return req ? shapes.get(req) : undefined;
+}
+
+/** Counts the body's parts by their delimiters, which by definition never occur inside a part. */
+function watchParts(req: IncomingMessage, boundary: string): MultipartShape {
+  const delimiter = Buffer.from(`--${boundary}\r\n`);
+  let count = 0;
+  let carry = Buffer.alloc(0);
+  req.on('data', (chunk: Buffer) => {
+    const data = carry.length ? Buffer.concat([carry, chunk]) : chunk;
+    for (let at = data.indexOf(delimiter); at !== -1; at = data.indexOf(delimiter, at + delimiter.length)) count++;
+    carry = Buffer.from(data.subarray(Math.max(0, data.length - delimiter.length + 1)));
+  });
+  const ended = new Promise<void>((resolve) => { req.once('end', resolve); req.once('close', resolve); });
+  return { ended, parts: () => count };
+}
+
 export function uploadPlugin(): Plugin<Record<string, unknown>, NodeServerContext> {
   return {
     onRequestParse({ request, serverContext, setRequestParser }) {
       const type = request.headers.get('content-type') ?? '';
       if (!type.startsWith('multipart/form-data')) return;
+      const boundary = /boundary=(?:"([^"]+)"|([^;\s]+))/i.exec(type);
+      if (boundary) shapes.set(serverContext.req, watchParts(serverContext.req, boundary[1] ?? boundary[2]));
       setRequestParser(async () => {
         try {
           const operations = await processRequest(serverContext.req, serverContext.res, { maxFiles: 1 });

@@ -28,6 +28,8 @@ export interface ImportDeps { db: Database; bus: ProgressBus; config: Config; me
 
 export interface UploadRequest {
   tenantId: string;
+  /** Called once the file is spooled, before the job is created: a last word on the request. */
+  confirmRequest?: () => Promise<UserError | null>;
   stream: Readable;
   filename: string | null;
   kind: string;
@@ -106,6 +108,14 @@ export async function importUpload(deps: ImportDeps, req: UploadRequest): Promis
     await fs.rm(spooled.path, { force: true });
     return { ok: false, ...error };
   };
+  let objection: UserError | null | undefined;
+  try {
+    objection = await req.confirmRequest?.();
+  } catch (err) {
+    await fs.rm(spooled.path, { force: true });
+    throw err;
+  }
+  if (objection) return discard(objection);
   if (!req.allowDuplicateFile && !req.dryRun) {
     const earlier = await findSameFile(deps.db, req.tenantId, kind.name, spooled.sha256);
     if (earlier) {

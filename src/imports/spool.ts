@@ -67,24 +67,37 @@ export function drain(source: Readable): Promise<void> {
 const ORPHAN_AGE_MS = 60 * 60 * 1000;
 
 /**
- * Removes spool files that no job refers to and that nobody has written to for an hour (with a
- * shared spool folder, another instance may be receiving an upload right now).
+ * The spool folder's housekeeping, run at start and then every minute: removes the files of jobs
+ * that ended more than `retentionMs` ago (SPOOL_RETENTION_MS; at 0 a runner removes its job's file
+ * itself as the job ends), and files no job refers to that nobody has written to for an hour
+ * (with a shared spool folder, another instance may be receiving that upload right now).
  */
-export async function removeOrphanSpoolFiles(db: SqlExecutor, spoolDir: string, log: Logger): Promise<number> {
+export async function sweepSpool(db: SqlExecutor, spoolDir: string, retentionMs: number, log: Logger): Promise<number> {
   let names: string[];
   try { names = await fs.promises.readdir(spoolDir); } catch { return 0; }
-  const rows = await db.query<{ spool_path: string }>('select spool_path from import_jobs where spool_path is not null and status in ($1, $2)', ['QUEUED', 'RUNNING']);
-  const live = new Set(rows.map((r) => path.resolve(r.spool_path)));
+  if (names.length === 0) return 0;
+  const rows = await db.query<{ spool_path: string; active: boolean; ended_ms: number | null }>(
+    `select spool_path, status in ('QUEUED', 'RUNNING') as active,
+       (extract(epoch from finished_at) * 1000)::float8 as ended_ms
+     from import_jobs where spool_path = any($1)`,
+    [names.map((n) => path.resolve(spoolDir, n))],
+  );
+  const jobs = new Map(rows.map((r) => [path.resolve(r.spool_path), r]));
   let removed = 0;
   for (const name of names) {
     const file = path.resolve(spoolDir, name);
-    if (live.has(file)) continue;
-    const stat = await fs.promises.stat(file).catch(() => null);
-    if (!stat || Date.now() - stat.mtimeMs < ORPHAN_AGE_MS) continue;
+    const job = jobs.get(file);
+    if (job?.active) continue;
+    if (job) {
+      if (job.ended_ms !== null && Date.now() - Number(job.ended_ms) < retentionMs) continue;
+    } else {
+      const stat = await fs.promises.stat(file).catch(() => null);
+      if (!stat || Date.now() - stat.mtimeMs < ORPHAN_AGE_MS) continue;
+    }
     await fs.promises.rm(file, { force: true });
     removed++;
   }
-  if (removed) log.info({ removed }, 'removed orphan spool files');
+  if (removed) log.info({ removed }, 'removed spool files');
   return removed;
 }
 

@@ -3,6 +3,8 @@ import type { FileUpload, Upload } from 'graphql-upload-minimal';
 import { GraphQLError } from 'graphql';
 import { importRecords, importUpload, type ImportResult, type UserError } from '../imports/importService.js';
 import { UploadStreamError } from '../imports/spool.js';
+import { multipartShapeOf } from '../http/uploadPlugin.js';
+import type { AppContext } from '../context.js';
 import type { Job } from '../jobs/jobStore.js';
 import { builder } from './builder.js';
 import { ImportFormatEnum, ImportKindEnum, LocationTypeEnum } from './enums.js';
@@ -88,6 +90,21 @@ async function badUploadAs400<T>(run: () => Promise<T>): Promise<T> {
   }
 }
 
+const ONE_FILE_PARTS = 3; // operations, map, the file
+
+/**
+ * Waits for the request's end (the file is already spooled: only its closing boundary is left)
+ * and refuses a request with more parts than operations, map and one file, as the multipart
+ * parser does when it meets the extra part in time (400, no job).
+ */
+async function exactlyOneFile(req: AppContext['req']): Promise<null> {
+  const shape = multipartShapeOf(req);
+  if (!shape) return null;
+  await Promise.race([shape.ended, new Promise((resolve) => setTimeout(resolve, 30_000).unref())]);
+  if (shape.parts() > ONE_FILE_PARTS) throw new UploadStreamError('1 max file uploads exceeded: an upload carries exactly one file');
+  return null;
+}
+
 async function fileOf(upload: Promise<FileUpload> | Upload): Promise<FileUpload> {
   return 'promise' in upload ? upload.promise : upload;
 }
@@ -114,6 +131,7 @@ builder.mutationFields((t) => ({
       }
       return toPayload(await importUpload(ctx, {
         tenantId: ctx.tenant.id,
+        confirmRequest: () => exactlyOneFile(ctx.req),
         stream,
         filename: file.filename ?? null,
         kind: input.kind,

@@ -173,7 +173,7 @@ builder.mutationFields((t) => ({
         return { job, userErrors: [{ code: 'INVALID_INPUT', message: `The job has already ended (${job.status})`, field: ['id'] }] };
       }
       // A queued job never reaches a runner, which would otherwise remove its upload.
-      if (job.status === 'CANCELLED' && job.spoolPath) await removeSpoolFile(job.spoolPath, ctx.log);
+      if (job.status === 'CANCELLED' && job.spoolPath && ctx.config.spoolRetentionMs === 0) await removeSpoolFile(job.spoolPath, ctx.log);
       await ctx.bus.publishProgress(job.id);
       return { job, userErrors: [] };
     },

@@ -26,6 +26,7 @@ export interface RunnerDeps {
   batchSize: number;
   leaseMs: number;
   progressIntervalMs: number;
+  spoolRetentionMs: number;
   /** Set at shutdown: the runner stops after the batch in hand and gives the job back. */
   stopping: () => boolean;
 }
@@ -101,7 +102,7 @@ export async function runJob(deps: RunnerDeps, fence: Fence): Promise<RunResult>
       if (outcome !== 'committed' && outcome !== 'already-committed') {
         log.info({ outcome }, 'job stopped');
         notify(true);
-        await removeSpoolFile(job.spoolPath, log);
+        if (deps.spoolRetentionMs === 0) await removeSpoolFile(job.spoolPath, log);
         return 'finished';
       }
       notify();
@@ -115,7 +116,7 @@ export async function runJob(deps: RunnerDeps, fence: Fence): Promise<RunResult>
     await retryTransient(() => finishJob(db, fence, JobStatus.COMPLETED, null), { giveUpAfterMs: deps.leaseMs * 4 });
     log.info({ parseWaitMs: Math.round(timing.parseWaitMs), commitMs: Math.round(timing.commitMs) }, 'job completed');
     notify(true);
-    await removeSpoolFile(job.spoolPath, log);
+    if (deps.spoolRetentionMs === 0) await removeSpoolFile(job.spoolPath, log);
     return 'finished';
   } catch (err) {
     if (err instanceof LeaseLostError || reading.signal.reason instanceof LeaseLostError) {
@@ -135,6 +136,6 @@ export async function failJob(deps: RunnerDeps, fence: Fence, err: unknown): Pro
   await finishJob(deps.db, fence, JobStatus.FAILED, reason);
   await deps.bus.publishProgress(fence.jobId);
   const job = await getJobById(deps.db, fence.jobId);
-  if (job?.spoolPath) await removeSpoolFile(job.spoolPath, deps.log);
+  if (job?.spoolPath && deps.spoolRetentionMs === 0) await removeSpoolFile(job.spoolPath, deps.log);
 }
 

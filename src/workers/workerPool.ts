@@ -18,6 +18,7 @@ export interface PoolOptions {
   leaseMs: number;
   pollIntervalMs: number;
   progressIntervalMs: number;
+  spoolRetentionMs: number;
 }
 
 export class WorkerPool {
