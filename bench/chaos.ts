@@ -145,7 +145,7 @@ async function main(): Promise<number> {
     let server: ServerChild = await startServerChild({ label: `server #${generation}`, env });
     log(`database ${database.name}; server #1 pid ${server.pid}; LEASE_MS=${opts.leaseMs}${opts.batchSize ? ` BATCH_SIZE=${opts.batchSize}` : ''}`);
     const key = await createKeyIn(sql, 'chaos');
-    const upload = await uploadFile({ url: server.url, key, file: csv, contentType: 'text/csv', kind: 'EVENTS' });
+    const upload = await uploadFile({ url: server.url, key, file: csv, kind: 'EVENTS' });
     const jobId = jobUuid(upload.jobId);
     log(`uploaded in ${upload.seconds.toFixed(1)} s: job ${jobId}`);
 

@@ -4,15 +4,13 @@
  * the `jobs` query.
  */
 import { execFile } from 'node:child_process';
-import fs from 'node:fs';
-import http from 'node:http';
 import path from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { REPO_ROOT, tsxArgs } from './serverProcess.js';
+import { BulkImportClient } from '../src/client/bulkImportClient.js';
+import type { ImportKind } from '../src/generated/gql/graphql.js';
 
 /**
  * `bulk-import keys create`, which prints the key alone on stdout. Against Postgres it writes the
@@ -29,73 +27,18 @@ export async function createApiKey(env: NodeJS.ProcessEnv, tenant: string): Prom
   return key;
 }
 
-const UPLOAD = `mutation UploadImport($input: UploadImportInput!) {
-  uploadImport(input: $input) { job { id status } userErrors { code message } }
-}`;
-
 export interface UploadResult { jobId: string; status: string; seconds: number }
 
 /**
- * A GraphQL multipart request (operations, map, then the file) whose file part is streamed from
- * disk: only the few hundred bytes around the file are built in memory. The length is known in
- * advance, so the request carries a Content-Length rather than chunked encoding.
+ * The upload goes through the service's own client (src/client), which streams the file from disk
+ * in a GraphQL multipart request: only the few hundred bytes around the file are built in memory.
  */
-export async function uploadFile(opts: { url: string; key: string; file: string; contentType: string; kind: string }): Promise<UploadResult> {
+export async function uploadFile(opts: { url: string; key: string; file: string; kind: string }): Promise<UploadResult> {
   const started = performance.now();
-  const boundary = `----bulk-import-bench-${Date.now().toString(16)}`;
-  const operations = JSON.stringify({ query: UPLOAD, variables: { input: { file: null, kind: opts.kind } } });
-  const field = (name: string, value: string) =>
-    `--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`;
-  const head = Buffer.from(
-    field('operations', operations) + field('map', JSON.stringify({ 0: ['variables.input.file'] }))
-    + `--${boundary}\r\nContent-Disposition: form-data; name="0"; filename="${path.basename(opts.file)}"\r\n`
-    + `Content-Type: ${opts.contentType}\r\n\r\n`,
-  );
-  const foot = Buffer.from(`\r\n--${boundary}--\r\n`);
-  const fileSize = fs.statSync(opts.file).size;
-
-  async function* body() {
-    yield head;
-    yield* fs.createReadStream(opts.file, { highWaterMark: 1 << 20 });
-    yield foot;
-  }
-
-  const req = http.request(opts.url, {
-    method: 'POST',
-    agent: false,
-    headers: {
-      authorization: `Bearer ${opts.key}`,
-      'content-type': `multipart/form-data; boundary=${boundary}`,
-      'content-length': String(head.length + fileSize + foot.length),
-    },
-  });
-  const response = new Promise<http.IncomingMessage>((resolve, reject) => {
-    req.once('response', resolve);
-    req.once('error', reject);
-  });
-  const source = Readable.from(body());
-  // A server that refuses the upload may answer before reading it all; the answer is what counts.
-  const sent = pipeline(source, req).then(() => null, (err: Error) => err);
-  const res = await response;
-  let text = '';
-  for await (const chunk of res) text += chunk;
-  source.destroy();
-  const sendError = await sent;
-
-  let payload: { data?: { uploadImport?: { job: { id: string; status: string } | null; userErrors: { code: string; message: string }[] } }; errors?: { message: string }[] };
-  try {
-    payload = JSON.parse(text);
-  } catch {
-    throw new Error(`upload: HTTP ${res.statusCode}, not JSON: ${text.slice(0, 500)}${sendError ? ` (send: ${sendError.message})` : ''}`);
-  }
-  const result = payload.data?.uploadImport;
-  if (res.statusCode !== 200 || payload.errors?.length || !result?.job) {
-    const why = payload.errors?.map((e) => e.message).join('; ')
-      || result?.userErrors.map((e) => `${e.code}: ${e.message}`).join('; ')
-      || text.slice(0, 500);
-    throw new Error(`upload of ${path.basename(opts.file)} refused (HTTP ${res.statusCode}): ${why}`);
-  }
-  return { jobId: result.job.id, status: result.job.status, seconds: (performance.now() - started) / 1000 };
+  const client = new BulkImportClient({ url: opts.url, key: opts.key });
+  const { job, userErrors } = await client.upload(opts.file, { kind: opts.kind as ImportKind });
+  if (!job) throw new Error(`upload of ${path.basename(opts.file)} refused: ${userErrors.map((e) => `${e.code}: ${e.message}`).join('; ')}`);
+  return { jobId: job.id, status: job.status, seconds: (performance.now() - started) / 1000 };
 }
 
 const JOB_PROGRESS = `subscription JobProgress($id: ID!) {

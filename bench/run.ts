@@ -101,7 +101,7 @@ let interruptedBy: string | null = null;
  * `verify` counts the job's rows; the poller, when given, measures `jobs` latency meanwhile.
  */
 async function measureImport(opts: {
-  server: ServerProcess; key: string; file: string; contentType: string; rows: number; timeoutMs: number;
+  server: ServerProcess; key: string; file: string; rows: number; timeoutMs: number;
   pollJobs: boolean; verify: (jobUuid: string, rowsImported: number) => Promise<number>;
 }) {
   await opts.server.rss.beginPhase();
@@ -111,7 +111,7 @@ async function measureImport(opts: {
   let follow: FollowResult;
   let polled: PollerResult | undefined;
   try {
-    upload = await uploadFile({ url: opts.server.url, key: opts.key, file: opts.file, contentType: opts.contentType, kind: 'EVENTS' });
+    upload = await uploadFile({ url: opts.server.url, key: opts.key, file: opts.file, kind: 'EVENTS' });
     follow = await followJob({ wsUrl: opts.server.wsUrl, key: opts.key, jobId: upload.jobId, timeoutMs: opts.timeoutMs });
   } catch (err) {
     // The server's last words are usually the explanation (a crash, an exception it logged).
@@ -175,7 +175,7 @@ async function measurePglite(opts: Options, workDir: string, cleanup: Cleanup): 
     const key = await createApiKey(env, TENANT);
     log('PGlite: uploading the CSV');
     const f = await measureImport({
-      server, key, file: csvPath, contentType: 'text/csv', rows: opts.pgliteRows, timeoutMs: opts.timeoutMs, pollJobs: false,
+      server, key, file: csvPath, rows: opts.pgliteRows, timeoutMs: opts.timeoutMs, pollJobs: false,
       // The PGlite folder belongs to the server, so the job's own count is what can be checked here.
       verify: async (_id, rowsImported) => rowsImported,
     });
@@ -267,12 +267,12 @@ async function main(): Promise<number> {
       ({ seconds, rowsPerSec, ratioToCopy: rowsPerSec / copy.rowsPerSec, ...rest });
     await checkpoint(pg);
     log('CSV import');
-    const csv = withRatio(await measureImport({ server, key, file: files.csvPath!, contentType: 'text/csv', rows: opts.rows, timeoutMs: opts.timeoutMs, pollJobs: true, verify }));
+    const csv = withRatio(await measureImport({ server, key, file: files.csvPath!, rows: opts.rows, timeoutMs: opts.timeoutMs, pollJobs: true, verify }));
     let ndjson: ImportFigures | null = null;
     if (opts.ndjson) {
       await checkpoint(pg);
       log('NDJSON import');
-      ndjson = withRatio(await measureImport({ server, key, file: files.ndjsonPath!, contentType: 'application/x-ndjson', rows: opts.rows, timeoutMs: opts.timeoutMs, pollJobs: true, verify }));
+      ndjson = withRatio(await measureImport({ server, key, file: files.ndjsonPath!, rows: opts.rows, timeoutMs: opts.timeoutMs, pollJobs: true, verify }));
     }
     const serverPeakRssMb = server.rss.overallPeakMb;
     const rssMethod = server.rss.method;

@@ -69,7 +69,7 @@ async function scenario(env: Record<string, string> = {}, opts: { db?: TestDatab
       return server;
     },
     async upload(server, file) {
-      const { jobId } = await uploadFile({ url: server.url, key: s.key, file, contentType: 'text/csv', kind: 'EVENTS' });
+      const { jobId } = await uploadFile({ url: server.url, key: s.key, file, kind: 'EVENTS' });
       return jobUuid(jobId);
     },
     outputs: () => s.servers.map((x) => `--- ${x.label} (pid ${x.pid}, ${JSON.stringify(x.exitInfo())}) ---\n${x.output().slice(-4000)}`).join('\n'),

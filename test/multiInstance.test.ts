@@ -43,7 +43,7 @@ describe.runIf(enabled)('two instances on one database and one spool folder', ()
   });
   const outputs = () => [a, b].filter(Boolean).map((x) => `--- ${x.label} ---\n${x.output().slice(-4000)}`).join('\n');
   const upload = async (server: ServerChild, key: string, file: string) =>
-    jobUuid((await uploadFile({ url: server.url, key, file, contentType: 'text/csv', kind: 'EVENTS' })).jobId);
+    jobUuid((await uploadFile({ url: server.url, key, file, kind: 'EVENTS' })).jobId);
   const ranOn = (jobId: string) => [a, b].filter((x) => x.logs().some((l) => l.msg === 'job started' && l.jobId === jobId)).map((x) => x.label);
   const globalId = (jobId: string) => Buffer.from(`Job:${jobId}`).toString('base64');
 

@@ -114,17 +114,19 @@ async function insertSkippingDuplicates(tx: Transaction, target: BatchTarget, cs
   return n;
 }
 
-async function finish(tx: Transaction, fence: Fence, status: JobStatus, reason: string | null): Promise<void> {
-  await tx.query(
+/** Ends the job; false when the fence no longer holds (another runner has it), and nothing changed. */
+async function finish(tx: Transaction, fence: Fence, status: JobStatus, reason: string | null): Promise<boolean> {
+  const rows = await tx.query(
     `update import_jobs set status = $3, failure_reason = $4, finished_at = now(), lease_owner = null,
        lease_expires_at = null, rows_total = case when $3 = 'COMPLETED' then rows_processed else rows_total end
-     where id = $1 and attempt = $2 and status = 'RUNNING'`,
+     where id = $1 and attempt = $2 and status = 'RUNNING' returning id`,
     [fence.jobId, fence.attempt, status, reason],
   );
+  return rows.length > 0;
 }
 
-export async function finishJob(db: Database, fence: Fence, status: JobStatus, reason: string | null): Promise<void> {
-  await db.transaction((tx) => finish(tx, fence, status, reason));
+export async function finishJob(db: Database, fence: Fence, status: JobStatus, reason: string | null): Promise<boolean> {
+  return db.transaction((tx) => finish(tx, fence, status, reason));
 }
 
 /** Extends the lease; false when it was lost. */

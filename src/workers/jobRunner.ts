@@ -113,7 +113,8 @@ export async function runJob(deps: RunnerDeps, fence: Fence): Promise<RunResult>
         return 'handed-back';
       }
     }
-    await retryTransient(() => finishJob(db, fence, JobStatus.COMPLETED, null), { giveUpAfterMs: deps.leaseMs * 4 });
+    const finished = await retryTransient(() => finishJob(db, fence, JobStatus.COMPLETED, null), { giveUpAfterMs: deps.leaseMs * 4 });
+    if (!finished) throw new LeaseLostError(fence.jobId);
     log.info({ parseWaitMs: Math.round(timing.parseWaitMs), commitMs: Math.round(timing.commitMs) }, 'job completed');
     notify(true);
     if (deps.spoolRetentionMs === 0) await removeSpoolFile(job.spoolPath, log);
@@ -133,7 +134,8 @@ export async function runJob(deps: RunnerDeps, fence: Fence): Promise<RunResult>
 
 export async function failJob(deps: RunnerDeps, fence: Fence, err: unknown): Promise<void> {
   const reason = err instanceof Error ? err.message : String(err);
-  await finishJob(deps.db, fence, JobStatus.FAILED, reason);
+  // Fenced: a runner that lost the job must neither fail it nor remove the file its new owner reads.
+  if (!(await finishJob(deps.db, fence, JobStatus.FAILED, reason))) return;
   await deps.bus.publishProgress(fence.jobId);
   const job = await getJobById(deps.db, fence.jobId);
   if (job?.spoolPath && deps.spoolRetentionMs === 0) await removeSpoolFile(job.spoolPath, deps.log);
