@@ -9,6 +9,9 @@ const TRANSIENT_NODE_CODES = new Set([
 ]);
 
 export function isTransientDatabaseError(err: unknown): boolean {
+  // Drizzle wraps the driver's error ("Failed query: ...") and keeps it as the cause.
+  const cause = (err as { cause?: unknown } | null)?.cause;
+  if (cause && cause !== err && isTransientDatabaseError(cause)) return true;
   const code = (err as { code?: unknown } | null)?.code;
   if (typeof code !== 'string') return false;
   if (TRANSIENT_NODE_CODES.has(code)) return true;

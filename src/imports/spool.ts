@@ -44,7 +44,9 @@ export async function spoolUpload(source: Readable, spoolDir: string, maxBytes: 
     await pipeline(source, count, fs.createWriteStream(file));
   } catch (err) {
     await fs.promises.rm(file, { force: true });
-    if (sourceError) throw new UploadStreamError((sourceError as Error).message);
+    // The upload's own stream may have failed before we listened (while the tenant's limit was checked).
+    const fromSource = sourceError ?? source.errored;
+    if (fromSource) throw new UploadStreamError((fromSource as Error).message);
     throw err;
   }
   if (tooLarge) {

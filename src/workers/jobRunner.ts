@@ -97,8 +97,10 @@ export async function runJob(deps: RunnerDeps, fence: Fence): Promise<RunResult>
       });
       commitStartedAt = 0;
       timing.commitMs += performance.now() - commitStart;
-      if (!job.dryRun) deps.metrics.rowsImported.inc({ kind: job.kind }, step.value.rowsValid);
-      deps.metrics.rowsFailed.inc({ kind: job.kind }, step.value.rowsFailed);
+      if (outcome === 'committed') {
+        if (!job.dryRun) deps.metrics.rowsImported.inc({ kind: job.kind }, step.value.rowsValid);
+        deps.metrics.rowsFailed.inc({ kind: job.kind }, step.value.rowsFailed);
+      }
       if (outcome !== 'committed' && outcome !== 'already-committed') {
         log.info({ outcome }, 'job stopped');
         notify(true);
