@@ -24,7 +24,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { jobUuid, uploadFile } from './client.js';
 import { createBenchDatabase, type BenchDatabase } from './database.js';
-import { generateEvents } from './generate.js';
+import { generateEvents, prng } from './generate.js'; // prng: kill points replay with --seed
 import {
   abortedIdleSessions, contentChecksum, createKeyIn, exactLines, fileChecksum, jobState, lineCheck, openSql, waitFor,
   type LineCheck, type Sql,
@@ -68,18 +68,6 @@ function options() {
     batchSize: values['batch-size'] === undefined ? undefined : whole('batch-size', values['batch-size']),
     timeoutMs: whole('timeout-min', values['timeout-min']!) * 60_000,
     keep: values.keep!,
-  };
-}
-
-/** mulberry32, so a run's kill points can be replayed with --seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
 

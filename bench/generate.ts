@@ -27,7 +27,7 @@ export interface GeneratedFiles {
 }
 
 /** mulberry32: tiny, fast and good enough for test data; Math.random cannot be seeded. */
-function prng(seed: number): () => number {
+export function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
