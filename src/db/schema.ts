@@ -129,5 +129,19 @@ export const userEvents = pgTable('user_events', {
   uniqueIndex('user_events_tenant_event_id_key').on(t.tenantId, t.eventId).where(sql`event_id is not null`),
 ]);
 
-export const schema = { tenants, apiKeys, importJobs, jobErrors, events, userEvents };
+/** COLLECTION: any JSON object into a named collection (Connect, seeds/002); deduplicated by `id` within the collection. */
+export const collectionRecords = pgTable('collection_records', {
+  id: bigserial('id', { mode: 'number' }).primaryKey(),
+  tenantId: uuid('tenant_id').notNull(),
+  jobId: uuid('job_id').notNull(),
+  line: bigint('line', { mode: 'number' }).notNull(),
+  collection: text('collection').notNull(),
+  recordId: text('record_id'),
+  data: jsonb('data').notNull(),
+}, (t) => [
+  index('collection_records_tenant_job_idx').using('brin', t.tenantId, t.jobId),
+  uniqueIndex('collection_records_record_key').on(t.tenantId, t.collection, t.recordId).where(sql`record_id is not null`),
+]);
+
+export const schema = { tenants, apiKeys, importJobs, jobErrors, events, userEvents, collectionRecords };
 export type JobRow = typeof importJobs.$inferSelect;

@@ -14,6 +14,7 @@ import type { Metrics } from '../ops/metrics.js';
 import { inspectFile } from './formats/inspect.js';
 import type { ImportFormat } from './formats/types.js';
 import { KINDS } from './kinds/index.js';
+import { COLLECTION_NAME } from './kinds/collection.js';
 import { drain, spoolUpload } from './spool.js';
 
 export type UserErrorCode =
@@ -33,6 +34,7 @@ export interface UploadRequest {
   stream: Readable;
   filename: string | null;
   kind: string;
+  collection?: string | null;
   format?: ImportFormat | null;
   dryRun?: boolean | null;
   maxErrors?: number | null;
@@ -44,6 +46,7 @@ export const MAX_BATCH_RECORDS = 5000;
 export interface BatchRequest {
   tenantId: string;
   kind: string;
+  collection?: string | null;
   records: unknown[];
   dryRun?: boolean | null;
   maxErrors?: number | null;
@@ -65,6 +68,7 @@ export async function importRecords(deps: ImportDeps, req: BatchRequest): Promis
     stream: Readable.from([Buffer.from(ndjson)]),
     filename: null,
     kind: req.kind,
+    collection: req.collection,
     format: 'NDJSON',
     dryRun: req.dryRun,
     maxErrors: req.maxErrors,
@@ -93,6 +97,13 @@ export async function importUpload(deps: ImportDeps, req: UploadRequest): Promis
   if (req.maxErrors != null && req.maxErrors < 0) {
     return refuse({ code: 'INVALID_INPUT', message: 'maxErrors must be 0 or more', field: ['input', 'maxErrors'] });
   }
+  const wantsCollection = kind.jobColumns?.includes('collection') ?? false;
+  if (wantsCollection && !COLLECTION_NAME.test(req.collection ?? '')) {
+    return refuse({ code: 'INVALID_INPUT', message: 'collection is required for COLLECTION: 1 to 64 letters, digits, _ or -', field: ['input', 'collection'] });
+  }
+  if (!wantsCollection && req.collection != null) {
+    return refuse({ code: 'INVALID_INPUT', message: 'collection is only for COLLECTION imports', field: ['input', 'collection'] });
+  }
   const inProgress: UserError = {
     code: 'IMPORT_IN_PROGRESS',
     message: `This tenant already has ${deps.config.maxActiveJobsPerTenant} import(s) queued or running; wait for it to finish or cancel it`,
@@ -117,7 +128,7 @@ export async function importUpload(deps: ImportDeps, req: UploadRequest): Promis
   }
   if (objection) return discard(objection);
   if (!req.allowDuplicateFile && !req.dryRun) {
-    const earlier = await findSameFile(deps.db, req.tenantId, kind.name, spooled.sha256);
+    const earlier = await findSameFile(deps.db, req.tenantId, kind.name, spooled.sha256, req.collection ?? null);
     if (earlier) {
       return discard({
         code: 'DUPLICATE_FILE',
@@ -132,6 +143,7 @@ export async function importUpload(deps: ImportDeps, req: UploadRequest): Promis
   const job = await createJobWithinLimit(deps.db, {
     tenantId: req.tenantId,
     kind: kind.name,
+    collection: req.collection,
     format: inspection.format,
     dryRun: req.dryRun ?? false,
     maxErrors: req.maxErrors,

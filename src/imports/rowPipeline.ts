@@ -36,6 +36,8 @@ export interface RowContext {
   jobId: string;
   /** Byte offset of the first batch (the job's checkpoint). */
   startOffset: number;
+  /** Values of the kind's jobColumns (e.g. { collection: 'purchases' }). */
+  jobValues?: Record<string, string | null>;
 }
 
 export interface RowPipeline {
@@ -47,6 +49,7 @@ export interface RowPipeline {
 export function createRowPipeline(ctx: RowContext): RowPipeline {
   const { kind } = ctx;
   const prefix = `${ctx.tenantId},${ctx.jobId},`;
+  const jobSuffix = (kind.jobColumns ?? []).map((c) => `,${csvCell(ctx.jobValues?.[c] ?? null)}`).join('');
 
   // Per-batch state, read by the one `fail` function below.
   let errors: PreparedBatch['errors'] = [];
@@ -57,7 +60,7 @@ export function createRowPipeline(ctx: RowContext): RowPipeline {
     errors.push({ line: current.line, column, value: shown(value), message, rawRow: current.raw });
   };
 
-  const writer = ctx.format === 'CSV' ? csvRowWriter(ctx, fail) : ndjsonRowWriter(ctx, fail);
+  const writer = kind.fromRecord ? anyShapeRowWriter(ctx, fail) : ctx.format === 'CSV' ? csvRowWriter(ctx, fail) : ndjsonRowWriter(ctx, fail);
   const keyIndex = kind.dedupColumn ? kind.columns.findIndex((c) => c.name === kind.dedupColumn) : -1;
 
   let nextStart = ctx.startOffset;
@@ -75,7 +78,7 @@ export function createRowPipeline(ctx: RowContext): RowPipeline {
         else {
           const row = writer.write(record);
           if (!currentFailed && row !== null) {
-            (keyIndex >= 0 && writer.last![keyIndex] !== null ? keyed : lines).push(prefix + record.line + ',' + row);
+            (keyIndex >= 0 && writer.last![keyIndex] !== null ? keyed : lines).push(prefix + record.line + jobSuffix + ',' + row);
           }
         }
         if (currentFailed) rowsFailed++;
@@ -98,8 +101,8 @@ export function createRowPipeline(ctx: RowContext): RowPipeline {
 
 /** COPY's column list for a job: the origin columns, then the kind's columns in the order its rows are written. */
 export function copyColumnsFor({ kind, format, header }: Pick<RowContext, 'kind' | 'format' | 'header'>): string[] {
-  const order = format === 'CSV' ? csvColumnOrder(kind, header) : kind.columns.map((_, i) => i);
-  return [...ROW_ORIGIN_COLUMNS, ...order.map((k) => kind.columns[k].dbColumn)];
+  const order = format === 'CSV' && !kind.fromRecord ? csvColumnOrder(kind, header) : kind.columns.map((_, i) => i);
+  return [...ROW_ORIGIN_COLUMNS, ...(kind.jobColumns ?? []), ...order.map((k) => kind.columns[k].dbColumn)];
 }
 
 function csvColumnOrder(kind: ImportKind, header: string[] | null): number[] {
@@ -149,6 +152,38 @@ function csvRowWriter({ kind, header }: RowContext, fail: ErrorSink): RowWriter 
         same = v === fields[f] || (v === null && fields[f] === '');
       }
       return same ? record.raw : joinCells(row, order);
+    },
+  };
+}
+
+/** Kinds that take records of any shape: the kind builds its values from the whole record. */
+function anyShapeRowWriter({ kind, format, header }: RowContext, fail: ErrorSink): RowWriter {
+  const order = kind.columns.map((_, i) => i);
+  const names = header ?? [];
+  return {
+    order,
+    last: null,
+    write(record) {
+      let object: Record<string, unknown>;
+      if (format === 'CSV') {
+        const fields = record.fields!;
+        if (fields.length !== names.length) {
+          fail(null, null, `expected ${names.length} fields as in the header, found ${fields.length}`);
+          return null;
+        }
+        object = {};
+        for (let f = 0; f < names.length; f++) object[names[f]] = fields[f];
+      } else {
+        const json = record.json;
+        if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+          fail(null, null, 'the line is not a JSON object');
+          return null;
+        }
+        object = json as Record<string, unknown>;
+      }
+      const row = kind.validate(kind.fromRecord!(object, fail), fail);
+      this.last = row;
+      return joinCells(row, order);
     },
   };
 }

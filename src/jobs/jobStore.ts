@@ -149,14 +149,15 @@ export async function distinctValues(db: Database, table: string, column: string
 
 /**
  * An earlier job of the tenant that imported a byte-identical file (same SHA-256) as the same
- * kind: for DUPLICATE_FILE. Dry runs, failed and cancelled jobs don't count: their rows are not in.
+ * kind (into the same collection): for DUPLICATE_FILE. Dry runs, failed and cancelled jobs don't count: their rows are not in.
  */
-export async function findSameFile(db: SqlExecutor, tenantId: string, kind: string, sha256: string): Promise<string | null> {
+export async function findSameFile(db: SqlExecutor, tenantId: string, kind: string, sha256: string, collection: string | null = null): Promise<string | null> {
   const [row] = await db.query<{ id: string }>(
     `select id from import_jobs
-     where tenant_id = $1 and kind = $2 and file_sha256 = $3 and not dry_run and status in ('QUEUED', 'RUNNING', 'COMPLETED')
+     where tenant_id = $1 and kind = $2 and file_sha256 = $3 and collection is not distinct from $4
+       and not dry_run and status in ('QUEUED', 'RUNNING', 'COMPLETED')
      order by seq desc limit 1`,
-    [tenantId, kind, sha256],
+    [tenantId, kind, sha256, collection],
   );
   return row?.id ?? null;
 }

@@ -39,6 +39,8 @@ export interface BatchTarget {
   columns: readonly string[];
   /** The kind's dedup column (ImportKind.dedupColumn), whose keyed rows skip duplicates. */
   dedupColumn?: string;
+  /** The unique index's columns (ImportKind.dedupScope); by default tenant_id and dedupColumn. */
+  dedupScope?: readonly string[];
   dryRun: boolean;
   leaseMs: number;
 }
@@ -107,7 +109,8 @@ async function insertSkippingDuplicates(tx: Transaction, target: BatchTarget, cs
   const [{ n }] = await tx.query<{ n: number }>(
     `with inserted as (
        insert into "${target.table}" (${columns}) select ${columns} from "${staging}" order by line
-       on conflict (tenant_id, "${target.dedupColumn}") where "${target.dedupColumn}" is not null do nothing
+       on conflict (${(target.dedupScope ?? ['tenant_id', target.dedupColumn]).map((c) => `"${c}"`).join(', ')})
+         where "${target.dedupColumn}" is not null do nothing
        returning 1)
      select count(*)::int as n from inserted`,
   );

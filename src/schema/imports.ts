@@ -135,6 +135,7 @@ builder.mutationFields((t) => ({
         stream,
         filename: file.filename ?? null,
         kind: input.kind,
+        collection: input.collection,
         format: input.format,
         dryRun: input.dryRun,
         maxErrors: input.maxErrors,
@@ -149,6 +150,7 @@ builder.mutationFields((t) => ({
     resolve: async (_root, { input }, ctx) => toPayload(await importRecords(ctx, {
       tenantId: ctx.tenant.id,
       kind: input.kind,
+      collection: input.collection,
       records: input.records,
       dryRun: input.dryRun,
       maxErrors: input.maxErrors,

@@ -44,6 +44,7 @@ export async function runJob(deps: RunnerDeps, fence: Fence): Promise<RunResult>
     table: kind.table,
     columns: copyColumnsFor({ kind, format, header: job.header }),
     dedupColumn: kind.columns.find((c) => c.name === kind.dedupColumn)?.dbColumn,
+    dedupScope: kind.dedupScope,
     dryRun: job.dryRun,
     leaseMs: deps.leaseMs,
   };
@@ -74,6 +75,7 @@ export async function runJob(deps: RunnerDeps, fence: Fence): Promise<RunResult>
   const batches = parseInThread({
     path: job.spoolPath, offset: job.checkpointOffset, line: job.checkpointLine, format, header: job.header,
     kind: kind.name, tenantId: job.tenantId, jobId: job.id, batchSize: deps.batchSize,
+    jobValues: { collection: job.collection },
   });
   try {
     // Where the time goes, for the completion log: waiting on the parse thread vs committing.

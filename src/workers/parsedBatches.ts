@@ -17,6 +17,8 @@ export interface ParseRequest {
   tenantId: string;
   jobId: string;
   batchSize: number;
+  /** Values of the kind's jobColumns. */
+  jobValues: Record<string, string | null>;
 }
 
 export type ParseThreadMessage =

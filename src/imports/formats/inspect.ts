@@ -56,6 +56,7 @@ function inspectCsv(head: string, wholeFile: boolean, kind: ImportKind): Inspect
     return { ok: false, code: 'INVALID_FILE', message: `Line 1: the CSV header cannot be read: ${record.parseError}` };
   }
   const header = record.fields!;
+  if (kind.fromRecord) return { ok: true, format: 'CSV', header }; // any columns: the record is the data
   const check = checkHeader(kind, header);
   if (!check.ok) return { ok: false, code: 'SCHEMA_MISMATCH', message: check.message };
   if (wholeFile && head.slice(firstLine.length).trim() === '') {
@@ -79,6 +80,7 @@ function inspectNdjson(head: string, kind: ImportKind): Inspection {
   if (typeof first !== 'object' || first === null || Array.isArray(first)) {
     return { ok: false, code: 'INVALID_FILE', message: `Line ${index + 1} is not a JSON object; the file must be NDJSON: one JSON object per line` };
   }
+  if (kind.fromRecord) return { ok: true, format: 'NDJSON', header: null };
   const check = checkHeader(kind, Object.keys(first));
   // Optional fields may be absent from any one NDJSON record, so only unknown fields and a
   // missing required field are judged from the first record.

@@ -27,6 +27,19 @@ export interface ImportKind {
   dedupColumn?: string;
   /** The column whose distinct values `Job.facets` reports (e.g. USER_EVENTS' course_id). */
   facetColumn?: string;
+  /** The unique index that dedup conflicts on (table columns); by default (tenant_id, dedupColumn's column). */
+  dedupScope?: readonly string[];
+  /**
+   * Table columns whose value is the job's, not the row's (COLLECTION's `collection`): written
+   * after ROW_ORIGIN_COLUMNS, from the job.
+   */
+  jobColumns?: readonly string[];
+  /**
+   * For kinds that take records of any shape (COLLECTION): builds the values in `columns` order
+   * from the whole record (an NDJSON object, or a CSV row as header -> text). Such a kind accepts
+   * any header, and its rows are always written in `columns` order.
+   */
+  fromRecord?(record: Record<string, unknown>, fail: ErrorSink): unknown[];
   /**
    * Checks one row given as values in `columns` order (undefined when absent) and returns the
    * text to COPY for each column (null for SQL NULL). The row failed if it called `fail`.
