@@ -11,7 +11,9 @@ import { drainInbox, serverPidFile, watchInbox } from './auth/keyInbox.js';
 import type { Config } from './config.js';
 import type { AppContext } from './context.js';
 import { openDatabase, type Database } from './db/database.js';
-import { authPlugin } from './http/authPlugin.js';
+import { authPlugin, DATABASE_UNAVAILABLE } from './http/authPlugin.js';
+import { isTransientDatabaseError } from './db/transientErrors.js';
+import { GraphQLError } from 'graphql';
 import { uploadPlugin, type NodeServerContext } from './http/uploadPlugin.js';
 import { jsonBodyPlugin } from './http/jsonBodyPlugin.js';
 import { attachWebSockets } from './http/websocket.js';
@@ -67,6 +69,10 @@ export async function buildApp(config: Config, opts: { log?: Logger } = {}): Pro
     // Unexpected errors reach clients as "Unexpected error." and are logged in full here.
     maskedErrors: {
       maskError: (error, message, isDev) => {
+        const original = (error as { originalError?: unknown }).originalError ?? error;
+        if (isTransientDatabaseError(original)) {
+          return new GraphQLError(DATABASE_UNAVAILABLE.message, { extensions: { ...DATABASE_UNAVAILABLE.extensions, http: { status: 503 } } });
+        }
         const masked = maskError(error, message, isDev);
         if (masked !== error) log.error({ err: error }, 'unexpected error');
         return masked;
@@ -90,6 +96,10 @@ export async function buildApp(config: Config, opts: { log?: Logger } = {}): Pro
     ops(req, res).then(async (handled) => {
       if (!handled && !(await reports(req, res)) && !(await consoleRoutes(req, res))) yoga(req, res);
     }).catch((err) => {
+      if (isTransientDatabaseError(err)) {
+        if (!res.headersSent) res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '5' }).end(JSON.stringify({ errors: [DATABASE_UNAVAILABLE] }));
+        return;
+      }
       log.error({ err }, 'request routing failed');
       if (!res.headersSent) res.writeHead(500).end();
     });
