@@ -9,6 +9,7 @@ import { pipeline } from 'node:stream/promises';
 import { authenticate } from '../auth/apiKeys.js';
 import type { Database } from '../db/database.js';
 import { getJob } from '../jobs/jobStore.js';
+import { jobIdFromGlobalId } from '../jobs/globalIds.js';
 import { errorReportLines } from '../reports/errorReport.js';
 
 const REPORT_PATH = /^\/jobs\/([A-Za-z0-9+/=_-]+)\/errors\.csv$/;
@@ -26,8 +27,8 @@ export function reportRoutes(db: Database) {
       res.writeHead(401, { 'content-type': 'text/plain', 'www-authenticate': 'Bearer' }).end('A valid API key is required: send Authorization: Bearer <key>\n');
       return true;
     }
-    const [typename, id] = Buffer.from(match[1], 'base64').toString('utf8').split(':');
-    const job = typename === 'Job' && id ? await getJob(db, tenant.id, id) : null;
+    const id = jobIdFromGlobalId(match[1]);
+    const job = id ? await getJob(db, tenant.id, id) : null;
     if (!job) {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('Job not found\n');
       return true;

@@ -9,6 +9,7 @@ import type { Database } from '../db/database.js';
 import { Readable } from 'node:stream';
 import { countActiveJobs, createJobWithinLimit, findSameFile, getJobById, type Job } from '../jobs/jobStore.js';
 import { isTerminal } from '../jobs/states.js';
+import { jobGlobalId } from '../jobs/globalIds.js';
 import type { ProgressBus } from '../progress/progressBus.js';
 import type { Metrics } from '../ops/metrics.js';
 import { inspectFile } from './formats/inspect.js';
@@ -132,7 +133,7 @@ export async function importUpload(deps: ImportDeps, req: UploadRequest): Promis
     if (earlier) {
       return discard({
         code: 'DUPLICATE_FILE',
-        message: `This file was already imported as ${kind.name} (job ${Buffer.from(`Job:${earlier}`).toString('base64')}); send allowDuplicateFile: true to import it again`,
+        message: `This file was already imported as ${kind.name} (job ${jobGlobalId(earlier)}); send allowDuplicateFile: true to import it again`,
         field: ['input', 'file'],
       });
     }

@@ -40,9 +40,8 @@ export interface RowContext {
   jobValues?: Record<string, string | null>;
 }
 
+/** COPY's column list comes from copyColumnsFor, on the main thread, from the same job fields. */
 export interface RowPipeline {
-  /** COPY's column list: the origin columns, then the kind's columns in the order rows are written. */
-  columns: string[];
   prepare(batch: RecordBatch): PreparedBatch;
 }
 
@@ -65,7 +64,6 @@ export function createRowPipeline(ctx: RowContext): RowPipeline {
 
   let nextStart = ctx.startOffset;
   return {
-    columns: copyColumnsFor(ctx),
     prepare(batch) {
       errors = [];
       const lines: string[] = [];
@@ -156,6 +154,14 @@ function csvRowWriter({ kind, header }: RowContext, fail: ErrorSink): RowWriter 
   };
 }
 
+/** An NDJSON record's object; anything else (an array, a number...) is the row's error. */
+function jsonObjectOf(record: SourceRecord, fail: ErrorSink): Record<string, unknown> | null {
+  const json = record.json;
+  if (typeof json === 'object' && json !== null && !Array.isArray(json)) return json as Record<string, unknown>;
+  fail(null, null, 'the line is not a JSON object');
+  return null;
+}
+
 /** Kinds that take records of any shape: the kind builds its values from the whole record. */
 function anyShapeRowWriter({ kind, format, header }: RowContext, fail: ErrorSink): RowWriter {
   const order = kind.columns.map((_, i) => i);
@@ -174,12 +180,9 @@ function anyShapeRowWriter({ kind, format, header }: RowContext, fail: ErrorSink
         object = {};
         for (let f = 0; f < names.length; f++) object[names[f]] = fields[f];
       } else {
-        const json = record.json;
-        if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-          fail(null, null, 'the line is not a JSON object');
-          return null;
-        }
-        object = json as Record<string, unknown>;
+        const json = jsonObjectOf(record, fail);
+        if (!json) return null;
+        object = json;
       }
       const row = kind.validate(kind.fromRecord!(object, fail), fail);
       this.last = row;
@@ -196,16 +199,13 @@ function ndjsonRowWriter({ kind }: RowContext, fail: ErrorSink): RowWriter {
     order,
     last: null,
     write(record) {
-      const json = record.json;
-      if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-        fail(null, null, 'the line is not a JSON object');
-        return null;
-      }
+      const json = jsonObjectOf(record, fail);
+      if (!json) return null;
       const values: unknown[] = new Array(width);
       for (const key in json) {
         const i = indexOf(key);
         if (i < 0) fail(key, null, `unknown field "${key}"`);
-        else values[i] = (json as Record<string, unknown>)[key];
+        else values[i] = json[key];
       }
       const row = kind.validate(values, fail);
       this.last = row;

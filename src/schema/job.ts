@@ -9,6 +9,7 @@ import { isTerminal } from '../jobs/states.js';
 import { jobProgressStream } from '../progress/jobProgressStream.js';
 import { removeSpoolFile } from '../imports/spool.js';
 import { errorReportPath } from '../http/reportRoutes.js';
+import { jobGlobalId, jobIdFromGlobalId } from '../jobs/globalIds.js';
 import type { UserError } from '../imports/importService.js';
 import { builder } from './builder.js';
 import { decodeCursor, encodeCursor } from './cursors.js';
@@ -101,7 +102,7 @@ export const JobRef = builder.node(builder.objectRef<Job>('Job'), {
     errorReportUrl: t.string({
       nullable: true,
       description: "CSV of the failed rows (line, column, value, message, original row); GET it with the same Authorization header. Null while the job has no row errors",
-      resolve: (job, _args, ctx) => (job.rowsFailed > 0 ? ctx.origin + errorReportPath(Buffer.from(`Job:${job.id}`).toString('base64')) : null),
+      resolve: (job, _args, ctx) => (job.rowsFailed > 0 ? ctx.origin + errorReportPath(jobGlobalId(job.id)) : null),
     }),
     facets: t.field({
       type: [FacetRef],
@@ -166,7 +167,7 @@ builder.mutationFields((t) => ({
     type: JobPayloadRef,
     args: { id: t.arg.id({ required: true }) },
     resolve: async (_root, { id }, ctx): Promise<{ job: Job | null; userErrors: UserError[] }> => {
-      const jobId = decodeJobId(String(id));
+      const jobId = jobIdFromGlobalId(String(id));
       const job = jobId ? await requestCancel(ctx.db, ctx.tenant.id, jobId) : null;
       if (!job) return { job: null, userErrors: [{ code: 'NOT_FOUND', message: 'Job not found', field: ['id'] }] };
       if (isTerminal(job.status) && job.status !== 'CANCELLED') {
@@ -186,7 +187,7 @@ builder.subscriptionFields((t) => ({
     description: 'The job now, then an update at least every 500 ms while it runs, then its terminal state; then the subscription completes',
     args: { id: t.arg.id({ required: true }) },
     subscribe: async (_root, { id }, ctx) => {
-      const jobId = decodeJobId(String(id));
+      const jobId = jobIdFromGlobalId(String(id));
       const job = jobId ? await getJob(ctx.db, ctx.tenant.id, jobId) : null;
       if (!job) throw notFound('Job');
       return jobProgressStream(ctx, job);
@@ -194,10 +195,3 @@ builder.subscriptionFields((t) => ({
     resolve: (job) => job,
   }),
 }));
-
-/** Accepts a Relay global id of a Job; anything else is simply not found. */
-function decodeJobId(globalId: string): string | null {
-  const decoded = Buffer.from(globalId, 'base64').toString('utf8');
-  const [typename, id] = decoded.split(':');
-  return typename === 'Job' && id ? id : null;
-}

@@ -12,6 +12,7 @@ import { buildApp, type App } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createLogger, type Logger } from '../../src/logger.js';
 import { createTestDatabase } from './database.js';
+import { testSettings } from './testApp.js';
 
 export interface OwnApp {
   readonly app: App;
@@ -27,16 +28,7 @@ export interface OwnApp {
 export async function startOwnApp(overrides: Partial<Config> = {}, opts: { log?: Logger } = {}): Promise<OwnApp> {
   const database = await createTestDatabase();
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'bulk-import-own-'));
-  const base: Partial<Config> = {
-    port: 0,
-    host: '127.0.0.1',
-    databaseUrl: database.url,
-    dataDir,
-    spoolDir: path.join(dataDir, 'spool'),
-    logLevel: process.env.TEST_LOG_LEVEL ?? 'silent',
-    pollIntervalMs: 200,
-    ...overrides,
-  };
+  const base: Partial<Config> = { ...testSettings(database.url, dataDir), ...overrides };
   let app!: App;
   let url = '';
   const boot = async (more: Partial<Config>) => {

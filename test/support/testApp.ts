@@ -25,19 +25,23 @@ export interface TestAppOptions {
   pglite?: boolean;
 }
 
-export async function startTestApp(overrides: Partial<Config> = {}, opts: TestAppOptions = {}): Promise<TestApp> {
-  const database = opts.pglite ? { url: undefined, drop: async () => {} } : await createTestDatabase();
-  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'bulk-import-test-'));
-  const config = loadConfig({}, {
+/** The settings every test app starts from: any free port, its own folder, quiet logs, quick polls. */
+export function testSettings(databaseUrl: string | undefined, dataDir: string): Partial<Config> {
+  return {
     port: 0,
     host: '127.0.0.1',
-    databaseUrl: database.url,
+    databaseUrl,
     dataDir,
     spoolDir: path.join(dataDir, 'spool'),
     logLevel: process.env.TEST_LOG_LEVEL ?? 'silent',
     pollIntervalMs: 200,
-    ...overrides,
-  });
+  };
+}
+
+export async function startTestApp(overrides: Partial<Config> = {}, opts: TestAppOptions = {}): Promise<TestApp> {
+  const database = opts.pglite ? { url: undefined, drop: async () => {} } : await createTestDatabase();
+  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'bulk-import-test-'));
+  const config = loadConfig({}, { ...testSettings(database.url, dataDir), ...overrides });
   const app = await buildApp(config);
   const base = await app.start();
   const url = `${base}/graphql`;
