@@ -4,7 +4,7 @@
  */
 import { sql } from 'drizzle-orm';
 import {
-  bigint, bigserial, boolean, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex, uuid,
+  bigint, bigserial, boolean, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid,
 } from 'drizzle-orm/pg-core';
 
 export const tenants = pgTable('tenants', {
@@ -143,5 +143,57 @@ export const collectionRecords = pgTable('collection_records', {
   uniqueIndex('collection_records_record_key').on(t.tenantId, t.collection, t.recordId).where(sql`record_id is not null`),
 ]);
 
-export const schema = { tenants, apiKeys, importJobs, jobErrors, events, userEvents, collectionRecords };
+/**
+ * The columns every roster record (USERS, ORGANISATIONS, LOCATIONS) carries: its id, its tenant,
+ * and the job and line that last wrote it. Rows are upserted, not appended.
+ */
+const rosterRecord = () => ({
+  id: uuid('id').primaryKey(),
+  tenantId: uuid('tenant_id').notNull(),
+  jobId: uuid('job_id').notNull(),
+  line: bigint('line', { mode: 'number' }).notNull(),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+/** LOCATIONS (Sunbird, seeds/001): a hierarchy state > district > block > cluster; upserted on code. */
+export const locations = pgTable('locations', {
+  ...rosterRecord(),
+  code: text('code').notNull(),
+  name: text('name').notNull(),
+  type: text('type').notNull(),
+  parentId: uuid('parent_id'),
+}, (t) => [uniqueIndex('locations_tenant_code_key').on(t.tenantId, t.code)]);
+
+/** ORGANISATIONS (Sunbird schools): upserted on external id; a block location may hold them. */
+export const organisations = pgTable('organisations', {
+  ...rosterRecord(),
+  name: text('name').notNull(),
+  externalId: text('external_id'),
+  status: text('status').notNull(),
+  description: text('description'),
+  locationId: uuid('location_id'),
+}, (t) => [uniqueIndex('organisations_tenant_external_id_key').on(t.tenantId, t.externalId).where(sql`external_id is not null`)]);
+
+/** USERS (Sunbird): upserted on external id; belong to an organisation (SCHOOL ID). */
+export const users = pgTable('users', {
+  ...rosterRecord(),
+  name: text('name').notNull(),
+  phone: text('phone'),
+  email: text('email'),
+  organisationId: uuid('organisation_id'),
+  userType: text('user_type'),
+  roles: text('roles').array(),
+  externalId: text('external_id'),
+}, (t) => [uniqueIndex('users_tenant_external_id_key').on(t.tenantId, t.externalId).where(sql`external_id is not null`)]);
+
+/** What each row of an upsert job did: created or updated which record. Job.outcomes pages through it. */
+export const jobOutcomes = pgTable('job_outcomes', {
+  jobId: uuid('job_id').notNull().references(() => importJobs.id, { onDelete: 'cascade' }),
+  line: bigint('line', { mode: 'number' }).notNull(),
+  outcome: text('outcome').notNull(),
+  recordId: uuid('record_id').notNull(),
+}, (t) => [primaryKey({ columns: [t.jobId, t.line] })]);
+
+export const schema = { tenants, apiKeys, importJobs, jobErrors, events, userEvents, collectionRecords, locations, organisations, users, jobOutcomes };
 export type JobRow = typeof importJobs.$inferSelect;

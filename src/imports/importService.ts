@@ -17,6 +17,7 @@ import type { ImportFormat } from './formats/types.js';
 import { KINDS } from './kinds/index.js';
 import { COLLECTION_NAME } from './kinds/collection.js';
 import { drain, spoolUpload } from './spool.js';
+import { normalizeColumnName } from './columns.js';
 
 export type UserErrorCode =
   | 'IMPORT_IN_PROGRESS' | 'FILE_TOO_LARGE' | 'SCHEMA_MISMATCH' | 'INVALID_FILE' | 'DUPLICATE_FILE'
@@ -36,6 +37,8 @@ export interface UploadRequest {
   filename: string | null;
   kind: string;
   collection?: string | null;
+  /** LOCATIONS only: the type of every location in the file (GraphQL's LocationType, e.g. DISTRICT). */
+  locationType?: string | null;
   format?: ImportFormat | null;
   dryRun?: boolean | null;
   maxErrors?: number | null;
@@ -48,6 +51,7 @@ export interface BatchRequest {
   tenantId: string;
   kind: string;
   collection?: string | null;
+  locationType?: string | null;
   records: unknown[];
   dryRun?: boolean | null;
   maxErrors?: number | null;
@@ -70,6 +74,7 @@ export async function importRecords(deps: ImportDeps, req: BatchRequest): Promis
     filename: null,
     kind: req.kind,
     collection: req.collection,
+    locationType: req.locationType,
     format: 'NDJSON',
     dryRun: req.dryRun,
     maxErrors: req.maxErrors,
@@ -104,6 +109,9 @@ export async function importUpload(deps: ImportDeps, req: UploadRequest): Promis
   }
   if (!wantsCollection && req.collection != null) {
     return refuse({ code: 'INVALID_INPUT', message: 'collection is only for COLLECTION imports', field: ['input', 'collection'] });
+  }
+  if (req.locationType != null && kind.name !== 'LOCATIONS') {
+    return refuse({ code: 'INVALID_INPUT', message: 'locationType is only for LOCATIONS imports', field: ['input', 'locationType'] });
   }
   const inProgress: UserError = {
     code: 'IMPORT_IN_PROGRESS',
@@ -141,10 +149,16 @@ export async function importUpload(deps: ImportDeps, req: UploadRequest): Promis
   const inspection = await inspectFile(spooled.path, { filename: req.filename, format: req.format, kind });
   if (!inspection.ok) return discard({ code: inspection.code, message: inspection.message, field: ['input', 'file'] });
 
+  if (kind.name === 'LOCATIONS' && req.locationType == null && inspection.format === 'CSV'
+    && !inspection.header!.some((name) => normalizeColumnName(name) === 'type')) {
+    return discard({ code: 'INVALID_INPUT', message: 'LOCATIONS needs locationType (STATE, DISTRICT, BLOCK or CLUSTER), or a type column in the file', field: ['input', 'locationType'] });
+  }
+
   const job = await createJobWithinLimit(deps.db, {
     tenantId: req.tenantId,
     kind: kind.name,
     collection: req.collection,
+    locationType: req.locationType?.toLowerCase() ?? null,
     format: inspection.format,
     dryRun: req.dryRun ?? false,
     maxErrors: req.maxErrors,

@@ -9,7 +9,7 @@
 import { csvCell } from '../db/copyCsv.js';
 import { checkHeader, createKeyMatcher } from './columns.js';
 import type { ImportFormat, RecordBatch, SourceRecord } from './formats/types.js';
-import { ROW_ORIGIN_COLUMNS, type ErrorSink, type ImportKind, type RowError } from './kinds/types.js';
+import { ROW_ORIGIN_COLUMNS, type ErrorSink, type ImportKind, type RowError, type UpsertRow } from './kinds/types.js';
 import { shown } from './kinds/values.js';
 
 export interface PreparedBatch {
@@ -18,6 +18,8 @@ export interface PreparedBatch {
   /** Valid rows that carry the kind's dedup key: they go through a staging table and ON CONFLICT DO NOTHING. */
   keyedCsv: string;
   rowsKeyed: number;
+  /** Roster kinds (ImportKind.upsert): the valid rows' values, decided and written on the main thread's transaction. */
+  upsertRows: UpsertRow[];
   rowsValid: number;
   rowsFailed: number;
   rowsProcessed: number;
@@ -68,6 +70,7 @@ export function createRowPipeline(ctx: RowContext): RowPipeline {
       errors = [];
       const lines: string[] = [];
       const keyed: string[] = [];
+      const upsertRows: UpsertRow[] = [];
       let rowsFailed = 0;
       for (const record of batch.records) {
         current = record;
@@ -75,7 +78,9 @@ export function createRowPipeline(ctx: RowContext): RowPipeline {
         if (record.parseError !== undefined) fail(null, null, record.parseError);
         else {
           const row = writer.write(record);
-          if (!currentFailed && row !== null) {
+          if (!currentFailed && row !== null && kind.upsert) {
+            upsertRows.push({ line: record.line, values: writer.last!, raw: record.raw });
+          } else if (!currentFailed && row !== null) {
             (keyIndex >= 0 && writer.last![keyIndex] !== null ? keyed : lines).push(prefix + record.line + jobSuffix + ',' + row);
           }
         }
@@ -85,7 +90,8 @@ export function createRowPipeline(ctx: RowContext): RowPipeline {
         copyCsv: lines.length ? lines.join('\n') + '\n' : '',
         keyedCsv: keyed.length ? keyed.join('\n') + '\n' : '',
         rowsKeyed: keyed.length,
-        rowsValid: lines.length + keyed.length,
+        upsertRows,
+        rowsValid: lines.length + keyed.length + upsertRows.length,
         rowsFailed,
         rowsProcessed: batch.records.length,
         errors,

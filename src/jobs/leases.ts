@@ -10,6 +10,8 @@ import type { PreparedBatch } from '../imports/rowPipeline.js';
 export type BatchToCommit = Omit<PreparedBatch, 'copyCsv' | 'keyedCsv'> & { copyData: string | Uint8Array; keyedData: string | Uint8Array };
 import { JobStatus } from './states.js';
 import { csvCell, withoutNul } from '../db/copyCsv.js';
+import type { ImportKind, RowError } from '../imports/kinds/types.js';
+import { upsertRows } from './upsertRows.js';
 
 export interface Fence { jobId: string; attempt: number }
 
@@ -43,6 +45,8 @@ export interface BatchTarget {
   dedupScope?: readonly string[];
   dryRun: boolean;
   leaseMs: number;
+  /** Set for roster kinds, whose rows are upserted (ImportKind.upsert) instead of appended. */
+  upsert?: { kind: ImportKind; tenantId: string; locationType: string | null };
 }
 
 const ERROR_COLUMNS = ['job_id', 'line', 'column', 'value', 'message', 'raw_row'] as const;
@@ -70,29 +74,55 @@ export async function commitBatch(db: Database, fence: Fence, batch: BatchToComm
       await finish(tx, fence, JobStatus.CANCELLED, null);
       return 'cancelled';
     }
-    let duplicates = 0;
-    if (!target.dryRun) {
-      if (batch.rowsValid > batch.rowsKeyed) await tx.copyCsv(target.table, target.columns, batch.copyData);
-      if (batch.rowsKeyed > 0) duplicates = batch.rowsKeyed - await insertSkippingDuplicates(tx, target, batch.keyedData);
-    }
-    if (batch.errors.length > 0) await tx.copyCsv('job_errors', ERROR_COLUMNS, errorsCsv(fence.jobId, batch));
+    const written = target.upsert
+      ? await upsertBatch(tx, fence, batch, target)
+      : await appendBatch(tx, batch, target);
+    const errors = written.errors ? [...batch.errors, ...written.errors] : batch.errors;
+    const rowsFailed = batch.rowsFailed + (written.rowsFailed ?? 0);
+    if (errors.length > 0) await tx.copyCsv('job_errors', ERROR_COLUMNS, errorsCsv(fence.jobId, errors));
     await tx.query(
       `update import_jobs set
          rows_processed = rows_processed + $3, rows_imported = rows_imported + $4, rows_failed = rows_failed + $5,
-         rows_duplicate = rows_duplicate + $9,
+         rows_duplicate = rows_duplicate + $9, rows_created = rows_created + $10, rows_updated = rows_updated + $11,
          bytes_processed = $6, checkpoint_offset = $6, checkpoint_line = $7,
          lease_expires_at = clock_timestamp() + $8 * interval '1 millisecond'
        where id = $1 and attempt = $2`,
-      [fence.jobId, fence.attempt, batch.rowsProcessed, target.dryRun ? 0 : batch.rowsValid - duplicates, batch.rowsFailed,
-        batch.endOffset, batch.endLine, target.leaseMs, duplicates],
+      [fence.jobId, fence.attempt, batch.rowsProcessed, written.imported, rowsFailed,
+        batch.endOffset, batch.endLine, target.leaseMs, written.duplicates, written.created, written.updated],
     );
-    const failed = job.rows_failed + batch.rowsFailed;
+    const failed = job.rows_failed + rowsFailed;
     if (job.max_errors !== null && failed > job.max_errors) {
       await finish(tx, fence, JobStatus.FAILED, `${failed} rows failed, more than maxErrors (${job.max_errors})`);
       return 'too-many-errors';
     }
     return 'committed';
   });
+}
+
+/** What a batch wrote: the counters it moves, and the row errors found only against the database. */
+interface Written {
+  imported: number;
+  duplicates: number;
+  created: number;
+  updated: number;
+  errors?: (RowError & { rawRow: string })[];
+  rowsFailed?: number;
+}
+
+/** Appended kinds: COPY the rows; those with a dedup key go through the staging table. */
+async function appendBatch(tx: Transaction, batch: BatchToCommit, target: BatchTarget): Promise<Written> {
+  let duplicates = 0;
+  if (target.dryRun) return { imported: 0, duplicates, created: 0, updated: 0 };
+  if (batch.rowsValid > batch.rowsKeyed) await tx.copyCsv(target.table, target.columns, batch.copyData);
+  if (batch.rowsKeyed > 0) duplicates = batch.rowsKeyed - await insertSkippingDuplicates(tx, target, batch.keyedData);
+  return { imported: batch.rowsValid - duplicates, duplicates, created: 0, updated: 0 };
+}
+
+/** Roster kinds: each row creates or updates a record (jobs/upsertRows.ts). */
+async function upsertBatch(tx: Transaction, fence: Fence, batch: BatchToCommit, target: BatchTarget): Promise<Written> {
+  const { kind, tenantId, locationType } = target.upsert!;
+  const result = await upsertRows(tx, kind, batch.upsertRows, { tenantId, jobId: fence.jobId, locationType, dryRun: target.dryRun });
+  return { imported: result.created + result.updated, duplicates: 0, ...result };
 }
 
 /**
@@ -151,9 +181,9 @@ export async function releaseLease(db: Database, fence: Fence): Promise<void> {
   );
 }
 
-function errorsCsv(jobId: string, batch: BatchToCommit): string {
+function errorsCsv(jobId: string, errors: readonly (RowError & { rawRow: string })[]): string {
   let out = '';
-  for (const e of batch.errors) {
+  for (const e of errors) {
     const cells = [e.column, e.value, e.message, e.rawRow].map((v) => csvCell(withoutNul(v)));
     out += `${jobId},${e.line},${cells.join(',')}\n`;
   }

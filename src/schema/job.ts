@@ -2,7 +2,8 @@
 import { GraphQLError } from 'graphql';
 import { resolveCursorConnection } from '@pothos/plugin-relay';
 import {
-  countJobErrors, countJobs, distinctValues, getJob, listJobErrors, listJobs, requestCancel, type Job, type JobError,
+  countJobErrors, countJobOutcomes, countJobs, distinctValues, getJob, listJobErrors, listJobOutcomes, listJobs, requestCancel,
+  type Job, type JobError, type JobOutcome,
 } from '../jobs/jobStore.js';
 import { KINDS } from '../imports/kinds/index.js';
 import { isTerminal } from '../jobs/states.js';
@@ -13,7 +14,7 @@ import { jobGlobalId, jobIdFromGlobalId } from '../jobs/globalIds.js';
 import type { UserError } from '../imports/importService.js';
 import { builder } from './builder.js';
 import { decodeCursor, encodeCursor } from './cursors.js';
-import { ImportFormatEnum, ImportKindEnum, JobStatusEnum } from './enums.js';
+import { ImportFormatEnum, ImportKindEnum, JobStatusEnum, LocationTypeEnum } from './enums.js';
 import { UserErrorRef } from './userError.js';
 
 const secondsBetween = (from: Date, to: Date) => (to.getTime() - from.getTime()) / 1000;
@@ -28,6 +29,43 @@ export const JobErrorRef = builder.objectRef<JobError>('JobError').implement({
   }),
 });
 
+interface PageArgs { first?: number | null; after?: string | null; last?: number | null; before?: string | null }
+
+/**
+ * One forward page of a job's list (errors, outcomes), by keyset on a numeric key: up to 1,000
+ * nodes (100 by default) after the cursor, and the total counted only if asked for.
+ */
+async function forwardPage<T>(args: PageArgs, cursorPrefix: string, field: string, list: {
+  load(after: number | undefined, limit: number): Promise<T[]>;
+  keyOf(node: T): number;
+  count(): Promise<number>;
+}) {
+  if (args.last != null || args.before != null) throw new GraphQLError(`${field} pages forward only: use first and after`);
+  const after = args.after ? decodeCursor(args.after, cursorPrefix) : undefined;
+  const first = Math.min(args.first ?? 100, 1000);
+  const rows = await list.load(after, first + 1);
+  const edges = rows.slice(0, first).map((node) => ({ cursor: encodeCursor(cursorPrefix, list.keyOf(node)), node }));
+  return {
+    edges,
+    totalCount: list.count,
+    pageInfo: {
+      hasNextPage: rows.length > first, hasPreviousPage: after !== undefined,
+      startCursor: edges[0]?.cursor ?? null, endCursor: edges.at(-1)?.cursor ?? null,
+    },
+  };
+}
+
+export const RowOutcomeEnum = builder.enumType('RowOutcome', { values: ['CREATED', 'UPDATED'] as const });
+
+export const JobOutcomeRef = builder.objectRef<JobOutcome>('JobOutcome').implement({
+  description: 'What one row of a USERS, ORGANISATIONS or LOCATIONS import did: created or updated which record',
+  fields: (t) => ({
+    line: t.int({ resolve: (o) => o.line }),
+    outcome: t.field({ type: RowOutcomeEnum, resolve: (o) => (o.outcome === 'created' ? 'CREATED' : 'UPDATED') }),
+    recordId: t.id({ description: "The record's id (a USER ID, a SCHOOL ID, a location's parentId)", resolve: (o) => o.recordId }),
+  }),
+});
+
 export const FacetRef = builder.objectRef<{ field: string; values: string[] }>('Facet').implement({
   fields: (t) => ({ field: t.exposeString('field'), values: t.exposeStringList('values') }),
 });
@@ -39,6 +77,7 @@ export const JobRef = builder.node(builder.objectRef<Job>('Job'), {
   fields: (t) => ({
     kind: t.field({ type: ImportKindEnum, resolve: (j) => j.kind as never }),
     collection: t.exposeString('collection', { nullable: true }),
+    locationType: t.field({ type: LocationTypeEnum, nullable: true, resolve: (j) => (j.locationType?.toUpperCase() ?? null) as never }),
     format: t.field({ type: ImportFormatEnum, resolve: (j) => j.format as never }),
     status: t.field({ type: JobStatusEnum, resolve: (j) => j.status as never }),
     dryRun: t.exposeBoolean('dryRun'),
@@ -79,26 +118,27 @@ export const JobRef = builder.node(builder.objectRef<Job>('Job'), {
     failureReason: t.exposeString('failureReason', { nullable: true }),
     errors: t.connection({
       type: JobErrorRef,
-      resolve: async (job, args, ctx) => {
-        const after = args.after ? decodeCursor(args.after, 'error') : undefined;
-        const first = Math.min(args.first ?? 100, 1000);
-        if (args.last != null || args.before != null) throw new GraphQLError('Job.errors pages forward only: use first and after');
-        const rows = await listJobErrors(ctx.db, job.id, { afterId: after, limit: first + 1 });
-        const page = rows.slice(0, first);
-        const edges = page.map((e) => ({ cursor: encodeCursor('error', e.id), node: e }));
-        return {
-          edges,
-          totalCount: () => countJobErrors(ctx.db, job.id),
-          pageInfo: {
-            hasNextPage: rows.length > first, hasPreviousPage: after !== undefined,
-            startCursor: edges[0]?.cursor ?? null, endCursor: edges.at(-1)?.cursor ?? null,
-          },
-        };
-      },
+      resolve: (job, args, ctx) => forwardPage(args, 'error', 'Job.errors', {
+        load: (after, limit) => listJobErrors(ctx.db, job.id, { afterId: after, limit }),
+        keyOf: (e) => e.id,
+        count: () => countJobErrors(ctx.db, job.id),
+      }),
     }, {
       name: 'JobErrorConnection',
       fields: (c) => ({ totalCount: c.int({ resolve: (conn) => (conn as unknown as { totalCount: () => Promise<number> }).totalCount() }) }),
     }, { name: 'JobErrorEdge' }),
+    outcomes: t.connection({
+      type: JobOutcomeRef,
+      description: 'Roster kinds (USERS, ORGANISATIONS, LOCATIONS): each imported row with its outcome and record id, in line order',
+      resolve: (job, args, ctx) => forwardPage(args, 'outcome', 'Job.outcomes', {
+        load: (after, limit) => listJobOutcomes(ctx.db, job.id, { afterLine: after, limit }),
+        keyOf: (o) => o.line,
+        count: () => countJobOutcomes(ctx.db, job.id),
+      }),
+    }, {
+      name: 'JobOutcomeConnection',
+      fields: (c) => ({ totalCount: c.int({ resolve: (conn) => (conn as unknown as { totalCount: () => Promise<number> }).totalCount() }) }),
+    }, { name: 'JobOutcomeEdge' }),
     errorReportUrl: t.string({
       nullable: true,
       description: "CSV of the failed rows (line, column, value, message, original row); GET it with the same Authorization header. Null while the job has no row errors",

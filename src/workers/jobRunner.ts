@@ -47,6 +47,7 @@ export async function runJob(deps: RunnerDeps, fence: Fence): Promise<RunResult>
     dedupScope: kind.dedupScope,
     dryRun: job.dryRun,
     leaseMs: deps.leaseMs,
+    upsert: kind.upsert ? { kind, tenantId: job.tenantId, locationType: job.locationType } : undefined,
   };
 
   // The lease is renewed by every commit, and by this timer when batches are slow to come, but

@@ -46,7 +46,66 @@ export interface ImportKind {
    * Runs once per row on the hot path: no closures or objects per call beyond the result.
    */
   validate(values: readonly unknown[], fail: ErrorSink): (string | null)[];
+  /** For roster kinds (USERS, ORGANISATIONS, LOCATIONS): rows create or update records instead of being appended. */
+  upsert?: UpsertRules;
 }
+
+/** A valid row of an upsert kind, as the parse thread hands it over: its checked values in `columns` order. */
+export interface UpsertRow { line: number; values: (string | null)[]; raw: string }
+
+/** A record a row may name: one already in the table, or one written by an earlier row of the batch. */
+export interface KnownRecord { id: string; key: string | null; type: string | null }
+
+/** Finds one kind's records by id or by natural key (code, external id), within the tenant. */
+export interface RecordLookup {
+  byId(id: string | null): KnownRecord | undefined;
+  byKey(key: string | null): KnownRecord | undefined;
+}
+
+/** Which record a row writes (id null: a new one), its natural key and type, and its table values. */
+export interface UpsertDecision {
+  id: string | null;
+  key: string | null;
+  type?: string | null;
+  /** In UpsertRules.columns order; null leaves an existing record's value as it was. */
+  values: (string | null)[];
+}
+
+export interface UpsertRules {
+  /** The table columns a decision's values fill, in order (id, tenant_id, job_id and line are the engine's). */
+  columns: readonly string[];
+  /** The column of the natural key that rows upsert on, and of the record's type if it has one. */
+  keyColumn: string;
+  typeColumn?: string;
+  /** What to say when a row gives a key that another record holds, e.g. 'External ID "x" already belongs to another user'. */
+  keyTaken(key: string): { column: string; message: string };
+  /**
+   * The records a batch's rows name, loaded in one query per kind before any row is decided:
+   * for each kind, the row values (by column index) to find by id and by key.
+   */
+  lookups: readonly { kind: string; idColumns: readonly number[]; keyColumns: readonly number[] }[];
+  /**
+   * Decides one row, in line order: rows see the records that earlier rows of the file created
+   * or changed. A row that names a record that does not exist fails through `fail`.
+   */
+  decide(row: UpsertRow, find: (kind: string) => RecordLookup, job: UpsertJob, fail: ErrorSink): UpsertDecision | null;
+}
+
+/**
+ * The record a roster row writes over: the one its id column names (USER ID, SCHOOL ID), which
+ * must exist; else the one that holds its natural key (upsert); else none, and the row creates one.
+ */
+export function recordToUpdate(
+  records: RecordLookup, named: { column: string; id: string | null; noun: string }, key: string | null, fail: ErrorSink,
+): string | null {
+  if (named.id === null) return records.byKey(key)?.id ?? null;
+  const existing = records.byId(named.id);
+  if (!existing) fail(named.column, named.id, `${named.column} "${named.id}" does not name ${named.noun} of this tenant`);
+  return existing?.id ?? null;
+}
+
+/** The job's own settings that a row's decision may depend on. */
+export interface UpsertJob { locationType: string | null }
 
 /** The columns every kind's table carries before its own: who, which job, and which line of the file. */
 export const ROW_ORIGIN_COLUMNS = ['tenant_id', 'job_id', 'line'] as const;

@@ -146,3 +146,20 @@ export function checkJsonObject(value: unknown, column: string, fail: ErrorSink)
   }
   return textValue;
 }
+
+/** One of a few words, matched case-insensitively and returned lower-case; absent stays null. */
+export function oneOf(value: unknown, column: string, choices: readonly string[], fail: ErrorSink): string | null {
+  const s = text(value, column, fail);
+  if (s === null) return null;
+  const word = s.trim().toLowerCase();
+  if (choices.includes(word)) return word;
+  fail(column, s, `${column} must be ${choices.length === 2 ? `${choices[0]} or ${choices[1]}` : `one of ${choices.join(', ')}`}`);
+  return null;
+}
+
+/** A required text value: absent fails with "is required". */
+export function requiredText(value: unknown, column: string, fail: ErrorSink): string | null {
+  const s = text(value, column, fail);
+  if (s === null && absent(value)) fail(column, null, `${column} is required`);
+  return s;
+}

@@ -1,0 +1,132 @@
+/**
+ * The write path of the roster kinds (USERS, ORGANISATIONS, LOCATIONS), inside a batch's
+ * transaction: find every record the batch's rows name in one query per kind, decide each row in
+ * line order (so a row sees what earlier rows created: a parent earlier in the file), then write
+ * the records with one COPY and one INSERT ... ON CONFLICT, and each row's outcome with one COPY.
+ * Never a query per row.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Transaction } from '../db/database.js';
+import { csvCell } from '../db/copyCsv.js';
+import { getKind } from '../imports/kinds/index.js';
+import type { ErrorSink, ImportKind, KnownRecord, RecordLookup, RowError, UpsertJob, UpsertRow } from '../imports/kinds/types.js';
+import { shown } from '../imports/kinds/values.js';
+import { isUuid } from './jobStore.js';
+
+export interface UpsertContext extends UpsertJob { tenantId: string; jobId: string; dryRun: boolean }
+
+export interface UpsertResult {
+  created: number;
+  updated: number;
+  /** Rows that named records which do not exist, or took a key another record holds. */
+  errors: (RowError & { rawRow: string })[];
+  rowsFailed: number;
+}
+
+/** Advisory lock namespace: one writer per tenant and roster table at a time, so decisions read what they write over. */
+const ROSTER_LOCK = 7_311_003;
+
+/** A kind's records by id and by key: loaded from the table, then kept current as rows are decided. */
+class RecordIndex implements RecordLookup {
+  private readonly ids = new Map<string, KnownRecord>();
+  private readonly keys = new Map<string, KnownRecord>();
+  byId(id: string | null) { return id === null ? undefined : this.ids.get(id.toLowerCase()); }
+  byKey(key: string | null) { return key === null ? undefined : this.keys.get(key); }
+  put(record: KnownRecord): void {
+    const before = this.ids.get(record.id);
+    if (before?.key != null && before.key !== record.key) this.keys.delete(before.key);
+    this.ids.set(record.id, record);
+    if (record.key !== null) this.keys.set(record.key, record);
+  }
+}
+
+async function loadIndexes(tx: Transaction, kind: ImportKind, rows: readonly UpsertRow[], tenantId: string): Promise<Map<string, RecordIndex>> {
+  const indexes = new Map<string, RecordIndex>();
+  for (const lookup of kind.upsert!.lookups) {
+    const target = getKind(lookup.kind);
+    const rules = target.upsert!;
+    const ids = new Set<string>();
+    const keys = new Set<string>();
+    for (const { values } of rows) {
+      for (const c of lookup.idColumns) if (values[c] !== null && isUuid(values[c]!)) ids.add(values[c]!.toLowerCase());
+      for (const c of lookup.keyColumns) if (values[c] !== null) keys.add(values[c]!);
+    }
+    const index = indexes.get(lookup.kind) ?? new RecordIndex();
+    indexes.set(lookup.kind, index);
+    if (ids.size === 0 && keys.size === 0) continue;
+    const found = await tx.query<{ id: string; key: string | null; type: string | null }>(
+      `select id::text as id, "${rules.keyColumn}" as key, ${rules.typeColumn ? `"${rules.typeColumn}"` : 'null'}::text as type
+       from "${target.table}" where tenant_id = $1 and (id = any($2::uuid[]) or "${rules.keyColumn}" = any($3::text[]))`,
+      [tenantId, [...ids], [...keys]],
+    );
+    for (const record of found) index.put(record);
+  }
+  // The kind's own index exists even when no row names an existing record: created rows go there.
+  if (!indexes.has(kind.name)) indexes.set(kind.name, new RecordIndex());
+  return indexes;
+}
+
+interface Written { id: string; line: number; values: (string | null)[] }
+
+export async function upsertRows(tx: Transaction, kind: ImportKind, rows: readonly UpsertRow[], ctx: UpsertContext): Promise<UpsertResult> {
+  const rules = kind.upsert!;
+  await tx.query('select pg_advisory_xact_lock($1, hashtext($2))', [ROSTER_LOCK, `${ctx.tenantId}:${kind.table}`]);
+  const indexes = await loadIndexes(tx, kind, rows, ctx.tenantId);
+  const find = (name: string): RecordLookup => {
+    const index = indexes.get(name);
+    if (!index) throw new Error(`${kind.name} looks up ${name} records without declaring it in its lookups`);
+    return index;
+  };
+  const own = indexes.get(kind.name)!;
+
+  const result: UpsertResult = { created: 0, updated: 0, errors: [], rowsFailed: 0 };
+  let current: UpsertRow;
+  let failed = false;
+  const fail: ErrorSink = (column, value, message) => {
+    failed = true;
+    result.errors.push({ line: current.line, column, value: shown(value), message, rawRow: current.raw });
+  };
+  const records = new Map<string, Written>(); // by record id: what the batch finally writes
+  const outcomes: string[] = [];
+  for (const row of rows) {
+    current = row;
+    failed = false;
+    const decision = rules.decide(row, find, ctx, fail);
+    if (!failed && decision && decision.key !== null) {
+      const holder = own.byKey(decision.key);
+      if (holder && holder.id !== decision.id) {
+        const taken = rules.keyTaken(decision.key);
+        fail(taken.column, decision.key, taken.message);
+      }
+    }
+    if (failed || !decision) { result.rowsFailed++; continue; }
+    const id = decision.id ?? randomUUID();
+    const earlier = records.get(id);
+    // Null leaves a value as it was, in the table or as an earlier row of the batch set it.
+    const values = earlier ? decision.values.map((v, i) => v ?? earlier.values[i]) : decision.values;
+    records.set(id, { id, line: row.line, values });
+    const before = own.byId(id);
+    own.put({ id, key: decision.key ?? before?.key ?? null, type: decision.type ?? before?.type ?? null });
+    if (decision.id === null) result.created++;
+    else result.updated++;
+    outcomes.push(`${ctx.jobId},${row.line},${decision.id === null ? 'created' : 'updated'},${id}\n`);
+  }
+  if (ctx.dryRun || records.size === 0) return ctx.dryRun ? { ...result, created: 0, updated: 0 } : result;
+
+  const staging = `staging_${kind.table}`;
+  const columns = ['id', 'tenant_id', 'job_id', 'line', ...rules.columns];
+  const list = columns.map((c) => `"${c}"`).join(', ');
+  await tx.query(`create temp table if not exists "${staging}" (like "${kind.table}" including defaults) on commit delete rows`);
+  let csv = '';
+  for (const r of records.values()) csv += `${r.id},${ctx.tenantId},${ctx.jobId},${r.line},${r.values.map(csvCell).join(',')}\n`;
+  await tx.copyCsv(staging, columns, csv);
+  const updates = ['job_id', 'line', ...rules.columns]
+    .map((c) => `"${c}" = ${rules.columns.includes(c) ? `coalesce(excluded."${c}", "${kind.table}"."${c}")` : `excluded."${c}"`}`)
+    .join(', ');
+  await tx.query(
+    `insert into "${kind.table}" (${list}) select ${list} from "${staging}" order by line
+     on conflict (id) do update set ${updates}, updated_at = now()`,
+  );
+  await tx.copyCsv('job_outcomes', ['job_id', 'line', 'outcome', 'record_id'], outcomes.join(''));
+  return result;
+}
