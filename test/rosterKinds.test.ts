@@ -246,6 +246,15 @@ describe('USERS', () => {
     expect(newcomer.phone).toBe('+919876543217');
   });
 
+  it('refuses a file whose header misses NAME or has an unknown column, before any job', async () => {
+    const payload = await upload('USERS', 'wrong.csv', csv('MOBILE PHONE,SCHOOL,External ID', '9876543210,SCH-1,T-1'));
+    expect(payload.job).toBeNull();
+    expect(payload.userErrors).toEqual([{
+      code: 'SCHEMA_MISMATCH', field: ['input', 'file'],
+      message: "The file's columns do not match USERS: missing required column: NAME; unknown column: SCHOOL",
+    }]);
+  });
+
   it('imports NDJSON records with the same rules', async () => {
     const lines = [
       { NAME: 'Json User', EMAIL: 'json@example.org', 'SCHOOL ID': 'SCH-1', USER_TYPE: 'other', 'External ID': 'J-1' },

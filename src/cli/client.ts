@@ -28,6 +28,7 @@ function summary(job: JobSnapshot): string {
   return [
     `job ${job.id}: ${job.status}${job.dryRun ? ' (dry run)' : ''}`,
     `  rows: ${num(job.rowsProcessed)} processed, ${num(job.rowsImported)} imported, ${num(job.rowsFailed)} failed, ${num(job.rowsDuplicate)} duplicate`,
+    ...(job.rowsCreated + job.rowsUpdated > 0 ? [`  records: ${num(job.rowsCreated)} created, ${num(job.rowsUpdated)} updated`] : []),
     `  time: ${job.elapsedSeconds?.toFixed(1) ?? '-'} s, ${num(job.insertRate)} rows/s`,
     ...(job.failureReason ? [`  reason: ${job.failureReason}`] : []),
     ...(job.rowsFailed > 0 ? [`  see the failed rows: bulk-import errors ${job.id}`] : []),
