@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  JobErrorsDocument, JobOutcomesDocument, UploadImportDocument, type ImportKind, type UploadImportInput,
+  ImportBatchDocument, JobErrorsDocument, JobOutcomesDocument, UploadImportDocument, type ImportKind, type UploadImportInput,
 } from '../src/generated/gql/graphql.js';
 import type { GraphQLTestClient } from './support/client.js';
 import { waitForJob } from './support/jobs.js';
@@ -117,6 +117,15 @@ describe('LOCATIONS', () => {
       { line: 7, column: 'type', value: 'village', message: 'type must be one of state, district, block, cluster' },
     ]);
     expect(await locationRow('KA-CL2')).toMatchObject({ type: 'cluster', parent_id: (await locationRow('KA-BLK')).id });
+  });
+
+  it('takes clusters as importBatch records, with the location type for the whole batch', async () => {
+    const { importBatch } = await client.data(ImportBatchDocument, {
+      input: { kind: 'LOCATIONS', locationType: 'CLUSTER', records: [{ code: 'CL-1', name: 'Cluster 1', parentCode: 'BLK1' }, { code: 'CL-2', name: 'Orphan' }] },
+    });
+    expect(importBatch.userErrors).toEqual([]);
+    expect(importBatch.job).toMatchObject({ status: 'COMPLETED', rowsCreated: 1, rowsFailed: 1 });
+    expect(await locationRow('CL-1')).toMatchObject({ type: 'cluster', parent_id: block });
   });
 
   it('needs a location type for the upload or in the file, and no other kind takes one', async () => {
