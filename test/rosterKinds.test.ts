@@ -128,6 +128,17 @@ describe('LOCATIONS', () => {
     expect(await locationRow('CL-1')).toMatchObject({ type: 'cluster', parent_id: block });
   });
 
+  it('a dry run of a hierarchy file finds parents from earlier batches too, and reports what the real run then reports', async () => {
+    const file = csv('code,name,parentCode,parentId,type', 'GA,Goa,,,state', 'GA-N,North Goa,GA,,district', 'GA-B,Block,GA-N,,block', 'GA-X,Stray,GA-Q,,block');
+    const dry = await importFile('LOCATIONS', 'goa.csv', file, { dryRun: true });
+    expect(dry.job).toMatchObject({ status: 'COMPLETED', rowsCreated: 0, rowsFailed: 1 });
+    expect(await locationRow('GA')).toBeUndefined();
+    const real = await importFile('LOCATIONS', 'goa.csv', file);
+    expect(real.job).toMatchObject({ rowsCreated: 3, rowsFailed: 1 });
+    expect(real.errors).toEqual(dry.errors);
+    expect(dry.errors).toEqual([{ line: 5, column: 'parentCode', value: 'GA-Q', message: 'parentCode "GA-Q" does not name a location of this tenant (in the database or earlier in the file)' }]);
+  });
+
   it('needs a location type for the upload or in the file, and no other kind takes one', async () => {
     const none = await upload('LOCATIONS', 'x.csv', csv(LOCATION_HEADER, 'Z,Z,,'));
     expect(none.userErrors).toEqual([{ code: 'INVALID_INPUT', field: ['input', 'locationType'], message: 'LOCATIONS needs locationType (STATE, DISTRICT, BLOCK or CLUSTER), or a type column in the file' }]);

@@ -11,7 +11,7 @@ export type BatchToCommit = Omit<PreparedBatch, 'copyCsv' | 'keyedCsv'> & { copy
 import { JobStatus } from './states.js';
 import { csvCell, withoutNul } from '../db/copyCsv.js';
 import type { ImportKind, RowError } from '../imports/kinds/types.js';
-import { upsertRows } from './upsertRows.js';
+import { RecordIndex, upsertRows } from './upsertRows.js';
 
 export interface Fence { jobId: string; attempt: number }
 
@@ -46,7 +46,7 @@ export interface BatchTarget {
   dryRun: boolean;
   leaseMs: number;
   /** Set for roster kinds, whose rows are upserted (ImportKind.upsert) instead of appended. */
-  upsert?: { kind: ImportKind; tenantId: string; locationType: string | null };
+  upsert?: { kind: ImportKind; tenantId: string; locationType: string | null; dryRunRecords?: RecordIndex };
 }
 
 const ERROR_COLUMNS = ['job_id', 'line', 'column', 'value', 'message', 'raw_row'] as const;
@@ -120,8 +120,8 @@ async function appendBatch(tx: Transaction, batch: BatchToCommit, target: BatchT
 
 /** Roster kinds: each row creates or updates a record (jobs/upsertRows.ts). */
 async function upsertBatch(tx: Transaction, fence: Fence, batch: BatchToCommit, target: BatchTarget): Promise<Written> {
-  const { kind, tenantId, locationType } = target.upsert!;
-  const result = await upsertRows(tx, kind, batch.upsertRows, { tenantId, jobId: fence.jobId, locationType, dryRun: target.dryRun });
+  const { kind, tenantId, locationType, dryRunRecords } = target.upsert!;
+  const result = await upsertRows(tx, kind, batch.upsertRows, { tenantId, jobId: fence.jobId, locationType, dryRun: target.dryRun, dryRunRecords });
   return { imported: result.created + result.updated, duplicates: 0, ...result };
 }
 

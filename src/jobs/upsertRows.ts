@@ -13,7 +13,16 @@ import type { ErrorSink, ImportKind, KnownRecord, RecordLookup, RowError, Upsert
 import { shown } from '../imports/kinds/values.js';
 import { isUuid } from './jobStore.js';
 
-export interface UpsertContext extends UpsertJob { tenantId: string; jobId: string; dryRun: boolean }
+export interface UpsertContext extends UpsertJob {
+  tenantId: string;
+  jobId: string;
+  dryRun: boolean;
+  /**
+   * A dry run writes nothing, so a later batch would not find what an earlier one "created" (a
+   * parent earlier in the file): the job's run keeps those records here, from batch to batch.
+   */
+  dryRunRecords?: RecordIndex;
+}
 
 export interface UpsertResult {
   created: number;
@@ -27,7 +36,7 @@ export interface UpsertResult {
 const ROSTER_LOCK = 7_311_003;
 
 /** A kind's records by id and by key: loaded from the table, then kept current as rows are decided. */
-class RecordIndex implements RecordLookup {
+export class RecordIndex implements RecordLookup {
   private readonly ids = new Map<string, KnownRecord>();
   private readonly keys = new Map<string, KnownRecord>();
   byId(id: string | null) { return id === null ? undefined : this.ids.get(id.toLowerCase()); }
@@ -38,6 +47,7 @@ class RecordIndex implements RecordLookup {
     this.ids.set(record.id, record);
     if (record.key !== null) this.keys.set(record.key, record);
   }
+  records(): IterableIterator<KnownRecord> { return this.ids.values(); }
 }
 
 async function loadIndexes(tx: Transaction, kind: ImportKind, rows: readonly UpsertRow[], tenantId: string): Promise<Map<string, RecordIndex>> {
@@ -78,6 +88,7 @@ export async function upsertRows(tx: Transaction, kind: ImportKind, rows: readon
     return index;
   };
   const own = indexes.get(kind.name)!;
+  for (const record of ctx.dryRunRecords?.records() ?? []) own.put(record);
 
   const result: UpsertResult = { created: 0, updated: 0, errors: [], rowsFailed: 0 };
   let current: UpsertRow;
@@ -106,12 +117,17 @@ export async function upsertRows(tx: Transaction, kind: ImportKind, rows: readon
     const values = earlier ? decision.values.map((v, i) => v ?? earlier.values[i]) : decision.values;
     records.set(id, { id, line: row.line, values });
     const before = own.byId(id);
-    own.put({ id, key: decision.key ?? before?.key ?? null, type: decision.type ?? before?.type ?? null });
+    const record = { id, key: decision.key ?? before?.key ?? null, type: decision.type ?? before?.type ?? null };
+    own.put(record);
     if (decision.id === null) result.created++;
     else result.updated++;
     outcomes.push(`${ctx.jobId},${row.line},${decision.id === null ? 'created' : 'updated'},${id}\n`);
   }
-  if (ctx.dryRun || records.size === 0) return ctx.dryRun ? { ...result, created: 0, updated: 0 } : result;
+  if (ctx.dryRun) {
+    for (const id of records.keys()) ctx.dryRunRecords?.put(own.byId(id)!);
+    return { ...result, created: 0, updated: 0 };
+  }
+  if (records.size === 0) return result;
 
   const staging = `staging_${kind.table}`;
   const columns = ['id', 'tenant_id', 'job_id', 'line', ...rules.columns];

@@ -10,6 +10,7 @@ import type { ImportFormat } from '../imports/formats/types.js';
 import { copyColumnsFor } from '../imports/rowPipeline.js';
 import { getJobById } from '../jobs/jobStore.js';
 import { commitBatch, finishJob, LeaseLostError, releaseLease, renewLease, type Fence } from '../jobs/leases.js';
+import { RecordIndex } from '../jobs/upsertRows.js';
 import { JobStatus } from '../jobs/states.js';
 import type { ProgressBus } from '../progress/progressBus.js';
 import type { Logger } from '../logger.js';
@@ -47,7 +48,9 @@ export async function runJob(deps: RunnerDeps, fence: Fence): Promise<RunResult>
     dedupScope: kind.dedupScope,
     dryRun: job.dryRun,
     leaseMs: deps.leaseMs,
-    upsert: kind.upsert ? { kind, tenantId: job.tenantId, locationType: job.locationType } : undefined,
+    upsert: kind.upsert
+      ? { kind, tenantId: job.tenantId, locationType: job.locationType, dryRunRecords: job.dryRun ? new RecordIndex() : undefined }
+      : undefined,
   };
 
   // The lease is renewed by every commit, and by this timer when batches are slow to come, but
