@@ -29,6 +29,21 @@ export interface Config {
   maxSubscriptionsPerTenant: number;
   /** JSON request bodies (queries, importBatch) larger than this are refused with 413. */
   maxJsonBodyBytes: number;
+  /** importFromUrl: also accept plain http:// URLs and S3 endpoints (local test servers, an in-house MinIO). */
+  allowInsecureSourceUrls: boolean;
+  /** importFromUrl: also fetch from loopback, private and link-local addresses (off: a tenant cannot reach our internal network). */
+  allowPrivateSourceAddresses: boolean;
+  /** importFromUrl: how long a source may take to connect, answer, or send its next bytes. */
+  sourceTimeoutMs: number;
+  /** importFromUrl: a PEM file of extra CA certificates to trust for sources (a private CA), on top of Node's. */
+  sourceCaFile: string | undefined;
+}
+
+function bool(env: NodeJS.ProcessEnv, name: string): boolean {
+  const raw = (env[name] ?? '').trim().toLowerCase();
+  if (raw === '' || raw === '0' || raw === 'false' || raw === 'no') return false;
+  if (raw === '1' || raw === 'true' || raw === 'yes') return true;
+  throw new Error(`${name} must be true or false, got "${env[name]}"`);
 }
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -65,6 +80,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     graphqlMaxCost: int(env, 'GRAPHQL_MAX_COST', 100_000),
     maxSubscriptionsPerTenant: int(env, 'MAX_SUBSCRIPTIONS_PER_TENANT', 50),
     maxJsonBodyBytes: int(env, 'MAX_JSON_BODY_BYTES', 16 * 1024 * 1024),
+    allowInsecureSourceUrls: bool(env, 'ALLOW_INSECURE_SOURCE_URLS'),
+    allowPrivateSourceAddresses: bool(env, 'ALLOW_PRIVATE_SOURCE_ADDRESSES'),
+    sourceTimeoutMs: int(env, 'SOURCE_TIMEOUT_MS', 30_000),
+    sourceCaFile: env.SOURCE_CA_FILE ? path.resolve(env.SOURCE_CA_FILE) : undefined,
     ...overrides,
   };
 }

@@ -1,11 +1,13 @@
 /** The README's examples, run as written against the real server, so that they cannot rot. */
 import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventRow, eventsCsv, manyEvents } from './support/events.js';
 import { startTestApp, type TestApp } from './support/testApp.js';
+import { schema } from '../src/schema/index.js';
 
 const run = promisify(execFile);
 let t: TestApp;
@@ -37,6 +39,14 @@ describe('README examples', () => {
     });
     expect(stdout).toContain('uploaded 100%');
     expect(stdout.trimEnd().split('\n').at(-1)).toBe('done: COMPLETED, 40 rows imported, 1 failed');
+  });
+
+  it('the importFromUrl examples are valid against the schema (their sources are not on this machine)', () => {
+    // graphql's CommonJS build, the one the schema was built with (see schema.test.ts).
+    const { parse, validate } = createRequire(import.meta.url)('graphql') as typeof import('graphql');
+    for (const marker of ['importFromUrl(input: { url: "https://', 'url: "s3://']) {
+      expect(validate(schema, parse(block(marker))), marker).toEqual([]);
+    }
   });
 
   it('the curl upload works as written', async () => {

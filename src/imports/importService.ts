@@ -1,7 +1,8 @@
 /**
- * Starting an import from an uploaded file: the checks that come before a job exists (kind,
- * options, the tenant's active-job limit, size, format, header), then the QUEUED job. Expected
- * failures are values with a UserErrorCode; the resolver turns them into `userErrors`.
+ * Starting an import from a file (uploaded, fetched from a URL, or records of importBatch): the
+ * checks that come before a job exists (kind, options, the tenant's active-job limit, size,
+ * format, header), then the QUEUED job. Expected failures are values with a UserErrorCode; the
+ * resolver turns them into `userErrors`.
  */
 import fs from 'node:fs/promises';
 import type { Config } from '../config.js';
@@ -16,8 +17,10 @@ import { inspectFile } from './formats/inspect.js';
 import type { ImportFormat } from './formats/types.js';
 import { KINDS } from './kinds/index.js';
 import { COLLECTION_NAME } from './kinds/collection.js';
-import { drain, spoolUpload } from './spool.js';
+import { drain, spoolUpload, UploadStreamError } from './spool.js';
 import { normalizeColumnName } from './columns.js';
+import type { SourceSettings } from './sources/network.js';
+import { describeSource, openSource, parseSource, type OpenedSource, type S3Credentials } from './sources/urlSource.js';
 
 export type UserErrorCode =
   | 'IMPORT_IN_PROGRESS' | 'FILE_TOO_LARGE' | 'SCHEMA_MISMATCH' | 'INVALID_FILE' | 'DUPLICATE_FILE'
@@ -29,12 +32,9 @@ export type ImportResult = { ok: true; job: Job } | ({ ok: false } & UserError);
 
 export interface ImportDeps { db: Database; bus: ProgressBus; config: Config; metrics: Metrics }
 
-export interface UploadRequest {
+/** What every file import is asked for, whatever brings the file. */
+export interface ImportOptions {
   tenantId: string;
-  /** Called once the file is spooled, before the job is created: a last word on the request. */
-  confirmRequest?: () => Promise<UserError | null>;
-  stream: Readable;
-  filename: string | null;
   kind: string;
   collection?: string | null;
   /** LOCATIONS only: the type of every location in the file (GraphQL's LocationType, e.g. DISTRICT). */
@@ -43,6 +43,18 @@ export interface UploadRequest {
   dryRun?: boolean | null;
   maxErrors?: number | null;
   allowDuplicateFile?: boolean | null;
+}
+
+export interface UploadRequest extends ImportOptions {
+  /** Called once the file is spooled, before the job is created: a last word on the request. */
+  confirmRequest?: () => Promise<UserError | null>;
+  stream: Readable;
+  filename: string | null;
+}
+
+export interface UrlImportRequest extends ImportOptions {
+  url: string;
+  s3?: S3Credentials | null;
 }
 
 export const MAX_BATCH_RECORDS = 5000;
@@ -94,8 +106,65 @@ export async function importRecords(deps: ImportDeps, req: BatchRequest): Promis
 const BATCH_WAIT_MS = 60_000;
 
 export async function importUpload(deps: ImportDeps, req: UploadRequest): Promise<ImportResult> {
+  return importFile(deps, req, {
+    filename: req.filename,
+    field: ['input', 'file'],
+    pastLimit: 'drain',
+    open: async () => ({ ok: true, stream: req.stream }),
+    // A refused upload is still read to its end, so that its HTTP request finishes.
+    abandon: () => drain(req.stream),
+  });
+}
+
+export const sourceSettings = (config: Config): SourceSettings => ({
+  allowInsecure: config.allowInsecureSourceUrls,
+  allowPrivate: config.allowPrivateSourceAddresses,
+  timeoutMs: config.sourceTimeoutMs,
+  caFile: config.sourceCaFile,
+  maxBytes: config.maxFileSize,
+});
+
+/**
+ * importFromUrl: the file is downloaded into the spool during the request, then checked and
+ * queued exactly like an upload, so the job never needs the URL or the credentials again (the
+ * job keeps only the file name). The source is opened only once the request and the tenant's
+ * limits have passed, so a refused import fetches nothing.
+ */
+export async function importFromUrl(deps: ImportDeps, req: UrlImportRequest): Promise<ImportResult> {
+  const settings = sourceSettings(deps.config);
+  const source = parseSource({ url: req.url, s3: req.s3 }, settings);
+  if (!source.ok) return source;
+  try {
+    return await importFile(deps, req, {
+      filename: source.value.filename,
+      field: ['input', 'url'],
+      pastLimit: 'stop',
+      open: () => openSource(source.value, settings),
+      abandon: async () => {},
+    });
+  } catch (err) {
+    // The download broke off (connection lost, the source went silent): the source's fault, not ours.
+    if (err instanceof UploadStreamError) {
+      return { ok: false, code: 'INVALID_INPUT', message: `Downloading ${describeSource(source.value)} failed: ${err.message}`, field: ['input', 'url'] };
+    }
+    throw err;
+  }
+}
+
+interface FileSource {
+  filename: string | null;
+  /** The input field that file errors (size, format, header) point at. */
+  field: string[];
+  pastLimit: 'drain' | 'stop';
+  /** Called once the request and the tenant's limits have passed. */
+  open(): Promise<OpenedSource>;
+  /** Called instead of open() when the import is refused before. */
+  abandon(): Promise<void>;
+}
+
+async function importFile(deps: ImportDeps, req: ImportOptions & Pick<UploadRequest, 'confirmRequest'>, source: FileSource): Promise<ImportResult> {
   const refuse = async (error: UserError): Promise<ImportResult> => {
-    await drain(req.stream);
+    await source.abandon();
     return { ok: false, ...error };
   };
   const kind = KINDS[req.kind];
@@ -121,8 +190,10 @@ export async function importUpload(deps: ImportDeps, req: UploadRequest): Promis
   // limit is checked again, under a lock, when the job is created.
   if ((await countActiveJobs(deps.db, req.tenantId)) >= deps.config.maxActiveJobsPerTenant) return refuse(inProgress);
 
-  const spooled = await spoolUpload(req.stream, deps.config.spoolDir, deps.config.maxFileSize);
-  if (!spooled.ok) return { ok: false, code: spooled.code, message: spooled.message, field: ['input', 'file'] };
+  const opened = await source.open();
+  if (!opened.ok) return opened;
+  const spooled = await spoolUpload(opened.stream, deps.config.spoolDir, deps.config.maxFileSize, source.pastLimit);
+  if (!spooled.ok) return { ok: false, code: spooled.code, message: spooled.message, field: source.field };
 
   const discard = async (error: UserError): Promise<ImportResult> => {
     await fs.rm(spooled.path, { force: true });
@@ -142,12 +213,12 @@ export async function importUpload(deps: ImportDeps, req: UploadRequest): Promis
       return discard({
         code: 'DUPLICATE_FILE',
         message: `This file was already imported as ${kind.name} (job ${jobGlobalId(earlier)}); send allowDuplicateFile: true to import it again`,
-        field: ['input', 'file'],
+        field: source.field,
       });
     }
   }
-  const inspection = await inspectFile(spooled.path, { filename: req.filename, format: req.format, kind });
-  if (!inspection.ok) return discard({ code: inspection.code, message: inspection.message, field: ['input', 'file'] });
+  const inspection = await inspectFile(spooled.path, { filename: source.filename, format: req.format, kind });
+  if (!inspection.ok) return discard({ code: inspection.code, message: inspection.message, field: source.field });
 
   if (kind.name === 'LOCATIONS' && req.locationType == null && inspection.format === 'CSV'
     && !inspection.header!.some((name) => normalizeColumnName(name) === 'type')) {
@@ -162,7 +233,7 @@ export async function importUpload(deps: ImportDeps, req: UploadRequest): Promis
     format: inspection.format,
     dryRun: req.dryRun ?? false,
     maxErrors: req.maxErrors,
-    filename: req.filename,
+    filename: source.filename,
     fileSize: spooled.size,
     fileSha256: spooled.sha256,
     spoolPath: spooled.path,

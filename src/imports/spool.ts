@@ -2,7 +2,8 @@
  * Streams an upload to a file in the spool folder in constant memory, counting bytes and hashing
  * as it goes. The size limit is enforced here, by our own count (the multipart parser has none,
  * see http/uploadPlugin.ts), so it holds with chunked uploads that announce no length. Past the
- * limit the rest of the upload is read and dropped, so the request ends and gets its answer.
+ * limit the rest of an upload is read and dropped, so the request ends and gets its answer; a
+ * download (importFromUrl) is broken off instead.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
@@ -19,7 +20,16 @@ export type SpoolResult =
   | { ok: true; path: string; size: number; sha256: string }
   | { ok: false; code: 'FILE_TOO_LARGE'; message: string };
 
-export async function spoolUpload(source: Readable, spoolDir: string, maxBytes: number): Promise<SpoolResult> {
+export const tooLargeMessage = (maxBytes: number) => `The file is larger than the limit of ${maxBytes} bytes`;
+
+class PastLimit extends Error {}
+
+/**
+ * `pastLimit`: what to do with the rest of a file over the limit. An upload must be read to its
+ * end ('drain') so that its HTTP request finishes and gets its answer; a download we make
+ * ourselves ('stop') is simply broken off.
+ */
+export async function spoolUpload(source: Readable, spoolDir: string, maxBytes: number, pastLimit: 'drain' | 'stop' = 'drain'): Promise<SpoolResult> {
   await fs.promises.mkdir(spoolDir, { recursive: true });
   const file = path.join(spoolDir, `${randomUUID()}.upload`);
   const hash = createHash('sha256');
@@ -28,10 +38,10 @@ export async function spoolUpload(source: Readable, spoolDir: string, maxBytes: 
   const count = new Transform({
     transform(chunk: Buffer, _enc, done) {
       size += chunk.length;
-      // Past the limit keep reading but write nothing: the request must still be read to its end.
+      // Past the limit write nothing more; an upload is still read to its end (see pastLimit).
       if (tooLarge || size > maxBytes) {
         tooLarge = true;
-        done();
+        done(pastLimit === 'stop' ? new PastLimit() : undefined);
         return;
       }
       hash.update(chunk);
@@ -44,6 +54,7 @@ export async function spoolUpload(source: Readable, spoolDir: string, maxBytes: 
     await pipeline(source, count, fs.createWriteStream(file));
   } catch (err) {
     await fs.promises.rm(file, { force: true });
+    if (err instanceof PastLimit) return { ok: false, code: 'FILE_TOO_LARGE', message: tooLargeMessage(maxBytes) };
     // The upload's own stream may have failed before we listened (while the tenant's limit was checked).
     const fromSource = sourceError ?? source.errored;
     if (fromSource) throw new UploadStreamError((fromSource as Error).message);
@@ -51,7 +62,7 @@ export async function spoolUpload(source: Readable, spoolDir: string, maxBytes: 
   }
   if (tooLarge) {
     await fs.promises.rm(file, { force: true });
-    return { ok: false, code: 'FILE_TOO_LARGE', message: `The file is larger than the limit of ${maxBytes} bytes` };
+    return { ok: false, code: 'FILE_TOO_LARGE', message: tooLargeMessage(maxBytes) };
   }
   return { ok: true, path: file, size, sha256: hash.digest('hex') };
 }

@@ -1,7 +1,7 @@
 /** The mutations that start an import: uploadImport (multipart), importBatch and importFromUrl. */
 import type { FileUpload, Upload } from 'graphql-upload-minimal';
 import { GraphQLError } from 'graphql';
-import { importRecords, importUpload, type ImportResult, type UserError } from '../imports/importService.js';
+import { importFromUrl, importRecords, importUpload, type ImportOptions, type ImportResult, type UserError } from '../imports/importService.js';
 import { UploadStreamError } from '../imports/spool.js';
 import { multipartShapeOf } from '../http/uploadPlugin.js';
 import type { AppContext } from '../context.js';
@@ -38,11 +38,12 @@ const UploadImportInput = builder.inputType('UploadImportInput', {
 });
 
 const S3SourceInput = builder.inputType('S3SourceInput', {
+  description: 'Credentials for one s3:// import: used for its download during the request, never stored or logged',
   fields: (t) => ({
     accessKeyId: t.string({ required: true }),
     secretAccessKey: t.string({ required: true }),
-    region: t.string(),
-    endpoint: t.string(),
+    region: t.string({ description: 'Default: us-east-1 (on AWS, a wrong region is followed to the bucket\'s own)' }),
+    endpoint: t.string({ description: 'An S3-compatible store (MinIO, R2, ...), e.g. https://minio.example.com:9000; addressed path-style' }),
   }),
 });
 
@@ -59,12 +60,12 @@ const ImportBatchInput = builder.inputType('ImportBatchInput', {
 
 const ImportFromUrlInput = builder.inputType('ImportFromUrlInput', {
   fields: (t) => ({
-    url: t.string({ required: true }),
+    url: t.string({ required: true, description: 'https://... or s3://bucket/key; the file name (for the format) is the last segment of its path' }),
     kind: t.field({ type: ImportKindEnum, required: true }),
     collection: t.string(),
     locationType: t.field({ type: LocationTypeEnum }),
     format: t.field({ type: ImportFormatEnum }),
-    s3: t.field({ type: S3SourceInput }),
+    s3: t.field({ type: S3SourceInput, description: 's3:// URLs only' }),
     dryRun: t.boolean(),
     maxErrors: t.int(),
     allowDuplicateFile: t.boolean(),
@@ -109,10 +110,19 @@ async function fileOf(upload: Promise<FileUpload> | Upload): Promise<FileUpload>
   return 'promise' in upload ? upload.promise : upload;
 }
 
-const notYet = (what: string): ImportPayloadShape => ({
-  job: null,
-  userErrors: [{ code: 'INVALID_INPUT', message: `${what} is not available yet` }],
-});
+/** The options uploadImport and importFromUrl share, whatever brings the file. */
+function fileImportOptions(ctx: AppContext, input: Omit<ImportOptions, 'tenantId'>): ImportOptions {
+  return {
+    tenantId: ctx.tenant.id,
+    kind: input.kind,
+    collection: input.collection,
+    locationType: input.locationType,
+    format: input.format,
+    dryRun: input.dryRun,
+    maxErrors: input.maxErrors,
+    allowDuplicateFile: input.allowDuplicateFile,
+  };
+}
 
 builder.mutationFields((t) => ({
   uploadImport: t.field({
@@ -130,17 +140,10 @@ builder.mutationFields((t) => ({
         throw new UploadStreamError((err as Error).message);
       }
       return toPayload(await importUpload(ctx, {
-        tenantId: ctx.tenant.id,
+        ...fileImportOptions(ctx, input),
         confirmRequest: () => exactlyOneFile(ctx.req),
         stream,
         filename: file.filename ?? null,
-        kind: input.kind,
-        collection: input.collection,
-        locationType: input.locationType,
-        format: input.format,
-        dryRun: input.dryRun,
-        maxErrors: input.maxErrors,
-        allowDuplicateFile: input.allowDuplicateFile,
       }));
     }),
   }),
@@ -161,6 +164,11 @@ builder.mutationFields((t) => ({
   importFromUrl: t.field({
     type: ImportPayloadRef,
     args: { input: t.arg({ type: ImportFromUrlInput, required: true }) },
-    resolve: () => notYet('importFromUrl'),
+    description: 'Downloads a file from an https:// URL or s3://bucket/key during the request, and queues its import',
+    resolve: async (_root, { input }, ctx) => toPayload(await importFromUrl(ctx, {
+      ...fileImportOptions(ctx, input),
+      url: input.url,
+      s3: input.s3,
+    })),
   }),
 }));

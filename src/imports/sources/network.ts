@@ -1,0 +1,117 @@
+/**
+ * The network side of importFromUrl, shared by its https and S3 sources. A source URL is the
+ * tenant's choice, and the server fetches it from inside our network, so unless
+ * ALLOW_PRIVATE_SOURCE_ADDRESSES is on, a source may only reach public addresses: IP literals are
+ * checked here, host names where they resolve, in the agents' `lookup`, so the address checked is
+ * the address connected to (a name that resolves to a public address for the check and to a
+ * private one for the connection cannot slip through).
+ */
+import dns from 'node:dns';
+import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import net from 'node:net';
+import { pipeline, Transform, type Readable } from 'node:stream';
+import tls from 'node:tls';
+
+export interface SourceSettings {
+  /** Plain http:// URLs and S3 endpoints too (ALLOW_INSECURE_SOURCE_URLS). */
+  allowInsecure: boolean;
+  /** Loopback, private and link-local addresses too (ALLOW_PRIVATE_SOURCE_ADDRESSES). */
+  allowPrivate: boolean;
+  /** Connecting, the answer, and each next chunk of the body must come within this. */
+  timeoutMs: number;
+  /** Extra CA certificates (PEM) to trust, besides Node's own. */
+  caFile?: string;
+  /** MAX_FILE_SIZE: a source announcing more is refused before its body is read. */
+  maxBytes: number;
+}
+
+/** Why a source could not be read, in words for the tenant (never with credentials in them). */
+export class SourceError extends Error {}
+
+const NOT_PUBLIC = new net.BlockList();
+for (const [network, prefix] of [
+  ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12],
+  ['192.0.0.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15], ['224.0.0.0', 4], ['240.0.0.0', 4],
+] as const) NOT_PUBLIC.addSubnet(network, prefix, 'ipv4');
+for (const [network, prefix] of [
+  ['::', 128], ['::1', 128], ['64:ff9b::', 96], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8],
+] as const) NOT_PUBLIC.addSubnet(network, prefix, 'ipv6');
+
+/** Loopback, private, link-local (cloud metadata services live there), CGNAT, multicast or reserved. */
+export function isPrivateAddress(address: string): boolean {
+  const family = net.isIP(address);
+  if (family === 0) return false;
+  // BlockList matches an IPv4-mapped IPv6 address (::ffff:127.0.0.1) against the IPv4 rules.
+  return NOT_PUBLIC.check(address, family === 4 ? 'ipv4' : 'ipv6');
+}
+
+/** Why a URL's host may not be connected to, or null. Only IP literals can be judged before the lookup. */
+export function refusedHost(hostname: string, settings: Pick<SourceSettings, 'allowPrivate'>): string | null {
+  const bare = hostname.replace(/^\[(.*)\]$/, '$1');
+  if (!settings.allowPrivate && isPrivateAddress(bare)) return `${hostname} is a loopback or private address, which sources may not use`;
+  return null;
+}
+
+/**
+ * dns.lookup that refuses a name if any of its addresses is not public (with several answers, the
+ * connection may go to any of them).
+ */
+const publicOnlyLookup = ((hostname: string, options: dns.LookupOptions, callback: (err: Error | null, address: string | dns.LookupAddress[], family?: number) => void) => {
+  dns.lookup(hostname, { ...options, all: true }, (err, addresses) => {
+    if (err) { callback(err, ''); return; }
+    const refused = addresses.find((a) => isPrivateAddress(a.address));
+    if (refused) {
+      callback(new SourceError(`${hostname} resolves to a loopback or private address (${refused.address}), which sources may not use`), '');
+      return;
+    }
+    if (options.all) callback(null, addresses);
+    else callback(null, addresses[0].address, addresses[0].family);
+  });
+}) as unknown as net.LookupFunction;
+
+const caCache = new Map<string, string>();
+
+/** Agents for one source fetch: no keep-alive (each import is one download), the address rule, the extra CA. */
+export function sourceAgents(settings: SourceSettings): { httpAgent: http.Agent; httpsAgent: https.Agent } {
+  const lookup = settings.allowPrivate ? undefined : publicOnlyLookup;
+  let ca: string[] | undefined;
+  if (settings.caFile) {
+    let pem = caCache.get(settings.caFile);
+    if (pem === undefined) {
+      pem = fs.readFileSync(settings.caFile, 'utf8');
+      caCache.set(settings.caFile, pem);
+    }
+    ca = [...tls.rootCertificates, pem];
+  }
+  return { httpAgent: new http.Agent({ lookup }), httpsAgent: new https.Agent({ lookup, ca }) };
+}
+
+/**
+ * The source's body, failing with a SourceError when the source sends nothing for `ms` (a stalled
+ * server must not hold the request, and the tenant's import slot, forever). Destroying the result
+ * destroys the source, which closes its connection.
+ */
+export function withIdleTimeout(source: Readable, ms: number): Readable {
+  let timer: NodeJS.Timeout | undefined;
+  const guard = new Transform({
+    transform(chunk, _enc, done) { arm(); done(null, chunk); },
+    flush(done) { clearTimeout(timer); done(); },
+  });
+  const arm = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => guard.destroy(new SourceError(`the source sent no data for ${ms / 1000} s`)), ms);
+    timer.unref();
+  };
+  guard.on('close', () => clearTimeout(timer));
+  // Errors reach the reader through `guard`; pipeline only ties the two streams' ends together.
+  pipeline(source, guard, () => {});
+  arm();
+  return guard;
+}
+
+/** A URL as it may be shown or logged: no user:password, no query string (presigned URLs carry their signature there). */
+export function describeUrl(url: URL): string {
+  return `${url.protocol}//${url.host}${url.pathname}`;
+}
