@@ -42,6 +42,8 @@ let t: OwnApp;
 const logs = memoryLogger('debug');
 /** How the chunked over-size download ended on the file server's side. */
 const endless = { sent: 0, finished: true, closed: false };
+/** GETs of /counted.csv and /stall.csv, to tell a refusal before the download from one after it. */
+const counted = { gets: 0, stalls: 0 };
 
 function fileServer(req: http.IncomingMessage, res: http.ServerResponse): void {
   const { pathname } = new URL(req.url ?? '/', 'https://x');
@@ -56,7 +58,9 @@ function fileServer(req: http.IncomingMessage, res: http.ServerResponse): void {
     case '/loop': res.writeHead(302, { location: '/loop' }).end(); return;
     case '/to-http': res.writeHead(301, { location: `http://127.0.0.1:${(req.socket.address() as AddressInfo).port}/exports/events.csv` }).end(); return;
     case '/broken': res.writeHead(500).end('oops'); return;
+    case '/counted.csv': counted.gets++; csv(OTHER_EVENTS); return;
     case '/stall.csv':
+      counted.stalls++;
       res.writeHead(200, { 'content-type': 'text/csv' });
       res.write(EVENTS.slice(0, 100)); // and then nothing, with the connection left open
       return;
@@ -195,6 +199,22 @@ describe('importFromUrl from https', () => {
     const stalled = await importFromUrl(client, { url: `${files.origin}/stall.csv`, kind: 'EVENTS' });
     expect(stalled).toEqual({ job: null, userErrors: [{ code: 'INVALID_INPUT', message: `Downloading ${files.origin}/stall.csv failed: the source sent no data for ${TIMEOUT_MS / 1000} s`, field: ['input', 'url'] }] });
     expect(await spoolFiles(t.dataDir)).toEqual([]);
+  });
+
+  it('refuses a second import at once while the tenant\'s first file is still downloading, without fetching it', async () => {
+    const client = await clientFor('https-one-at-a-time');
+    const stalls = counted.stalls;
+    const first = importFromUrl(client, { url: `${files.origin}/stall.csv`, kind: 'EVENTS' });
+    await expect.poll(() => counted.stalls).toBe(stalls + 1);
+    const gets = counted.gets;
+    const second = await importFromUrl(client, { url: `${files.origin}/counted.csv`, kind: 'EVENTS' });
+    expect(second.job).toBeNull();
+    expect(second.userErrors[0]).toMatchObject({ code: 'IMPORT_IN_PROGRESS' });
+    expect(counted.gets).toBe(gets);
+    expect((await first).userErrors[0].message).toContain('the source sent no data');
+    // Once the first has given up, the tenant may import again.
+    expect((await importFromUrl(client, { url: `${files.origin}/counted.csv`, kind: 'EVENTS' })).userErrors).toEqual([]);
+    expect(counted.gets).toBe(gets + 1);
   });
 
   it('keeps nothing of a presigned URL but its file name', async () => {

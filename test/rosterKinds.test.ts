@@ -140,10 +140,19 @@ describe('LOCATIONS', () => {
   });
 
   it('needs a location type for the upload or in the file, and no other kind takes one', async () => {
-    const none = await upload('LOCATIONS', 'x.csv', csv(LOCATION_HEADER, 'Z,Z,,'));
-    expect(none.userErrors).toEqual([{ code: 'INVALID_INPUT', field: ['input', 'locationType'], message: 'LOCATIONS needs locationType (STATE, DISTRICT, BLOCK or CLUSTER), or a type column in the file' }]);
+    const needsType = { code: 'INVALID_INPUT', field: ['input', 'locationType'], message: 'LOCATIONS needs locationType (STATE, DISTRICT, BLOCK or CLUSTER), or a type column in the file' };
+    expect((await upload('LOCATIONS', 'x.csv', csv(LOCATION_HEADER, 'Z,Z,,'))).userErrors).toEqual([needsType]);
+    expect((await upload('LOCATIONS', 'x.ndjson', '{"code":"Z","name":"Z"}\n')).userErrors).toEqual([needsType]);
+    const { importBatch } = await client.data(ImportBatchDocument, { input: { kind: 'LOCATIONS', records: [{ code: 'Z', name: 'Z' }] } });
+    expect(importBatch).toEqual({ job: null, userErrors: [needsType] });
     const events = await upload('EVENTS', 'e.csv', 'event_type,inserted_at\n', { locationType: 'STATE' });
     expect(events.userErrors).toEqual([{ code: 'INVALID_INPUT', field: ['input', 'locationType'], message: 'locationType is only for LOCATIONS imports' }]);
+  });
+
+  it("refuses a row whose type column differs from the upload's locationType", async () => {
+    const { job, errors } = await importFile('LOCATIONS', 'mixed.csv', csv('code,name,parentCode,parentId,type', 'ZZ,Z,,,state', 'APDIST3,District 3,APCODE,,district'), { locationType: 'DISTRICT' });
+    expect(job).toMatchObject({ rowsCreated: 1, rowsFailed: 1 });
+    expect(errors).toEqual([{ line: 2, column: 'type', value: 'state', message: "type state differs from the upload's locationType DISTRICT" }]);
   });
 
   it('refuses a state that names a parent, and a code that is already another type', async () => {
@@ -273,6 +282,28 @@ describe('USERS', () => {
       code: 'SCHEMA_MISMATCH', field: ['input', 'file'],
       message: "The file's columns do not match USERS: missing required column: NAME; unknown column: SCHOOL",
     }]);
+  });
+
+  it('takes external ids that change hands within one batch: a rename, a newcomer taking the old id, a swap', async () => {
+    // Its own app with large batches: the hand-overs must fall inside one batch's single INSERT.
+    const big = await startTestApp({ batchSize: 100 });
+    const as = await big.clientFor('shuffle');
+    const created = await importFile('USERS', 'pair.csv', csv(USER_HEADER, 'Pat,9876511111,,,other,,,P-1', 'Sam,9876522222,,,other,,,S-1'), {}, as);
+    const [pat, sam] = created.outcomes.map((o) => o.recordId);
+    const { job, errors } = await importFile('USERS', 'shuffle.csv', csv(
+      USER_HEADER,
+      `Pat,9876511111,,,,,${pat},P-2`, // Pat gives up P-1...
+      'Newcomer,9876533333,,,other,,,P-1', // ...which a new user takes
+      `Pat,9876511111,,,,,${pat},TMP`,
+      `Sam,9876522222,,,,,${sam},P-2`, // Sam takes Pat's P-2 after Pat moved on to TMP
+      `Pat,9876511111,,,,,${pat},S-1`, // and Pat takes Sam's old S-1: a rotation
+    ), {}, as);
+    expect(errors).toEqual([]);
+    expect(job).toMatchObject({ status: 'COMPLETED', rowsCreated: 1, rowsUpdated: 4 });
+    const ids = await big.app.db.query<{ name: string; external_id: string }>(
+      "select name, external_id from users where external_id in ('P-1', 'P-2', 'S-1', 'TMP') order by external_id");
+    expect(ids).toEqual([{ name: 'Newcomer', external_id: 'P-1' }, { name: 'Sam', external_id: 'P-2' }, { name: 'Pat', external_id: 'S-1' }]);
+    await big.close();
   });
 
   it('imports NDJSON records with the same rules', async () => {

@@ -16,6 +16,7 @@ import type { Metrics } from '../ops/metrics.js';
 import { inspectFile } from './formats/inspect.js';
 import type { ImportFormat } from './formats/types.js';
 import { KINDS } from './kinds/index.js';
+import type { ImportKind } from './kinds/types.js';
 import { COLLECTION_NAME } from './kinds/collection.js';
 import { drain, spoolUpload, UploadStreamError } from './spool.js';
 import { normalizeColumnName } from './columns.js';
@@ -188,8 +189,27 @@ async function importFile(deps: ImportDeps, req: ImportOptions & Pick<UploadRequ
   };
   // A cheap early refusal, so a client doesn't upload a whole file just to be told no; the
   // limit is checked again, under a lock, when the job is created.
-  if ((await countActiveJobs(deps.db, req.tenantId)) >= deps.config.maxActiveJobsPerTenant) return refuse(inProgress);
+  // Files still arriving count too: otherwise one tenant could start many 1 GiB downloads (or
+  // uploads) at once, to be refused only once each is on our disk.
+  if ((await countActiveJobs(deps.db, req.tenantId)) + (arriving.get(req.tenantId) ?? 0) >= deps.config.maxActiveJobsPerTenant) {
+    return refuse(inProgress);
+  }
+  arriving.set(req.tenantId, (arriving.get(req.tenantId) ?? 0) + 1);
+  try {
+    return await spoolAndQueue(deps, req, source, kind, inProgress);
+  } finally {
+    const left = arriving.get(req.tenantId)! - 1;
+    if (left > 0) arriving.set(req.tenantId, left);
+    else arriving.delete(req.tenantId);
+  }
+}
 
+/** Per tenant, the files this process is receiving now (uploads and downloads), not yet jobs. */
+const arriving = new Map<string, number>();
+
+async function spoolAndQueue(
+  deps: ImportDeps, req: ImportOptions & Pick<UploadRequest, 'confirmRequest'>, source: FileSource, kind: ImportKind, inProgress: UserError,
+): Promise<ImportResult> {
   const opened = await source.open();
   if (!opened.ok) return opened;
   const spooled = await spoolUpload(opened.stream, deps.config.spoolDir, deps.config.maxFileSize, source.pastLimit);
@@ -220,8 +240,7 @@ async function importFile(deps: ImportDeps, req: ImportOptions & Pick<UploadRequ
   const inspection = await inspectFile(spooled.path, { filename: source.filename, format: req.format, kind });
   if (!inspection.ok) return discard({ code: inspection.code, message: inspection.message, field: source.field });
 
-  if (kind.name === 'LOCATIONS' && req.locationType == null && inspection.format === 'CSV'
-    && !inspection.header!.some((name) => normalizeColumnName(name) === 'type')) {
+  if (kind.name === 'LOCATIONS' && req.locationType == null && !inspection.columns.some((name) => normalizeColumnName(name) === 'type')) {
     return discard({ code: 'INVALID_INPUT', message: 'LOCATIONS needs locationType (STATE, DISTRICT, BLOCK or CLUSTER), or a type column in the file', field: ['input', 'locationType'] });
   }
 

@@ -41,16 +41,20 @@ export class RecordIndex implements RecordLookup {
   private readonly keys = new Map<string, KnownRecord>();
   byId(id: string | null) { return id === null ? undefined : this.ids.get(id.toLowerCase()); }
   byKey(key: string | null) { return key === null ? undefined : this.keys.get(key); }
+  get size() { return this.ids.size; }
   put(record: KnownRecord): void {
     const before = this.ids.get(record.id);
-    if (before?.key != null && before.key !== record.key) this.keys.delete(before.key);
+    // A renamed record gives up its old key, unless another record has taken that key since.
+    if (before?.key != null && before.key !== record.key && this.keys.get(before.key)?.id === record.id) this.keys.delete(before.key);
     this.ids.set(record.id, record);
     if (record.key !== null) this.keys.set(record.key, record);
   }
-  records(): IterableIterator<KnownRecord> { return this.ids.values(); }
 }
 
-async function loadIndexes(tx: Transaction, kind: ImportKind, rows: readonly UpsertRow[], tenantId: string): Promise<Map<string, RecordIndex>> {
+/** How many records a dry run remembers from batch to batch; past that, later batches see only the database. */
+export const DRY_RUN_MEMORY = 1_000_000;
+
+async function loadIndexes(tx: Transaction, kind: ImportKind, rows: readonly UpsertRow[], tenantId: string, dryRunRecords?: RecordIndex): Promise<Map<string, RecordIndex>> {
   const indexes = new Map<string, RecordIndex>();
   for (const lookup of kind.upsert!.lookups) {
     const target = getKind(lookup.kind);
@@ -70,25 +74,35 @@ async function loadIndexes(tx: Transaction, kind: ImportKind, rows: readonly Ups
       [tenantId, [...ids], [...keys]],
     );
     for (const record of found) index.put(record);
+    // A dry run's earlier batches "wrote" over the table: what they decided wins over what it holds.
+    if (dryRunRecords && lookup.kind === kind.name) {
+      for (const record of found) overlay(index, dryRunRecords.byId(record.id));
+      for (const id of ids) overlay(index, dryRunRecords.byId(id));
+      for (const key of keys) overlay(index, dryRunRecords.byKey(key));
+    }
   }
   // The kind's own index exists even when no row names an existing record: created rows go there.
   if (!indexes.has(kind.name)) indexes.set(kind.name, new RecordIndex());
   return indexes;
 }
 
-interface Written { id: string; line: number; values: (string | null)[] }
+function overlay(index: RecordIndex, record: KnownRecord | undefined): void {
+  if (record) index.put(record);
+}
+
+/** A record as the batch finally writes it, and the key it had in the table before (undefined: a new record). */
+interface Written { id: string; line: number; values: (string | null)[]; keyBefore?: string | null }
 
 export async function upsertRows(tx: Transaction, kind: ImportKind, rows: readonly UpsertRow[], ctx: UpsertContext): Promise<UpsertResult> {
   const rules = kind.upsert!;
   await tx.query('select pg_advisory_xact_lock($1, hashtext($2))', [ROSTER_LOCK, `${ctx.tenantId}:${kind.table}`]);
-  const indexes = await loadIndexes(tx, kind, rows, ctx.tenantId);
+  const indexes = await loadIndexes(tx, kind, rows, ctx.tenantId, ctx.dryRunRecords);
   const find = (name: string): RecordLookup => {
     const index = indexes.get(name);
     if (!index) throw new Error(`${kind.name} looks up ${name} records without declaring it in its lookups`);
     return index;
   };
   const own = indexes.get(kind.name)!;
-  for (const record of ctx.dryRunRecords?.records() ?? []) own.put(record);
 
   const result: UpsertResult = { created: 0, updated: 0, errors: [], rowsFailed: 0 };
   let current: UpsertRow;
@@ -115,8 +129,8 @@ export async function upsertRows(tx: Transaction, kind: ImportKind, rows: readon
     const earlier = records.get(id);
     // Null leaves a value as it was, in the table or as an earlier row of the batch set it.
     const values = earlier ? decision.values.map((v, i) => v ?? earlier.values[i]) : decision.values;
-    records.set(id, { id, line: row.line, values });
     const before = own.byId(id);
+    records.set(id, { id, line: row.line, values, keyBefore: earlier ? earlier.keyBefore : decision.id === null ? undefined : before?.key ?? null });
     const record = { id, key: decision.key ?? before?.key ?? null, type: decision.type ?? before?.type ?? null };
     own.put(record);
     if (decision.id === null) result.created++;
@@ -124,10 +138,19 @@ export async function upsertRows(tx: Transaction, kind: ImportKind, rows: readon
     outcomes.push(`${ctx.jobId},${row.line},${decision.id === null ? 'created' : 'updated'},${id}\n`);
   }
   if (ctx.dryRun) {
-    for (const id of records.keys()) ctx.dryRunRecords?.put(own.byId(id)!);
+    const memory = ctx.dryRunRecords;
+    for (const id of records.keys()) if (memory && memory.size < DRY_RUN_MEMORY) memory.put(own.byId(id)!);
     return { ...result, created: 0, updated: 0 };
   }
   if (records.size === 0) return result;
+
+  // Records that change their key give up the old one first: one INSERT checks uniqueness row by
+  // row, so a new record taking a key that an updated one gives up (or two swapping keys) would
+  // otherwise collide in the middle of the statement although the end state is consistent.
+  const renamed = [...records.values()].filter((r) => r.keyBefore != null && own.byId(r.id)!.key !== r.keyBefore).map((r) => r.id);
+  if (renamed.length > 0) {
+    await tx.query(`update "${kind.table}" set "${rules.keyColumn}" = null where tenant_id = $1 and id = any($2::uuid[])`, [ctx.tenantId, renamed]);
+  }
 
   const staging = `staging_${kind.table}`;
   const columns = ['id', 'tenant_id', 'job_id', 'line', ...rules.columns];

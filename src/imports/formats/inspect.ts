@@ -13,7 +13,8 @@ import { MAX_NDJSON_LINE_BYTES } from './ndjsonReader.js';
 const HEAD_BYTES = MAX_NDJSON_LINE_BYTES + 2;
 
 export type Inspection =
-  | { ok: true; format: ImportFormat; header: string[] | null }
+  /** header: a CSV's header, kept with the job; columns: the CSV header or the first NDJSON record's keys. */
+  | { ok: true; format: ImportFormat; header: string[] | null; columns: string[] }
   | { ok: false; code: 'INVALID_FILE' | 'SCHEMA_MISMATCH'; message: string };
 
 function formatFromName(filename: string | null | undefined): ImportFormat | null {
@@ -56,13 +57,13 @@ function inspectCsv(head: string, wholeFile: boolean, kind: ImportKind): Inspect
     return { ok: false, code: 'INVALID_FILE', message: `Line 1: the CSV header cannot be read: ${record.parseError}` };
   }
   const header = record.fields!;
-  if (kind.fromRecord) return { ok: true, format: 'CSV', header }; // any columns: the record is the data
+  if (kind.fromRecord) return { ok: true, format: 'CSV', header, columns: header }; // any columns: the record is the data
   const check = checkHeader(kind, header);
   if (!check.ok) return { ok: false, code: 'SCHEMA_MISMATCH', message: check.message };
   if (wholeFile && head.slice(firstLine.length).trim() === '') {
     return { ok: false, code: 'INVALID_FILE', message: 'The file has a header (line 1) but no rows' };
   }
-  return { ok: true, format: 'CSV', header };
+  return { ok: true, format: 'CSV', header, columns: header };
 }
 
 function inspectNdjson(head: string, kind: ImportKind): Inspection {
@@ -80,10 +81,10 @@ function inspectNdjson(head: string, kind: ImportKind): Inspection {
   if (typeof first !== 'object' || first === null || Array.isArray(first)) {
     return { ok: false, code: 'INVALID_FILE', message: `Line ${index + 1} is not a JSON object; the file must be NDJSON: one JSON object per line` };
   }
-  if (kind.fromRecord) return { ok: true, format: 'NDJSON', header: null };
+  if (kind.fromRecord) return { ok: true, format: 'NDJSON', header: null, columns: Object.keys(first) };
   const check = checkHeader(kind, Object.keys(first));
   // Optional fields may be absent from any one NDJSON record, so only unknown fields and a
   // missing required field are judged from the first record.
   if (!check.ok) return { ok: false, code: 'SCHEMA_MISMATCH', message: check.message };
-  return { ok: true, format: 'NDJSON', header: null };
+  return { ok: true, format: 'NDJSON', header: null, columns: Object.keys(first) };
 }

@@ -64,6 +64,10 @@ const upsert: UpsertRules = {
       fail('type', null, 'type is required: give locationType for the upload or a type column');
       return null;
     }
+    if (job.locationType !== null && type !== job.locationType) {
+      fail('type', type, `type ${type} differs from the upload's locationType ${job.locationType.toUpperCase()}`);
+      return null;
+    }
     const locations = find('LOCATIONS');
     const parentId = findParent(values, type, locations, fail);
     const existing = locations.byKey(values[CODE]);
