@@ -23,7 +23,7 @@ import {
 import { checkpoint, connect, copyIntoTwin, countEventsOfJob, createBenchDatabase, serverVersion, type Sql } from './database.js';
 import { generateEvents } from './generate.js';
 import { judge, machine, percentile, render, type BenchReport, type ImportFigures, type PgliteFigures } from './report.js';
-import { startServer, type ServerProcess } from './serverProcess.js';
+import { buildServer, startServer, type ServerProcess } from './serverProcess.js';
 
 const JOBS_POLL_MS = 100;
 const TENANT = 'bench';
@@ -245,11 +245,12 @@ async function main(): Promise<number> {
     await fs.mkdir(dataDir);
     const env = serverEnv({ DATABASE_URL: db.url, DATA_DIR: dataDir });
 
-    log('starting the server');
+    log('building and starting the server (node dist/main.js)');
+    await buildServer();
     const server = await startServer({ env, label: 'server' });
     cleanup.add('stop the server', server.stop);
     const key = await createApiKey(env, TENANT);
-    // What the server holds before any import (code, tsx's compiled modules, pools): the imports' peaks include it.
+    // What the server holds before any import (code, pools): the imports' peaks include it.
     const serverIdleRssMb = await server.rss.currentMb();
 
     const pg = connect(db.url);
