@@ -132,7 +132,7 @@ export interface ServerProcess {
   stop(): Promise<void>;
 }
 
-export async function startServer(opts: { env: NodeJS.ProcessEnv; label: string; readyTimeoutMs?: number }): Promise<ServerProcess> {
+export async function startServer(opts: { env: NodeJS.ProcessEnv; label: string; readyTimeoutMs?: number; logFile?: string }): Promise<ServerProcess> {
   const port = await freePort();
   const started = performance.now();
   const child: ChildProcess = spawn(process.execPath, [path.join(REPO_ROOT, 'dist', 'main.js')], {
@@ -143,6 +143,11 @@ export async function startServer(opts: { env: NodeJS.ProcessEnv; label: string;
   const out = tail();
   child.stdout!.on('data', out.push);
   child.stderr!.on('data', out.push);
+  if (opts.logFile) {
+    const log = (await fs.open(opts.logFile, 'a')).createWriteStream();
+    child.stdout!.pipe(log);
+    child.stderr!.pipe(log);
+  }
   let exit: string | null = null;
   const exited = new Promise<void>((resolve) => child.once('exit', (code, signal) => {
     exit = `exited with ${signal ?? `code ${code}`}`;
