@@ -149,7 +149,7 @@ export function render(r: BenchReport): string {
   out.push(table(['path', 'seconds', 'rows/s', 'x COPY', 'upload s', 'progress', 'max gap ms', 'jobs p50 / p99 ms', 'peak RSS MiB', 'check'], rows));
   out.push('');
   out.push(`server RSS (Postgres mode): peak ${fmt(r.serverPeakRssMb, 0)} MiB over the whole run, ${fmt(r.serverIdleRssMb, 0)} MiB idle before the imports`);
-  out.push(`  measured as: ${r.rssMethod}, of the server process itself (node --import tsx src/main.ts)`);
+  out.push(`  measured as: ${r.rssMethod}, of the server process itself (node dist/main.js)`);
   if (r.pglite && 'seconds' in r.pglite) out.push(`PGlite server: started in ${fmt(r.pglite.serverStartupSeconds, 1)} s (new data folder); its memory is not judged (see DESIGN)`);
   out.push('');
   out.push(table(['target', 'wanted', 'measured', 'result'], r.targets.map((t) => [t.name, t.target, t.value, t.pass ? 'PASS' : 'FAIL'])));

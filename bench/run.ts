@@ -10,6 +10,8 @@
  *   -> table + JSON; server killed, database dropped and files removed, also on error.
  *
  * Options: --rows N (1,000,000)  --out FILE (bench/out/latest.json)  --skip-ndjson
+ *          --server-log FILE (the server's output, at LOG_LEVEL or info: its completion logs
+ *          tell parseWaitMs from commitMs)
  *          --pglite  --pglite-rows N (100,000)  --seed N (1)  --timeout-min N (30, per import)
  * Needs DATABASE_URL: the Postgres server the run creates its database on.
  */
@@ -23,7 +25,7 @@ import {
 import { checkpoint, connect, copyIntoTwin, countEventsOfJob, createBenchDatabase, serverVersion, type Sql } from './database.js';
 import { generateEvents } from './generate.js';
 import { judge, machine, percentile, render, type BenchReport, type ImportFigures, type PgliteFigures } from './report.js';
-import { startServer, type ServerProcess } from './serverProcess.js';
+import { buildServer, startServer, type ServerProcess } from './serverProcess.js';
 
 const JOBS_POLL_MS = 100;
 const TENANT = 'bench';
@@ -36,7 +38,7 @@ function count(name: string, raw: string): number {
   return n;
 }
 
-const USAGE = `usage: DATABASE_URL=postgres://... npm run bench -- [--rows N] [--out FILE] [--skip-ndjson]
+const USAGE = `usage: DATABASE_URL=postgres://... npm run bench -- [--rows N] [--out FILE] [--skip-ndjson] [--server-log FILE]
                                         [--pglite] [--pglite-rows N] [--seed N] [--timeout-min N]`;
 
 function options() {
@@ -45,6 +47,7 @@ function options() {
       rows: { type: 'string', default: '1000000' },
       out: { type: 'string', default: 'bench/out/latest.json' },
       'skip-ndjson': { type: 'boolean', default: false },
+      'server-log': { type: 'string' },
       pglite: { type: 'boolean', default: false },
       'pglite-rows': { type: 'string', default: '100000' },
       seed: { type: 'string', default: '1' },
@@ -60,6 +63,7 @@ function options() {
     rows: count('rows', values.rows!),
     out: path.resolve(values.out!),
     ndjson: !values['skip-ndjson'],
+    serverLog: values['server-log'] ? path.resolve(values['server-log']) : undefined,
     pglite: values.pglite!,
     pgliteRows: count('pglite-rows', values['pglite-rows']!),
     seed: count('seed', values.seed!),
@@ -243,13 +247,14 @@ async function main(): Promise<number> {
     log(`database ${db.name}`);
     const dataDir = path.join(workDir, 'data');
     await fs.mkdir(dataDir);
-    const env = serverEnv({ DATABASE_URL: db.url, DATA_DIR: dataDir });
+    const env = serverEnv({ DATABASE_URL: db.url, DATA_DIR: dataDir, ...(opts.serverLog ? { LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' } : {}) });
 
-    log('starting the server');
-    const server = await startServer({ env, label: 'server' });
+    log('building and starting the server (node dist/main.js)');
+    await buildServer();
+    const server = await startServer({ env, label: 'server', logFile: opts.serverLog });
     cleanup.add('stop the server', server.stop);
     const key = await createApiKey(env, TENANT);
-    // What the server holds before any import (code, tsx's compiled modules, pools): the imports' peaks include it.
+    // What the server holds before any import (code, pools): the imports' peaks include it.
     const serverIdleRssMb = await server.rss.currentMb();
 
     const pg = connect(db.url);

@@ -1,9 +1,12 @@
 /**
  * The service under test, run as a child process so that its memory is its own and can be read
- * from /proc. It is started as `node --import tsx src/main.ts` with our own node binary: `npx tsx`
- * would put a wrapper process between us and the server, and we would sample the wrapper's RSS.
+ * from /proc. It runs compiled, as in production (`npm start`): `node dist/main.js` with our own
+ * node binary, after `buildServer` compiled src/ to dist/. (Under tsx the same server holds about
+ * 150 MiB more; and `npx` or `npm start` would put a wrapper process between us and the server,
+ * whose RSS we would sample instead.)
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
@@ -13,6 +16,12 @@ export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url
 
 /** Runs a TypeScript entry point of the repo the same way: `node --import tsx <file> ...args`. */
 export const tsxArgs = (file: string, ...args: string[]) => ['--import', 'tsx', path.join(REPO_ROOT, file), ...args];
+
+/** `npm run build`: compiles src/ to dist/ (incremental, so a second run takes a second or two). */
+export async function buildServer(): Promise<void> {
+  const tsc = path.join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+  await promisify(execFile)(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: REPO_ROOT, timeout: 300_000 });
+}
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -123,10 +132,10 @@ export interface ServerProcess {
   stop(): Promise<void>;
 }
 
-export async function startServer(opts: { env: NodeJS.ProcessEnv; label: string; readyTimeoutMs?: number }): Promise<ServerProcess> {
+export async function startServer(opts: { env: NodeJS.ProcessEnv; label: string; readyTimeoutMs?: number; logFile?: string }): Promise<ServerProcess> {
   const port = await freePort();
   const started = performance.now();
-  const child: ChildProcess = spawn(process.execPath, tsxArgs('src/main.ts'), {
+  const child: ChildProcess = spawn(process.execPath, [path.join(REPO_ROOT, 'dist', 'main.js')], {
     cwd: REPO_ROOT,
     env: { ...opts.env, PORT: String(port), HOST: '127.0.0.1' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -134,6 +143,11 @@ export async function startServer(opts: { env: NodeJS.ProcessEnv; label: string;
   const out = tail();
   child.stdout!.on('data', out.push);
   child.stderr!.on('data', out.push);
+  if (opts.logFile) {
+    const log = (await fs.open(opts.logFile, 'a')).createWriteStream();
+    child.stdout!.pipe(log);
+    child.stderr!.pipe(log);
+  }
   let exit: string | null = null;
   const exited = new Promise<void>((resolve) => child.once('exit', (code, signal) => {
     exit = `exited with ${signal ?? `code ${code}`}`;

@@ -20,6 +20,8 @@ export type SpoolResult =
   | { ok: true; path: string; size: number; sha256: string }
   | { ok: false; code: 'FILE_TOO_LARGE'; message: string };
 
+const SPOOL_BUFFER_BYTES = 1 << 20;
+
 export const tooLargeMessage = (maxBytes: number) => `The file is larger than the limit of ${maxBytes} bytes`;
 
 class PastLimit extends Error {}
@@ -36,6 +38,9 @@ export async function spoolUpload(source: Readable, spoolDir: string, maxBytes: 
   let size = 0;
   let tooLarge = false;
   const count = new Transform({
+    // Room for a few network chunks while the file write is under way, so reading the upload and
+    // writing it to disk overlap (at the default 16 KiB, each chunk waited for the previous write).
+    highWaterMark: SPOOL_BUFFER_BYTES,
     transform(chunk: Buffer, _enc, done) {
       size += chunk.length;
       // Past the limit write nothing more; an upload is still read to its end (see pastLimit).
@@ -51,7 +56,7 @@ export async function spoolUpload(source: Readable, spoolDir: string, maxBytes: 
   let sourceError: Error | null = null;
   source.once('error', (err) => { sourceError = err; });
   try {
-    await pipeline(source, count, fs.createWriteStream(file));
+    await pipeline(source, count, fs.createWriteStream(file, { highWaterMark: SPOOL_BUFFER_BYTES }));
   } catch (err) {
     await fs.promises.rm(file, { force: true });
     if (err instanceof PastLimit) return { ok: false, code: 'FILE_TOO_LARGE', message: tooLargeMessage(maxBytes) };
