@@ -42,6 +42,8 @@ let t: OwnApp;
 const logs = memoryLogger('debug');
 /** How the chunked over-size download ended on the file server's side. */
 const endless = { sent: 0, finished: true, closed: false };
+/** The endless file's size in 50-row chunks (~13 KB each): ~50 MB, far past what buffers hold once the reader stops. */
+const ENDLESS_CHUNKS = 4000;
 /** GETs of /counted.csv and /stall.csv, to tell a refusal before the download from one after it. */
 const counted = { gets: 0, stalls: 0 };
 
@@ -72,7 +74,7 @@ function fileServer(req: http.IncomingMessage, res: http.ServerResponse): void {
       Object.assign(endless, { sent: 0, finished: false, closed: false });
       res.on('close', () => { endless.closed = true; endless.finished = res.writableFinished; });
       const pump = () => {
-        while (!res.destroyed && endless.sent < 400 * chunk.length) {
+        while (!res.destroyed && endless.sent < ENDLESS_CHUNKS * chunk.length) {
           endless.sent += chunk.length;
           if (!res.write(chunk)) { res.once('drain', pump); return; }
         }
@@ -189,7 +191,8 @@ describe('importFromUrl from https', () => {
     // The download was broken off near the limit, not read to its end.
     await expect.poll(() => endless.closed).toBe(true);
     expect(endless.finished).toBe(false);
-    expect(endless.sent).toBeLessThan(MAX_FILE_SIZE * 10);
+    // Socket and stream buffers (1 MiB in the spool) let a few MB more through before the cut is felt.
+    expect(endless.sent).toBeLessThan(16 * 1024 * 1024);
     expect(await spoolFiles(t.dataDir)).toEqual([]);
     expect(await jobCount(client)).toBe(0);
   });

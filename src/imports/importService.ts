@@ -111,6 +111,7 @@ export async function importUpload(deps: ImportDeps, req: UploadRequest): Promis
     filename: req.filename,
     field: ['input', 'file'],
     pastLimit: 'drain',
+    holdsSlotWhileArriving: false,
     open: async () => ({ ok: true, stream: req.stream }),
     // A refused upload is still read to its end, so that its HTTP request finishes.
     abandon: () => drain(req.stream),
@@ -140,6 +141,7 @@ export async function importFromUrl(deps: ImportDeps, req: UrlImportRequest): Pr
       filename: source.value.filename,
       field: ['input', 'url'],
       pastLimit: 'stop',
+      holdsSlotWhileArriving: true,
       open: () => openSource(source.value, settings),
       abandon: async () => {},
     });
@@ -157,6 +159,13 @@ interface FileSource {
   /** The input field that file errors (size, format, header) point at. */
   field: string[];
   pastLimit: 'drain' | 'stop';
+  /**
+   * A download we make (importFromUrl) holds one of the tenant's active-job slots while it
+   * arrives, so one tenant cannot start many at once. Uploads don't: the client pays for its own
+   * bytes, and a client retrying right after cutting an upload off must not find its slot taken
+   * until the server has noticed.
+   */
+  holdsSlotWhileArriving: boolean;
   /** Called once the request and the tenant's limits have passed. */
   open(): Promise<OpenedSource>;
   /** Called instead of open() when the import is refused before. */
@@ -189,23 +198,24 @@ async function importFile(deps: ImportDeps, req: ImportOptions & Pick<UploadRequ
   };
   // A cheap early refusal, so a client doesn't upload a whole file just to be told no; the
   // limit is checked again, under a lock, when the job is created.
-  // Files still arriving count too: otherwise one tenant could start many 1 GiB downloads (or
-  // uploads) at once, to be refused only once each is on our disk.
-  if ((await countActiveJobs(deps.db, req.tenantId)) + (arriving.get(req.tenantId) ?? 0) >= deps.config.maxActiveJobsPerTenant) {
+  // Downloads still arriving count too: otherwise one tenant could start many 1 GiB downloads at
+  // once, each refused only once it is on our disk.
+  if ((await countActiveJobs(deps.db, req.tenantId)) + (downloading.get(req.tenantId) ?? 0) >= deps.config.maxActiveJobsPerTenant) {
     return refuse(inProgress);
   }
-  arriving.set(req.tenantId, (arriving.get(req.tenantId) ?? 0) + 1);
+  if (!source.holdsSlotWhileArriving) return spoolAndQueue(deps, req, source, kind, inProgress);
+  downloading.set(req.tenantId, (downloading.get(req.tenantId) ?? 0) + 1);
   try {
     return await spoolAndQueue(deps, req, source, kind, inProgress);
   } finally {
-    const left = arriving.get(req.tenantId)! - 1;
-    if (left > 0) arriving.set(req.tenantId, left);
-    else arriving.delete(req.tenantId);
+    const left = downloading.get(req.tenantId)! - 1;
+    if (left > 0) downloading.set(req.tenantId, left);
+    else downloading.delete(req.tenantId);
   }
 }
 
-/** Per tenant, the files this process is receiving now (uploads and downloads), not yet jobs. */
-const arriving = new Map<string, number>();
+/** Per tenant, the importFromUrl downloads this process is receiving now, not yet jobs. */
+const downloading = new Map<string, number>();
 
 async function spoolAndQueue(
   deps: ImportDeps, req: ImportOptions & Pick<UploadRequest, 'confirmRequest'>, source: FileSource, kind: ImportKind, inProgress: UserError,
