@@ -306,6 +306,21 @@ describe('USERS', () => {
     await big.close();
   });
 
+  it('two jobs of one tenant upserting the same external ids at once: each user created once, the other job updates', async () => {
+    const both = await startTestApp({ batchSize: 50, maxActiveJobsPerTenant: 2, workerConcurrency: 2 });
+    const as = await both.clientFor('twice');
+    const file = (tag: string) => csv(USER_HEADER, ...Array.from({ length: 4000 }, (_, i) => `User ${i} ${tag},98765${String(i).padStart(5, '0')},,,other,,,C-${i}`));
+    const uploads = await Promise.all(['a', 'b'].map((tag) => upload('USERS', `${tag}.csv`, file(tag), {}, as)));
+    expect(uploads.map((u) => u.userErrors)).toEqual([[], []]);
+    const jobs = await Promise.all(uploads.map((u) => waitForJob(as, u.job!.id)));
+    expect(jobs.map((j) => j.status)).toEqual(['COMPLETED', 'COMPLETED']);
+    expect(jobs[0].rowsCreated + jobs[1].rowsCreated).toBe(4000);
+    expect(jobs[0].rowsUpdated + jobs[1].rowsUpdated).toBe(4000);
+    const [{ n }] = await both.app.db.query<{ n: number }>('select count(*)::int as n from users');
+    expect(n).toBe(4000);
+    await both.close();
+  });
+
   it('imports NDJSON records with the same rules', async () => {
     const lines = [
       { NAME: 'Json User', EMAIL: 'json@example.org', 'SCHOOL ID': 'SCH-1', USER_TYPE: 'other', 'External ID': 'J-1' },
