@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UploadImportDocument } from '../src/generated/gql/graphql.js';
 import type { GraphQLTestClient } from './support/client.js';
-import { eventRow, eventsCsv, manyEvents } from './support/events.js';
+import { EVENT_COLUMNS, eventRow, eventsCsv, manyEvents } from './support/events.js';
 import { waitForJob } from './support/jobs.js';
 import { startTestApp, type TestApp } from './support/testApp.js';
 
@@ -27,8 +27,9 @@ describe('operations endpoints', () => {
   });
 
   it('/metrics counts the rows, bytes and jobs of an import', async () => {
-    const rows = [...manyEvents(30), eventRow(30, { event_type: 'nope' })];
-    const content = eventsCsv(rows);
+    // 30 rows in, one failing, and one whose event_id repeats an earlier row's: a duplicate, not imported.
+    const rows = [...manyEvents(29), eventRow(29, { event_id: 'e-1' }), eventRow(30, { event_type: 'nope' }), eventRow(31, { event_id: 'e-1' })];
+    const content = eventsCsv(rows, [...EVENT_COLUMNS, 'event_id']);
     const { body } = await client.upload(UploadImportDocument, { input: { kind: 'EVENTS' } }, { name: 'm.csv', content });
     const job = await waitForJob(client, body.data!.uploadImport.job!.id);
     expect(job.status).toBe('COMPLETED');

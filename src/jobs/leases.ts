@@ -36,6 +36,9 @@ export async function claimJob(db: Database, owner: string, leaseMs: number): Pr
 
 export type BatchOutcome = 'committed' | 'already-committed' | 'cancelled' | 'too-many-errors';
 
+/** What commitBatch did: the rows it wrote (duplicates not counted), and the rows that failed, checks against the database included. */
+export interface BatchResult { outcome: BatchOutcome; rowsWritten: number; rowsFailed: number }
+
 export interface BatchTarget {
   table: string;
   columns: readonly string[];
@@ -56,7 +59,7 @@ const ERROR_COLUMNS = ['job_id', 'line', 'column', 'value', 'message', 'raw_row'
  * COPY, and move counters and checkpoint together. Either all of it lands or none of it does, so
  * a resumed run starting at the checkpoint neither skips nor repeats a row.
  */
-export async function commitBatch(db: Database, fence: Fence, batch: BatchToCommit, target: BatchTarget): Promise<BatchOutcome> {
+export async function commitBatch(db: Database, fence: Fence, batch: BatchToCommit, target: BatchTarget): Promise<BatchResult> {
   return db.transaction(async (tx) => {
     const [job] = await tx.query<{ cancel_requested: boolean; max_errors: number | null; rows_failed: number; checkpoint_offset: number }>(
       `select cancel_requested, max_errors, rows_failed, checkpoint_offset from import_jobs
@@ -66,13 +69,13 @@ export async function commitBatch(db: Database, fence: Fence, batch: BatchToComm
     if (!job) throw new LeaseLostError(fence.jobId);
     // A retry after a connection lost during COMMIT: the commit may have landed. The checkpoint
     // says so, and then writing the batch again would duplicate it.
-    if (Number(job.checkpoint_offset) === batch.endOffset && batch.endOffset !== batch.startOffset) return 'already-committed';
+    if (Number(job.checkpoint_offset) === batch.endOffset && batch.endOffset !== batch.startOffset) return { outcome: 'already-committed', rowsWritten: 0, rowsFailed: 0 };
     if (Number(job.checkpoint_offset) !== batch.startOffset) {
       throw new Error(`batch starts at byte ${batch.startOffset} but the job's checkpoint is at ${job.checkpoint_offset}`);
     }
     if (job.cancel_requested) {
       await finish(tx, fence, JobStatus.CANCELLED, null);
-      return 'cancelled';
+      return { outcome: 'cancelled', rowsWritten: 0, rowsFailed: 0 };
     }
     const written = target.upsert
       ? await upsertBatch(tx, fence, batch, target)
@@ -93,9 +96,9 @@ export async function commitBatch(db: Database, fence: Fence, batch: BatchToComm
     const failed = job.rows_failed + rowsFailed;
     if (job.max_errors !== null && failed > job.max_errors) {
       await finish(tx, fence, JobStatus.FAILED, `${failed} rows failed, more than maxErrors (${job.max_errors})`);
-      return 'too-many-errors';
+      return { outcome: 'too-many-errors', rowsWritten: written.imported, rowsFailed };
     }
-    return 'committed';
+    return { outcome: 'committed', rowsWritten: written.imported, rowsFailed };
   });
 }
 

@@ -97,15 +97,15 @@ export async function runJob(deps: RunnerDeps, fence: Fence): Promise<RunResult>
       // whether the lost attempt had committed after all.
       const commitStart = performance.now();
       commitStartedAt = Date.now();
-      const outcome = await retryTransient(() => commitBatch(db, fence, step.value, target), {
+      const { outcome, rowsWritten, rowsFailed } = await retryTransient(() => commitBatch(db, fence, step.value, target), {
         giveUpAfterMs: deps.leaseMs * 4,
         onRetry: (err, attempt, delayMs) => log.warn({ err, attempt, delayMs }, 'database unavailable; retrying the batch'),
       });
       commitStartedAt = 0;
       timing.commitMs += performance.now() - commitStart;
       if (outcome === 'committed') {
-        if (!job.dryRun) deps.metrics.rowsImported.inc({ kind: job.kind }, step.value.rowsValid);
-        deps.metrics.rowsFailed.inc({ kind: job.kind }, step.value.rowsFailed);
+        deps.metrics.rowsImported.inc({ kind: job.kind }, rowsWritten);
+        deps.metrics.rowsFailed.inc({ kind: job.kind }, rowsFailed);
       }
       if (outcome !== 'committed' && outcome !== 'already-committed') {
         log.info({ outcome }, 'job stopped');
