@@ -60,6 +60,14 @@ describe('bulk-import upload / jobs / job / errors', () => {
     expect(JSON.parse(list.stdout)).toMatchObject({ totalCount: 2, edges: [{ node: { id: job.id } }] });
   });
 
+  it('exits 2, not 1, when the command could not run: a missing option, an unreachable server', async () => {
+    const missing = await cli(['upload', 'x.csv']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain("required option '--kind <kind>' not specified");
+    const unreachable = await cli(['jobs', '--url', 'http://127.0.0.1:1/graphql']);
+    expect(unreachable.code).toBe(2);
+  });
+
   it('exits 2 with the user error when the upload is refused', async () => {
     const file = path.join(t.dataDir, 'wrong.csv');
     await fs.writeFile(file, 'event_type,when\npage_view,now\n');

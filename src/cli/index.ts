@@ -10,6 +10,9 @@ import { registerClientCommands } from './client.js';
 
 const program = new Command();
 program.name('bulk-import').description('Bulk-import service: server and client');
+// A command that could not run (bad arguments, no key, server unreachable) exits 2; 1 is kept for
+// a job that ran and failed. Set before the commands are added: they inherit it.
+program.exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
 
 program.command('serve').description('Run the server (npm start)').action(async () => {
   const { serve } = await import('../main.js');
@@ -21,5 +24,5 @@ registerClientCommands(program);
 
 program.parseAsync(process.argv).catch((err) => {
   console.error(err instanceof Error ? err.message : err);
-  process.exit(1);
+  process.exit(2);
 });

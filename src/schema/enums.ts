@@ -1,8 +1,8 @@
+import { KINDS } from '../imports/kinds/index.js';
 import { builder } from './builder.js';
 
-export const ImportKindEnum = builder.enumType('ImportKind', {
-  values: ['EVENTS', 'USER_EVENTS', 'USERS', 'ORGANISATIONS', 'LOCATIONS', 'COLLECTION'] as const,
-});
+/** One value per kind in imports/kinds/index.ts: adding a kind there adds it here. */
+export const ImportKindEnum = builder.enumType('ImportKind', { values: Object.keys(KINDS) });
 export const ImportFormatEnum = builder.enumType('ImportFormat', { values: ['CSV', 'NDJSON'] as const });
 export const JobStatusEnum = builder.enumType('JobStatus', {
   values: ['QUEUED', 'RUNNING', 'COMPLETED', 'FAILED', 'CANCELLED'] as const,
