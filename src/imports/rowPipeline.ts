@@ -77,11 +77,12 @@ export function createRowPipeline(ctx: RowContext): RowPipeline {
         currentFailed = false;
         if (record.parseError !== undefined) fail(null, null, record.parseError);
         else {
-          const row = writer.write(record);
-          if (!currentFailed && row !== null && kind.upsert) {
-            upsertRows.push({ line: record.line, values: writer.last!, raw: record.raw });
-          } else if (!currentFailed && row !== null) {
-            (keyIndex >= 0 && writer.last![keyIndex] !== null ? keyed : lines).push(prefix + record.line + jobSuffix + ',' + row);
+          const row = writer.check(record);
+          // COPY text only for rows that passed, and never for roster rows: those are decided
+          // and written on the main thread (jobs/upsertRows.ts).
+          if (!currentFailed && row !== null) {
+            if (kind.upsert) upsertRows.push({ line: record.line, values: row, raw: record.raw });
+            else (keyIndex >= 0 && row[keyIndex] !== null ? keyed : lines).push(prefix + record.line + jobSuffix + ',' + writer.copyText(record, row));
           }
         }
         if (currentFailed) rowsFailed++;
@@ -118,12 +119,10 @@ function csvColumnOrder(kind: ImportKind, header: string[] | null): number[] {
 }
 
 interface RowWriter {
-  /** Kind column indexes in the order a written row lists them. */
-  order: number[];
-  /** Validates a record; returns its COPY text (without origin columns), or null when it failed. */
-  write(record: SourceRecord): string | null;
-  /** The validated values of the last record written, in kind column order. */
-  last: (string | null)[] | null;
+  /** Validates a record: its values in kind column order, or null when it could not even be read as a row. */
+  check(record: SourceRecord): (string | null)[] | null;
+  /** The COPY text (without origin columns) of a record that passed `check` with `row`. */
+  copyText(record: SourceRecord, row: readonly (string | null)[]): string;
 }
 
 function joinCells(row: readonly (string | null)[], order: readonly number[]): string {
@@ -137,9 +136,7 @@ function csvRowWriter({ kind, header }: RowContext, fail: ErrorSink): RowWriter 
   const width = kind.columns.length;
   const fieldCount = order.length;
   return {
-    order,
-    last: null,
-    write(record) {
+    check(record) {
       const fields = record.fields!;
       if (fields.length !== fieldCount) {
         fail(null, null, `expected ${fieldCount} fields as in the header, found ${fields.length}`);
@@ -147,8 +144,10 @@ function csvRowWriter({ kind, header }: RowContext, fail: ErrorSink): RowWriter 
       }
       const values: unknown[] = new Array(width);
       for (let f = 0; f < fieldCount; f++) values[order[f]] = fields[f];
-      const row = kind.validate(values, fail);
-      this.last = row;
+      return kind.validate(values, fail);
+    },
+    copyText(record, row) {
+      const fields = record.fields!;
       // Unchanged values (the same string, or '' read as NULL) mean the raw record says it all.
       let same = record.clean === true;
       for (let f = 0; same && f < fieldCount; f++) {
@@ -173,9 +172,8 @@ function anyShapeRowWriter({ kind, format, header }: RowContext, fail: ErrorSink
   const order = kind.columns.map((_, i) => i);
   const names = header ?? [];
   return {
-    order,
-    last: null,
-    write(record) {
+    copyText: (_record, row) => joinCells(row, order),
+    check(record) {
       let object: Record<string, unknown>;
       if (format === 'CSV') {
         const fields = record.fields!;
@@ -190,9 +188,7 @@ function anyShapeRowWriter({ kind, format, header }: RowContext, fail: ErrorSink
         if (!json) return null;
         object = json;
       }
-      const row = kind.validate(kind.fromRecord!(object, fail), fail);
-      this.last = row;
-      return joinCells(row, order);
+      return kind.validate(kind.fromRecord!(object, fail), fail);
     },
   };
 }
@@ -202,9 +198,8 @@ function ndjsonRowWriter({ kind }: RowContext, fail: ErrorSink): RowWriter {
   const width = kind.columns.length;
   const order = kind.columns.map((_, i) => i);
   return {
-    order,
-    last: null,
-    write(record) {
+    copyText: (_record, row) => joinCells(row, order),
+    check(record) {
       const json = jsonObjectOf(record, fail);
       if (!json) return null;
       const values: unknown[] = new Array(width);
@@ -213,9 +208,7 @@ function ndjsonRowWriter({ kind }: RowContext, fail: ErrorSink): RowWriter {
         if (i < 0) fail(key, null, `unknown field "${key}"`);
         else values[i] = json[key];
       }
-      const row = kind.validate(values, fail);
-      this.last = row;
-      return joinCells(row, order);
+      return kind.validate(values, fail);
     },
   };
 }
