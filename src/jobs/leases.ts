@@ -10,6 +10,7 @@ import type { PreparedBatch } from '../imports/rowPipeline.js';
 export type BatchToCommit = Omit<PreparedBatch, 'copyCsv' | 'keyedCsv'> & { copyData: string | Uint8Array; keyedData: string | Uint8Array };
 import { JobStatus } from './states.js';
 import { csvCell, withoutNul } from '../db/copyCsv.js';
+import { copyIntoStaging } from '../db/stagingTable.js';
 import type { ImportKind, RowError } from '../imports/kinds/types.js';
 import { RecordIndex, upsertRows } from './upsertRows.js';
 
@@ -135,10 +136,8 @@ async function upsertBatch(tx: Transaction, fence: Fence, batch: BatchToCommit, 
  */
 async function insertSkippingDuplicates(tx: Transaction, target: BatchTarget, csv: string | Uint8Array): Promise<number> {
   if (!target.dedupColumn) throw new Error(`${target.table} has keyed rows but no dedup column`);
-  const staging = `staging_${target.table}`;
+  const staging = await copyIntoStaging(tx, target.table, target.columns, csv);
   const columns = target.columns.map((c) => `"${c}"`).join(', ');
-  await tx.query(`create temp table if not exists "${staging}" (like "${target.table}" including defaults) on commit delete rows`);
-  await tx.copyCsv(staging, target.columns, csv);
   const [{ n }] = await tx.query<{ n: number }>(
     `with inserted as (
        insert into "${target.table}" (${columns}) select ${columns} from "${staging}" order by line

@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Transaction } from '../db/database.js';
 import { csvCell } from '../db/copyCsv.js';
+import { copyIntoStaging } from '../db/stagingTable.js';
 import { getKind } from '../imports/kinds/index.js';
 import type { ErrorSink, ImportKind, KnownRecord, RecordLookup, RowError, UpsertJob, UpsertRow } from '../imports/kinds/types.js';
 import { shown } from '../imports/kinds/values.js';
@@ -52,7 +53,7 @@ export class RecordIndex implements RecordLookup {
 }
 
 /** How many records a dry run remembers from batch to batch; past that, later batches see only the database. */
-export const DRY_RUN_MEMORY = 1_000_000;
+const DRY_RUN_MEMORY = 1_000_000;
 
 async function loadIndexes(tx: Transaction, kind: ImportKind, rows: readonly UpsertRow[], tenantId: string, dryRunRecords?: RecordIndex): Promise<Map<string, RecordIndex>> {
   const indexes = new Map<string, RecordIndex>();
@@ -91,19 +92,35 @@ function overlay(index: RecordIndex, record: KnownRecord | undefined): void {
 }
 
 /** A record as the batch finally writes it, and the key it had in the table before (undefined: a new record). */
-interface Written { id: string; line: number; values: (string | null)[]; keyBefore?: string | null }
+interface FinalRecord { id: string; line: number; values: (string | null)[]; keyBefore?: string | null }
 
 export async function upsertRows(tx: Transaction, kind: ImportKind, rows: readonly UpsertRow[], ctx: UpsertContext): Promise<UpsertResult> {
-  const rules = kind.upsert!;
   await tx.query('select pg_advisory_xact_lock($1, hashtext($2))', [ROSTER_LOCK, `${ctx.tenantId}:${kind.table}`]);
   const indexes = await loadIndexes(tx, kind, rows, ctx.tenantId, ctx.dryRunRecords);
+  const own = indexes.get(kind.name)!;
+  const { result, records, outcomes } = decideRows(kind, rows, indexes, ctx);
+  if (ctx.dryRun) {
+    const memory = ctx.dryRunRecords;
+    for (const id of records.keys()) if (memory && memory.size < DRY_RUN_MEMORY) memory.put(own.byId(id)!);
+    return { ...result, created: 0, updated: 0 };
+  }
+  if (records.size > 0) await writeRecords(tx, kind, ctx, records, own, outcomes);
+  return result;
+}
+
+/**
+ * Decides each row in line order against the indexes, which it keeps current: the records the
+ * batch finally writes (one per id, later rows' values over earlier ones'), and each row's outcome
+ * as job_outcomes COPY text.
+ */
+function decideRows(kind: ImportKind, rows: readonly UpsertRow[], indexes: Map<string, RecordIndex>, ctx: UpsertContext) {
+  const rules = kind.upsert!;
   const find = (name: string): RecordLookup => {
     const index = indexes.get(name);
     if (!index) throw new Error(`${kind.name} looks up ${name} records without declaring it in its lookups`);
     return index;
   };
   const own = indexes.get(kind.name)!;
-
   const result: UpsertResult = { created: 0, updated: 0, errors: [], rowsFailed: 0 };
   let current: UpsertRow;
   let failed = false;
@@ -111,8 +128,8 @@ export async function upsertRows(tx: Transaction, kind: ImportKind, rows: readon
     failed = true;
     result.errors.push({ line: current.line, column, value: shown(value), message, rawRow: current.raw });
   };
-  const records = new Map<string, Written>(); // by record id: what the batch finally writes
-  const outcomes: string[] = [];
+  const records = new Map<string, FinalRecord>();
+  let outcomes = '';
   for (const row of rows) {
     current = row;
     failed = false;
@@ -131,19 +148,19 @@ export async function upsertRows(tx: Transaction, kind: ImportKind, rows: readon
     const values = earlier ? decision.values.map((v, i) => v ?? earlier.values[i]) : decision.values;
     const before = own.byId(id);
     records.set(id, { id, line: row.line, values, keyBefore: earlier ? earlier.keyBefore : decision.id === null ? undefined : before?.key ?? null });
-    const record = { id, key: decision.key ?? before?.key ?? null, type: decision.type ?? before?.type ?? null };
-    own.put(record);
+    own.put({ id, key: decision.key ?? before?.key ?? null, type: decision.type ?? before?.type ?? null });
     if (decision.id === null) result.created++;
     else result.updated++;
-    outcomes.push(`${ctx.jobId},${row.line},${decision.id === null ? 'created' : 'updated'},${id}\n`);
+    outcomes += `${ctx.jobId},${row.line},${decision.id === null ? 'created' : 'updated'},${id}\n`;
   }
-  if (ctx.dryRun) {
-    const memory = ctx.dryRunRecords;
-    for (const id of records.keys()) if (memory && memory.size < DRY_RUN_MEMORY) memory.put(own.byId(id)!);
-    return { ...result, created: 0, updated: 0 };
-  }
-  if (records.size === 0) return result;
+  return { result, records, outcomes };
+}
 
+/** One COPY into the staging twin and one INSERT ... ON CONFLICT (id) for the records; one COPY for the outcomes. */
+async function writeRecords(
+  tx: Transaction, kind: ImportKind, ctx: UpsertContext, records: Map<string, FinalRecord>, own: RecordIndex, outcomes: string,
+): Promise<void> {
+  const rules = kind.upsert!;
   // Records that change their key give up the old one first: one INSERT checks uniqueness row by
   // row, so a new record taking a key that an updated one gives up (or two swapping keys) would
   // otherwise collide in the middle of the statement although the end state is consistent.
@@ -151,14 +168,11 @@ export async function upsertRows(tx: Transaction, kind: ImportKind, rows: readon
   if (renamed.length > 0) {
     await tx.query(`update "${kind.table}" set "${rules.keyColumn}" = null where tenant_id = $1 and id = any($2::uuid[])`, [ctx.tenantId, renamed]);
   }
-
-  const staging = `staging_${kind.table}`;
   const columns = ['id', 'tenant_id', 'job_id', 'line', ...rules.columns];
   const list = columns.map((c) => `"${c}"`).join(', ');
-  await tx.query(`create temp table if not exists "${staging}" (like "${kind.table}" including defaults) on commit delete rows`);
   let csv = '';
   for (const r of records.values()) csv += `${r.id},${ctx.tenantId},${ctx.jobId},${r.line},${r.values.map(csvCell).join(',')}\n`;
-  await tx.copyCsv(staging, columns, csv);
+  const staging = await copyIntoStaging(tx, kind.table, columns, csv);
   const updates = ['job_id', 'line', ...rules.columns]
     .map((c) => `"${c}" = ${rules.columns.includes(c) ? `coalesce(excluded."${c}", "${kind.table}"."${c}")` : `excluded."${c}"`}`)
     .join(', ');
@@ -166,6 +180,5 @@ export async function upsertRows(tx: Transaction, kind: ImportKind, rows: readon
     `insert into "${kind.table}" (${list}) select ${list} from "${staging}" order by line
      on conflict (id) do update set ${updates}, updated_at = now()`,
   );
-  await tx.copyCsv('job_outcomes', ['job_id', 'line', 'outcome', 'record_id'], outcomes.join(''));
-  return result;
+  await tx.copyCsv('job_outcomes', ['job_id', 'line', 'outcome', 'record_id'], outcomes);
 }
