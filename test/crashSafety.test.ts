@@ -326,7 +326,7 @@ describe.runIf(enabled)('crash safety (server as a child process, real Postgres)
 
   // Regression (postgres.js issue #1173): a COPY the server rejects never settled its writable, so
   // sql.begin never sent ROLLBACK: the session stayed 'idle in transaction (aborted)', the job
-  // RUNNING, and the heartbeat kept renewing its lease. src/db/postgres.ts copyCsv now sees the error.
+  // RUNNING, and the heartbeat kept renewing its lease. src/db/postgres.ts copy() now sees the error.
   it('a COPY that fails half-way (CHECK constraint) leaves no aborted session, keeps earlier batches, and the server goes on', async () => {
     const s = await scenario({ SHUTDOWN_GRACE_MS: '1000' });
     const a = await firstServer(s, 0);

@@ -1,9 +1,10 @@
 /**
  * One small interface over the two drivers the service runs on: postgres.js against a real
  * Postgres, or an embedded PGlite when no DATABASE_URL is set. Drizzle gives typed queries on
- * both; the raw `query` and `copyCsv` exist for the bulk path, where COPY is the point.
+ * both; the raw `query` and `copy` exist for the bulk path, where COPY is the point.
  */
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import type { CopyFormat } from './copyBinary.js';
 import { schema } from './schema.js';
 
 export type Orm = PgDatabase<PgQueryResultHKT, typeof schema>;
@@ -14,8 +15,8 @@ export interface SqlExecutor {
 }
 
 export interface Transaction extends SqlExecutor {
-  /** COPY ... FROM STDIN (FORMAT csv) of `csv` (rows in `columns` order) into `table`. */
-  copyCsv(table: string, columns: readonly string[], csv: string | Uint8Array): Promise<void>;
+  /** COPY ... FROM STDIN of `data` (rows in `columns` order, as CSV text unless `format` says binary) into `table`. */
+  copy(table: string, columns: readonly string[], data: string | Uint8Array, format?: CopyFormat): Promise<void>;
 }
 
 export interface Database extends SqlExecutor {
@@ -28,9 +29,9 @@ export interface Database extends SqlExecutor {
   close(): Promise<void>;
 }
 
-export function copyStatement(table: string, columns: readonly string[], source: string): string {
+export function copyStatement(table: string, columns: readonly string[], source: string, format: CopyFormat = 'csv'): string {
   const list = columns.map((c) => `"${c}"`).join(', ');
-  return `COPY "${table}" (${list}) FROM ${source} WITH (FORMAT csv)`;
+  return `COPY "${table}" (${list}) FROM ${source} WITH (FORMAT ${format})`;
 }
 
 export async function openDatabase(opts: { databaseUrl?: string; dataDir: string; leaseMs?: number }): Promise<Database> {

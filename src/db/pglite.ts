@@ -21,8 +21,8 @@ export async function openPglite(dataDir: string): Promise<Database> {
 
   const wrap = (exec: PGlite | PgliteTx): Transaction => ({
     query: async <T>(text: string, params: unknown[] = []) => (await exec.query<T>(text, params)).rows,
-    copyCsv: async (table, columns, csv) => {
-      await exec.query(copyStatement(table, columns, `'/dev/blob'`), [], { blob: new Blob([csv as BlobPart]) });
+    copy: async (table, columns, data, format) => {
+      await exec.query(copyStatement(table, columns, `'/dev/blob'`, format), [], { blob: new Blob([data as BlobPart]) });
     },
   });
   const root = wrap(pg);

@@ -51,8 +51,8 @@ export async function openPostgres(url: string, opts: PostgresOptions = {}): Pro
   const wrap = (exec: postgres.Sql | postgres.TransactionSql): Transaction => ({
     query: async <T>(text: string, params: unknown[] = []) =>
       (await exec.unsafe(text, params as postgres.ParameterOrJSON<never>[])) as unknown as T[],
-    copyCsv: async (table, columns, csv) => {
-      const query = exec.unsafe(copyStatement(table, columns, 'STDIN'));
+    copy: async (table, columns, data, format) => {
+      const query = exec.unsafe(copyStatement(table, columns, 'STDIN', format));
       // postgres.js issue #1173 (fixed upstream in PR #1183, not released): when Postgres rejects
       // the COPY's data, the writable neither finishes nor errors, and the error goes to the
       // query's reject(), a no-op by then (the query already resolved to the writable). Waiting
@@ -68,7 +68,7 @@ export async function openPostgres(url: string, opts: PostgresOptions = {}): Pro
       const finished = new Promise<void>((resolve, reject) => {
         writable.on('error', reject);
         writable.on('finish', resolve);
-        writable.end(csv);
+        writable.end(data);
       });
       finished.catch(() => {});
       await Promise.race([finished, failed]);

@@ -3,12 +3,13 @@
  * a temporary twin of it first, then moved with INSERT ... SELECT ... ON CONFLICT. The twin lives
  * as long as the session and empties at each commit, so a batch pays only for its COPY.
  */
+import type { CopyFormat } from './copyBinary.js';
 import type { Transaction } from './database.js';
 
-/** COPYs `csv` (rows in `columns` order) into the session's staging twin of `table`; returns the twin's name. */
-export async function copyIntoStaging(tx: Transaction, table: string, columns: readonly string[], csv: string | Uint8Array): Promise<string> {
+/** COPYs `data` (rows in `columns` order) into the session's staging twin of `table`; returns the twin's name. */
+export async function copyIntoStaging(tx: Transaction, table: string, columns: readonly string[], data: string | Uint8Array, format?: CopyFormat): Promise<string> {
   const staging = `staging_${table}`;
   await tx.query(`create temp table if not exists "${staging}" (like "${table}" including defaults) on commit delete rows`);
-  await tx.copyCsv(staging, columns, csv);
+  await tx.copy(staging, columns, data, format);
   return staging;
 }

@@ -1,22 +1,24 @@
 /**
- * Turns a batch of source records into what one transaction writes: the valid rows as COPY CSV
- * text, and the row errors. Pure: no I/O, so it runs in the parse thread (workers/parseThread.ts).
+ * Turns a batch of source records into what one transaction writes: the valid rows as COPY data
+ * (imports/copyData.ts), and the row errors. Pure: no I/O, so it runs in the parse thread
+ * (workers/parseThread.ts).
  *
- * Hot path, once per row: no closures or per-row objects beyond the values themselves. A valid
- * CSV record whose values pass through unchanged goes to COPY as its own raw text (COPY's column
- * list follows the file's column order), which skips re-quoting every field.
+ * Hot path, once per row: no closures or per-row objects beyond the values themselves. COPY's
+ * column list follows a CSV file's column order, so that a valid CSV record whose values pass
+ * through unchanged can go to a CSV COPY as its own raw text.
  */
-import { csvCell } from '../db/copyCsv.js';
+import { createCopyDataBuilder, reusesRawCsv, type CopyEncoding } from './copyData.js';
 import { checkHeader, createKeyMatcher } from './columns.js';
 import type { ImportFormat, RecordBatch, SourceRecord } from './formats/types.js';
 import { ROW_ORIGIN_COLUMNS, type ErrorSink, type ImportKind, type RowError, type UpsertRow } from './kinds/types.js';
 import { shown } from './kinds/values.js';
 
+/**
+ * A batch's counts and errors. Its COPY data is taken apart (RowPipeline.takeCopyData): the valid
+ * rows to COPY straight into the table, and those that carry the kind's dedup key, which go
+ * through a staging table and ON CONFLICT DO NOTHING (`rowsKeyed` of them).
+ */
 export interface PreparedBatch {
-  /** Valid rows to COPY straight into the table. */
-  copyCsv: string;
-  /** Valid rows that carry the kind's dedup key: they go through a staging table and ON CONFLICT DO NOTHING. */
-  keyedCsv: string;
   rowsKeyed: number;
   /** Roster kinds (ImportKind.upsert): the valid rows' values, decided and written on the main thread's transaction. */
   upsertRows: UpsertRow[];
@@ -40,17 +42,19 @@ export interface RowContext {
   startOffset: number;
   /** Values of the kind's jobColumns (e.g. { collection: 'purchases' }). */
   jobValues?: Record<string, string | null>;
+  /** How rows are encoded for COPY; CSV unless given. */
+  copy?: CopyEncoding;
 }
 
 /** COPY's column list comes from copyColumnsFor, on the main thread, from the same job fields. */
 export interface RowPipeline {
   prepare(batch: RecordBatch): PreparedBatch;
+  /** The COPY data of the valid rows prepared since the last call: plain rows, and keyed rows. */
+  takeCopyData(): { copyData: ArrayBuffer; keyedData: ArrayBuffer };
 }
 
 export function createRowPipeline(ctx: RowContext): RowPipeline {
   const { kind } = ctx;
-  const prefix = `${ctx.tenantId},${ctx.jobId},`;
-  const jobSuffix = (kind.jobColumns ?? []).map((c) => `,${csvCell(ctx.jobValues?.[c] ?? null)}`).join('');
 
   // Per-batch state, read by the one `fail` function below.
   let errors: PreparedBatch['errors'] = [];
@@ -63,36 +67,45 @@ export function createRowPipeline(ctx: RowContext): RowPipeline {
 
   const writer = kind.fromRecord ? anyShapeRowWriter(ctx, fail) : ctx.format === 'CSV' ? csvRowWriter(ctx, fail) : ndjsonRowWriter(ctx, fail);
   const keyIndex = kind.dedupColumn ? kind.columns.findIndex((c) => c.name === kind.dedupColumn) : -1;
+  const encoding = ctx.copy ?? { format: 'csv' };
+  const origin = { tenantId: ctx.tenantId, jobId: ctx.jobId, jobValues: (kind.jobColumns ?? []).map((c) => ctx.jobValues?.[c] ?? null) };
+  const plain = createCopyDataBuilder(encoding, origin, writer.order);
+  const keyed = createCopyDataBuilder(encoding, origin, writer.order);
+  const rawCsvWanted = reusesRawCsv(encoding);
 
   let nextStart = ctx.startOffset;
   return {
+    takeCopyData: () => ({ copyData: plain.take(), keyedData: keyed.take() }),
     prepare(batch) {
       errors = [];
-      const lines: string[] = [];
-      const keyed: string[] = [];
       const upsertRows: UpsertRow[] = [];
       let rowsFailed = 0;
+      let rowsCopied = 0;
+      let rowsKeyed = 0;
       for (const record of batch.records) {
         current = record;
         currentFailed = false;
         if (record.parseError !== undefined) fail(null, null, record.parseError);
         else {
           const row = writer.check(record);
-          // COPY text only for rows that passed, and never for roster rows: those are decided
+          // COPY data only for rows that passed, and never for roster rows: those are decided
           // and written on the main thread (jobs/upsertRows.ts).
           if (!currentFailed && row !== null) {
             if (kind.upsert) upsertRows.push({ line: record.line, values: row, raw: record.raw });
-            else (keyIndex >= 0 && row[keyIndex] !== null ? keyed : lines).push(prefix + record.line + jobSuffix + ',' + writer.copyText(record, row));
+            else {
+              const isKeyed = keyIndex >= 0 && row[keyIndex] !== null;
+              (isKeyed ? keyed : plain).add(record.line, row, rawCsvWanted ? writer.unchangedRaw(record, row) : null);
+              if (isKeyed) rowsKeyed++;
+              else rowsCopied++;
+            }
           }
         }
         if (currentFailed) rowsFailed++;
       }
       return {
-        copyCsv: lines.length ? lines.join('\n') + '\n' : '',
-        keyedCsv: keyed.length ? keyed.join('\n') + '\n' : '',
-        rowsKeyed: keyed.length,
+        rowsKeyed,
         upsertRows,
-        rowsValid: lines.length + keyed.length + upsertRows.length,
+        rowsValid: rowsCopied + rowsKeyed + upsertRows.length,
         rowsFailed,
         rowsProcessed: batch.records.length,
         errors,
@@ -119,23 +132,22 @@ function csvColumnOrder(kind: ImportKind, header: string[] | null): number[] {
 }
 
 interface RowWriter {
+  /** The kind column index of each COPY column after the origin and job columns (copyColumnsFor's order). */
+  order: readonly number[];
   /** Validates a record: its values in kind column order, or null when it could not even be read as a row. */
   check(record: SourceRecord): (string | null)[] | null;
-  /** The COPY text (without origin columns) of a record that passed `check` with `row`. */
-  copyText(record: SourceRecord, row: readonly (string | null)[]): string;
+  /** A CSV record that passed `check` with `row`, when its raw text says exactly those values in `order`; else null. */
+  unchangedRaw(record: SourceRecord, row: readonly (string | null)[]): string | null;
 }
 
-function joinCells(row: readonly (string | null)[], order: readonly number[]): string {
-  let out = csvCell(row[order[0]]);
-  for (let i = 1; i < order.length; i++) out += ',' + csvCell(row[order[i]]);
-  return out;
-}
+const notRaw = () => null;
 
 function csvRowWriter({ kind, header }: RowContext, fail: ErrorSink): RowWriter {
   const order = csvColumnOrder(kind, header);
   const width = kind.columns.length;
   const fieldCount = order.length;
   return {
+    order,
     check(record) {
       const fields = record.fields!;
       if (fields.length !== fieldCount) {
@@ -146,7 +158,7 @@ function csvRowWriter({ kind, header }: RowContext, fail: ErrorSink): RowWriter 
       for (let f = 0; f < fieldCount; f++) values[order[f]] = fields[f];
       return kind.validate(values, fail);
     },
-    copyText(record, row) {
+    unchangedRaw(record, row) {
       const fields = record.fields!;
       // Unchanged values (the same string, or '' read as NULL) mean the raw record says it all.
       let same = record.clean === true;
@@ -154,7 +166,7 @@ function csvRowWriter({ kind, header }: RowContext, fail: ErrorSink): RowWriter 
         const v = row[order[f]];
         same = v === fields[f] || (v === null && fields[f] === '');
       }
-      return same ? record.raw : joinCells(row, order);
+      return same ? record.raw : null;
     },
   };
 }
@@ -172,7 +184,8 @@ function anyShapeRowWriter({ kind, format, header }: RowContext, fail: ErrorSink
   const order = kind.columns.map((_, i) => i);
   const names = header ?? [];
   return {
-    copyText: (_record, row) => joinCells(row, order),
+    order,
+    unchangedRaw: notRaw,
     check(record) {
       let object: Record<string, unknown>;
       if (format === 'CSV') {
@@ -198,7 +211,8 @@ function ndjsonRowWriter({ kind }: RowContext, fail: ErrorSink): RowWriter {
   const width = kind.columns.length;
   const order = kind.columns.map((_, i) => i);
   return {
-    copyText: (_record, row) => joinCells(row, order),
+    order,
+    unchangedRaw: notRaw,
     check(record) {
       const json = jsonObjectOf(record, fail);
       if (!json) return null;

@@ -6,9 +6,10 @@
 import type { Database, Transaction } from '../db/database.js';
 import type { PreparedBatch } from '../imports/rowPipeline.js';
 
-/** A batch ready to commit: its COPY text, as prepared by the parse thread, and its counts. */
-export type BatchToCommit = Omit<PreparedBatch, 'copyCsv' | 'keyedCsv'> & { copyData: string | Uint8Array; keyedData: string | Uint8Array };
+/** A batch ready to commit: its counts, and its COPY data as prepared by the parse thread (in the target's copyFormat). */
+export type BatchToCommit = PreparedBatch & { copyData: string | Uint8Array; keyedData: string | Uint8Array };
 import { JobStatus } from './states.js';
+import type { CopyFormat } from '../db/copyBinary.js';
 import { csvCell, withoutNul } from '../db/copyCsv.js';
 import { copyIntoStaging } from '../db/stagingTable.js';
 import type { ImportKind, RowError } from '../imports/kinds/types.js';
@@ -47,6 +48,8 @@ export interface BatchTarget {
   dedupColumn?: string;
   /** The unique index's columns (ImportKind.dedupScope); by default tenant_id and dedupColumn. */
   dedupScope?: readonly string[];
+  /** How the batches' COPY data is encoded (imports/copyData.ts). */
+  copyFormat: CopyFormat;
   dryRun: boolean;
   leaseMs: number;
   /** Set for roster kinds, whose rows are upserted (ImportKind.upsert) instead of appended. */
@@ -83,7 +86,7 @@ export async function commitBatch(db: Database, fence: Fence, batch: BatchToComm
       : await appendBatch(tx, batch, target);
     const errors = written.errors ? [...batch.errors, ...written.errors] : batch.errors;
     const rowsFailed = batch.rowsFailed + (written.rowsFailed ?? 0);
-    if (errors.length > 0) await tx.copyCsv('job_errors', ERROR_COLUMNS, errorsCsv(fence.jobId, errors));
+    if (errors.length > 0) await tx.copy('job_errors', ERROR_COLUMNS, errorsCsv(fence.jobId, errors));
     await tx.query(
       `update import_jobs set
          rows_processed = rows_processed + $3, rows_imported = rows_imported + $4, rows_failed = rows_failed + $5,
@@ -117,7 +120,7 @@ interface Written {
 async function appendBatch(tx: Transaction, batch: BatchToCommit, target: BatchTarget): Promise<Written> {
   let duplicates = 0;
   if (target.dryRun) return { imported: 0, duplicates, created: 0, updated: 0 };
-  if (batch.rowsValid > batch.rowsKeyed) await tx.copyCsv(target.table, target.columns, batch.copyData);
+  if (batch.rowsValid > batch.rowsKeyed) await tx.copy(target.table, target.columns, batch.copyData, target.copyFormat);
   if (batch.rowsKeyed > 0) duplicates = batch.rowsKeyed - await insertSkippingDuplicates(tx, target, batch.keyedData);
   return { imported: batch.rowsValid - duplicates, duplicates, created: 0, updated: 0 };
 }
@@ -134,9 +137,9 @@ async function upsertBatch(tx: Transaction, fence: Fence, batch: BatchToCommit, 
  * inserted with ON CONFLICT DO NOTHING against the (tenant_id, key) unique index, which skips
  * keys the tenant already has and repeats within the batch alike. Returns the rows inserted.
  */
-async function insertSkippingDuplicates(tx: Transaction, target: BatchTarget, csv: string | Uint8Array): Promise<number> {
+async function insertSkippingDuplicates(tx: Transaction, target: BatchTarget, data: string | Uint8Array): Promise<number> {
   if (!target.dedupColumn) throw new Error(`${target.table} has keyed rows but no dedup column`);
-  const staging = await copyIntoStaging(tx, target.table, target.columns, csv);
+  const staging = await copyIntoStaging(tx, target.table, target.columns, data, target.copyFormat);
   const columns = target.columns.map((c) => `"${c}"`).join(', ');
   const [{ n }] = await tx.query<{ n: number }>(
     `with inserted as (

@@ -180,5 +180,5 @@ async function writeRecords(
     `insert into "${kind.table}" (${list}) select ${list} from "${staging}" order by line
      on conflict (id) do update set ${updates}, updated_at = now()`,
   );
-  await tx.copyCsv('job_outcomes', ['job_id', 'line', 'outcome', 'record_id'], outcomes);
+  await tx.copy('job_outcomes', ['job_id', 'line', 'outcome', 'record_id'], outcomes);
 }

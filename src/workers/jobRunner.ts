@@ -8,6 +8,8 @@ import type { Database } from '../db/database.js';
 import { getKind } from '../imports/kinds/index.js';
 import type { ImportFormat } from '../imports/formats/types.js';
 import { copyColumnsFor } from '../imports/rowPipeline.js';
+import type { CopyEncoding } from '../imports/copyData.js';
+import { binaryTypesOf } from '../db/copyBinary.js';
 import { getJobById } from '../jobs/jobStore.js';
 import { commitBatch, finishJob, LeaseLostError, releaseLease, renewLease, type Fence } from '../jobs/leases.js';
 import { RecordIndex } from '../jobs/upsertRows.js';
@@ -41,9 +43,14 @@ export async function runJob(deps: RunnerDeps, fence: Fence): Promise<RunResult>
   const log = deps.log.child({ jobId: job.id, tenantId: job.tenantId });
   const kind = getKind(job.kind);
   const format = job.format as ImportFormat;
+  const columns = copyColumnsFor({ kind, format, header: job.header });
+  // Binary COPY costs Postgres less CPU; PGlite (no speed target) keeps to CSV.
+  const binaryTypes = db.driver === 'postgres' ? binaryTypesOf(kind.table, columns) : null;
+  const copy: CopyEncoding = binaryTypes ? { format: 'binary', types: binaryTypes } : { format: 'csv' };
   const target = {
     table: kind.table,
-    columns: copyColumnsFor({ kind, format, header: job.header }),
+    columns,
+    copyFormat: copy.format,
     dedupColumn: kind.columns.find((c) => c.name === kind.dedupColumn)?.dbColumn,
     dedupScope: kind.dedupScope,
     dryRun: job.dryRun,
@@ -79,7 +86,7 @@ export async function runJob(deps: RunnerDeps, fence: Fence): Promise<RunResult>
   const batches = parseInThread({
     path: job.spoolPath, offset: job.checkpointOffset, line: job.checkpointLine, format, header: job.header,
     kind: kind.name, tenantId: job.tenantId, jobId: job.id, batchSize: deps.batchSize,
-    jobValues: { collection: job.collection },
+    jobValues: { collection: job.collection }, copy,
   });
   try {
     // Where the time goes, for the completion log: waiting on the parse thread vs committing.

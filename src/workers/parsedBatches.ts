@@ -5,6 +5,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { ImportFormat } from '../imports/formats/types.js';
+import type { CopyEncoding } from '../imports/copyData.js';
 import type { PreparedBatch } from '../imports/rowPipeline.js';
 
 export interface ParseRequest {
@@ -19,6 +20,7 @@ export interface ParseRequest {
   batchSize: number;
   /** Values of the kind's jobColumns. */
   jobValues: Record<string, string | null>;
+  copy: CopyEncoding;
 }
 
 export type ParseThreadMessage =
@@ -26,7 +28,7 @@ export type ParseThreadMessage =
   | { type: 'done' }
   | { type: 'error'; message: string };
 
-export interface ParsedBatch extends Omit<PreparedBatch, 'copyCsv' | 'keyedCsv'> { copyData: Buffer; keyedData: Buffer }
+export interface ParsedBatch extends PreparedBatch { copyData: Buffer; keyedData: Buffer }
 
 const READ_AHEAD = 2;
 /**

@@ -4,6 +4,8 @@
  * receives (null for SQL NULL). Whatever passes here must also be accepted by Postgres, since one
  * value it rejects would fail the whole batch's COPY.
  */
+import { isJsonObjectText } from './jsonText.js';
+import { readTimestamp, TimestampCheck } from './timestamps.js';
 import type { ErrorSink } from './types.js';
 
 export function shown(value: unknown): string | null {
@@ -43,28 +45,17 @@ export function checkNonNegativeInt(value: unknown, column: string, fail: ErrorS
   return s;
 }
 
-// ISO 8601: date, space or T, time with optional fraction, optional zone (none = UTC).
-const TIMESTAMP_RE = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(Z|[+-]\d{2}(?::?\d{2})?)?$/;
-const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-
 export function checkTimestamp(value: unknown, column: string, fail: ErrorSink, required: boolean): string | null {
   if (value === undefined || value === null || value === '') {
     if (required) fail(column, null, `${column} is required`);
     return null;
   }
-  const m = typeof value === 'string' ? TIMESTAMP_RE.exec(value) : null;
-  if (!m) {
-    fail(column, value, `${column} must be an ISO 8601 timestamp such as 2024-07-28T08:55:35Z`);
-    return null;
-  }
-  const year = +m[1], month = +m[2], day = +m[3], hour = +m[4], minute = +m[5], second = m[6] === undefined ? 0 : +m[6];
-  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
-  const validDay = day >= 1 && day <= (month === 2 && !leap ? 28 : DAYS_IN_MONTH[month - 1]);
-  if (year < 1 || month < 1 || month > 12 || !validDay || hour > 23 || minute > 59 || second > 59) {
-    fail(column, value, `${column} is not a real date and time`);
-    return null;
-  }
-  return value as string;
+  const check = typeof value === 'string' ? readTimestamp(value) : TimestampCheck.BadFormat;
+  if (check === TimestampCheck.Ok) return value as string;
+  fail(column, value, check === TimestampCheck.NotReal ? `${column} is not a real date and time`
+    : check === TimestampCheck.OffsetOutOfRange ? `${column} has a time zone offset out of range (at most ±15:59)`
+      : `${column} must be an ISO 8601 timestamp such as 2024-07-28T08:55:35Z`);
+  return null;
 }
 
 /**
@@ -113,6 +104,9 @@ function jsonDepth(json: string): number {
 /** A JSON object: from CSV, its JSON text; from NDJSON, the object itself. Empty means absent. */
 export function checkJsonObject(value: unknown, column: string, fail: ErrorSink): string | null {
   if (value === undefined || value === null || value === '') return null;
+  // The common case, a well-formed object, is answered without building it; the rest goes the
+  // long way, which also finds the reason to report.
+  if (typeof value === 'string' && isJsonObjectText(value, MAX_JSON_DEPTH)) return withStorableEscapes(value, column, fail);
   let textValue: string;
   let parsed: unknown;
   if (typeof value === 'string') {
@@ -140,11 +134,15 @@ export function checkJsonObject(value: unknown, column: string, fail: ErrorSink)
     fail(column, value, `${column} is nested more than ${MAX_JSON_DEPTH} levels deep`);
     return null;
   }
-  if (textValue.includes('\\u') && hasPgUnsafeEscape(textValue)) {
-    fail(column, value, `${column} contains a \\u0000 or an unpaired surrogate, which Postgres cannot store`);
+  return withStorableEscapes(textValue, column, fail);
+}
+
+function withStorableEscapes(json: string, column: string, fail: ErrorSink): string | null {
+  if (json.includes('\\u') && hasPgUnsafeEscape(json)) {
+    fail(column, json, `${column} contains a \\u0000 or an unpaired surrogate, which Postgres cannot store`);
     return null;
   }
-  return textValue;
+  return json;
 }
 
 /** One of a few words, matched case-insensitively and returned lower-case; absent stays null. */

@@ -1,0 +1,208 @@
+/**
+ * Writing rows in the binary format that `COPY ... WITH (FORMAT binary)` reads. Measured on this
+ * machine, 1M events rows: Postgres spends about a quarter less CPU on a binary COPY than on the
+ * same rows as CSV text (no CSV splitting, no text-to-uuid/int/timestamp conversion), and the
+ * backend is what bounds an import here. The values arrive as the text a kind's `validate`
+ * returns, already checked, and are encoded to exactly what Postgres would store from that text.
+ *
+ * Format (Postgres docs, "COPY", Binary Format): a header, then per row an int16 field count and
+ * per field an int32 length (-1 for NULL) and the value's bytes, then an int16 -1 trailer.
+ */
+import { getTableConfig, type PgTable } from 'drizzle-orm/pg-core';
+import { lastTimestamp, readTimestamp, TimestampCheck } from '../imports/kinds/timestamps.js';
+import { schema } from './schema.js';
+
+export type CopyFormat = 'csv' | 'binary';
+
+/** The column types the writer can encode; a table with any other type is copied as CSV. */
+export type BinaryType = 'text' | 'int4' | 'int8' | 'bool' | 'uuid' | 'timestamptz' | 'jsonb';
+
+const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
+const HEADER_BYTES = SIGNATURE.length + 8; // flags and header-extension length, both 0
+
+/**
+ * The binary types of `columns` of `table`, from the Drizzle schema the migrations are generated
+ * from; null when one of them has a type the writer cannot encode (the caller then uses CSV).
+ */
+export function binaryTypesOf(table: string, columns: readonly string[]): BinaryType[] | null {
+  const pgTable = Object.values(schema).find((t) => getTableConfig(t as PgTable).name === table) as PgTable | undefined;
+  if (!pgTable) return null;
+  const byName = new Map(getTableConfig(pgTable).columns.map((c) => [c.name, c]));
+  const types: BinaryType[] = [];
+  for (const name of columns) {
+    const column = byName.get(name);
+    const type = column ? binaryTypeOf(column.getSQLType()) : null;
+    if (!type) return null;
+    types.push(type);
+  }
+  return types;
+}
+
+function binaryTypeOf(sqlType: string): BinaryType | null {
+  switch (sqlType) {
+    case 'text': return 'text';
+    case 'integer': return 'int4';
+    case 'bigint': case 'bigserial': return 'int8';
+    case 'boolean': return 'bool';
+    case 'uuid': return 'uuid';
+    case 'timestamp with time zone': return 'timestamptz';
+    case 'jsonb': return 'jsonb';
+    default: return null;
+  }
+}
+
+/**
+ * Rows appended into one growing buffer; `take` hands them over as one COPY's data (header, rows,
+ * trailer) and starts again. A value Postgres would refuse as text (which `validate` lets through
+ * only by mistake) throws here rather than being stored as something else.
+ */
+export class BinaryCopyWriter {
+  private buf = Buffer.allocUnsafeSlow(1 << 20);
+  private at = HEADER_BYTES;
+  rows = 0;
+
+  constructor() {
+    SIGNATURE.copy(this.buf, 0);
+    this.buf.fill(0, SIGNATURE.length, HEADER_BYTES);
+  }
+
+  /** The rows written since the last take, as a COPY stream of its own, in a non-pooled buffer that can be transferred. */
+  take(): ArrayBuffer {
+    this.room(2);
+    this.buf.writeInt16BE(-1, this.at);
+    const out = Buffer.allocUnsafeSlow(this.at + 2);
+    this.buf.copy(out, 0, 0, this.at + 2);
+    this.at = HEADER_BYTES;
+    this.rows = 0;
+    return out.buffer as ArrayBuffer;
+  }
+
+  beginRow(fields: number): void {
+    this.room(2);
+    this.buf.writeInt16BE(fields, this.at);
+    this.at += 2;
+    this.rows++;
+  }
+
+  /** One field, encoded as `type` from its text (null is SQL NULL). */
+  value(type: BinaryType, value: string | null): void {
+    if (value === null) { this.room(4); this.buf.writeInt32BE(-1, this.at); this.at += 4; return; }
+    switch (type) {
+      case 'text': return this.utf8(value, false);
+      case 'jsonb': return this.utf8(value, true);
+      case 'int4': return this.int4(value);
+      case 'int8': return this.int8(Number(value));
+      case 'bool': return this.bool(value);
+      case 'uuid': return this.uuid(value);
+      case 'timestamptz': return this.timestamptz(value);
+    }
+  }
+
+  /** An int8 field from a safe integer (line numbers). */
+  int8(n: number): void {
+    if (!Number.isSafeInteger(n)) throw new Error(`not an integer for a bigint column: ${n}`);
+    this.room(12);
+    this.buf.writeInt32BE(8, this.at);
+    this.writeInt64(Math.floor(n / 2 ** 32), n - Math.floor(n / 2 ** 32) * 2 ** 32);
+  }
+
+  /** Fields encoded once by `encodeFields` (values that are the same on every row: the job's). */
+  encoded(fields: Buffer): void {
+    this.room(fields.length);
+    fields.copy(this.buf, this.at);
+    this.at += fields.length;
+  }
+
+  /** The bytes of some fields, for `encoded`. */
+  static encodeFields(types: readonly BinaryType[], values: readonly (string | null)[]): Buffer {
+    const writer = new BinaryCopyWriter();
+    types.forEach((type, i) => writer.value(type, values[i]));
+    return Buffer.from(writer.buf.subarray(HEADER_BYTES, writer.at));
+  }
+
+  private utf8(value: string, jsonb: boolean): void {
+    const prefix = jsonb ? 1 : 0;
+    this.room(4 + prefix + value.length * 3);
+    const buf = this.buf;
+    const start = this.at + 4 + prefix;
+    if (jsonb) buf[start - 1] = 1; // jsonb's binary format: version 1, then the JSON text
+    const bytes = value.length <= SHORT_TEXT ? writeShortText(buf, value, start) : buf.write(value, start);
+    buf.writeInt32BE(bytes + prefix, this.at);
+    this.at = start + bytes;
+  }
+
+  private int4(value: string): void {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n > 2_147_483_647 || n < -2_147_483_648 || value.trim() === '') {
+      throw new Error(`not an integer for an integer column: ${value}`);
+    }
+    this.room(8);
+    this.buf.writeInt32BE(4, this.at);
+    this.buf.writeInt32BE(n, this.at + 4);
+    this.at += 8;
+  }
+
+  private bool(value: string): void {
+    const b = BOOLEANS[value];
+    if (b === undefined) throw new Error(`not a boolean: ${value}`);
+    this.room(5);
+    this.buf.writeInt32BE(1, this.at);
+    this.buf[this.at + 4] = b;
+    this.at += 5;
+  }
+
+  private uuid(value: string): void {
+    const hex = value.replace(/-/g, '');
+    const bytes = Buffer.from(hex, 'hex');
+    if (hex.length !== 32 || bytes.length !== 16) throw new Error(`not a uuid: ${value}`);
+    this.room(20);
+    this.buf.writeInt32BE(16, this.at);
+    bytes.copy(this.buf, this.at + 4);
+    this.at += 20;
+  }
+
+  private timestamptz(value: string): void {
+    if (readTimestamp(value) !== TimestampCheck.Ok) throw new Error(`not a timestamp: ${value}`);
+    const { seconds, micros } = lastTimestamp;
+    // seconds * 1e6 + micros overflows a double's exact range for far dates: build the int64 from
+    // seconds * 15625 (exact) times 64, split into 32-bit halves.
+    const a = seconds * 15625;
+    const aHigh = Math.floor(a / 2 ** 26);
+    let low = (a - aHigh * 2 ** 26) * 64 + micros;
+    let high = aHigh;
+    if (low >= 2 ** 32) { low -= 2 ** 32; high += 1; }
+    this.room(12);
+    this.buf.writeInt32BE(8, this.at);
+    this.writeInt64(high, low);
+  }
+
+  /** Writes the int64 high * 2^32 + low (high signed, low in [0, 2^32)) after the length already at `at`. */
+  private writeInt64(high: number, low: number): void {
+    this.buf.writeInt32BE(high, this.at + 4);
+    this.buf.writeUInt32BE(low, this.at + 8);
+    this.at += 12;
+  }
+
+  private room(bytes: number): void {
+    if (this.at + bytes <= this.buf.length) return;
+    const bigger = Buffer.allocUnsafeSlow(Math.max(this.buf.length * 2, this.at + bytes));
+    this.buf.copy(bigger, 0, 0, this.at);
+    this.buf = bigger;
+  }
+}
+
+const BOOLEANS: Record<string, number> = { true: 1, false: 0, t: 1, f: 0 };
+
+/** Up to this length, a JS loop writes ASCII text faster than a call into Buffer's native UTF-8 writer (measured here: ~90 ns against ~130 ns a value). */
+const SHORT_TEXT = 64;
+
+/** Writes `value` as UTF-8 at `at`; returns the bytes written. */
+function writeShortText(buf: Buffer, value: string, at: number): number {
+  const n = value.length;
+  for (let i = 0; i < n; i++) {
+    const c = value.charCodeAt(i);
+    if (c >= 0x80) return buf.write(value, at); // not ASCII: start again, natively
+    buf[at + i] = c;
+  }
+  return n;
+}
