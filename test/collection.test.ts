@@ -40,6 +40,13 @@ describe('COLLECTION', () => {
     ]);
   });
 
+  it('stores numbers exactly as the file writes them (prices, big ids), not rounded to doubles', async () => {
+    const job = await importInto('exact', 'exact.json', '{"sku": 12345678901234567890123, "price": 0.1000000000000000000001}\n');
+    expect(job).toMatchObject({ status: 'COMPLETED', rowsImported: 1 });
+    const [row] = await t.app.db.query<{ data: string }>(`select data::text as data from collection_records where collection = 'exact'`);
+    expect(row.data).toBe('{"sku": 12345678901234567890123, "price": 0.1000000000000000000001}');
+  });
+
   it('refuses a JSON array whole, as the seed says', async () => {
     const payload = await upload('purchases.json', '[{ "product": "x" }, { "product": "y" }]', 'purchases');
     expect(payload.job).toBeNull();

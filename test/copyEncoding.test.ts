@@ -18,7 +18,7 @@ import type { CopyEncoding } from '../src/imports/copyData.js';
 import { readCsv } from '../src/imports/formats/csvReader.js';
 import { readNdjson } from '../src/imports/formats/ndjsonReader.js';
 import type { ImportFormat } from '../src/imports/formats/types.js';
-import { isJsonObjectText } from '../src/imports/kinds/jsonText.js';
+import { checkJsonObjectText, JsonTextCheck, memberText } from '../src/imports/kinds/jsonText.js';
 import { getKind } from '../src/imports/kinds/index.js';
 import { readTimestamp, TimestampCheck } from '../src/imports/kinds/timestamps.js';
 import { copyColumnsFor, createRowPipeline } from '../src/imports/rowPipeline.js';
@@ -181,6 +181,9 @@ describe('timestamps', () => {
   });
 });
 
+/** Valid JSON, an object, not too deep: whether or not Postgres can store its numbers (tested apart). */
+const isObject = (s: string, maxDepth: number) => checkJsonObjectText(s, maxDepth) !== JsonTextCheck.NotAnObject;
+
 describe('the JSON object check', () => {
   const jsonDepth = (v: unknown): number => (typeof v === 'object' && v !== null ? 1 + Math.max(0, ...Object.values(v).map(jsonDepth)) : 0);
   /** The definition it replaced: JSON.parse, an object at the top, at most `max` levels deep. */
@@ -196,7 +199,7 @@ describe('the JSON object check', () => {
   it('says yes to every JSON object, however it is spaced', () => {
     fc.assert(fc.property(fc.dictionary(fc.string(), fc.jsonValue({ maxDepth: 4 })), fc.constantFrom(undefined, 1, '\t', ' \r\n'), (object, space) => {
       const text = JSON.stringify(object, null, space);
-      expect(isJsonObjectText(text, 64)).toBe(oracle(text, 64));
+      expect(isObject(text, 64)).toBe(oracle(text, 64));
     }), { numRuns: 2000 });
   });
 
@@ -204,17 +207,44 @@ describe('the JSON object check', () => {
     const broken = fc.tuple(fc.dictionary(fc.string(), fc.jsonValue({ maxDepth: 3 })).map((o) => JSON.stringify(o)), fc.nat(), fc.nat(3),
       fc.constantFrom('', '"', '\\', ',', ':', '{', '}', '[', ']', '-', '0', '01', '.', 'e', 'E+', 'tru', 'nul', '\n', '\u0001', '\\u12', '\\x', ' '))
       .map(([s, at, cut, insert]) => { const i = at % (s.length + 1); return s.slice(0, i) + insert + s.slice(i + cut); });
-    fc.assert(fc.property(broken, (s) => { expect(isJsonObjectText(s, 64), s).toBe(oracle(s, 64)); }), { numRuns: 20000 });
+    fc.assert(fc.property(broken, (s) => { expect(isObject(s, 64), s).toBe(oracle(s, 64)); }), { numRuns: 20000 });
     fc.assert(fc.property(fc.string({ unit: fc.constantFrom(...'{}[]":,0123456789.-+eEtruefalsn \\u'), maxLength: 30 }), (s) => {
-      expect(isJsonObjectText(s, 64), s).toBe(oracle(s, 64));
+      expect(isObject(s, 64), s).toBe(oracle(s, 64));
     }), { numRuns: 20000 });
   });
 
   it('counts nesting as Postgres would need it', () => {
     const nested = (levels: number) => '{"a":'.repeat(levels) + '1' + '}'.repeat(levels);
-    expect(isJsonObjectText(nested(64), 64)).toBe(true);
-    expect(isJsonObjectText(nested(65), 64)).toBe(false);
-    expect(isJsonObjectText(`{"a":${'['.repeat(63)}${']'.repeat(63)}}`, 64)).toBe(true);
-    expect(isJsonObjectText(`{"a":${'['.repeat(64)}${']'.repeat(64)}}`, 64)).toBe(false);
+    expect(isObject(nested(64), 64)).toBe(true);
+    expect(isObject(nested(65), 64)).toBe(false);
+    expect(isObject(`{"a":${'['.repeat(63)}${']'.repeat(63)}}`, 64)).toBe(true);
+    expect(isObject(`{"a":${'['.repeat(64)}${']'.repeat(64)}}`, 64)).toBe(false);
+  });
+
+  it('refuses exactly the numbers Postgres refuses to store', async () => {
+    const numbers = ['0', '-0.5', '1e131071', '1e131072', '-1e131072', '10e131070', '0.001e131074', '0.001e131075', '0e200000', '0e-20000',
+      '1e-16383', '1e-16384', '0.0e-16383', '123.456e-16380', '123.456e-16381', `1${'0'.repeat(131071)}`, `1${'0'.repeat(131072)}`,
+      `0.${'0'.repeat(16382)}1`, `0.${'0'.repeat(16383)}1`, '1E+0173185003647432', '1e-0000000000000000000001', '5e00000000000000000000131071'];
+    for (const n of numbers) {
+      const text = `{"a": ${n}}`;
+      const postgresTakes = await db.query('select $1::jsonb', [text]).then(() => true, () => false);
+      expect(checkJsonObjectText(text, 64), n.slice(0, 40)).toBe(postgresTakes ? JsonTextCheck.Object : JsonTextCheck.NumberOutOfRange);
+    }
+  });
+
+  it('finds a member\'s own text, as JSON.parse would read the member', () => {
+    fc.assert(fc.property(fc.dictionary(fc.string(), fc.jsonValue({ maxDepth: 3 })), fc.constantFrom(undefined, 1, '\t'), fc.string(), (object, space, absent) => {
+      const text = JSON.stringify(object, null, space);
+      const escapedKeys = Object.keys(object).some((key) => JSON.stringify(key) !== `"${key}"`); // then it may give up
+      for (const key of Object.keys(object)) {
+        const own = memberText(text, key);
+        if (escapedKeys) continue;
+        expect(own, key).not.toBeNull();
+        expect(JSON.parse(own!)).toEqual(JSON.parse(text)[key]);
+      }
+      if (!(absent in object)) expect(memberText(text, absent)).toBeNull();
+    }), { numRuns: 2000 });
+    expect(memberText('{"a": 1, "a": {"b": 2}}', 'a')).toBe('{"b": 2}'); // the last, as JSON.parse keeps
+    expect(memberText('{"\\u0061": 1}', 'a')).toBeNull(); // an escaped key: the caller keeps the parsed value
   });
 });

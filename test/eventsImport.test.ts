@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JobErrorsDocument, UploadImportDocument } from '../src/generated/gql/graphql.js';
 import type { GraphQLTestClient } from './support/client.js';
 import { eventRow, eventsCsv, eventsNdjson, manyEvents } from './support/events.js';
-import { waitForJob } from './support/jobs.js';
+import { jobUuid, waitForJob } from './support/jobs.js';
 import { startTestApp, type TestApp } from './support/testApp.js';
 
 let t: TestApp;
@@ -135,5 +135,36 @@ describe('NDJSON', () => {
     expect(errors[0].message).toBe('event_name is required for event_type track');
     expect(errors[1].message).toMatch(/^invalid JSON: /);
     expect(errors[2].message).toBe('company_id is required for event_type identify_company');
+  });
+});
+
+describe('numbers in metadata', () => {
+  // Postgres' numeric holds up to 131072 digits before the decimal point and 16383 after; one
+  // value beyond that used to fail the whole batch's COPY, and with it the job.
+  const BIG = '123456789012345678901234567890.000000000000000000001';
+  const metadataLines = (metadata: string[]) => metadata.map((m, i) =>
+    `{"event_type":"page_view","user_id":"u${i}","inserted_at":"2024-07-28T08:55:35Z","metadata":${m}}`).join('\n') + '\n';
+
+  it('keeps NDJSON numbers exactly as written, and refuses only the rows Postgres could not store', async () => {
+    const job = await importFile('numbers.ndjson', metadataLines([`{"big": ${BIG}, "n": [1e400]}`, '{"a": 1e131072}', '{"b": 0e-20000}', '{"c": 1e131071}']));
+    expect(job).toMatchObject({ status: 'COMPLETED', rowsImported: 2, rowsFailed: 2 });
+    const stored = await t.app.db.query<{ line: number; metadata: string }>(
+      'select line, metadata::text as metadata from events where job_id = $1 order by line', [jobUuid(job.id)]);
+    expect(stored[0]).toEqual({ line: 1, metadata: `{"n": [${'1' + '0'.repeat(400)}], "big": ${BIG}}` });
+    expect(stored[1].line).toBe(4);
+    const message = 'metadata has a number Postgres cannot store (at most 131072 digits before the decimal point and 16383 after)';
+    expect(await errorsOf(job.id)).toEqual([
+      { line: 2, column: 'metadata', value: '{"a": 1e131072}', message },
+      { line: 3, column: 'metadata', value: '{"b": 0e-20000}', message },
+    ]);
+  });
+
+  it('does the same for CSV', async () => {
+    const rows = [eventRow(0, { metadata: `{"big": ${BIG}}` }), eventRow(1, { metadata: '{"a": -5e131072}' }), eventRow(2)];
+    const job = await importFile('numbers.csv', eventsCsv(rows));
+    expect(job).toMatchObject({ status: 'COMPLETED', rowsImported: 2, rowsFailed: 1 });
+    expect((await errorsOf(job.id)).map((e) => [e.line, e.column])).toEqual([[3, 'metadata']]);
+    const [first] = await t.app.db.query<{ metadata: string }>('select metadata::text as metadata from events where job_id = $1 and line = 2', [jobUuid(job.id)]);
+    expect(first.metadata).toBe(`{"big": ${BIG}}`);
   });
 });

@@ -11,6 +11,7 @@ import { createCopyDataBuilder, reusesRawCsv, type CopyEncoding } from './copyDa
 import { checkHeader, createKeyMatcher } from './columns.js';
 import type { ImportFormat, RecordBatch, SourceRecord } from './formats/types.js';
 import { ROW_ORIGIN_COLUMNS, type ErrorSink, type ImportKind, type RowError, type UpsertRow } from './kinds/types.js';
+import { JsonText, memberText } from './kinds/jsonText.js';
 import { shown } from './kinds/values.js';
 
 /**
@@ -171,6 +172,17 @@ function csvRowWriter({ kind, header }: RowContext, fail: ErrorSink): RowWriter 
   };
 }
 
+/**
+ * An NDJSON member's value, with objects and arrays as their own text from the line: JSON.parse
+ * and JSON.stringify would round their numbers to doubles (and 1e400 to null). When the line's
+ * keys are written with escapes, the parsed value it is.
+ */
+function ownText(line: string, key: string, value: unknown): unknown {
+  if (typeof value !== 'object' || value === null) return value;
+  const text = memberText(line, key);
+  return text === null ? value : new JsonText(text);
+}
+
 /** An NDJSON record's object; anything else (an array, a number...) is the row's error. */
 function jsonObjectOf(record: SourceRecord, fail: ErrorSink): Record<string, unknown> | null {
   const json = record.json;
@@ -201,7 +213,7 @@ function anyShapeRowWriter({ kind, format, header }: RowContext, fail: ErrorSink
         if (!json) return null;
         object = json;
       }
-      return kind.validate(kind.fromRecord!(object, fail), fail);
+      return kind.validate(kind.fromRecord!(object, fail, format === 'NDJSON' ? new JsonText(record.raw) : undefined), fail);
     },
   };
 }
@@ -220,7 +232,7 @@ function ndjsonRowWriter({ kind }: RowContext, fail: ErrorSink): RowWriter {
       for (const key in json) {
         const i = indexOf(key);
         if (i < 0) fail(key, null, `unknown field "${key}"`);
-        else values[i] = json[key];
+        else values[i] = ownText(record.raw, key, json[key]);
       }
       return kind.validate(values, fail);
     },

@@ -20,7 +20,7 @@ export const collection: ImportKind = {
   dedupColumn: 'id',
   dedupScope: ['tenant_id', 'collection', 'record_id'],
   jobColumns: ['collection'],
-  fromRecord: (record) => [record.id, record],
+  fromRecord: (record, _fail, text) => [record.id, text ?? record],
   validate(values, fail) {
     const id = values[0];
     return [

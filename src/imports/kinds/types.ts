@@ -2,6 +2,8 @@
  * What a kind of import is: its columns, its table, and how one row is checked. A kind is one
  * module in this folder plus its table in db/schema.ts; kinds/index.ts lists them.
  */
+import type { JsonText } from './jsonText.js';
+
 export interface KindColumn {
   /** The canonical name, as SPEC writes it; headers are matched to it by `normalizeColumnName`. */
   name: string;
@@ -37,9 +39,10 @@ export interface ImportKind {
   /**
    * For kinds that take records of any shape (COLLECTION): builds the values in `columns` order
    * from the whole record (an NDJSON object, or a CSV row as header -> text). Such a kind accepts
-   * any header, and its rows are always written in `columns` order.
+   * any header, and its rows are always written in `columns` order. From NDJSON, `text` is the
+   * record's own JSON text (its numbers exactly as written).
    */
-  fromRecord?(record: Record<string, unknown>, fail: ErrorSink): unknown[];
+  fromRecord?(record: Record<string, unknown>, fail: ErrorSink, text?: JsonText): unknown[];
   /**
    * Checks one row given as values in `columns` order (undefined when absent) and returns the
    * text to COPY for each column (null for SQL NULL). The row failed if it called `fail`.

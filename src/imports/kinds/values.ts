@@ -4,13 +4,14 @@
  * receives (null for SQL NULL). Whatever passes here must also be accepted by Postgres, since one
  * value it rejects would fail the whole batch's COPY.
  */
-import { isJsonObjectText } from './jsonText.js';
+import { checkJsonObjectText, JsonText, JsonTextCheck } from './jsonText.js';
 import { readTimestamp, TimestampCheck } from './timestamps.js';
 import type { ErrorSink } from './types.js';
 
 export function shown(value: unknown): string | null {
   if (value === undefined || value === null) return null;
   if (typeof value === 'string') return value;
+  if (value instanceof JsonText) return value.text;
   try {
     return JSON.stringify(value);
   } catch {
@@ -101,12 +102,24 @@ function jsonDepth(json: string): number {
   return max;
 }
 
-/** A JSON object: from CSV, its JSON text; from NDJSON, the object itself. Empty means absent. */
+/**
+ * A JSON object: from CSV, its JSON text; from NDJSON, its own text from the line (a JsonText) or
+ * the object itself. Empty means absent.
+ */
 export function checkJsonObject(value: unknown, column: string, fail: ErrorSink): string | null {
   if (value === undefined || value === null || value === '') return null;
   // The common case, a well-formed object, is answered without building it; the rest goes the
   // long way, which also finds the reason to report.
-  if (typeof value === 'string' && isJsonObjectText(value, MAX_JSON_DEPTH)) return withStorableEscapes(value, column, fail);
+  if (typeof value === 'string' || value instanceof JsonText) {
+    const json = typeof value === 'string' ? value : value.text;
+    const check = checkJsonObjectText(json, MAX_JSON_DEPTH);
+    if (check === JsonTextCheck.Object) return withStorableEscapes(json, column, fail);
+    if (check === JsonTextCheck.NumberOutOfRange) {
+      fail(column, json, `${column} has a number Postgres cannot store (at most 131072 digits before the decimal point and 16383 after)`);
+      return null;
+    }
+    if (value instanceof JsonText) value = JSON.parse(value.text) as unknown; // valid JSON (its line parsed): the object path says what is wrong
+  }
   let textValue: string;
   let parsed: unknown;
   if (typeof value === 'string') {
