@@ -135,7 +135,7 @@ export interface ServerProcess {
 export async function startServer(opts: { env: NodeJS.ProcessEnv; label: string; readyTimeoutMs?: number; logFile?: string }): Promise<ServerProcess> {
   const port = await freePort();
   const started = performance.now();
-  const child: ChildProcess = spawn(process.execPath, [path.join(REPO_ROOT, 'dist', 'main.js')], {
+  const child: ChildProcess = spawn(process.execPath, [...(process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean), path.join(REPO_ROOT, 'dist', 'main.js')], {
     cwd: REPO_ROOT,
     env: { ...opts.env, PORT: String(port), HOST: '127.0.0.1' },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -162,7 +162,7 @@ export class BinaryCopyWriter {
   }
 
   private timestamptz(value: string): void {
-    if (readTimestamp(value) !== TimestampCheck.Ok) throw new Error(`not a timestamp: ${value}`);
+    if (lastTimestamp.text !== value && readTimestamp(value) !== TimestampCheck.Ok) throw new Error(`not a timestamp: ${value}`);
     const { seconds, micros } = lastTimestamp;
     // seconds * 1e6 + micros overflows a double's exact range for far dates: build the int64 from
     // seconds * 15625 (exact) times 64, split into 32-bit halves.

@@ -11,8 +11,12 @@
 
 export enum TimestampCheck { Ok, BadFormat, NotReal, OffsetOutOfRange }
 
-/** The instant of the last timestamp read Ok: whole seconds since 2000-01-01 UTC (Postgres' epoch), and microseconds. */
-export const lastTimestamp = { seconds: 0, micros: 0 };
+/**
+ * The last timestamp read Ok: its text, and its instant as whole seconds since 2000-01-01 UTC
+ * (Postgres' epoch) and microseconds. A row's timestamp is checked, then encoded: the second
+ * reading is this one.
+ */
+export const lastTimestamp = { text: '', seconds: 0, micros: 0 };
 
 const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 const EPOCH_2000_DAYS = 10957; // days from 1970-01-01 to 2000-01-01
@@ -66,6 +70,7 @@ export function readTimestamp(s: string): TimestampCheck {
   const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
   const validDay = day >= 1 && day <= (month === 2 && !leap ? 28 : DAYS_IN_MONTH[month - 1]);
   if (year < 1 || month < 1 || month > 12 || !validDay || hour > 23 || minute > 59 || second > 59) return TimestampCheck.NotReal;
+  lastTimestamp.text = s;
   lastTimestamp.seconds = (daysFromCivil(year, month, day) - EPOCH_2000_DAYS) * 86400 + hour * 3600 + minute * 60 + second - offset;
   lastTimestamp.micros = micros;
   return TimestampCheck.Ok;
