@@ -168,3 +168,16 @@ describe('numbers in metadata', () => {
     expect(first.metadata).toBe(`{"big": ${BIG}}`);
   });
 });
+
+describe('large rows', () => {
+  // A batch's COPY data normally travels in a 4 MiB slot of shared memory (workers/parsedBatches.ts);
+  // one larger than that travels in buffers of its own.
+  it('imports a batch of megabyte rows, larger than the parse thread hands over in shared memory', async () => {
+    const rows = [0, 1, 2, 3, 4, 5].map((i) => eventRow(i, { user_agent: `${i}`.repeat(1_000_000) }));
+    const job = await importFile('large.csv', eventsCsv(rows));
+    expect(job).toMatchObject({ status: 'COMPLETED', rowsImported: 6, rowsFailed: 0 });
+    const stored = await t.app.db.query<{ line: number; n: number; first: string }>(
+      'select line, length(user_agent) as n, left(user_agent, 1) as first from events where job_id = $1 order by line', [jobUuid(job.id)]);
+    expect(stored).toEqual([0, 1, 2, 3, 4, 5].map((i) => ({ line: i + 2, n: 1_000_000, first: `${i}` })));
+  });
+});

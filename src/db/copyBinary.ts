@@ -66,15 +66,17 @@ export class BinaryCopyWriter {
     this.buf.fill(0, SIGNATURE.length, HEADER_BYTES);
   }
 
-  /** The rows written since the last take, as a COPY stream of its own, in a non-pooled buffer that can be transferred. */
-  take(): ArrayBuffer {
+  /**
+   * The rows written since the last take, as a COPY stream of its own. The bytes are the writer's
+   * own: read them before the next row is written.
+   */
+  take(): Buffer {
     this.room(2);
     this.buf.writeInt16BE(-1, this.at);
-    const out = Buffer.allocUnsafeSlow(this.at + 2);
-    this.buf.copy(out, 0, 0, this.at + 2);
+    const out = this.buf.subarray(0, this.at + 2);
     this.at = HEADER_BYTES;
     this.rows = 0;
-    return out.buffer as ArrayBuffer;
+    return out;
   }
 
   beginRow(fields: number): void {

@@ -23,8 +23,8 @@ export interface CopyDataBuilder {
    * be copied unchanged its raw text (only read by the CSV encoding; see `reusesRawCsv`).
    */
   add(line: number, row: readonly (string | null)[], rawCsv: string | null): void;
-  /** The rows added since the last take, as one COPY's data, in a buffer that can be transferred. */
-  take(): ArrayBuffer;
+  /** The rows added since the last take, as one COPY's data; the bytes may be the builder's own, valid until the next add. */
+  take(): Buffer;
 }
 
 export interface RowOrigin {
@@ -65,15 +65,13 @@ class CsvRows implements CopyDataBuilder {
     if (this.lines.length >= CSV_ROWS_PER_CHUNK) this.flushLines();
   }
 
-  take(): ArrayBuffer {
+  take(): Buffer {
     this.flushLines();
-    const out = Buffer.allocUnsafeSlow(this.bytes);
-    let at = 0;
-    for (const chunk of this.chunks) at += chunk.copy(out, at);
+    const out = Buffer.concat(this.chunks, this.bytes);
     this.chunks = [];
     this.bytes = 0;
     this.rows = 0;
-    return out.buffer as ArrayBuffer;
+    return out;
   }
 
   private flushLines(): void {
@@ -121,7 +119,7 @@ class BinaryRows implements CopyDataBuilder {
     for (let i = 0; i < this.order.length; i++) w.value(this.valueTypes[i], row[this.order[i]]);
   }
 
-  take(): ArrayBuffer {
+  take(): Buffer {
     return this.writer.take();
   }
 }

@@ -50,8 +50,8 @@ export interface RowContext {
 /** COPY's column list comes from copyColumnsFor, on the main thread, from the same job fields. */
 export interface RowPipeline {
   prepare(batch: RecordBatch): PreparedBatch;
-  /** The COPY data of the valid rows prepared since the last call: plain rows, and keyed rows. */
-  takeCopyData(): { copyData: ArrayBuffer; keyedData: ArrayBuffer };
+  /** The COPY data of the valid rows prepared since the last call: plain rows, and keyed rows (read them before the next prepare). */
+  takeCopyData(): { copyData: Buffer; keyedData: Buffer };
 }
 
 export function createRowPipeline(ctx: RowContext): RowPipeline {

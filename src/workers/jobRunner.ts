@@ -109,6 +109,7 @@ export async function runJob(deps: RunnerDeps, fence: Fence): Promise<RunResult>
         onRetry: (err, attempt, delayMs) => log.warn({ err, attempt, delayMs }, 'database unavailable; retrying the batch'),
       });
       commitStartedAt = 0;
+      step.value.release(); // its COPY data is written: the parse thread may reuse the memory
       timing.commitMs += performance.now() - commitStart;
       if (outcome === 'committed') {
         deps.metrics.rowsImported.inc({ kind: job.kind }, rowsWritten);

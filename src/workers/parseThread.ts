@@ -3,8 +3,8 @@
  * the valid ones into COPY text, batch by batch, off the main thread so that the event loop
  * serving GraphQL stays responsive and parsing runs on one core while Postgres COPYs on the other.
  *
- * Protocol (see parsedBatches.ts): the main thread grants credits ('more'); the thread sends one
- * 'batch' per credit, its COPY data in transferred buffers, then 'done' or 'error'.
+ * Protocol (see parsedBatches.ts): the main thread gives slots of shared memory; the thread fills
+ * one slot per 'batch' with its COPY data, then sends 'done' or 'error'.
  *
  * A commit batch (request.batchSize rows) is read and checked in slices of SLICE_ROWS records,
  * each slice's rows encoded into the batch's COPY data at once. So only one slice's records (their
@@ -17,16 +17,18 @@ import { readCsv } from '../imports/formats/csvReader.js';
 import { readNdjson } from '../imports/formats/ndjsonReader.js';
 import { getKind } from '../imports/kinds/index.js';
 import { createRowPipeline, type PreparedBatch } from '../imports/rowPipeline.js';
-import type { ParseRequest, ParseThreadMessage } from './parsedBatches.js';
+import type { ParseThreadData, ParseThreadMessage } from './parsedBatches.js';
 
 const SLICE_ROWS = 500;
 
-const request = workerData as ParseRequest;
+const { request, slots, slotBytes } = workerData as ParseThreadData;
 const port = parentPort!;
-let credits = 0;
+/** Slots of the shared memory the main thread has given back, free to fill (see parsedBatches.ts). */
+const freeSlots: number[] = [];
 let wake: (() => void) | null = null;
-port.on('message', (msg: 'more') => {
-  if (msg === 'more') { credits++; wake?.(); }
+port.on('message', (slot: number) => {
+  freeSlots.push(slot);
+  wake?.();
 });
 
 const send = (message: ParseThreadMessage, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer);
@@ -54,6 +56,13 @@ function addSlice(sum: PreparedBatch, slice: PreparedBatch): PreparedBatch {
   return out as unknown as PreparedBatch;
 }
 
+/** A copy in memory of its own, to transfer. */
+function ownCopy(bytes: Buffer): ArrayBuffer {
+  const out = new ArrayBuffer(bytes.length);
+  new Uint8Array(out).set(bytes);
+  return out;
+}
+
 async function run(): Promise<void> {
   const pipeline = createRowPipeline({ ...request, kind: getKind(request.kind), startOffset: request.offset });
   const from = { path: request.path, offset: request.offset, line: request.line, batchSize: Math.min(SLICE_ROWS, request.batchSize) };
@@ -62,10 +71,20 @@ async function run(): Promise<void> {
 
   const flush = async () => {
     if (!batch) return;
+    while (freeSlots.length === 0) await new Promise<void>((resolve) => { wake = resolve; });
+    const slot = freeSlots.shift()!;
     const { copyData, keyedData } = pipeline.takeCopyData();
-    while (credits === 0) await new Promise<void>((resolve) => { wake = resolve; });
-    credits--;
-    send({ type: 'batch', batch, copyData, keyedData }, [copyData, keyedData]);
+    const copyBytes = copyData.length;
+    const keyedBytes = keyedData.length;
+    if (copyBytes + keyedBytes <= slotBytes) {
+      const memory = new Uint8Array(slots, slot * slotBytes, slotBytes);
+      memory.set(copyData, 0);
+      memory.set(keyedData, copyBytes);
+      send({ type: 'batch', batch, slot, copyBytes, keyedBytes });
+    } else {
+      const ownBuffers = { copyData: ownCopy(copyData), keyedData: ownCopy(keyedData) };
+      send({ type: 'batch', batch, slot, copyBytes, keyedBytes, ownBuffers }, [ownBuffers.copyData, ownBuffers.keyedData]);
+    }
     batch = null;
   };
 

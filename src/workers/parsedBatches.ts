@@ -1,7 +1,13 @@
 /**
  * The main thread's side of the parse thread: an async iterator of prepared batches, with at most
- * READ_AHEAD batches parsed ahead of the one being committed (bounded memory, and parsing overlaps
- * the commit). Ending the iteration early terminates the thread.
+ * SLOTS batches parsed and not yet committed (bounded memory, and parsing overlaps the commit).
+ * Ending the iteration early terminates the thread.
+ *
+ * A batch's COPY data travels in shared memory: the thread writes it into one of SLOTS slots of a
+ * SharedArrayBuffer, and the slot goes back to the thread when the consumer releases the batch
+ * (after its commit). So no buffer is allocated, transferred and left for the main thread's
+ * garbage collector per batch (364 MB of them per 1M events rows, collected only when V8 got
+ * round to it). A batch larger than a slot (rows of megabytes) travels in buffers of its own.
  */
 import { Worker } from 'node:worker_threads';
 import type { ImportFormat } from '../imports/formats/types.js';
@@ -23,14 +29,27 @@ export interface ParseRequest {
   copy: CopyEncoding;
 }
 
+/** What the thread is given besides the request: the shared slots. */
+export interface ParseThreadData { request: ParseRequest; slots: SharedArrayBuffer; slotBytes: number }
+
+/** The thread's messages. Main to thread: a slot number, free to fill. */
 export type ParseThreadMessage =
-  | { type: 'batch'; batch: PreparedBatch; copyData: ArrayBuffer; keyedData: ArrayBuffer }
+  /** COPY data in `slot` (copyBytes, then keyedBytes), or, when it did not fit, in its own buffers. */
+  | { type: 'batch'; batch: PreparedBatch; slot: number; copyBytes: number; keyedBytes: number; ownBuffers?: { copyData: ArrayBuffer; keyedData: ArrayBuffer } }
   | { type: 'done' }
   | { type: 'error'; message: string };
 
-export interface ParsedBatch extends PreparedBatch { copyData: Buffer; keyedData: Buffer }
+export interface ParsedBatch extends PreparedBatch {
+  copyData: Buffer;
+  keyedData: Buffer;
+  /** Gives the batch's memory back to the parse thread: call once its COPY data is no longer needed (after the commit). */
+  release(): void;
+}
 
-const READ_AHEAD = 2;
+/** One batch being committed, and the rest parsed ahead of it. */
+const SLOTS = 4;
+/** A 5,000-row events batch is about 1.8 MB of binary COPY data. */
+const SLOT_BYTES = 4 << 20;
 /**
  * Compiled (dist/), the thread runs parseThread.js itself; under tsx, a worker thread does not
  * inherit the loader, so it boots through a small module that registers it first.
@@ -43,7 +62,9 @@ export async function* parseInThread(request: ParseRequest): AsyncGenerator<Pars
   // A young generation large enough that a slice's short-lived records die young instead of
   // being promoted (parseThread.ts reads in slices). Measured here (parse alone, 300k rows):
   // 16 MiB parsed as fast as 64 MiB and 32 MiB, with 60 MiB less RSS; 8 MiB was 20% slower.
-  const worker = new Worker(BOOT, { workerData: request, resourceLimits: { maxYoungGenerationSizeMb: 16 } });
+  const slots = new SharedArrayBuffer(SLOTS * SLOT_BYTES);
+  const workerData: ParseThreadData = { request, slots, slotBytes: SLOT_BYTES };
+  const worker = new Worker(BOOT, { workerData, resourceLimits: { maxYoungGenerationSizeMb: 16 } });
   const inbox: ParseThreadMessage[] = [];
   let failure: Error | null = null;
   let exited = false;
@@ -53,15 +74,26 @@ export async function* parseInThread(request: ParseRequest): AsyncGenerator<Pars
   worker.on('error', (err) => { failure = err; poke(); });
   worker.on('exit', () => { exited = true; poke(); });
   try {
-    for (let i = 0; i < READ_AHEAD; i++) worker.postMessage('more');
+    for (let slot = 0; slot < SLOTS; slot++) worker.postMessage(slot);
     for (;;) {
       while (inbox.length === 0 && !failure && !exited) await new Promise<void>((resolve) => { notify = resolve; });
       const message = inbox.shift();
       if (!message) throw failure ?? new Error('the parse thread stopped unexpectedly');
       if (message.type === 'done') return;
       if (message.type === 'error') throw new Error(message.message);
-      worker.postMessage('more');
-      yield { ...message.batch, copyData: Buffer.from(message.copyData), keyedData: Buffer.from(message.keyedData) };
+      const { slot, copyBytes, keyedBytes, ownBuffers } = message;
+      const at = slot * SLOT_BYTES;
+      let released = false;
+      yield {
+        ...message.batch,
+        copyData: ownBuffers ? Buffer.from(ownBuffers.copyData) : Buffer.from(slots, at, copyBytes),
+        keyedData: ownBuffers ? Buffer.from(ownBuffers.keyedData) : Buffer.from(slots, at + copyBytes, keyedBytes),
+        release: () => {
+          if (released || exited) return;
+          released = true;
+          worker.postMessage(slot);
+        },
+      };
     }
   } finally {
     await worker.terminate();
