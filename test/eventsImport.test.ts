@@ -146,11 +146,11 @@ describe('numbers in metadata', () => {
     `{"event_type":"page_view","user_id":"u${i}","inserted_at":"2024-07-28T08:55:35Z","metadata":${m}}`).join('\n') + '\n';
 
   it('keeps NDJSON numbers exactly as written, and refuses only the rows Postgres could not store', async () => {
-    const job = await importFile('numbers.ndjson', metadataLines([`{"big": ${BIG}, "n": [1e400]}`, '{"a": 1e131072}', '{"b": 0e-20000}', '{"c": 1e131071}']));
+    const job = await importFile('numbers.ndjson', metadataLines([`{"big": ${BIG}, "n": [1e400], "f": 1.0}`, '{"a": 1e131072}', '{"b": 0e-20000}', '{"c": 1e131071}']));
     expect(job).toMatchObject({ status: 'COMPLETED', rowsImported: 2, rowsFailed: 2 });
     const stored = await t.app.db.query<{ line: number; metadata: string }>(
       'select line, metadata::text as metadata from events where job_id = $1 order by line', [jobUuid(job.id)]);
-    expect(stored[0]).toEqual({ line: 1, metadata: `{"n": [${'1' + '0'.repeat(400)}], "big": ${BIG}}` });
+    expect(stored[0]).toEqual({ line: 1, metadata: `{"f": 1.0, "n": [${'1' + '0'.repeat(400)}], "big": ${BIG}}` });
     expect(stored[1].line).toBe(4);
     const message = 'metadata has a number Postgres cannot store (at most 131072 digits before the decimal point and 16383 after)';
     expect(await errorsOf(job.id)).toEqual([
