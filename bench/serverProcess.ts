@@ -132,12 +132,28 @@ export interface ServerProcess {
   stop(): Promise<void>;
 }
 
+/**
+ * The environment `npm start` sets (the NAME=value words before `node` in package.json's start
+ * script, e.g. MALLOC_MMAP_THRESHOLD_), so the benchmark measures the server as it is run.
+ */
+async function startScriptEnv(): Promise<Record<string, string>> {
+  const pkg = JSON.parse(await fs.readFile(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } };
+  const env: Record<string, string> = {};
+  for (const word of pkg.scripts.start.trim().split(/\s+/)) {
+    const setting = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(word);
+    if (!setting) break;
+    env[setting[1]] = setting[2];
+  }
+  return env;
+}
+
 export async function startServer(opts: { env: NodeJS.ProcessEnv; label: string; readyTimeoutMs?: number; logFile?: string }): Promise<ServerProcess> {
   const port = await freePort();
   const started = performance.now();
-  const child: ChildProcess = spawn(process.execPath, [...(process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean), path.join(REPO_ROOT, 'dist', 'main.js')], {
+  const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, path.join(REPO_ROOT, 'dist', 'main.js')], {
     cwd: REPO_ROOT,
-    env: { ...opts.env, PORT: String(port), HOST: '127.0.0.1' },
+    env: { ...(await startScriptEnv()), ...opts.env, PORT: String(port), HOST: '127.0.0.1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const out = tail();
