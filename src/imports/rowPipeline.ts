@@ -11,7 +11,7 @@ import { createCopyDataBuilder, reusesRawCsv, type CopyEncoding } from './copyDa
 import { checkHeader, createKeyMatcher } from './columns.js';
 import type { ImportFormat, RecordBatch, SourceRecord } from './formats/types.js';
 import { ROW_ORIGIN_COLUMNS, type ErrorSink, type ImportKind, type RowError, type UpsertRow } from './kinds/types.js';
-import { JsonText, memberText } from './kinds/jsonText.js';
+import { holdsNumber, JsonText, memberText } from './kinds/jsonText.js';
 import { shown } from './kinds/values.js';
 
 /**
@@ -180,19 +180,11 @@ function csvRowWriter({ kind, header }: RowContext, fail: ErrorSink): RowWriter 
  * keys are written with escapes, the parsed value it is.
  */
 function ownText(line: string, key: string, value: unknown): unknown {
-  if (typeof value !== 'object' || value === null || !holdsNumber(value, 0)) return value;
+  if (typeof value !== 'object' || value === null || !holdsNumber(value)) return value;
   const text = memberText(line, key);
   return text === null ? value : new JsonText(text);
 }
 
-function holdsNumber(value: object, depth: number): boolean {
-  if (depth > 64) return true; // deeper than jsonb takes: let the text path find out
-  for (const key in value) {
-    const v = (value as Record<string, unknown>)[key];
-    if (typeof v === 'number' || (typeof v === 'object' && v !== null && holdsNumber(v, depth + 1))) return true;
-  }
-  return false;
-}
 
 /** An NDJSON record's object; anything else (an array, a number...) is the row's error. */
 function jsonObjectOf(record: SourceRecord, fail: ErrorSink): Record<string, unknown> | null {

@@ -34,9 +34,10 @@ port.on('message', (slot: number) => {
 const send = (message: ParseThreadMessage, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer);
 
 /**
- * How a slice's counts add to the slices before it, field by field (their COPY data builds up in the pipeline). Every field of PreparedBatch needs a
- * rule here (the mapped type makes a new field a type error until it has one), so a field added
- * to PreparedBatch is never dropped on its way to the commit.
+ * How a slice's counts add to the slices before it, field by field (their COPY data builds up
+ * in the pipeline). Every field of PreparedBatch needs a rule here (the mapped type makes a new
+ * field a type error until it has one), so a field added to PreparedBatch is never dropped on its
+ * way to the commit.
  */
 const ADD: { [K in keyof PreparedBatch]-?: (sum: PreparedBatch[K], slice: PreparedBatch[K]) => PreparedBatch[K] } = {
   rowsKeyed: (a, b) => a + b,

@@ -63,6 +63,16 @@ export function memberText(s: string, key: string): string | null {
   return found;
 }
 
+/** Whether a parsed JSON value holds a number anywhere (past 64 levels, assumed so). */
+export function holdsNumber(value: object, depth = 0): boolean {
+  if (depth > 64) return true; // deeper than jsonb takes: let the text path find out
+  for (const key in value) {
+    const v = (value as Record<string, unknown>)[key];
+    if (typeof v === 'number' || (typeof v === 'object' && v !== null && holdsNumber(v, depth + 1))) return true;
+  }
+  return false;
+}
+
 /** One JSON value from `i` (no space before it); returns the index past it, or -1. */
 function value(s: string, i: number, maxDepth: number): number {
   if (maxDepth > MAX_DEPTH) throw new Error(`JSON texts are read at most ${MAX_DEPTH} levels deep`);
