@@ -224,7 +224,8 @@ describe('the JSON object check', () => {
   it('refuses exactly the numbers Postgres refuses to store', async () => {
     const numbers = ['0', '-0.5', '1e131071', '1e131072', '-1e131072', '10e131070', '0.001e131074', '0.001e131075', '0e200000', '0e-20000',
       '1e-16383', '1e-16384', '0.0e-16383', '123.456e-16380', '123.456e-16381', `1${'0'.repeat(131071)}`, `1${'0'.repeat(131072)}`,
-      `0.${'0'.repeat(16382)}1`, `0.${'0'.repeat(16383)}1`, '1E+0173185003647432', '1e-0000000000000000000001', '5e00000000000000000000131071'];
+      `0.${'0'.repeat(16382)}1`, `0.${'0'.repeat(16383)}1`, '1E+0173185003647432', '1e-0000000000000000000001', '5e00000000000000000000131071',
+      '0e1073741823', '-0e01073741823', '0.0e2000000000', '0e99999999999', '0e1073741822', '0e-1073741822'];
     for (const n of numbers) {
       const text = `{"a": ${n}}`;
       const postgresTakes = await db.query('select $1::jsonb', [text]).then(() => true, () => false);
@@ -235,16 +236,15 @@ describe('the JSON object check', () => {
   it('finds a member\'s own text, as JSON.parse would read the member', () => {
     fc.assert(fc.property(fc.dictionary(fc.string(), fc.jsonValue({ maxDepth: 3 })), fc.constantFrom(undefined, 1, '\t'), fc.string(), (object, space, absent) => {
       const text = JSON.stringify(object, null, space);
-      const escapedKeys = Object.keys(object).some((key) => JSON.stringify(key) !== `"${key}"`); // then it may give up
       for (const key of Object.keys(object)) {
         const own = memberText(text, key);
-        if (escapedKeys) continue;
         expect(own, key).not.toBeNull();
         expect(JSON.parse(own!)).toEqual(JSON.parse(text)[key]);
       }
       if (!(absent in object)) expect(memberText(text, absent)).toBeNull();
     }), { numRuns: 2000 });
     expect(memberText('{"a": 1, "a": {"b": 2}}', 'a')).toBe('{"b": 2}'); // the last, as JSON.parse keeps
-    expect(memberText('{"\\u0061": 1}', 'a')).toBeNull(); // an escaped key: the caller keeps the parsed value
+    expect(memberText('{"\\u0061": 1}', 'a')).toBe('1'); // an escaped key is decoded to compare it
+    expect(memberText('{"\\u0062": 2, "a": [1e400]}', 'a')).toBe('[1e400]'); // another key's escape does not matter
   });
 });

@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JobErrorsDocument, UploadImportDocument } from '../src/generated/gql/graphql.js';
 import type { GraphQLTestClient } from './support/client.js';
-import { eventRow, eventsCsv, eventsNdjson, manyEvents } from './support/events.js';
+import { EVENT_COLUMNS, eventRow, eventsCsv, eventsNdjson, manyEvents } from './support/events.js';
 import { jobUuid, waitForJob } from './support/jobs.js';
 import { startTestApp, type TestApp } from './support/testApp.js';
 
@@ -159,6 +159,18 @@ describe('numbers in metadata', () => {
     ]);
   });
 
+  it('keeps them exact when another key on the line is written with escapes; refuses a zero with an exponent Postgres refuses', async () => {
+    const lines = [
+      '{"event_type":"page_view","user\\u005fid":"u1","inserted_at":"2024-07-28T08:55:35Z","metadata":{"n":[1e400],"big":12345678901234567890}}',
+      '{"event_type":"page_view","user_id":"u2","inserted_at":"2024-07-28T08:55:35Z","metadata":{"z":0e1073741823}}',
+    ];
+    const job = await importFile('escaped.ndjson', lines.join('\n') + '\n');
+    expect(job).toMatchObject({ status: 'COMPLETED', rowsImported: 1, rowsFailed: 1 });
+    const [row] = await t.app.db.query<{ metadata: string }>('select metadata::text as metadata from events where job_id = $1', [jobUuid(job.id)]);
+    expect(row.metadata).toBe(`{"n": [${'1' + '0'.repeat(400)}], "big": 12345678901234567890}`);
+    expect((await errorsOf(job.id)).map((e) => [e.line, e.column])).toEqual([[2, 'metadata']]);
+  });
+
   it('does the same for CSV', async () => {
     const rows = [eventRow(0, { metadata: `{"big": ${BIG}}` }), eventRow(1, { metadata: '{"a": -5e131072}' }), eventRow(2)];
     const job = await importFile('numbers.csv', eventsCsv(rows));
@@ -170,6 +182,13 @@ describe('numbers in metadata', () => {
 });
 
 describe('large rows', () => {
+  it('refuses an event_id too long for its unique index as a row error, and imports the rest', async () => {
+    const rows = [eventRow(0, { event_id: 'é'.repeat(1500) }), eventRow(1, { event_id: 'fine' }), eventRow(2)];
+    const job = await importFile('long-key.csv', eventsCsv(rows, [...EVENT_COLUMNS, 'event_id']));
+    expect(job).toMatchObject({ status: 'COMPLETED', rowsImported: 2, rowsFailed: 1 });
+    expect(await errorsOf(job.id)).toEqual([{ line: 2, column: 'event_id', value: 'é'.repeat(100), message: 'event_id is longer than 2000 bytes' }]);
+  });
+
   // A batch's COPY data normally travels in a 4 MiB slot of shared memory (workers/parsedBatches.ts);
   // one larger than that travels in buffers of its own.
   it('imports a batch of megabyte rows, larger than the parse thread hands over in shared memory', async () => {

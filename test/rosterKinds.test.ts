@@ -247,6 +247,14 @@ describe('USERS', () => {
     ]);
   });
 
+  it('refuses a natural key too long for its unique index as a row error, and imports the rest', async () => {
+    const { job, errors } = await importFile('USERS', 'users-long-key.csv', csv(USER_HEADER,
+      `Long,9876500001,,SCH-1,teacher,,,${'K'.repeat(3000)}`,
+      'Short,9876500002,,SCH-1,teacher,,,T-LONG-OK'));
+    expect(job).toMatchObject({ status: 'COMPLETED', rowsCreated: 1, rowsFailed: 1 });
+    expect(errors).toEqual([{ line: 2, column: 'External ID', value: 'K'.repeat(100), message: 'External ID is longer than 2000 bytes' }]);
+  });
+
   it('updates by USER ID or by a known External ID, and counts created and updated apart', async () => {
     const [asha] = await t.app.db.query<{ id: string }>("select id::text from users where external_id = 'T-1'");
     const [ravi] = await t.app.db.query<{ id: string }>("select id::text from users where name = 'Ravi'");

@@ -19,6 +19,16 @@ export type BinaryType = 'text' | 'int4' | 'int8' | 'bool' | 'uuid' | 'timestamp
 
 const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
 const HEADER_BYTES = SIGNATURE.length + 8; // flags and header-extension length, both 0
+/** A 5,000-row events batch takes about 1.8 MB; a buffer grown past this by huge rows is not kept. */
+const MAX_KEPT_BYTES = 8 << 20;
+
+/** A 1 MiB buffer that starts with the COPY header. */
+function newBuffer(): Buffer {
+  const buf = Buffer.allocUnsafeSlow(1 << 20);
+  SIGNATURE.copy(buf, 0);
+  buf.fill(0, SIGNATURE.length, HEADER_BYTES);
+  return buf;
+}
 
 /**
  * The binary types of `columns` of `table`, from the Drizzle schema the migrations are generated
@@ -57,14 +67,9 @@ function binaryTypeOf(sqlType: string): BinaryType | null {
  * only by mistake) throws here rather than being stored as something else.
  */
 export class BinaryCopyWriter {
-  private buf = Buffer.allocUnsafeSlow(1 << 20);
+  private buf = newBuffer();
   private at = HEADER_BYTES;
   rows = 0;
-
-  constructor() {
-    SIGNATURE.copy(this.buf, 0);
-    this.buf.fill(0, SIGNATURE.length, HEADER_BYTES);
-  }
 
   /**
    * The rows written since the last take, as a COPY stream of its own. The bytes are the writer's
@@ -76,6 +81,9 @@ export class BinaryCopyWriter {
     const out = this.buf.subarray(0, this.at + 2);
     this.at = HEADER_BYTES;
     this.rows = 0;
+    // A batch of huge rows grew the buffer: let it go after this batch instead of holding it for
+    // the rest of the job (`out` keeps it alive until the caller is done with it).
+    if (this.buf.length > MAX_KEPT_BYTES) this.buf = newBuffer();
     return out;
   }
 

@@ -12,7 +12,7 @@ import { checkHeader, createKeyMatcher } from './columns.js';
 import type { ImportFormat, RecordBatch, SourceRecord } from './formats/types.js';
 import { ROW_ORIGIN_COLUMNS, type ErrorSink, type ImportKind, type RowError, type UpsertRow } from './kinds/types.js';
 import { holdsNumber, JsonText, memberText } from './kinds/jsonText.js';
-import { shown } from './kinds/values.js';
+import { isTooLongForKey, MAX_KEY_BYTES, shown } from './kinds/values.js';
 
 /**
  * A batch's counts and errors. Its COPY data is taken apart (RowPipeline.takeCopyData): the valid
@@ -68,6 +68,9 @@ export function createRowPipeline(ctx: RowContext): RowPipeline {
 
   const writer = kind.fromRecord ? anyShapeRowWriter(ctx, fail) : ctx.format === 'CSV' ? csvRowWriter(ctx, fail) : ndjsonRowWriter(ctx, fail);
   const keyIndex = kind.dedupColumn ? kind.columns.findIndex((c) => c.name === kind.dedupColumn) : -1;
+  // The column a unique index is built on: the dedup key, or a roster kind's natural key.
+  const uniqueIndex = kind.upsert ? kind.columns.findIndex((c) => c.dbColumn === kind.upsert!.keyColumn) : keyIndex;
+  const uniqueName = uniqueIndex >= 0 ? kind.columns[uniqueIndex].name : '';
   const encoding = ctx.copy ?? { format: 'csv' };
   const origin = { tenantId: ctx.tenantId, jobId: ctx.jobId, jobValues: (kind.jobColumns ?? []).map((c) => ctx.jobValues?.[c] ?? null) };
   const plain = createCopyDataBuilder(encoding, origin, writer.order);
@@ -89,6 +92,10 @@ export function createRowPipeline(ctx: RowContext): RowPipeline {
         if (record.parseError !== undefined) fail(null, null, record.parseError);
         else {
           const row = writer.check(record);
+          if (row !== null && uniqueIndex >= 0) {
+            const key = row[uniqueIndex];
+            if (key !== null && isTooLongForKey(key)) fail(uniqueName, key.slice(0, 100), `${uniqueName} is longer than ${MAX_KEY_BYTES} bytes`);
+          }
           // COPY data only for rows that passed, and never for roster rows: those are decided
           // and written on the main thread (jobs/upsertRows.ts).
           if (!currentFailed && row !== null) {

@@ -39,8 +39,8 @@ export function checkJsonObjectText(s: string, maxDepth: number): JsonTextCheck 
 
 /**
  * The text of the member `key` of the JSON object text `s` (the last one, as JSON.parse keeps),
- * or null when there is none, or when a key is written with escapes (then the caller keeps the
- * parsed value). `s` must be valid JSON.
+ * or null when there is none. Keys written with escapes are decoded to compare them. `s` must be
+ * valid JSON.
  */
 export function memberText(s: string, key: string): string | null {
   let i = skipSpace(s, 0);
@@ -50,8 +50,9 @@ export function memberText(s: string, key: string): string | null {
   while (s.charCodeAt(i) === 0x22) {
     const keyEnd = string(s, i);
     if (keyEnd < 0) return null;
-    for (let k = i + 1; k < keyEnd - 1; k++) if (s.charCodeAt(k) === 0x5c) return null;
-    const matches = keyEnd - i - 2 === key.length && s.startsWith(key, i + 1);
+    let escaped = false;
+    for (let k = i + 1; k < keyEnd - 1 && !escaped; k++) escaped = s.charCodeAt(k) === 0x5c;
+    const matches = escaped ? JSON.parse(s.slice(i, keyEnd)) === key : keyEnd - i - 2 === key.length && s.startsWith(key, i + 1);
     const start = skipSpace(s, skipSpace(s, keyEnd) + 1);
     const end = value(s, start, MAX_DEPTH);
     if (end < 0) return null;
@@ -157,6 +158,8 @@ const isHex = (c: number) => isDigit(c) || (c >= 0x41 && c <= 0x46) || (c >= 0x6
 /** Postgres' numeric: at most this many digits before the decimal point, and after it (NUMERIC_WEIGHT_MAX, NUMERIC_DSCALE_MAX). */
 const NUMERIC_MAX_INTEGER_DIGITS = 131072;
 const NUMERIC_MAX_SCALE = 16383;
+/** numeric_in's own limit on an exponent (INT_MAX / 2), whatever the digits. */
+const NUMERIC_MAX_EXPONENT = 1073741823;
 
 /**
  * -?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)? from `i`; returns the index past it, or -1. Sets
@@ -186,9 +189,11 @@ function number(s: string, i: number): number {
     while (s.charCodeAt(i) === 0x30) i++; // leading zeros say nothing (strtol reads past them too)
     const expStart = i;
     while (isDigit(s.charCodeAt(i))) i++;
-    // Beyond 9 digits the exponent is out of range whatever the digits; parse no more than that.
-    exponent = i - expStart > 9 ? 1e10 : i > expStart ? +s.slice(expStart, i) : 0;
+    // Beyond 10 digits the exponent is out of range whatever the digits; parse no more than that.
+    exponent = i - expStart > 10 ? 1e11 : i > expStart ? +s.slice(expStart, i) : 0;
     if (sign === 0x2d) exponent = -exponent;
+    // Postgres refuses such an exponent before it looks at the digits, zero included.
+    if (exponent >= NUMERIC_MAX_EXPONENT || exponent <= -NUMERIC_MAX_EXPONENT) numberOutOfRange = true;
   }
   if (exponent !== 0 || intDigits > NUMERIC_MAX_INTEGER_DIGITS || fracDigits > NUMERIC_MAX_SCALE) {
     if (Math.max(0, fracDigits - exponent) > NUMERIC_MAX_SCALE) numberOutOfRange = true;

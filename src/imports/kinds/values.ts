@@ -19,6 +19,13 @@ export function shown(value: unknown): string | null {
   }
 }
 
+/**
+ * A value a unique index is built on (dedup keys, natural keys): a btree entry holds at most
+ * ~2,700 bytes, and one longer key would fail the whole batch's COPY, so longer keys are row errors.
+ */
+export const MAX_KEY_BYTES = 2000;
+export const isTooLongForKey = (key: string): boolean => key.length > MAX_KEY_BYTES / 3 && Buffer.byteLength(key) > MAX_KEY_BYTES;
+
 /** Absent: missing, null or empty. A required column that is absent gets "is required". */
 export function absent(value: unknown): boolean {
   return value === undefined || value === null || value === '';
