@@ -226,10 +226,14 @@ describe('the JSON object check', () => {
       '1e-16383', '1e-16384', '0.0e-16383', '123.456e-16380', '123.456e-16381', `1${'0'.repeat(131071)}`, `1${'0'.repeat(131072)}`,
       `0.${'0'.repeat(16382)}1`, `0.${'0'.repeat(16383)}1`, '1E+0173185003647432', '1e-0000000000000000000001', '5e00000000000000000000131071',
       '0e1073741823', '-0e01073741823', '0.0e2000000000', '0e99999999999', '0e1073741822', '0e-1073741822'];
+    // Postgres 15 refuses an exponent of 2^30-1 or more even on a zero; 16 and later (PGlite) take
+    // it. The check refuses it on either, so that one row never fails a batch on Postgres 15.
+    const refusedByPostgres15 = new Set(['0e1073741823', '-0e01073741823', '0.0e2000000000', '0e99999999999']);
     for (const n of numbers) {
       const text = `{"a": ${n}}`;
       const postgresTakes = await db.query('select $1::jsonb', [text]).then(() => true, () => false);
-      expect(checkJsonObjectText(text, 64), n.slice(0, 40)).toBe(postgresTakes ? JsonTextCheck.Object : JsonTextCheck.NumberOutOfRange);
+      const expected = postgresTakes && !refusedByPostgres15.has(n) ? JsonTextCheck.Object : JsonTextCheck.NumberOutOfRange;
+      expect(checkJsonObjectText(text, 64), n.slice(0, 40)).toBe(expected);
     }
   });
 
