@@ -21,7 +21,10 @@ describe('spool housekeeping', () => {
   it('removes a job\'s upload as the job ends (SPOOL_RETENTION_MS=0)', async () => {
     t = await startTestApp();
     expect((await importOne(t)).status).toBe('COMPLETED');
-    expect(await spoolFiles(t.dataDir)).toEqual([]);
+    // The runner removes the file just after the job's COMPLETED commits (the file must outlive
+    // every commit a crash could need it for), so a client can see COMPLETED a moment before.
+    const dataDir = t.dataDir;
+    await expect.poll(() => spoolFiles(dataDir), { timeout: 5000 }).toEqual([]);
   });
 
   it('keeps it for SPOOL_RETENTION_MS, and the sweep removes it afterwards and orphans after an hour', async () => {
