@@ -12,8 +12,6 @@ import { getTableConfig, type PgTable } from 'drizzle-orm/pg-core';
 import { lastTimestamp, readTimestamp, TimestampCheck } from '../imports/kinds/timestamps.js';
 import { schema } from './schema.js';
 
-export type CopyFormat = 'csv' | 'binary';
-
 /** The column types the writer can encode; a table with any other type is copied as CSV. */
 export type BinaryType = 'text' | 'int4' | 'int8' | 'bool' | 'uuid' | 'timestamptz' | 'jsonb';
 
@@ -69,7 +67,6 @@ function binaryTypeOf(sqlType: string): BinaryType | null {
 export class BinaryCopyWriter {
   private buf = newBuffer();
   private at = HEADER_BYTES;
-  rows = 0;
 
   /**
    * The rows written since the last take, as a COPY stream of its own. The bytes are the writer's
@@ -80,7 +77,6 @@ export class BinaryCopyWriter {
     this.buf.writeInt16BE(-1, this.at);
     const out = this.buf.subarray(0, this.at + 2);
     this.at = HEADER_BYTES;
-    this.rows = 0;
     // A batch of huge rows grew the buffer: let it go after this batch instead of holding it for
     // the rest of the job (`out` keeps it alive until the caller is done with it).
     if (this.buf.length > MAX_KEPT_BYTES) this.buf = newBuffer();
@@ -91,7 +87,6 @@ export class BinaryCopyWriter {
     this.room(2);
     this.buf.writeInt16BE(fields, this.at);
     this.at += 2;
-    this.rows++;
   }
 
   /** One field, encoded as `type` from its text (null is SQL NULL). */

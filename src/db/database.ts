@@ -4,10 +4,12 @@
  * both; the raw `query` and `copy` exist for the bulk path, where COPY is the point.
  */
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
-import type { CopyFormat } from './copyBinary.js';
 import { schema } from './schema.js';
 
 export type Orm = PgDatabase<PgQueryResultHKT, typeof schema>;
+
+/** COPY's data formats the service writes: CSV text, or binary (db/copyBinary.ts). */
+export type CopyFormat = 'csv' | 'binary';
 
 export interface SqlExecutor {
   /** Runs one parameterised statement ($1, $2, ...) and returns its rows. */

@@ -3,8 +3,7 @@
  * a temporary twin of it first, then moved with INSERT ... SELECT ... ON CONFLICT. The twin lives
  * as long as the session and empties at each commit, so a batch pays only for its COPY.
  */
-import type { CopyFormat } from './copyBinary.js';
-import type { Transaction } from './database.js';
+import type { CopyFormat, Transaction } from './database.js';
 
 /** COPYs `data` (rows in `columns` order) into the session's staging twin of `table`; returns the twin's name. */
 export async function copyIntoStaging(tx: Transaction, table: string, columns: readonly string[], data: string | Uint8Array, format?: CopyFormat): Promise<string> {

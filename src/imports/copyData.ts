@@ -8,19 +8,16 @@
  * with a column type the binary writer does not know. A CSV record whose values pass through
  * unchanged goes to COPY as its own raw text, which skips re-quoting every field.
  */
-import { BinaryCopyWriter, type BinaryType, type CopyFormat } from '../db/copyBinary.js';
+import { BinaryCopyWriter, type BinaryType } from '../db/copyBinary.js';
 import { csvCell } from '../db/copyCsv.js';
 
 /** How a job's rows are copied: binary needs the type of every COPY column, in order. */
 export type CopyEncoding = { format: 'csv' } | { format: 'binary'; types: BinaryType[] };
 
 export interface CopyDataBuilder {
-  readonly format: CopyFormat;
-  /** Rows added since the last take. */
-  readonly rows: number;
   /**
    * One valid row: its line, its values in the kind's column order, and for a CSV record that can
-   * be copied unchanged its raw text (only read by the CSV encoding; see `reusesRawCsv`).
+   * be copied unchanged its raw text (only the CSV encoding reads it).
    */
   add(line: number, row: readonly (string | null)[], rawCsv: string | null): void;
   /** The rows added since the last take, as one COPY's data; the bytes may be the builder's own, valid until the next add. */
@@ -39,15 +36,10 @@ export function createCopyDataBuilder(encoding: CopyEncoding, origin: RowOrigin,
   return encoding.format === 'binary' ? new BinaryRows(encoding.types, origin, order) : new CsvRows(origin, order);
 }
 
-/** Whether a builder of this encoding reads `rawCsv`: the caller can skip working it out otherwise. */
-export const reusesRawCsv = (encoding: CopyEncoding): boolean => encoding.format === 'csv';
-
 /** Rows this many at a time become bytes, so only a few hundred rows' strings are alive at once. */
 const CSV_ROWS_PER_CHUNK = 500;
 
 class CsvRows implements CopyDataBuilder {
-  readonly format = 'csv';
-  rows = 0;
   private readonly prefix: string;
   private readonly jobSuffix: string;
   private lines: string[] = [];
@@ -61,7 +53,6 @@ class CsvRows implements CopyDataBuilder {
 
   add(line: number, row: readonly (string | null)[], rawCsv: string | null): void {
     this.lines.push(this.prefix + line + this.jobSuffix + ',' + (rawCsv ?? joinCells(row, this.order)));
-    this.rows++;
     if (this.lines.length >= CSV_ROWS_PER_CHUNK) this.flushLines();
   }
 
@@ -70,7 +61,6 @@ class CsvRows implements CopyDataBuilder {
     const out = Buffer.concat(this.chunks, this.bytes);
     this.chunks = [];
     this.bytes = 0;
-    this.rows = 0;
     return out;
   }
 
@@ -90,7 +80,6 @@ function joinCells(row: readonly (string | null)[], order: readonly number[]): s
 }
 
 class BinaryRows implements CopyDataBuilder {
-  readonly format = 'binary';
   private readonly writer = new BinaryCopyWriter();
   /** tenant_id and job_id, the same on every row, encoded once. */
   private readonly ids: Buffer;
@@ -107,8 +96,6 @@ class BinaryRows implements CopyDataBuilder {
     this.valueTypes = types.slice(3 + jobCount);
     this.fieldCount = types.length;
   }
-
-  get rows(): number { return this.writer.rows; }
 
   add(line: number, row: readonly (string | null)[]): void {
     const w = this.writer;

@@ -7,7 +7,7 @@
  * column list follows a CSV file's column order, so that a valid CSV record whose values pass
  * through unchanged can go to a CSV COPY as its own raw text.
  */
-import { createCopyDataBuilder, reusesRawCsv, type CopyEncoding } from './copyData.js';
+import { createCopyDataBuilder, type CopyEncoding } from './copyData.js';
 import { checkHeader, createKeyMatcher } from './columns.js';
 import type { ImportFormat, RecordBatch, SourceRecord } from './formats/types.js';
 import { ROW_ORIGIN_COLUMNS, type ErrorSink, type ImportKind, type RowError, type UpsertRow } from './kinds/types.js';
@@ -75,7 +75,7 @@ export function createRowPipeline(ctx: RowContext): RowPipeline {
   const origin = { tenantId: ctx.tenantId, jobId: ctx.jobId, jobValues: (kind.jobColumns ?? []).map((c) => ctx.jobValues?.[c] ?? null) };
   const plain = createCopyDataBuilder(encoding, origin, writer.order);
   const keyed = createCopyDataBuilder(encoding, origin, writer.order);
-  const rawCsvWanted = reusesRawCsv(encoding);
+  const rawCsvWanted = encoding.format === 'csv'; // only a CSV COPY can take a record's raw text
 
   let nextStart = ctx.startOffset;
   return {
@@ -183,15 +183,14 @@ function csvRowWriter({ kind, header }: RowContext, fail: ErrorSink): RowWriter 
  * An NDJSON member's value, with objects and arrays that hold numbers as their own text from the
  * line: JSON.parse and JSON.stringify would round those to doubles (and turn 1e400 into null, 1.0
  * into 1). Without numbers, the parsed value says exactly what the text says, and finding the
- * text (reading the whole line again) cost more than a third of NDJSON parsing. When the line's
- * keys are written with escapes, the parsed value it is.
+ * text (reading the whole line again) cost more than a third of NDJSON parsing. When the text
+ * cannot be found (nested past what memberText reads), the parsed value it is.
  */
 function ownText(line: string, key: string, value: unknown): unknown {
   if (typeof value !== 'object' || value === null || !holdsNumber(value)) return value;
   const text = memberText(line, key);
   return text === null ? value : new JsonText(text);
 }
-
 
 /** An NDJSON record's object; anything else (an array, a number...) is the row's error. */
 function jsonObjectOf(record: SourceRecord, fail: ErrorSink): Record<string, unknown> | null {

@@ -3,17 +3,16 @@
  * lease, finishing. Every write after the claim is fenced by (id, attempt): a claim bumps
  * `attempt`, so a runner that lost its lease (it stalled, another took over) writes nothing.
  */
-import type { Database, Transaction } from '../db/database.js';
+import type { CopyFormat, Database, Transaction } from '../db/database.js';
 import type { PreparedBatch } from '../imports/rowPipeline.js';
-
-/** A batch ready to commit: its counts, and its COPY data as prepared by the parse thread (in the target's copyFormat). */
-export type BatchToCommit = PreparedBatch & { copyData: string | Uint8Array; keyedData: string | Uint8Array };
 import { JobStatus } from './states.js';
-import type { CopyFormat } from '../db/copyBinary.js';
 import { csvCell, withoutNul } from '../db/copyCsv.js';
 import { copyIntoStaging } from '../db/stagingTable.js';
 import type { ImportKind, RowError } from '../imports/kinds/types.js';
 import { RecordIndex, upsertRows } from './upsertRows.js';
+
+/** A batch ready to commit: its counts, and its COPY data as prepared by the parse thread (in the target's copyFormat). */
+export type BatchToCommit = PreparedBatch & { copyData: string | Uint8Array; keyedData: string | Uint8Array };
 
 export interface Fence { jobId: string; attempt: number }
 
