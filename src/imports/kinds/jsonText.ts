@@ -1,5 +1,6 @@
 /**
- * JSON object texts read without building them. A CSV `metadata` cell is only checked and then
+ * JSON object texts read without building them, as UTF-8 bytes (a CSV field read straight from the
+ * file, or a string's bytes). A CSV `metadata` cell is only checked and then
  * copied as its own text, and JSON.parse built the whole value for nothing (~14% of CSV parsing
  * here). An NDJSON member's own text keeps its numbers exactly as written, where JSON.parse and
  * JSON.stringify would round them to doubles. As strict as JSON.parse (RFC 8259), plus the range
@@ -28,12 +29,22 @@ export class JsonText {
 /** Set by `number` when a number is valid JSON but beyond Postgres' numeric. */
 let numberOutOfRange = false;
 
+/** A JSON object text given as a string: its UTF-8 bytes are what the scanner reads. */
 export function checkJsonObjectText(s: string, maxDepth: number): JsonTextCheck {
-  const i = skipSpace(s, 0);
-  if (s.charCodeAt(i) !== 0x7b) return JsonTextCheck.NotAnObject;
+  return checkJsonObjectBytes(Buffer.from(s), maxDepth);
+}
+
+/**
+ * The JSON object text that is all of `b` (a CSV field's bytes, or a string's). UTF-8 bytes
+ * scan as the text does: every byte of a multibyte character is >= 0x80, which JSON allows only
+ * inside strings, as it allows the character.
+ */
+export function checkJsonObjectBytes(b: Uint8Array, maxDepth: number): JsonTextCheck {
+  const i = skipSpace(b, 0);
+  if (b[i] !== 0x7b) return JsonTextCheck.NotAnObject;
   numberOutOfRange = false;
-  const end = value(s, i, maxDepth);
-  if (end < 0 || skipSpace(s, end) !== s.length) return JsonTextCheck.NotAnObject;
+  const end = value(b, i, maxDepth);
+  if (end < 0 || skipSpace(b, end) !== b.length) return JsonTextCheck.NotAnObject;
   return numberOutOfRange ? JsonTextCheck.NumberOutOfRange : JsonTextCheck.Object;
 }
 
@@ -43,23 +54,26 @@ export function checkJsonObjectText(s: string, maxDepth: number): JsonTextCheck 
  * valid JSON.
  */
 export function memberText(s: string, key: string): string | null {
-  let i = skipSpace(s, 0);
-  if (s.charCodeAt(i) !== 0x7b) return null;
-  i = skipSpace(s, i + 1);
+  const b = Buffer.from(s);
+  const keyBytes = Buffer.from(key);
+  let i = skipSpace(b, 0);
+  if (b[i] !== 0x7b) return null;
+  i = skipSpace(b, i + 1);
   let found: string | null = null;
-  while (s.charCodeAt(i) === 0x22) {
-    const keyEnd = string(s, i);
+  while (b[i] === 0x22) {
+    const keyEnd = string(b, i);
     if (keyEnd < 0) return null;
     let escaped = false;
-    for (let k = i + 1; k < keyEnd - 1 && !escaped; k++) escaped = s.charCodeAt(k) === 0x5c;
-    const matches = escaped ? JSON.parse(s.slice(i, keyEnd)) === key : keyEnd - i - 2 === key.length && s.startsWith(key, i + 1);
-    const start = skipSpace(s, skipSpace(s, keyEnd) + 1);
-    const end = value(s, start, MAX_DEPTH);
+    for (let k = i + 1; k < keyEnd - 1 && !escaped; k++) escaped = b[k] === 0x5c;
+    const matches = escaped ? JSON.parse(b.toString('utf8', i, keyEnd)) === key
+      : keyEnd - i - 2 === keyBytes.length && keyBytes.equals(b.subarray(i + 1, keyEnd - 1));
+    const start = skipSpace(b, skipSpace(b, keyEnd) + 1);
+    const end = value(b, start, MAX_DEPTH);
     if (end < 0) return null;
-    if (matches) found = s.slice(start, end);
-    i = skipSpace(s, end);
-    if (s.charCodeAt(i) !== 0x2c) break;
-    i = skipSpace(s, i + 1);
+    if (matches) found = b.toString('utf8', start, end);
+    i = skipSpace(b, end);
+    if (b[i] !== 0x2c) break;
+    i = skipSpace(b, i + 1);
   }
   return found;
 }
@@ -75,38 +89,38 @@ export function holdsNumber(value: object, depth = 0): boolean {
 }
 
 /** One JSON value from `i` (no space before it); returns the index past it, or -1. */
-function value(s: string, i: number, maxDepth: number): number {
+function value(b: Uint8Array, i: number, maxDepth: number): number {
   if (maxDepth > MAX_DEPTH) throw new Error(`JSON texts are read at most ${MAX_DEPTH} levels deep`);
   let depth = 0;
   let expectValue = true;
   for (;;) {
     if (expectValue) {
-      const c = s.charCodeAt(i);
+      const c = b[i];
       if (c === 0x7b || c === 0x5b) { // { or [
         if (++depth > maxDepth) return -1;
         open[depth] = c === 0x7b ? OBJECT : ARRAY;
-        i = skipSpace(s, i + 1);
-        if (s.charCodeAt(i) === (c === 0x7b ? 0x7d : 0x5d)) { i++; depth--; expectValue = false; } // empty
-        else if (c === 0x7b) { i = member(s, i); if (i < 0) return -1; }
+        i = skipSpace(b, i + 1);
+        if (b[i] === (c === 0x7b ? 0x7d : 0x5d)) { i++; depth--; expectValue = false; } // empty
+        else if (c === 0x7b) { i = member(b, i); if (i < 0) return -1; }
         if (depth === 0) return i;
         continue;
       }
-      if (c === 0x22) i = string(s, i);
-      else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) i = number(s, i);
-      else if (c === 0x74) i = s.startsWith('true', i) ? i + 4 : -1;
-      else if (c === 0x66) i = s.startsWith('false', i) ? i + 5 : -1;
-      else if (c === 0x6e) i = s.startsWith('null', i) ? i + 4 : -1;
+      if (c === 0x22) i = string(b, i);
+      else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) i = number(b, i);
+      else if (c === 0x74) i = word(b, i, TRUE);
+      else if (c === 0x66) i = word(b, i, FALSE);
+      else if (c === 0x6e) i = word(b, i, NULL);
       else return -1;
       if (i < 0 || depth === 0) return i;
       expectValue = false;
       continue;
     }
     // After a value inside a container: a comma, or the end of the container.
-    i = skipSpace(s, i);
-    const c = s.charCodeAt(i);
+    i = skipSpace(b, i);
+    const c = b[i];
     if (c === 0x2c) { // ,
-      i = skipSpace(s, i + 1);
-      if (open[depth] === OBJECT) { i = member(s, i); if (i < 0) return -1; }
+      i = skipSpace(b, i + 1);
+      if (open[depth] === OBJECT) { i = member(b, i); if (i < 0) return -1; }
       expectValue = true;
     } else if ((c === 0x7d && open[depth] === OBJECT) || (c === 0x5d && open[depth] === ARRAY)) {
       i++;
@@ -116,34 +130,34 @@ function value(s: string, i: number, maxDepth: number): number {
 }
 
 /** A member's key and colon, from its opening quote; returns where its value starts, or -1. */
-function member(s: string, i: number): number {
-  if (s.charCodeAt(i) !== 0x22) return -1;
-  i = string(s, i);
+function member(b: Uint8Array, i: number): number {
+  if (b[i] !== 0x22) return -1;
+  i = string(b, i);
   if (i < 0) return -1;
-  i = skipSpace(s, i);
-  if (s.charCodeAt(i) !== 0x3a) return -1;
-  return skipSpace(s, i + 1);
+  i = skipSpace(b, i);
+  if (b[i] !== 0x3a) return -1;
+  return skipSpace(b, i + 1);
 }
 
-function skipSpace(s: string, i: number): number {
+function skipSpace(b: Uint8Array, i: number): number {
   for (;;) {
-    const c = s.charCodeAt(i);
+    const c = b[i];
     if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) i++;
     else return i;
   }
 }
 
 /** A string from its opening quote; returns the index past its closing quote, or -1. */
-function string(s: string, i: number): number {
-  const n = s.length;
+function string(b: Uint8Array, i: number): number {
+  const n = b.length;
   for (let j = i + 1; j < n; j++) {
-    const c = s.charCodeAt(j);
+    const c = b[j];
     if (c === 0x22) return j + 1;
     if (c < 0x20) return -1; // control characters must be escaped
     if (c === 0x5c) {
-      const e = s.charCodeAt(j + 1);
+      const e = b[j + 1];
       if (e === 0x75) { // \uXXXX
-        if (!isHex(s.charCodeAt(j + 2)) || !isHex(s.charCodeAt(j + 3)) || !isHex(s.charCodeAt(j + 4)) || !isHex(s.charCodeAt(j + 5))) return -1;
+        if (!isHex(b[j + 2]) || !isHex(b[j + 3]) || !isHex(b[j + 4]) || !isHex(b[j + 5])) return -1;
         j += 5;
       } else if (e === 0x22 || e === 0x5c || e === 0x2f || e === 0x62 || e === 0x66 || e === 0x6e || e === 0x72 || e === 0x74) j++;
       else return -1;
@@ -166,31 +180,31 @@ const NUMERIC_MAX_EXPONENT = 1073741823;
  * numberOutOfRange when Postgres could not store it: too many digits after the decimal point once
  * the exponent is applied (even for zero: 0e-20000), or a nonzero value with too many before it.
  */
-function number(s: string, i: number): number {
-  if (s.charCodeAt(i) === 0x2d) i++;
+function number(b: Uint8Array, i: number): number {
+  if (b[i] === 0x2d) i++;
   const intStart = i;
-  if (s.charCodeAt(i) === 0x30) i++;
-  else if (isDigit(s.charCodeAt(i))) while (isDigit(s.charCodeAt(i))) i++;
+  if (b[i] === 0x30) i++;
+  else if (isDigit(b[i])) while (isDigit(b[i])) i++;
   else return -1;
   const intDigits = i - intStart;
   let fracDigits = 0;
-  if (s.charCodeAt(i) === 0x2e) {
-    if (!isDigit(s.charCodeAt(++i))) return -1;
+  if (b[i] === 0x2e) {
+    if (!isDigit(b[++i])) return -1;
     const fracStart = i;
-    while (isDigit(s.charCodeAt(i))) i++;
+    while (isDigit(b[i])) i++;
     fracDigits = i - fracStart;
   }
   let exponent = 0;
-  const e = s.charCodeAt(i);
+  const e = b[i];
   if (e === 0x65 || e === 0x45) {
-    const sign = s.charCodeAt(++i);
+    const sign = b[++i];
     if (sign === 0x2b || sign === 0x2d) i++;
-    if (!isDigit(s.charCodeAt(i))) return -1;
-    while (s.charCodeAt(i) === 0x30) i++; // leading zeros say nothing (strtol reads past them too)
+    if (!isDigit(b[i])) return -1;
+    while (b[i] === 0x30) i++; // leading zeros say nothing (strtol reads past them too)
     const expStart = i;
-    while (isDigit(s.charCodeAt(i))) i++;
+    while (isDigit(b[i])) i++;
     // Beyond 10 digits the exponent is out of range whatever the digits; parse no more than that.
-    exponent = i - expStart > 10 ? 1e11 : i > expStart ? +s.slice(expStart, i) : 0;
+    exponent = i - expStart > 10 ? 1e11 : digitsValue(b, expStart, i);
     if (sign === 0x2d) exponent = -exponent;
     // Postgres refuses such an exponent before it looks at the digits, zero included.
     if (exponent >= NUMERIC_MAX_EXPONENT || exponent <= -NUMERIC_MAX_EXPONENT) numberOutOfRange = true;
@@ -199,7 +213,7 @@ function number(s: string, i: number): number {
     if (Math.max(0, fracDigits - exponent) > NUMERIC_MAX_SCALE) numberOutOfRange = true;
     else {
       // The power of ten of the first nonzero digit, with the exponent applied.
-      const first = firstNonZeroDigit(s, intStart, intDigits, fracDigits);
+      const first = firstNonZeroDigit(b, intStart, intDigits, fracDigits);
       if (first !== null && first + exponent >= NUMERIC_MAX_INTEGER_DIGITS) numberOutOfRange = true;
     }
   }
@@ -207,8 +221,25 @@ function number(s: string, i: number): number {
 }
 
 /** The power of ten of a number's first nonzero digit (digits from `at`), or null for zero. */
-function firstNonZeroDigit(s: string, at: number, intDigits: number, fracDigits: number): number | null {
-  for (let k = 0; k < intDigits; k++) if (s.charCodeAt(at + k) !== 0x30) return intDigits - 1 - k;
-  for (let k = 0; k < fracDigits; k++) if (s.charCodeAt(at + intDigits + 1 + k) !== 0x30) return -1 - k;
+function firstNonZeroDigit(b: Uint8Array, at: number, intDigits: number, fracDigits: number): number | null {
+  for (let k = 0; k < intDigits; k++) if (b[at + k] !== 0x30) return intDigits - 1 - k;
+  for (let k = 0; k < fracDigits; k++) if (b[at + intDigits + 1 + k] !== 0x30) return -1 - k;
   return null;
+}
+
+const TRUE = Buffer.from('true');
+const FALSE = Buffer.from('false');
+const NULL = Buffer.from('null');
+
+/** The literal `w` at `i`: the index past it, or -1. */
+function word(b: Uint8Array, i: number, w: Uint8Array): number {
+  for (let k = 0; k < w.length; k++) if (b[i + k] !== w[k]) return -1;
+  return i + w.length;
+}
+
+/** The value of the digits from `from` to `to` (at most 10 of them). */
+function digitsValue(b: Uint8Array, from: number, to: number): number {
+  let n = 0;
+  for (let k = from; k < to; k++) n = n * 10 + (b[k] - 0x30);
+  return n;
 }

@@ -21,46 +21,72 @@ export const lastTimestamp = { text: '', seconds: 0, micros: 0 };
 const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 const EPOCH_2000_DAYS = 10957; // days from 1970-01-01 to 2000-01-01
 
+/** The longest text a timestamp can be: 2024-01-01T00:00:00.123456789+05:30. */
+const MAX_TIMESTAMP_CHARS = 35;
+/** A string timestamp's bytes, for the one reader below (every character it accepts is ASCII). */
+const scratch = new Uint8Array(MAX_TIMESTAMP_CHARS);
+
+/** A timestamp given as a string (NDJSON, and rows the byte path passed over). */
 export function readTimestamp(s: string): TimestampCheck {
+  if (s === lastTimestamp.text) return TimestampCheck.Ok;
   const n = s.length;
-  if (n < 16) return TimestampCheck.BadFormat;
-  const year = digits(s, 0, 4), month = digits(s, 5, 2), day = digits(s, 8, 2), hour = digits(s, 11, 2), minute = digits(s, 14, 2);
-  const t = s.charCodeAt(10);
-  if (year < 0 || month < 0 || day < 0 || hour < 0 || minute < 0 || s.charCodeAt(4) !== 0x2d || s.charCodeAt(7) !== 0x2d
-    || (t !== 0x54 && t !== 0x20) || s.charCodeAt(13) !== 0x3a) return TimestampCheck.BadFormat;
-  let i = 16;
+  if (n > MAX_TIMESTAMP_CHARS) return TimestampCheck.BadFormat;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 0x7f) return TimestampCheck.BadFormat;
+    scratch[i] = c;
+  }
+  const check = readTimestampBytes(scratch, 0, n);
+  if (check === TimestampCheck.Ok) lastTimestamp.text = s;
+  return check;
+}
+
+/**
+ * The timestamp written in `b` from `start` to `end` (a CSV field read as bytes). Ok sets
+ * lastTimestamp's instant; its text is the string reader's business and is cleared here.
+ */
+export function readTimestampBytes(b: Uint8Array, start: number, end: number): TimestampCheck {
+  const n = end - start;
+  if (n < 16 || n > MAX_TIMESTAMP_CHARS) return TimestampCheck.BadFormat;
+  const s = start;
+  const year = digits(b, s, 4), month = digits(b, s + 5, 2), day = digits(b, s + 8, 2), hour = digits(b, s + 11, 2), minute = digits(b, s + 14, 2);
+  const t = b[s + 10];
+  if (year < 0 || month < 0 || day < 0 || hour < 0 || minute < 0 || b[s + 4] !== 0x2d || b[s + 7] !== 0x2d
+    || (t !== 0x54 && t !== 0x20) || b[s + 13] !== 0x3a) return TimestampCheck.BadFormat;
+  let i = s + 16;
   let second = 0;
   let micros = 0;
-  if (i < n && s.charCodeAt(i) === 0x3a) {
-    second = digits(s, i + 1, 2);
+  if (i < end && b[i] === 0x3a) {
+    second = i + 3 <= end ? digits(b, i + 1, 2) : -1;
     if (second < 0) return TimestampCheck.BadFormat;
     i += 3;
-    if (i < n && s.charCodeAt(i) === 0x2e) {
+    if (i < end && b[i] === 0x2e) {
       const from = i + 1;
       let to = from;
-      while (to < n && to - from < 10 && isDigit(s.charCodeAt(to))) to++;
+      while (to < end && to - from < 10 && isDigit(b[to])) to++;
       const count = to - from;
       if (count === 0 || count > 9) return TimestampCheck.BadFormat;
       // Postgres: rint(strtod(fraction) * 1e6). Up to 6 digits that is the digits themselves;
       // beyond, the same double arithmetic, rounded half to even as C's rint() does.
-      micros = count <= 6 ? digits(s, from, count) * 10 ** (6 - count) : roundHalfEven(parseFloat(`0.${s.slice(from, to)}`) * 1e6);
+      micros = count <= 6 ? digits(b, from, count) * 10 ** (6 - count)
+        : roundHalfEven(parseFloat(`0.${String.fromCharCode(...b.subarray(from, to))}`) * 1e6);
       i = to;
     }
   }
   let offset = 0;
-  if (i < n) {
-    const z = s.charCodeAt(i);
+  if (i < end) {
+    const z = b[i];
     if (z === 0x5a) {
-      if (i + 1 !== n) return TimestampCheck.BadFormat;
+      if (i + 1 !== end) return TimestampCheck.BadFormat;
     } else if (z === 0x2b || z === 0x2d) {
-      const hours = digits(s, i + 1, 2);
+      const hours = i + 3 <= end ? digits(b, i + 1, 2) : -1;
       if (hours < 0) return TimestampCheck.BadFormat;
       i += 3;
       let minutes = 0;
-      if (i < n) {
-        if (s.charCodeAt(i) === 0x3a) i++;
-        minutes = digits(s, i, 2);
-        if (minutes < 0 || i + 2 !== n) return TimestampCheck.BadFormat;
+      if (i < end) {
+        if (b[i] === 0x3a) i++;
+        minutes = i + 2 === end ? digits(b, i, 2) : -1;
+        if (minutes < 0) return TimestampCheck.BadFormat;
       }
       // Postgres refuses offsets beyond 15:59 ("time zone displacement out of range").
       if (hours > 15 || minutes > 59) return TimestampCheck.OffsetOutOfRange;
@@ -70,7 +96,7 @@ export function readTimestamp(s: string): TimestampCheck {
   const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
   const validDay = day >= 1 && day <= (month === 2 && !leap ? 28 : DAYS_IN_MONTH[month - 1]);
   if (year < 1 || month < 1 || month > 12 || !validDay || hour > 23 || minute > 59 || second > 59) return TimestampCheck.NotReal;
-  lastTimestamp.text = s;
+  lastTimestamp.text = '';
   lastTimestamp.seconds = (daysFromCivil(year, month, day) - EPOCH_2000_DAYS) * 86400 + hour * 3600 + minute * 60 + second - offset;
   lastTimestamp.micros = micros;
   return TimestampCheck.Ok;
@@ -78,12 +104,11 @@ export function readTimestamp(s: string): TimestampCheck {
 
 const isDigit = (c: number) => c >= 0x30 && c <= 0x39;
 
-/** The number written by `count` digits at `at`, or -1 if any of them is not a digit (or missing). */
-function digits(s: string, at: number, count: number): number {
-  if (at + count > s.length) return -1;
+/** The number written by `count` digits at `at` (all within the text), or -1 if any of them is not a digit. */
+function digits(b: Uint8Array, at: number, count: number): number {
   let value = 0;
   for (let i = at; i < at + count; i++) {
-    const c = s.charCodeAt(i);
+    const c = b[i];
     if (!isDigit(c)) return -1;
     value = value * 10 + (c - 0x30);
   }
