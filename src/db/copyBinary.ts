@@ -9,7 +9,7 @@
  * per field an int32 length (-1 for NULL) and the value's bytes, then an int16 -1 trailer.
  */
 import { getTableConfig, type PgTable } from 'drizzle-orm/pg-core';
-import { lastTimestamp, readTimestamp, TimestampCheck } from '../imports/kinds/timestamps.js';
+import { lastTimestamp, readTimestamp, readTimestampBytes, TimestampCheck } from '../imports/kinds/timestamps.js';
 import { schema } from './schema.js';
 
 /** The column types the writer can encode; a table with any other type is copied as CSV. */
@@ -103,6 +103,34 @@ export class BinaryCopyWriter {
     }
   }
 
+  /**
+   * One field from its text as UTF-8 bytes, `b[start, end)` (a CSV field where it lies in the
+   * file's buffer); empty is SQL NULL. False, with nothing written, when the writer does not read
+   * `type` from bytes or the text is not a value of it: the caller then takes the string way.
+   */
+  valueFromBytes(type: BinaryType, b: Uint8Array, start: number, end: number): boolean {
+    if (start === end) { this.room(4); this.buf.writeInt32BE(-1, this.at); this.at += 4; return true; }
+    switch (type) {
+      case 'text': this.bytes(b, start, end, false); return true;
+      case 'jsonb': this.bytes(b, start, end, true); return true;
+      case 'int4': return this.int4FromBytes(b, start, end);
+      case 'timestamptz':
+        if (readTimestampBytes(b, start, end) !== TimestampCheck.Ok) return false;
+        this.lastTimestamp();
+        return true;
+      default: return false;
+    }
+  }
+
+  /** Where the next row starts: `rollback` to it drops the rows written since. */
+  mark(): number {
+    return this.at;
+  }
+
+  rollback(mark: number): void {
+    this.at = mark;
+  }
+
   /** An int8 field from a safe integer (line numbers). */
   int8(n: number): void {
     if (!Number.isSafeInteger(n)) throw new Error(`not an integer for a bigint column: ${n}`);
@@ -136,6 +164,39 @@ export class BinaryCopyWriter {
     this.at = start + bytes;
   }
 
+  private bytes(b: Uint8Array, start: number, end: number, jsonb: boolean): void {
+    const prefix = jsonb ? 1 : 0;
+    const length = end - start;
+    this.room(4 + prefix + length);
+    const buf = this.buf;
+    buf.writeInt32BE(length + prefix, this.at);
+    let at = this.at + 4;
+    if (jsonb) buf[at++] = 1; // jsonb's binary format: version 1, then the JSON text
+    if (length > SHORT_TEXT) { buf.set(b.subarray(start, end), at); at += length; }
+    else for (let i = start; i < end; i++) buf[at++] = b[i];
+    this.at = at;
+  }
+
+  /** An int4 from ASCII digits, with an optional minus sign. */
+  private int4FromBytes(b: Uint8Array, start: number, end: number): boolean {
+    const negative = b[start] === 0x2d;
+    const from = negative ? start + 1 : start;
+    if (from === end || end - from > 10) return false;
+    let n = 0;
+    for (let i = from; i < end; i++) {
+      const c = b[i];
+      if (c < 0x30 || c > 0x39) return false;
+      n = n * 10 + (c - 0x30);
+    }
+    if (negative) n = -n;
+    if (n > 2_147_483_647 || n < -2_147_483_648) return false;
+    this.room(8);
+    this.buf.writeInt32BE(4, this.at);
+    this.buf.writeInt32BE(n, this.at + 4);
+    this.at += 8;
+    return true;
+  }
+
   private int4(value: string): void {
     const n = Number(value);
     if (!Number.isInteger(n) || n > 2_147_483_647 || n < -2_147_483_648 || value.trim() === '') {
@@ -167,7 +228,12 @@ export class BinaryCopyWriter {
   }
 
   private timestamptz(value: string): void {
-    if (lastTimestamp.text !== value && readTimestamp(value) !== TimestampCheck.Ok) throw new Error(`not a timestamp: ${value}`);
+    if (readTimestamp(value) !== TimestampCheck.Ok) throw new Error(`not a timestamp: ${value}`);
+    this.lastTimestamp();
+  }
+
+  /** The timestamp read last (lastTimestamp). */
+  private lastTimestamp(): void {
     const { seconds, micros } = lastTimestamp;
     // seconds * 1e6 + micros overflows a double's exact range for far dates: build the int64 from
     // seconds * 15625 (exact) times 64, split into 32-bit halves.

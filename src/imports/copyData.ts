@@ -20,8 +20,21 @@ export interface CopyDataBuilder {
    * be copied unchanged its raw text (only the CSV encoding reads it).
    */
   add(line: number, row: readonly (string | null)[], rawCsv: string | null): void;
+  /**
+   * One valid row whose values are its CSV fields as written (imports/csvBytePath.ts), in COPY
+   * column order. False, with nothing added, when this encoding does not take fields as bytes or
+   * one of them is not a value of its column's type: the row then goes the string way.
+   */
+  addFields(line: number, fields: FieldBytes): boolean;
   /** The rows added since the last take, as one COPY's data; the bytes may be the builder's own, valid until the next add. */
   take(): Buffer;
+}
+
+/** Field values as bytes: field f is `buf[f][start[f], end[f])`, empty for SQL NULL. */
+export interface FieldBytes {
+  readonly buf: readonly Uint8Array[];
+  readonly start: readonly number[];
+  readonly end: readonly number[];
 }
 
 export interface RowOrigin {
@@ -54,6 +67,10 @@ class CsvRows implements CopyDataBuilder {
   add(line: number, row: readonly (string | null)[], rawCsv: string | null): void {
     this.lines.push(this.prefix + line + this.jobSuffix + ',' + (rawCsv ?? joinCells(row, this.order)));
     if (this.lines.length >= CSV_ROWS_PER_CHUNK) this.flushLines();
+  }
+
+  addFields(): boolean {
+    return false; // CSV COPY data goes the string way, where a record can be its own raw text
   }
 
   take(): Buffer {
@@ -104,6 +121,23 @@ class BinaryRows implements CopyDataBuilder {
     w.int8(line);
     w.encoded(this.jobFields);
     for (let i = 0; i < this.order.length; i++) w.value(this.valueTypes[i], row[this.order[i]]);
+  }
+
+  addFields(line: number, fields: FieldBytes): boolean {
+    const w = this.writer;
+    const mark = w.mark();
+    w.beginRow(this.fieldCount);
+    w.encoded(this.ids);
+    w.int8(line);
+    w.encoded(this.jobFields);
+    const types = this.valueTypes;
+    for (let f = 0; f < types.length; f++) {
+      if (!w.valueFromBytes(types[f], fields.buf[f], fields.start[f], fields.end[f])) {
+        w.rollback(mark);
+        return false;
+      }
+    }
+    return true;
   }
 
   take(): Buffer {

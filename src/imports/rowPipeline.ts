@@ -8,8 +8,10 @@
  * through unchanged can go to a CSV COPY as its own raw text.
  */
 import { createCopyDataBuilder, type CopyEncoding } from './copyData.js';
+import { BytePathResult, CsvBytePath } from './csvBytePath.js';
+import { decodeCsvRecord } from './formats/csvReader.js';
 import { checkHeader, createKeyMatcher } from './columns.js';
-import type { ImportFormat, RecordBatch, SourceRecord } from './formats/types.js';
+import type { CsvRecordBytes, ImportFormat, RecordBatch, SourceRecord } from './formats/types.js';
 import { ROW_ORIGIN_COLUMNS, type ErrorSink, type ImportKind, type RowError, type UpsertRow } from './kinds/types.js';
 import { holdsNumber, JsonText, memberText } from './kinds/jsonText.js';
 import { isTooLongForKey, MAX_KEY_BYTES, shown } from './kinds/values.js';
@@ -49,7 +51,8 @@ export interface RowContext {
 
 /** COPY's column list comes from copyColumnsFor, on the main thread, from the same job fields. */
 export interface RowPipeline {
-  prepare(batch: RecordBatch): PreparedBatch;
+  /** CSV records may come as bytes (readCsv with `decode: false`): those that can take the byte path do. */
+  prepare(batch: RecordBatch<SourceRecord | CsvRecordBytes>): PreparedBatch;
   /** The COPY data of the valid rows prepared since the last call: plain rows, and keyed rows (read them before the next prepare). */
   takeCopyData(): { copyData: Buffer; keyedData: Buffer };
 }
@@ -76,6 +79,10 @@ export function createRowPipeline(ctx: RowContext): RowPipeline {
   const plain = createCopyDataBuilder(encoding, origin, writer.order);
   const keyed = createCopyDataBuilder(encoding, origin, writer.order);
   const rawCsvWanted = encoding.format === 'csv'; // only a CSV COPY can take a record's raw text
+  // CSV rows of a kind that can check them as bytes, into binary COPY data, skip building strings.
+  const passes = kind.passesAsWritten?.bind(kind);
+  const bytePath = ctx.format === 'CSV' && encoding.format === 'binary' && passes && !kind.fromRecord && !kind.upsert
+    ? new CsvBytePath(passes, kind.columns.length, writer.order, keyIndex, uniqueIndex) : null;
 
   let nextStart = ctx.startOffset;
   return {
@@ -86,7 +93,14 @@ export function createRowPipeline(ctx: RowContext): RowPipeline {
       let rowsFailed = 0;
       let rowsCopied = 0;
       let rowsKeyed = 0;
-      for (const record of batch.records) {
+      for (const read of batch.records) {
+        let record: SourceRecord;
+        if (read.data !== undefined) {
+          const taken = bytePath ? bytePath.add(read, plain, keyed) : BytePathResult.Declined;
+          if (taken === BytePathResult.Plain) { rowsCopied++; continue; }
+          if (taken === BytePathResult.Keyed) { rowsKeyed++; continue; }
+          record = decodeCsvRecord(read);
+        } else record = read;
         current = record;
         currentFailed = false;
         if (record.parseError !== undefined) fail(null, null, record.parseError);

@@ -15,7 +15,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import fs from 'node:fs';
-import type { ReadFrom, RecordBatch, SourceRecord } from './types.js';
+import type { CsvRecordBytes, ReadFrom, RecordBatch, SourceRecord } from './types.js';
 
 export const MAX_CSV_RECORD_BYTES = 4 * 1024 * 1024;
 
@@ -23,16 +23,36 @@ const QUOTE = 0x22;
 const LF = 0x0a;
 const CR = 0x0d;
 
-export async function* readCsv(from: ReadFrom & { skipHeader: boolean; maxRecordBytes?: number }): AsyncGenerator<RecordBatch> {
+type CsvFrom = ReadFrom & { skipHeader: boolean; maxRecordBytes?: number };
+
+/** Records decoded: text and fields. */
+export function readCsv(from: CsvFrom): AsyncGenerator<RecordBatch>;
+/** Records as bytes (framing errors decoded), for the row pipeline's byte path. */
+export function readCsv(from: CsvFrom & { decode: false }): AsyncGenerator<RecordBatch<SourceRecord | CsvRecordBytes>>;
+export async function* readCsv(from: CsvFrom & { decode?: boolean }): AsyncGenerator<RecordBatch<SourceRecord | CsvRecordBytes>> {
   const maxRecord = from.maxRecordBytes ?? MAX_CSV_RECORD_BYTES;
+  const decode = from.decode !== false;
   const stream = fs.createReadStream(from.path, { start: from.offset, highWaterMark: from.chunkBytes ?? 1 << 20, signal: from.signal });
   let data: Buffer = Buffer.alloc(0);
   let base = from.offset; // file offset of data[0]
   let line = from.line; // lines consumed before `pos`
   let pos = 0;
   let headerPending = from.skipHeader;
-  let records: SourceRecord[] = [];
+  let records: (SourceRecord | CsvRecordBytes)[] = [];
   let eof = false;
+  // Undecoded records get their UTF-8 checked together: all of `data` framed since the last check.
+  let uncheckedFrom = 0; // in `data`
+  let uncheckedRecord = 0; // in `records`
+  const checkUtf8 = () => {
+    if (!decode && records.length > uncheckedRecord && isUtf8(data.subarray(uncheckedFrom, pos))) {
+      for (let k = uncheckedRecord; k < records.length; k++) {
+        const record = records[k];
+        if (record.data !== undefined) record.utf8 = true;
+      }
+    }
+    uncheckedFrom = pos;
+    uncheckedRecord = records.length;
+  };
   // Inside a record already reported as too long whose line end has not come yet: drop bytes
   // until the next physical line end, then read on from there.
   let skipping = false;
@@ -98,26 +118,37 @@ export async function* readCsv(from: ReadFrom & { skipHeader: boolean; maxRecord
       pos = next;
       if (end === start) continue; // blank line
       if (headerPending) { headerPending = false; continue; }
-      const raw = data.toString('utf8', start, end);
-      // U+FFFD in the text: either the file has it, or the bytes were not UTF-8. Only then look.
-      if (raw.includes('\uFFFD') && !isUtf8(data.subarray(start, end))) {
-        records.push({ line: recordLine, raw, parseError: 'the record is not valid UTF-8 (save the file as UTF-8)' });
-      } else records.push(splitRecord(raw, recordLine));
+      const record: CsvRecordBytes = { line: recordLine, data, start, end, utf8: false };
+      records.push(decode ? decodeCsvRecord(record) : record);
       if (records.length >= from.batchSize) {
+        checkUtf8();
         yield { records, endOffset: base + pos, endLine: line };
         records = [];
+        uncheckedRecord = 0;
       }
     }
+    checkUtf8();
     if (eof) break;
     const step = await chunks.next();
     // Keep only the unread tail; a record is at most maxRecord bytes, so this stays bounded.
     const tail = data.subarray(pos);
     base += pos;
     pos = 0;
+    uncheckedFrom = 0;
     if (step.done) { eof = true; data = tail; continue; }
     data = tail.length ? Buffer.concat([tail, step.value]) : step.value;
   }
   yield { records, endOffset: base + pos, endLine: line };
+}
+
+/** A framed record's text and fields. */
+export function decodeCsvRecord({ line, data, start, end }: CsvRecordBytes): SourceRecord {
+  const raw = data.toString('utf8', start, end);
+  // U+FFFD in the text: either the file has it, or the bytes were not UTF-8. Only then look.
+  if (raw.includes('\uFFFD') && !isUtf8(data.subarray(start, end))) {
+    return { line, raw, parseError: 'the record is not valid UTF-8 (save the file as UTF-8)' };
+  }
+  return splitRecord(raw, line);
 }
 
 /** Index just past the line end at `at` (CRLF counts as one). */

@@ -2,13 +2,26 @@ export type ImportFormat = 'CSV' | 'NDJSON';
 
 /** One record as read from the file: CSV fields in header order, or one parsed NDJSON value. */
 export type SourceRecord =
-  | { line: number; raw: string; fields: string[]; clean: boolean; json?: undefined; parseError?: undefined }
-  | { line: number; raw: string; json: unknown; fields?: undefined; clean?: undefined; parseError?: undefined }
-  | { line: number; raw: string; parseError: string; fields?: undefined; clean?: undefined; json?: undefined };
+  | { line: number; raw: string; fields: string[]; clean: boolean; json?: undefined; parseError?: undefined; data?: undefined }
+  | { line: number; raw: string; json: unknown; fields?: undefined; clean?: undefined; parseError?: undefined; data?: undefined }
+  | { line: number; raw: string; parseError: string; fields?: undefined; clean?: undefined; json?: undefined; data?: undefined };
+
+/**
+ * A CSV record framed but not decoded (readCsv with `decode: false`): its bytes are
+ * `data[start, end)`. The row pipeline reads it as bytes, or decodes it (decodeCsvRecord).
+ */
+export interface CsvRecordBytes {
+  line: number;
+  data: Buffer;
+  start: number;
+  end: number;
+  /** The bytes are known to be valid UTF-8 (checked once for many records); false: not checked, or not valid. */
+  utf8: boolean;
+}
 
 /** A run of records and where the file stands after the last of them: the checkpoint to resume from. */
-export interface RecordBatch {
-  records: SourceRecord[];
+export interface RecordBatch<R = SourceRecord> {
+  records: R[];
   /** Byte offset just past the batch's last record. */
   endOffset: number;
   /** Last line number the batch consumed. */

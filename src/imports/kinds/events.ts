@@ -1,8 +1,12 @@
 /** EVENTS: analytics events in the Userpilot import shape (seeds/003). Appended; see SPEC for the rules. */
-import type { ImportKind, KindColumn } from './types.js';
+import type { ImportKind, KindColumn, RowBytes } from './types.js';
 import { absent, checkJsonObject, checkNonNegativeInt, checkTimestamp, text } from './values.js';
 
-const EVENT_TYPES = new Set(['identify_user', 'identify_company', 'page_view', 'track']);
+const EVENT_TYPE_LIST = ['identify_user', 'identify_company', 'page_view', 'track'] as const;
+const EVENT_TYPES = new Set<string>(EVENT_TYPE_LIST);
+const EVENT_TYPE_BYTES = EVENT_TYPE_LIST.map((t) => Buffer.from(t));
+const IDENTIFY_COMPANY = EVENT_TYPE_LIST.indexOf('identify_company');
+const TRACK = EVENT_TYPE_LIST.indexOf('track');
 const EVENT_TYPES_MESSAGE = `event_type must be one of ${[...EVENT_TYPES].join(', ')}`;
 
 const columns: KindColumn[] = [
@@ -57,5 +61,16 @@ export const events: ImportKind = {
     out[col.screen_height] = checkNonNegativeInt(values[col.screen_height], 'screen_height', fail);
     out[col.metadata] = checkJsonObject(values[col.metadata], 'metadata', fail) ?? '{}';
     return out;
+  },
+  // `validate`'s rules above, for rows that pass them with every value as written (an empty
+  // metadata becomes '{}', so it is left to validate).
+  passesAsWritten(row: RowBytes) {
+    const type = row.oneOf(col.event_type, EVENT_TYPE_BYTES);
+    if (type < 0) return false;
+    if (type === IDENTIFY_COMPANY ? row.absent(col.company_id) : row.absent(col.user_id) || (type === TRACK && row.absent(col.event_name))) return false;
+    return row.timestamp(col.inserted_at)
+      && (row.absent(col.screen_width) || row.nonNegativeInt(col.screen_width))
+      && (row.absent(col.screen_height) || row.nonNegativeInt(col.screen_height))
+      && row.jsonObject(col.metadata);
   },
 };

@@ -4,7 +4,7 @@
  * receives (null for SQL NULL). Whatever passes here must also be accepted by Postgres, since one
  * value it rejects would fail the whole batch's COPY.
  */
-import { checkJsonObjectText, JsonText, JsonTextCheck } from './jsonText.js';
+import { checkJsonObjectBytes, checkJsonObjectText, JsonText, JsonTextCheck } from './jsonText.js';
 import { readTimestamp, TimestampCheck } from './timestamps.js';
 import type { ErrorSink } from './types.js';
 
@@ -51,6 +51,18 @@ export function checkNonNegativeInt(value: unknown, column: string, fail: ErrorS
     return null;
   }
   return s;
+}
+
+/** checkNonNegativeInt's rule on bytes: 1-10 digits, at most 2^31-1. */
+export function isNonNegativeIntBytes(b: Uint8Array, start: number, end: number): boolean {
+  if (end <= start || end - start > 10) return false;
+  let n = 0;
+  for (let i = start; i < end; i++) {
+    const c = b[i];
+    if (c < 0x30 || c > 0x39) return false;
+    n = n * 10 + (c - 0x30);
+  }
+  return n <= 2_147_483_647;
 }
 
 export function checkTimestamp(value: unknown, column: string, fail: ErrorSink, required: boolean): string | null {
@@ -155,6 +167,15 @@ export function checkJsonObject(value: unknown, column: string, fail: ErrorSink)
     return null;
   }
   return withStorableEscapes(textValue, column, fail);
+}
+
+/**
+ * A JSON object text (bytes) that checkJsonObject stores as it is. Any \u escape is left to
+ * checkJsonObject (hasPgUnsafeEscape): rare in files, and this need not decide it.
+ */
+export function isStorableJsonObjectBytes(b: Uint8Array, start: number, end: number): boolean {
+  for (let i = start; i < end - 1; i++) if (b[i] === 0x5c && b[i + 1] === 0x75) return false;
+  return checkJsonObjectBytes(b.subarray(start, end), MAX_JSON_DEPTH) === JsonTextCheck.Object;
 }
 
 function withStorableEscapes(json: string, column: string, fail: ErrorSink): string | null {
