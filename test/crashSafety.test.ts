@@ -10,7 +10,7 @@
  * #1173), and a COMMIT whose answer was lost was applied twice.
  *
  * Timing: the import is paced from the database side (test/support/importIntegrity.ts
- * installPace: a statement trigger that sleeps once per COPY), so that the chosen kill points fall
+ * installPace: a trigger that sleeps once per batch, before its COMMIT), so that the chosen kill points fall
  * inside the import on a fast machine, and most kills land inside a batch's transaction.
  */
 import fs from 'node:fs/promises';

@@ -6,7 +6,7 @@
  *
  * The servers are child processes (test/support/serverProcess.ts), as in production: separate
  * processes, separate pools, separate LISTEN connections. Jobs are paced from the database side
- * (installPace: a statement trigger that sleeps once per COPY) so that they overlap and run long
+ * (installPace: a trigger that sleeps once per batch, before its COMMIT) so that they overlap and run long
  * enough to be followed and cancelled half-way on a fast machine.
  */
 import fs from 'node:fs/promises';

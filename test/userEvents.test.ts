@@ -82,4 +82,17 @@ describe('event_id dedup', () => {
     expect(job).toMatchObject({ status: 'COMPLETED', rowsImported: 3, rowsDuplicate: 1, rowsFailed: 0 });
     expect(job.facets).toEqual([{ field: 'event_type', values: ['page_view'] }]);
   });
+
+  // Against Postgres a batch COPYs its plain rows while the batch before commits; its keyed rows
+  // wait for that commit, or a key in both batches would leave each waiting on the other.
+  it('EVENTS with and without event_id, keys repeating in neighbouring batches: each key once, every plain row', async () => {
+    const columns = ['event_type', 'user_id', 'inserted_at', 'event_id'];
+    // 450 lines over five batches of 100: odd lines are keyed, and each key comes back 100 lines later.
+    const rows = Array.from({ length: 450 }, (_, i) => eventRow(i, { event_id: i % 2 ? `k${i % 100}` : '' }));
+    const job = await importFile('EVENTS', 'mixed.csv', eventsCsv(rows, columns));
+    expect(job).toMatchObject({ status: 'COMPLETED', rowsProcessed: 450, rowsImported: 225 + 50, rowsDuplicate: 225 - 50, rowsFailed: 0 });
+    const [{ n, keys }] = await t.app.db.query<{ n: number; keys: number }>(
+      'select count(*)::int as n, count(distinct event_id)::int as keys from events where job_id = $1', [Buffer.from(job.id, 'base64').toString().split(':')[1]]);
+    expect({ n, keys }).toEqual({ n: 275, keys: 50 });
+  });
 });

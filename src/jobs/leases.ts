@@ -61,48 +61,79 @@ const ERROR_COLUMNS = ['job_id', 'line', 'column', 'value', 'message', 'raw_row'
  * One transaction: lock the job row (fence), write the valid rows with COPY, the row errors with
  * COPY, and move counters and checkpoint together. Either all of it lands or none of it does, so
  * a resumed run starting at the checkpoint neither skips nor repeats a row.
+ *
+ * With `after` (the commit of the batch before this one, still under way), the batch's plain rows
+ * are COPYed first, while that commit finishes: two Postgres backends at work instead of one. The
+ * job row is locked and checked only once `after` has committed, so checkpoints still move in file
+ * order, and the rows stay invisible until COMMIT, which every check can still prevent. Keyed rows
+ * (ON CONFLICT) wait too: inserted alongside the batch before, a key both batches hold would make
+ * each wait on the other.
  */
-export async function commitBatch(db: Database, fence: Fence, batch: BatchToCommit, target: BatchTarget): Promise<BatchResult> {
-  return db.transaction(async (tx) => {
-    const [job] = await tx.query<{ cancel_requested: boolean; max_errors: number | null; rows_failed: number; checkpoint_offset: number }>(
-      `select cancel_requested, max_errors, rows_failed, checkpoint_offset from import_jobs
-       where id = $1 and attempt = $2 and status = 'RUNNING' for update`,
-      [fence.jobId, fence.attempt],
-    );
-    if (!job) throw new LeaseLostError(fence.jobId);
-    // A retry after a connection lost during COMMIT: the commit may have landed. The checkpoint
-    // says so, and then writing the batch again would duplicate it.
-    if (Number(job.checkpoint_offset) === batch.endOffset && batch.endOffset !== batch.startOffset) return { outcome: 'already-committed', rowsWritten: 0, rowsFailed: 0 };
-    if (Number(job.checkpoint_offset) !== batch.startOffset) {
-      throw new Error(`batch starts at byte ${batch.startOffset} but the job's checkpoint is at ${job.checkpoint_offset}`);
+export async function commitBatch(db: Database, fence: Fence, batch: BatchToCommit, target: BatchTarget, after?: Promise<unknown>): Promise<BatchResult> {
+  if (after && hasPlainRows(batch, target)) {
+    try {
+      return await db.transaction(async (tx) => {
+        await tx.copy(target.table, target.columns, batch.copyData, target.copyFormat);
+        await after;
+        return writeBatch(tx, fence, batch, target, true);
+      });
+    } catch (err) {
+      // The checks found nothing to write (cancelled, or committed by an earlier attempt): the
+      // rows COPYed ahead were rolled back, and the plain way below decides again under the lock.
+      if (!(err instanceof NothingToWrite)) throw err;
     }
-    if (job.cancel_requested) {
-      await finish(tx, fence, JobStatus.CANCELLED, null);
-      return { outcome: 'cancelled', rowsWritten: 0, rowsFailed: 0 };
-    }
-    const written = target.upsert
-      ? await upsertBatch(tx, fence, batch, target)
-      : await appendBatch(tx, batch, target);
-    const errors = written.errors ? [...batch.errors, ...written.errors] : batch.errors;
-    const rowsFailed = batch.rowsFailed + (written.rowsFailed ?? 0);
-    if (errors.length > 0) await tx.copy('job_errors', ERROR_COLUMNS, errorsCsv(fence.jobId, errors));
-    await tx.query(
-      `update import_jobs set
-         rows_processed = rows_processed + $3, rows_imported = rows_imported + $4, rows_failed = rows_failed + $5,
-         rows_duplicate = rows_duplicate + $9, rows_created = rows_created + $10, rows_updated = rows_updated + $11,
-         bytes_processed = $6, checkpoint_offset = $6, checkpoint_line = $7,
-         lease_expires_at = clock_timestamp() + $8 * interval '1 millisecond'
-       where id = $1 and attempt = $2`,
-      [fence.jobId, fence.attempt, batch.rowsProcessed, written.imported, rowsFailed,
-        batch.endOffset, batch.endLine, target.leaseMs, written.duplicates, written.created, written.updated],
-    );
-    const failed = job.rows_failed + rowsFailed;
-    if (job.max_errors !== null && failed > job.max_errors) {
-      await finish(tx, fence, JobStatus.FAILED, `${failed} rows failed, more than maxErrors (${job.max_errors})`);
-      return { outcome: 'too-many-errors', rowsWritten: written.imported, rowsFailed };
-    }
-    return { outcome: 'committed', rowsWritten: written.imported, rowsFailed };
-  });
+  } else if (after) await after;
+  return db.transaction((tx) => writeBatch(tx, fence, batch, target, false));
+}
+
+/** Thrown to roll back a transaction whose rows were COPYed before the checks said not to write them. */
+class NothingToWrite extends Error {}
+
+const hasPlainRows = (batch: BatchToCommit, target: BatchTarget) => !target.upsert && !target.dryRun && batch.rowsValid > batch.rowsKeyed;
+
+async function writeBatch(tx: Transaction, fence: Fence, batch: BatchToCommit, target: BatchTarget, plainCopied: boolean): Promise<BatchResult> {
+  const [job] = await tx.query<{ cancel_requested: boolean; max_errors: number | null; rows_failed: number; checkpoint_offset: number }>(
+    `select cancel_requested, max_errors, rows_failed, checkpoint_offset from import_jobs
+     where id = $1 and attempt = $2 and status = 'RUNNING' for update`,
+    [fence.jobId, fence.attempt],
+  );
+  if (!job) throw new LeaseLostError(fence.jobId);
+  // A retry after a connection lost during COMMIT: the commit may have landed. The checkpoint
+  // says so, and then writing the batch again would duplicate it.
+  if (Number(job.checkpoint_offset) === batch.endOffset && batch.endOffset !== batch.startOffset) {
+    if (plainCopied) throw new NothingToWrite();
+    return { outcome: 'already-committed', rowsWritten: 0, rowsFailed: 0 };
+  }
+  if (Number(job.checkpoint_offset) !== batch.startOffset) {
+    throw new Error(`batch starts at byte ${batch.startOffset} but the job's checkpoint is at ${job.checkpoint_offset}`);
+  }
+  if (job.cancel_requested) {
+    if (plainCopied) throw new NothingToWrite();
+    await finish(tx, fence, JobStatus.CANCELLED, null);
+    return { outcome: 'cancelled', rowsWritten: 0, rowsFailed: 0 };
+  }
+  const written = target.upsert
+    ? await upsertBatch(tx, fence, batch, target)
+    : await appendBatch(tx, batch, target, plainCopied);
+  const errors = written.errors ? [...batch.errors, ...written.errors] : batch.errors;
+  const rowsFailed = batch.rowsFailed + (written.rowsFailed ?? 0);
+  if (errors.length > 0) await tx.copy('job_errors', ERROR_COLUMNS, errorsCsv(fence.jobId, errors));
+  await tx.query(
+    `update import_jobs set
+       rows_processed = rows_processed + $3, rows_imported = rows_imported + $4, rows_failed = rows_failed + $5,
+       rows_duplicate = rows_duplicate + $9, rows_created = rows_created + $10, rows_updated = rows_updated + $11,
+       bytes_processed = $6, checkpoint_offset = $6, checkpoint_line = $7,
+       lease_expires_at = clock_timestamp() + $8 * interval '1 millisecond'
+     where id = $1 and attempt = $2`,
+    [fence.jobId, fence.attempt, batch.rowsProcessed, written.imported, rowsFailed,
+      batch.endOffset, batch.endLine, target.leaseMs, written.duplicates, written.created, written.updated],
+  );
+  const failed = job.rows_failed + rowsFailed;
+  if (job.max_errors !== null && failed > job.max_errors) {
+    await finish(tx, fence, JobStatus.FAILED, `${failed} rows failed, more than maxErrors (${job.max_errors})`);
+    return { outcome: 'too-many-errors', rowsWritten: written.imported, rowsFailed };
+  }
+  return { outcome: 'committed', rowsWritten: written.imported, rowsFailed };
 }
 
 /** What a batch wrote: the counters it moves, and the row errors found only against the database. */
@@ -116,10 +147,10 @@ interface Written {
 }
 
 /** Appended kinds: COPY the rows; those with a dedup key go through the staging table. */
-async function appendBatch(tx: Transaction, batch: BatchToCommit, target: BatchTarget): Promise<Written> {
+async function appendBatch(tx: Transaction, batch: BatchToCommit, target: BatchTarget, plainCopied: boolean): Promise<Written> {
   let duplicates = 0;
   if (target.dryRun) return { imported: 0, duplicates, created: 0, updated: 0 };
-  if (batch.rowsValid > batch.rowsKeyed) await tx.copy(target.table, target.columns, batch.copyData, target.copyFormat);
+  if (!plainCopied && hasPlainRows(batch, target)) await tx.copy(target.table, target.columns, batch.copyData, target.copyFormat);
   if (batch.rowsKeyed > 0) duplicates = batch.rowsKeyed - await insertSkippingDuplicates(tx, target, batch.keyedData);
   return { imported: batch.rowsValid - duplicates, duplicates, created: 0, updated: 0 };
 }

@@ -11,14 +11,14 @@ import { copyColumnsFor } from '../imports/rowPipeline.js';
 import type { CopyEncoding } from '../imports/copyData.js';
 import { binaryTypesOf } from '../db/copyBinary.js';
 import { getJobById } from '../jobs/jobStore.js';
-import { commitBatch, finishJob, LeaseLostError, releaseLease, renewLease, type Fence } from '../jobs/leases.js';
+import { commitBatch, finishJob, LeaseLostError, releaseLease, renewLease, type BatchResult, type Fence } from '../jobs/leases.js';
 import { RecordIndex } from '../jobs/upsertRows.js';
 import { JobStatus } from '../jobs/states.js';
 import type { ProgressBus } from '../progress/progressBus.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../ops/metrics.js';
 import { retryTransient } from '../db/transientErrors.js';
-import { parseInThread } from './parsedBatches.js';
+import { parseInThread, type ParsedBatch } from './parsedBatches.js';
 import { removeSpoolFile } from '../imports/spool.js';
 
 export interface RunnerDeps {
@@ -60,13 +60,18 @@ export async function runJob(deps: RunnerDeps, fence: Fence): Promise<RunResult>
       : undefined,
   };
 
+  // Commits under way, in file order. Against a real Postgres a batch starts committing while the
+  // one before finishes (jobs/leases.ts commitBatch `after`): two backends COPY at once. PGlite has
+  // one connection, and the second transaction would wait for the first forever.
+  const depth = db.driver === 'postgres' ? 2 : 1;
+  const pending: PendingCommit[] = [];
+
   // The lease is renewed by every commit, and by this timer when batches are slow to come, but
   // not while one commit has been stuck longer than a lease: then the job should go to another
   // runner (this one's late writes, if any, are fenced off).
   const reading = new AbortController();
-  let commitStartedAt = 0;
   const heartbeat = setInterval(() => {
-    if (commitStartedAt && Date.now() - commitStartedAt > deps.leaseMs) return;
+    if (pending.length && Date.now() - pending[0].startedAt > deps.leaseMs) return;
     renewLease(db, fence, deps.leaseMs)
       .then((held) => { if (!held) reading.abort(new LeaseLostError(fence.jobId)); })
       .catch((err) => log.warn({ err }, 'lease renewal failed'));
@@ -88,9 +93,30 @@ export async function runJob(deps: RunnerDeps, fence: Fence): Promise<RunResult>
     kind: kind.name, tenantId: job.tenantId, jobId: job.id, batchSize: deps.batchSize,
     jobValues: { collection: job.collection }, copy,
   });
+  // Where the time goes, for the completion log: waiting on the parse thread vs on commits.
+  const timing = { parseWaitMs: 0, commitMs: 0 };
+
+  /** Waits for the oldest commit under way; false when the job is over for this runner. */
+  const settleOldest = async (): Promise<boolean> => {
+    const commit = pending[0];
+    const waitStart = performance.now();
+    const { outcome, rowsWritten, rowsFailed } = await commit.result;
+    timing.commitMs += performance.now() - waitStart;
+    pending.shift();
+    commit.batch.release(); // its COPY data is written: the parse thread may reuse the memory
+    if (outcome === 'committed') {
+      deps.metrics.rowsImported.inc({ kind: job.kind }, rowsWritten);
+      deps.metrics.rowsFailed.inc({ kind: job.kind }, rowsFailed);
+    }
+    if (outcome !== 'committed' && outcome !== 'already-committed') {
+      log.info({ outcome }, 'job stopped');
+      return false;
+    }
+    notify();
+    return true;
+  };
+
   try {
-    // Where the time goes, for the completion log: waiting on the parse thread vs committing.
-    const timing = { parseWaitMs: 0, commitMs: 0 };
     let next = batches.next();
     for (;;) {
       const waitStart = performance.now();
@@ -101,34 +127,21 @@ export async function runJob(deps: RunnerDeps, fence: Fence): Promise<RunResult>
       next.catch(() => {}); // its failure surfaces at the next await
       if (reading.signal.aborted) throw reading.signal.reason;
       // A batch that failed on a lost connection is retried; commitBatch knows from the checkpoint
-      // whether the lost attempt had committed after all.
-      const commitStart = performance.now();
-      commitStartedAt = Date.now();
-      const { outcome, rowsWritten, rowsFailed } = await retryTransient(() => commitBatch(db, fence, step.value, target), {
+      // whether the lost attempt had committed after all. The batch before it failing for good
+      // fails it too, and not as something worth retrying.
+      const before = pending.at(-1)?.result.then(() => undefined, () => { throw new Error('the batch before this one failed'); });
+      before?.catch(() => {}); // a commit that fails before it waits for `before` never reads it
+      const result = retryTransient(() => commitBatch(db, fence, step.value, target, before), {
         giveUpAfterMs: deps.leaseMs * 4,
         onRetry: (err, attempt, delayMs) => log.warn({ err, attempt, delayMs }, 'database unavailable; retrying the batch'),
       });
-      commitStartedAt = 0;
-      step.value.release(); // its COPY data is written: the parse thread may reuse the memory
-      timing.commitMs += performance.now() - commitStart;
-      if (outcome === 'committed') {
-        deps.metrics.rowsImported.inc({ kind: job.kind }, rowsWritten);
-        deps.metrics.rowsFailed.inc({ kind: job.kind }, rowsFailed);
-      }
-      if (outcome !== 'committed' && outcome !== 'already-committed') {
-        log.info({ outcome }, 'job stopped');
-        notify(true);
-        if (deps.spoolRetentionMs === 0) await removeSpoolFile(job.spoolPath, log);
-        return 'finished';
-      }
-      notify();
-      if (deps.stopping()) {
-        await releaseLease(db, fence);
-        log.info('job handed back at shutdown');
-        notify(true);
-        return 'handed-back';
-      }
+      result.catch(() => {}); // awaited in order by settleOldest
+      pending.push({ batch: step.value, result, startedAt: Date.now() });
+      if (pending.length < depth) continue;
+      if (!(await settleOldest())) return await stopped();
+      if (deps.stopping()) return await handBack();
     }
+    while (pending.length) if (!(await settleOldest())) return await stopped();
     const finished = await retryTransient(() => finishJob(db, fence, JobStatus.COMPLETED, null), { giveUpAfterMs: deps.leaseMs * 4 });
     if (!finished) throw new LeaseLostError(fence.jobId);
     log.info({ parseWaitMs: Math.round(timing.parseWaitMs), commitMs: Math.round(timing.commitMs) }, 'job completed');
@@ -144,8 +157,34 @@ export async function runJob(deps: RunnerDeps, fence: Fence): Promise<RunResult>
   } finally {
     clearInterval(heartbeat);
     reading.abort();
+    // No transaction of this job outlives the run: whatever is still committing ends first.
+    await Promise.allSettled(pending.map((c) => c.result));
     await batches.return?.(undefined).catch(() => {});
   }
+
+  /** A batch ended the job (cancelled, too many errors): the commit after it, if any, is fenced off by the job's status. */
+  async function stopped(): Promise<RunResult> {
+    await Promise.allSettled(pending.map((c) => c.result));
+    notify(true);
+    if (deps.spoolRetentionMs === 0) await removeSpoolFile(job!.spoolPath!, log);
+    return 'finished';
+  }
+
+  /** Shutdown: the commits under way finish, then the job goes back to the queue at its checkpoint. */
+  async function handBack(): Promise<RunResult> {
+    while (pending.length) if (!(await settleOldest())) return stopped();
+    await releaseLease(db, fence);
+    log.info('job handed back at shutdown');
+    notify(true);
+    return 'handed-back';
+  }
+}
+
+/** A batch whose transaction is under way. */
+interface PendingCommit {
+  batch: ParsedBatch;
+  result: Promise<BatchResult>;
+  startedAt: number;
 }
 
 export async function failJob(deps: RunnerDeps, fence: Fence, err: unknown): Promise<void> {

@@ -129,11 +129,12 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
 }
 
 /**
- * Paces the import from the database side, without touching the service: a statement-level
- * trigger on `events` sleeps `ms` once per COPY (so once per batch), inside the batch's
- * transaction. It makes a 60k-row import last long enough to kill it at chosen points on a fast
- * machine, and widens the window in which a kill lands between COPY and COMMIT. The pace can be
- * changed while the import runs (`setPace`); 0 turns it off.
+ * Paces the import from the database side, without touching the service: a trigger sleeps `ms`
+ * when a batch moves the job's checkpoint, so once per batch, inside the batch's transaction,
+ * after its COPY and while it holds the job row, just before COMMIT. It makes a 60k-row import
+ * last long enough to kill it at chosen points on a fast machine, and widens the window in which
+ * a kill lands between COPY and COMMIT. The pace can be changed while the import runs
+ * (`setPace`); 0 turns it off.
  */
 export async function installPace(sql: Sql, ms: number): Promise<void> {
   await sql.unsafe(`
@@ -145,8 +146,9 @@ export async function installPace(sql: Sql, ms: number): Promise<void> {
       if pause > 0 then perform pg_sleep(pause / 1000.0); end if;
       return null;
     end $$;
-    drop trigger if exists chaos_pace on events;
-    create trigger chaos_pace after insert on events for each statement execute function chaos_pace();
+    drop trigger if exists chaos_pace on import_jobs;
+    create trigger chaos_pace after update of checkpoint_offset on import_jobs for each row
+      when (new.checkpoint_offset is distinct from old.checkpoint_offset) execute function chaos_pace();
   `);
   await setPace(sql, ms);
 }
