@@ -21,7 +21,7 @@ export interface CopyDataBuilder {
    */
   add(line: number, row: readonly (string | null)[], rawCsv: string | null): void;
   /**
-   * One valid row whose values are its CSV fields as written (imports/csvBytePath.ts), in COPY
+   * One valid row whose values are its fields as written (imports/bytePath.ts), in COPY
    * column order. False, with nothing added, when this encoding does not take fields as bytes or
    * one of them is not a value of its column's type: the row then goes the string way.
    */
@@ -30,11 +30,15 @@ export interface CopyDataBuilder {
   take(): Buffer;
 }
 
-/** Field values as bytes: field f is `buf[f][start[f], end[f])`, empty for SQL NULL. */
+/**
+ * Field values as bytes: field f is `buf[f][start[f], end[f])`, empty for SQL NULL; `raw[f]` when
+ * it is JSON text (an NDJSON number or object) rather than a string's characters.
+ */
 export interface FieldBytes {
   readonly buf: readonly Uint8Array[];
   readonly start: readonly number[];
   readonly end: readonly number[];
+  readonly raw?: readonly boolean[];
 }
 
 export interface RowOrigin {
@@ -131,8 +135,12 @@ class BinaryRows implements CopyDataBuilder {
     w.int8(line);
     w.encoded(this.jobFields);
     const types = this.valueTypes;
+    const raw = fields.raw;
     for (let f = 0; f < types.length; f++) {
-      if (!w.valueFromBytes(types[f], fields.buf[f], fields.start[f], fields.end[f])) {
+      const type = types[f];
+      // JSON text where a string belongs (an NDJSON number for a text column) is validate's to turn into text.
+      const stringWanted = raw !== undefined && raw[f] && (type === 'text' || type === 'timestamptz');
+      if (stringWanted || !w.valueFromBytes(type, fields.buf[f], fields.start[f], fields.end[f])) {
         w.rollback(mark);
         return false;
       }

@@ -8,10 +8,11 @@
  * through unchanged can go to a CSV COPY as its own raw text.
  */
 import { createCopyDataBuilder, type CopyEncoding } from './copyData.js';
-import { BytePathResult, CsvBytePath } from './csvBytePath.js';
+import { BytePathResult, createBytePath } from './bytePath.js';
 import { decodeCsvRecord } from './formats/csvReader.js';
+import { decodeNdjsonLine } from './formats/ndjsonReader.js';
 import { checkHeader, createKeyMatcher } from './columns.js';
-import type { CsvRecordBytes, ImportFormat, RecordBatch, SourceRecord } from './formats/types.js';
+import type { RecordBytes, ImportFormat, RecordBatch, SourceRecord } from './formats/types.js';
 import { ROW_ORIGIN_COLUMNS, type ErrorSink, type ImportKind, type RowError, type UpsertRow } from './kinds/types.js';
 import { holdsNumber, JsonText, memberText } from './kinds/jsonText.js';
 import { isTooLongForKey, MAX_KEY_BYTES, shown } from './kinds/values.js';
@@ -51,8 +52,8 @@ export interface RowContext {
 
 /** COPY's column list comes from copyColumnsFor, on the main thread, from the same job fields. */
 export interface RowPipeline {
-  /** CSV records may come as bytes (readCsv with `decode: false`): those that can take the byte path do. */
-  prepare(batch: RecordBatch<SourceRecord | CsvRecordBytes>): PreparedBatch;
+  /** Records may come as bytes (the readers' `decode: false`): those that can take the byte path do. */
+  prepare(batch: RecordBatch<SourceRecord | RecordBytes>): PreparedBatch;
   /** The COPY data of the valid rows prepared since the last call: plain rows, and keyed rows (read them before the next prepare). */
   takeCopyData(): { copyData: Buffer; keyedData: Buffer };
 }
@@ -79,10 +80,9 @@ export function createRowPipeline(ctx: RowContext): RowPipeline {
   const plain = createCopyDataBuilder(encoding, origin, writer.order);
   const keyed = createCopyDataBuilder(encoding, origin, writer.order);
   const rawCsvWanted = encoding.format === 'csv'; // only a CSV COPY can take a record's raw text
-  // CSV rows of a kind that can check them as bytes, into binary COPY data, skip building strings.
-  const passes = kind.passesAsWritten?.bind(kind);
-  const bytePath = ctx.format === 'CSV' && encoding.format === 'binary' && passes && !kind.fromRecord && !kind.upsert
-    ? new CsvBytePath(passes, kind.columns.length, writer.order, keyIndex, uniqueIndex) : null;
+  // Rows of a kind that can check them as bytes, into binary COPY data, skip building strings.
+  const bytePath = encoding.format === 'binary'
+    ? createBytePath({ kind, format: ctx.format, order: writer.order, keyColumn: keyIndex, uniqueColumn: uniqueIndex }) : null;
 
   let nextStart = ctx.startOffset;
   return {
@@ -99,7 +99,9 @@ export function createRowPipeline(ctx: RowContext): RowPipeline {
           const taken = bytePath ? bytePath.add(read, plain, keyed) : BytePathResult.Declined;
           if (taken === BytePathResult.Plain) { rowsCopied++; continue; }
           if (taken === BytePathResult.Keyed) { rowsKeyed++; continue; }
-          record = decodeCsvRecord(read);
+          const decoded = ctx.format === 'CSV' ? decodeCsvRecord(read) : decodeNdjsonLine(read);
+          if (!decoded) throw new Error(`line ${read.line} was given as bytes but is blank`); // readNdjson gives only lines that open an object
+          record = decoded;
         } else record = read;
         current = record;
         currentFailed = false;

@@ -15,7 +15,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import fs from 'node:fs';
-import type { CsvRecordBytes, ReadFrom, RecordBatch, SourceRecord } from './types.js';
+import { markValidUtf8, type RecordBytes, type ReadFrom, type RecordBatch, type SourceRecord } from './types.js';
 
 export const MAX_CSV_RECORD_BYTES = 4 * 1024 * 1024;
 
@@ -28,8 +28,8 @@ type CsvFrom = ReadFrom & { skipHeader: boolean; maxRecordBytes?: number };
 /** Records decoded: text and fields. */
 export function readCsv(from: CsvFrom): AsyncGenerator<RecordBatch>;
 /** Records as bytes (framing errors decoded), for the row pipeline's byte path. */
-export function readCsv(from: CsvFrom & { decode: false }): AsyncGenerator<RecordBatch<SourceRecord | CsvRecordBytes>>;
-export async function* readCsv(from: CsvFrom & { decode?: boolean }): AsyncGenerator<RecordBatch<SourceRecord | CsvRecordBytes>> {
+export function readCsv(from: CsvFrom & { decode: false }): AsyncGenerator<RecordBatch<SourceRecord | RecordBytes>>;
+export async function* readCsv(from: CsvFrom & { decode?: boolean }): AsyncGenerator<RecordBatch<SourceRecord | RecordBytes>> {
   const maxRecord = from.maxRecordBytes ?? MAX_CSV_RECORD_BYTES;
   const decode = from.decode !== false;
   const stream = fs.createReadStream(from.path, { start: from.offset, highWaterMark: from.chunkBytes ?? 1 << 20, signal: from.signal });
@@ -38,18 +38,13 @@ export async function* readCsv(from: CsvFrom & { decode?: boolean }): AsyncGener
   let line = from.line; // lines consumed before `pos`
   let pos = 0;
   let headerPending = from.skipHeader;
-  let records: (SourceRecord | CsvRecordBytes)[] = [];
+  let records: (SourceRecord | RecordBytes)[] = [];
   let eof = false;
   // Undecoded records get their UTF-8 checked together: all of `data` framed since the last check.
   let uncheckedFrom = 0; // in `data`
   let uncheckedRecord = 0; // in `records`
   const checkUtf8 = () => {
-    if (!decode && records.length > uncheckedRecord && isUtf8(data.subarray(uncheckedFrom, pos))) {
-      for (let k = uncheckedRecord; k < records.length; k++) {
-        const record = records[k];
-        if (record.data !== undefined) record.utf8 = true;
-      }
-    }
+    if (!decode) markValidUtf8(records, uncheckedRecord, data, uncheckedFrom, pos);
     uncheckedFrom = pos;
     uncheckedRecord = records.length;
   };
@@ -118,7 +113,7 @@ export async function* readCsv(from: CsvFrom & { decode?: boolean }): AsyncGener
       pos = next;
       if (end === start) continue; // blank line
       if (headerPending) { headerPending = false; continue; }
-      const record: CsvRecordBytes = { line: recordLine, data, start, end, utf8: false };
+      const record: RecordBytes = { line: recordLine, data, start, end, utf8: false };
       records.push(decode ? decodeCsvRecord(record) : record);
       if (records.length >= from.batchSize) {
         checkUtf8();
@@ -142,7 +137,7 @@ export async function* readCsv(from: CsvFrom & { decode?: boolean }): AsyncGener
 }
 
 /** A framed record's text and fields. */
-export function decodeCsvRecord({ line, data, start, end }: CsvRecordBytes): SourceRecord {
+export function decodeCsvRecord({ line, data, start, end }: RecordBytes): SourceRecord {
   const raw = data.toString('utf8', start, end);
   // U+FFFD in the text: either the file has it, or the bytes were not UTF-8. Only then look.
   if (raw.includes('\uFFFD') && !isUtf8(data.subarray(start, end))) {

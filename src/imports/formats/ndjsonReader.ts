@@ -6,56 +6,70 @@
  */
 import { isUtf8 } from 'node:buffer';
 import fs from 'node:fs';
-import type { ReadFrom, RecordBatch, SourceRecord } from './types.js';
+import { markValidUtf8, type ReadFrom, type RecordBatch, type RecordBytes, type SourceRecord } from './types.js';
 
 export const MAX_NDJSON_LINE_BYTES = 4 * 1024 * 1024;
 
 const LF = 0x0a;
 
-export async function* readNdjson(from: ReadFrom & { maxLineBytes?: number }): AsyncGenerator<RecordBatch> {
+type NdjsonFrom = ReadFrom & { maxLineBytes?: number };
+
+/** Lines decoded and parsed. */
+export function readNdjson(from: NdjsonFrom): AsyncGenerator<RecordBatch>;
+/** Lines that start an object as bytes, for the row pipeline's byte path; the others decoded. */
+export function readNdjson(from: NdjsonFrom & { decode: false }): AsyncGenerator<RecordBatch<SourceRecord | RecordBytes>>;
+export async function* readNdjson(from: NdjsonFrom & { decode?: boolean }): AsyncGenerator<RecordBatch<SourceRecord | RecordBytes>> {
   const maxLine = from.maxLineBytes ?? MAX_NDJSON_LINE_BYTES;
+  const decode = from.decode !== false;
   const stream = fs.createReadStream(from.path, { start: from.offset, highWaterMark: from.chunkBytes ?? 1 << 20, signal: from.signal });
   let carry: Buffer | null = null;
   let skippingLongLine = false; // inside a line already reported as too long
   let offset = from.offset; // file offset of carry[0] (or of the next chunk when carry is empty)
   let line = from.line;
-  let records: SourceRecord[] = [];
+  let records: (SourceRecord | RecordBytes)[] = [];
+  // Byte records get their UTF-8 checked together: all of `buf` from here to the last line taken.
+  let uncheckedFrom = 0;
+  let uncheckedRecord = 0;
+  const checkUtf8 = (buf: Buffer, upTo: number) => {
+    if (!decode) markValidUtf8(records, uncheckedRecord, buf, uncheckedFrom, upTo);
+    uncheckedFrom = upTo;
+    uncheckedRecord = records.length;
+  };
 
-  const take = (bytes: Buffer) => {
+  const take = (buf: Buffer, start: number, end: number) => {
     line += 1;
-    if (bytes.length > maxLine) {
+    if (end - start > maxLine) {
       // The same limit whether the line arrived in one chunk or in many.
-      records.push({ line, raw: bytes.toString('utf8', 0, 200), parseError: `the line is longer than ${maxLine} bytes` });
+      records.push({ line, raw: buf.toString('utf8', start, start + 200), parseError: `the line is longer than ${maxLine} bytes` });
       return;
     }
-    let text = bytes.toString('utf8');
-    if (text.endsWith('\r')) text = text.slice(0, -1);
-    if (line === 1 && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-    if (text.trim() === '') return;
-    if (text.includes('\uFFFD') && !isUtf8(bytes)) {
-      records.push({ line, raw: text, parseError: 'the line is not valid UTF-8' });
+    // A line that opens an object (after ASCII spaces) is never blank: the pipeline may read it as
+    // bytes. Anything else is decided here, where blank lines are skipped.
+    if (!decode && opensObject(buf, start, end)) {
+      records.push({ line, data: buf, start, end, utf8: false });
       return;
     }
-    try {
-      records.push({ line, raw: text, json: JSON.parse(text) });
-    } catch (err) {
-      records.push({ line, raw: text, parseError: `invalid JSON: ${(err as Error).message}` });
-    }
+    const record = decodeNdjsonLine({ line, data: buf, start, end, utf8: false });
+    if (record) records.push(record);
   };
 
   for await (const chunk of stream as AsyncIterable<Buffer>) {
     const buf: Buffer = carry ? Buffer.concat([carry, chunk]) : chunk;
     let start = 0;
     let nl: number;
+    uncheckedFrom = 0;
     while ((nl = buf.indexOf(LF, start)) !== -1) {
       if (skippingLongLine) skippingLongLine = false; // the end of the long line: drop it
-      else take(buf.subarray(start, nl));
+      else take(buf, start, nl);
       start = nl + 1;
       if (records.length >= from.batchSize) {
+        checkUtf8(buf, start);
         yield { records, endOffset: offset + start, endLine: line };
         records = [];
+        uncheckedRecord = 0;
       }
     }
+    checkUtf8(buf, start);
     offset += start;
     carry = start < buf.length ? Buffer.from(buf.subarray(start)) : null;
     if (carry && carry.length > maxLine) {
@@ -69,8 +83,31 @@ export async function* readNdjson(from: ReadFrom & { maxLineBytes?: number }): A
     }
   }
   if (carry && carry.length > 0) {
-    if (!skippingLongLine) take(carry);
+    uncheckedFrom = 0;
+    if (!skippingLongLine) take(carry, 0, carry.length);
+    checkUtf8(carry, carry.length);
     offset += carry.length;
   }
   yield { records, endOffset: offset, endLine: line };
+}
+
+/** One line's record: its text parsed, or what is wrong with it; null for a blank line. */
+export function decodeNdjsonLine({ line, data, start, end }: RecordBytes): SourceRecord | null {
+  let text = data.toString('utf8', start, end);
+  if (text.endsWith('\r')) text = text.slice(0, -1);
+  if (line === 1 && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  if (text.trim() === '') return null;
+  if (text.includes('\uFFFD') && !isUtf8(data.subarray(start, end))) return { line, raw: text, parseError: 'the line is not valid UTF-8' };
+  try {
+    return { line, raw: text, json: JSON.parse(text) };
+  } catch (err) {
+    return { line, raw: text, parseError: `invalid JSON: ${(err as Error).message}` };
+  }
+}
+
+/** The first byte after ASCII spaces is `{`. */
+function opensObject(buf: Buffer, start: number, end: number): boolean {
+  let i = start;
+  while (i < end && (buf[i] === 0x20 || buf[i] === 0x09 || buf[i] === 0x0d)) i++;
+  return i < end && buf[i] === 0x7b;
 }

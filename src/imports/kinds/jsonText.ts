@@ -78,6 +78,11 @@ export function memberText(s: string, key: string): string | null {
   return found;
 }
 
+/** The end of the JSON value that starts at `i` of `b` (no space before it), or -1 when it is not valid JSON. */
+export function jsonValueEnd(b: Uint8Array, i: number): number {
+  return value(b, i, MAX_DEPTH);
+}
+
 /** Whether a parsed JSON value holds a number anywhere (past 64 levels, assumed so). */
 export function holdsNumber(value: object, depth = 0): boolean {
   if (depth > 64) return true; // deeper than jsonb takes: let the text path find out

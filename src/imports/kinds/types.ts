@@ -12,7 +12,7 @@ export interface KindColumn {
   required?: boolean;
 }
 
-/** A CSV row's fields as bytes, by kind column index, with the checks `validate` makes (kinds/rowBytes.ts). */
+/** A row's fields as bytes, by kind column index, with the checks `validate` makes (imports/bytePath.ts). */
 export interface RowBytes {
   /** An empty field, or a column the file does not have. */
   absent(column: number): boolean;
@@ -64,12 +64,12 @@ export interface ImportKind {
    */
   validate(values: readonly unknown[], fail: ErrorSink): (string | null)[];
   /**
-   * The common case of `validate`, answered on a CSV record's bytes without building a string
-   * (imports/csvBytePath.ts; about ~5x cheaper a row). True only when `validate` would accept the
-   * row and return every column's text as the file gives it, null for an empty field. False
-   * sends the row to `validate`, which decides: a row it would fail, or change (a default, a
-   * value it rewrites), or anything this check is unsure of must answer false. A property test
-   * holds every kind that has one to this (test/csvBytePath.test.ts).
+   * The common case of `validate`, answered on a record's bytes without building a string
+   * (imports/bytePath.ts). True only when `validate` would accept the row and return every
+   * column's value as the file gives it (null for an empty field; for a JSON object, the same
+   * object). False sends the row to `validate`, which decides: a row it would fail, or change (a
+   * default, a value it rewrites), or anything this check is unsure of must answer false. A
+   * property test holds every kind that has one to this (test/bytePath.test.ts).
    */
   passesAsWritten?(row: RowBytes): boolean;
   /** For roster kinds (USERS, ORGANISATIONS, LOCATIONS): rows create or update records instead of being appended. */

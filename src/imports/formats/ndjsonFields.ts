@@ -1,0 +1,123 @@
+/**
+ * Reading an NDJSON line's object where its bytes lie, without JSON.parse: the fast path of
+ * imports/bytePath.ts. Only a flat object of known keys is read here: each key exactly a column's
+ * name and given once, each value a string without escapes, a number, null, or an object or
+ * array (kept as its JSON text). Anything else (an unknown or repeated key, an escape, true or
+ * false, broken JSON) answers false, and the line goes the JSON.parse way, which says what is wrong.
+ *
+ * Field f (a kind column) is `line[start[f], end[f])`, empty when the key is absent or null; `raw[f]`
+ * says it is JSON text (a number, object or array) rather than a string's characters. Valid for one
+ * line: the next read reuses the arrays.
+ */
+import { jsonValueEnd } from '../kinds/jsonText.js';
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+export class NdjsonFields {
+  readonly buf: Uint8Array[];
+  readonly start: number[];
+  readonly end: number[];
+  readonly raw: boolean[];
+  private readonly names: Buffer[];
+  /** The column each member matched on the line before: files repeat one key order. */
+  private readonly lastOrder: Int32Array;
+  private readonly seen: Uint8Array;
+
+  constructor(columnNames: readonly string[]) {
+    const n = columnNames.length;
+    this.names = columnNames.map((name) => Buffer.from(name));
+    this.buf = new Array(n).fill(new Uint8Array(0));
+    this.start = new Array(n).fill(0);
+    this.end = new Array(n).fill(0);
+    this.raw = new Array(n).fill(false);
+    this.lastOrder = new Int32Array(n).fill(-1);
+    this.seen = new Uint8Array(n);
+  }
+
+  /** Reads the object that is all of `line` (a view of one line); false when it is not one this reads. */
+  read(line: Uint8Array): boolean {
+    const { start, end, raw } = this;
+    for (let f = 0; f < start.length; f++) { this.buf[f] = line; start[f] = 0; end[f] = 0; raw[f] = false; }
+    let i = skipSpace(line, 0);
+    if (line[i] !== 0x7b) return false;
+    i = skipSpace(line, i + 1);
+    if (line[i] === 0x7d) return skipSpace(line, i + 1) === line.length;
+    const seen = this.seen;
+    seen.fill(0);
+    for (let member = 0; ; member++) {
+      if (line[i] !== QUOTE) return false;
+      const keyStart = i + 1;
+      const keyEnd = stringEnd(line, keyStart);
+      if (keyEnd < 0) return false;
+      const f = this.column(line, keyStart, keyEnd, member);
+      if (f < 0 || seen[f]) return false;
+      seen[f] = 1;
+      i = skipSpace(line, keyEnd + 1);
+      if (line[i] !== 0x3a) return false;
+      i = skipSpace(line, i + 1);
+      const c = line[i];
+      if (c === QUOTE) {
+        const valueEnd = stringEnd(line, i + 1);
+        if (valueEnd < 0) return false;
+        start[f] = i + 1;
+        end[f] = valueEnd;
+        i = valueEnd + 1;
+      } else if (c === 0x6e) { // null: absent
+        if (line[i + 1] !== 0x75 || line[i + 2] !== 0x6c || line[i + 3] !== 0x6c) return false;
+        start[f] = end[f] = i;
+        i += 4;
+      } else if (c === 0x7b || c === 0x5b || c === 0x2d || (c >= 0x30 && c <= 0x39)) {
+        const valueEnd = jsonValueEnd(line, i);
+        if (valueEnd < 0) return false;
+        start[f] = i;
+        end[f] = valueEnd;
+        raw[f] = true;
+        i = valueEnd;
+      } else return false; // true, false, or not JSON
+      i = skipSpace(line, i);
+      if (line[i] === 0x2c) { i = skipSpace(line, i + 1); continue; }
+      if (line[i] !== 0x7d) return false;
+      return skipSpace(line, i + 1) === line.length;
+    }
+  }
+
+  /** The column named exactly by the key's bytes, or -1. */
+  private column(line: Uint8Array, from: number, to: number, member: number): number {
+    const guess = member < this.lastOrder.length ? this.lastOrder[member] : -1;
+    if (guess >= 0 && this.is(guess, line, from, to)) return guess;
+    for (let f = 0; f < this.names.length; f++) {
+      if (f !== guess && this.is(f, line, from, to)) {
+        if (member < this.lastOrder.length) this.lastOrder[member] = f;
+        return f;
+      }
+    }
+    return -1;
+  }
+
+  private is(f: number, line: Uint8Array, from: number, to: number): boolean {
+    const name = this.names[f];
+    if (name.length !== to - from) return false;
+    for (let k = 0; k < name.length; k++) if (line[from + k] !== name[k]) return false;
+    return true;
+  }
+}
+
+/** The closing quote of a string whose characters start at `i`, or -1 when it has an escape or a control character (or no end). */
+function stringEnd(line: Uint8Array, i: number): number {
+  const n = line.length;
+  for (; i < n; i++) {
+    const c = line[i];
+    if (c === QUOTE) return i;
+    if (c === BACKSLASH || c < 0x20) return -1;
+  }
+  return -1;
+}
+
+function skipSpace(line: Uint8Array, i: number): number {
+  for (;;) {
+    const c = line[i];
+    if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) i++;
+    else return i;
+  }
+}
