@@ -31,8 +31,9 @@ export interface CopyDataBuilder {
 }
 
 /**
- * Field values as bytes: field f is `buf[f][start[f], end[f])`, empty for SQL NULL; `raw[f]` when
- * it is JSON text (an NDJSON number or object) rather than a string's characters.
+ * Field values as bytes: field f is `buf[f][start[f], end[f])`, empty for SQL NULL (then buf and
+ * raw are not read); `raw[f]` when it is JSON text (an NDJSON number or object) rather than a
+ * string's characters.
  */
 export interface FieldBytes {
   readonly buf: readonly Uint8Array[];
@@ -139,7 +140,7 @@ class BinaryRows implements CopyDataBuilder {
     for (let f = 0; f < types.length; f++) {
       const type = types[f];
       // JSON text where a string belongs (an NDJSON number for a text column) is validate's to turn into text.
-      const stringWanted = raw !== undefined && raw[f] && (type === 'text' || type === 'timestamptz');
+      const stringWanted = raw !== undefined && raw[f] && fields.end[f] > fields.start[f] && (type === 'text' || type === 'timestamptz');
       if (stringWanted || !w.valueFromBytes(type, fields.buf[f], fields.start[f], fields.end[f])) {
         w.rollback(mark);
         return false;

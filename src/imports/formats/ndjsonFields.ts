@@ -27,7 +27,7 @@ export class NdjsonFields {
   constructor(columnNames: readonly string[]) {
     const n = columnNames.length;
     this.names = columnNames.map((name) => Buffer.from(name));
-    this.buf = new Array(n).fill(new Uint8Array(0));
+    this.buf = new Array(n).fill(Buffer.alloc(0));
     this.start = new Array(n).fill(0);
     this.end = new Array(n).fill(0);
     this.raw = new Array(n).fill(false);
@@ -37,8 +37,9 @@ export class NdjsonFields {
 
   /** Reads the object that is all of `line` (a view of one line); false when it is not one this reads. */
   read(line: Uint8Array): boolean {
-    const { start, end, raw } = this;
-    for (let f = 0; f < start.length; f++) { this.buf[f] = line; start[f] = 0; end[f] = 0; raw[f] = false; }
+    const { buf, start, end, raw } = this;
+    // An absent field is start = end; its buf and raw are not read then.
+    for (let f = 0; f < start.length; f++) { start[f] = 0; end[f] = 0; }
     let i = skipSpace(line, 0);
     if (line[i] !== 0x7b) return false;
     i = skipSpace(line, i + 1);
@@ -57,6 +58,8 @@ export class NdjsonFields {
       if (line[i] !== 0x3a) return false;
       i = skipSpace(line, i + 1);
       const c = line[i];
+      buf[f] = line;
+      raw[f] = c !== QUOTE;
       if (c === QUOTE) {
         const valueEnd = stringEnd(line, i + 1);
         if (valueEnd < 0) return false;
@@ -72,7 +75,6 @@ export class NdjsonFields {
         if (valueEnd < 0) return false;
         start[f] = i;
         end[f] = valueEnd;
-        raw[f] = true;
         i = valueEnd;
       } else return false; // true, false, or not JSON
       i = skipSpace(line, i);
