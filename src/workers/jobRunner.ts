@@ -36,6 +36,14 @@ export interface RunnerDeps {
 
 export type RunResult = 'finished' | 'handed-back' | 'lease-lost';
 
+/**
+ * Batch transactions a job has under way at once against Postgres. Measured here (1M CSV rows,
+ * import time after the upload, means of three interleaved runs): 1 at a time 7.7 s, 2 6.4 s,
+ * 3 6.7 s, 4 7.6 s. Each holds a pool connection (postgres.ts: 10) for each of
+ * WORKER_CONCURRENCY jobs.
+ */
+const COMMITS_IN_FLIGHT = 2;
+
 export async function runJob(deps: RunnerDeps, fence: Fence): Promise<RunResult> {
   const { db, bus } = deps;
   const job = await getJobById(db, fence.jobId);
@@ -61,9 +69,10 @@ export async function runJob(deps: RunnerDeps, fence: Fence): Promise<RunResult>
   };
 
   // Commits under way, in file order. Against a real Postgres a batch starts committing while the
-  // one before finishes (jobs/leases.ts commitBatch `after`): two backends COPY at once. PGlite has
-  // one connection, and the second transaction would wait for the first forever.
-  const depth = db.driver === 'postgres' ? 2 : 1;
+  // ones before finish (jobs/leases.ts commitBatch `after`): several backends COPY at once, and one
+  // batch's COMMIT (its WAL flush) no longer stalls the next. PGlite has one connection, and a
+  // second transaction would wait for the first forever.
+  const depth = db.driver === 'postgres' ? COMMITS_IN_FLIGHT : 1;
   const pending: PendingCommit[] = [];
 
   // The lease is renewed by every commit, and by this timer when batches are slow to come, but

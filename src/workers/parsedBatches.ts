@@ -46,7 +46,7 @@ export interface ParsedBatch extends PreparedBatch {
   release(): void;
 }
 
-/** One batch being committed, and the rest parsed ahead of it. */
+/** The batches being committed (jobRunner.ts COMMITS_IN_FLIGHT), and the rest parsed ahead of them. */
 const SLOTS = 4;
 /** A 5,000-row events batch is about 1.8 MB of binary COPY data. */
 const SLOT_BYTES = 4 << 20;
