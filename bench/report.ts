@@ -39,6 +39,9 @@ export interface PgliteFigures {
   problem?: string;
 }
 
+/** One import in one round: its ratio is against that round's COPY. */
+export interface RoundFigures { seconds: number; ratioToCopy: number; uploadSeconds: number }
+
 export interface Target { name: string; target: string; value: string; pass: boolean }
 
 export interface BenchReport {
@@ -48,9 +51,11 @@ export interface BenchReport {
   csvBytesPerRow: number;
   ndjsonBytes: number | null;
   generateSeconds: number;
+  /** Medians over the rounds (see bench/run.ts); each round as measured in `rounds`. */
   copy: { seconds: number; rowsPerSec: number };
   csv: ImportFigures;
   ndjson: ImportFigures | null;
+  rounds: { copySeconds: number; csv: RoundFigures; ndjson: RoundFigures | null }[];
   serverPeakRssMb: number;
   /** After start and key creation, before any import. */
   serverIdleRssMb: number;
@@ -147,6 +152,14 @@ export function render(r: BenchReport): string {
       fmt(p.maxProgressGapMs, 0), '-', fmt(p.peakRssMb, 0), p.problem ? `FAILED: ${p.problem}` : `${p.status}, ${fmt(p.rowsVerified, 0)} rows imported`]);
   }
   out.push(table(['path', 'seconds', 'rows/s', 'x COPY', 'upload s', 'progress', 'max gap ms', 'jobs p50 / p99 ms', 'peak RSS MiB', 'check'], rows));
+  if (r.rounds.length > 1) {
+    out.push('');
+    out.push(`${r.rounds.length} rounds: seconds, rows/s, x COPY and upload s are medians of the rounds; max gap, p99 and peak RSS the worst round`);
+    const each = (get: (round: BenchReport['rounds'][number]) => string) => r.rounds.map(get).join(' / ');
+    out.push(`  COPY s:            ${each((x) => fmt(x.copySeconds, 2))}`);
+    out.push(`  CSV s (x COPY):    ${each((x) => `${fmt(x.csv.seconds, 2)} (${fmt(x.csv.ratioToCopy, 2)}x)`)}`);
+    if (r.ndjson) out.push(`  NDJSON s (x COPY): ${each((x) => (x.ndjson ? `${fmt(x.ndjson.seconds, 2)} (${fmt(x.ndjson.ratioToCopy, 2)}x)` : '-'))}`);
+  }
   out.push('');
   out.push(`server RSS (Postgres mode): peak ${fmt(r.serverPeakRssMb, 0)} MiB over the whole run, ${fmt(r.serverIdleRssMb, 0)} MiB idle before the imports`);
   out.push(`  measured as: ${r.rssMethod}, of the server process itself (node dist/main.js)`);
