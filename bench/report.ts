@@ -40,7 +40,7 @@ export interface PgliteFigures {
 }
 
 /** One import in one round: its ratio is against that round's COPY. */
-export interface RoundFigures { seconds: number; ratioToCopy: number; uploadSeconds: number }
+export interface RoundFigures { seconds: number; ratioToCopy: number; uploadSeconds: number; peakRssMb: number }
 
 export interface Target { name: string; target: string; value: string; pass: boolean }
 
@@ -159,6 +159,7 @@ export function render(r: BenchReport): string {
     out.push(`  COPY s:            ${each((x) => fmt(x.copySeconds, 2))}`);
     out.push(`  CSV s (x COPY):    ${each((x) => `${fmt(x.csv.seconds, 2)} (${fmt(x.csv.ratioToCopy, 2)}x)`)}`);
     if (r.ndjson) out.push(`  NDJSON s (x COPY): ${each((x) => (x.ndjson ? `${fmt(x.ndjson.seconds, 2)} (${fmt(x.ndjson.ratioToCopy, 2)}x)` : '-'))}`);
+    out.push(`  peak RSS MiB (CSV, NDJSON): ${each((x) => `${fmt(x.csv.peakRssMb, 0)}, ${x.ndjson ? fmt(x.ndjson.peakRssMb, 0) : '-'}`)}`);
   }
   out.push('');
   out.push(`server RSS (Postgres mode): peak ${fmt(r.serverPeakRssMb, 0)} MiB over the whole run, ${fmt(r.serverIdleRssMb, 0)} MiB idle before the imports`);

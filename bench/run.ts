@@ -125,7 +125,7 @@ const median = (values: number[]) => {
 };
 
 /** An import's ratio in its round: against the COPY that ran just before it. */
-const roundFigures = (round: Round, f: Measured) => ({ seconds: f.seconds, ratioToCopy: round.copySeconds / f.seconds, uploadSeconds: f.uploadSeconds });
+const roundFigures = (round: Round, f: Measured) => ({ seconds: f.seconds, ratioToCopy: round.copySeconds / f.seconds, uploadSeconds: f.uploadSeconds, peakRssMb: f.peakRssMb });
 
 /**
  * One path over all rounds: the median round (by time) for speed, with the median of the rounds'
