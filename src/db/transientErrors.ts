@@ -30,12 +30,15 @@ export interface RetryOptions {
 
 /** Runs `fn`, retrying transient database errors with exponential backoff (100 ms doubling, at most 5 s). */
 export async function retryTransient<T>(fn: () => Promise<T>, opts: RetryOptions): Promise<T> {
-  const started = Date.now();
+  // From the first failure, not the first attempt: an attempt may wait long before it can fail (a
+  // batch committing behind the one before it), and that wait is not time spent retrying.
+  let firstFailure: number | null = null;
   for (let attempt = 1; ; attempt++) {
     try {
       return await fn();
     } catch (err) {
-      if (!isTransientDatabaseError(err) || Date.now() - started > opts.giveUpAfterMs || opts.shouldStop?.()) throw err;
+      firstFailure ??= Date.now();
+      if (!isTransientDatabaseError(err) || Date.now() - firstFailure > opts.giveUpAfterMs || opts.shouldStop?.()) throw err;
       const delayMs = Math.min(5000, 100 * 2 ** (attempt - 1));
       opts.onRetry?.(err, attempt, delayMs);
       await new Promise((r) => setTimeout(r, delayMs));
