@@ -20,7 +20,7 @@ import { readNdjson } from '../src/imports/formats/ndjsonReader.js';
 import type { ImportFormat } from '../src/imports/formats/types.js';
 import { checkJsonObjectText, JsonTextCheck, memberText } from '../src/imports/kinds/jsonText.js';
 import { getKind } from '../src/imports/kinds/index.js';
-import { readTimestamp, TimestampCheck } from '../src/imports/kinds/timestamps.js';
+import { readTimestamp, readTimestampBytes, TimestampCheck } from '../src/imports/kinds/timestamps.js';
 import { copyColumnsFor, createRowPipeline } from '../src/imports/rowPipeline.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 
@@ -179,6 +179,9 @@ describe('timestamps', () => {
     expect(readTimestamp('2024-01-01T00:00:60Z')).toBe(TimestampCheck.NotReal);
     expect(readTimestamp('2024-01-01T00:00:00+16:00')).toBe(TimestampCheck.OffsetOutOfRange);
     expect(readTimestamp('2024-01-01T00:00:00+05:60')).toBe(TimestampCheck.OffsetOutOfRange);
+    // Regression: after a timestamp read from bytes, the one-entry cache held '' and took '' for Ok.
+    expect(readTimestampBytes(Buffer.from('x2024-07-28T08:55:35Zx'), 1, 21)).toBe(TimestampCheck.Ok);
+    expect(readTimestamp('')).toBe(TimestampCheck.BadFormat);
   });
 });
 

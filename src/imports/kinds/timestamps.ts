@@ -16,7 +16,7 @@ export enum TimestampCheck { Ok, BadFormat, NotReal, OffsetOutOfRange }
  * (Postgres' epoch) and microseconds. A row's timestamp is checked, then encoded: the second
  * reading is this one.
  */
-export const lastTimestamp = { text: '', seconds: 0, micros: 0 };
+export const lastTimestamp: { text: string | null; seconds: number; micros: number } = { text: null, seconds: 0, micros: 0 };
 
 const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 const EPOCH_2000_DAYS = 10957; // days from 1970-01-01 to 2000-01-01
@@ -44,7 +44,8 @@ export function readTimestamp(s: string): TimestampCheck {
 
 /**
  * The timestamp written in `b` from `start` to `end` (a CSV field read as bytes). Ok sets
- * lastTimestamp's instant; its text is the string reader's business and is cleared here.
+ * lastTimestamp's instant; its text is the string reader's business and is cleared here (null:
+ * no string says this instant, not even the empty one).
  */
 export function readTimestampBytes(b: Uint8Array, start: number, end: number): TimestampCheck {
   const n = end - start;
@@ -97,7 +98,7 @@ export function readTimestampBytes(b: Uint8Array, start: number, end: number): T
   const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
   const validDay = day >= 1 && day <= (month === 2 && !leap ? 28 : DAYS_IN_MONTH[month - 1]);
   if (year < 1 || month < 1 || month > 12 || !validDay || hour > 23 || minute > 59 || second > 59) return TimestampCheck.NotReal;
-  lastTimestamp.text = '';
+  lastTimestamp.text = null;
   lastTimestamp.seconds = (daysFromCivil(year, month, day) - EPOCH_2000_DAYS) * 86400 + hour * 3600 + minute * 60 + second - offset;
   lastTimestamp.micros = micros;
   return TimestampCheck.Ok;
