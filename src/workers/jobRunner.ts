@@ -80,7 +80,8 @@ export async function runJob(deps: RunnerDeps, fence: Fence): Promise<RunResult>
   // runner (this one's late writes, if any, are fenced off).
   const reading = new AbortController();
   const heartbeat = setInterval(() => {
-    if (pending.length && Date.now() - pending[0].startedAt > deps.leaseMs) return;
+    const committing = pending.find((c) => !c.settled);
+    if (committing && Date.now() - committing.startedAt > deps.leaseMs) return;
     renewLease(db, fence, deps.leaseMs)
       .then((held) => { if (!held) reading.abort(new LeaseLostError(fence.jobId)); })
       .catch((err) => log.warn({ err }, 'lease renewal failed'));
@@ -145,7 +146,9 @@ export async function runJob(deps: RunnerDeps, fence: Fence): Promise<RunResult>
         onRetry: (err, attempt, delayMs) => log.warn({ err, attempt, delayMs }, 'database unavailable; retrying the batch'),
       });
       result.catch(() => {}); // awaited in order by settleOldest
-      pending.push({ batch: step.value, result, startedAt: Date.now() });
+      const commit: PendingCommit = { batch: step.value, result, startedAt: Date.now(), settled: false };
+      result.finally(() => { commit.settled = true; }).catch(() => {});
+      pending.push(commit);
       if (pending.length < depth) continue;
       if (!(await settleOldest())) return await stopped();
       if (deps.stopping()) return await handBack();
@@ -194,6 +197,8 @@ interface PendingCommit {
   batch: ParsedBatch;
   result: Promise<BatchResult>;
   startedAt: number;
+  /** Its transaction is over (committed or failed); it may still wait in `pending` for the loop to read it. */
+  settled: boolean;
 }
 
 export async function failJob(deps: RunnerDeps, fence: Fence, err: unknown): Promise<void> {
