@@ -16,8 +16,10 @@ export function isTransientDatabaseError(err: unknown): boolean {
   if (typeof code !== 'string') return false;
   if (TRANSIENT_NODE_CODES.has(code)) return true;
   // SQLSTATE: 08 connection exception, 57P01-57P03 shutdown / cannot connect now,
-  // 53 insufficient resources, 40001 serialization failure, 40P01 deadlock.
-  return code.startsWith('08') || /^57P0[123]$/.test(code) || code.startsWith('53') || code === '40001' || code === '40P01';
+  // 53 insufficient resources, 40001 serialization failure, 40P01 deadlock, 25P03 the session
+  // ended for idling in its transaction (a batch waiting on a slow commit before it: redone on a
+  // new connection, where the job's fence still decides whether it may write).
+  return code.startsWith('08') || /^57P0[123]$/.test(code) || code.startsWith('53') || code === '40001' || code === '40P01' || code === '25P03';
 }
 
 export interface RetryOptions {
