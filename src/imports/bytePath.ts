@@ -38,7 +38,8 @@ export function createBytePath(opts: BytePathOptions): BytePath | null {
   return opts.format === 'CSV' ? new CsvBytePath(passes, opts) : new NdjsonBytePath(passes, opts);
 }
 
-type Fields = FieldBytes & { raw?: readonly boolean[] };
+/** NDJSON fields also say which raw values are JSON objects checkJsonObject stores as they are, found as they were read. */
+type Fields = FieldBytes & { raw?: readonly boolean[]; storableObject?: readonly boolean[] };
 
 export abstract class BytePath implements RowBytes {
   /** The COPY field of each kind column, or -1 when the record cannot have it. */
@@ -103,7 +104,9 @@ export abstract class BytePath implements RowBytes {
 
   jsonObject(column: number): boolean {
     const f = this.fieldOf[column];
-    return f >= 0 && this.fields.end[f] > this.fields.start[f] && isStorableJsonObjectBytes(this.fields.buf[f], this.fields.start[f], this.fields.end[f]);
+    if (f < 0 || this.fields.end[f] === this.fields.start[f]) return false;
+    if (this.fields.raw?.[f]) return this.fields.storableObject![f];
+    return isStorableJsonObjectBytes(this.fields.buf[f], this.fields.start[f], this.fields.end[f]);
   }
 
   /** The field of a column given as a string (not a JSON number or object), or -1. */

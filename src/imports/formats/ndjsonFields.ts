@@ -9,7 +9,8 @@
  * says it is JSON text (a number, object or array) rather than a string's characters. Valid for one
  * line: the next read reuses the arrays.
  */
-import { jsonValueEnd } from '../kinds/jsonText.js';
+import { jsonValueEnd, numberWasOutOfRange } from '../kinds/jsonText.js';
+import { hasUnicodeEscape, MAX_JSON_DEPTH } from '../kinds/values.js';
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
@@ -19,6 +20,8 @@ export class NdjsonFields {
   readonly start: number[];
   readonly end: number[];
   readonly raw: boolean[];
+  /** For a raw field: it is a JSON object that checkJsonObject stores as it is (values.ts isStorableJsonObjectBytes). */
+  readonly storableObject: boolean[];
   private readonly names: Buffer[];
   /** The column each member matched on the line before: files repeat one key order. */
   private readonly lastOrder: Int32Array;
@@ -31,6 +34,7 @@ export class NdjsonFields {
     this.start = new Array(n).fill(0);
     this.end = new Array(n).fill(0);
     this.raw = new Array(n).fill(false);
+    this.storableObject = new Array(n).fill(false);
     this.lastOrder = new Int32Array(n).fill(-1);
     this.seen = new Uint8Array(n);
   }
@@ -71,8 +75,11 @@ export class NdjsonFields {
         start[f] = end[f] = i;
         i += 4;
       } else if (c === 0x7b || c === 0x5b || c === 0x2d || (c >= 0x30 && c <= 0x39)) {
-        const valueEnd = jsonValueEnd(line, i);
+        // Deeper than jsonb takes is JSON.parse's way to report, as is broken JSON.
+        const valueEnd = jsonValueEnd(line, i, MAX_JSON_DEPTH);
         if (valueEnd < 0) return false;
+        // Checked here once, as values.ts isStorableJsonObjectBytes would check it again.
+        this.storableObject[f] = c === 0x7b && !numberWasOutOfRange() && !hasUnicodeEscape(line, i, valueEnd);
         start[f] = i;
         end[f] = valueEnd;
         i = valueEnd;

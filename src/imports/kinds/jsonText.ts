@@ -78,10 +78,17 @@ export function memberText(s: string, key: string): string | null {
   return found;
 }
 
-/** The end of the JSON value that starts at `i` of `b` (no space before it), or -1 when it is not valid JSON. */
-export function jsonValueEnd(b: Uint8Array, i: number): number {
-  return value(b, i, MAX_DEPTH);
+/**
+ * The end of the JSON value that starts at `i` of `b` (no space before it), or -1 when it is not
+ * valid JSON or nests deeper than `maxDepth`. After it, numberWasOutOfRange() tells whether the
+ * value holds a number Postgres' jsonb cannot store.
+ */
+export function jsonValueEnd(b: Uint8Array, i: number, maxDepth = MAX_DEPTH): number {
+  numberOutOfRange = false;
+  return value(b, i, maxDepth);
 }
+
+export const numberWasOutOfRange = (): boolean => numberOutOfRange;
 
 /** Whether a parsed JSON value holds a number anywhere (past 64 levels, assumed so). */
 export function holdsNumber(value: object, depth = 0): boolean {

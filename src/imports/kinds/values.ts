@@ -174,8 +174,13 @@ export function checkJsonObject(value: unknown, column: string, fail: ErrorSink)
  * checkJsonObject (hasPgUnsafeEscape): rare in files, and this need not decide it.
  */
 export function isStorableJsonObjectBytes(b: Uint8Array, start: number, end: number): boolean {
-  for (let i = start; i < end - 1; i++) if (b[i] === 0x5c && b[i + 1] === 0x75) return false;
-  return checkJsonObjectBytes(b.subarray(start, end), MAX_JSON_DEPTH) === JsonTextCheck.Object;
+  return !hasUnicodeEscape(b, start, end) && checkJsonObjectBytes(b.subarray(start, end), MAX_JSON_DEPTH) === JsonTextCheck.Object;
+}
+
+/** A \u escape in `b[start, end)` (or what looks like one after an escaped backslash: erring on the side of the long way). */
+export function hasUnicodeEscape(b: Uint8Array, start: number, end: number): boolean {
+  for (let i = start; i < end - 1; i++) if (b[i] === 0x5c && b[i + 1] === 0x75) return true;
+  return false;
 }
 
 function withStorableEscapes(json: string, column: string, fail: ErrorSink): string | null {
