@@ -103,12 +103,14 @@ export function attachWebSockets(
 
   // A revoked key stops working for new requests at once; its open sockets close at the next sweep.
   const sweep = setInterval(() => {
-    const hashes = [...new Set(keyOfSocket.values())];
-    if (hashes.length === 0) return;
-    db.query<{ key_hash: string }>('select key_hash from api_keys where key_hash = any($1) and revoked_at is null', [hashes])
+    const asked = new Set(keyOfSocket.values());
+    if (asked.size === 0) return;
+    db.query<{ key_hash: string }>('select key_hash from api_keys where key_hash = any($1) and revoked_at is null', [[...asked]])
       .then((rows) => {
         const live = new Set(rows.map((r) => r.key_hash));
-        for (const [socket, hash] of keyOfSocket) if (!live.has(hash)) socket.close(4403, 'Forbidden: the API key was revoked');
+        // Only keys this sweep asked about: a socket that connected with another key while the
+        // query ran is not known to be revoked (closing it was a race a test run caught).
+        for (const [socket, hash] of keyOfSocket) if (asked.has(hash) && !live.has(hash)) socket.close(4403, 'Forbidden: the API key was revoked');
       })
       .catch((err) => log.warn({ err }, 'revocation sweep failed'));
   }, REVOCATION_SWEEP_MS);
