@@ -12,19 +12,36 @@
 export enum TimestampCheck { Ok, BadFormat, NotReal, OffsetOutOfRange }
 
 /**
- * The last timestamp read Ok: its text, and its instant as whole seconds since 2000-01-01 UTC
- * (Postgres' epoch) and microseconds. A row's timestamp is checked, then encoded: the second
- * reading is this one.
+ * The last timestamp read Ok: where it was read from (its string, or its bytes: `bytes[start,
+ * end)`; null for the other), and its instant as whole seconds since 2000-01-01 UTC (Postgres'
+ * epoch) and microseconds. A row's timestamp is checked, then encoded: the second reading is this
+ * one (isLastTimestamp). The bytes the byte path reads are never rewritten (file chunks, NDJSON
+ * lines; a CSV field copied to unescape its quotes holds a quote, so it is never a timestamp), so
+ * the same bytes at the same place are the same timestamp.
  */
-export const lastTimestamp: { text: string | null; seconds: number; micros: number } = { text: null, seconds: 0, micros: 0 };
+export const lastTimestamp = {
+  text: null as string | null,
+  bytes: null as Uint8Array | null,
+  start: 0,
+  end: 0,
+  seconds: 0,
+  micros: 0,
+};
+
+/** Whether `b[start, end)` is where the last timestamp read Ok came from. */
+export function isLastTimestamp(b: Uint8Array, start: number, end: number): boolean {
+  return lastTimestamp.bytes === b && lastTimestamp.start === start && lastTimestamp.end === end;
+}
 
 const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 const EPOCH_2000_DAYS = 10957; // days from 1970-01-01 to 2000-01-01
 
 /** The longest text a timestamp can be: 2024-01-01T00:00:00.123456789+05:30. */
 const MAX_TIMESTAMP_CHARS = 35;
-/** A string timestamp's bytes, for the one reader below (every character it accepts is ASCII). */
-// A Buffer like the file chunks the byte path reads: one kind of array at the reader's element reads.
+/**
+ * A string timestamp's bytes, for the one reader below (every character it accepts is ASCII). A
+ * Buffer, like the file chunks the byte path reads: one kind of array at the reader's loads.
+ */
 const scratch = Buffer.alloc(MAX_TIMESTAMP_CHARS);
 
 /** A timestamp given as a string (NDJSON, and rows the byte path passed over). */
@@ -38,14 +55,14 @@ export function readTimestamp(s: string): TimestampCheck {
     scratch[i] = c;
   }
   const check = readTimestampBytes(scratch, 0, n);
-  if (check === TimestampCheck.Ok) lastTimestamp.text = s;
+  if (check === TimestampCheck.Ok) { lastTimestamp.text = s; lastTimestamp.bytes = null; } // scratch is rewritten by the next string
   return check;
 }
 
 /**
- * The timestamp written in `b` from `start` to `end` (a CSV field read as bytes). Ok sets
- * lastTimestamp's instant; its text is the string reader's business and is cleared here (null:
- * no string says this instant, not even the empty one).
+ * The timestamp written in `b` from `start` to `end` (a field read as bytes). Ok sets
+ * lastTimestamp: these bytes, and the instant; its text is the string reader's business and is
+ * cleared here (null: no string says this instant, not even the empty one).
  */
 export function readTimestampBytes(b: Uint8Array, start: number, end: number): TimestampCheck {
   const n = end - start;
@@ -99,6 +116,9 @@ export function readTimestampBytes(b: Uint8Array, start: number, end: number): T
   const validDay = day >= 1 && day <= (month === 2 && !leap ? 28 : DAYS_IN_MONTH[month - 1]);
   if (year < 1 || month < 1 || month > 12 || !validDay || hour > 23 || minute > 59 || second > 59) return TimestampCheck.NotReal;
   lastTimestamp.text = null;
+  lastTimestamp.bytes = b;
+  lastTimestamp.start = start;
+  lastTimestamp.end = end;
   lastTimestamp.seconds = (daysFromCivil(year, month, day) - EPOCH_2000_DAYS) * 86400 + hour * 3600 + minute * 60 + second - offset;
   lastTimestamp.micros = micros;
   return TimestampCheck.Ok;
