@@ -15,7 +15,8 @@
  */
 import { isUtf8 } from 'node:buffer';
 import fs from 'node:fs';
-import { markValidUtf8, type RecordBytes, type ReadFrom, type RecordBatch, type SourceRecord } from './types.js';
+import type { RecordBytes, ReadFrom, RecordBatch, SourceRecord } from './types.js';
+import { Utf8Marks } from './utf8Marks.js';
 
 export const MAX_CSV_RECORD_BYTES = 4 * 1024 * 1024;
 
@@ -40,14 +41,7 @@ export async function* readCsv(from: CsvFrom & { decode?: boolean }): AsyncGener
   let headerPending = from.skipHeader;
   let records: (SourceRecord | RecordBytes)[] = [];
   let eof = false;
-  // Undecoded records get their UTF-8 checked together: all of `data` framed since the last check.
-  let uncheckedFrom = 0; // in `data`
-  let uncheckedRecord = 0; // in `records`
-  const checkUtf8 = () => {
-    if (!decode) markValidUtf8(records, uncheckedRecord, data, uncheckedFrom, pos);
-    uncheckedFrom = pos;
-    uncheckedRecord = records.length;
-  };
+  const utf8 = new Utf8Marks(!decode);
   // Inside a record already reported as too long whose line end has not come yet: drop bytes
   // until the next physical line end, then read on from there.
   let skipping = false;
@@ -116,20 +110,20 @@ export async function* readCsv(from: CsvFrom & { decode?: boolean }): AsyncGener
       const record: RecordBytes = { line: recordLine, data, start, end, utf8: false };
       records.push(decode ? decodeCsvRecord(record) : record);
       if (records.length >= from.batchSize) {
-        checkUtf8();
+        utf8.mark(records, data, pos);
         yield { records, endOffset: base + pos, endLine: line };
         records = [];
-        uncheckedRecord = 0;
+        utf8.newBatch();
       }
     }
-    checkUtf8();
+    utf8.mark(records, data, pos);
     if (eof) break;
     const step = await chunks.next();
     // Keep only the unread tail; a record is at most maxRecord bytes, so this stays bounded.
     const tail = data.subarray(pos);
     base += pos;
     pos = 0;
-    uncheckedFrom = 0;
+    utf8.newBuffer();
     if (step.done) { eof = true; data = tail; continue; }
     data = tail.length ? Buffer.concat([tail, step.value]) : step.value;
   }

@@ -6,7 +6,8 @@
  */
 import { isUtf8 } from 'node:buffer';
 import fs from 'node:fs';
-import { markValidUtf8, type ReadFrom, type RecordBatch, type RecordBytes, type SourceRecord } from './types.js';
+import type { ReadFrom, RecordBatch, RecordBytes, SourceRecord } from './types.js';
+import { Utf8Marks } from './utf8Marks.js';
 
 export const MAX_NDJSON_LINE_BYTES = 4 * 1024 * 1024;
 
@@ -27,14 +28,7 @@ export async function* readNdjson(from: NdjsonFrom & { decode?: boolean }): Asyn
   let offset = from.offset; // file offset of carry[0] (or of the next chunk when carry is empty)
   let line = from.line;
   let records: (SourceRecord | RecordBytes)[] = [];
-  // Byte records get their UTF-8 checked together: all of `buf` from here to the last line taken.
-  let uncheckedFrom = 0;
-  let uncheckedRecord = 0;
-  const checkUtf8 = (buf: Buffer, upTo: number) => {
-    if (!decode) markValidUtf8(records, uncheckedRecord, buf, uncheckedFrom, upTo);
-    uncheckedFrom = upTo;
-    uncheckedRecord = records.length;
-  };
+  const utf8 = new Utf8Marks(!decode);
 
   const take = (buf: Buffer, start: number, end: number) => {
     line += 1;
@@ -57,19 +51,19 @@ export async function* readNdjson(from: NdjsonFrom & { decode?: boolean }): Asyn
     const buf: Buffer = carry ? Buffer.concat([carry, chunk]) : chunk;
     let start = 0;
     let nl: number;
-    uncheckedFrom = 0;
+    utf8.newBuffer();
     while ((nl = buf.indexOf(LF, start)) !== -1) {
       if (skippingLongLine) skippingLongLine = false; // the end of the long line: drop it
       else take(buf, start, nl);
       start = nl + 1;
       if (records.length >= from.batchSize) {
-        checkUtf8(buf, start);
+        utf8.mark(records, buf, start);
         yield { records, endOffset: offset + start, endLine: line };
         records = [];
-        uncheckedRecord = 0;
+        utf8.newBatch();
       }
     }
-    checkUtf8(buf, start);
+    utf8.mark(records, buf, start);
     offset += start;
     carry = start < buf.length ? Buffer.from(buf.subarray(start)) : null;
     if (carry && carry.length > maxLine) {
@@ -83,9 +77,9 @@ export async function* readNdjson(from: NdjsonFrom & { decode?: boolean }): Asyn
     }
   }
   if (carry && carry.length > 0) {
-    uncheckedFrom = 0;
+    utf8.newBuffer();
     if (!skippingLongLine) take(carry, 0, carry.length);
-    checkUtf8(carry, carry.length);
+    utf8.mark(records, carry, carry.length);
     offset += carry.length;
   }
   yield { records, endOffset: offset, endLine: line };

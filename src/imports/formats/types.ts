@@ -1,5 +1,3 @@
-import { isUtf8 } from 'node:buffer';
-
 export type ImportFormat = 'CSV' | 'NDJSON';
 
 /** One record as read from the file: CSV fields in header order, or one parsed NDJSON value. */
@@ -41,17 +39,4 @@ export interface ReadFrom {
   signal?: AbortSignal;
   /** Read size; 1 MiB unless a test wants records split across many chunk boundaries. */
   chunkBytes?: number;
-}
-
-/**
- * Marks the byte records of `records` from index `from` as valid UTF-8 when all of `buf[start,
- * end)` (the bytes they were framed from) is: one native check for many records. Otherwise they
- * stay unmarked, and the row pipeline decodes them, which finds the one at fault.
- */
-export function markValidUtf8(records: readonly (SourceRecord | RecordBytes)[], from: number, buf: Buffer, start: number, end: number): void {
-  if (records.length <= from || !isUtf8(buf.subarray(start, end))) return;
-  for (let k = from; k < records.length; k++) {
-    const record = records[k];
-    if (record.data !== undefined) record.utf8 = true;
-  }
 }
