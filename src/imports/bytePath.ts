@@ -41,13 +41,13 @@ export function createBytePath(opts: BytePathOptions): BytePath | null {
 /** NDJSON fields also say which raw values are JSON objects checkJsonObject stores as they are, found as they were read. */
 type Fields = FieldBytes & { raw?: readonly boolean[]; storableObject?: readonly boolean[] };
 
-export abstract class BytePath implements RowBytes {
+export abstract class BytePath<F extends Fields = Fields> implements RowBytes {
   /** The COPY field of each kind column, or -1 when the record cannot have it. */
   private readonly fieldOf: Int32Array;
   private readonly keyField: number;
   private readonly uniqueField: number;
 
-  protected constructor(private readonly passes: (row: RowBytes) => boolean, protected readonly fields: Fields, opts: BytePathOptions) {
+  protected constructor(private readonly passes: (row: RowBytes) => boolean, protected readonly fields: F, opts: BytePathOptions) {
     this.fieldOf = new Int32Array(opts.kind.columns.length).fill(-1);
     opts.order.forEach((column, field) => { this.fieldOf[column] = field; });
     this.keyField = opts.keyColumn >= 0 ? this.fieldOf[opts.keyColumn] : -1;
@@ -116,33 +116,26 @@ export abstract class BytePath implements RowBytes {
   }
 }
 
-class CsvBytePath extends BytePath {
-  private readonly csv: CsvFields;
+class CsvBytePath extends BytePath<CsvFields> {
   private readonly fieldCount: number;
 
   constructor(passes: (row: RowBytes) => boolean, opts: BytePathOptions) {
-    const csv = new CsvFields();
-    super(passes, csv, opts);
-    this.csv = csv;
+    super(passes, new CsvFields(), opts);
     this.fieldCount = opts.order.length;
   }
 
   protected read(record: RecordBytes): boolean {
-    return this.csv.split(record.data, record.start, record.end, this.fieldCount);
+    return this.fields.split(record.data, record.start, record.end, this.fieldCount);
   }
 }
 
-class NdjsonBytePath extends BytePath {
-  private readonly ndjson: NdjsonFields;
-
+class NdjsonBytePath extends BytePath<NdjsonFields> {
   constructor(passes: (row: RowBytes) => boolean, opts: BytePathOptions) {
     // NDJSON rows are copied in kind column order: field f is kind column f.
-    const ndjson = new NdjsonFields(opts.kind.columns.map((c) => c.name));
-    super(passes, ndjson, opts);
-    this.ndjson = ndjson;
+    super(passes, new NdjsonFields(opts.kind.columns.map((c) => c.name)), opts);
   }
 
   protected read(record: RecordBytes): boolean {
-    return this.ndjson.read(record.data.subarray(record.start, record.end));
+    return this.fields.read(record.data.subarray(record.start, record.end));
   }
 }
