@@ -2,6 +2,7 @@
  * The benchmark's own use of Postgres: a fresh database per run, the COPY baseline into a twin of
  * `events`, and the row count that proves an import really wrote every row.
  */
+import { cpuBetween, cpuSnapshot, type CpuFigures } from './cpuUsage.js';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import { pipeline } from 'node:stream/promises';
@@ -60,7 +61,7 @@ export async function checkpoint(sql: Sql): Promise<boolean> {
  * Only the file's 17 columns are filled, so tenant_id, job_id and line become nullable. The id gets
  * an identity of its own: LIKE ... INCLUDING DEFAULTS would share events' sequence.
  */
-export async function copyIntoTwin(sql: Sql, csvPath: string): Promise<{ seconds: number; rows: number }> {
+export async function copyIntoTwin(sql: Sql, csvPath: string): Promise<{ seconds: number; rows: number; cpu: CpuFigures }> {
   await sql.unsafe(`
     drop table if exists events_copy_twin;
     create table events_copy_twin (like events);
@@ -74,13 +75,15 @@ export async function copyIntoTwin(sql: Sql, csvPath: string): Promise<{ seconds
   `);
   await checkpoint(sql);
   const columns = EVENT_COLUMNS.join(', ');
+  const cpuBefore = await cpuSnapshot(null);
   const started = performance.now();
   const writable = await sql.unsafe(`copy events_copy_twin (${columns}) from stdin with (format csv, header true)`).writable();
   // The stream's finish waits for the server's CommandComplete: the time includes the whole COPY.
   await pipeline(fs.createReadStream(csvPath, { highWaterMark: 1 << 20 }), writable);
   const seconds = (performance.now() - started) / 1000;
+  const cpu = cpuBetween(cpuBefore, await cpuSnapshot(null));
   const [{ count }] = await sql<{ count: string }[]>`select count(*) from events_copy_twin`;
-  return { seconds, rows: Number(count) };
+  return { seconds, rows: Number(count), cpu };
 }
 
 export async function countEventsOfJob(sql: Sql, jobUuid: string): Promise<number> {

@@ -1,3 +1,4 @@
+import type { CpuFigures } from './cpuUsage.js';
 /** The benchmark's results: their JSON shape, the targets they are judged against, and the printed table. */
 import os from 'node:os';
 
@@ -21,6 +22,8 @@ export interface ImportFigures {
   status: string;
   /** Set when the import did not do what it should: failed, or wrote the wrong number of rows. */
   problem?: string;
+  /** CPU-seconds of the server, the Postgres processes and this benchmark (the client), and the machine's busy share, from upload to COMPLETED. */
+  cpu?: CpuFigures;
 }
 
 export interface PgliteFigures {
@@ -40,7 +43,7 @@ export interface PgliteFigures {
 }
 
 /** One import in one round: its ratio is against that round's COPY. */
-export interface RoundFigures { seconds: number; ratioToCopy: number; uploadSeconds: number; peakRssMb: number }
+export interface RoundFigures { seconds: number; ratioToCopy: number; uploadSeconds: number; peakRssMb: number; cpu?: CpuFigures }
 
 export interface Target { name: string; target: string; value: string; pass: boolean }
 
@@ -55,7 +58,7 @@ export interface BenchReport {
   copy: { seconds: number; rowsPerSec: number };
   csv: ImportFigures;
   ndjson: ImportFigures | null;
-  rounds: { copySeconds: number; csv: RoundFigures; ndjson: RoundFigures | null }[];
+  rounds: { copySeconds: number; copyCpu?: CpuFigures; csv: RoundFigures; ndjson: RoundFigures | null }[];
   serverPeakRssMb: number;
   /** After start and key creation, before any import. */
   serverIdleRssMb: number;
@@ -160,6 +163,10 @@ export function render(r: BenchReport): string {
     out.push(`  CSV s (x COPY):    ${each((x) => `${fmt(x.csv.seconds, 2)} (${fmt(x.csv.ratioToCopy, 2)}x)`)}`);
     if (r.ndjson) out.push(`  NDJSON s (x COPY): ${each((x) => (x.ndjson ? `${fmt(x.ndjson.seconds, 2)} (${fmt(x.ndjson.ratioToCopy, 2)}x)` : '-'))}`);
     out.push(`  peak RSS MiB (CSV, NDJSON): ${each((x) => `${fmt(x.csv.peakRssMb, 0)}, ${x.ndjson ? fmt(x.ndjson.peakRssMb, 0) : '-'}`)}`);
+    const cpu = (f: RoundFigures | null) => (f?.cpu ? `${fmt(f.cpu.serverS, 1)}+${fmt(f.cpu.postgresS, 1)}+${fmt(f.cpu.clientS, 1)} s, ${fmt(f.cpu.machineBusy * 100, 0)}%` : '-');
+    out.push(`  CPU server+postgres+client, machine busy (COPY): ${each((x) => cpu(x.copyCpu ? { ...x.csv, cpu: x.copyCpu } : null))}`);
+    out.push(`  CPU server+postgres+client, machine busy (CSV): ${each((x) => cpu(x.csv))}`);
+    if (r.ndjson) out.push(`  CPU server+postgres+client, machine busy (NDJSON): ${each((x) => cpu(x.ndjson))}`);
   }
   out.push('');
   out.push(`server RSS (Postgres mode): peak ${fmt(r.serverPeakRssMb, 0)} MiB over the whole run, ${fmt(r.serverIdleRssMb, 0)} MiB idle before the imports`);

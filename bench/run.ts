@@ -33,6 +33,7 @@ import {
 import { checkpoint, connect, copyIntoTwin, countEventsOfJob, createBenchDatabase, serverVersion, type Sql } from './database.js';
 import { generateEvents } from './generate.js';
 import { judge, machine, percentile, render, type BenchReport, type ImportFigures, type PgliteFigures } from './report.js';
+import { cpuBetween, cpuSnapshot, type CpuFigures } from './cpuUsage.js';
 import { buildServer, startServer, type ServerProcess } from './serverProcess.js';
 
 const JOBS_POLL_MS = 100;
@@ -115,7 +116,7 @@ let interruptedBy: string | null = null;
  * `verify` counts the job's rows; the poller, when given, measures `jobs` latency meanwhile.
  */
 /** One round: its COPY baseline, and its imports (without a ratio yet). */
-interface Round { copySeconds: number; csv: Measured; ndjson: Measured | null }
+interface Round { copySeconds: number; copyCpu: CpuFigures; csv: Measured; ndjson: Measured | null }
 type Measured = Omit<ImportFigures, 'ratioToCopy'>;
 
 const median = (values: number[]) => {
@@ -125,7 +126,7 @@ const median = (values: number[]) => {
 };
 
 /** An import's ratio in its round: against the COPY that ran just before it. */
-const roundFigures = (round: Round, f: Measured) => ({ seconds: f.seconds, ratioToCopy: round.copySeconds / f.seconds, uploadSeconds: f.uploadSeconds, peakRssMb: f.peakRssMb });
+const roundFigures = (round: Round, f: Measured) => ({ seconds: f.seconds, ratioToCopy: round.copySeconds / f.seconds, uploadSeconds: f.uploadSeconds, peakRssMb: f.peakRssMb, cpu: f.cpu });
 
 /**
  * One path over all rounds: the median round (by time) for speed, with the median of the rounds'
@@ -157,6 +158,7 @@ async function measureImport(opts: {
 }) {
   await opts.server.rss.beginPhase();
   const poller = opts.pollJobs ? await startJobsPoller({ url: opts.server.url, key: opts.key, intervalMs: JOBS_POLL_MS }) : null;
+  const cpuBefore = await cpuSnapshot(opts.server.pid);
   const started = performance.now();
   let upload: UploadResult;
   let follow: FollowResult;
@@ -172,6 +174,7 @@ async function measureImport(opts: {
     polled = await poller?.stop();
   }
   const seconds = (performance.now() - started) / 1000;
+  const cpu = cpuBetween(cpuBefore, await cpuSnapshot(opts.server.pid));
   const peakRssMb = await opts.server.rss.endPhase();
   const { final } = follow;
 
@@ -196,6 +199,7 @@ async function measureImport(opts: {
     rowsVerified,
     status: final.status,
     problem,
+    cpu,
   };
 }
 
@@ -325,7 +329,7 @@ async function main(): Promise<number> {
       };
       const csv = await measure('CSV', files.csvPath!);
       const ndjson = opts.ndjson ? await measure('NDJSON', files.ndjsonPath!) : null;
-      rounds.push({ copySeconds: twin.seconds, csv, ndjson });
+      rounds.push({ copySeconds: twin.seconds, copyCpu: twin.cpu, csv, ndjson });
     }
     const copySeconds = median(rounds.map((r) => r.copySeconds));
     const copy = { seconds: copySeconds, rowsPerSec: opts.rows / copySeconds };
@@ -357,6 +361,7 @@ async function main(): Promise<number> {
       ndjson,
       rounds: rounds.map((r) => ({
         copySeconds: r.copySeconds,
+        copyCpu: r.copyCpu,
         csv: roundFigures(r, r.csv),
         ndjson: r.ndjson ? roundFigures(r, r.ndjson) : null,
       })),
