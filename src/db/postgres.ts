@@ -5,6 +5,7 @@ import { drizzle } from 'drizzle-orm/postgres-js';
 import { migrate } from 'drizzle-orm/postgres-js/migrator';
 import { copyStatement, type Database, type Orm, type Transaction } from './database.js';
 import { schema } from './schema.js';
+import { passCopyDataThrough, PASS_THROUGH_MIN_BYTES, standInFor } from './copyPassThrough.js';
 import { MIGRATIONS_FOLDER } from './migrations.js';
 
 /** Arbitrary constant: every instance takes this advisory lock while it migrates. */
@@ -15,13 +16,22 @@ const MIGRATION_LOCK_ID = 7_311_001;
  * COMMIT messages then wait for the server's delayed ACK (up to 40 ms on Linux): measured here,
  * that cost 35 ms per batch, a third of the import time. So connections are opened with noDelay.
  */
-async function noDelaySocket(options: { host: string[]; port: number[]; path?: string }): Promise<net.Socket> {
+async function noDelaySocket(options: ConnectionOptions): Promise<net.Socket> {
   const socket = options.path
     ? net.connect({ path: options.path })
     : net.connect({ host: options.host[0], port: options.port[0], noDelay: true });
   await once(socket, 'connect');
+  if (isPlain(options)) passCopyDataThrough(socket);
   return socket;
 }
+
+interface ConnectionOptions { host: string[]; port: number[]; path?: string; ssl?: unknown }
+
+/**
+ * Whether connections stay on our own socket: with TLS, postgres.js talks through a TLS socket
+ * wrapped around it, where COPY data cannot be swapped in (copyPassThrough.ts), so it is not.
+ */
+const isPlain = (options: ConnectionOptions) => !options.ssl || options.ssl === 'disable';
 
 export interface PostgresOptions {
   /**
@@ -45,6 +55,7 @@ export async function openPostgres(url: string, opts: PostgresOptions = {}): Pro
     // int8 (counts, offsets) as JS numbers: every value we store fits in 2^53.
     types: { bigint: { to: 20, from: [20], serialize: (x: number) => String(x), parse: (x: string) => Number(x) } },
   });
+  const passThrough = isPlain((sql as unknown as { options: ConnectionOptions }).options);
   await runMigrations(url);
   const orm = drizzle(sql, { schema }) as unknown as Orm;
 
@@ -65,13 +76,19 @@ export async function openPostgres(url: string, opts: PostgresOptions = {}): Pro
       const reject = copyQuery.reject;
       copyQuery.reject = (err) => { rejected(err); reject(err); };
       const writable = await query.writable();
+      // Large binary data goes as a stand-in the socket swaps back (copyPassThrough.ts).
+      const standIn = passThrough && typeof data !== 'string' && data.length >= PASS_THROUGH_MIN_BYTES ? standInFor(data) : null;
       const finished = new Promise<void>((resolve, reject) => {
         writable.on('error', reject);
         writable.on('finish', resolve);
-        writable.end(data);
+        writable.end(standIn?.chunk ?? data);
       });
       finished.catch(() => {});
-      await Promise.race([finished, failed]);
+      try {
+        await Promise.race([finished, failed]);
+      } finally {
+        standIn?.release();
+      }
     },
   });
   const root = wrap(sql);
