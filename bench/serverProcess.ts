@@ -133,27 +133,34 @@ export interface ServerProcess {
 }
 
 /**
- * The environment `npm start` sets (the NAME=value words before `node` in package.json's start
- * script, e.g. MALLOC_MMAP_THRESHOLD_), so the benchmark measures the server as it is run.
+ * How `npm start` runs the server: the environment it sets (the NAME=value words before `node` in
+ * package.json's start script, e.g. MALLOC_MMAP_THRESHOLD_) and node's flags (the --words after
+ * `node`, e.g. --initial-old-space-size), so the benchmark measures the server as it is run.
  */
-async function startScriptEnv(): Promise<Record<string, string>> {
+async function startScript(): Promise<{ env: Record<string, string>; nodeArgs: string[] }> {
   const pkg = JSON.parse(await fs.readFile(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } };
+  const words = pkg.scripts.start.trim().split(/\s+/);
   const env: Record<string, string> = {};
-  for (const word of pkg.scripts.start.trim().split(/\s+/)) {
-    const setting = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(word);
+  let at = 0;
+  for (; at < words.length; at++) {
+    const setting = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(words[at]);
     if (!setting) break;
     env[setting[1]] = setting[2];
   }
-  return env;
+  if (words[at] !== 'node') throw new Error(`the start script does not run node: ${pkg.scripts.start}`);
+  const nodeArgs: string[] = [];
+  for (at++; at < words.length && words[at].startsWith('--'); at++) nodeArgs.push(words[at]);
+  return { env, nodeArgs };
 }
 
 export async function startServer(opts: { env: NodeJS.ProcessEnv; label: string; readyTimeoutMs?: number; logFile?: string }): Promise<ServerProcess> {
   const port = await freePort();
   const started = performance.now();
-  const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const start = await startScript();
+  const nodeArgs = [...start.nodeArgs, ...(process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean)];
   const child: ChildProcess = spawn(process.execPath, [...nodeArgs, path.join(REPO_ROOT, 'dist', 'main.js')], {
     cwd: REPO_ROOT,
-    env: { ...(await startScriptEnv()), ...opts.env, PORT: String(port), HOST: '127.0.0.1' },
+    env: { ...start.env, ...opts.env, PORT: String(port), HOST: '127.0.0.1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const out = tail();
