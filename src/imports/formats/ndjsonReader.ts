@@ -25,7 +25,7 @@ export async function* readNdjson(from: NdjsonFrom & { decode?: boolean }): Asyn
   const stream = fs.createReadStream(from.path, { start: from.offset, highWaterMark: from.chunkBytes ?? 1 << 20, signal: from.signal });
   let carry: Buffer | null = null;
   let skippingLongLine = false; // inside a line already reported as too long
-  let offset = from.offset; // file offset of carry[0] (or of the next chunk when carry is empty)
+  let offset = from.offset; // file offset of carry[0], or of the next byte to read when there is no carry
   let line = from.line;
   let records: (SourceRecord | RecordBytes)[] = [];
   const utf8 = new Utf8Marks(!decode);
@@ -47,34 +47,61 @@ export async function* readNdjson(from: NdjsonFrom & { decode?: boolean }): Asyn
     if (record) records.push(record);
   };
 
+  /** The carry (an unfinished line) grew past the limit: report it once, and drop it. */
+  const dropOverlongCarry = () => {
+    if (!carry || carry.length <= maxLine) return;
+    if (!skippingLongLine) {
+      line += 1;
+      records.push({ line, raw: carry.toString('utf8', 0, 200), parseError: `the line is longer than ${maxLine} bytes` });
+      skippingLongLine = true;
+    }
+    offset += carry.length;
+    carry = null;
+  };
+
   for await (const chunk of stream as AsyncIterable<Buffer>) {
-    const buf: Buffer = carry ? Buffer.concat([carry, chunk]) : chunk;
+    // Lines are read where they lie in the chunk. Only a line split between chunks is joined, on
+    // its own: joining the whole chunk to the previous one's tail copied every byte of the file.
     let start = 0;
-    let nl: number;
-    utf8.newBuffer();
-    while ((nl = buf.indexOf(LF, start)) !== -1) {
-      if (skippingLongLine) skippingLongLine = false; // the end of the long line: drop it
-      else take(buf, start, nl);
+    if (carry) {
+      const nl = chunk.indexOf(LF);
+      if (nl === -1) { // the line goes on past this chunk too
+        carry = Buffer.concat([carry, chunk]);
+        dropOverlongCarry();
+        continue;
+      }
+      const joined = Buffer.concat([carry, chunk.subarray(0, nl + 1)]);
+      utf8.newBuffer();
+      if (skippingLongLine) skippingLongLine = false;
+      else take(joined, 0, joined.length - 1);
+      utf8.mark(records, joined, joined.length);
+      offset += joined.length;
+      carry = null;
       start = nl + 1;
       if (records.length >= from.batchSize) {
-        utf8.mark(records, buf, start);
-        yield { records, endOffset: offset + start, endLine: line };
+        yield { records, endOffset: offset, endLine: line };
         records = [];
         utf8.newBatch();
       }
     }
-    utf8.mark(records, buf, start);
-    offset += start;
-    carry = start < buf.length ? Buffer.from(buf.subarray(start)) : null;
-    if (carry && carry.length > maxLine) {
-      if (!skippingLongLine) {
-        line += 1;
-        records.push({ line, raw: carry.toString('utf8', 0, 200), parseError: `the line is longer than ${maxLine} bytes` });
-        skippingLongLine = true;
+    const base = offset - start; // file offset of chunk[0]
+    let nl: number;
+    utf8.newBuffer(start);
+    while ((nl = chunk.indexOf(LF, start)) !== -1) {
+      if (skippingLongLine) skippingLongLine = false; // the end of the long line: drop it
+      else take(chunk, start, nl);
+      start = nl + 1;
+      if (records.length >= from.batchSize) {
+        utf8.mark(records, chunk, start);
+        yield { records, endOffset: base + start, endLine: line };
+        records = [];
+        utf8.newBatch();
       }
-      offset += carry.length;
-      carry = null;
     }
+    utf8.mark(records, chunk, start);
+    offset = base + start;
+    carry = start < chunk.length ? Buffer.from(chunk.subarray(start)) : null;
+    dropOverlongCarry();
   }
   if (carry && carry.length > 0) {
     utf8.newBuffer();

@@ -27,9 +27,9 @@ export class Utf8Marks {
     this.fromRecord = records.length;
   }
 
-  /** Framing goes on in a new buffer, from its first byte. */
-  newBuffer(): void {
-    this.fromByte = 0;
+  /** Framing goes on in a new buffer, from its byte `from`. */
+  newBuffer(from = 0): void {
+    this.fromByte = from;
   }
 
   /** The records were handed out; the reader starts a new array. */
