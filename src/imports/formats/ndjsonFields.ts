@@ -9,8 +9,8 @@
  * says it is JSON text (a number, object or array) rather than a string's characters. Valid for one
  * line: the next read reuses the arrays.
  */
-import { jsonValueEnd, numberWasOutOfRange } from '../kinds/jsonText.js';
-import { hasUnicodeEscape, MAX_JSON_DEPTH } from '../kinds/values.js';
+import { hadUnicodeEscape, jsonValueEnd, numberWasOutOfRange } from '../kinds/jsonText.js';
+import { MAX_JSON_DEPTH } from '../kinds/values.js';
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
@@ -79,7 +79,7 @@ export class NdjsonFields {
         const valueEnd = jsonValueEnd(line, i, MAX_JSON_DEPTH);
         if (valueEnd < 0) return false;
         // Checked here once, as values.ts isStorableJsonObjectBytes would check it again.
-        this.storableObject[f] = c === 0x7b && !numberWasOutOfRange() && !hasUnicodeEscape(line, i, valueEnd);
+        this.storableObject[f] = c === 0x7b && !numberWasOutOfRange() && !hadUnicodeEscape();
         start[f] = i;
         end[f] = valueEnd;
         i = valueEnd;

@@ -28,6 +28,8 @@ export class JsonText {
 
 /** Set by `number` when a number is valid JSON but beyond Postgres' numeric. */
 let numberOutOfRange = false;
+/** Set by `string` when a string (a key or a value) holds a \u escape. */
+let unicodeEscape = false;
 
 /** A JSON object text given as a string: its UTF-8 bytes are what the scanner reads. */
 export function checkJsonObjectText(s: string, maxDepth: number): JsonTextCheck {
@@ -43,6 +45,7 @@ export function checkJsonObjectBytes(b: Uint8Array, maxDepth: number): JsonTextC
   const i = skipSpace(b, 0);
   if (b[i] !== 0x7b) return JsonTextCheck.NotAnObject;
   numberOutOfRange = false;
+  unicodeEscape = false;
   const end = value(b, i, maxDepth);
   if (end < 0 || skipSpace(b, end) !== b.length) return JsonTextCheck.NotAnObject;
   return numberOutOfRange ? JsonTextCheck.NumberOutOfRange : JsonTextCheck.Object;
@@ -81,14 +84,18 @@ export function memberText(s: string, key: string): string | null {
 /**
  * The end of the JSON value that starts at `i` of `b` (no space before it), or -1 when it is not
  * valid JSON or nests deeper than `maxDepth`. After it, numberWasOutOfRange() tells whether the
- * value holds a number Postgres' jsonb cannot store.
+ * value holds a number Postgres' jsonb cannot store, and hadUnicodeEscape() whether a string in it
+ * (key or value) holds a \u escape.
  */
 export function jsonValueEnd(b: Uint8Array, i: number, maxDepth = MAX_DEPTH): number {
   numberOutOfRange = false;
+  unicodeEscape = false;
   return value(b, i, maxDepth);
 }
 
 export const numberWasOutOfRange = (): boolean => numberOutOfRange;
+/** After checkJsonObjectBytes or jsonValueEnd: whether the text scanned holds a \u escape (one scan finds it, not a second). */
+export const hadUnicodeEscape = (): boolean => unicodeEscape;
 
 /** Whether a parsed JSON value holds a number anywhere (past 64 levels, assumed so). */
 export function holdsNumber(value: object, depth = 0): boolean {
@@ -170,6 +177,7 @@ function string(b: Uint8Array, i: number): number {
       const e = b[j + 1];
       if (e === 0x75) { // \uXXXX
         if (!isHex(b[j + 2]) || !isHex(b[j + 3]) || !isHex(b[j + 4]) || !isHex(b[j + 5])) return -1;
+        unicodeEscape = true;
         j += 5;
       } else if (e === 0x22 || e === 0x5c || e === 0x2f || e === 0x62 || e === 0x66 || e === 0x6e || e === 0x72 || e === 0x74) j++;
       else return -1;

@@ -4,7 +4,7 @@
  * receives (null for SQL NULL). Whatever passes here must also be accepted by Postgres, since one
  * value it rejects would fail the whole batch's COPY.
  */
-import { checkJsonObjectBytes, checkJsonObjectText, JsonText, JsonTextCheck } from './jsonText.js';
+import { checkJsonObjectBytes, checkJsonObjectText, hadUnicodeEscape, JsonText, JsonTextCheck } from './jsonText.js';
 import { readTimestamp, TimestampCheck } from './timestamps.js';
 import type { ErrorSink } from './types.js';
 
@@ -170,17 +170,12 @@ export function checkJsonObject(value: unknown, column: string, fail: ErrorSink)
 }
 
 /**
- * A JSON object text (bytes) that checkJsonObject stores as it is. Any \u escape is left to
- * checkJsonObject (hasPgUnsafeEscape): rare in files, and this need not decide it.
+ * A JSON object text (bytes) that checkJsonObject stores as it is. Any \u escape (the scan that
+ * checks the object notes one) is left to checkJsonObject (hasPgUnsafeEscape): rare in files, and
+ * this need not decide it.
  */
 export function isStorableJsonObjectBytes(b: Uint8Array, start: number, end: number): boolean {
-  return !hasUnicodeEscape(b, start, end) && checkJsonObjectBytes(b.subarray(start, end), MAX_JSON_DEPTH) === JsonTextCheck.Object;
-}
-
-/** A \u escape in `b[start, end)` (or what looks like one after an escaped backslash: erring on the side of the long way). */
-export function hasUnicodeEscape(b: Uint8Array, start: number, end: number): boolean {
-  for (let i = start; i < end - 1; i++) if (b[i] === 0x5c && b[i + 1] === 0x75) return true;
-  return false;
+  return checkJsonObjectBytes(b.subarray(start, end), MAX_JSON_DEPTH) === JsonTextCheck.Object && !hadUnicodeEscape();
 }
 
 function withStorableEscapes(json: string, column: string, fail: ErrorSink): string | null {
