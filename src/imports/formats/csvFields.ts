@@ -35,6 +35,7 @@ export class CsvFields {
         const fieldStart = i;
         for (; i < to; i++) {
           const c = data[i];
+          if (c > COMMA) continue; // most bytes: one comparison, as none of the tests below can hold
           if (c === COMMA) break;
           if (c === QUOTE || c === 0) return false;
         }
@@ -57,6 +58,7 @@ export class CsvFields {
     const copyStart = this.unescapedAt;
     for (let i = from; i < to; i++) {
       const c = data[i];
+      if (c > QUOTE) continue; // most bytes: one comparison
       if (c === 0) return -1;
       if (c !== QUOTE) continue;
       if (i + 1 < to && data[i + 1] === QUOTE) { // "" is one quote: copy up to and including the first

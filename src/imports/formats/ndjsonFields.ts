@@ -117,6 +117,7 @@ function stringEnd(line: Uint8Array, i: number): number {
   const n = line.length;
   for (; i < n; i++) {
     const c = line[i];
+    if (c > BACKSLASH) continue; // most text (letters): one comparison instead of three
     if (c === QUOTE) return i;
     if (c === BACKSLASH || c < 0x20) return -1;
   }

@@ -171,6 +171,7 @@ function string(b: Uint8Array, i: number): number {
   const n = b.length;
   for (let j = i + 1; j < n; j++) {
     const c = b[j];
+    if (c > 0x5c) continue; // most text (letters): one comparison, as none of the tests below can hold
     if (c === 0x22) return j + 1;
     if (c < 0x20) return -1; // control characters must be escaped
     if (c === 0x5c) {
