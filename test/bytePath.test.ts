@@ -220,5 +220,16 @@ describe('the byte path', () => {
     expect(take(`{${good}, "metadata": {}, "userId": "u2"}`)).toBe(BytePathResult.Declined); // a key JSON.parse's way matches
     expect(take(`{${good}, "metadata": {"n": 1e131072}}`)).toBe(BytePathResult.Declined); // beyond numeric
     expect(take(`{${good}, "metadata": {}} x`)).toBe(BytePathResult.Declined);
+    // The line is read where it lies in the reader's buffer: a line that leaves its object
+    // unfinished is not read on into the next line, which would finish it (a line end is JSON space).
+    const unfinished = (text: string, next: string) => {
+      const data = Buffer.from(`${text}\n${next}\n`);
+      return path.add({ line: 1, data, start: 0, end: Buffer.byteLength(text), utf8: true }, plain, keyed);
+    };
+    expect(unfinished(`{${good}, "metadata": {"a":`, '1}}')).toBe(BytePathResult.Declined);
+    expect(unfinished(`{${good}, "metadata": {}`, '}')).toBe(BytePathResult.Declined);
+    expect(unfinished(`{${good}, "metadata": {},`, '"user_agent": "x"}')).toBe(BytePathResult.Declined);
+    expect(unfinished(`{${good}, "metadata": {}, "source": nu`, 'll}')).toBe(BytePathResult.Declined);
+    expect(unfinished(`{${good}, "metadata": {}, "source": "a`, 'b"}')).toBe(BytePathResult.Declined);
   });
 });
