@@ -28,6 +28,8 @@ export interface CopyDataBuilder {
   addFields(line: number, fields: FieldBytes): boolean;
   /** The rows added since the last take, as one COPY's data; the bytes may be the builder's own, valid until the next add. */
   take(): Buffer;
+  /** About how many bytes of COPY data the rows added since the last take make. */
+  bytes(): number;
 }
 
 /**
@@ -62,7 +64,8 @@ class CsvRows implements CopyDataBuilder {
   private readonly jobSuffix: string;
   private lines: string[] = [];
   private chunks: Buffer[] = [];
-  private bytes = 0;
+  private chunkBytes = 0;
+  private lineChars = 0;
 
   constructor(origin: RowOrigin, private readonly order: readonly number[]) {
     this.prefix = `${origin.tenantId},${origin.jobId},`;
@@ -70,7 +73,9 @@ class CsvRows implements CopyDataBuilder {
   }
 
   add(line: number, row: readonly (string | null)[], rawCsv: string | null): void {
-    this.lines.push(this.prefix + line + this.jobSuffix + ',' + (rawCsv ?? joinCells(row, this.order)));
+    const text = this.prefix + line + this.jobSuffix + ',' + (rawCsv ?? joinCells(row, this.order));
+    this.lines.push(text);
+    this.lineChars += text.length + 1;
     if (this.lines.length >= CSV_ROWS_PER_CHUNK) this.flushLines();
   }
 
@@ -80,18 +85,23 @@ class CsvRows implements CopyDataBuilder {
 
   take(): Buffer {
     this.flushLines();
-    const out = Buffer.concat(this.chunks, this.bytes);
+    const out = Buffer.concat(this.chunks, this.chunkBytes);
     this.chunks = [];
-    this.bytes = 0;
+    this.chunkBytes = 0;
     return out;
+  }
+
+  bytes(): number {
+    return this.chunkBytes + this.lineChars; // characters for the lines not yet encoded: close enough
   }
 
   private flushLines(): void {
     if (this.lines.length === 0) return;
     const chunk = Buffer.from(this.lines.join('\n') + '\n');
     this.chunks.push(chunk);
-    this.bytes += chunk.length;
+    this.chunkBytes += chunk.length;
     this.lines = [];
+    this.lineChars = 0;
   }
 }
 
@@ -151,5 +161,9 @@ class BinaryRows implements CopyDataBuilder {
 
   take(): Buffer {
     return this.writer.take();
+  }
+
+  bytes(): number {
+    return this.writer.rowBytes;
   }
 }

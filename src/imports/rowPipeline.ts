@@ -56,6 +56,8 @@ export interface RowPipeline {
   prepare(batch: RecordBatch<SourceRecord | RecordBytes>): PreparedBatch;
   /** The COPY data of the valid rows prepared since the last call: plain rows, and keyed rows (read them before the next prepare). */
   takeCopyData(): { copyData: Buffer; keyedData: Buffer };
+  /** About how many bytes of COPY data the rows prepared since the last takeCopyData make. */
+  copyBytes(): number;
 }
 
 export function createRowPipeline(ctx: RowContext): RowPipeline {
@@ -87,6 +89,7 @@ export function createRowPipeline(ctx: RowContext): RowPipeline {
   let nextStart = ctx.startOffset;
   return {
     takeCopyData: () => ({ copyData: plain.take(), keyedData: keyed.take() }),
+    copyBytes: () => plain.bytes() + keyed.bytes(),
     prepare(batch) {
       errors = [];
       const upsertRows: UpsertRow[] = [];

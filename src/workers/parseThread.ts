@@ -20,6 +20,8 @@ import { createRowPipeline, type PreparedBatch } from '../imports/rowPipeline.js
 import type { ParseThreadData, ParseThreadMessage } from './parsedBatches.js';
 
 const SLICE_ROWS = 500;
+/** A batch's COPY data ends past this many bytes, however few rows it has: it fits a slot of shared memory (parsedBatches.ts). */
+const BATCH_COPY_BYTES = 7.5 * 1024 * 1024;
 
 const { request, slots, slotBytes } = workerData as ParseThreadData;
 const port = parentPort!;
@@ -92,7 +94,9 @@ async function run(): Promise<void> {
   for await (const slice of slices) {
     const counts = pipeline.prepare(slice);
     batch = batch ? addSlice(batch, counts) : counts;
-    if (batch.rowsProcessed >= request.batchSize) await flush();
+    // A batch ends at batchSize rows, or sooner when its rows are wide: its COPY data, three
+    // batches of it at once (parsedBatches.ts), is what the import holds in memory.
+    if (batch.rowsProcessed >= request.batchSize || pipeline.copyBytes() >= BATCH_COPY_BYTES) await flush();
   }
   // The last batch, also when empty: its end offset moves the checkpoint past trailing blank lines.
   if (batch) await flush();
