@@ -20,10 +20,13 @@ import { createRowPipeline, type PreparedBatch } from '../imports/rowPipeline.js
 import type { ParseThreadData, ParseThreadMessage } from './parsedBatches.js';
 
 const SLICE_ROWS = 500;
-/** A batch's COPY data ends past this many bytes, however few rows it has: it fits a slot of shared memory (parsedBatches.ts). */
-const BATCH_COPY_BYTES = 7.5 * 1024 * 1024;
 
 const { request, slots, slotBytes } = workerData as ParseThreadData;
+/**
+ * A batch's COPY data ends past this many bytes, however few rows it has, so that it still fits a
+ * slot of shared memory after the slice that crossed the line (a 16th of the slot spare).
+ */
+const BATCH_COPY_BYTES = slotBytes - slotBytes / 16;
 const port = parentPort!;
 /** Slots of the shared memory the main thread has given back, free to fill (see parsedBatches.ts). */
 const freeSlots: number[] = [];
