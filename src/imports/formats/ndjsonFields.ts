@@ -9,8 +9,8 @@
  * says it is JSON text (a number, object or array) rather than a string's characters. Valid for one
  * line: the next read reuses the arrays.
  */
-import { hadUnicodeEscape, jsonValueEnd, numberWasOutOfRange } from '../kinds/jsonText.js';
-import { MAX_JSON_DEPTH } from '../kinds/values.js';
+import { jsonValueEnd } from '../kinds/jsonText.js';
+import { MAX_JSON_DEPTH, scannedJsonIsStorable } from '../kinds/values.js';
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
@@ -78,8 +78,8 @@ export class NdjsonFields {
         // Deeper than jsonb takes is JSON.parse's way to report, as is broken JSON.
         const valueEnd = jsonValueEnd(line, i, MAX_JSON_DEPTH);
         if (valueEnd < 0) return false;
-        // Checked here once, as values.ts isStorableJsonObjectBytes would check it again.
-        this.storableObject[f] = c === 0x7b && !numberWasOutOfRange() && !hadUnicodeEscape();
+        // Decided from this one scan, not by isStorableJsonObjectBytes scanning it again.
+        this.storableObject[f] = c === 0x7b && scannedJsonIsStorable();
         start[f] = i;
         end[f] = valueEnd;
         i = valueEnd;

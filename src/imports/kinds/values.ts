@@ -4,7 +4,7 @@
  * receives (null for SQL NULL). Whatever passes here must also be accepted by Postgres, since one
  * value it rejects would fail the whole batch's COPY.
  */
-import { checkJsonObjectBytes, checkJsonObjectText, hadUnicodeEscape, JsonText, JsonTextCheck } from './jsonText.js';
+import { checkJsonObjectBytes, checkJsonObjectText, hadUnicodeEscape, JsonText, JsonTextCheck, numberWasOutOfRange } from './jsonText.js';
 import { readTimestamp, TimestampCheck } from './timestamps.js';
 import type { ErrorSink } from './types.js';
 
@@ -175,8 +175,14 @@ export function checkJsonObject(value: unknown, column: string, fail: ErrorSink)
  * this need not decide it.
  */
 export function isStorableJsonObjectBytes(b: Uint8Array, start: number, end: number): boolean {
-  return checkJsonObjectBytes(b.subarray(start, end), MAX_JSON_DEPTH) === JsonTextCheck.Object && !hadUnicodeEscape();
+  return checkJsonObjectBytes(b.subarray(start, end), MAX_JSON_DEPTH) !== JsonTextCheck.NotAnObject && scannedJsonIsStorable();
 }
+
+/**
+ * After a scan of JSON text (checkJsonObjectBytes, jsonValueEnd): whether checkJsonObject would
+ * store it as it is, were it an object: no number beyond Postgres' numeric, no \u escape.
+ */
+export const scannedJsonIsStorable = (): boolean => !numberWasOutOfRange() && !hadUnicodeEscape();
 
 function withStorableEscapes(json: string, column: string, fail: ErrorSink): string | null {
   if (json.includes('\\u') && hasPgUnsafeEscape(json)) {
