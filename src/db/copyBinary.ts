@@ -68,15 +68,15 @@ export class BinaryCopyWriter {
   private buf = newBuffer();
   private at = HEADER_BYTES;
 
-  /**
-   * The rows written since the last take, as a COPY stream of its own. The bytes are the writer's
-   * own: read them before the next row is written.
-   */
   /** Bytes of rows written since the last take. */
   get rowBytes(): number {
     return this.at - HEADER_BYTES;
   }
 
+  /**
+   * The rows written since the last take, as a COPY stream of its own. The bytes are the writer's
+   * own: read them before the next row is written.
+   */
   take(): Buffer {
     this.room(2);
     put16(this.buf, this.at, -1);
