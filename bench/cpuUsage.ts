@@ -41,14 +41,15 @@ async function postgresTicks(): Promise<number> {
 export async function cpuSnapshot(serverPid: number | null): Promise<CpuSnapshot> {
   const [cpu] = (await fs.readFile('/proc/stat', 'utf8')).split('\n');
   const ticks = cpu.trim().split(/\s+/).slice(1).map(Number);
+  const total = ticks.reduce((a, b) => a + b, 0);
   const idle = ticks[3] + (ticks[4] ?? 0); // idle + iowait
   const { user, system } = process.cpuUsage();
   return {
     server: serverPid === null ? 0 : await processTicks(serverPid),
     postgres: await postgresTicks(),
     client: (user + system) / 1e6 / TICK_S,
-    machineBusy: ticks.reduce((a, b) => a + b, 0) - idle,
-    machineTotal: ticks.reduce((a, b) => a + b, 0),
+    machineBusy: total - idle,
+    machineTotal: total,
   };
 }
 

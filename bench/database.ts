@@ -2,10 +2,10 @@
  * The benchmark's own use of Postgres: a fresh database per run, the COPY baseline into a twin of
  * `events`, and the row count that proves an import really wrote every row.
  */
-import { cpuBetween, cpuSnapshot, type CpuFigures } from './cpuUsage.js';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import { pipeline } from 'node:stream/promises';
+import { cpuBetween, cpuSnapshot, type CpuFigures } from './cpuUsage.js';
 import postgres from 'postgres';
 import { EVENT_COLUMNS } from './generate.js';
 

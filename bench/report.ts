@@ -1,6 +1,6 @@
-import type { CpuFigures } from './cpuUsage.js';
 /** The benchmark's results: their JSON shape, the targets they are judged against, and the printed table. */
 import os from 'node:os';
+import type { CpuFigures } from './cpuUsage.js';
 
 export interface ImportFigures {
   /** From the first byte of the upload to the COMPLETED event. */
@@ -163,10 +163,10 @@ export function render(r: BenchReport): string {
     out.push(`  CSV s (x COPY):    ${each((x) => `${fmt(x.csv.seconds, 2)} (${fmt(x.csv.ratioToCopy, 2)}x)`)}`);
     if (r.ndjson) out.push(`  NDJSON s (x COPY): ${each((x) => (x.ndjson ? `${fmt(x.ndjson.seconds, 2)} (${fmt(x.ndjson.ratioToCopy, 2)}x)` : '-'))}`);
     out.push(`  peak RSS MiB (CSV, NDJSON): ${each((x) => `${fmt(x.csv.peakRssMb, 0)}, ${x.ndjson ? fmt(x.ndjson.peakRssMb, 0) : '-'}`)}`);
-    const cpu = (f: RoundFigures | null) => (f?.cpu ? `${fmt(f.cpu.serverS, 1)}+${fmt(f.cpu.postgresS, 1)}+${fmt(f.cpu.clientS, 1)} s, ${fmt(f.cpu.machineBusy * 100, 0)}%` : '-');
-    out.push(`  CPU server+postgres+client, machine busy (COPY): ${each((x) => cpu(x.copyCpu ? { ...x.csv, cpu: x.copyCpu } : null))}`);
-    out.push(`  CPU server+postgres+client, machine busy (CSV): ${each((x) => cpu(x.csv))}`);
-    if (r.ndjson) out.push(`  CPU server+postgres+client, machine busy (NDJSON): ${each((x) => cpu(x.ndjson))}`);
+    const cpu = (c: CpuFigures | undefined) => (c ? `${fmt(c.serverS, 1)}+${fmt(c.postgresS, 1)}+${fmt(c.clientS, 1)} s, ${fmt(c.machineBusy * 100, 0)}%` : '-');
+    out.push(`  CPU server+postgres+client, machine busy (COPY): ${each((x) => cpu(x.copyCpu))}`);
+    out.push(`  CPU server+postgres+client, machine busy (CSV): ${each((x) => cpu(x.csv.cpu))}`);
+    if (r.ndjson) out.push(`  CPU server+postgres+client, machine busy (NDJSON): ${each((x) => cpu(x.ndjson?.cpu))}`);
   }
   out.push('');
   out.push(`server RSS (Postgres mode): peak ${fmt(r.serverPeakRssMb, 0)} MiB over the whole run, ${fmt(r.serverIdleRssMb, 0)} MiB idle before the imports`);

@@ -111,10 +111,6 @@ const log = (message: string) => console.error(`[bench] ${message}`);
 /** Set on Ctrl-C: what fails afterwards (the server going away mid-upload) is not worth reporting. */
 let interruptedBy: string | null = null;
 
-/**
- * One import through the service: upload, follow to the end, and check the rows really are there.
- * `verify` counts the job's rows; the poller, when given, measures `jobs` latency meanwhile.
- */
 /** One round: its COPY baseline, and its imports (without a ratio yet). */
 interface Round { copySeconds: number; copyCpu: CpuFigures; csv: Measured; ndjson: Measured | null }
 type Measured = Omit<ImportFigures, 'ratioToCopy'>;
@@ -152,6 +148,10 @@ function combineRounds(rounds: Round[], pick: (r: Round) => Measured): ImportFig
   };
 }
 
+/**
+ * One import through the service: upload, follow to the end, and check the rows really are there.
+ * `verify` counts the job's rows; the poller, when given, measures `jobs` latency meanwhile.
+ */
 async function measureImport(opts: {
   server: ServerProcess; key: string; file: string; rows: number; timeoutMs: number;
   pollJobs: boolean; verify: (jobUuid: string, rowsImported: number) => Promise<number>; allowDuplicateFile?: boolean;
