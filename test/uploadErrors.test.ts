@@ -3,6 +3,7 @@
  * in the spool folder. Also the size limit's boundary, the per-tenant active-job limit, and the
  * `format` input overriding detection.
  */
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CancelJobDocument, UploadImportDocument, type UploadImportMutation } from '../src/generated/gql/graphql.js';
 import type { GraphQLTestClient, UploadFile } from './support/client.js';
@@ -255,5 +256,27 @@ describe('the same file twice', () => {
     const again = await upload(client, file, { allowDuplicateFile: true });
     expect(again.userErrors).toEqual([]);
     expect(await waitForJob(client, again.job!.id)).toMatchObject({ status: 'COMPLETED', rowsImported: 5 });
+  });
+
+  it('tells files of several MB apart by their last row, and keeps the SHA-256 of all of their bytes', async () => {
+    // Uploads are hashed on a thread of its own, which reads back what the spool has written: in
+    // steps while the file grows, then the rest. A file of several steps checks all of it counts.
+    const rows = manyEvents(40_000);
+    const content = eventsCsv(rows);
+    expect(Buffer.byteLength(content)).toBeGreaterThan(8 << 20);
+    const lastRowOther = eventsCsv([...rows.slice(0, -1), eventRow(rows.length - 1, { user_id: 'Someone-else' })]);
+
+    const first = await upload(client, { name: 'large.csv', content });
+    expect(first.userErrors).toEqual([]);
+    expect(await waitForJob(client, first.job!.id)).toMatchObject({ status: 'COMPLETED', rowsImported: 40_000 });
+    const [stored] = await t.app.db.query<{ file_sha256: string }>(
+      "select file_sha256 from import_jobs where filename = 'large.csv'",
+    );
+    expect(stored.file_sha256).toBe(createHash('sha256').update(content).digest('hex'));
+
+    const other = await upload(client, { name: 'large-too.csv', content: lastRowOther });
+    expect(other.userErrors).toEqual([]);
+    await waitForJob(client, other.job!.id);
+    await expectRefused(t, client, { name: 'large-again.csv', content }, 'DUPLICATE_FILE');
   });
 });

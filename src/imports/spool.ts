@@ -1,17 +1,18 @@
 /**
- * Streams an upload to a file in the spool folder in constant memory, counting bytes and hashing
- * as it goes. The size limit is enforced here, by our own count (the multipart parser has none,
+ * Streams an upload to a file in the spool folder in constant memory, counting bytes as it goes
+ * while the hash thread hashes what has been written (workers/fileHashes.ts). The size limit is enforced here, by our own count (the multipart parser has none,
  * see http/uploadPlugin.ts), so it holds with chunked uploads that announce no length. Past the
  * limit the rest of an upload is read and dropped, so the request ends and gets its answer; a
  * download (importFromUrl) is broken off instead.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { SqlExecutor } from '../db/database.js';
 import type { Logger } from '../logger.js';
+import { hashWhileWritten } from '../workers/fileHashes.js';
 
 /** The upload itself broke off or was malformed (not our disk or database): the client's error. */
 export class UploadStreamError extends Error {}
@@ -21,6 +22,8 @@ export type SpoolResult =
   | { ok: false; code: 'FILE_TOO_LARGE'; message: string };
 
 const SPOOL_BUFFER_BYTES = 1 << 20;
+/** The hash thread is told how far the file is written each time it has grown by this much. */
+const HASH_STEP_BYTES = 4 << 20;
 
 export const tooLargeMessage = (maxBytes: number) => `The file is larger than the limit of ${maxBytes} bytes`;
 
@@ -34,7 +37,9 @@ class PastLimit extends Error {}
 export async function spoolUpload(source: Readable, spoolDir: string, maxBytes: number, pastLimit: 'drain' | 'stop' = 'drain'): Promise<SpoolResult> {
   await fs.promises.mkdir(spoolDir, { recursive: true });
   const file = path.join(spoolDir, `${randomUUID()}.upload`);
-  const hash = createHash('sha256');
+  const out = fs.createWriteStream(file, { highWaterMark: SPOOL_BUFFER_BYTES });
+  const hash = hashWhileWritten(file);
+  let told = 0;
   let size = 0;
   let tooLarge = false;
   const count = new Transform({
@@ -49,15 +54,16 @@ export async function spoolUpload(source: Readable, spoolDir: string, maxBytes: 
         done(pastLimit === 'stop' ? new PastLimit() : undefined);
         return;
       }
-      hash.update(chunk);
+      if (out.bytesWritten - told >= HASH_STEP_BYTES) hash.written(told = out.bytesWritten);
       done(null, chunk);
     },
   });
   let sourceError: Error | null = null;
   source.once('error', (err) => { sourceError = err; });
   try {
-    await pipeline(source, count, fs.createWriteStream(file, { highWaterMark: SPOOL_BUFFER_BYTES }));
+    await pipeline(source, count, out);
   } catch (err) {
+    hash.drop();
     await fs.promises.rm(file, { force: true });
     if (err instanceof PastLimit) return { ok: false, code: 'FILE_TOO_LARGE', message: tooLargeMessage(maxBytes) };
     // The upload's own stream may have failed before we listened (while the tenant's limit was checked).
@@ -66,10 +72,16 @@ export async function spoolUpload(source: Readable, spoolDir: string, maxBytes: 
     throw err;
   }
   if (tooLarge) {
+    hash.drop();
     await fs.promises.rm(file, { force: true });
     return { ok: false, code: 'FILE_TOO_LARGE', message: tooLargeMessage(maxBytes) };
   }
-  return { ok: true, path: file, size, sha256: hash.digest('hex') };
+  try {
+    return { ok: true, path: file, size, sha256: await hash.digest(size) };
+  } catch (err) {
+    await fs.promises.rm(file, { force: true });
+    throw err;
+  }
 }
 
 /** Reads and drops the rest of a stream, so the HTTP request can finish. */

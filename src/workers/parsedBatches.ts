@@ -9,10 +9,10 @@
  * garbage collector per batch (364 MB of them per 1M events rows, collected only when V8 got
  * round to it). A batch larger than a slot (rows of megabytes) travels in buffers of its own.
  */
-import { Worker } from 'node:worker_threads';
 import type { ImportFormat } from '../imports/formats/types.js';
 import type { CopyEncoding } from '../imports/copyData.js';
 import type { PreparedBatch } from '../imports/rowPipeline.js';
+import { startThread } from './startThread.js';
 
 export interface ParseRequest {
   path: string;
@@ -56,21 +56,13 @@ const SLOTS = 3;
  * in buffers of its own. Only the bytes a batch fills become resident memory.
  */
 const SLOT_BYTES = 8 << 20;
-/**
- * Compiled (dist/), the thread runs parseThread.js itself; under tsx, a worker thread does not
- * inherit the loader, so it boots through a small module that registers it first.
- */
-const BOOT = import.meta.url.endsWith('.ts')
-  ? new URL('./parseThread.boot.mjs', import.meta.url)
-  : new URL('./parseThread.js', import.meta.url);
-
 export async function* parseInThread(request: ParseRequest): AsyncGenerator<ParsedBatch> {
   // A young generation large enough that a slice's short-lived records die young instead of
   // being promoted (parseThread.ts reads in slices). Measured here (parse alone, 300k rows):
   // 16 MiB parsed as fast as 64 MiB and 32 MiB, with 60 MiB less RSS; 8 MiB was 20% slower.
   const slots = new SharedArrayBuffer(SLOTS * SLOT_BYTES);
   const workerData: ParseThreadData = { request, slots, slotBytes: SLOT_BYTES };
-  const worker = new Worker(BOOT, { workerData, resourceLimits: { maxYoungGenerationSizeMb: 16 } });
+  const worker = startThread('./parseThread', import.meta.url, { workerData, resourceLimits: { maxYoungGenerationSizeMb: 16 } });
   const inbox: ParseThreadMessage[] = [];
   let failure: Error | null = null;
   let exited = false;

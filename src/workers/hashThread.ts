@@ -1,0 +1,57 @@
+/**
+ * The hash thread: SHA-256 of spool files, read back as they are written (see fileHashes.ts). One
+ * thread serves every upload of the process, each hash under the id the main thread gave it.
+ *
+ * Protocol: main to thread `{ id, file, upTo, end }`: hash `file` up to byte `upTo`, which the
+ * spool has written; with `end`, that is the file's size, and the thread answers `{ id, sha256 }`
+ * or `{ id, error }` (a read that failed earlier is told here, the one answer the main thread
+ * waits for). `{ id, drop: true }` forgets a hash (the upload failed).
+ */
+import { createHash, type Hash } from 'node:crypto';
+import fs from 'node:fs';
+import { parentPort } from 'node:worker_threads';
+
+export type HashRequest =
+  | { id: number; file: string; upTo: number; end: boolean }
+  | { id: number; drop: true };
+export type HashAnswer = { id: number; sha256: string } | { id: number; error: string };
+
+/** Read back in pieces of this size, into one buffer reused for every file. */
+const READ_BYTES = 1 << 20;
+const buffer = Buffer.allocUnsafe(READ_BYTES);
+
+interface Hashing { fd: number | null; hashed: number; hash: Hash; error: string | null }
+const hashings = new Map<number, Hashing>();
+const port = parentPort!;
+
+function hashUpTo(h: Hashing, file: string, upTo: number): void {
+  // Opened at the first bytes to read: by then the spool has created the file.
+  h.fd ??= fs.openSync(file, 'r');
+  while (h.hashed < upTo) {
+    const read = fs.readSync(h.fd, buffer, 0, Math.min(READ_BYTES, upTo - h.hashed), h.hashed);
+    if (read === 0) throw new Error(`${file} ended at byte ${h.hashed}, ${upTo} expected`);
+    h.hash.update(buffer.subarray(0, read));
+    h.hashed += read;
+  }
+}
+
+function forget(id: number): void {
+  const h = hashings.get(id);
+  hashings.delete(id);
+  if (h?.fd != null) fs.closeSync(h.fd);
+}
+
+port.on('message', (m: HashRequest) => {
+  if ('drop' in m) { forget(m.id); return; }
+  let h = hashings.get(m.id);
+  if (!h) hashings.set(m.id, h = { fd: null, hashed: 0, hash: createHash('sha256'), error: null });
+  try {
+    if (!h.error) hashUpTo(h, m.file, m.upTo);
+  } catch (err) {
+    h.error = (err as Error).message;
+  }
+  if (!m.end) return;
+  const answer: HashAnswer = h.error ? { id: m.id, error: h.error } : { id: m.id, sha256: h.hash.digest('hex') };
+  forget(m.id);
+  port.postMessage(answer);
+});
