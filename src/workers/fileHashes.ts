@@ -10,17 +10,19 @@ import type { HashAnswer, HashRequest } from './hashThread.js';
 import { startThread } from './startThread.js';
 
 interface Waiter { resolve(sha256: string): void; reject(err: Error): void }
+interface HashThread { worker: Worker; alive: boolean; hashing: number }
 
-/** The process's one hash thread, started at the first hash and again after it died. */
-let current: { worker: Worker; alive: boolean } | null = null;
+/**
+ * The hash thread, while any file is being hashed. It ends when the last hash is done or dropped:
+ * idle, it held ~12 MiB of resident memory, and an import's peak memory comes after its upload.
+ */
+let current: HashThread | null = null;
 let nextId = 1;
 const waiting = new Map<number, Waiter>();
 
-function hashThread(): { worker: Worker; alive: boolean } {
+function hashThread(): HashThread {
   if (current?.alive) return current;
-  const thread = { worker: startThread('./hashThread', import.meta.url), alive: true };
-  // Idle between uploads: it must not keep the process from exiting.
-  thread.worker.unref();
+  const thread: HashThread = { worker: startThread('./hashThread', import.meta.url), alive: true, hashing: 0 };
   thread.worker.on('message', (answer: HashAnswer) => {
     const waiter = waiting.get(answer.id);
     waiting.delete(answer.id);
@@ -39,6 +41,14 @@ function hashThread(): { worker: Worker; alive: boolean } {
   return thread;
 }
 
+/** One hash fewer under way; the thread ends with the last. */
+function done(thread: HashThread): void {
+  if (--thread.hashing > 0 || !thread.alive) return;
+  thread.alive = false;
+  if (current === thread) current = null;
+  void thread.worker.terminate();
+}
+
 export interface FileHash {
   /** The file now holds at least `bytes` bytes, which the thread may hash. */
   written(bytes: number): void;
@@ -51,6 +61,9 @@ export interface FileHash {
 export function hashWhileWritten(file: string): FileHash {
   const id = nextId++;
   const thread = hashThread();
+  thread.hashing++;
+  let finished = false;
+  const finish = () => { if (!finished) { finished = true; done(thread); } };
   const send = (request: HashRequest) => { if (thread.alive) thread.worker.postMessage(request); };
   return {
     written: (bytes) => send({ id, file, upTo: bytes, end: false }),
@@ -58,7 +71,10 @@ export function hashWhileWritten(file: string): FileHash {
       if (!thread.alive) { reject(new Error('the hash thread died while the upload was written')); return; }
       waiting.set(id, { resolve, reject });
       send({ id, file, upTo: size, end: true });
-    }),
-    drop: () => send({ id, drop: true }),
+    }).finally(finish),
+    drop: () => {
+      send({ id, drop: true });
+      finish();
+    },
   };
 }
