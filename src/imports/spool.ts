@@ -1,9 +1,10 @@
 /**
  * Streams an upload to a file in the spool folder in constant memory, counting bytes as it goes
- * while the hash thread hashes what has been written (workers/fileHashes.ts). The size limit is enforced here, by our own count (the multipart parser has none,
- * see http/uploadPlugin.ts), so it holds with chunked uploads that announce no length. Past the
- * limit the rest of an upload is read and dropped, so the request ends and gets its answer; a
- * download (importFromUrl) is broken off instead.
+ * while the hash thread hashes what has been written (workers/fileHashes.ts). The size limit is
+ * enforced here, by our own count (the multipart parser has none, see http/uploadPlugin.ts), so
+ * it holds with chunked uploads that announce no length. Past the limit the rest of an upload is
+ * read and dropped, so the request ends and gets its answer; a download (importFromUrl) is broken
+ * off instead.
  */
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
