@@ -17,16 +17,20 @@ let dir: string;
 beforeAll(async () => { dir = await fs.mkdtemp(path.join(os.tmpdir(), 'parsed-batches-')); });
 afterAll(async () => { await fs.rm(dir, { recursive: true, force: true }); });
 
-async function batchesOf(content: string, batchSize: number) {
+async function requestFor(content: string, batchSize: number): Promise<ParseRequest> {
   const file = path.join(dir, `${Math.random().toString(16).slice(2)}.csv`);
   await fs.writeFile(file, content);
   const kind = getKind('EVENTS');
   const header = [...EVENT_COLUMNS];
-  const request: ParseRequest = {
+  return {
     path: file, offset: 0, line: 0, format: 'CSV', header, kind: 'EVENTS',
     tenantId: '00000000-0000-4000-8000-000000000001', jobId: '00000000-0000-4000-8000-000000000002',
     batchSize, jobValues: {}, copy: { format: 'binary', types: binaryTypesOf('events', copyColumnsFor({ kind, format: 'CSV', header }))! },
   };
+}
+
+async function batchesOf(content: string, batchSize: number) {
+  const request = await requestFor(content, batchSize);
   const out: { rows: number; copyBytes: number }[] = [];
   for await (const batch of parseInThread(request)) {
     out.push({ rows: batch.rowsProcessed, copyBytes: batch.copyData.length });
@@ -48,5 +52,34 @@ describe('commit batches', () => {
     expect(batches.length).toBeGreaterThanOrEqual(3);
     expect(batches.reduce((n, b) => n + b.rows, 0)).toBe(rows);
     for (const b of batches) expect(b.copyBytes).toBeLessThanOrEqual(8.5 * 1024 * 1024);
+  });
+});
+
+describe('slot memory', () => {
+  it('is never given to another job while a batch in it is held, and serves the next job once all are released', async () => {
+    // A: every batch released but the last, as while its commit is still under way.
+    const a = [];
+    for await (const batch of parseInThread(await requestFor(eventsCsv(manyEvents(2_500)), 1_000))) a.push(batch);
+    const held = a.pop()!;
+    for (const batch of a) batch.release();
+    const heldBytes = Buffer.from(held.copyData);
+
+    // B runs meanwhile, and must not write where A's held batch lies.
+    const bBuffers = new Set<ArrayBufferLike>();
+    for await (const batch of parseInThread(await requestFor(eventsCsv(manyEvents(3_000, 50_000)), 1_000))) {
+      bBuffers.add(batch.copyData.buffer);
+      batch.release();
+    }
+    expect(bBuffers.has(held.copyData.buffer)).toBe(false);
+    expect(held.copyData.equals(heldBytes)).toBe(true);
+
+    // Once released, A's memory (or B's) serves the next job: no new memory per import.
+    held.release();
+    const cBuffers = new Set<ArrayBufferLike>();
+    for await (const batch of parseInThread(await requestFor(eventsCsv(manyEvents(1_000)), 1_000))) {
+      cBuffers.add(batch.copyData.buffer);
+      batch.release();
+    }
+    expect([...cBuffers].every((buffer) => buffer === held.copyData.buffer || bBuffers.has(buffer))).toBe(true);
   });
 });
