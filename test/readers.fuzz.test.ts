@@ -14,8 +14,8 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readCsv, splitRecord } from '../src/imports/formats/csvReader.js';
-import { readNdjson } from '../src/imports/formats/ndjsonReader.js';
-import type { SourceRecord } from '../src/imports/formats/types.js';
+import { decodeNdjsonLine, readNdjson } from '../src/imports/formats/ndjsonReader.js';
+import type { RecordBytes, SourceRecord } from '../src/imports/formats/types.js';
 import {
   buildCsv, buildNdjson, csvField, csvTable, encodeCsvRecord, ndjsonFile, readAll, type ReadResult,
 } from './support/readerFuzz.js';
@@ -193,6 +193,28 @@ describe('readNdjson', () => {
         const cut = k % full.batches.length;
         // Only an empty file has a checkpoint at offset 0, and that is a fresh start, not a resume.
         if (full.batches[cut].endOffset > 0) await expectResumeMatches(full, cut, (from) => ndjsonAt(file, batchSize, resumeChunk, from));
+      },
+    ), { numRuns: RUNS });
+  });
+
+  it('as bytes into reused buffers, as the parse thread reads, gives the same lines when each batch is done with before the next', async () => {
+    await fc.assert(fc.asyncProperty(
+      ndjsonFile, fc.constantFrom(...BATCH_SIZES), fc.constantFrom(...CHUNK_SIZES),
+      async (spec, batchSize, chunkBytes) => {
+        const file = await tempFile(buildNdjson(spec).bytes);
+        const reference = await ndjsonAt(file, 1000);
+        const records: SourceRecord[] = [];
+        let last = { endOffset: -1, endLine: -1 };
+        for await (const batch of readNdjson({ path: file, offset: 0, line: 0, batchSize, chunkBytes, decode: false, reuseBuffers: true })) {
+          // Done with the batch before asking for the next: its bytes may be read over after that.
+          for (const record of batch.records) {
+            const decoded = 'data' in record ? decodeNdjsonLine(record as RecordBytes) : record;
+            if (decoded) records.push(decoded);
+          }
+          last = { endOffset: batch.endOffset, endLine: batch.endLine };
+        }
+        expect(records, `chunkBytes ${chunkBytes}, batchSize ${batchSize}`).toEqual(reference.records);
+        expect(last).toEqual({ endOffset: reference.endOffset, endLine: reference.endLine });
       },
     ), { numRuns: RUNS });
   });

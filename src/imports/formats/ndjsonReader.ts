@@ -5,7 +5,7 @@
  * (so memory stays bounded whatever the file holds).
  */
 import { isUtf8 } from 'node:buffer';
-import fs from 'node:fs';
+import { openChunks } from './fileChunks.js';
 import type { ReadFrom, RecordBatch, RecordBytes, SourceRecord } from './types.js';
 import { Utf8Marks } from './utf8Marks.js';
 
@@ -22,7 +22,6 @@ export function readNdjson(from: NdjsonFrom & { decode: false }): AsyncGenerator
 export async function* readNdjson(from: NdjsonFrom & { decode?: boolean }): AsyncGenerator<RecordBatch<SourceRecord | RecordBytes>> {
   const maxLine = from.maxLineBytes ?? MAX_NDJSON_LINE_BYTES;
   const decode = from.decode !== false;
-  const stream = fs.createReadStream(from.path, { start: from.offset, highWaterMark: from.chunkBytes ?? 1 << 20, signal: from.signal });
   let carry: Buffer | null = null;
   let skippingLongLine = false; // inside a line already reported as too long
   let offset = from.offset; // file offset of carry[0], or of the next byte to read when there is no carry
@@ -59,49 +58,57 @@ export async function* readNdjson(from: NdjsonFrom & { decode?: boolean }): Asyn
     carry = null;
   };
 
-  for await (const chunk of stream as AsyncIterable<Buffer>) {
-    // Lines are read where they lie in the chunk. Only a line split between chunks is joined, on
-    // its own: joining the whole chunk to the previous one's tail copied every byte of the file.
-    let start = 0;
-    if (carry) {
-      const nl = chunk.indexOf(LF);
-      if (nl === -1) { // the line goes on past this chunk too
-        carry = Buffer.concat([carry, chunk]);
-        dropOverlongCarry();
-        continue;
+  // A buffer may be read over once no record waiting to be handed out lies in it (the records
+  // handed out before are done with: see ReadFrom.reuseBuffers).
+  const reuse = from.reuseBuffers ? (buffer: ArrayBufferLike) => !records.some((r) => r.data?.buffer === buffer) : undefined;
+  const chunks = await openChunks({ path: from.path, offset: from.offset, chunkBytes: from.chunkBytes ?? 1 << 20, signal: from.signal, reuse });
+  try {
+    for (let chunk = await chunks.next(); chunk; chunk = await chunks.next()) {
+      // Lines are read where they lie in the chunk. Only a line split between chunks is joined, on
+      // its own: joining the whole chunk to the previous one's tail copied every byte of the file.
+      let start = 0;
+      if (carry) {
+        const nl = chunk.indexOf(LF);
+        if (nl === -1) { // the line goes on past this chunk too
+          carry = Buffer.concat([carry, chunk]);
+          dropOverlongCarry();
+          continue;
+        }
+        const joined = Buffer.concat([carry, chunk.subarray(0, nl + 1)]);
+        utf8.newBuffer();
+        if (skippingLongLine) skippingLongLine = false;
+        else take(joined, 0, joined.length - 1);
+        utf8.mark(records, joined, joined.length);
+        offset += joined.length;
+        carry = null;
+        start = nl + 1;
+        if (records.length >= from.batchSize) {
+          yield { records, endOffset: offset, endLine: line };
+          records = [];
+          utf8.newBatch();
+        }
       }
-      const joined = Buffer.concat([carry, chunk.subarray(0, nl + 1)]);
-      utf8.newBuffer();
-      if (skippingLongLine) skippingLongLine = false;
-      else take(joined, 0, joined.length - 1);
-      utf8.mark(records, joined, joined.length);
-      offset += joined.length;
-      carry = null;
-      start = nl + 1;
-      if (records.length >= from.batchSize) {
-        yield { records, endOffset: offset, endLine: line };
-        records = [];
-        utf8.newBatch();
+      const base = offset - start; // file offset of chunk[0]
+      let nl: number;
+      utf8.newBuffer(start);
+      while ((nl = chunk.indexOf(LF, start)) !== -1) {
+        if (skippingLongLine) skippingLongLine = false; // the end of the long line: drop it
+        else take(chunk, start, nl);
+        start = nl + 1;
+        if (records.length >= from.batchSize) {
+          utf8.mark(records, chunk, start);
+          yield { records, endOffset: base + start, endLine: line };
+          records = [];
+          utf8.newBatch();
+        }
       }
+      utf8.mark(records, chunk, start);
+      offset = base + start;
+      carry = start < chunk.length ? Buffer.from(chunk.subarray(start)) : null;
+      dropOverlongCarry();
     }
-    const base = offset - start; // file offset of chunk[0]
-    let nl: number;
-    utf8.newBuffer(start);
-    while ((nl = chunk.indexOf(LF, start)) !== -1) {
-      if (skippingLongLine) skippingLongLine = false; // the end of the long line: drop it
-      else take(chunk, start, nl);
-      start = nl + 1;
-      if (records.length >= from.batchSize) {
-        utf8.mark(records, chunk, start);
-        yield { records, endOffset: base + start, endLine: line };
-        records = [];
-        utf8.newBatch();
-      }
-    }
-    utf8.mark(records, chunk, start);
-    offset = base + start;
-    carry = start < chunk.length ? Buffer.from(chunk.subarray(start)) : null;
-    dropOverlongCarry();
+  } finally {
+    await chunks.close();
   }
   if (carry && carry.length > 0) {
     utf8.newBuffer();

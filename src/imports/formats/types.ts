@@ -39,4 +39,10 @@ export interface ReadFrom {
   signal?: AbortSignal;
   /** Read size; 1 MiB unless a test wants records split across many chunk boundaries. */
   chunkBytes?: number;
+  /**
+   * The caller is done with a batch's records before it asks for the next batch (the parse thread
+   * is), so their bytes may be read over after that: the reader reads into buffers it reuses.
+   * Without it, records stay valid for as long as they are held.
+   */
+  reuseBuffers?: boolean;
 }

@@ -1,0 +1,66 @@
+/**
+ * A file's bytes from an offset, chunk by chunk, each next chunk read while the one before is
+ * framed (as a read stream reads ahead). With `reuse`, chunks are read into a few buffers that
+ * serve again once nothing still needs their bytes, instead of a new buffer per chunk: a new
+ * megabyte buffer is memory the kernel maps afresh (MALLOC_MMAP_THRESHOLD_), and on this VM
+ * parsing 517 MB of NDJSON spent 0.5-0.65 s of kernel time on it (0.22 s with buffers that were
+ * not mapped afresh).
+ */
+import fs from 'node:fs/promises';
+
+/** Buffers kept for reuse; a chunk that finds them all still needed gets a buffer of its own. */
+const REUSED_BUFFERS = 3;
+
+export interface ChunkReader {
+  /** The next chunk, or null at the end of the file. */
+  next(): Promise<Buffer | null>;
+  close(): Promise<void>;
+}
+
+export async function openChunks(opts: {
+  path: string; offset: number; chunkBytes: number; signal?: AbortSignal;
+  /**
+   * Asked, as a chunk is to be read, of each kept buffer but the one being framed: may it be read
+   * over? Without it, every chunk gets a new buffer.
+   */
+  reuse?: (buffer: ArrayBufferLike) => boolean;
+}): Promise<ChunkReader> {
+  const handle = await fs.open(opts.path, 'r');
+  const buffers: Buffer[] = [];
+  let position = opts.offset;
+  let ended = false;
+
+  /** A buffer to read into: a kept one nothing needs (and not the one being framed), or a new one. */
+  const bufferFor = (framing: Buffer | null): Buffer => {
+    if (opts.reuse) {
+      for (const b of buffers) if (b.buffer !== framing?.buffer && opts.reuse(b.buffer)) return b;
+    }
+    const b = Buffer.allocUnsafeSlow(opts.chunkBytes);
+    if (opts.reuse && buffers.length < REUSED_BUFFERS) buffers.push(b);
+    return b;
+  };
+  const read = async (framing: Buffer | null): Promise<Buffer | null> => {
+    if (ended) return null;
+    opts.signal?.throwIfAborted();
+    const b = bufferFor(framing);
+    const { bytesRead } = await handle.read(b, 0, b.length, position);
+    if (bytesRead === 0) { ended = true; return null; }
+    position += bytesRead;
+    return b.subarray(0, bytesRead);
+  };
+
+  let ahead: Promise<Buffer | null> | null = null;
+  return {
+    async next() {
+      const chunk = await (ahead ?? read(null));
+      // The chunk after it is read meanwhile, into a buffer other than this chunk's.
+      ahead = chunk ? read(chunk) : null;
+      ahead?.catch(() => {}); // its failure is reported when it is taken
+      return chunk;
+    },
+    async close() {
+      await ahead?.catch(() => {});
+      await handle.close();
+    },
+  };
+}
