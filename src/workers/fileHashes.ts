@@ -10,19 +10,22 @@ import type { HashAnswer, HashRequest } from './hashThread.js';
 import { startThread } from './startThread.js';
 
 interface Waiter { resolve(sha256: string): void; reject(err: Error): void }
+interface HashThread { worker: Worker; alive: boolean; hashing: number; idle: NodeJS.Timeout | null }
 
 /**
- * The process's one hash thread, started at the first hash and again after it died. It stays
- * between uploads (~12 MiB resident): ended after each upload and started anew for the next, the
- * server's peak memory grew import after import (218, 247, 278, 303 MiB over four).
+ * A hash thread left without uploads ends after this long. It holds ~12 MiB of resident memory,
+ * and an import's peak memory comes after its upload; uploads in a row share one thread.
  */
-let current: { worker: Worker; alive: boolean } | null = null;
+const IDLE_MS = 1000;
+
+/** The process's hash thread while uploads are hashed, started again for later ones. */
+let current: HashThread | null = null;
 let nextId = 1;
 const waiting = new Map<number, Waiter>();
 
-function hashThread(): { worker: Worker; alive: boolean } {
+function hashThread(): HashThread {
   if (current?.alive) return current;
-  const thread = { worker: startThread('./hashThread', import.meta.url), alive: true };
+  const thread: HashThread = { worker: startThread('./hashThread', import.meta.url), alive: true, hashing: 0, idle: null };
   thread.worker.on('message', (answer: HashAnswer) => {
     const waiter = waiting.get(answer.id);
     waiting.delete(answer.id);
@@ -37,11 +40,24 @@ function hashThread(): { worker: Worker; alive: boolean } {
   };
   thread.worker.on('error', died);
   thread.worker.on('exit', (code) => died(new Error(`the hash thread exited with code ${code}`)));
-  // Idle between uploads, it must not keep the process from exiting. (Unref'd after the listeners:
-  // adding one refs a worker again.) An upload under way keeps the process alive by its socket.
+  // Only while it hashes does it keep the process alive (see hashWhileWritten and hashEnded).
+  // Unref'd after the listeners: adding one refs a worker again.
   thread.worker.unref();
   current = thread;
   return thread;
+}
+
+/** One hash fewer under way; the last one leaves the thread to end if no other comes soon. */
+function hashEnded(thread: HashThread): void {
+  if (--thread.hashing > 0 || !thread.alive) return;
+  thread.worker.unref();
+  thread.idle = setTimeout(() => {
+    if (thread.hashing > 0 || !thread.alive) return;
+    thread.alive = false;
+    if (current === thread) current = null;
+    void thread.worker.terminate();
+  }, IDLE_MS);
+  thread.idle.unref();
 }
 
 export interface FileHash {
@@ -56,6 +72,10 @@ export interface FileHash {
 export function hashWhileWritten(file: string): FileHash {
   const id = nextId++;
   const thread = hashThread();
+  if (thread.idle) { clearTimeout(thread.idle); thread.idle = null; }
+  if (thread.hashing++ === 0) thread.worker.ref();
+  let ended = false;
+  const end = () => { if (!ended) { ended = true; hashEnded(thread); } };
   const send = (request: HashRequest) => { if (thread.alive) thread.worker.postMessage(request); };
   return {
     written: (bytes) => send({ id, file, upTo: bytes, end: false }),
@@ -63,7 +83,10 @@ export function hashWhileWritten(file: string): FileHash {
       if (!thread.alive) { reject(new Error('the hash thread died while the upload was written')); return; }
       waiting.set(id, { resolve, reject });
       send({ id, file, upTo: size, end: true });
-    }),
-    drop: () => send({ id, drop: true }),
+    }).finally(end),
+    drop: () => {
+      send({ id, drop: true });
+      end();
+    },
   };
 }
