@@ -32,7 +32,7 @@ async function parseOnce(format: ImportFormat, file: string, asBytes: boolean): 
   });
   const from = { path: file, offset: 0, line: 0, batchSize: SLICE_ROWS };
   const batches = (format === 'CSV'
-    ? (asBytes ? readCsv({ ...from, skipHeader: true, decode: false }) : readCsv({ ...from, skipHeader: true }))
+    ? (asBytes ? readCsv({ ...from, skipHeader: true, decode: false, reuseBuffers: true }) : readCsv({ ...from, skipHeader: true }))
     : (asBytes ? readNdjson({ ...from, decode: false, reuseBuffers: true }) : readNdjson(from))) as AsyncGenerator<RecordBatch<SourceRecord | RecordBytes>>;
   const started = performance.now();
   let rows = 0;

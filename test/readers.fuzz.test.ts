@@ -13,9 +13,9 @@ import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readCsv, splitRecord } from '../src/imports/formats/csvReader.js';
+import { decodeCsvRecord, readCsv, splitRecord } from '../src/imports/formats/csvReader.js';
 import { decodeNdjsonLine, readNdjson } from '../src/imports/formats/ndjsonReader.js';
-import type { RecordBytes, SourceRecord } from '../src/imports/formats/types.js';
+import type { RecordBatch, RecordBytes, SourceRecord } from '../src/imports/formats/types.js';
 import {
   buildCsv, buildNdjson, csvField, csvTable, encodeCsvRecord, ndjsonFile, readAll, type ReadResult,
 } from './support/readerFuzz.js';
@@ -66,6 +66,23 @@ async function expectResumeMatches(full: ReadResult, k: number, resume: (from: {
   expect({ endOffset: resumed.endOffset, endLine: resumed.endLine }).toEqual({ endOffset: full.endOffset, endLine: full.endLine });
 }
 
+/**
+ * Reads as the parse thread does: records as bytes, into buffers the reader reuses, each batch
+ * decoded before the next is asked for (after that, its bytes may be read over).
+ */
+async function readReusingBuffers(batches: AsyncGenerator<RecordBatch<SourceRecord | RecordBytes>>, decode: (record: RecordBytes) => SourceRecord | null) {
+  const records: SourceRecord[] = [];
+  let end = { endOffset: -1, endLine: -1 };
+  for await (const batch of batches) {
+    for (const record of batch.records) {
+      const decoded = 'data' in record ? decode(record as RecordBytes) : record;
+      if (decoded) records.push(decoded);
+    }
+    end = { endOffset: batch.endOffset, endLine: batch.endLine };
+  }
+  return { records, ...end };
+}
+
 const fieldsOf = (records: SourceRecord[]) => records.map((r) => ({ line: r.line, raw: r.raw, fields: r.fields, parseError: r.parseError }));
 
 describe('readCsv', () => {
@@ -90,6 +107,19 @@ describe('readCsv', () => {
 
         const full = await csvAt(file, batchSize, resumeChunk);
         await expectResumeMatches(full, k, (from) => csvAt(file, batchSize, resumeChunk, from));
+      },
+    ), { numRuns: RUNS });
+  });
+
+  it('as bytes into reused buffers, as the parse thread reads, gives the same records when each batch is done with before the next', async () => {
+    await fc.assert(fc.asyncProperty(
+      csvTable, fc.constantFrom(...BATCH_SIZES), fc.constantFrom(...CHUNK_SIZES),
+      async (table, batchSize, chunkBytes) => {
+        const file = await tempFile(buildCsv(table).bytes);
+        const reference = await csvAt(file, 1000);
+        const result = await readReusingBuffers(readCsv({ path: file, offset: 0, line: 0, batchSize, chunkBytes, skipHeader: true, decode: false, reuseBuffers: true }), decodeCsvRecord);
+        expect(result.records, `chunkBytes ${chunkBytes}, batchSize ${batchSize}`).toEqual(reference.records);
+        expect({ endOffset: result.endOffset, endLine: result.endLine }).toEqual({ endOffset: reference.endOffset, endLine: reference.endLine });
       },
     ), { numRuns: RUNS });
   });
@@ -203,18 +233,9 @@ describe('readNdjson', () => {
       async (spec, batchSize, chunkBytes) => {
         const file = await tempFile(buildNdjson(spec).bytes);
         const reference = await ndjsonAt(file, 1000);
-        const records: SourceRecord[] = [];
-        let last = { endOffset: -1, endLine: -1 };
-        for await (const batch of readNdjson({ path: file, offset: 0, line: 0, batchSize, chunkBytes, decode: false, reuseBuffers: true })) {
-          // Done with the batch before asking for the next: its bytes may be read over after that.
-          for (const record of batch.records) {
-            const decoded = 'data' in record ? decodeNdjsonLine(record as RecordBytes) : record;
-            if (decoded) records.push(decoded);
-          }
-          last = { endOffset: batch.endOffset, endLine: batch.endLine };
-        }
-        expect(records, `chunkBytes ${chunkBytes}, batchSize ${batchSize}`).toEqual(reference.records);
-        expect(last).toEqual({ endOffset: reference.endOffset, endLine: reference.endLine });
+        const result = await readReusingBuffers(readNdjson({ path: file, offset: 0, line: 0, batchSize, chunkBytes, decode: false, reuseBuffers: true }), decodeNdjsonLine);
+        expect(result.records, `chunkBytes ${chunkBytes}, batchSize ${batchSize}`).toEqual(reference.records);
+        expect({ endOffset: result.endOffset, endLine: result.endLine }).toEqual({ endOffset: reference.endOffset, endLine: reference.endLine });
       },
     ), { numRuns: RUNS });
   });

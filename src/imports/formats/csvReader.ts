@@ -14,7 +14,7 @@
  * quote never swallows the rest of the file, and memory stays bounded.
  */
 import { isUtf8 } from 'node:buffer';
-import fs from 'node:fs';
+import { openChunks } from './fileChunks.js';
 import type { RecordBytes, ReadFrom, RecordBatch, SourceRecord } from './types.js';
 import { Utf8Marks } from './utf8Marks.js';
 
@@ -26,6 +26,10 @@ const CR = 0x0d;
 
 type CsvFrom = ReadFrom & { skipHeader: boolean; maxRecordBytes?: number };
 
+/** Join buffers kept for reuse, each a chunk and this much of an unread tail in size. */
+const JOINS_KEPT = 2;
+const JOIN_SPARE_BYTES = 64 << 10;
+
 /** Records decoded: text and fields. */
 export function readCsv(from: CsvFrom): AsyncGenerator<RecordBatch>;
 /** Records as bytes (framing errors decoded), for the row pipeline's byte path. */
@@ -33,7 +37,7 @@ export function readCsv(from: CsvFrom & { decode: false }): AsyncGenerator<Recor
 export async function* readCsv(from: CsvFrom & { decode?: boolean }): AsyncGenerator<RecordBatch<SourceRecord | RecordBytes>> {
   const maxRecord = from.maxRecordBytes ?? MAX_CSV_RECORD_BYTES;
   const decode = from.decode !== false;
-  const stream = fs.createReadStream(from.path, { start: from.offset, highWaterMark: from.chunkBytes ?? 1 << 20, signal: from.signal });
+  const chunkBytes = from.chunkBytes ?? 1 << 20;
   let data: Buffer = Buffer.alloc(0);
   let base = from.offset; // file offset of data[0]
   let line = from.line; // lines consumed before `pos`
@@ -55,78 +59,101 @@ export async function* readCsv(from: CsvFrom & { decode?: boolean }): AsyncGener
     else { pos = data.length; skipping = !eof; }
   };
 
-  const chunks = (stream as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
-  for (;;) {
-    if (skipping) {
-      const lineEnd = findLineEnd(data, pos);
-      if (lineEnd >= 0 && (lineEnd + 1 < data.length || eof)) { pos = afterLineEnd(data, lineEnd); skipping = false; }
-      else pos = lineEnd >= 0 ? lineEnd : data.length; // keep a final CR: its LF may come next
+  // A buffer may be read or joined over once neither the unread tail nor a record waiting to be
+  // handed out lies in it (the records handed out before are done with: ReadFrom.reuseBuffers).
+  const reuse = from.reuseBuffers
+    ? (buffer: ArrayBufferLike) => buffer !== data.buffer && !records.some((r) => r.data?.buffer === buffer)
+    : undefined;
+  const chunks = await openChunks({ path: from.path, offset: from.offset, chunkBytes, signal: from.signal, reuse });
+  const joins: Buffer[] = [];
+  /** The unread tail and the next chunk in one buffer: with `reuse`, one of a few kept for it. */
+  const join = (tail: Buffer, chunk: Buffer): Buffer => {
+    const n = tail.length + chunk.length;
+    if (!reuse) return Buffer.concat([tail, chunk], n);
+    let into = joins.find((b) => b.length >= n && reuse(b.buffer));
+    if (!into) {
+      into = Buffer.allocUnsafeSlow(Math.max(n, chunkBytes + JOIN_SPARE_BYTES));
+      if (joins.length < JOINS_KEPT && into.length === chunkBytes + JOIN_SPARE_BYTES) joins.push(into);
     }
-    // Frame every complete record in `data`.
-    while (!skipping) {
-      if (base + pos === 0 && data.length >= 3 && data[0] === 0xef && data[1] === 0xbb && data[2] === 0xbf) pos = 3;
-      const start = pos;
-      let i = pos;
-      let inQuotes = false;
-      let innerLines = 0;
-      let end = -1; // index of the terminator
-      const len = data.length;
-      for (; i < len; i++) {
-        const c = data[i];
-        if (c > QUOTE) continue; // most bytes: one comparison (LF and CR are below the quote)
-        if (c === QUOTE) inQuotes = !inQuotes;
-        else if (c === LF || c === CR) {
-          if (!inQuotes) { end = i; break; }
-          if (c === LF || data[i + 1] !== LF) innerLines++;
-        }
+    tail.copy(into, 0);
+    chunk.copy(into, tail.length);
+    return into.subarray(0, n);
+  };
+  try {
+    for (;;) {
+      if (skipping) {
+        const lineEnd = findLineEnd(data, pos);
+        if (lineEnd >= 0 && (lineEnd + 1 < data.length || eof)) { pos = afterLineEnd(data, lineEnd); skipping = false; }
+        else pos = lineEnd >= 0 ? lineEnd : data.length; // keep a final CR: its LF may come next
       }
-      let next: number; // index just past the terminator
-      if (end >= 0) {
-        if (data[end] === CR && end + 1 >= len && !eof) break; // CR at the end of the buffer: is an LF next?
-        next = afterLineEnd(data, end);
-      } else if (eof && start < len) {
-        if (inQuotes) {
-          // A quote opened and never closed: without this, it would swallow the rest of the file.
-          resync(start, 'a quote opens here and is never closed');
+      // Frame every complete record in `data`.
+      while (!skipping) {
+        if (base + pos === 0 && data.length >= 3 && data[0] === 0xef && data[1] === 0xbb && data[2] === 0xbf) pos = 3;
+        const start = pos;
+        let i = pos;
+        let inQuotes = false;
+        let innerLines = 0;
+        let end = -1; // index of the terminator
+        const len = data.length;
+        for (; i < len; i++) {
+          const c = data[i];
+          if (c > QUOTE) continue; // most bytes: one comparison (LF and CR are below the quote)
+          if (c === QUOTE) inQuotes = !inQuotes;
+          else if (c === LF || c === CR) {
+            if (!inQuotes) { end = i; break; }
+            if (c === LF || data[i + 1] !== LF) innerLines++;
+          }
+        }
+        let next: number; // index just past the terminator
+        if (end >= 0) {
+          if (data[end] === CR && end + 1 >= len && !eof) break; // CR at the end of the buffer: is an LF next?
+          next = afterLineEnd(data, end);
+        } else if (eof && start < len) {
+          if (inQuotes) {
+            // A quote opened and never closed: without this, it would swallow the rest of the file.
+            resync(start, 'a quote opens here and is never closed');
+            continue;
+          }
+          end = len;
+          next = len;
+        } else if (len - start > maxRecord) {
+          // An unclosed quote (or a giant record): report it and resume at the line after its start.
+          resync(start, `the record is longer than ${maxRecord} bytes; is a quote left unclosed?`);
+          continue;
+        } else break; // need more data
+
+        if (end - start > maxRecord) {
+          // The same limit whether the record arrived in one chunk or in many.
+          resync(start, `the record is longer than ${maxRecord} bytes; is a quote left unclosed?`);
           continue;
         }
-        end = len;
-        next = len;
-      } else if (len - start > maxRecord) {
-        // An unclosed quote (or a giant record): report it and resume at the line after its start.
-        resync(start, `the record is longer than ${maxRecord} bytes; is a quote left unclosed?`);
-        continue;
-      } else break; // need more data
-
-      if (end - start > maxRecord) {
-        // The same limit whether the record arrived in one chunk or in many.
-        resync(start, `the record is longer than ${maxRecord} bytes; is a quote left unclosed?`);
-        continue;
+        const recordLine = line + 1;
+        line += 1 + innerLines;
+        pos = next;
+        if (end === start) continue; // blank line
+        if (headerPending) { headerPending = false; continue; }
+        const record: RecordBytes = { line: recordLine, data, start, end, utf8: false };
+        records.push(decode ? decodeCsvRecord(record) : record);
+        if (records.length >= from.batchSize) {
+          utf8.mark(records, data, pos);
+          yield { records, endOffset: base + pos, endLine: line };
+          records = [];
+          utf8.newBatch();
+        }
       }
-      const recordLine = line + 1;
-      line += 1 + innerLines;
-      pos = next;
-      if (end === start) continue; // blank line
-      if (headerPending) { headerPending = false; continue; }
-      const record: RecordBytes = { line: recordLine, data, start, end, utf8: false };
-      records.push(decode ? decodeCsvRecord(record) : record);
-      if (records.length >= from.batchSize) {
-        utf8.mark(records, data, pos);
-        yield { records, endOffset: base + pos, endLine: line };
-        records = [];
-        utf8.newBatch();
-      }
+      utf8.mark(records, data, pos);
+      if (eof) break;
+      const chunk = await chunks.next();
+      // Keep only the unread tail; a record is at most maxRecord bytes, so this stays bounded.
+      const tail = data.subarray(pos);
+      base += pos;
+      pos = 0;
+      utf8.newBuffer();
+      if (!chunk) { eof = true; data = tail; continue; }
+      data = tail.length ? join(tail, chunk) : chunk;
     }
-    utf8.mark(records, data, pos);
-    if (eof) break;
-    const step = await chunks.next();
-    // Keep only the unread tail; a record is at most maxRecord bytes, so this stays bounded.
-    const tail = data.subarray(pos);
-    base += pos;
-    pos = 0;
-    utf8.newBuffer();
-    if (step.done) { eof = true; data = tail; continue; }
-    data = tail.length ? Buffer.concat([tail, step.value]) : step.value;
+  } finally {
+    await chunks.close();
   }
   yield { records, endOffset: base + pos, endLine: line };
 }
