@@ -1,9 +1,9 @@
 /**
  * The main thread's side of the hash thread (hashThread.ts): the SHA-256 of a file, computed while
  * the file is being written and off the event loop. Hashed on the main thread, a 517 MB upload
- * cost that thread ~0.4 s of CPU and the upload as much time (bench, NDJSON uploads: 1.3-1.7 s
- * hashed there, 1.0-1.1 s not hashed at all); the thread reads back from the page cache what has
- * been written, and keeps up with it.
+ * cost that thread ~0.4 s of CPU and the upload as much time (NDJSON uploads to a server started
+ * by hand: 1.3-1.7 s hashed there, 1.0-1.1 s not hashed at all); the thread reads back from the
+ * page cache what has been written, and keeps up with it.
  */
 import type { Worker } from 'node:worker_threads';
 import type { HashAnswer, HashRequest } from './hashThread.js';
