@@ -14,7 +14,7 @@
  * quote never swallows the rest of the file, and memory stays bounded.
  */
 import { isUtf8 } from 'node:buffer';
-import { openChunks } from './fileChunks.js';
+import { openChunks, ReusedBuffers } from './fileChunks.js';
 import type { RecordBytes, ReadFrom, RecordBatch, SourceRecord } from './types.js';
 import { Utf8Marks } from './utf8Marks.js';
 
@@ -65,16 +65,12 @@ export async function* readCsv(from: CsvFrom & { decode?: boolean }): AsyncGener
     ? (buffer: ArrayBufferLike) => buffer !== data.buffer && !records.some((r) => r.data?.buffer === buffer)
     : undefined;
   const chunks = await openChunks({ path: from.path, offset: from.offset, chunkBytes, signal: from.signal, reuse });
-  const joins: Buffer[] = [];
+  const joins = reuse ? new ReusedBuffers(chunkBytes + JOIN_SPARE_BYTES, JOINS_KEPT, reuse) : null;
   /** The unread tail and the next chunk in one buffer: with `reuse`, one of a few kept for it. */
   const join = (tail: Buffer, chunk: Buffer): Buffer => {
     const n = tail.length + chunk.length;
-    if (!reuse) return Buffer.concat([tail, chunk], n);
-    let into = joins.find((b) => b.length >= n && reuse(b.buffer));
-    if (!into) {
-      into = Buffer.allocUnsafeSlow(Math.max(n, chunkBytes + JOIN_SPARE_BYTES));
-      if (joins.length < JOINS_KEPT && into.length === chunkBytes + JOIN_SPARE_BYTES) joins.push(into);
-    }
+    if (!joins) return Buffer.concat([tail, chunk], n);
+    const into = joins.take(n);
     tail.copy(into, 0);
     chunk.copy(into, tail.length);
     return into.subarray(0, n);

@@ -8,8 +8,29 @@
  */
 import fs from 'node:fs/promises';
 
-/** Buffers kept for reuse; a chunk that finds them all still needed gets a buffer of its own. */
+/** Chunk buffers kept for reuse; a chunk that finds them all still needed gets a buffer of its own. */
 const REUSED_BUFFERS = 3;
+
+/**
+ * A few buffers of one size that serve again once `mayReuse` says nothing needs their bytes any
+ * more (the readers' read buffers, and the CSV reader's joins of a record split between chunks).
+ */
+export class ReusedBuffers {
+  private readonly kept: Buffer[] = [];
+
+  constructor(private readonly bytes: number, private readonly max: number, private readonly mayReuse: (buffer: ArrayBufferLike) => boolean) {}
+
+  /**
+   * A buffer of at least `n` bytes, other than `except`: a kept one free to reuse, or a new one,
+   * kept while fewer than `max` are (one larger than the kept size is not kept).
+   */
+  take(n = this.bytes, except?: ArrayBufferLike): Buffer {
+    for (const b of this.kept) if (b.length >= n && b.buffer !== except && this.mayReuse(b.buffer)) return b;
+    const b = Buffer.allocUnsafeSlow(Math.max(n, this.bytes));
+    if (b.length === this.bytes && this.kept.length < this.max) this.kept.push(b);
+    return b;
+  }
+}
 
 export interface ChunkReader {
   /** The next chunk, or null at the end of the file. */
@@ -26,23 +47,14 @@ export async function openChunks(opts: {
   reuse?: (buffer: ArrayBufferLike) => boolean;
 }): Promise<ChunkReader> {
   const handle = await fs.open(opts.path, 'r');
-  const buffers: Buffer[] = [];
+  const buffers = opts.reuse ? new ReusedBuffers(opts.chunkBytes, REUSED_BUFFERS, opts.reuse) : null;
   let position = opts.offset;
   let ended = false;
 
-  /** A buffer to read into: a kept one nothing needs (and not the one being framed), or a new one. */
-  const bufferFor = (framing: Buffer | null): Buffer => {
-    if (opts.reuse) {
-      for (const b of buffers) if (b.buffer !== framing?.buffer && opts.reuse(b.buffer)) return b;
-    }
-    const b = Buffer.allocUnsafeSlow(opts.chunkBytes);
-    if (opts.reuse && buffers.length < REUSED_BUFFERS) buffers.push(b);
-    return b;
-  };
   const read = async (framing: Buffer | null): Promise<Buffer | null> => {
     if (ended) return null;
     opts.signal?.throwIfAborted();
-    const b = bufferFor(framing);
+    const b = buffers ? buffers.take(opts.chunkBytes, framing?.buffer) : Buffer.allocUnsafeSlow(opts.chunkBytes);
     const { bytesRead } = await handle.read(b, 0, b.length, position);
     if (bytesRead === 0) { ended = true; return null; }
     position += bytesRead;
