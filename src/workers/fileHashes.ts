@@ -40,9 +40,6 @@ function hashThread(): HashThread {
   };
   thread.worker.on('error', died);
   thread.worker.on('exit', (code) => died(new Error(`the hash thread exited with code ${code}`)));
-  // Only while it hashes does it keep the process alive (see hashWhileWritten and hashEnded).
-  // Unref'd after the listeners: adding one refs a worker again.
-  thread.worker.unref();
   current = thread;
   return thread;
 }
@@ -50,7 +47,7 @@ function hashThread(): HashThread {
 /** One hash fewer under way; the last one leaves the thread to end if no other comes soon. */
 function hashEnded(thread: HashThread): void {
   if (--thread.hashing > 0 || !thread.alive) return;
-  thread.worker.unref();
+  thread.worker.unref(); // idle, it keeps the process alive no longer
   thread.idle = setTimeout(() => {
     if (thread.hashing > 0 || !thread.alive) return;
     thread.alive = false;
@@ -73,7 +70,7 @@ export function hashWhileWritten(file: string): FileHash {
   const id = nextId++;
   const thread = hashThread();
   if (thread.idle) { clearTimeout(thread.idle); thread.idle = null; }
-  if (thread.hashing++ === 0) thread.worker.ref();
+  if (thread.hashing++ === 0) thread.worker.ref(); // while it hashes, it keeps the process alive
   let ended = false;
   const end = () => { if (!ended) { ended = true; hashEnded(thread); } };
   const send = (request: HashRequest) => { if (thread.alive) thread.worker.postMessage(request); };

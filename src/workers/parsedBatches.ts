@@ -61,17 +61,18 @@ const SLOT_BYTES = 8 << 20;
  * SharedArrayBuffer is freed only once V8 collects it (a full GC), and until then the next job's
  * came on top: the server's RSS grew by ~25 MiB per import until one did (peaks of 228, 253 and
  * 281 MiB over three imports here, with 28, 55 and 79 MiB of such mappings resident after them).
- * At most one per job that may run at once is ever kept; more are left to the collector.
+ * At most MAX_IDLE_SLOT_MEMORY are kept (two jobs run at once by default, WORKER_CONCURRENCY);
+ * more are left to the collector.
  */
 const idleSlotMemory: SharedArrayBuffer[] = [];
 const MAX_IDLE_SLOT_MEMORY = 4;
 
 export async function* parseInThread(request: ParseRequest): AsyncGenerator<ParsedBatch> {
   const slots = idleSlotMemory.pop() ?? new SharedArrayBuffer(SLOTS * SLOT_BYTES);
+  const workerData: ParseThreadData = { request, slots, slotBytes: SLOT_BYTES };
   // A young generation large enough that a slice's short-lived records die young instead of
   // being promoted (parseThread.ts reads in slices). Measured here (parse alone, 300k rows):
   // 16 MiB parsed as fast as 64 MiB and 32 MiB, with 60 MiB less RSS; 8 MiB was 20% slower.
-  const workerData: ParseThreadData = { request, slots, slotBytes: SLOT_BYTES };
   const worker = startThread('./parseThread', import.meta.url, { workerData, resourceLimits: { maxYoungGenerationSizeMb: 16 } });
   const inbox: ParseThreadMessage[] = [];
   let failure: Error | null = null;
