@@ -8,8 +8,10 @@ export interface Config {
   databaseUrl: string | undefined;
   dataDir: string;
   spoolDir: string;
-  /** How long an ended job's spool file is kept (0: removed as the job ends). */
+  /** How long an ended job's spool file is kept (0: removed as the job ends, or kept as a spare). */
   spoolRetentionMs: number;
+  /** How many completed uploads' files the spool keeps for later uploads to write over (imports/spoolSpares.ts). */
+  spoolSpareFiles: number;
   maxFileSize: number;
   maxActiveJobsPerTenant: number;
   workerConcurrency: number;
@@ -63,6 +65,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     dataDir,
     spoolDir: path.resolve(env.SPOOL_DIR || path.join(dataDir, 'spool')),
     spoolRetentionMs: int(env, 'SPOOL_RETENTION_MS', 0),
+    spoolSpareFiles: int(env, 'SPOOL_SPARE_FILES', 2),
     maxFileSize: int(env, 'MAX_FILE_SIZE', 1024 ** 3),
     maxActiveJobsPerTenant: int(env, 'MAX_ACTIVE_JOBS_PER_TENANT', 1),
     workerConcurrency: int(env, 'WORKER_CONCURRENCY', 2),

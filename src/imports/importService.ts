@@ -51,6 +51,8 @@ export interface UploadRequest extends ImportOptions {
   confirmRequest?: () => Promise<UserError | null>;
   stream: Readable;
   filename: string | null;
+  /** About how many bytes the file has (the request's Content-Length, which also counts the other parts), if known. */
+  expectedBytes?: number | null;
 }
 
 export interface UrlImportRequest extends ImportOptions {
@@ -112,6 +114,7 @@ export async function importUpload(deps: ImportDeps, req: UploadRequest): Promis
     field: ['input', 'file'],
     pastLimit: 'drain',
     holdsSlotWhileArriving: false,
+    expectedBytes: req.expectedBytes ?? null,
     open: async () => ({ ok: true, stream: req.stream }),
     // A refused upload is still read to its end, so that its HTTP request finishes.
     abandon: () => drain(req.stream),
@@ -142,6 +145,7 @@ export async function importFromUrl(deps: ImportDeps, req: UrlImportRequest): Pr
       field: ['input', 'url'],
       pastLimit: 'stop',
       holdsSlotWhileArriving: true,
+      expectedBytes: null,
       open: () => openSource(source.value, settings),
       abandon: async () => {},
     });
@@ -166,6 +170,8 @@ interface FileSource {
    * until the server has noticed.
    */
   holdsSlotWhileArriving: boolean;
+  /** About how large the file is, if known: which spare file to write it over (spoolSpares.ts). */
+  expectedBytes: number | null;
   /** Called once the request and the tenant's limits have passed. */
   open(): Promise<OpenedSource>;
   /** Called instead of open() when the import is refused before. */
@@ -222,7 +228,10 @@ async function spoolAndQueue(
 ): Promise<ImportResult> {
   const opened = await source.open();
   if (!opened.ok) return opened;
-  const spooled = await spoolUpload(opened.stream, deps.config.spoolDir, deps.config.maxFileSize, source.pastLimit);
+  const spooled = await spoolUpload(opened.stream, deps.config.spoolDir, deps.config.maxFileSize, source.pastLimit, {
+    maxSpares: deps.config.spoolRetentionMs === 0 ? deps.config.spoolSpareFiles : 0,
+    expectedBytes: source.expectedBytes,
+  });
   if (!spooled.ok) return { ok: false, code: spooled.code, message: spooled.message, field: source.field };
 
   const discard = async (error: UserError): Promise<ImportResult> => {

@@ -1,6 +1,7 @@
 /**
  * Streams an upload to a file in the spool folder in constant memory, counting bytes as it goes
- * while the hash thread hashes what has been written (workers/fileHashes.ts). The size limit is
+ * while the hash thread hashes what has been written (workers/fileHashes.ts). The file is a
+ * spare written over where one suits (spoolSpares.ts), else a new one. The size limit is
  * enforced here, by our own count (the multipart parser has none, see http/uploadPlugin.ts), so
  * it holds with chunked uploads that announce no length. Past the limit the rest of an upload is
  * read and dropped, so the request ends and gets its answer; a download (importFromUrl) is broken
@@ -14,6 +15,7 @@ import { pipeline } from 'node:stream/promises';
 import type { SqlExecutor } from '../db/database.js';
 import type { Logger } from '../logger.js';
 import { hashWhileWritten } from '../workers/fileHashes.js';
+import { isSpare, SPARE_IDLE_MS, takeSpare, type SpareUse } from './spoolSpares.js';
 
 /** The upload itself broke off or was malformed (not our disk or database): the client's error. */
 export class UploadStreamError extends Error {}
@@ -35,10 +37,13 @@ class PastLimit extends Error {}
  * end ('drain') so that its HTTP request finishes and gets its answer; a download we make
  * ourselves ('stop') is simply broken off.
  */
-export async function spoolUpload(source: Readable, spoolDir: string, maxBytes: number, pastLimit: 'drain' | 'stop' = 'drain'): Promise<SpoolResult> {
+export async function spoolUpload(
+  source: Readable, spoolDir: string, maxBytes: number, pastLimit: 'drain' | 'stop' = 'drain', spares: SpareUse = { maxSpares: 0, expectedBytes: null },
+): Promise<SpoolResult> {
   await fs.promises.mkdir(spoolDir, { recursive: true });
   const file = path.join(spoolDir, `${randomUUID()}.upload`);
-  const out = fs.createWriteStream(file, { highWaterMark: SPOOL_BUFFER_BYTES });
+  const overSpare = await takeSpare(spoolDir, file, spares);
+  const out = fs.createWriteStream(file, { highWaterMark: SPOOL_BUFFER_BYTES, flags: overSpare ? 'r+' : 'w' });
   const hash = hashWhileWritten(file);
   let told = 0;
   let size = 0;
@@ -78,6 +83,8 @@ export async function spoolUpload(source: Readable, spoolDir: string, maxBytes: 
     return { ok: false, code: 'FILE_TOO_LARGE', message: tooLargeMessage(maxBytes) };
   }
   try {
+    // What a spare holds past this upload's end is an earlier upload's: cut off before anything reads the file.
+    if (overSpare) await fs.promises.truncate(file, size);
     return { ok: true, path: file, size, sha256: await hash.digest(size) };
   } catch (err) {
     await fs.promises.rm(file, { force: true });
@@ -100,8 +107,9 @@ const ORPHAN_AGE_MS = 60 * 60 * 1000;
 /**
  * The spool folder's housekeeping, run at start and then every minute: removes the files of jobs
  * that ended more than `retentionMs` ago (SPOOL_RETENTION_MS; at 0 a runner removes its job's file
- * itself as the job ends), and files no job refers to that nobody has written to for an hour
- * (with a shared spool folder, another instance may be receiving that upload right now).
+ * itself as the job ends, or keeps it as a spare), spares unused for SPARE_IDLE_MS, and files no
+ * job refers to that nobody has written to for an hour (with a shared spool folder, another
+ * instance may be receiving that upload right now).
  */
 export async function sweepSpool(db: SqlExecutor, spoolDir: string, retentionMs: number, log: Logger): Promise<number> {
   let names: string[];
@@ -123,7 +131,7 @@ export async function sweepSpool(db: SqlExecutor, spoolDir: string, retentionMs:
       if (job.ended_ms !== null && Date.now() - Number(job.ended_ms) < retentionMs) continue;
     } else {
       const stat = await fs.promises.stat(file).catch(() => null);
-      if (!stat || Date.now() - stat.mtimeMs < ORPHAN_AGE_MS) continue;
+      if (!stat || Date.now() - stat.mtimeMs < (isSpare(name) ? SPARE_IDLE_MS : ORPHAN_AGE_MS)) continue;
     }
     await fs.promises.rm(file, { force: true });
     removed++;

@@ -106,6 +106,12 @@ async function exactlyOneFile(req: AppContext['req']): Promise<null> {
   return null;
 }
 
+/** The request's announced length, which bounds the file's (absent for a chunked upload). */
+function contentLength(req: AppContext['req']): number | null {
+  const length = Number(req?.headers['content-length']);
+  return Number.isSafeInteger(length) && length >= 0 ? length : null;
+}
+
 async function fileOf(upload: Promise<FileUpload> | Upload): Promise<FileUpload> {
   return 'promise' in upload ? upload.promise : upload;
 }
@@ -144,6 +150,7 @@ builder.mutationFields((t) => ({
         confirmRequest: () => exactlyOneFile(ctx.req),
         stream,
         filename: file.filename ?? null,
+        expectedBytes: contentLength(ctx.req),
       }));
     }),
   }),

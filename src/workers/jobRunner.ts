@@ -20,6 +20,7 @@ import type { Metrics } from '../ops/metrics.js';
 import { retryTransient } from '../db/transientErrors.js';
 import { parseInThread, type ParsedBatch } from './parsedBatches.js';
 import { removeSpoolFile } from '../imports/spool.js';
+import { keepAsSpare } from '../imports/spoolSpares.js';
 
 export interface RunnerDeps {
   db: Database;
@@ -30,6 +31,7 @@ export interface RunnerDeps {
   leaseMs: number;
   progressIntervalMs: number;
   spoolRetentionMs: number;
+  spoolSpareFiles: number;
   /** Set at shutdown: the runner stops after the batch in hand and gives the job back. */
   stopping: () => boolean;
 }
@@ -158,7 +160,8 @@ export async function runJob(deps: RunnerDeps, fence: Fence): Promise<RunResult>
     if (!finished) throw new LeaseLostError(fence.jobId);
     log.info({ parseWaitMs: Math.round(timing.parseWaitMs), commitMs: Math.round(timing.commitMs) }, 'job completed');
     notify(true);
-    if (deps.spoolRetentionMs === 0) await removeSpoolFile(job.spoolPath, log);
+    // Every batch has been read: no reader of this job is left to see the file written over.
+    if (deps.spoolRetentionMs === 0) await keepAsSpare(job.spoolPath, deps.spoolSpareFiles, log);
     return 'finished';
   } catch (err) {
     if (err instanceof LeaseLostError || reading.signal.reason instanceof LeaseLostError) {

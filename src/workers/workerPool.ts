@@ -19,6 +19,7 @@ export interface PoolOptions {
   pollIntervalMs: number;
   progressIntervalMs: number;
   spoolRetentionMs: number;
+  spoolSpareFiles: number;
 }
 
 export class WorkerPool {

@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { JobDocument, JobsDocument, type JobFilter } from '../../src/generated/gql/graphql.js';
+import { isSpare } from '../../src/imports/spoolSpares.js';
 import type { GraphQLTestClient } from './client.js';
 
 const TERMINAL = new Set(['COMPLETED', 'FAILED', 'CANCELLED']);
@@ -23,14 +24,23 @@ export async function jobCount(client: GraphQLTestClient, filter?: JobFilter): P
   return jobs.totalCount;
 }
 
-/** The files in the app's spool folder (none if the folder doesn't exist yet). */
-export async function spoolFiles(dataDir: string): Promise<string[]> {
+async function spoolFolder(dataDir: string): Promise<string[]> {
   try {
     return (await fs.readdir(path.join(dataDir, 'spool'))).sort();
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw err;
   }
+}
+
+/** The uploads in the app's spool folder (none if the folder doesn't exist yet); spares aside. */
+export async function spoolFiles(dataDir: string): Promise<string[]> {
+  return (await spoolFolder(dataDir)).filter((name) => !isSpare(name));
+}
+
+/** The spares in the app's spool folder: completed uploads' files kept for later ones to write over. */
+export async function spareFiles(dataDir: string): Promise<string[]> {
+  return (await spoolFolder(dataDir)).filter(isSpare);
 }
 
 /** The database id (uuid) inside a Job's Relay global id. */
