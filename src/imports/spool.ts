@@ -24,14 +24,7 @@ export type SpoolResult =
   | { ok: true; path: string; size: number; sha256: string }
   | { ok: false; code: 'FILE_TOO_LARGE'; message: string };
 
-/**
- * How much of an upload may wait in memory for the file write (in the counting step and in the
- * file stream each). A file stream asks for more only once its buffer has emptied, so with too
- * little, reading the request stops while each write runs. Uploads of the bench's files, two
- * servers in turn, same run: 1 MiB CSV 0.67-0.93 s, NDJSON 1.18-1.69 s; 2 MiB 0.59-0.90 / 1.24-1.64;
- * 4 MiB 0.54-0.69 / 1.04-1.42.
- */
-const SPOOL_BUFFER_BYTES = 4 << 20;
+const SPOOL_BUFFER_BYTES = 1 << 20;
 /** The hash thread is told how far the file is written each time it has grown by this much. */
 const HASH_STEP_BYTES = 4 << 20;
 
@@ -56,7 +49,7 @@ export async function spoolUpload(
   let size = 0;
   let tooLarge = false;
   const count = new Transform({
-    // Room for network chunks while the file write is under way, so reading the upload and
+    // Room for a few network chunks while the file write is under way, so reading the upload and
     // writing it to disk overlap (at the default 16 KiB, each chunk waited for the previous write).
     highWaterMark: SPOOL_BUFFER_BYTES,
     transform(chunk: Buffer, _enc, done) {
