@@ -1,6 +1,6 @@
 /** COLLECTION (Connect, seeds/002): any JSON object into a named collection, deduplicated by id. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { JobFacetsDocument, UploadImportDocument } from '../src/generated/gql/graphql.js';
+import { JobErrorsDocument, JobFacetsDocument, UploadImportDocument } from '../src/generated/gql/graphql.js';
 import type { GraphQLTestClient } from './support/client.js';
 import { waitForJob } from './support/jobs.js';
 import { startTestApp, type TestApp } from './support/testApp.js';
@@ -63,6 +63,15 @@ describe('COLLECTION', () => {
     const other = await importInto('refunds', 'c.ndjson', lines(['a']));
     expect(other).toMatchObject({ rowsImported: 1, rowsDuplicate: 0 });
     expect((await recordsOf('orders')).map((r) => r.record_id)).toEqual(['a', 'b', '7', 'c']);
+  });
+
+  it('refuses a numeric id too large to keep exactly, rather than rounding two ids into one', async () => {
+    const file = '{"id": 9007199254740993}\n{"id": 9007199254740992}\n{"id": "9007199254740993"}\n{"id": 9007199254740991}\n';
+    const job = await importInto('big-ids', 'big.ndjson', file);
+    expect(job).toMatchObject({ status: 'COMPLETED', rowsImported: 2, rowsFailed: 2, rowsDuplicate: 0 });
+    const errors = (await client.data(JobErrorsDocument, { id: job.id, first: 10 })).job!.errors.edges.map((e) => e.node);
+    expect(errors.map((e) => [e.line, e.column, e.message])).toEqual([1, 2].map((line) => [line, 'id', 'id is a number too large to keep exactly (beyond 2^53 - 1); send it as a string']));
+    expect((await recordsOf('big-ids')).map((r) => r.record_id).sort()).toEqual(['9007199254740991', '9007199254740993']);
   });
 
   it('takes CSV rows as objects of their columns', async () => {

@@ -22,9 +22,8 @@ export const collection: ImportKind = {
   jobColumns: ['collection'],
   fromRecord: (record, _fail, text) => [record.id, text ?? record],
   validate(values, fail) {
-    const id = values[0];
     return [
-      typeof id === 'number' ? String(id) : text(id, 'id', fail),
+      text(values[0], 'id', fail),
       checkJsonObject(values[1], 'data', fail),
     ];
   },

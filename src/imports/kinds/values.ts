@@ -34,6 +34,12 @@ export function absent(value: unknown): boolean {
 /** Text columns: empty means absent; Postgres text cannot hold NUL. */
 export function text(value: unknown, column: string, fail: ErrorSink): string | null {
   if (value === undefined || value === null || value === '') return null;
+  // JSON.parse has already rounded such a number (9007199254740993 reads as ...992): kept as text,
+  // it would be another value, and two ids could become one.
+  if (typeof value === 'number' && Number.isInteger(value) && !Number.isSafeInteger(value)) {
+    fail(column, value, `${column} is a number too large to keep exactly (beyond 2^53 - 1); send it as a string`);
+    return null;
+  }
   const s = typeof value === 'string' ? value : typeof value === 'number' || typeof value === 'boolean' ? String(value) : null;
   if (s === null) { fail(column, value, `${column} must be a string`); return null; }
   if (s.includes('\0')) { fail(column, s, `${column} contains a NUL byte`); return null; }
