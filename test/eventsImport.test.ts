@@ -189,6 +189,16 @@ describe('large rows', () => {
     expect(await errorsOf(job.id)).toEqual([{ line: 2, column: 'event_id', value: 'é'.repeat(100), message: 'event_id is longer than 2000 bytes' }]);
   });
 
+  it('shows a long rejected value cut to 1,000 characters, whole in the report\'s raw row', async () => {
+    const job = await importFile('long-value.csv', eventsCsv([eventRow(0, { inserted_at: 'x'.repeat(100_000) }), eventRow(1)]));
+    expect(job).toMatchObject({ status: 'COMPLETED', rowsImported: 1, rowsFailed: 1 });
+    const [error] = await errorsOf(job.id);
+    expect(error).toMatchObject({ line: 2, column: 'inserted_at', value: `${'x'.repeat(1000)}… (99000 more characters)` });
+    const report = await fetch(`${t.url.replace(/\/graphql$/, '')}/jobs/${encodeURIComponent(job.id)}/errors.csv`, { headers: { authorization: `Bearer ${client.key}` } });
+    expect(report.status).toBe(200);
+    expect(await report.text()).toContain('x'.repeat(100_000));
+  });
+
   // A batch's COPY data normally travels in a 4 MiB slot of shared memory (workers/parsedBatches.ts);
   // one larger than that travels in buffers of its own.
   it('imports a batch of megabyte rows, larger than the parse thread hands over in shared memory', async () => {

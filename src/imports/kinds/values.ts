@@ -10,13 +10,27 @@ import type { ErrorSink } from './types.js';
 
 export function shown(value: unknown): string | null {
   if (value === undefined || value === null) return null;
-  if (typeof value === 'string') return value;
-  if (value instanceof JsonText) return value.text;
+  if (typeof value === 'string') return capped(value);
+  if (value instanceof JsonText) return capped(value.text);
   try {
-    return JSON.stringify(value);
+    return capped(JSON.stringify(value));
   } catch {
     return '(a value too deeply nested to show)'; // JSON.stringify recurses: 30,000 levels overflow
   }
+}
+
+/**
+ * A rejected value is shown (`JobError.value`, the error report) up to this many characters; the
+ * report's raw row still has it whole. A row may be 4 MiB: a page of 1,000 errors could otherwise
+ * make one answer gigabytes.
+ */
+export const MAX_SHOWN_VALUE_CHARS = 1000;
+
+function capped(s: string): string {
+  if (s.length <= MAX_SHOWN_VALUE_CHARS) return s;
+  // Never half a surrogate pair: it would be invalid Unicode of ours.
+  const end = MAX_SHOWN_VALUE_CHARS - (/[\uD800-\uDBFF]/.test(s[MAX_SHOWN_VALUE_CHARS - 1]) ? 1 : 0);
+  return `${s.slice(0, end)}… (${s.length - end} more characters)`;
 }
 
 /**
