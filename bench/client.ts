@@ -109,7 +109,13 @@ export function followJob(opts: { wsUrl: string; key: string; jobId: string; tim
 
 const JOBS = 'query Jobs { jobs(first: 10) { totalCount edges { node { id status } } } }';
 
-export interface PollerResult { latenciesMs: number[]; errors: number; firstError: string | null }
+export interface PollerResult {
+  latenciesMs: number[];
+  /** When each query was sent, in ms from the poller's start (same order as latenciesMs). */
+  sentAtMs: number[];
+  errors: number;
+  firstError: string | null;
+}
 
 /**
  * Sends the `jobs` query every `intervalMs` while an import runs. Requests are fired on a fixed
@@ -119,6 +125,7 @@ export interface PollerResult { latenciesMs: number[]; errors: number; firstErro
  */
 export async function startJobsPoller(opts: { url: string; key: string; intervalMs: number }): Promise<{ stop(): Promise<PollerResult> }> {
   const latenciesMs: number[] = [];
+  const sentAtMs: number[] = [];
   const inFlight = new Set<Promise<void>>();
   let errors = 0;
   let firstError: string | null = null;
@@ -139,6 +146,7 @@ export async function startJobsPoller(opts: { url: string; key: string; interval
     try {
       await query();
       latenciesMs.push(performance.now() - started);
+      sentAtMs.push(started - pollerStarted);
     } catch (err) {
       errors++;
       firstError ??= (err as Error).message;
@@ -146,6 +154,7 @@ export async function startJobsPoller(opts: { url: string; key: string; interval
   };
 
   await query();
+  const pollerStarted = performance.now();
   const timer = setInterval(() => {
     const p = once().finally(() => inFlight.delete(p));
     inFlight.add(p);
@@ -155,7 +164,7 @@ export async function startJobsPoller(opts: { url: string; key: string; interval
     async stop() {
       clearInterval(timer);
       await Promise.all(inFlight);
-      return { latenciesMs, errors, firstError };
+      return { latenciesMs, sentAtMs, errors, firstError };
     },
   };
 }

@@ -15,6 +15,8 @@ export interface ImportFigures {
   jobsLatencyP99Ms: number | null;
   jobsQueries: number;
   jobsQueryErrors: number;
+  /** The slowest `jobs` answer: how long it took, when it was sent (seconds into the import), and whether the upload was still arriving. */
+  slowestJobsAnswer?: { ms: number; atSeconds: number; duringUpload: boolean } | null;
   /** MiB (1024 x 1024 bytes), as /proc reports it. */
   peakRssMb: number;
   /** Rows of the job found in the events table (Postgres), or the job's rowsImported (PGlite). */
@@ -43,7 +45,10 @@ export interface PgliteFigures {
 }
 
 /** One import in one round: its ratio is against that round's COPY. */
-export interface RoundFigures { seconds: number; ratioToCopy: number; uploadSeconds: number; peakRssMb: number; cpu?: CpuFigures }
+export interface RoundFigures {
+  seconds: number; ratioToCopy: number; uploadSeconds: number; peakRssMb: number; cpu?: CpuFigures;
+  slowestJobsAnswer?: ImportFigures['slowestJobsAnswer'];
+}
 
 export interface Target { name: string; target: string; value: string; pass: boolean }
 
@@ -167,6 +172,8 @@ export function render(r: BenchReport): string {
     out.push(`  CPU server+postgres+client, machine busy (COPY): ${each((x) => cpu(x.copyCpu))}`);
     out.push(`  CPU server+postgres+client, machine busy (CSV): ${each((x) => cpu(x.csv.cpu))}`);
     if (r.ndjson) out.push(`  CPU server+postgres+client, machine busy (NDJSON): ${each((x) => cpu(x.ndjson?.cpu))}`);
+    const slowest = (s: ImportFigures['slowestJobsAnswer'] | undefined) => (s ? `${fmt(s.ms, 0)} ms at ${fmt(s.atSeconds, 1)} s${s.duringUpload ? ' (upload)' : ''}` : '-');
+    out.push(`  slowest jobs answer (CSV, NDJSON): ${each((x) => `${slowest(x.csv.slowestJobsAnswer)}, ${slowest(x.ndjson?.slowestJobsAnswer)}`)}`);
   }
   out.push('');
   out.push(`server RSS (Postgres mode): peak ${fmt(r.serverPeakRssMb, 0)} MiB over the whole run, ${fmt(r.serverIdleRssMb, 0)} MiB idle before the imports`);

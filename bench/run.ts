@@ -122,7 +122,9 @@ const median = (values: number[]) => {
 };
 
 /** An import's ratio in its round: against the COPY that ran just before it. */
-const roundFigures = (round: Round, f: Measured) => ({ seconds: f.seconds, ratioToCopy: round.copySeconds / f.seconds, uploadSeconds: f.uploadSeconds, peakRssMb: f.peakRssMb, cpu: f.cpu });
+const roundFigures = (round: Round, f: Measured) => ({
+  seconds: f.seconds, ratioToCopy: round.copySeconds / f.seconds, uploadSeconds: f.uploadSeconds, peakRssMb: f.peakRssMb, cpu: f.cpu, slowestJobsAnswer: f.slowestJobsAnswer,
+});
 
 /**
  * One path over all rounds: the median round (by time) for speed, with the median of the rounds'
@@ -174,6 +176,7 @@ async function measureImport(opts: {
     polled = await poller?.stop();
   }
   const seconds = (performance.now() - started) / 1000;
+  const slowest = polled?.latenciesMs.length ? polled.latenciesMs.indexOf(Math.max(...polled.latenciesMs)) : -1;
   const cpu = cpuBetween(cpuBefore, await cpuSnapshot(opts.server.pid));
   const peakRssMb = await opts.server.rss.endPhase();
   const { final } = follow;
@@ -195,6 +198,12 @@ async function measureImport(opts: {
     jobsLatencyP99Ms: polled ? percentile(polled.latenciesMs, 99) : null,
     jobsQueries: polled ? polled.latenciesMs.length + polled.errors : 0,
     jobsQueryErrors: polled?.errors ?? 0,
+    slowestJobsAnswer: slowest < 0 ? null : {
+      ms: polled!.latenciesMs[slowest],
+      // The poller starts just before the upload: close enough to place the answer in the import.
+      atSeconds: polled!.sentAtMs[slowest] / 1000,
+      duringUpload: polled!.sentAtMs[slowest] / 1000 < upload.seconds,
+    },
     peakRssMb,
     rowsVerified,
     status: final.status,
