@@ -70,7 +70,8 @@ describe('COLLECTION', () => {
     const job = await importInto('big-ids', 'big.ndjson', file);
     expect(job).toMatchObject({ status: 'COMPLETED', rowsImported: 2, rowsFailed: 2, rowsDuplicate: 0 });
     const errors = (await client.data(JobErrorsDocument, { id: job.id, first: 10 })).job!.errors.edges.map((e) => e.node);
-    expect(errors.map((e) => [e.line, e.column, e.message])).toEqual([1, 2].map((line) => [line, 'id', 'id is a number too large to keep exactly (beyond 2^53 - 1); send it as a string']));
+    // No value shown: it would be the rounded number, not the file's.
+    expect(errors.map((e) => [e.line, e.column, e.value, e.message])).toEqual([1, 2].map((line) => [line, 'id', null, 'id is a number too large to keep exactly (beyond 2^53 - 1); send it as a string']));
     expect((await recordsOf('big-ids')).map((r) => r.record_id).sort()).toEqual(['9007199254740991', '9007199254740993']);
   });
 

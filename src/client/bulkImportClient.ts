@@ -34,18 +34,18 @@ export class BulkImportError extends Error {}
 const SEND_BUFFERS = 4;
 const SEND_BUFFER_BYTES = 1 << 20;
 
-/** Writes head, the file and foot into the request; stops (and drops the request) once `answered` says the server has answered. */
-async function sendFile(req: http.ClientRequest, file: string, head: Buffer, foot: Buffer, answered: () => boolean, onSent: (sent: number) => void): Promise<void> {
-  const handle = await fs.promises.open(file);
+/** Writes head, the file and foot into the request; stops when the request is destroyed. */
+async function sendFile(req: http.ClientRequest, file: string, head: Buffer, foot: Buffer, onSent: (sent: number) => void): Promise<void> {
+  let handle: fs.promises.FileHandle | null = null;
   try {
+    handle = await fs.promises.open(file);
     req.write(head);
     const buffers = Array.from({ length: SEND_BUFFERS }, () => Buffer.allocUnsafeSlow(SEND_BUFFER_BYTES));
     const taken: Promise<void>[] = buffers.map(() => Promise.resolve());
     let sent = 0;
     for (let i = 0; ; i = (i + 1) % SEND_BUFFERS) {
       await taken[i]; // the socket is done with this buffer (or the request failed)
-      if (req.destroyed) return;
-      if (answered()) { req.destroy(); return; }
+      if (req.destroyed) return; // failed, or dropped once the server had answered
       const { bytesRead } = await handle.read(buffers[i], 0, SEND_BUFFER_BYTES, null);
       if (bytesRead === 0) break;
       taken[i] = new Promise((resolve) => { req.write(buffers[i].subarray(0, bytesRead), () => resolve()); });
@@ -53,8 +53,12 @@ async function sendFile(req: http.ClientRequest, file: string, head: Buffer, foo
       onSent(sent);
     }
     req.end(foot);
+  } catch (err) {
+    // The file could not be read (a folder, no permission): the request fails with that error
+    // rather than waiting for an end that never comes.
+    req.destroy(err as Error);
   } finally {
-    await handle.close();
+    await handle?.close().catch(() => {});
   }
 }
 
@@ -111,13 +115,13 @@ export class BulkImportClient {
       req.once('response', resolve);
       req.once('error', reject);
     });
-    let answered = false;
-    // A server that refuses early may answer before it has read everything: its answer counts.
-    const sending = sendFile(req, file, head, foot, () => answered, (sent) => onSent?.(sent, size)).catch(() => {});
+    const sending = sendFile(req, file, head, foot, (sent) => onSent?.(sent, size));
     const res = await response;
     let text = '';
     for await (const chunk of res) text += chunk;
-    answered = true;
+    // A server (or a proxy) that answers before it has read everything, a refusal, may then stop
+    // reading: its answer counts, and the rest of the file is not sent.
+    if (!req.writableFinished) req.destroy();
     await sending;
     return this.readResult<ClientUploadImportMutation>(res.statusCode ?? 0, text).uploadImport;
   }

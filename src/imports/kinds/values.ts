@@ -51,7 +51,8 @@ export function text(value: unknown, column: string, fail: ErrorSink): string | 
   // JSON.parse has already rounded such a number (9007199254740993 reads as ...992): kept as text,
   // it would be another value, and two ids could become one.
   if (typeof value === 'number' && Number.isInteger(value) && !Number.isSafeInteger(value)) {
-    fail(column, value, `${column} is a number too large to keep exactly (beyond 2^53 - 1); send it as a string`);
+    // Not shown as the value: it is the rounded number, not the file's (the report's raw row has that).
+    fail(column, null, `${column} is a number too large to keep exactly (beyond 2^53 - 1); send it as a string`);
     return null;
   }
   const s = typeof value === 'string' ? value : typeof value === 'number' || typeof value === 'boolean' ? String(value) : null;
