@@ -322,6 +322,9 @@ describe.runIf(enabled)('crash safety (server as a child process, real Postgres)
     console.info(`SIGTERM at row ${handedBack.rows_processed}: exited 0 after ${Math.round(exitMs)} ms; finished ${Math.round(performance.now() - restarted)} ms after the restart`);
     await expectExactlyOnce(s, jobId, ROWS, checksum);
     expect((await jobState(s.sql, jobId)).attempt).toBe(2);
+    // A second attempt's file is removed, not kept as a spare to write over: the first attempt's
+    // runner might still be reading it (here it has exited, but a stalled one may not have).
+    await waitFor('the job\'s upload to be removed', async () => (await fs.readdir(path.join(s.dataDir, 'spool'))).length === 0, { timeoutMs: 5000 });
   }, 120_000);
 
   // Regression (postgres.js issue #1173): a COPY the server rejects never settled its writable, so

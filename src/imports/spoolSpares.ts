@@ -76,6 +76,9 @@ export async function takeSpare(spoolDir: string, file: string, use: SpareUse): 
     if (!spare) return false;
     try {
       await fs.rename(path.join(spoolDir, spare.name), file);
+      // Written to from now on: the sweep must not take it for an upload abandoned an hour ago.
+      const now = new Date();
+      await fs.utimes(file, now, now).catch(() => {});
       return true;
     } catch {
       // Taken (or swept) meanwhile by someone else: choose among the others.
@@ -92,11 +95,15 @@ export async function keepAsSpare(file: string, maxSpares: number, log: Logger):
   const spoolDir = path.dirname(file);
   try {
     if (maxSpares > 0 && (await listSpares(spoolDir)).length < maxSpares) {
-      const spare = path.join(spoolDir, `${SPARE_PREFIX}${randomUUID()}.upload`);
+      const name = `${SPARE_PREFIX}${randomUUID()}.upload`;
+      const spare = path.join(spoolDir, name);
       await fs.rename(file, spare);
       // Its age as a spare counts from now (the sweep reads it from the modification time).
       const now = new Date();
       await fs.utimes(spare, now, now).catch(() => {});
+      // Jobs ending at once (here or in another instance) may each have seen room for one more.
+      const spares = await listSpares(spoolDir);
+      if (spares.length > maxSpares && spares.some((s) => s.name === name)) await fs.rm(spare, { force: true });
       return;
     }
   } catch (err) {
