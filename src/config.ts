@@ -37,6 +37,8 @@ export interface Config {
   allowPrivateSourceAddresses: boolean;
   /** importFromUrl: how long a source may take to connect, answer, or send its next bytes. */
   sourceTimeoutMs: number;
+  /** importFromUrl: how long the whole download may take. */
+  sourceDeadlineMs: number;
   /** importFromUrl: a PEM file of extra CA certificates to trust for sources (a private CA), on top of Node's. */
   sourceCaFile: string | undefined;
 }
@@ -91,6 +93,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     allowInsecureSourceUrls: bool(env, 'ALLOW_INSECURE_SOURCE_URLS'),
     allowPrivateSourceAddresses: bool(env, 'ALLOW_PRIVATE_SOURCE_ADDRESSES'),
     sourceTimeoutMs: int(env, 'SOURCE_TIMEOUT_MS', 30_000),
+    // 1 GiB at ~1 MB/s: a slow but steady source still makes it; one that drips does not.
+    sourceDeadlineMs: int(env, 'SOURCE_DEADLINE_MS', 30 * 60_000),
     sourceCaFile: env.SOURCE_CA_FILE ? path.resolve(env.SOURCE_CA_FILE) : undefined,
     ...overrides,
   };

@@ -24,6 +24,7 @@ import { makeCertificate, startHttpsServer, startS3Server, type Certificate, typ
 
 const MAX_FILE_SIZE = 64 * 1024;
 const TIMEOUT_MS = 1500;
+const DEADLINE_MS = 3000;
 const ACCESS_KEY_ID = 'AKIDBULKIMPORTTEST';
 const SECRET = `s3cr3t/${randomBytes(12).toString('base64url')}`;
 const PRESIGNED_SIGNATURE = `sig${randomBytes(8).toString('hex')}`;
@@ -66,6 +67,14 @@ function fileServer(req: http.IncomingMessage, res: http.ServerResponse): void {
       res.writeHead(200, { 'content-type': 'text/csv' });
       res.write(EVENTS.slice(0, 100)); // and then nothing, with the connection left open
       return;
+    case '/drip.csv': {
+      // A row now and then, each well within the idle timeout, never the end.
+      res.writeHead(200, { 'content-type': 'text/csv' });
+      res.write(EVENTS.split('\n')[0] + '\n');
+      const drip = setInterval(() => res.write(eventsCsv(manyEvents(1)).split('\n')[1] + '\n'), TIMEOUT_MS / 5);
+      res.on('close', () => clearInterval(drip));
+      return;
+    }
     case '/endless.csv': {
       // No Content-Length: only counting the bytes can find it too large.
       res.writeHead(200, { 'content-type': 'text/csv' });
@@ -100,6 +109,7 @@ beforeAll(async () => {
   t = await startOwnApp({
     maxFileSize: MAX_FILE_SIZE,
     sourceTimeoutMs: TIMEOUT_MS,
+    sourceDeadlineMs: DEADLINE_MS,
     sourceCaFile: certificate.certFile,
     allowPrivateSourceAddresses: true,
   }, { log: logs.log });
@@ -201,6 +211,15 @@ describe('importFromUrl from https', () => {
     const client = await clientFor('https-stall');
     const stalled = await importFromUrl(client, { url: `${files.origin}/stall.csv`, kind: 'EVENTS' });
     expect(stalled).toEqual({ job: null, userErrors: [{ code: 'INVALID_INPUT', message: `Downloading ${files.origin}/stall.csv failed: the source sent no data for ${TIMEOUT_MS / 1000} s`, field: ['input', 'url'] }] });
+    expect(await spoolFiles(t.dataDir)).toEqual([]);
+  });
+
+  it('gives up on a source that sends a row now and then but never the end, at SOURCE_DEADLINE_MS', async () => {
+    const client = await clientFor('https-drip');
+    const started = Date.now();
+    const dripped = await importFromUrl(client, { url: `${files.origin}/drip.csv`, kind: 'EVENTS' });
+    expect(dripped).toEqual({ job: null, userErrors: [{ code: 'INVALID_INPUT', message: `Downloading ${files.origin}/drip.csv failed: the source had not sent the whole file after ${DEADLINE_MS / 1000} s`, field: ['input', 'url'] }] });
+    expect(Date.now() - started).toBeLessThan(DEADLINE_MS + 2000);
     expect(await spoolFiles(t.dataDir)).toEqual([]);
   });
 
@@ -315,7 +334,7 @@ describe('importFromUrl from S3', () => {
 });
 
 describe('source rules, with the default settings', () => {
-  const defaults: SourceSettings = { allowInsecure: false, allowPrivate: false, timeoutMs: TIMEOUT_MS, maxBytes: MAX_FILE_SIZE };
+  const defaults: SourceSettings = { allowInsecure: false, allowPrivate: false, timeoutMs: TIMEOUT_MS, deadlineMs: DEADLINE_MS, maxBytes: MAX_FILE_SIZE };
 
   it('accepts https:// and s3:// URLs to public hosts, and plain http:// only when allowed', () => {
     expect(parseSource({ url: 'https://exports.example.com/2024/Events%20May.csv?sig=1' }, defaults)).toMatchObject({ ok: true, value: { scheme: 'https', filename: 'Events May.csv' } });

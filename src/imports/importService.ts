@@ -125,6 +125,7 @@ export const sourceSettings = (config: Config): SourceSettings => ({
   allowInsecure: config.allowInsecureSourceUrls,
   allowPrivate: config.allowPrivateSourceAddresses,
   timeoutMs: config.sourceTimeoutMs,
+  deadlineMs: config.sourceDeadlineMs,
   caFile: config.sourceCaFile,
   maxBytes: config.maxFileSize,
 });

@@ -21,6 +21,8 @@ export interface SourceSettings {
   allowPrivate: boolean;
   /** Connecting, the answer, and each next chunk of the body must come within this. */
   timeoutMs: number;
+  /** The whole body must have come within this (SOURCE_DEADLINE_MS). */
+  deadlineMs: number;
   /** Extra CA certificates (PEM) to trust, besides Node's own. */
   caFile?: string;
   /** MAX_FILE_SIZE: a source announcing more is refused before its body is read. */
@@ -89,11 +91,13 @@ export function sourceAgents(settings: SourceSettings): { httpAgent: http.Agent;
 }
 
 /**
- * The source's body, failing with a SourceError when the source sends nothing for `ms` (a stalled
- * server must not hold the request, and the tenant's import slot, forever). Destroying the result
- * destroys the source, which closes its connection.
+ * The source's body, failing with a SourceError when the source sends nothing for `settings.timeoutMs`,
+ * or has not sent it all within `settings.deadlineMs` (a stalled server, or one that sends a byte
+ * now and then, must not hold the request, and the tenant's import slot, forever). Destroying the
+ * result destroys the source, which closes its connection.
  */
-export function withIdleTimeout(source: Readable, ms: number): Readable {
+export function watchedBody(source: Readable, settings: Pick<SourceSettings, 'timeoutMs' | 'deadlineMs'>): Readable {
+  const ms = settings.timeoutMs;
   let timer: NodeJS.Timeout | undefined;
   const guard = new Transform({
     transform(chunk, _enc, done) { arm(); done(null, chunk); },
@@ -104,7 +108,9 @@ export function withIdleTimeout(source: Readable, ms: number): Readable {
     timer = setTimeout(() => guard.destroy(new SourceError(`the source sent no data for ${ms / 1000} s`)), ms);
     timer.unref();
   };
-  guard.on('close', () => clearTimeout(timer));
+  const deadline = setTimeout(() => guard.destroy(new SourceError(`the source had not sent the whole file after ${settings.deadlineMs / 1000} s`)), settings.deadlineMs);
+  deadline.unref();
+  guard.on('close', () => { clearTimeout(timer); clearTimeout(deadline); });
   // Errors reach the reader through `guard`; pipeline only ties the two streams' ends together.
   pipeline(source, guard, () => {});
   arm();

@@ -9,7 +9,7 @@ import { Readable } from 'node:stream';
 import type { GetObjectCommandOutput } from '@aws-sdk/client-s3';
 import type { UserError } from '../importService.js';
 import { tooLargeMessage } from '../spool.js';
-import { refusedHost, sourceAgents, withIdleTimeout, type SourceSettings } from './network.js';
+import { refusedHost, sourceAgents, watchedBody, type SourceSettings } from './network.js';
 
 export interface S3Credentials { accessKeyId: string; secretAccessKey: string; region?: string | null; endpoint?: string | null }
 
@@ -114,5 +114,5 @@ export async function openS3Object(spec: S3Spec, settings: SourceSettings): Prom
   }
   // The client is not destroyed here: that would destroy its agents, and with them the socket
   // the body streams from. It holds nothing else; the garbage collector takes it.
-  return { ok: true, stream: withIdleTimeout(body, settings.timeoutMs) };
+  return { ok: true, stream: watchedBody(body, settings) };
 }

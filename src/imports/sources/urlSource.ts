@@ -10,7 +10,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
 import type { UserError } from '../importService.js';
-import { describeUrl, refusedHost, sourceAgents, SourceError, withIdleTimeout, type SourceSettings } from './network.js';
+import { describeUrl, refusedHost, sourceAgents, SourceError, watchedBody, type SourceSettings } from './network.js';
 import { openS3Object, parseS3Source, type S3Credentials, type S3Spec } from './s3Source.js';
 import { tooLargeMessage } from '../spool.js';
 
@@ -96,7 +96,7 @@ async function openHttps(start: URL, settings: SourceSettings): Promise<OpenedSo
       res.destroy(); // no need to download what would be refused
       return { ok: false, code: 'FILE_TOO_LARGE', message: tooLargeMessage(settings.maxBytes), field: URL_FIELD };
     }
-    return { ok: true, stream: withIdleTimeout(res, settings.timeoutMs) };
+    return { ok: true, stream: watchedBody(res, settings) };
   }
 }
 
@@ -113,7 +113,7 @@ function get(url: URL, timeoutMs: number, agents: ReturnType<typeof sourceAgents
       headers: { accept: 'text/csv, application/x-ndjson, application/json;q=0.9, */*;q=0.8', 'user-agent': 'bulk-import' },
       timeout: timeoutMs,
     }, (res) => {
-      req.setTimeout(0); // from here on the body's own idle timeout (withIdleTimeout) watches
+      req.setTimeout(0); // from here on the body's own idle timeout (watchedBody) watches
       resolve(res);
     });
     req.on('timeout', () => req.destroy(new SourceError(`no answer within ${timeoutMs / 1000} s`)));
