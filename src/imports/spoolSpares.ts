@@ -75,10 +75,8 @@ export async function takeSpare(spoolDir: string, file: string, use: SpareUse): 
     const spare = chooseSpare(spares, use);
     if (!spare) return false;
     try {
-      await fs.rename(path.join(spoolDir, spare.name), file);
       // Written to from now on: the sweep must not take it for an upload abandoned an hour ago.
-      const now = new Date();
-      await fs.utimes(file, now, now).catch(() => {});
+      await moveTouched(path.join(spoolDir, spare.name), file);
       return true;
     } catch {
       // Taken (or swept) meanwhile by someone else: choose among the others.
@@ -88,26 +86,31 @@ export async function takeSpare(spoolDir: string, file: string, use: SpareUse): 
 }
 
 /**
- * A completed job's file becomes a spare if the folder has room for one more; otherwise it is
- * removed. Only for a job whose reading is over: a spare is written over by the next upload.
+ * Makes a completed job's file a spare if the folder has room for one more. False when it did not
+ * (the caller removes the file). Only for a job whose reading is over: a spare is written over by
+ * the next upload.
  */
-export async function keepAsSpare(file: string, maxSpares: number, log: Logger): Promise<void> {
+export async function keepAsSpare(file: string, maxSpares: number, log: Logger): Promise<boolean> {
   const spoolDir = path.dirname(file);
   try {
-    if (maxSpares > 0 && (await listSpares(spoolDir)).length < maxSpares) {
-      const name = `${SPARE_PREFIX}${randomUUID()}.upload`;
-      const spare = path.join(spoolDir, name);
-      await fs.rename(file, spare);
-      // Its age as a spare counts from now (the sweep reads it from the modification time).
-      const now = new Date();
-      await fs.utimes(spare, now, now).catch(() => {});
-      // Jobs ending at once (here or in another instance) may each have seen room for one more.
-      const spares = await listSpares(spoolDir);
-      if (spares.length > maxSpares && spares.some((s) => s.name === name)) await fs.rm(spare, { force: true });
-      return;
-    }
+    if (maxSpares === 0 || (await listSpares(spoolDir)).length >= maxSpares) return false;
+    const name = `${SPARE_PREFIX}${randomUUID()}.upload`;
+    const spare = path.join(spoolDir, name);
+    // Its age as a spare counts from now (the sweep reads it from the modification time).
+    await moveTouched(file, spare);
+    // Jobs ending at once (here or in another instance) may each have seen room for one more.
+    const spares = await listSpares(spoolDir);
+    if (spares.length > maxSpares && spares.some((s) => s.name === name)) await fs.rm(spare, { force: true });
+    return true;
   } catch (err) {
-    log.warn({ err, file }, 'could not keep the spool file as a spare; removing it');
+    log.warn({ err, file }, 'could not keep the spool file as a spare');
+    return false;
   }
-  await fs.rm(file, { force: true }).catch((err) => log.warn({ err, file }, 'could not remove spool file'));
+}
+
+/** Renames `from` to `to` and sets its modification time to now, which the spool sweep ages files by. */
+async function moveTouched(from: string, to: string): Promise<void> {
+  await fs.rename(from, to);
+  const now = new Date();
+  await fs.utimes(to, now, now).catch(() => {}); // taken or swept meanwhile: not ours to age any more
 }

@@ -163,9 +163,8 @@ export async function runJob(deps: RunnerDeps, fence: Fence): Promise<RunResult>
     // Every batch has been read: no reader of this job is left to see the file written over,
     // unless an earlier attempt's runner (which lost the job, maybe in a process that stalled) is
     // still reading; then the file is only removed, as an open file keeps its bytes.
-    if (deps.spoolRetentionMs === 0) {
-      if (fence.attempt === 1) await keepAsSpare(job.spoolPath, deps.spoolSpareFiles, log);
-      else await removeSpoolFile(job.spoolPath, log);
+    if (deps.spoolRetentionMs === 0 && !(fence.attempt === 1 && await keepAsSpare(job.spoolPath, deps.spoolSpareFiles, log))) {
+      await removeSpoolFile(job.spoolPath, log);
     }
     return 'finished';
   } catch (err) {
