@@ -136,6 +136,6 @@ class NdjsonBytePath extends BytePath<NdjsonFields> {
   }
 
   protected read(record: RecordBytes): boolean {
-    return this.fields.read(record.data.subarray(record.start, record.end));
+    return this.fields.read(record.data, record.start, record.end);
   }
 }
