@@ -29,9 +29,9 @@ export class NdjsonFields {
   private readonly names: Buffer[];
   /** The column each member matched on the line before: files repeat one key order. */
   private readonly lastOrder: Int32Array;
-  /** The line number (`this.lines`) on which each column's key was last seen: a repeated key is the same number twice. */
+  /** The number of the read (`linesRead`) in which each column's key was last seen: a repeated key is the same number twice. */
   private readonly seen: Float64Array;
-  private lines = 0;
+  private linesRead = 0;
 
   constructor(columnNames: readonly string[]) {
     const n = columnNames.length;
@@ -50,12 +50,13 @@ export class NdjsonFields {
     const { buf, start, end, raw } = this;
     // An absent field is start = end; its buf and raw are not read then.
     for (let f = 0; f < start.length; f++) { start[f] = 0; end[f] = 0; }
+    // Every byte is read at an index below `to`: past it lies the next line, or stale bytes of the reused chunk.
     let i = skipSpace(line, from, to);
-    if (line[i] !== 0x7b) return false;
+    if (i >= to || line[i] !== 0x7b) return false;
     i = skipSpace(line, i + 1, to);
-    if (line[i] === 0x7d) return skipSpace(line, i + 1, to) === to;
+    if (i < to && line[i] === 0x7d) return skipSpace(line, i + 1, to) === to;
     const seen = this.seen;
-    const lineNumber = ++this.lines;
+    const lineNumber = ++this.linesRead;
     for (let member = 0; ; member++) {
       if (i >= to || line[i] !== QUOTE) return false;
       const keyStart = i + 1;
