@@ -67,8 +67,9 @@ export async function checkpoint(sql: Sql): Promise<boolean> {
  * several times more on memory it must get back: a `perf` profile of one import had 12% of the
  * machine in the kernel copying Postgres' new table blocks. When the twin was dropped only at the
  * next round's start, the COPY always had that freed memory and the imports did not. Postgres' CPU
- * per 1M-row import, five rounds each way on the same day: CSV 3.0-4.0 s (median 3.6) before,
- * 2.7-3.6 (median 2.8) since; NDJSON 3.5-3.7 before, 2.8-3.1 since; the COPY's 2.9-3.1 both ways.
+ * per 1M-row import, the same day: CSV 3.0-4.0 s (median 3.6, five rounds) before, 2.7-3.6
+ * (median 2.8, six rounds) since; NDJSON 3.5-3.7 (three) before, 2.8-3.1 (six) since; the COPY's
+ * 2.9-3.1 both ways.
  */
 export async function copyIntoTwin(sql: Sql, csvPath: string): Promise<{ seconds: number; rows: number; cpu: CpuFigures }> {
   await sql.unsafe(`
