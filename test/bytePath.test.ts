@@ -192,6 +192,11 @@ describe('the byte path', () => {
     expect(take(`page_view,u1,2024-07-28T08:55:35Z,{},${'k'.repeat(2001)},1`)).toBe(BytePathResult.Declined); // key too long
     expect(take('page_view,u1,2024-07-28T08:55:35Z,{},,1,')).toBe(BytePathResult.Declined); // a field too many
     expect(take('page_view,u"1,2024-07-28T08:55:35Z,{},,1')).toBe(BytePathResult.Declined); // a stray quote
+    expect(take('page_view,u1,2024-07-28T08:55:35Z," {}\t",,1')).toBe(BytePathResult.Plain); // white space around it
+    // metadata is read where it lies, and what follows it must not finish it: here event_id's
+    // unescaped text (`}"`), right after metadata's in the splitter's copy buffer.
+    expect(take('page_view,u1,2024-07-28T08:55:35Z,"{""a"": 1","}""",1')).toBe(BytePathResult.Declined);
+    expect(take('page_view,u1,2024-07-28T08:55:35Z,"{""a"": 1}","e""1",1')).toBe(BytePathResult.Keyed);
   });
 
   it('takes ordinary NDJSON lines, and leaves the others to JSON.parse', () => {
