@@ -182,7 +182,7 @@ export class BinaryCopyWriter {
     put32(buf, this.at, length + prefix);
     let at = this.at + 4;
     if (jsonb) buf[at++] = 1; // jsonb's binary format: version 1, then the JSON text
-    if (length > SHORT_TEXT) { buf.set(b.subarray(start, end), at); at += length; }
+    if (length > LOOP_COPY_BYTES) { buf.set(b.subarray(start, end), at); at += length; }
     else for (let i = start; i < end; i++) buf[at++] = b[i];
     this.at = at;
   }
@@ -273,6 +273,13 @@ export class BinaryCopyWriter {
 }
 
 const BOOLEANS: Record<string, number> = { true: 1, false: 0, t: 1, f: 0 };
+
+/**
+ * Up to this length, a field's bytes are copied by a JS loop: a view of them for `set` (subarray)
+ * costs more. Measured here, 1M events rows (metadata fields of 50-150 bytes): CSV parsing 1.69 ->
+ * 1.55 us a row, NDJSON 1.64 -> 1.60, against a loop only up to 64 bytes.
+ */
+const LOOP_COPY_BYTES = 256;
 
 /** Up to this length, a JS loop writes ASCII text faster than a call into Buffer's native UTF-8 writer (measured here: ~90 ns against ~130 ns a value). */
 const SHORT_TEXT = 64;
