@@ -104,9 +104,14 @@ describe('which spare an upload writes over', () => {
     expect(choose(250)).toBe('a');
     expect(choose(900)).toBe('b');
   });
-  it('the largest when none holds it (it grows), or when the size is unknown', () => {
+  it('the largest when none holds it and the folder is full (it grows), or when the size is unknown', () => {
     expect(choose(5000)).toBe('b');
     expect(choose(null)).toBe('b');
+    expect(choose(null, 3)).toBe('b');
+  });
+  it('a new file when none holds it and there is room for one more spare: the smaller ones stay', () => {
+    expect(choose(5000, 3)).toBeNull();
+    expect(choose(500, 2, [spares[0]])).toBeNull();
   });
   it('a much larger one is left for a larger upload while there is room to keep one more', () => {
     expect(choose(100, 3)).toBeNull();

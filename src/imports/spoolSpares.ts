@@ -41,8 +41,10 @@ export interface SpareUse {
 
 /**
  * Which spare an upload of about `expectedBytes` writes over, if any: the smallest that holds it,
- * unless that one is much larger and the folder has room to keep it as well; else the largest,
- * which grows (all its pages are written over).
+ * unless that one is much larger and the folder has room to keep it as well. When none holds it:
+ * a new file while the folder has room for one more spare, so that the smaller spares stay for the
+ * uploads they fit (uploads alternating between two sizes then each find one from their second
+ * time on); else the largest, which grows (all its pages are written over).
  */
 export function chooseSpare(spares: Spare[], use: SpareUse): Spare | null {
   if (spares.length === 0 || use.maxSpares === 0) return null;
@@ -50,8 +52,8 @@ export function chooseSpare(spares: Spare[], use: SpareUse): Spare | null {
   const largest = bySize[bySize.length - 1];
   if (use.expectedBytes === null) return largest;
   const fit = bySize.find((s) => s.size >= use.expectedBytes!);
-  if (!fit) return largest;
   const roomForAnother = spares.length < use.maxSpares;
+  if (!fit) return roomForAnother ? null : largest;
   return fit.size > use.expectedBytes * KEEP_LARGE_SPARE_RATIO && roomForAnother ? null : fit;
 }
 
