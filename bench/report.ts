@@ -64,6 +64,8 @@ export interface BenchReport {
   csv: ImportFigures;
   ndjson: ImportFigures | null;
   rounds: { copySeconds: number; copyCpu?: CpuFigures; csv: RoundFigures; ndjson: RoundFigures | null }[];
+  /** Measured as the rounds are, and left out of every figure above but the whole run's peak RSS. */
+  warmupRounds?: BenchReport['rounds'];
   serverPeakRssMb: number;
   /** After start and key creation, before any import. */
   serverIdleRssMb: number;
@@ -174,6 +176,10 @@ export function render(r: BenchReport): string {
     if (r.ndjson) out.push(`  CPU server+postgres+client, machine busy (NDJSON): ${each((x) => cpu(x.ndjson?.cpu))}`);
     const slowest = (s: ImportFigures['slowestJobsAnswer'] | undefined) => (s ? `${fmt(s.ms, 0)} ms at ${fmt(s.atSeconds, 1)} s${s.duringUpload ? ' (upload)' : ''}` : '-');
     out.push(`  slowest jobs answer (CSV, NDJSON): ${each((x) => `${slowest(x.csv.slowestJobsAnswer)}, ${slowest(x.ndjson?.slowestJobsAnswer)}`)}`);
+  }
+  for (const [i, w] of (r.warmupRounds ?? []).entries()) {
+    const ratio = (f: RoundFigures | null) => (f ? `${fmt(f.seconds, 2)} s (${fmt(f.ratioToCopy, 2)}x, upload ${fmt(f.uploadSeconds, 2)} s)` : '-');
+    out.push(`warm-up round ${i + 1}, not counted: COPY ${fmt(w.copySeconds, 2)} s, CSV ${ratio(w.csv)}, NDJSON ${ratio(w.ndjson)}`);
   }
   out.push('');
   out.push(`server RSS (Postgres mode): peak ${fmt(r.serverPeakRssMb, 0)} MiB over the whole run, ${fmt(r.serverIdleRssMb, 0)} MiB idle before the imports`);
