@@ -11,7 +11,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { binaryTypesOf } from '../src/db/copyBinary.js';
+import { binaryTypesOf } from '../src/db/binaryTypes.js';
 import { readCsv } from '../src/imports/formats/csvReader.js';
 import { readNdjson } from '../src/imports/formats/ndjsonReader.js';
 import type { ImportFormat, RecordBatch, RecordBytes, SourceRecord } from '../src/imports/formats/types.js';

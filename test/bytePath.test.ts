@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { binaryTypesOf } from '../src/db/copyBinary.js';
+import { binaryTypesOf } from '../src/db/binaryTypes.js';
 import { BytePathResult, createBytePath } from '../src/imports/bytePath.js';
 import { createCopyDataBuilder } from '../src/imports/copyData.js';
 import { readCsv } from '../src/imports/formats/csvReader.js';

@@ -7,7 +7,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { binaryTypesOf } from '../src/db/copyBinary.js';
+import { binaryTypesOf } from '../src/db/binaryTypes.js';
 import { getKind } from '../src/imports/kinds/index.js';
 import { copyColumnsFor } from '../src/imports/rowPipeline.js';
 import { parseInThread, type ParseRequest } from '../src/workers/parsedBatches.js';

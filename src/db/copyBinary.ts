@@ -8,11 +8,9 @@
  * Format (Postgres docs, "COPY", Binary Format): a header, then per row an int16 field count and
  * per field an int32 length (-1 for NULL) and the value's bytes, then an int16 -1 trailer.
  */
-import { getTableConfig, type PgTable } from 'drizzle-orm/pg-core';
 import { isLastTimestamp, lastTimestamp, readTimestamp, readTimestampBytes, TimestampCheck } from '../imports/kinds/timestamps.js';
-import { schema } from './schema.js';
 
-/** The column types the writer can encode; a table with any other type is copied as CSV. */
+/** The column types the writer can encode (binaryTypes.ts finds a table's); a table with any other type is copied as CSV. */
 export type BinaryType = 'text' | 'int4' | 'int8' | 'bool' | 'uuid' | 'timestamptz' | 'jsonb';
 
 const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
@@ -26,37 +24,6 @@ function newBuffer(): Buffer {
   SIGNATURE.copy(buf, 0);
   buf.fill(0, SIGNATURE.length, HEADER_BYTES);
   return buf;
-}
-
-/**
- * The binary types of `columns` of `table`, from the Drizzle schema the migrations are generated
- * from; null when one of them has a type the writer cannot encode (the caller then uses CSV).
- */
-export function binaryTypesOf(table: string, columns: readonly string[]): BinaryType[] | null {
-  const pgTable = Object.values(schema).find((t) => getTableConfig(t as PgTable).name === table) as PgTable | undefined;
-  if (!pgTable) return null;
-  const byName = new Map(getTableConfig(pgTable).columns.map((c) => [c.name, c]));
-  const types: BinaryType[] = [];
-  for (const name of columns) {
-    const column = byName.get(name);
-    const type = column ? binaryTypeOf(column.getSQLType()) : null;
-    if (!type) return null;
-    types.push(type);
-  }
-  return types;
-}
-
-function binaryTypeOf(sqlType: string): BinaryType | null {
-  switch (sqlType) {
-    case 'text': return 'text';
-    case 'integer': return 'int4';
-    case 'bigint': case 'bigserial': return 'int8';
-    case 'boolean': return 'bool';
-    case 'uuid': return 'uuid';
-    case 'timestamp with time zone': return 'timestamptz';
-    case 'jsonb': return 'jsonb';
-    default: return null;
-  }
 }
 
 /**

@@ -9,7 +9,7 @@ import { getKind } from '../imports/kinds/index.js';
 import type { ImportFormat } from '../imports/formats/types.js';
 import { copyColumnsFor } from '../imports/rowPipeline.js';
 import type { CopyEncoding } from '../imports/copyData.js';
-import { binaryTypesOf } from '../db/copyBinary.js';
+import { binaryTypesOf } from '../db/binaryTypes.js';
 import { getJobById } from '../jobs/jobStore.js';
 import { commitBatch, finishJob, LeaseLostError, releaseLease, renewLease, type BatchResult, type Fence } from '../jobs/leases.js';
 import { RecordIndex } from '../jobs/upsertRows.js';
