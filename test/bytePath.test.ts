@@ -165,6 +165,19 @@ describe('the byte path', () => {
     });
   }
 
+  /**
+   * A record's buffer that throws on a read outside the record: what lies around it is other
+   * records' bytes (or stale ones), which the byte path must never read, if only because a scan
+   * running on through them could cost a whole buffer per row.
+   */
+  const onlyWithin = (data: Buffer, start: number, end: number) => new Proxy(data, {
+    get(target, key) {
+      if (typeof key === 'string' && /^\d+$/.test(key) && (Number(key) < start || Number(key) >= end)) throw new Error(`read byte ${key} outside [${start}, ${end})`);
+      const value = Reflect.get(target, key) as unknown;
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+
   it('takes ordinary CSV rows, and leaves rows that fail or that validate would change to the string way', () => {
     const fileHeader = ['event_type', 'user_id', 'inserted_at', 'metadata', 'event_id', 'screen_width'];
     const order = fileHeader.map((h) => EVENTS.columns.findIndex((c) => c.name === h));
@@ -176,8 +189,9 @@ describe('the byte path', () => {
     const plain = createCopyDataBuilder(encoding, origin, order);
     const keyed = createCopyDataBuilder(encoding, origin, order);
     const take = (text: string, utf8 = true) => {
-      const data = Buffer.from(`xx${text}yy`); // the record lies inside a larger buffer, as in a file chunk
-      return path.add({ line: 2, data, start: 2, end: 2 + Buffer.byteLength(text), utf8 }, plain, keyed);
+      const end = 2 + Buffer.byteLength(text);
+      const data = onlyWithin(Buffer.from(`xx${text}yy`), 2, end); // the record lies inside a larger buffer, as in a file chunk
+      return path.add({ line: 2, data, start: 2, end, utf8 }, plain, keyed);
     };
     expect(take('page_view,u1,2024-07-28T08:55:35Z,"{""a"": 1}",,1920')).toBe(BytePathResult.Plain);
     expect(take('page_view,u1,2024-07-28 08:55:35.5+05:30,{},e-1,')).toBe(BytePathResult.Keyed);
@@ -209,8 +223,9 @@ describe('the byte path', () => {
     const plain = createCopyDataBuilder(encoding, origin, order);
     const keyed = createCopyDataBuilder(encoding, origin, order);
     const take = (text: string) => {
-      const data = Buffer.from(`xx${text}\nyy`);
-      return path.add({ line: 1, data, start: 2, end: 2 + Buffer.byteLength(text), utf8: true }, plain, keyed);
+      const end = 2 + Buffer.byteLength(text);
+      const data = onlyWithin(Buffer.from(`xx${text}\nyy`), 2, end);
+      return path.add({ line: 1, data, start: 2, end, utf8: true }, plain, keyed);
     };
     const good = '"event_type": "page_view", "user_id": "u1", "inserted_at": "2024-07-28T08:55:35Z"';
     expect(take(`{${good}, "screen_width": 1920, "metadata": {"a": [1, {"b": null}], "s": "é"}}`)).toBe(BytePathResult.Plain);
@@ -228,8 +243,9 @@ describe('the byte path', () => {
     // The line is read where it lies in the reader's buffer: a line that leaves its object
     // unfinished is not read on into the next line, which would finish it (a line end is JSON space).
     const unfinished = (text: string, next: string) => {
-      const data = Buffer.from(`${text}\n${next}\n`);
-      return path.add({ line: 1, data, start: 0, end: Buffer.byteLength(text), utf8: true }, plain, keyed);
+      const end = Buffer.byteLength(text);
+      const data = onlyWithin(Buffer.from(`${text}\n${next}\n`), 0, end);
+      return path.add({ line: 1, data, start: 0, end, utf8: true }, plain, keyed);
     };
     expect(unfinished(`{${good}, "metadata": {"a":`, '1}}')).toBe(BytePathResult.Declined);
     expect(unfinished(`{${good}, "metadata": {}`, '}')).toBe(BytePathResult.Declined);

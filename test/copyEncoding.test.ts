@@ -19,7 +19,9 @@ import type { CopyEncoding } from '../src/imports/copyData.js';
 import { readCsv } from '../src/imports/formats/csvReader.js';
 import { readNdjson } from '../src/imports/formats/ndjsonReader.js';
 import type { ImportFormat } from '../src/imports/formats/types.js';
-import { checkJsonObjectText, JsonTextCheck, memberText } from '../src/imports/kinds/jsonText.js';
+import { checkJsonObjectText, JsonTextCheck, jsonValueEnd, memberText } from '../src/imports/kinds/jsonText.js';
+import { isStorableJsonObjectBytes } from '../src/imports/kinds/values.js';
+import { NdjsonFields } from '../src/imports/formats/ndjsonFields.js';
 import { getKind } from '../src/imports/kinds/index.js';
 import { readTimestamp, readTimestampBytes, TimestampCheck } from '../src/imports/kinds/timestamps.js';
 import { copyColumnsFor, createRowPipeline } from '../src/imports/rowPipeline.js';
@@ -240,6 +242,39 @@ describe('the JSON object check', () => {
       const expected = postgresTakes && !refusedByPostgres15.has(n) ? JsonTextCheck.Object : JsonTextCheck.NumberOutOfRange;
       expect(checkJsonObjectText(text, 64), n.slice(0, 40)).toBe(expected);
     }
+  });
+
+  it('reads nothing at or past the end it is given: a field or line read where it lies in a larger buffer', () => {
+    // Bytes after the end are another row's or stale ones: a read of them could only waste time
+    // (a scan running on through a whole buffer for every row), so any read of them throws here.
+    const guarded = (bytes: Buffer, end: number) => new Proxy(bytes, {
+      get(target, key) {
+        if (typeof key === 'string' && /^\d+$/.test(key) && Number(key) >= end) throw new Error(`read byte ${key}, past the end ${end}`);
+        const value = Reflect.get(target, key) as unknown;
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const text = fc.string({ unit: fc.constantFrom(...'{}[]":,0123456789.-+eEtruefalsn \\u'), maxLength: 30 });
+    const columns = ['a', 'b', 'metadata'];
+    fc.assert(fc.property(fc.oneof(text, fc.dictionary(fc.string(), fc.jsonValue({ maxDepth: 2 })).map((o) => JSON.stringify(o))), text, (s, after) => {
+      const alone = Buffer.from(s);
+      const end = alone.length;
+      const inBuffer = guarded(Buffer.concat([alone, Buffer.from(`${after}"}]}`)]), end);
+      expect(isStorableJsonObjectBytes(inBuffer, 0, end), s).toBe(isStorableJsonObjectBytes(alone, 0, end));
+      const start = s.search(/\S/);
+      if (start >= 0) expect(jsonValueEnd(inBuffer, start, 64, end), s).toBe(jsonValueEnd(alone, start, 64));
+      expect(new NdjsonFields(columns).read(inBuffer, 0, end), s).toBe(new NdjsonFields(columns).read(alone, 0, end));
+    }), { numRuns: 20000 });
+    // A line cut anywhere, followed by the rest of it: read on, the rest would finish the line.
+    const line = fc.tuple(fc.jsonValue({ maxDepth: 2 }), fc.dictionary(fc.string(), fc.jsonValue({ maxDepth: 2 })))
+      .map(([a, metadata]) => JSON.stringify({ a, metadata }));
+    fc.assert(fc.property(line, fc.nat(), (full, at) => {
+      const end = Buffer.byteLength(full.slice(0, at % (full.length + 1)));
+      const bytes = Buffer.from(full);
+      const alone = Buffer.from(bytes.subarray(0, end));
+      expect(new NdjsonFields(columns).read(guarded(bytes, end), 0, end), full).toBe(new NdjsonFields(columns).read(alone, 0, end));
+      expect(isStorableJsonObjectBytes(guarded(bytes, end), 0, end), full).toBe(isStorableJsonObjectBytes(alone, 0, end));
+    }), { numRuns: 5000 });
   });
 
   it('finds a member\'s own text, as JSON.parse would read the member', () => {

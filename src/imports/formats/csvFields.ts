@@ -28,7 +28,7 @@ export class CsvFields {
     let i = from;
     for (;;) {
       if (this.count === expected) return false;
-      if (data[i] === QUOTE && i < to) {
+      if (i < to && data[i] === QUOTE) {
         i = this.quoted(data, i + 1, to);
         if (i < 0) return false;
       } else {

@@ -13,7 +13,7 @@
  * Measured on the bench's lines (same process, best of 8): 1.90 -> 1.55 us a line with the line
  * read in place and keys marked seen by a line number instead of clearing an array per line.
  */
-import { jsonValueEnd } from '../kinds/jsonText.js';
+import { jsonValueEnd, skipJsonSpace } from '../kinds/jsonText.js';
 import { MAX_JSON_DEPTH, scannedJsonIsStorable } from '../kinds/values.js';
 
 const QUOTE = 0x22;
@@ -51,10 +51,10 @@ export class NdjsonFields {
     // An absent field is start = end; its buf and raw are not read then.
     for (let f = 0; f < start.length; f++) { start[f] = 0; end[f] = 0; }
     // Every byte is read at an index below `to`: past it lies the next line, or stale bytes of the reused chunk.
-    let i = skipSpace(line, from, to);
+    let i = skipJsonSpace(line, from, to);
     if (i >= to || line[i] !== 0x7b) return false;
-    i = skipSpace(line, i + 1, to);
-    if (i < to && line[i] === 0x7d) return skipSpace(line, i + 1, to) === to;
+    i = skipJsonSpace(line, i + 1, to);
+    if (i < to && line[i] === 0x7d) return skipJsonSpace(line, i + 1, to) === to;
     const seen = this.seen;
     const lineNumber = ++this.linesRead;
     for (let member = 0; ; member++) {
@@ -72,9 +72,9 @@ export class NdjsonFields {
       }
       if (f < 0 || seen[f] === lineNumber) return false;
       seen[f] = lineNumber;
-      i = skipSpace(line, keyEnd + 1, to);
-      if (line[i] !== 0x3a) return false;
-      i = skipSpace(line, i + 1, to);
+      i = skipJsonSpace(line, keyEnd + 1, to);
+      if (i >= to || line[i] !== 0x3a) return false;
+      i = skipJsonSpace(line, i + 1, to);
       if (i >= to) return false;
       const c = line[i];
       if (buf[f] !== line) buf[f] = line;
@@ -91,20 +91,19 @@ export class NdjsonFields {
         i += 4;
       } else if (c === 0x7b || c === 0x5b || c === 0x2d || (c >= 0x30 && c <= 0x39)) {
         // Deeper than jsonb takes is JSON.parse's way to report, as is broken JSON.
-        const valueEnd = jsonValueEnd(line, i, MAX_JSON_DEPTH);
-        // The scan is not bounded by the line: a value it finds ending past the line is broken JSON here.
-        if (valueEnd < 0 || valueEnd > to) return false;
+        const valueEnd = jsonValueEnd(line, i, MAX_JSON_DEPTH, to);
+        if (valueEnd < 0) return false;
         // Decided from this one scan, not by isStorableJsonObjectBytes scanning it again.
         this.storableObject[f] = c === 0x7b && scannedJsonIsStorable();
         start[f] = i;
         end[f] = valueEnd;
         i = valueEnd;
       } else return false; // true, false, or not JSON
-      i = skipSpace(line, i, to);
+      i = skipJsonSpace(line, i, to);
       if (i >= to) return false;
-      if (line[i] === 0x2c) { i = skipSpace(line, i + 1, to); continue; }
+      if (line[i] === 0x2c) { i = skipJsonSpace(line, i + 1, to); continue; }
       if (line[i] !== 0x7d) return false;
-      return skipSpace(line, i + 1, to) === to;
+      return skipJsonSpace(line, i + 1, to) === to;
     }
   }
 
@@ -140,11 +139,3 @@ function stringEnd(line: Uint8Array, i: number, n: number): number {
   return -1;
 }
 
-function skipSpace(line: Uint8Array, i: number, to: number): number {
-  for (; i < to; ) {
-    const c = line[i];
-    if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) i++;
-    else return i;
-  }
-  return to;
-}

@@ -42,12 +42,13 @@ export function checkJsonObjectText(s: string, maxDepth: number): JsonTextCheck 
  * inside strings, as it allows the character.
  */
 export function checkJsonObjectBytes(b: Uint8Array, maxDepth: number): JsonTextCheck {
-  const i = skipSpace(b, 0);
-  if (b[i] !== 0x7b) return JsonTextCheck.NotAnObject;
+  const n = b.length;
+  const i = skipJsonSpace(b, 0, n);
+  if (i === n || b[i] !== 0x7b) return JsonTextCheck.NotAnObject;
   numberOutOfRange = false;
   unicodeEscape = false;
-  const end = value(b, i, maxDepth);
-  if (end < 0 || skipSpace(b, end) !== b.length) return JsonTextCheck.NotAnObject;
+  const end = value(b, i, maxDepth, n);
+  if (end < 0 || skipJsonSpace(b, end, n) !== n) return JsonTextCheck.NotAnObject;
   return numberOutOfRange ? JsonTextCheck.NumberOutOfRange : JsonTextCheck.Object;
 }
 
@@ -58,39 +59,42 @@ export function checkJsonObjectBytes(b: Uint8Array, maxDepth: number): JsonTextC
  */
 export function memberText(s: string, key: string): string | null {
   const b = Buffer.from(s);
+  const n = b.length;
   const keyBytes = Buffer.from(key);
-  let i = skipSpace(b, 0);
+  let i = skipJsonSpace(b, 0, n);
   if (b[i] !== 0x7b) return null;
-  i = skipSpace(b, i + 1);
+  i = skipJsonSpace(b, i + 1, n);
   let found: string | null = null;
   while (b[i] === 0x22) {
-    const keyEnd = string(b, i);
+    const keyEnd = string(b, i, n);
     if (keyEnd < 0) return null;
     let escaped = false;
     for (let k = i + 1; k < keyEnd - 1 && !escaped; k++) escaped = b[k] === 0x5c;
     const matches = escaped ? JSON.parse(b.toString('utf8', i, keyEnd)) === key
       : keyEnd - i - 2 === keyBytes.length && keyBytes.equals(b.subarray(i + 1, keyEnd - 1));
-    const start = skipSpace(b, skipSpace(b, keyEnd) + 1);
-    const end = value(b, start, MAX_DEPTH);
+    const start = skipJsonSpace(b, skipJsonSpace(b, keyEnd, n) + 1, n);
+    const end = value(b, start, MAX_DEPTH, n);
     if (end < 0) return null;
     if (matches) found = b.toString('utf8', start, end);
-    i = skipSpace(b, end);
+    i = skipJsonSpace(b, end, n);
     if (b[i] !== 0x2c) break;
-    i = skipSpace(b, i + 1);
+    i = skipJsonSpace(b, i + 1, n);
   }
   return found;
 }
 
 /**
- * The end of the JSON value that starts at `i` of `b` (no space before it), or -1 when it is not
- * valid JSON or nests deeper than `maxDepth`. After it, numberWasOutOfRange() tells whether the
+ * The end of the JSON value that starts at `i` of `b` (no space before it) and ends by `end`, or
+ * -1 when it is not valid JSON there or nests deeper than `maxDepth`. Nothing at or past `end` is
+ * read: a field or line read where it lies in a larger buffer is followed by other rows' bytes (or
+ * stale ones), and a scan that ran on through them could cost a whole buffer per row. After it, numberWasOutOfRange() tells whether the
  * value holds a number Postgres' jsonb cannot store, and hadUnicodeEscape() whether a string in it
  * (key or value) holds a \u escape.
  */
-export function jsonValueEnd(b: Uint8Array, i: number, maxDepth = MAX_DEPTH): number {
+export function jsonValueEnd(b: Uint8Array, i: number, maxDepth = MAX_DEPTH, end = b.length): number {
   numberOutOfRange = false;
   unicodeEscape = false;
-  return value(b, i, maxDepth);
+  return value(b, i, maxDepth, end);
 }
 
 export const numberWasOutOfRange = (): boolean => numberOutOfRange;
@@ -107,39 +111,42 @@ export function holdsNumber(value: object, depth = 0): boolean {
   return false;
 }
 
-/** One JSON value from `i` (no space before it); returns the index past it, or -1. */
-function value(b: Uint8Array, i: number, maxDepth: number): number {
+/**
+ * One JSON value from `i` (no space before it), read no further than `end`; returns the index past
+ * it, or -1. Every read below is of an index under `end` (`byteAt` reads one byte so).
+ */
+function value(b: Uint8Array, i: number, maxDepth: number, end: number): number {
   if (maxDepth > MAX_DEPTH) throw new Error(`JSON texts are read at most ${MAX_DEPTH} levels deep`);
   let depth = 0;
   let expectValue = true;
   for (;;) {
     if (expectValue) {
-      const c = b[i];
+      const c = byteAt(b, i, end);
       if (c === 0x7b || c === 0x5b) { // { or [
         if (++depth > maxDepth) return -1;
         open[depth] = c === 0x7b ? OBJECT : ARRAY;
-        i = skipSpace(b, i + 1);
-        if (b[i] === (c === 0x7b ? 0x7d : 0x5d)) { i++; depth--; expectValue = false; } // empty
-        else if (c === 0x7b) { i = member(b, i); if (i < 0) return -1; }
+        i = skipJsonSpace(b, i + 1, end);
+        if (byteAt(b, i, end) === (c === 0x7b ? 0x7d : 0x5d)) { i++; depth--; expectValue = false; } // empty
+        else if (c === 0x7b) { i = member(b, i, end); if (i < 0) return -1; }
         if (depth === 0) return i;
         continue;
       }
-      if (c === 0x22) i = string(b, i);
-      else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) i = number(b, i);
-      else if (c === 0x74) i = word(b, i, TRUE);
-      else if (c === 0x66) i = word(b, i, FALSE);
-      else if (c === 0x6e) i = word(b, i, NULL);
+      if (c === 0x22) i = string(b, i, end);
+      else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) i = number(b, i, end);
+      else if (c === 0x74) i = word(b, i, TRUE, end);
+      else if (c === 0x66) i = word(b, i, FALSE, end);
+      else if (c === 0x6e) i = word(b, i, NULL, end);
       else return -1;
       if (i < 0 || depth === 0) return i;
       expectValue = false;
       continue;
     }
     // After a value inside a container: a comma, or the end of the container.
-    i = skipSpace(b, i);
-    const c = b[i];
+    i = skipJsonSpace(b, i, end);
+    const c = byteAt(b, i, end);
     if (c === 0x2c) { // ,
-      i = skipSpace(b, i + 1);
-      if (open[depth] === OBJECT) { i = member(b, i); if (i < 0) return -1; }
+      i = skipJsonSpace(b, i + 1, end);
+      if (open[depth] === OBJECT) { i = member(b, i, end); if (i < 0) return -1; }
       expectValue = true;
     } else if ((c === 0x7d && open[depth] === OBJECT) || (c === 0x5d && open[depth] === ARRAY)) {
       i++;
@@ -148,36 +155,39 @@ function value(b: Uint8Array, i: number, maxDepth: number): number {
   }
 }
 
+/** The byte at `i`, or -1 at or past `end`. */
+const byteAt = (b: Uint8Array, i: number, end: number): number => (i < end ? b[i] : -1);
+
 /** A member's key and colon, from its opening quote; returns where its value starts, or -1. */
-function member(b: Uint8Array, i: number): number {
-  if (b[i] !== 0x22) return -1;
-  i = string(b, i);
+function member(b: Uint8Array, i: number, end: number): number {
+  if (byteAt(b, i, end) !== 0x22) return -1;
+  i = string(b, i, end);
   if (i < 0) return -1;
-  i = skipSpace(b, i);
-  if (b[i] !== 0x3a) return -1;
-  return skipSpace(b, i + 1);
+  i = skipJsonSpace(b, i, end);
+  if (byteAt(b, i, end) !== 0x3a) return -1;
+  return skipJsonSpace(b, i + 1, end);
 }
 
-function skipSpace(b: Uint8Array, i: number): number {
-  for (;;) {
+/** Past the JSON white space at `i`, stopping at `end`. */
+export function skipJsonSpace(b: Uint8Array, i: number, end: number): number {
+  for (; i < end; i++) {
     const c = b[i];
-    if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) i++;
-    else return i;
+    if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) break;
   }
+  return i;
 }
 
 /** A string from its opening quote; returns the index past its closing quote, or -1. */
-function string(b: Uint8Array, i: number): number {
-  const n = b.length;
-  for (let j = i + 1; j < n; j++) {
+function string(b: Uint8Array, i: number, end: number): number {
+  for (let j = i + 1; j < end; j++) {
     const c = b[j];
     if (c > 0x5c) continue; // most text (letters): one comparison, as none of the tests below can hold
     if (c === 0x22) return j + 1;
     if (c < 0x20) return -1; // control characters must be escaped
     if (c === 0x5c) {
-      const e = b[j + 1];
+      const e = byteAt(b, j + 1, end);
       if (e === 0x75) { // \uXXXX
-        if (!isHex(b[j + 2]) || !isHex(b[j + 3]) || !isHex(b[j + 4]) || !isHex(b[j + 5])) return -1;
+        if (j + 5 >= end || !isHex(b[j + 2]) || !isHex(b[j + 3]) || !isHex(b[j + 4]) || !isHex(b[j + 5])) return -1;
         unicodeEscape = true;
         j += 5;
       } else if (e === 0x22 || e === 0x5c || e === 0x2f || e === 0x62 || e === 0x66 || e === 0x6e || e === 0x72 || e === 0x74) j++;
@@ -201,29 +211,29 @@ const NUMERIC_MAX_EXPONENT = 1073741823;
  * numberOutOfRange when Postgres could not store it: too many digits after the decimal point once
  * the exponent is applied (even for zero: 0e-20000), or a nonzero value with too many before it.
  */
-function number(b: Uint8Array, i: number): number {
-  if (b[i] === 0x2d) i++;
+function number(b: Uint8Array, i: number, end: number): number {
+  if (byteAt(b, i, end) === 0x2d) i++;
   const intStart = i;
-  if (b[i] === 0x30) i++;
-  else if (isDigit(b[i])) while (isDigit(b[i])) i++;
+  if (byteAt(b, i, end) === 0x30) i++;
+  else if (isDigit(byteAt(b, i, end))) while (isDigit(byteAt(b, i, end))) i++;
   else return -1;
   const intDigits = i - intStart;
   let fracDigits = 0;
-  if (b[i] === 0x2e) {
-    if (!isDigit(b[++i])) return -1;
+  if (byteAt(b, i, end) === 0x2e) {
+    if (!isDigit(byteAt(b, ++i, end))) return -1;
     const fracStart = i;
-    while (isDigit(b[i])) i++;
+    while (isDigit(byteAt(b, i, end))) i++;
     fracDigits = i - fracStart;
   }
   let exponent = 0;
-  const e = b[i];
+  const e = byteAt(b, i, end);
   if (e === 0x65 || e === 0x45) {
-    const sign = b[++i];
+    const sign = byteAt(b, ++i, end);
     if (sign === 0x2b || sign === 0x2d) i++;
-    if (!isDigit(b[i])) return -1;
-    while (b[i] === 0x30) i++; // leading zeros say nothing (strtol reads past them too)
+    if (!isDigit(byteAt(b, i, end))) return -1;
+    while (byteAt(b, i, end) === 0x30) i++; // leading zeros say nothing (strtol reads past them too)
     const expStart = i;
-    while (isDigit(b[i])) i++;
+    while (isDigit(byteAt(b, i, end))) i++;
     // Beyond 10 digits the exponent is out of range whatever the digits; parse no more than that.
     exponent = i - expStart > 10 ? 1e11 : digitsValue(b, expStart, i);
     if (sign === 0x2d) exponent = -exponent;
@@ -253,7 +263,8 @@ const FALSE = Buffer.from('false');
 const NULL = Buffer.from('null');
 
 /** The literal `w` at `i`: the index past it, or -1. */
-function word(b: Uint8Array, i: number, w: Uint8Array): number {
+function word(b: Uint8Array, i: number, w: Uint8Array, end: number): number {
+  if (i + w.length > end) return -1;
   for (let k = 0; k < w.length; k++) if (b[i + k] !== w[k]) return -1;
   return i + w.length;
 }
