@@ -48,6 +48,7 @@ export interface PgliteFigures {
 export interface RoundFigures {
   seconds: number; ratioToCopy: number; uploadSeconds: number; peakRssMb: number; cpu?: CpuFigures;
   slowestJobsAnswer?: ImportFigures['slowestJobsAnswer'];
+  problem?: string;
 }
 
 export interface Target { name: string; target: string; value: string; pass: boolean }
@@ -178,11 +179,12 @@ export function render(r: BenchReport): string {
     out.push(`  slowest jobs answer (CSV, NDJSON): ${each((x) => `${slowest(x.csv.slowestJobsAnswer)}, ${slowest(x.ndjson?.slowestJobsAnswer)}`)}`);
   }
   for (const [i, w] of (r.warmupRounds ?? []).entries()) {
-    const ratio = (f: RoundFigures | null) => (f ? `${fmt(f.seconds, 2)} s (${fmt(f.ratioToCopy, 2)}x, upload ${fmt(f.uploadSeconds, 2)} s)` : '-');
+    const ratio = (f: RoundFigures | null) => (!f ? '-' : f.problem ? `FAILED: ${f.problem}`
+      : `${fmt(f.seconds, 2)} s (${fmt(f.ratioToCopy, 2)}x, upload ${fmt(f.uploadSeconds, 2)} s)`);
     out.push(`warm-up round ${i + 1}, not counted: COPY ${fmt(w.copySeconds, 2)} s, CSV ${ratio(w.csv)}, NDJSON ${ratio(w.ndjson)}`);
   }
   out.push('');
-  out.push(`server RSS (Postgres mode): peak ${fmt(r.serverPeakRssMb, 0)} MiB over the whole run, ${fmt(r.serverIdleRssMb, 0)} MiB idle before the imports`);
+  out.push(`server RSS (Postgres mode): peak ${fmt(r.serverPeakRssMb, 0)} MiB over the whole run (warm-up included: the target judges this), ${fmt(r.serverIdleRssMb, 0)} MiB idle before the imports`);
   out.push(`  measured as: ${r.rssMethod}, of the server process itself (node dist/main.js)`);
   if (r.pglite && 'seconds' in r.pglite) out.push(`PGlite server: started in ${fmt(r.pglite.serverStartupSeconds, 1)} s (new data folder); its memory is not judged (see DESIGN)`);
   out.push('');

@@ -8,7 +8,7 @@
  *      -> upload the CSV, then the NDJSON (one at a time: one active job per tenant), each followed
  *         over jobProgress while `jobs` is queried every 100 ms and the server's RSS sampled
  *      (each load into an empty table just after another load's table was emptied: see database.ts
- *      copyIntoTwin; rounds after the first upload with allowDuplicateFile)
+ *      copyIntoTwin; every round after the first, warm-up or not, uploads with allowDuplicateFile)
  *   -> optionally the same in embedded (PGlite) mode with fewer rows, once
  *   -> table + JSON; server killed, database dropped and files removed, also on error.
  *
@@ -139,6 +139,7 @@ const reportedRound = (r: Round): BenchReport['rounds'][number] => ({
 /** An import's ratio in its round: against the COPY that ran just before it. */
 const roundFigures = (round: Round, f: Measured) => ({
   seconds: f.seconds, ratioToCopy: round.copySeconds / f.seconds, uploadSeconds: f.uploadSeconds, peakRssMb: f.peakRssMb, cpu: f.cpu, slowestJobsAnswer: f.slowestJobsAnswer,
+  problem: f.problem,
 });
 
 /**
@@ -406,7 +407,9 @@ async function main(): Promise<number> {
     console.log(`\nwritten to ${path.relative(process.cwd(), opts.out) || opts.out}`);
 
     // Targets missed are results, not errors; an import that failed or lost rows is an error.
-    const broken = [csv, ndjson, pglite].filter((f) => f?.problem);
+    // A warm-up import that lost rows is as broken as a counted one.
+    const warmupImports = warmupRounds.flatMap((r) => [r.csv, r.ndjson]);
+    const broken = [csv, ndjson, pglite, ...warmupImports].filter((f) => f?.problem);
     return broken.length ? 1 : 0;
   } finally {
     await sql?.end({ timeout: 5 });
