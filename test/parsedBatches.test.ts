@@ -10,22 +10,23 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { binaryTypesOf } from '../src/db/binaryTypes.js';
 import { getKind } from '../src/imports/kinds/index.js';
 import { copyColumnsFor } from '../src/imports/rowPipeline.js';
-import { parseInThread, type ParseRequest } from '../src/workers/parsedBatches.js';
-import { EVENT_COLUMNS, eventRow, eventsCsv, manyEvents } from './support/events.js';
+import { parseInThread, type ParsedBatch, type ParseRequest } from '../src/workers/parsedBatches.js';
+import type { ImportFormat } from '../src/imports/formats/types.js';
+import { EVENT_COLUMNS, eventRow, eventsCsv, eventsNdjson, manyEvents } from './support/events.js';
 
 let dir: string;
 beforeAll(async () => { dir = await fs.mkdtemp(path.join(os.tmpdir(), 'parsed-batches-')); });
 afterAll(async () => { await fs.rm(dir, { recursive: true, force: true }); });
 
-async function requestFor(content: string, batchSize: number): Promise<ParseRequest> {
-  const file = path.join(dir, `${Math.random().toString(16).slice(2)}.csv`);
+async function requestFor(content: string, batchSize: number, format: ImportFormat = 'CSV'): Promise<ParseRequest> {
+  const file = path.join(dir, `${Math.random().toString(16).slice(2)}.${format.toLowerCase()}`);
   await fs.writeFile(file, content);
   const kind = getKind('EVENTS');
-  const header = [...EVENT_COLUMNS];
+  const header = format === 'CSV' ? [...EVENT_COLUMNS] : null;
   return {
-    path: file, offset: 0, line: 0, format: 'CSV', header, kind: 'EVENTS',
+    path: file, offset: 0, line: 0, format, header, kind: 'EVENTS',
     tenantId: '00000000-0000-4000-8000-000000000001', jobId: '00000000-0000-4000-8000-000000000002',
-    batchSize, jobValues: {}, copy: { format: 'binary', types: binaryTypesOf('events', copyColumnsFor({ kind, format: 'CSV', header }))! },
+    batchSize, jobValues: {}, copy: { format: 'binary', types: binaryTypesOf('events', copyColumnsFor({ kind, format, header }))! },
   };
 }
 
@@ -81,5 +82,61 @@ describe('slot memory', () => {
       batch.release();
     }
     expect([...cBuffers].every((buffer) => buffer === held.copyData.buffer || bBuffers.has(buffer))).toBe(true);
+  });
+});
+
+describe('jobs parsed one after another', () => {
+  /** A job's batches, released as they come: rows, failed rows and the failed lines. */
+  async function jobOf(request: ParseRequest, stopAfter = Infinity) {
+    const out = { batches: 0, rows: 0, failed: 0, failedLines: [] as number[], copyBytes: 0 };
+    for await (const batch of parseInThread(request)) {
+      out.batches++;
+      out.rows += batch.rowsProcessed;
+      out.failed += batch.rowsFailed;
+      out.failedLines.push(...batch.errors.map((e) => e.line));
+      out.copyBytes += batch.copyData.length;
+      batch.release();
+      if (out.batches >= stopAfter) break; // the job stops half-way (cancelled, lease lost)
+    }
+    return out;
+  }
+
+  it('give each job its own rows and errors, also after a job stopped half-way', async () => {
+    // Each file has its own bad rows (a track without event_name fails), at lines of its own.
+    const badAt = (n: number, every: number, start: number) => manyEvents(n, start).map((r, i) => (i % every === 0 ? { ...r, event_type: 'track' } : r));
+    const csvA = await requestFor(eventsCsv(badAt(2_500, 100, 0)), 1_000);
+    const ndjsonB = await requestFor(eventsNdjson(badAt(1_800, 300, 10_000)), 500, 'NDJSON');
+    const csvC = await requestFor(eventsCsv(badAt(3_000, 7, 20_000)), 1_000);
+    const csvD = await requestFor(eventsCsv(badAt(1_200, 400, 30_000)), 1_000);
+    const lines = (n: number, every: number, first: number) => Array.from({ length: Math.ceil(n / every) }, (_, k) => first + k * every);
+
+    const a = await jobOf(csvA);
+    expect(a).toMatchObject({ rows: 2_500, failed: 25, batches: 3 });
+    expect(a.failedLines).toEqual(lines(2_500, 100, 2)); // line 1 is the header
+    const b = await jobOf(ndjsonB);
+    expect(b).toMatchObject({ rows: 1_800, failed: 6, batches: 4 });
+    expect(b.failedLines).toEqual(lines(1_800, 300, 1));
+    const c = await jobOf(csvC, 1);
+    expect(c).toMatchObject({ rows: 1_000, batches: 1 });
+    const d = await jobOf(csvD);
+    expect(d).toMatchObject({ rows: 1_200, failed: 3, batches: 2 });
+    expect(d.failedLines).toEqual(lines(1_200, 400, 2));
+    // The same file again gives the same COPY data, byte for byte in size.
+    expect((await jobOf(csvA)).copyBytes).toBe(a.copyBytes);
+  });
+
+  it('never fill a slot whose batch is still held, in a job whose slot memory served the job before', async () => {
+    await jobOf(await requestFor(eventsCsv(manyEvents(2_500)), 1_000)); // leaves its slot memory for the next
+    // The next job's batches are held, as while their commits are under way, three at a time.
+    const held: { batch: ParsedBatch; bytes: Buffer }[] = [];
+    let rows = 0;
+    for await (const batch of parseInThread(await requestFor(eventsCsv(manyEvents(9_000, 40_000)), 500))) {
+      held.push({ batch, bytes: Buffer.from(batch.copyData) });
+      for (const h of held) expect(h.batch.copyData.equals(h.bytes)).toBe(true);
+      rows += batch.rowsProcessed;
+      if (held.length === 3) held.shift()!.batch.release(); // the oldest commit is done
+    }
+    for (const h of held) h.batch.release();
+    expect(rows).toBe(9_000);
   });
 });
