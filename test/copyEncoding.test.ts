@@ -268,11 +268,14 @@ describe('the JSON object check', () => {
     // A line cut anywhere, followed by the rest of it: read on, the rest would finish the line.
     const line = fc.tuple(fc.jsonValue({ maxDepth: 2 }), fc.dictionary(fc.string(), fc.jsonValue({ maxDepth: 2 })))
       .map(([a, metadata]) => JSON.stringify({ a, metadata }));
+    // Each reader has read the whole line first, as the line before in a file: its keys are then
+    // matched where that line had them, the reader's shortcut.
+    const reader = (full: string) => { const fields = new NdjsonFields(columns); fields.read(Buffer.from(full), 0, Buffer.byteLength(full)); return fields; };
     fc.assert(fc.property(line, fc.nat(), (full, at) => {
       const end = Buffer.byteLength(full.slice(0, at % (full.length + 1)));
       const bytes = Buffer.from(full);
       const alone = Buffer.from(bytes.subarray(0, end));
-      expect(new NdjsonFields(columns).read(guarded(bytes, end), 0, end), full).toBe(new NdjsonFields(columns).read(alone, 0, end));
+      expect(reader(full).read(guarded(bytes, end), 0, end), full).toBe(reader(full).read(alone, 0, end));
       expect(isStorableJsonObjectBytes(guarded(bytes, end), 0, end), full).toBe(isStorableJsonObjectBytes(alone, 0, end));
     }), { numRuns: 5000 });
   });
