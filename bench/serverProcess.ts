@@ -1,9 +1,9 @@
 /**
  * The service under test, run as a child process so that its memory is its own and can be read
  * from /proc. It runs compiled, as in production (`npm start`): `node dist/main.js` with our own
- * node binary, after `buildServer` compiled src/ to dist/. (Under tsx the same server holds about
- * 150 MiB more; and `npx` or `npm start` would put a wrapper process between us and the server,
- * whose RSS we would sample instead.)
+ * node binary, after `buildServer` compiled src/ to dist/. (Under tsx the same server holds more:
+ * 149 against 94 MiB idle, measured here; and `npx` or `npm start` would put a wrapper process
+ * between us and the server, whose RSS we would sample instead.)
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
