@@ -37,18 +37,18 @@ export function checkJsonObjectText(s: string, maxDepth: number): JsonTextCheck 
 }
 
 /**
- * The JSON object text that is all of `b` (a CSV field's bytes, or a string's). UTF-8 bytes
- * scan as the text does: every byte of a multibyte character is >= 0x80, which JSON allows only
- * inside strings, as it allows the character.
+ * The JSON object text that is all of `b[start, end)` (a CSV field where it lies in the file's
+ * buffer, or a string's bytes); nothing outside it is read. UTF-8 bytes scan as the text does:
+ * every byte of a multibyte character is >= 0x80, which JSON allows only inside strings, as it
+ * allows the character.
  */
-export function checkJsonObjectBytes(b: Uint8Array, maxDepth: number): JsonTextCheck {
-  const n = b.length;
-  const i = skipJsonSpace(b, 0, n);
-  if (i === n || b[i] !== 0x7b) return JsonTextCheck.NotAnObject;
+export function checkJsonObjectBytes(b: Uint8Array, maxDepth: number, start = 0, end = b.length): JsonTextCheck {
+  const i = skipJsonSpace(b, start, end);
+  if (i === end || b[i] !== 0x7b) return JsonTextCheck.NotAnObject;
   numberOutOfRange = false;
   unicodeEscape = false;
-  const end = value(b, i, maxDepth, n);
-  if (end < 0 || skipJsonSpace(b, end, n) !== n) return JsonTextCheck.NotAnObject;
+  const valueEnd = value(b, i, maxDepth, end);
+  if (valueEnd < 0 || skipJsonSpace(b, valueEnd, end) !== end) return JsonTextCheck.NotAnObject;
   return numberOutOfRange ? JsonTextCheck.NumberOutOfRange : JsonTextCheck.Object;
 }
 
@@ -87,9 +87,9 @@ export function memberText(s: string, key: string): string | null {
  * The end of the JSON value that starts at `i` of `b` (no space before it) and ends by `end`, or
  * -1 when it is not valid JSON there or nests deeper than `maxDepth`. Nothing at or past `end` is
  * read: a field or line read where it lies in a larger buffer is followed by other rows' bytes (or
- * stale ones), and a scan that ran on through them could cost a whole buffer per row. After it, numberWasOutOfRange() tells whether the
- * value holds a number Postgres' jsonb cannot store, and hadUnicodeEscape() whether a string in it
- * (key or value) holds a \u escape.
+ * stale ones), and a scan that ran on through them could cost a whole buffer per row. After it,
+ * numberWasOutOfRange() tells whether the value holds a number Postgres' jsonb cannot store, and
+ * hadUnicodeEscape() whether a string in it (key or value) holds a \u escape.
  */
 export function jsonValueEnd(b: Uint8Array, i: number, maxDepth = MAX_DEPTH, end = b.length): number {
   numberOutOfRange = false;
