@@ -13,9 +13,10 @@
  *   -> table + JSON; server killed, database dropped and files removed, also on error.
  *
  * The warm-up round is measured and printed but not counted: a server's first import of a file
- * size writes a new spool file (later ones write over a spare, imports/spoolSpares.ts) and runs
- * code V8 has not optimised yet, and the first COPY fills a table on memory nothing freed just
- * before. What the rounds measure is a server that has been running, as a service is.
+ * size writes a new spool file (later ones write over a spare, imports/spoolSpares.ts), its main
+ * thread's code is not optimised yet (each job's parse thread starts cold in every round alike),
+ * and the first COPY fills a table on memory nothing freed just before. What the rounds measure
+ * is a server that has been running, as a service is.
  *
  * Rounds, because this machine is shared: the same COPY took 4.3 to 6.3 s within one hour. Each
  * round's ratio compares an import with the COPY just before it, and the table gives the median
@@ -129,17 +130,18 @@ const median = (values: number[]) => {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 };
 
+/** An import's ratio in its round: against the COPY that ran just before it. */
+const roundFigures = (round: Round, f: Measured) => ({
+  seconds: f.seconds, ratioToCopy: round.copySeconds / f.seconds, uploadSeconds: f.uploadSeconds, peakRssMb: f.peakRssMb, cpu: f.cpu, slowestJobsAnswer: f.slowestJobsAnswer,
+  problem: f.problem,
+});
+
+/** A round as the JSON report holds it (counted and warm-up rounds alike). */
 const reportedRound = (r: Round): BenchReport['rounds'][number] => ({
   copySeconds: r.copySeconds,
   copyCpu: r.copyCpu,
   csv: roundFigures(r, r.csv),
   ndjson: r.ndjson ? roundFigures(r, r.ndjson) : null,
-});
-
-/** An import's ratio in its round: against the COPY that ran just before it. */
-const roundFigures = (round: Round, f: Measured) => ({
-  seconds: f.seconds, ratioToCopy: round.copySeconds / f.seconds, uploadSeconds: f.uploadSeconds, peakRssMb: f.peakRssMb, cpu: f.cpu, slowestJobsAnswer: f.slowestJobsAnswer,
-  problem: f.problem,
 });
 
 /**
