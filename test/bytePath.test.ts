@@ -21,6 +21,7 @@ import { readNdjson } from '../src/imports/formats/ndjsonReader.js';
 import type { ImportFormat, RecordBytes, RecordBatch, SourceRecord } from '../src/imports/formats/types.js';
 import { getKind } from '../src/imports/kinds/index.js';
 import { copyColumnsFor, createRowPipeline, type PreparedBatch } from '../src/imports/rowPipeline.js';
+import { readableOnlyWithin } from './support/boundedBytes.js';
 
 const EVENTS = getKind('EVENTS');
 const TENANT = '00000000-0000-4000-8000-000000000001';
@@ -165,19 +166,6 @@ describe('the byte path', () => {
     });
   }
 
-  /**
-   * A record's buffer that throws on a read outside the record: what lies around it is other
-   * records' bytes (or stale ones), which the byte path must never read, if only because a scan
-   * running on through them could cost a whole buffer per row.
-   */
-  const onlyWithin = (data: Buffer, start: number, end: number) => new Proxy(data, {
-    get(target, key) {
-      if (typeof key === 'string' && /^\d+$/.test(key) && (Number(key) < start || Number(key) >= end)) throw new Error(`read byte ${key} outside [${start}, ${end})`);
-      const value = Reflect.get(target, key) as unknown;
-      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-    },
-  });
-
   it('takes ordinary CSV rows, and leaves rows that fail or that validate would change to the string way', () => {
     const fileHeader = ['event_type', 'user_id', 'inserted_at', 'metadata', 'event_id', 'screen_width'];
     const order = fileHeader.map((h) => EVENTS.columns.findIndex((c) => c.name === h));
@@ -190,7 +178,7 @@ describe('the byte path', () => {
     const keyed = createCopyDataBuilder(encoding, origin, order);
     const take = (text: string, utf8 = true) => {
       const end = 2 + Buffer.byteLength(text);
-      const data = onlyWithin(Buffer.from(`xx${text}yy`), 2, end); // the record lies inside a larger buffer, as in a file chunk
+      const data = readableOnlyWithin(Buffer.from(`xx${text}yy`), 2, end); // the record lies inside a larger buffer, as in a file chunk
       return path.add({ line: 2, data, start: 2, end, utf8 }, plain, keyed);
     };
     expect(take('page_view,u1,2024-07-28T08:55:35Z,"{""a"": 1}",,1920')).toBe(BytePathResult.Plain);
@@ -224,7 +212,7 @@ describe('the byte path', () => {
     const keyed = createCopyDataBuilder(encoding, origin, order);
     const take = (text: string) => {
       const end = 2 + Buffer.byteLength(text);
-      const data = onlyWithin(Buffer.from(`xx${text}\nyy`), 2, end);
+      const data = readableOnlyWithin(Buffer.from(`xx${text}\nyy`), 2, end);
       return path.add({ line: 1, data, start: 2, end, utf8: true }, plain, keyed);
     };
     const good = '"event_type": "page_view", "user_id": "u1", "inserted_at": "2024-07-28T08:55:35Z"';
@@ -244,7 +232,7 @@ describe('the byte path', () => {
     // unfinished is not read on into the next line, which would finish it (a line end is JSON space).
     const unfinished = (text: string, next: string) => {
       const end = Buffer.byteLength(text);
-      const data = onlyWithin(Buffer.from(`${text}\n${next}\n`), 0, end);
+      const data = readableOnlyWithin(Buffer.from(`${text}\n${next}\n`), 0, end);
       return path.add({ line: 1, data, start: 0, end, utf8: true }, plain, keyed);
     };
     expect(unfinished(`{${good}, "metadata": {"a":`, '1}}')).toBe(BytePathResult.Declined);
