@@ -6,7 +6,7 @@ import type { CodegenConfig } from '@graphql-codegen/cli';
  * src/generated/gql, which the tests and the CLI import.
  */
 const config: CodegenConfig = {
-  schema: './src/schema/index.ts',
+  schema: './src/api/graphql/index.ts',
   documents: ['test/documents/**/*.graphql', 'src/client/**/*.graphql'],
   ignoreNoDocuments: true,
   generates: {

@@ -12,11 +12,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { binaryTypesOf } from '../src/db/binaryTypes.js';
-import { readCsv } from '../src/imports/formats/csvReader.js';
-import { readNdjson } from '../src/imports/formats/ndjsonReader.js';
-import type { ImportFormat, RecordBatch, RecordBytes, SourceRecord } from '../src/imports/formats/types.js';
-import { getKind } from '../src/imports/kinds/index.js';
-import { copyColumnsFor, createRowPipeline } from '../src/imports/rowPipeline.js';
+import { readCsv } from '../src/parse/csvReader.js';
+import { readNdjson } from '../src/parse/ndjsonReader.js';
+import type { ImportFormat, RecordBatch, RecordBytes, SourceRecord } from '../src/parse/types.js';
+import { getKind } from '../src/kinds/index.js';
+import { copyColumnsFor, createRowPipeline } from '../src/parse/rowPipeline.js';
 import { EVENT_COLUMNS, generateEvents } from './generate.js';
 
 /** As the parse thread reads: slices of 500 records. */

@@ -13,7 +13,7 @@
  *   -> table + JSON; server killed, database dropped and files removed, also on error.
  *
  * The warm-up round is measured and printed but not counted: a server's first import of a file
- * size writes a new spool file (later ones write over a spare, imports/spoolSpares.ts), its main
+ * size writes a new spool file (later ones write over a spare, spool/spoolSpares.ts), its main
  * thread's code is not optimised yet (each job's parse thread starts cold in every round alike),
  * and the first COPY fills a table on memory nothing freed just before. What the rounds measure
  * is a server that has been running, as a service is.

@@ -9,24 +9,25 @@ import { createYoga, maskError } from 'graphql-yoga';
 import type { Tenant } from './auth/apiKeys.js';
 import { drainInbox, serverPidFile, watchInbox } from './auth/keyInbox.js';
 import type { Config } from './config.js';
-import type { AppContext } from './context.js';
-import { openDatabase, type Database } from './db/database.js';
-import { authPlugin, DATABASE_UNAVAILABLE } from './http/authPlugin.js';
+import type { AppContext } from './api/context.js';
+import type { Database } from './db/database.js';
+import { openDatabase } from './db/openDatabase.js';
+import { authPlugin, DATABASE_UNAVAILABLE } from './api/http/authPlugin.js';
 import { isTransientDatabaseError } from './db/transientErrors.js';
 import { GraphQLError } from 'graphql';
-import { uploadPlugin, type NodeServerContext } from './http/uploadPlugin.js';
-import { jsonBodyPlugin } from './http/jsonBodyPlugin.js';
-import { attachWebSockets } from './http/websocket.js';
-import { limitsPlugins } from './http/limitsPlugins.js';
+import { uploadPlugin, type NodeServerContext } from './api/http/uploadPlugin.js';
+import { jsonBodyPlugin } from './api/http/jsonBodyPlugin.js';
+import { attachWebSockets } from './api/http/websocket.js';
+import { limitsPlugins } from './api/http/limitsPlugins.js';
 import { createLogger, type Logger } from './logger.js';
 import { ProgressBus } from './progress/progressBus.js';
-import { schema } from './schema/index.js';
-import { WorkerPool } from './workers/workerPool.js';
+import { schema } from './api/graphql/index.js';
+import { RunnerPool } from './runner/runnerPool.js';
 import { Metrics } from './ops/metrics.js';
-import { opsRoutes } from './http/opsRoutes.js';
-import { consoleRoutes } from './http/consoleRoutes.js';
-import { reportRoutes } from './http/reportRoutes.js';
-import { sweepSpool } from './imports/spool.js';
+import { opsRoutes } from './api/http/opsRoutes.js';
+import { consoleRoutes } from './api/http/consoleRoutes.js';
+import { reportRoutes } from './api/http/reportRoutes.js';
+import { sweepSpool } from './spool/spool.js';
 
 export interface App {
   config: Config;
@@ -105,7 +106,7 @@ export async function buildApp(config: Config, opts: { log?: Logger } = {}): Pro
     });
   });
   const sockets = attachWebSockets(server, yoga as never, db, log, { maxSubscriptionsPerTenant: config.maxSubscriptionsPerTenant });
-  const pool = new WorkerPool(db, bus, log, metrics, { ...config, concurrency: config.workerConcurrency });
+  const pool = new RunnerPool(db, bus, log, metrics, { ...config, concurrency: config.workerConcurrency });
   let stopInbox = () => {};
   let stopSweeper = () => {};
 

@@ -10,7 +10,7 @@ export interface Config {
   spoolDir: string;
   /** How long an ended job's spool file is kept (0: removed as the job ends, or kept as a spare). */
   spoolRetentionMs: number;
-  /** How many completed uploads' files the spool keeps for later uploads to write over (imports/spoolSpares.ts). */
+  /** How many completed uploads' files the spool keeps for later uploads to write over (spool/spoolSpares.ts). */
   spoolSpareFiles: number;
   maxFileSize: number;
   maxActiveJobsPerTenant: number;

@@ -1,5 +1,5 @@
 /**
- * The byte path (imports/bytePath.ts) must never change what an import does: for any file, the
+ * The byte path (parse/bytePath.ts) must never change what an import does: for any file, the
  * row pipeline given records as bytes (as the parse thread reads them) must produce the same rows
  * and the same row errors as the string way alone. Random EVENTS files, as CSV and as NDJSON,
  * mixing good values with near misses of every rule, quoting and JSON of every shape, wrong field
@@ -14,13 +14,13 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { binaryTypesOf } from '../src/db/binaryTypes.js';
-import { BytePathResult, createBytePath } from '../src/imports/bytePath.js';
-import { createCopyDataBuilder } from '../src/imports/copyData.js';
-import { readCsv } from '../src/imports/formats/csvReader.js';
-import { readNdjson } from '../src/imports/formats/ndjsonReader.js';
-import type { ImportFormat, RecordBytes, RecordBatch, SourceRecord } from '../src/imports/formats/types.js';
-import { getKind } from '../src/imports/kinds/index.js';
-import { copyColumnsFor, createRowPipeline, type PreparedBatch } from '../src/imports/rowPipeline.js';
+import { BytePathResult, createBytePath } from '../src/parse/bytePath.js';
+import { createCopyDataBuilder } from '../src/parse/copyData.js';
+import { readCsv } from '../src/parse/csvReader.js';
+import { readNdjson } from '../src/parse/ndjsonReader.js';
+import type { ImportFormat, RecordBytes, RecordBatch, SourceRecord } from '../src/parse/types.js';
+import { getKind } from '../src/kinds/index.js';
+import { copyColumnsFor, createRowPipeline, type PreparedBatch } from '../src/parse/rowPipeline.js';
 import { readableOnlyWithin } from './support/boundedBytes.js';
 
 const EVENTS = getKind('EVENTS');

@@ -1,5 +1,5 @@
 /**
- * The two encodings of COPY data (imports/copyData.ts) must store the same rows: binary COPY is
+ * The two encodings of COPY data (parse/copyData.ts) must store the same rows: binary COPY is
  * what a real Postgres gets, CSV text what PGlite gets and what the service used before. Rows
  * with awkward values go through the real readers and row pipeline into the real `events` table
  * both ways, and the tables must agree. The binary encoding's own arithmetic (timestamps) is
@@ -13,18 +13,19 @@ import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { binaryTypesOf } from '../src/db/binaryTypes.js';
-import { BinaryCopyWriter, type BinaryType } from '../src/db/copyBinary.js';
-import { openDatabase, type Database } from '../src/db/database.js';
-import type { CopyEncoding } from '../src/imports/copyData.js';
-import { readCsv } from '../src/imports/formats/csvReader.js';
-import { readNdjson } from '../src/imports/formats/ndjsonReader.js';
-import type { ImportFormat } from '../src/imports/formats/types.js';
-import { checkJsonObjectText, JsonTextCheck, jsonValueEnd, memberText } from '../src/imports/kinds/jsonText.js';
-import { isStorableJsonObjectBytes } from '../src/imports/kinds/values.js';
-import { NdjsonFields } from '../src/imports/formats/ndjsonFields.js';
-import { getKind } from '../src/imports/kinds/index.js';
-import { readTimestamp, readTimestampBytes, TimestampCheck } from '../src/imports/kinds/timestamps.js';
-import { copyColumnsFor, createRowPipeline } from '../src/imports/rowPipeline.js';
+import { BinaryCopyWriter, type BinaryType } from '../src/codecs/copyBinary.js';
+import type { Database } from '../src/db/database.js';
+import { openDatabase } from '../src/db/openDatabase.js';
+import type { CopyEncoding } from '../src/parse/copyData.js';
+import { readCsv } from '../src/parse/csvReader.js';
+import { readNdjson } from '../src/parse/ndjsonReader.js';
+import type { ImportFormat } from '../src/parse/types.js';
+import { checkJsonObjectText, JsonTextCheck, jsonValueEnd, memberText } from '../src/codecs/jsonText.js';
+import { isStorableJsonObjectBytes } from '../src/kinds/values.js';
+import { NdjsonFields } from '../src/parse/ndjsonFields.js';
+import { getKind } from '../src/kinds/index.js';
+import { readTimestamp, readTimestampBytes, TimestampCheck } from '../src/codecs/timestamps.js';
+import { copyColumnsFor, createRowPipeline } from '../src/parse/rowPipeline.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { readableOnlyWithin } from './support/boundedBytes.js';
 

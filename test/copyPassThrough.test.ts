@@ -9,7 +9,8 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDatabase, type Database } from '../src/db/database.js';
+import type { Database } from '../src/db/database.js';
+import { openDatabase } from '../src/db/openDatabase.js';
 import { PASS_THROUGH_MIN_BYTES, standInsWaiting } from '../src/db/copyPassThrough.js';
 import { createTestDatabase, requirePostgres, type TestDatabase } from './support/database.js';
 

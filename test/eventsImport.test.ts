@@ -199,7 +199,7 @@ describe('large rows', () => {
     expect(await report.text()).toContain('x'.repeat(100_000));
   });
 
-  // A batch's COPY data normally travels in a 4 MiB slot of shared memory (workers/parsedBatches.ts);
+  // A batch's COPY data normally travels in a 4 MiB slot of shared memory (parse/parsedBatches.ts);
   // one larger than that travels in buffers of its own.
   it('imports a batch of megabyte rows, larger than the parse thread hands over in shared memory', async () => {
     const rows = [0, 1, 2, 3, 4, 5].map((i) => eventRow(i, { user_agent: `${i}`.repeat(1_000_000) }));

@@ -102,7 +102,7 @@ describe('limits, checked before any resolver runs', () => {
     await expectStillQueued();
   });
 
-  // Regression (fixed, src/http/variableCostPlugin.ts): graphql-armor's cost limit multiplies by
+  // Regression (fixed, src/api/http/variableCostPlugin.ts): graphql-armor's cost limit multiplies by
   // `first`/`last` only when they are literals; page sizes sent as variables counted as 1.
   it('counts page sizes given as variables like literal ones', async () => {
     const res = await post(`query ($id: ID!, $n: Int) { job(id: $id) { ${errorsField('$n')} } }`, { id: queued, n: 1000 });
@@ -215,7 +215,7 @@ describe('development and production', () => {
     expect((await postGraphql(prod.url, prodKey, '{ jobs(first: 1) { totalCount } }')).status).toBe(200);
   });
 
-  // Regression (fixed) (src/http/authPlugin.ts): a GET whose Accept includes text/html skips authentication (it is
+  // Regression (fixed) (src/api/http/authPlugin.ts): a GET whose Accept includes text/html skips authentication (it is
   // taken for a browser loading GraphiQL). In production there is no GraphiQL, so Yoga parses,
   // validates and tries to run the operation in the query string without any key; it fails only
   // when the context finds no tenant, as a 500 "Unexpected error." that is logged as a bug. It

@@ -174,7 +174,7 @@ describe('an unclosed quote', () => {
     await expectStillServes();
   });
 
-  // Regression test for a bug, since fixed (src/imports/formats/csvReader.ts, the `eof && start < len` branch).
+  // Regression test for a bug, since fixed (src/parse/csvReader.ts, the `eof && start < len` branch).
   it('near the end of a file: the rows after it are still imported', async () => {
     const lines = csvLines(manyEvents(20));
     lines[6] = lines[6].replace(',User-5,', ',"User-5,'); // line 7
@@ -202,7 +202,7 @@ describe('a 10 MB line', () => {
     await expectStillServes();
   });
 
-  // Regression test for a bug, since fixed (src/imports/formats/csvReader.ts, the too-long branch).
+  // Regression test for a bug, since fixed (src/parse/csvReader.ts, the too-long branch).
   it('in CSV (unquoted): exactly one row error, and the rows after it imported at their own lines', async () => {
     expect(unquotedJob).toBeDefined();
     expect(await errorsOf(unquotedJob!)).toEqual([{ line: BAD_LINE, column: null, value: null, message: TOO_LONG_CSV }]);
@@ -266,7 +266,7 @@ describe('NUL bytes', () => {
     await expectStillServes();
   });
 
-  // Regression test for a bug, since fixed (minor; src/imports/kinds/values.ts `text` + kinds/events.ts).
+  // Regression test for a bug, since fixed (minor; src/kinds/values.ts `text` + kinds/events.ts).
   it('a NUL in a required column (user_id): one error, not also "user_id is required"', async () => {
     const lines = csvLines(manyEvents(4));
     lines[2] = lines[2].replace(',User-1,', ',Us\0er-1,'); // line 3
@@ -385,7 +385,7 @@ describe('metadata that Postgres\' jsonb would refuse', () => {
     await expectStillServes();
   });
 
-  // Regression test for a bug, since fixed (src/imports/kinds/values.ts `checkJsonObject` and `shown`).
+  // Regression test for a bug, since fixed (src/kinds/values.ts `checkJsonObject` and `shown`).
   it('nested 100,000 levels deep in NDJSON (metadata, and user_id): row errors, the job completes', async () => {
     const lines = ndjsonLines(manyEvents(20));
     lines[4] = ndjsonLineWithMetadata(eventRow(4), nestedJson(100_000)); // line 5
@@ -456,7 +456,7 @@ describe('metadata that Postgres\' jsonb would refuse', () => {
     await expectStillServes();
   });
 
-  // Regression test for a bug, since fixed (src/imports/kinds/values.ts, PG_UNSAFE_ESCAPE).
+  // Regression test for a bug, since fixed (src/kinds/values.ts, PG_UNSAFE_ESCAPE).
   it('an escaped backslash before u0000 or ud800 (plain text, not an escape) imports', async () => {
     const meta = ['{"pattern":"\\\\u0000"}', '{"pattern":"\\\\ud800"}'];
     expect(JSON.parse(meta[0]).pattern).toBe('\\u0000');

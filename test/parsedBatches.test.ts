@@ -9,10 +9,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { binaryTypesOf } from '../src/db/binaryTypes.js';
-import { getKind } from '../src/imports/kinds/index.js';
-import { copyColumnsFor } from '../src/imports/rowPipeline.js';
-import { parseInThread, type ParsedBatch, type ParseRequest } from '../src/workers/parsedBatches.js';
-import type { ImportFormat } from '../src/imports/formats/types.js';
+import { getKind } from '../src/kinds/index.js';
+import { copyColumnsFor } from '../src/parse/rowPipeline.js';
+import { parseInThread, type ParsedBatch, type ParseRequest } from '../src/parse/parsedBatches.js';
+import type { ImportFormat } from '../src/parse/types.js';
 import { EVENT_COLUMNS, eventRow, eventsCsv, eventsNdjson, manyEvents } from './support/events.js';
 
 let dir: string;

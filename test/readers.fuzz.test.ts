@@ -13,9 +13,9 @@ import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeCsvRecord, readCsv, splitRecord } from '../src/imports/formats/csvReader.js';
-import { decodeNdjsonLine, readNdjson } from '../src/imports/formats/ndjsonReader.js';
-import type { RecordBatch, RecordBytes, SourceRecord } from '../src/imports/formats/types.js';
+import { decodeCsvRecord, readCsv, splitRecord } from '../src/parse/csvReader.js';
+import { decodeNdjsonLine, readNdjson } from '../src/parse/ndjsonReader.js';
+import type { RecordBatch, RecordBytes, SourceRecord } from '../src/parse/types.js';
 import {
   buildCsv, buildNdjson, csvField, csvTable, encodeCsvRecord, ndjsonFile, readAll, type ReadResult,
 } from './support/readerFuzz.js';
@@ -251,7 +251,7 @@ describe('readNdjson', () => {
     }
   });
 
-  // Regression test for a bug, since fixed (minor; src/imports/formats/ndjsonReader.ts).
+  // Regression test for a bug, since fixed (minor; src/parse/ndjsonReader.ts).
   it('a line longer than maxLineBytes is an error whatever the chunk size (also in one chunk)', async () => {
     const file = await tempFile(Buffer.from(`{"a":1}\n{"b":"${'x'.repeat(100)}"}\n{"c":3}\n`));
     for (const chunkBytes of [1, 64, 4096, undefined]) {

@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventRow, eventsCsv, manyEvents } from './support/events.js';
 import { startTestApp, type TestApp } from './support/testApp.js';
-import { schema } from '../src/schema/index.js';
+import { schema } from '../src/api/graphql/index.js';
 
 const run = promisify(execFile);
 let t: TestApp;

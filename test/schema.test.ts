@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Kind, parse, type FieldDefinitionNode, type InputValueDefinitionNode, type TypeNode } from 'graphql';
-import { schema } from '../src/schema/index.js';
+import { schema } from '../src/api/graphql/index.js';
 
 // printSchema must come from the graphql instance the schema was built with. Under vitest, Pothos
 // (loaded by Node) has graphql's CommonJS build while `import 'graphql'` here gets its ESM build,

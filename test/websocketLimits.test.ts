@@ -164,7 +164,7 @@ describe('connections and the subscription cap (3 per tenant; no workers, so job
     expect(row.cancel_requested).toBe(false);
   });
 
-  // Regression (fixed) (src/http/websocket.ts, onSubscribe): `parse` and `validate` throw for a document over a
+  // Regression (fixed) (src/api/http/websocket.ts, onSubscribe): `parse` and `validate` throw for a document over a
   // graphql-armor limit (depth, aliases, tokens, cost) or with a syntax error, and the throw is not
   // caught: graphql-ws treats it as an internal error, prints it with its stack to stderr
   // (console.error, outside the app's logger) and closes the whole connection with 4500, taking

@@ -9,7 +9,8 @@ import type { Command } from 'commander';
 import { createKey, generateKey, hashKey, listKeys, revokeKey } from '../auth/apiKeys.js';
 import { postToInbox, serverPidFile, waitUntilTaken } from '../auth/keyInbox.js';
 import type { Config } from '../config.js';
-import { openDatabase, type Database } from '../db/database.js';
+import type { Database } from '../db/database.js';
+import { openDatabase } from '../db/openDatabase.js';
 
 
 async function embeddedServerRunning(dataDir: string): Promise<boolean> {

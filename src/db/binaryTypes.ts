@@ -4,7 +4,7 @@
  * drizzle-orm took ~34 ms of each parse thread's start (one per import) to load.
  */
 import { getTableConfig, type PgTable } from 'drizzle-orm/pg-core';
-import type { BinaryType } from './copyBinary.js';
+import type { BinaryType } from '../codecs/copyBinary.js';
 import { schema } from './schema.js';
 
 /**

@@ -8,7 +8,7 @@ import { schema } from './schema.js';
 
 export type Orm = PgDatabase<PgQueryResultHKT, typeof schema>;
 
-/** COPY's data formats the service writes: CSV text, or binary (db/copyBinary.ts). */
+/** COPY's data formats the service writes: CSV text, or binary (codecs/copyBinary.ts). */
 export type CopyFormat = 'csv' | 'binary';
 
 export interface SqlExecutor {
@@ -34,13 +34,4 @@ export interface Database extends SqlExecutor {
 export function copyStatement(table: string, columns: readonly string[], source: string, format: CopyFormat = 'csv'): string {
   const list = columns.map((c) => `"${c}"`).join(', ');
   return `COPY "${table}" (${list}) FROM ${source} WITH (FORMAT ${format})`;
-}
-
-export async function openDatabase(opts: { databaseUrl?: string; dataDir: string; leaseMs?: number }): Promise<Database> {
-  if (opts.databaseUrl) {
-    const { openPostgres } = await import('./postgres.js');
-    return openPostgres(opts.databaseUrl, { idleInTransactionTimeoutMs: opts.leaseMs });
-  }
-  const { openPglite } = await import('./pglite.js');
-  return openPglite(opts.dataDir);
 }

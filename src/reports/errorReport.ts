@@ -3,7 +3,7 @@
  * streamed page by page so a job with millions of failed rows costs constant memory.
  */
 import type { Database } from '../db/database.js';
-import { csvCell } from '../db/copyCsv.js';
+import { csvCell } from '../codecs/copyCsv.js';
 import { listJobErrors } from '../jobs/jobStore.js';
 
 /**

@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { JobDocument, JobsDocument, type JobFilter } from '../../src/generated/gql/graphql.js';
-import { isSpare } from '../../src/imports/spoolSpares.js';
+import { isSpare } from '../../src/spool/spoolSpares.js';
 import type { GraphQLTestClient } from './client.js';
 
 const TERMINAL = new Set(['COMPLETED', 'FAILED', 'CANCELLED']);

@@ -4,7 +4,7 @@
  * generated values, not by re-reading the bytes).
  */
 import fc from 'fast-check';
-import type { RecordBatch, SourceRecord } from '../../src/imports/formats/types.js';
+import type { RecordBatch, SourceRecord } from '../../src/parse/types.js';
 
 // ---------------------------------------------------------------- CSV
 

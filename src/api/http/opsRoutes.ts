@@ -1,0 +1,38 @@
+/**
+ * Endpoints for operators, outside GraphQL and without an API key: /healthz (the process is up),
+ * /readyz (the database answers and its migrations are applied), /metrics (Prometheus).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Database } from '../../db/database.js';
+import type { Metrics } from '../../ops/metrics.js';
+
+export function opsRoutes(db: Database, metrics: Metrics) {
+  const send = (res: ServerResponse, status: number, type: string, body: string) => {
+    res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
+    res.end(body);
+  };
+  /** Answers the request and returns true when it is one of ours. */
+  return async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
+    const path = (req.url ?? '').split('?')[0];
+    if (req.method !== 'GET' && req.method !== 'HEAD') return false;
+    if (path === '/healthz') {
+      send(res, 200, 'application/json', JSON.stringify({ status: 'ok' }));
+      return true;
+    }
+    if (path === '/readyz') {
+      try {
+        // Migrations run before the server listens; this proves the database answers with our schema.
+        await db.query(`select 1 from import_jobs limit 1`);
+        send(res, 200, 'application/json', JSON.stringify({ status: 'ready', database: db.driver }));
+      } catch (err) {
+        send(res, 503, 'application/json', JSON.stringify({ status: 'unavailable', reason: (err as Error).message }));
+      }
+      return true;
+    }
+    if (path === '/metrics') {
+      send(res, 200, metrics.registry.contentType, await metrics.registry.metrics());
+      return true;
+    }
+    return false;
+  };
+}

@@ -1,0 +1,44 @@
+/**
+ * GET /jobs/<job id>/errors.csv: the job's error report (reports/errorReport.ts), for the job's
+ * own tenant only (Authorization: Bearer <key>, like every other request); another tenant's job
+ * is a 404, exactly like a job that does not exist.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { authenticate } from '../../auth/apiKeys.js';
+import type { Database } from '../../db/database.js';
+import { getJob } from '../../jobs/jobStore.js';
+import { jobIdFromGlobalId } from '../../jobs/globalIds.js';
+import { errorReportLines } from '../../reports/errorReport.js';
+
+const REPORT_PATH = /^\/jobs\/([A-Za-z0-9+/=_-]+)\/errors\.csv$/;
+
+export function errorReportPath(globalJobId: string): string {
+  return `/jobs/${encodeURIComponent(globalJobId)}/errors.csv`;
+}
+
+export function reportRoutes(db: Database) {
+  return async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
+    const match = REPORT_PATH.exec(decodeURIComponent((req.url ?? '').split('?')[0]));
+    if (!match || req.method !== 'GET') return false;
+    const tenant = await authenticate(db, req.headers.authorization);
+    if (!tenant) {
+      res.writeHead(401, { 'content-type': 'text/plain', 'www-authenticate': 'Bearer' }).end('A valid API key is required: send Authorization: Bearer <key>\n');
+      return true;
+    }
+    const id = jobIdFromGlobalId(match[1]);
+    const job = id ? await getJob(db, tenant.id, id) : null;
+    if (!job) {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('Job not found\n');
+      return true;
+    }
+    res.writeHead(200, {
+      'content-type': 'text/csv; charset=utf-8',
+      'content-disposition': `attachment; filename="job-${job.id}-errors.csv"`,
+      'cache-control': 'no-store',
+    });
+    await pipeline(Readable.from(errorReportLines(db, job.id)), res);
+    return true;
+  };
+}
