@@ -71,3 +71,9 @@ export async function authenticate(db: SqlExecutor, authorization: string | null
   );
   return row ?? null;
 }
+
+/** Which of these key hashes still belong to keys that are not revoked (the WebSocket revocation sweep). */
+export async function liveKeyHashes(db: SqlExecutor, hashes: readonly string[]): Promise<Set<string>> {
+  const rows = await db.query<{ key_hash: string }>('select key_hash from api_keys where key_hash = any($1) and revoked_at is null', [hashes]);
+  return new Set(rows.map((r) => r.key_hash));
+}

@@ -7,9 +7,9 @@ import { copyStatement, type Database, type Orm, type Transaction } from './data
 import { schema } from './schema.js';
 import { passCopyDataThrough, PASS_THROUGH_MIN_BYTES, standInFor } from './copyPassThrough.js';
 import { MIGRATIONS_FOLDER } from './migrations.js';
+import { LockIds } from './lockIds.js';
 
 /** Arbitrary constant: every instance takes this advisory lock while it migrates. */
-const MIGRATION_LOCK_ID = 7_311_001;
 
 /**
  * postgres.js leaves Nagle's algorithm on. After a large COPY write, the small CopyDone and
@@ -112,9 +112,9 @@ export async function openPostgres(url: string, opts: PostgresOptions = {}): Pro
 async function runMigrations(url: string): Promise<void> {
   const sql = postgres(url, { max: 1, onnotice: () => {} });
   try {
-    await sql`select pg_advisory_lock(${MIGRATION_LOCK_ID})`;
+    await sql`select pg_advisory_lock(${LockIds.MIGRATIONS})`;
     await migrate(drizzle(sql), { migrationsFolder: MIGRATIONS_FOLDER });
-    await sql`select pg_advisory_unlock(${MIGRATION_LOCK_ID})`;
+    await sql`select pg_advisory_unlock(${LockIds.MIGRATIONS})`;
   } finally {
     await sql.end({ timeout: 5 });
   }

@@ -1,10 +1,11 @@
 /**
  * Every read and write of import_jobs and job_errors: one function per data operation. Reads are
- * always scoped by tenant; the runner's writes are fenced by the job's `attempt` (see workers/).
+ * always scoped by tenant; the runner's writes are fenced by the job's `attempt` (see leases.ts).
  */
 import { and, asc, count, desc, eq, gt, inArray, lt, type SQL } from 'drizzle-orm';
 import type { Database, SqlExecutor } from '../db/database.js';
 import { importJobs, jobErrors, type JobRow } from '../db/schema.js';
+import { LockIds } from '../db/lockIds.js';
 import { ACTIVE_STATUSES, JobStatus } from './states.js';
 
 export type Job = JobRow;
@@ -24,8 +25,6 @@ export interface NewJob {
   header: string[] | null;
 }
 
-/** Advisory lock key namespace for "one tenant's active jobs", so two uploads can't both pass the limit check. */
-const TENANT_JOBS_LOCK = 7_311_002;
 
 export async function countActiveJobs(db: SqlExecutor, tenantId: string): Promise<number> {
   const [row] = await db.query<{ n: number }>(
@@ -38,7 +37,7 @@ export async function countActiveJobs(db: SqlExecutor, tenantId: string): Promis
 /** Inserts the QUEUED job unless the tenant is at its limit of active jobs; null when it is. */
 export async function createJobWithinLimit(db: Database, job: NewJob, maxActive: number): Promise<Job | null> {
   const created = await db.transaction(async (tx) => {
-    await tx.query('select pg_advisory_xact_lock($1, hashtext($2))', [TENANT_JOBS_LOCK, job.tenantId]);
+    await tx.query('select pg_advisory_xact_lock($1, hashtext($2))', [LockIds.TENANT_JOBS, job.tenantId]);
     if ((await countActiveJobs(tx, job.tenantId)) >= maxActive) return null;
     const [row] = await tx.query<{ id: string; seq: number; created_ms: number }>(
       `insert into import_jobs (tenant_id, kind, collection, location_type, format, status, dry_run, max_errors,
@@ -146,8 +145,8 @@ export async function requestCancel(db: Database, tenantId: string, id: string):
        status = case when status = 'QUEUED' then 'CANCELLED' else status end,
        finished_at = case when status = 'QUEUED' then now() else finished_at end,
        cancel_requested = true
-     where id = $1 and tenant_id = $2 and status in ('QUEUED', 'RUNNING')`,
-    [id, tenantId],
+     where id = $1 and tenant_id = $2 and status = any($3)`,
+    [id, tenantId, ACTIVE_STATUSES],
   );
   return getJob(db, tenantId, id);
 }
@@ -171,9 +170,35 @@ export async function findSameFile(db: SqlExecutor, tenantId: string, kind: stri
   const [row] = await db.query<{ id: string }>(
     `select id from import_jobs
      where tenant_id = $1 and kind = $2 and file_sha256 = $3 and collection is not distinct from $4
-       and not dry_run and status in ('QUEUED', 'RUNNING', 'COMPLETED')
+       and not dry_run and status = any($5)
      order by seq desc limit 1`,
-    [tenantId, kind, sha256, collection],
+    [tenantId, kind, sha256, collection, [...ACTIVE_STATUSES, JobStatus.COMPLETED]],
   );
   return row?.id ?? null;
+}
+
+/** How many jobs, across all tenants and instances, are in each active state (the bulk_import_jobs gauge). */
+export async function countActiveJobsByStatus(db: SqlExecutor): Promise<Map<JobStatus, number>> {
+  const rows = await db.query<{ status: JobStatus; n: number }>(
+    'select status, count(*)::int as n from import_jobs where status = any($1) group by status', [ACTIVE_STATUSES]);
+  const counts = new Map<JobStatus, number>(ACTIVE_STATUSES.map((s) => [s, 0]));
+  for (const r of rows) counts.set(r.status, r.n);
+  return counts;
+}
+
+/** Whether the jobs table answers: the database is reachable and migrated (/readyz). */
+export async function jobsTableAnswers(db: SqlExecutor): Promise<void> {
+  await db.query('select 1 from import_jobs limit 1');
+}
+
+/** What the spool sweep needs to know of the jobs whose upload is one of `paths`. */
+export interface SpoolFileUse { spoolPath: string; active: boolean; endedMs: number | null }
+
+export async function jobsUsingSpoolFiles(db: SqlExecutor, paths: readonly string[]): Promise<SpoolFileUse[]> {
+  const rows = await db.query<{ spool_path: string; active: boolean; ended_ms: number | null }>(
+    `select spool_path, status = any($2) as active, (extract(epoch from finished_at) * 1000)::float8 as ended_ms
+     from import_jobs where spool_path = any($1)`,
+    [paths, ACTIVE_STATUSES],
+  );
+  return rows.map((r) => ({ spoolPath: r.spool_path, active: r.active, endedMs: r.ended_ms === null ? null : Number(r.ended_ms) }));
 }

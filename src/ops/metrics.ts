@@ -5,6 +5,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { SqlExecutor } from '../db/database.js';
+import { countActiveJobsByStatus } from '../jobs/jobStore.js';
 
 export class Metrics {
   readonly registry = new Registry();
@@ -27,12 +28,9 @@ export class Metrics {
       labelNames: ['status'],
       registers: [this.registry],
       async collect() {
-        const rows = await db.query<{ status: string; n: number }>(
-          `select status, count(*)::int as n from import_jobs where status in ('QUEUED', 'RUNNING') group by status`);
+        const counts = await countActiveJobsByStatus(db);
         jobs.reset();
-        jobs.set({ status: 'QUEUED' }, 0);
-        jobs.set({ status: 'RUNNING' }, 0);
-        for (const r of rows) jobs.set({ status: r.status }, r.n);
+        for (const [status, n] of counts) jobs.set({ status }, n);
       },
     });
   }

@@ -20,8 +20,7 @@ import type { Logger } from '../logger.js';
 import type { Metrics } from '../ops/metrics.js';
 import { retryTransient } from '../db/transientErrors.js';
 import { parseInThread, type ParsedBatch } from '../parse/parsedBatches.js';
-import { removeSpoolFile } from '../spool/spool.js';
-import { keepAsSpare } from '../spool/spoolSpares.js';
+import { releaseJobUpload, type UploadRelease } from '../spool/spool.js';
 
 export interface RunnerDeps {
   db: Database;
@@ -164,9 +163,7 @@ export async function runJob(deps: RunnerDeps, fence: Fence): Promise<RunResult>
     // Every batch has been read: no reader of this job is left to see the file written over,
     // unless an earlier attempt's runner (which lost the job, maybe in a process that stalled) is
     // still reading; then the file is only removed, as an open file keeps its bytes.
-    if (deps.spoolRetentionMs === 0 && !(fence.attempt === 1 && await keepAsSpare(job.spoolPath, deps.spoolSpareFiles, log))) {
-      await removeSpoolFile(job.spoolPath, log);
-    }
+    await releaseJobUpload(job.spoolPath, { ...uploadRelease(deps), mayBecomeSpare: fence.attempt === 1 }, log);
     return 'finished';
   } catch (err) {
     if (err instanceof LeaseLostError || reading.signal.reason instanceof LeaseLostError) {
@@ -186,7 +183,7 @@ export async function runJob(deps: RunnerDeps, fence: Fence): Promise<RunResult>
   async function stopped(): Promise<RunResult> {
     await Promise.allSettled(pending.map((c) => c.result));
     notify(true);
-    if (deps.spoolRetentionMs === 0) await removeSpoolFile(job!.spoolPath!, log);
+    await releaseJobUpload(job!.spoolPath!, uploadRelease(deps), log);
     return 'finished';
   }
 
@@ -215,6 +212,7 @@ export async function failJob(deps: RunnerDeps, fence: Fence, err: unknown): Pro
   if (!(await finishJob(deps.db, fence, JobStatus.FAILED, reason))) return;
   await deps.bus.publishProgress(fence.jobId);
   const job = await getJobById(deps.db, fence.jobId);
-  if (job?.spoolPath && deps.spoolRetentionMs === 0) await removeSpoolFile(job.spoolPath, deps.log);
+  if (job?.spoolPath) await releaseJobUpload(job.spoolPath, uploadRelease(deps), deps.log);
 }
 
+const uploadRelease = (deps: RunnerDeps): UploadRelease => ({ retentionMs: deps.spoolRetentionMs, spareFiles: deps.spoolSpareFiles });

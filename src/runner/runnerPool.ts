@@ -11,6 +11,8 @@ import type { ProgressBus } from '../progress/progressBus.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../ops/metrics.js';
 import { failJob, runJob, type RunnerDeps } from './jobRunner.js';
+import { getJobById } from '../jobs/jobStore.js';
+import { isTerminal } from '../jobs/states.js';
 
 export interface PoolOptions {
   concurrency: number;
@@ -63,8 +65,8 @@ export class RunnerPool {
   }
 
   private async recordDuration(jobId: string, seconds: number): Promise<void> {
-    const [job] = await this.db.query<{ kind: string; status: string }>('select kind, status from import_jobs where id = $1', [jobId]).catch(() => []);
-    if (job && job.status !== 'RUNNING' && job.status !== 'QUEUED') this.metrics.jobDuration.observe({ kind: job.kind, status: job.status }, seconds);
+    const job = await getJobById(this.db, jobId).catch(() => null);
+    if (job && isTerminal(job.status)) this.metrics.jobDuration.observe({ kind: job.kind, status: job.status }, seconds);
   }
 
   private async loop(index: number): Promise<void> {

@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import type { Transaction } from '../db/database.js';
 import { csvCell } from '../codecs/copyCsv.js';
 import { copyIntoStaging } from '../db/stagingTable.js';
+import { LockIds } from '../db/lockIds.js';
 import { getKind } from '../kinds/index.js';
 import type { ErrorSink, ImportKind, KnownRecord, RecordLookup, RowError, UpsertJob, UpsertRow } from '../kinds/types.js';
 import { shown } from '../kinds/values.js';
@@ -34,7 +35,6 @@ export interface UpsertResult {
 }
 
 /** Advisory lock namespace: one writer per tenant and roster table at a time, so decisions read what they write over. */
-const ROSTER_LOCK = 7_311_003;
 
 /** A kind's records by id and by key: loaded from the table, then kept current as rows are decided. */
 export class RecordIndex implements RecordLookup {
@@ -95,7 +95,7 @@ function overlay(index: RecordIndex, record: KnownRecord | undefined): void {
 interface FinalRecord { id: string; line: number; values: (string | null)[]; keyBefore?: string | null }
 
 export async function upsertRows(tx: Transaction, kind: ImportKind, rows: readonly UpsertRow[], ctx: UpsertContext): Promise<UpsertResult> {
-  await tx.query('select pg_advisory_xact_lock($1, hashtext($2))', [ROSTER_LOCK, `${ctx.tenantId}:${kind.table}`]);
+  await tx.query('select pg_advisory_xact_lock($1, hashtext($2))', [LockIds.ROSTER, `${ctx.tenantId}:${kind.table}`]);
   const indexes = await loadIndexes(tx, kind, rows, ctx.tenantId, ctx.dryRunRecords);
   const own = indexes.get(kind.name)!;
   const { result, records, outcomes } = decideRows(kind, rows, indexes, ctx);

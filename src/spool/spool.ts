@@ -15,7 +15,8 @@ import { pipeline } from 'node:stream/promises';
 import type { SqlExecutor } from '../db/database.js';
 import type { Logger } from '../logger.js';
 import { hashWhileWritten } from './fileHashes.js';
-import { isSpare, SPARE_IDLE_MS, takeSpare, type SpareUse } from './spoolSpares.js';
+import { isSpare, keepAsSpare, SPARE_IDLE_MS, takeSpare, type SpareUse } from './spoolSpares.js';
+import { jobsUsingSpoolFiles } from '../jobs/jobStore.js';
 
 /** The upload itself broke off or was malformed (not our disk or database): the client's error. */
 export class UploadStreamError extends Error {}
@@ -115,20 +116,15 @@ export async function sweepSpool(db: SqlExecutor, spoolDir: string, retentionMs:
   let names: string[];
   try { names = await fs.promises.readdir(spoolDir); } catch { return 0; }
   if (names.length === 0) return 0;
-  const rows = await db.query<{ spool_path: string; active: boolean; ended_ms: number | null }>(
-    `select spool_path, status in ('QUEUED', 'RUNNING') as active,
-       (extract(epoch from finished_at) * 1000)::float8 as ended_ms
-     from import_jobs where spool_path = any($1)`,
-    [names.map((n) => path.resolve(spoolDir, n))],
-  );
-  const jobs = new Map(rows.map((r) => [path.resolve(r.spool_path), r]));
+  const uses = await jobsUsingSpoolFiles(db, names.map((n) => path.resolve(spoolDir, n)));
+  const jobs = new Map(uses.map((u) => [path.resolve(u.spoolPath), u]));
   let removed = 0;
   for (const name of names) {
     const file = path.resolve(spoolDir, name);
     const job = jobs.get(file);
     if (job?.active) continue;
     if (job) {
-      if (job.ended_ms !== null && Date.now() - Number(job.ended_ms) < retentionMs) continue;
+      if (job.endedMs !== null && Date.now() - job.endedMs < retentionMs) continue;
     } else {
       const stat = await fs.promises.stat(file).catch(() => null);
       if (!stat || Date.now() - stat.mtimeMs < (isSpare(name) ? SPARE_IDLE_MS : ORPHAN_AGE_MS)) continue;
@@ -142,4 +138,22 @@ export async function sweepSpool(db: SqlExecutor, spoolDir: string, retentionMs:
 
 export async function removeSpoolFile(file: string, log: Logger): Promise<void> {
   await fs.promises.rm(file, { force: true }).catch((err) => log.warn({ err, file }, 'could not remove spool file'));
+}
+
+/** What decides an ended job's upload: the settings, and whether a spare may be made of it. */
+export interface UploadRelease {
+  retentionMs: number;
+  spareFiles: number;
+  /** Only a job that completed on its first attempt: no earlier runner may still be reading the file. */
+  mayBecomeSpare?: boolean;
+}
+
+/**
+ * The one rule for an ended job's upload. With SPOOL_RETENTION_MS=0 it goes as the job ends (or
+ * stays as a spare for a later upload to write over); with a retention, the sweep removes it later.
+ */
+export async function releaseJobUpload(file: string, opts: UploadRelease, log: Logger): Promise<void> {
+  if (opts.retentionMs !== 0) return;
+  if (opts.mayBecomeSpare && await keepAsSpare(file, opts.spareFiles, log)) return;
+  await removeSpoolFile(file, log);
 }

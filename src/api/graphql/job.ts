@@ -2,13 +2,13 @@
 import { GraphQLError } from 'graphql';
 import { resolveCursorConnection } from '@pothos/plugin-relay';
 import {
-  countJobErrors, countJobOutcomes, countJobs, distinctValues, getJob, listJobErrors, listJobOutcomes, listJobs, requestCancel,
+  countJobErrors, countJobOutcomes, countJobs, distinctValues, getJob, listJobErrors, listJobOutcomes, listJobs,
   type Job, type JobError, type JobOutcome,
 } from '../../jobs/jobStore.js';
 import { KINDS } from '../../kinds/index.js';
 import { isTerminal } from '../../jobs/states.js';
 import { jobProgressStream } from './jobProgressStream.js';
-import { removeSpoolFile } from '../../spool/spool.js';
+import { cancelJob } from '../../runner/cancelJob.js';
 import { errorReportPath } from '../http/reportRoutes.js';
 import { jobGlobalId, jobIdFromGlobalId } from '../../jobs/globalIds.js';
 import type { UserError } from '../../intake/importService.js';
@@ -208,14 +208,12 @@ builder.mutationFields((t) => ({
     args: { id: t.arg.id({ required: true }) },
     resolve: async (_root, { id }, ctx): Promise<{ job: Job | null; userErrors: UserError[] }> => {
       const jobId = jobIdFromGlobalId(String(id));
-      const job = jobId ? await requestCancel(ctx.db, ctx.tenant.id, jobId) : null;
+      const release = { retentionMs: ctx.config.spoolRetentionMs, spareFiles: ctx.config.spoolSpareFiles };
+      const job = jobId ? await cancelJob({ ...ctx, release }, ctx.tenant.id, jobId) : null;
       if (!job) return { job: null, userErrors: [{ code: 'NOT_FOUND', message: 'Job not found', field: ['id'] }] };
       if (isTerminal(job.status) && job.status !== 'CANCELLED') {
         return { job, userErrors: [{ code: 'INVALID_INPUT', message: `The job has already ended (${job.status})`, field: ['id'] }] };
       }
-      // A queued job never reaches a runner, which would otherwise remove its upload.
-      if (job.status === 'CANCELLED' && job.spoolPath && ctx.config.spoolRetentionMs === 0) await removeSpoolFile(job.spoolPath, ctx.log);
-      await ctx.bus.publishProgress(job.id);
       return { job, userErrors: [] };
     },
   }),

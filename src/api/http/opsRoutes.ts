@@ -5,6 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Database } from '../../db/database.js';
 import type { Metrics } from '../../ops/metrics.js';
+import { jobsTableAnswers } from '../../jobs/jobStore.js';
 
 export function opsRoutes(db: Database, metrics: Metrics) {
   const send = (res: ServerResponse, status: number, type: string, body: string) => {
@@ -22,7 +23,7 @@ export function opsRoutes(db: Database, metrics: Metrics) {
     if (path === '/readyz') {
       try {
         // Migrations run before the server listens; this proves the database answers with our schema.
-        await db.query(`select 1 from import_jobs limit 1`);
+        await jobsTableAnswers(db);
         send(res, 200, 'application/json', JSON.stringify({ status: 'ready', database: db.driver }));
       } catch (err) {
         send(res, 503, 'application/json', JSON.stringify({ status: 'unavailable', reason: (err as Error).message }));

@@ -12,7 +12,7 @@ import { GraphQLError } from 'graphql';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
 import type { YogaServerInstance } from 'graphql-yoga';
-import { authenticate, hashKey, type Tenant } from '../../auth/apiKeys.js';
+import { authenticate, hashKey, liveKeyHashes, type Tenant } from '../../auth/apiKeys.js';
 import type { Database } from '../../db/database.js';
 import type { Logger } from '../../logger.js';
 
@@ -105,9 +105,8 @@ export function attachWebSockets(
   const sweep = setInterval(() => {
     const asked = new Set(keyOfSocket.values());
     if (asked.size === 0) return;
-    db.query<{ key_hash: string }>('select key_hash from api_keys where key_hash = any($1) and revoked_at is null', [[...asked]])
-      .then((rows) => {
-        const live = new Set(rows.map((r) => r.key_hash));
+    liveKeyHashes(db, [...asked])
+      .then((live) => {
         // Only keys this sweep asked about: a socket that connected with another key while the
         // query ran is not known to be revoked (closing it was a race a test run caught).
         for (const [socket, hash] of keyOfSocket) if (asked.has(hash) && !live.has(hash)) socket.close(4403, 'Forbidden: the API key was revoked');

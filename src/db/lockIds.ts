@@ -1,0 +1,12 @@
+/**
+ * Every Postgres advisory lock key the service takes, in one place so that no two uses collide.
+ * Transaction-level locks only, except the migration lock (migrations run on a direct session).
+ */
+export const LockIds = {
+  /** Running the migrations: one instance at a time. */
+  MIGRATIONS: 7_311_001,
+  /** One tenant's active jobs, with the tenant as the second key: two uploads cannot both pass the limit check. */
+  TENANT_JOBS: 7_311_002,
+  /** One tenant's roster table, with tenant and table as the second key: upserts of one roster never interleave. */
+  ROSTER: 7_311_003,
+} as const;
