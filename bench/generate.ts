@@ -1,5 +1,5 @@
 /**
- * Deterministic Userpilot-shaped EVENTS files (SPEC, seeds/003) for the benchmark, written as CSV
+ * Deterministic Userpilot-shaped EVENTS files (docs/kinds/events.md) for the benchmark, written as CSV
  * and NDJSON in one pass over the same rows. Rows are produced in chunks and written with
  * backpressure, so a 1M-row run never holds a file in memory. The same seed and row count always
  * give byte-identical files; a smaller count gives a prefix of a larger one.
@@ -67,7 +67,7 @@ function rowFactory(seed: number): (i: number) => EventRow {
   };
 
   return (i) => {
-    // Mix of the four event types, with the SPEC's rules: identify_company needs company_id,
+    // Mix of the four event types, with the kind's rules: identify_company needs company_id,
     // track needs event_name, the others need user_id.
     const r = random();
     const type = r < 0.45 ? 'page_view' : r < 0.8 ? 'track' : r < 0.92 ? 'identify_user' : 'identify_company';

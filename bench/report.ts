@@ -135,7 +135,7 @@ function table(header: string[], rows: string[][]): string {
 }
 
 export function render(r: BenchReport): string {
-  // Files in decimal MB, like DESIGN's "287 MB CSV"; memory in MiB (1024 x 1024), as /proc and top count it.
+  // Files in decimal MB, as file sizes are usually given; memory in MiB (1024 x 1024), as /proc and top count it.
   const mb = (bytes: number) => `${fmt(bytes / 1e6, 1)} MB`;
   const out: string[] = [];
   out.push(`Bulk-import benchmark, ${r.date}`);
@@ -186,7 +186,7 @@ export function render(r: BenchReport): string {
   out.push('');
   out.push(`server RSS (Postgres mode): peak ${fmt(r.serverPeakRssMb, 0)} MiB over the whole run (warm-up included: the target judges this), ${fmt(r.serverIdleRssMb, 0)} MiB idle before the imports`);
   out.push(`  measured as: ${r.rssMethod}, of the server process itself (node dist/main.js)`);
-  if (r.pglite && 'seconds' in r.pglite) out.push(`PGlite server: started in ${fmt(r.pglite.serverStartupSeconds, 1)} s (new data folder); its memory is not judged (see DESIGN)`);
+  if (r.pglite && 'seconds' in r.pglite) out.push(`PGlite server: started in ${fmt(r.pglite.serverStartupSeconds, 1)} s (new data folder); its memory (a WASM heap) is not judged`);
   out.push('');
   out.push(table(['target', 'wanted', 'measured', 'result'], r.targets.map((t) => [t.name, t.target, t.value, t.pass ? 'PASS' : 'FAIL'])));
   return out.join('\n');

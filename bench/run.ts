@@ -27,7 +27,7 @@
  *          tell parseWaitMs from commitMs)
  *          --pglite  --pglite-rows N (100,000)  --seed N (1)  --timeout-min N (30, per import)
  * Needs DATABASE_URL: the Postgres server the run creates its database on. BENCH_SERVER_NODE_ARGS
- * adds node options to the server's command line (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" for
+ * adds node options to the server's command line (e.g. "--cpu-prof --cpu-prof-dir=prof" for
  * a CPU profile of each of its threads, written as it exits).
  */
 import fs from 'node:fs/promises';

@@ -1,4 +1,4 @@
-/** COLLECTION (Connect, seeds/002): any JSON object into a named collection, deduplicated by id. */
+/** COLLECTION (Connect's event import; docs/kinds/collection.md): any JSON object into a named collection, deduplicated by id. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JobErrorsDocument, JobFacetsDocument, UploadImportDocument } from '../src/generated/gql/graphql.js';
 import type { GraphQLTestClient } from './support/client.js';

@@ -165,7 +165,7 @@ describe('timestamps', () => {
 
   // The grammar the hand-written reader replaced: it must refuse exactly what this refused.
   const ISO_8601 = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(Z|[+-]\d{2}(?::?\d{2})?)?$/;
-  it('are refused as malformed exactly when they do not match the ISO 8601 forms SPEC allows', () => {
+  it('are refused as malformed exactly when they do not match the ISO 8601 forms docs/files.md allows', () => {
     const near = fc.oneof(
       timestampText.chain((t) => fc.tuple(fc.constant(t), fc.nat(t.length), fc.nat(t.length), fc.constantFrom('', '0', '9', ':', '.', '-', '+', 'Z', 'T', ' ', 'x', '１')))
         .map(([t, at, cut, insert]) => t.slice(0, at) + insert + t.slice(Math.min(t.length, at + (cut % 3)))),

@@ -59,7 +59,7 @@ describe('CSV', () => {
     ]);
   });
 
-  it("reports every one of SPEC's EVENTS rules with its line and message", async () => {
+  it('reports every one of the EVENTS rules (docs/kinds/events.md) with its line and message', async () => {
     const broken: [Partial<Record<string, string>>, { column: string | null; value: string | null; message: string }[]][] = [
       [{ event_type: '' }, [{ column: 'event_type', value: null, message: 'event_type is required' }]],
       [{ event_type: 'page_view', user_id: '' }, [{ column: 'user_id', value: null, message: 'user_id is required for event_type page_view' }]],
@@ -82,7 +82,7 @@ describe('CSV', () => {
     expect(await errorsOf(job.id)).toEqual(broken.flatMap(([, errors], i) => errors.map((e) => ({ line: i + 2, ...e }))));
   });
 
-  it('imports the Userpilot sample file of seeds/003 verbatim', async () => {
+  it("imports Userpilot's sample file verbatim", async () => {
     const sample = [
       'event_type,event_name,source,user_id,company_id,hostname,pathname,country_code,screen_width,screen_height,operating_system,browser,browser_language,user_agent,device_type,inserted_at,metadata',
       'identify_user,,web-client,User-7320-001,Company-607-001,campfire-example.userpilot.io,/profile/settings/,DE,1086,696,Mac,Edge,de-DE,Edge - Mozilla/5.0 (Mac) AppleWebKit/537.36,Mobile,2023-12-26 14:36:15.453703,"{""created_at"": ""1694172975"", ""name"": ""User-Alice"", ""prop_0"": ""value_743"", ""prop_1"": ""value_927""}"',
@@ -110,7 +110,7 @@ describe('CSV', () => {
 });
 
 describe('NDJSON', () => {
-  it('imports the Userpilot NDJSON sample lines of seeds/003', async () => {
+  it("imports Userpilot's NDJSON sample lines", async () => {
     const lines = [
       '{"event_type": "identify_user", "user_id": "user_123", "inserted_at": "2024-07-28T08:55:35.874555", "metadata": { "name": "John Doe", "email": "john.doe@example.com", "location": "Dublin, Ireland" },"user_agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/91.0.4472.124 Safari/537.36"}',
       '{"event_type": "identify_company","company_id": "company_123","inserted_at": "2024-07-28T08:55:35.874555","metadata": {"name": "Acme Labs Inc.","industry": "Software","size": "200-500","location": "San Francisco, CA"}}',

@@ -1,5 +1,5 @@
 /**
- * Several instances on one database and one shared spool folder (the scale-out path of DESIGN.md):
+ * Several instances on one database and one shared spool folder (the scale-out path of docs/operations.md):
  * each job is claimed and run by exactly one instance; a subscriber on one instance follows a job
  * that runs on another (progress crosses processes by LISTEN/NOTIFY); cancelJob sent to one
  * instance stops a job running on another within about a second.

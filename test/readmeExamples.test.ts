@@ -1,4 +1,7 @@
-/** The README's examples, run as written against the real server, so that they cannot rot. */
+/**
+ * The README's examples (and the importFromUrl ones, which docs/graphql.md shows), run as written
+ * against the real server, so that they cannot rot.
+ */
 import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -12,19 +15,19 @@ import { schema } from '../src/api/graphql/index.js';
 const run = promisify(execFile);
 let t: TestApp;
 let key: string;
-let readme: string;
+const docs = new Map<string, string>();
 
 beforeAll(async () => {
   t = await startTestApp();
   key = (await t.clientFor('readme')).key!;
-  readme = await fs.readFile('README.md', 'utf8');
+  for (const file of ['README.md', 'docs/graphql.md']) docs.set(file, await fs.readFile(file, 'utf8'));
 });
 afterAll(() => t?.close());
 
-/** The README's code block that contains `marker`. */
-function block(marker: string): string {
-  const found = [...readme.matchAll(/```\w*\n([\s\S]*?)```/g)].map((m) => m[1]).find((b) => b.includes(marker));
-  if (!found) throw new Error(`no code block with ${marker} in README.md`);
+/** The code block of `file` (README.md unless given) that contains `marker`. */
+function block(marker: string, file = 'README.md'): string {
+  const found = [...docs.get(file)!.matchAll(/```\w*\n([\s\S]*?)```/g)].map((m) => m[1]).find((b) => b.includes(marker));
+  if (!found) throw new Error(`no code block with ${marker} in ${file}`);
   return found;
 }
 
@@ -41,12 +44,24 @@ describe('README examples', () => {
     expect(stdout.trimEnd().split('\n').at(-1)).toBe('done: COMPLETED, 40 rows imported, 1 failed');
   });
 
-  it('the importFromUrl examples are valid against the schema (their sources are not on this machine)', () => {
+  it('the importFromUrl examples of docs/graphql.md are valid against the schema (their sources are not on this machine)', () => {
     // graphql's CommonJS build, the one the schema was built with (see schema.test.ts).
     const { parse, validate } = createRequire(import.meta.url)('graphql') as typeof import('graphql');
     for (const marker of ['importFromUrl(input: { url: "https://', 'url: "s3://']) {
-      expect(validate(schema, parse(block(marker))), marker).toEqual([]);
+      expect(validate(schema, parse(block(marker, 'docs/graphql.md'))), marker).toEqual([]);
     }
+  });
+
+  it('every GraphQL block of README.md and docs/graphql.md is valid against the schema', () => {
+    const { parse, validate } = createRequire(import.meta.url)('graphql') as typeof import('graphql');
+    let checked = 0;
+    for (const [file, text] of docs) {
+      for (const [, body] of text.matchAll(/```graphql\n([\s\S]*?)```/g)) {
+        expect(validate(schema, parse(body)), `${file}: ${body}`).toEqual([]);
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThanOrEqual(4);
   });
 
   it('the curl upload works as written', async () => {

@@ -1,5 +1,5 @@
 /**
- * USERS, ORGANISATIONS and LOCATIONS (Sunbird, seeds/001): files with the seed's exact headers,
+ * USERS, ORGANISATIONS and LOCATIONS (Sunbird, docs/kinds/): files with Sunbird's exact headers,
  * upserts with per-row outcomes, references checked against the database and earlier rows, and
  * every rule's failing row with its line and message. Batches of 2 rows, so references cross
  * batch boundaries.
@@ -258,7 +258,7 @@ describe('USERS', () => {
   it('updates by USER ID or by a known External ID, and counts created and updated apart', async () => {
     const [asha] = await t.app.db.query<{ id: string }>("select id::text from users where external_id = 'T-1'");
     const [ravi] = await t.app.db.query<{ id: string }>("select id::text from users where name = 'Ravi'");
-    // Header names in other spellings match too (SPEC: case- and space-insensitive).
+    // Header names in other spellings match too (docs/files.md: case- and space-insensitive).
     const { job, outcomes, errors } = await importFile('USERS', 'users-update.csv', csv(
       'name,mobile_phone,email,schoolId,user type,roles,userId,external_id',
       'Asha K,9876500000,,,,,,T-1',

@@ -1,6 +1,6 @@
 /**
- * The schema as built equals the committed schema.graphql, and it holds the contract of SPEC.md
- * ("GraphQL contract"): every named type, field, argument and enum value, with the same types.
+ * The schema as built equals the committed schema.graphql, and it holds the product's GraphQL
+ * contract: every named type, field, argument and enum value, with the same types.
  */
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
@@ -16,7 +16,7 @@ const { printSchema, lexicographicSortSchema } = createRequire(import.meta.url)(
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 
-/** The contract block of SPEC.md, verbatim. */
+/** The product's GraphQL contract, verbatim: the names clients rely on (docs/graphql.md explains them). */
 const CONTRACT = /* GraphQL */ `
 type Mutation {
   uploadImport(input: UploadImportInput!): ImportPayload!   # GraphQL multipart request spec
@@ -99,7 +99,7 @@ describe('schema.graphql', () => {
   });
 });
 
-describe('the SPEC contract', () => {
+describe('the GraphQL contract', () => {
   const contract = parse(CONTRACT);
   const actual = (name: string) => schema.getType(name);
 

@@ -1,4 +1,4 @@
-/** USER_EVENTS (seeds/000) and event_id dedup for both event kinds. */
+/** USER_EVENTS (docs/kinds/user-events.md) and event_id dedup for both event kinds. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JobErrorsDocument, JobFacetsDocument, UploadImportDocument } from '../src/generated/gql/graphql.js';
 import type { GraphQLTestClient } from './support/client.js';

@@ -47,7 +47,7 @@ export async function openPostgres(url: string, opts: PostgresOptions = {}): Pro
     max: 10,
     ...({ socket: noDelaySocket } as object), // an option postgres.js supports but does not type
     onnotice: () => {},
-    // Timestamps without a zone in imported files mean UTC (SPEC), whatever the server's default.
+    // Timestamps without a zone in imported files mean UTC (docs/files.md), whatever the server's default.
     connection: {
       TimeZone: 'UTC',
       application_name: 'bulk-import',

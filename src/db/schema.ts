@@ -109,7 +109,7 @@ export const events = pgTable('events', {
   uniqueIndex('events_tenant_event_id_key').on(t.tenantId, t.eventId).where(sql`event_id is not null`),
 ]);
 
-/** USER_EVENTS: learning interactions (knowledge-tracing logs, seeds/000). Appended, deduplicated by event_id. */
+/** USER_EVENTS: learning interactions (knowledge-tracing logs). Appended, deduplicated by event_id. */
 export const userEvents = pgTable('user_events', {
   id: bigserial('id', { mode: 'number' }).primaryKey(),
   tenantId: uuid('tenant_id').notNull(),
@@ -129,7 +129,7 @@ export const userEvents = pgTable('user_events', {
   uniqueIndex('user_events_tenant_event_id_key').on(t.tenantId, t.eventId).where(sql`event_id is not null`),
 ]);
 
-/** COLLECTION: any JSON object into a named collection (Connect, seeds/002); deduplicated by `id` within the collection. */
+/** COLLECTION: any JSON object into a named collection (Connect); deduplicated by `id` within the collection. */
 export const collectionRecords = pgTable('collection_records', {
   id: bigserial('id', { mode: 'number' }).primaryKey(),
   tenantId: uuid('tenant_id').notNull(),
@@ -156,7 +156,7 @@ const rosterRecord = () => ({
   updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
 });
 
-/** LOCATIONS (Sunbird, seeds/001): a hierarchy state > district > block > cluster; upserted on code. */
+/** LOCATIONS (Sunbird): a hierarchy state > district > block > cluster; upserted on code. */
 export const locations = pgTable('locations', {
   ...rosterRecord(),
   code: text('code').notNull(),

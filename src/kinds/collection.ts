@@ -1,6 +1,6 @@
 /**
  * COLLECTION: any JSON object per NDJSON line (or CSV row), into a named collection (Connect's
- * event import, seeds/002). A record whose `id` the collection already holds, or that came earlier
+ * event import). A record whose `id` the collection already holds, or that came earlier
  * in the file, is a duplicate: skipped and counted. The collection is named by the upload.
  */
 import type { ImportKind, KindColumn } from './types.js';

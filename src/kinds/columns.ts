@@ -1,6 +1,6 @@
 /**
  * Matching a file's column names to a kind's columns. Names match case- and space-insensitively
- * (SPEC: `MOBILE PHONE` = `mobile_phone` = `mobilePhone`), so both sides are reduced to lower-case
+ * (docs/files.md: `MOBILE PHONE` = `mobile_phone` = `mobilePhone`), so both sides are reduced to lower-case
  * letters and digits before they are compared.
  */
 import type { ImportKind } from './types.js';

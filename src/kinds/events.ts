@@ -1,4 +1,4 @@
-/** EVENTS: analytics events in the Userpilot import shape (seeds/003). Appended; see SPEC for the rules. */
+/** EVENTS: analytics events in the Userpilot import shape. Appended; the rules are in docs/kinds/events.md. */
 import type { ImportKind, KindColumn, RowBytes } from './types.js';
 import { absent, checkJsonObject, checkNonNegativeInt, checkTimestamp, text } from './values.js';
 

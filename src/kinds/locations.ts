@@ -1,5 +1,5 @@
 /**
- * LOCATIONS: the Sunbird location hierarchy (seeds/001), state > district > block > cluster,
+ * LOCATIONS: the Sunbird location hierarchy, state > district > block > cluster,
  * upserted on `code`. The type is given for the whole upload (`locationType`), as in the seed; a
  * file may instead carry a `type` column, which is what lets a parent appear earlier in the same
  * file. Every type but state needs a parent of the type one level up, found by parentCode or

@@ -1,5 +1,5 @@
 /**
- * ORGANISATIONS: Sunbird's schools (seeds/001). A row with SCHOOL ID updates that organisation;
+ * ORGANISATIONS: Sunbird's schools. A row with SCHOOL ID updates that organisation;
  * otherwise it is created, or updated when its EXTERNAL ID is already known (upsert on external
  * id). BLOCK CODE must name a location of type block.
  */

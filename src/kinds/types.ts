@@ -5,7 +5,7 @@
 import type { JsonText } from '../codecs/jsonText.js';
 
 export interface KindColumn {
-  /** The canonical name, as SPEC writes it; headers are matched to it by `normalizeColumnName`. */
+  /** The canonical name, as docs/kinds/ writes it; headers are matched to it by `normalizeColumnName`. */
   name: string;
   /** The table column that receives the value. */
   dbColumn: string;

@@ -1,8 +1,7 @@
 /**
- * USER_EVENTS: learning interactions in the standard shape of knowledge-tracing logs (seeds/000;
- * its own column list is in an image we do not have). Appended; an event_id the tenant already
- * has makes the row a duplicate. A finished job's facets give its course_ids, and rowsImported
- * is the seed's num_user_events.
+ * USER_EVENTS: learning interactions in the standard shape of knowledge-tracing logs. Appended;
+ * an event_id the tenant already has makes the row a duplicate. A finished job's facets give its
+ * course_ids, and rowsImported is its number of user events.
  */
 import type { ImportKind, KindColumn } from './types.js';
 import { absent, checkTimestamp, text } from './values.js';

@@ -1,5 +1,5 @@
 /**
- * USERS: Sunbird's users (seeds/001). A row with USER ID updates that user; otherwise the user is
+ * USERS: Sunbird's users. A row with USER ID updates that user; otherwise the user is
  * created, or updated when its External ID is already known (upsert on external id). SCHOOL ID
  * names the user's organisation, by its id or its external id.
  */

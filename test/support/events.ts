@@ -1,4 +1,4 @@
-/** Small builders for EVENTS files, in the Userpilot shape of seeds/003. */
+/** Small builders for EVENTS files, in Userpilot's import shape (docs/kinds/events.md). */
 export const EVENT_COLUMNS = [
   'event_type', 'event_name', 'source', 'user_id', 'company_id', 'hostname', 'pathname', 'country_code',
   'screen_width', 'screen_height', 'operating_system', 'browser', 'browser_language', 'user_agent',
