@@ -14,8 +14,10 @@ interface CruiseResult { modules: Module[]; summary: { violations: Violation[] }
 let cruise: CruiseResult;
 
 beforeAll(async () => {
-  const { stdout } = await promisify(execFile)(process.execPath, ['node_modules/dependency-cruiser/bin/dependency-cruise.mjs', 'src', '--config', '.dependency-cruiser.cjs', '--output-type', 'json'], { maxBuffer: 64 * 1024 * 1024, timeout: 60_000 })
-    .catch((err: { stdout?: string }) => ({ stdout: err.stdout ?? '' })); // it exits non-zero on violations; they are asserted below
+  const { stdout, stderr } = await promisify(execFile)(process.execPath, ['node_modules/dependency-cruiser/bin/dependency-cruise.mjs', 'src', '--config', '.dependency-cruiser.cjs', '--output-type', 'json'], { maxBuffer: 64 * 1024 * 1024, timeout: 60_000 })
+    // it exits non-zero on violations, which are asserted below
+    .catch((err: { stdout?: string; stderr?: string; message: string }) => ({ stdout: err.stdout ?? '', stderr: err.stderr || err.message }));
+  if (!stdout.trim()) throw new Error(`dependency-cruiser gave no result: ${stderr}`);
   cruise = JSON.parse(stdout) as CruiseResult;
 });
 
