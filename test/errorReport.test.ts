@@ -31,7 +31,8 @@ describe('error report', () => {
     const csv = eventsCsv(rows);
     const job = await finishedJob(csv);
     const { job: report } = await owner.data(JobReportDocument, { id: job.id });
-    expect(report!.errorReportUrl).toBe(`${t.url.replace(/\/graphql$/, '')}/jobs/${encodeURIComponent(job.id)}/errors.csv`);
+    // No PUBLIC_URL, no TRUST_PROXY: the address the server listens on (HOST 127.0.0.1 here).
+    expect(report!.errorReportUrl).toBe(`http://127.0.0.1:${new URL(t.url).port}/jobs/${encodeURIComponent(job.id)}/errors.csv`);
 
     const res = await fetch(report!.errorReportUrl!, { headers: { authorization: `Bearer ${owner.key}` } });
     expect(res.status).toBe(200);
