@@ -98,6 +98,11 @@ describe('GraphQL arguments', () => {
     }
     expectBadUserInput(await gql(OUTCOMES_AFTER, { id: jobId, after: b64('error:1') }), message);
 
+    // The largest key a cursor may hold reaches the database as a number it takes (bigint keys).
+    expect((await gql(AFTER, { after: b64('job:999999999999999') })).json).toEqual({ data: { jobs: { edges: [{ cursor: expect.any(String) }] } } });
+    expect((await gql(ERRORS_AFTER, { id: jobId, after: b64('error:999999999999999') })).json).toEqual({ data: { job: { errors: { edges: [] } } } });
+    expect((await gql(OUTCOMES_AFTER, { id: jobId, after: b64('outcome:999999999999999') })).json).toEqual({ data: { job: { outcomes: { edges: [] } } } });
+
     // A cursor the service gave still works.
     const { json } = await gql(AFTER, {});
     expect((await gql(AFTER, { before: json.data.jobs.edges[0].cursor })).json.data.jobs.edges).toEqual([]);

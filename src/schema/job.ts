@@ -166,7 +166,7 @@ export const JobRef = builder.node(builder.objectRef<Job>('Job'), {
 
 /**
  * A filter's list of enum values, each once. A list longer than the enum has values can only
- * repeat some: it is refused, so a request cannot send a query thousands of parameters.
+ * repeat some: it is refused, so that no request turns into a query with thousands of parameters.
  */
 function filterValues<T extends string>(values: readonly T[] | null | undefined, all: readonly string[], name: string): T[] | undefined {
   if (!values?.length) return undefined;
@@ -201,7 +201,7 @@ builder.queryFields((t) => ({
     type: JobRef,
     args: { filter: t.arg({ type: JobFilterInput, required: false }) },
     resolve: async (_root, args, ctx) => {
-      pageSize(args, 'jobs', JOB_PAGE);
+      pageSize(args, 'jobs', JOB_PAGE); // refuses what is out of range; resolveCursorConnection sizes the page
       const filter = {
         status: filterValues(args.filter?.status, Object.values(JobStatus), 'status'),
         kind: filterValues(args.filter?.kind, Object.keys(KINDS), 'kind'),
