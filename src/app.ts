@@ -3,7 +3,7 @@
  * worker pool. `main.ts` only wires the process to it; tests build one per file.
  */
 import fs from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createYoga, maskError } from 'graphql-yoga';
 import type { Tenant } from './auth/apiKeys.js';
@@ -28,6 +28,8 @@ import { opsRoutes } from './api/http/opsRoutes.js';
 import { consoleRoutes } from './api/http/consoleRoutes.js';
 import { reportRoutes } from './api/http/reportRoutes.js';
 import { sweepSpool } from './spool/spool.js';
+import { BadRequest, checkRequest } from './api/http/requestTarget.js';
+import { publicBaseUrl } from './api/http/publicUrl.js';
 
 export interface App {
   config: Config;
@@ -84,19 +86,26 @@ export async function buildApp(config: Config, opts: { log?: Logger } = {}): Pro
       const fromSocket = initial as { tenant?: Tenant; congested?: () => boolean };
       const tenant = fromSocket.tenant ?? tenants.get(request);
       if (!tenant) throw new Error('no tenant on an authenticated operation');
-      // Where this client reached us, for the absolute URLs we hand out (Job.errorReportUrl).
-      const host = (initial as { req?: { headers?: { host?: string } } }).req?.headers?.host;
-      const origin = request?.url ? new URL(request.url).origin : host ? `http://${host}` : '';
+      // The base of the absolute URLs we hand out (Job.errorReportUrl); never the client's Host header.
+      const headers = (initial as { req?: IncomingMessage }).req?.headers;
+      const origin = publicBaseUrl(config, headers, server.address());
       return { db, bus, config, log, metrics, tenant, origin, congested: fromSocket.congested };
     },
   });
 
   const ops = opsRoutes(db, metrics);
   const reports = reportRoutes(db);
+  const route = async (req: IncomingMessage, res: ServerResponse) => {
+    checkRequest(req);
+    if (!(await ops(req, res)) && !(await reports(req, res)) && !(await consoleRoutes(req, res))) yoga(req, res);
+  };
   const server: Server = createServer((req, res) => {
-    ops(req, res).then(async (handled) => {
-      if (!handled && !(await reports(req, res)) && !(await consoleRoutes(req, res))) yoga(req, res);
-    }).catch((err) => {
+    route(req, res).catch((err) => {
+      if (err instanceof BadRequest) {
+        log.debug({ reason: err.message }, 'bad request refused');
+        if (!res.headersSent) res.writeHead(err.status, { 'content-type': 'application/json' }).end(JSON.stringify({ errors: [{ message: err.message, extensions: { code: 'BAD_REQUEST' } }] }));
+        return;
+      }
       if (isTransientDatabaseError(err)) {
         if (!res.headersSent) res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '5' }).end(JSON.stringify({ errors: [DATABASE_UNAVAILABLE] }));
         return;

@@ -21,6 +21,13 @@ export interface Config {
   progressIntervalMs: number;
   /** At SIGTERM: how long runners may take to finish or hand back their batch before the process exits anyway. */
   shutdownGraceMs: number;
+  /**
+   * The service's public base URL (behind a proxy, maybe with a path prefix), without a trailing
+   * slash: absolute URLs it hands out start with it (http/publicUrl.ts).
+   */
+  publicUrl: string | undefined;
+  /** Unset publicUrl: take the public URL from X-Forwarded-Proto/Host (a proxy in front sets them). */
+  trustProxy: boolean;
   logLevel: string;
   /** Production turns GraphQL introspection and GraphiQL off. */
   production: boolean;
@@ -58,9 +65,27 @@ function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   return value;
 }
 
+/**
+ * A base URL as PUBLIC_URL must be: absolute, http(s), no user, password, query or fragment;
+ * returned without a trailing slash, so a route's path joins on it as it is.
+ */
+export function parseBaseUrl(raw: string, name = 'PUBLIC_URL'): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new Error(`${name} must be an absolute http:// or https:// URL, like https://imports.example.com, got "${raw}"`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`${name} must be an http:// or https:// URL, got "${raw}"`);
+  if (url.username || url.password || url.search || url.hash || raw.includes('#') || raw.includes('?')) {
+    throw new Error(`${name} must be a base URL without user, password, query or fragment (like https://imports.example.com/api), got "${raw}"`);
+  }
+  return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
   const dataDir = path.resolve(env.DATA_DIR || 'data');
-  return {
+  const config: Config = {
     port: int(env, 'PORT', 4000),
     host: env.HOST || '0.0.0.0',
     databaseUrl: env.DATABASE_URL || undefined,
@@ -96,6 +121,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     // 1 GiB at ~1 MB/s: a slow but steady source still makes it; one that drips does not.
     sourceDeadlineMs: int(env, 'SOURCE_DEADLINE_MS', 30 * 60_000),
     sourceCaFile: env.SOURCE_CA_FILE ? path.resolve(env.SOURCE_CA_FILE) : undefined,
+    publicUrl: env.PUBLIC_URL || undefined,
+    trustProxy: bool(env, 'TRUST_PROXY'),
     ...overrides,
   };
+  return { ...config, publicUrl: config.publicUrl === undefined ? undefined : parseBaseUrl(config.publicUrl) };
 }

@@ -135,6 +135,7 @@ describe('jobs connection (no workers: every job stays QUEUED)', () => {
   it('says the cursor is invalid', async () => {
     const { body } = await client.request(JobsDocument, { first: 5, after: 'garbage' });
     expect(body.errors?.[0].message).toMatch(/invalid cursor/i);
+    expect(body.errors?.[0].extensions?.code).toBe('BAD_USER_INPUT');
   });
 
   it('finds a job by its global id with node(id)', async () => {

@@ -14,7 +14,10 @@ export interface AppContext {
   log: Logger;
   metrics: Metrics;
   tenant: Tenant;
-  /** The scheme, host and port the client used to reach us ('' when unknown). */
+  /**
+   * The base of the absolute URLs we hand out, without a trailing slash (PUBLIC_URL, a trusted
+   * proxy's forwarded host, or our listening address: http/publicUrl.ts); join paths with joinUrl.
+   */
   origin: string;
   /** The Node request (HTTP only; Yoga merges it in from the server context). */
   req?: IncomingMessage;

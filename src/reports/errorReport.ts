@@ -7,12 +7,24 @@ import { csvCell } from '../codecs/copyCsv.js';
 import { listJobErrors } from '../jobs/jobStore.js';
 
 /**
- * A cell that spreadsheets would run as a formula (it starts with = + - @, tab or CR) gets a
- * leading apostrophe, as csv-stringify's `escape_formulas` does.
+ * A cell a spreadsheet could run as a formula (OWASP, CSV injection): one that starts with
+ * = + - @, a tab or a carriage return, also after leading spaces or invisible characters (NBSP,
+ * zero-width space, BOM, other space, control and format characters), which spreadsheets skip
+ * or the eye misses.
  */
+const FORMULA = /^[\s\p{Z}\p{Cc}\p{Cf}]*[=+\-@\t\r]/u;
+
+/**
+ * A plain decimal number with a sign (-5, +3.2, -1e5, +.5) opens like a formula but can run
+ * nothing: it is left as it is, so spreadsheets read it as the number it is. Nothing else
+ * qualifies: no space or invisible character around it, no thousands separator, no hex, no Infinity.
+ */
+const PLAIN_NUMBER = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
+
+/** A CSV cell that spreadsheets open as text: a formula-like value gets a leading apostrophe. */
 export function spreadsheetCell(value: string | null | undefined): string {
   if (value == null) return '';
-  return csvCell(/^[=+\-@\t\r]/.test(value) ? `'${value}` : value);
+  return csvCell(FORMULA.test(value) && !PLAIN_NUMBER.test(value) ? `'${value}` : value);
 }
 
 const PAGE = 1000;

@@ -75,8 +75,9 @@ export class RawGraphqlSocket {
   readonly opened: Promise<void>;
   private readonly waiters = new Set<() => void>();
 
-  constructor(wsUrl: string, key: string | null, private readonly transcript?: Transcript) {
-    this.ws = new WebSocket(wsUrl, 'graphql-transport-ws');
+  /** `headers`: extra headers on the upgrade request (a forged Host, a proxy's X-Forwarded-*). */
+  constructor(wsUrl: string, key: string | null, private readonly transcript?: Transcript, headers?: Record<string, string>) {
+    this.ws = new WebSocket(wsUrl, 'graphql-transport-ws', { headers });
     this.ws.on('message', (data: Buffer) => {
       this.bytes += data.length;
       const text = String(data);

@@ -3,6 +3,7 @@ import SchemaBuilder from '@pothos/core';
 import RelayPlugin from '@pothos/plugin-relay';
 import type { FileUpload, Upload } from 'graphql-upload-minimal';
 import type { AppContext } from '../context.js';
+import { decodeIdArgument } from './globalIdArgs.js';
 
 export const builder = new SchemaBuilder<{
   Context: AppContext;
@@ -18,6 +19,7 @@ export const builder = new SchemaBuilder<{
   relay: {
     clientMutationId: 'omit',
     cursorType: 'String',
+    decodeGlobalID: decodeIdArgument,
   },
 });
 

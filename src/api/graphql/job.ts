@@ -6,14 +6,17 @@ import {
   type Job, type JobError, type JobOutcome,
 } from '../../jobs/jobStore.js';
 import { KINDS } from '../../kinds/index.js';
-import { isTerminal } from '../../jobs/states.js';
+import { isTerminal, JobStatus } from '../../jobs/states.js';
 import { jobProgressStream } from './jobProgressStream.js';
 import { cancelJob } from '../../runner/cancelJob.js';
 import { errorReportPath } from '../http/reportRoutes.js';
 import { jobGlobalId, jobIdFromGlobalId } from '../../jobs/globalIds.js';
 import type { UserError } from '../../intake/importService.js';
+import { joinUrl } from '../http/publicUrl.js';
 import { builder } from './builder.js';
-import { decodeCursor, encodeCursor } from './cursors.js';
+import { badUserInput } from './badUserInput.js';
+import { jobIdArgument } from './globalIdArgs.js';
+import { decodeCursor, encodeCursor, pageSize } from './cursors.js';
 import { ImportFormatEnum, ImportKindEnum, JobStatusEnum, LocationTypeEnum } from './enums.js';
 import { UserErrorRef } from './userError.js';
 
@@ -31,6 +34,10 @@ export const JobErrorRef = builder.objectRef<JobError>('JobError').implement({
 
 interface PageArgs { first?: number | null; after?: string | null; last?: number | null; before?: string | null }
 
+/** Page sizes: a page of jobs is heavier than one of a job's errors or outcomes (README, Security). */
+const JOB_PAGE = { defaultSize: 20, maxSize: 100 };
+const JOB_LIST_PAGE = { defaultSize: 100, maxSize: 1000 };
+
 /**
  * One forward page of a job's list (errors, outcomes), by keyset on a numeric key: up to 1,000
  * nodes (100 by default) after the cursor, and the total counted only if asked for.
@@ -40,9 +47,9 @@ async function forwardPage<T>(args: PageArgs, cursorPrefix: string, field: strin
   keyOf(node: T): number;
   count(): Promise<number>;
 }) {
-  if (args.last != null || args.before != null) throw new GraphQLError(`${field} pages forward only: use first and after`);
+  if (args.last != null || args.before != null) throw badUserInput(`${field} pages forward only: use first and after`);
+  const first = pageSize(args, field, JOB_LIST_PAGE);
   const after = args.after ? decodeCursor(args.after, cursorPrefix) : undefined;
-  const first = Math.min(args.first ?? 100, 1000);
   const rows = await list.load(after, first + 1);
   const edges = rows.slice(0, first).map((node) => ({ cursor: encodeCursor(cursorPrefix, list.keyOf(node)), node }));
   return {
@@ -142,7 +149,7 @@ export const JobRef = builder.node(builder.objectRef<Job>('Job'), {
     errorReportUrl: t.string({
       nullable: true,
       description: "CSV of the failed rows (line, column, value, message, original row); GET it with the same Authorization header. Null while the job has no row errors",
-      resolve: (job, _args, ctx) => (job.rowsFailed > 0 ? ctx.origin + errorReportPath(jobGlobalId(job.id)) : null),
+      resolve: (job, _args, ctx) => (job.rowsFailed > 0 ? joinUrl(ctx.origin, errorReportPath(jobGlobalId(job.id))) : null),
     }),
     facets: t.field({
       type: [FacetRef],
@@ -156,6 +163,16 @@ export const JobRef = builder.node(builder.objectRef<Job>('Job'), {
     }),
   }),
 });
+
+/**
+ * A filter's list of enum values, each once. A list longer than the enum has values can only
+ * repeat some: it is refused, so that no request turns into a query with thousands of parameters.
+ */
+function filterValues<T extends string>(values: readonly T[] | null | undefined, all: readonly string[], name: string): T[] | undefined {
+  if (!values?.length) return undefined;
+  if (values.length > all.length) throw badUserInput(`jobs: filter.${name} lists ${values.length} values; there are ${all.length}, name each at most once`);
+  return [...new Set(values)];
+}
 
 const JobFilterInput = builder.inputType('JobFilter', {
   fields: (t) => ({
@@ -177,24 +194,29 @@ builder.queryFields((t) => ({
   job: t.field({
     type: JobRef,
     nullable: true,
-    args: { id: t.arg.globalID({ required: true, for: JobRef }) },
-    resolve: (_root, { id }, ctx) => getJob(ctx.db, ctx.tenant.id, id.id),
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, { id }, ctx) => getJob(ctx.db, ctx.tenant.id, jobIdArgument(String(id), 'job')),
   }),
   jobs: t.connection({
     type: JobRef,
     args: { filter: t.arg({ type: JobFilterInput, required: false }) },
     resolve: async (_root, args, ctx) => {
+      pageSize(args, 'jobs', JOB_PAGE); // refuses what is out of range; resolveCursorConnection sizes the page
+      const filter = {
+        status: filterValues(args.filter?.status, Object.values(JobStatus), 'status'),
+        kind: filterValues(args.filter?.kind, Object.keys(KINDS), 'kind'),
+      };
       const connection = await resolveCursorConnection<Promise<Job[]>>(
-        { args, toCursor: (job) => encodeCursor('job', job.seq), defaultSize: 20, maxSize: 100 },
+        { args, toCursor: (job) => encodeCursor('job', job.seq), ...JOB_PAGE },
         ({ before, after, limit, inverted }) => listJobs(ctx.db, ctx.tenant.id, {
-          filter: args.filter,
+          filter,
           afterSeq: after ? decodeCursor(after, 'job') : undefined,
           beforeSeq: before ? decodeCursor(before, 'job') : undefined,
           limit,
           inverted,
         }),
       );
-      return { ...connection!, totalCount: () => countJobs(ctx.db, ctx.tenant.id, args.filter) };
+      return { ...connection!, totalCount: () => countJobs(ctx.db, ctx.tenant.id, filter) };
     },
   }, {
     name: 'JobConnection',

@@ -6,6 +6,7 @@ import fs from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { requestPath } from './requestTarget.js';
 
 // From the repository root, so that the compiled server (dist/http/) serves the same files.
 const ROOT = fileURLToPath(new URL('../../../src/console/', import.meta.url));
@@ -20,7 +21,7 @@ const TYPES: Record<string, string> = {
 /** Answers the request and returns true when it is for the console. */
 export async function consoleRoutes(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
   if (req.method !== 'GET' && req.method !== 'HEAD') return false;
-  const urlPath = decodeURIComponent((req.url ?? '/').split('?')[0]);
+  const urlPath = requestPath(req);
   let relative: string;
   if (urlPath === '/' || urlPath === '/index.html') relative = 'index.html';
   else if (urlPath.startsWith('/console/')) relative = urlPath.slice('/console/'.length);

@@ -6,6 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Database } from '../../db/database.js';
 import type { Metrics } from '../../ops/metrics.js';
 import { jobsTableAnswers } from '../../jobs/jobStore.js';
+import { requestPath } from './requestTarget.js';
 
 export function opsRoutes(db: Database, metrics: Metrics) {
   const send = (res: ServerResponse, status: number, type: string, body: string) => {
@@ -14,7 +15,7 @@ export function opsRoutes(db: Database, metrics: Metrics) {
   };
   /** Answers the request and returns true when it is one of ours. */
   return async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
-    const path = (req.url ?? '').split('?')[0];
+    const path = requestPath(req);
     if (req.method !== 'GET' && req.method !== 'HEAD') return false;
     if (path === '/healthz') {
       send(res, 200, 'application/json', JSON.stringify({ status: 'ok' }));

@@ -11,6 +11,7 @@ import type { Database } from '../../db/database.js';
 import { getJob } from '../../jobs/jobStore.js';
 import { jobIdFromGlobalId } from '../../jobs/globalIds.js';
 import { errorReportLines } from '../../reports/errorReport.js';
+import { requestPath } from './requestTarget.js';
 
 const REPORT_PATH = /^\/jobs\/([A-Za-z0-9+/=_-]+)\/errors\.csv$/;
 
@@ -20,8 +21,9 @@ export function errorReportPath(globalJobId: string): string {
 
 export function reportRoutes(db: Database) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
-    const match = REPORT_PATH.exec(decodeURIComponent((req.url ?? '').split('?')[0]));
-    if (!match || req.method !== 'GET') return false;
+    if (req.method !== 'GET') return false;
+    const match = REPORT_PATH.exec(requestPath(req));
+    if (!match) return false;
     const tenant = await authenticate(db, req.headers.authorization);
     if (!tenant) {
       res.writeHead(401, { 'content-type': 'text/plain', 'www-authenticate': 'Bearer' }).end('A valid API key is required: send Authorization: Bearer <key>\n');
