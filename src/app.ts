@@ -93,7 +93,7 @@ export async function buildApp(config: Config, opts: { log?: Logger } = {}): Pro
     },
   });
 
-  const ops = opsRoutes(db, metrics);
+  const ops = opsRoutes(db, metrics, log);
   const reports = reportRoutes(db);
   const route = async (req: IncomingMessage, res: ServerResponse) => {
     checkRequest(req);

@@ -7,8 +7,10 @@ import type { Database } from '../../db/database.js';
 import type { Metrics } from '../../ops/metrics.js';
 import { jobsTableAnswers } from '../../jobs/jobStore.js';
 import { requestPath } from './requestTarget.js';
+import { isTransientDatabaseError } from '../../db/transientErrors.js';
+import type { Logger } from '../../logger.js';
 
-export function opsRoutes(db: Database, metrics: Metrics) {
+export function opsRoutes(db: Database, metrics: Metrics, log: Logger) {
   const send = (res: ServerResponse, status: number, type: string, body: string) => {
     res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
     res.end(body);
@@ -27,7 +29,11 @@ export function opsRoutes(db: Database, metrics: Metrics) {
         await jobsTableAnswers(db);
         send(res, 200, 'application/json', JSON.stringify({ status: 'ready', database: db.driver }));
       } catch (err) {
-        send(res, 503, 'application/json', JSON.stringify({ status: 'unavailable', reason: (err as Error).message }));
+        // The probe needs no key: it says which dependency failed, never the driver's message
+        // (host names, user names); that goes to the log.
+        log.warn({ err }, 'readiness check failed');
+        const reason = isTransientDatabaseError(err) ? 'the database is unreachable' : 'the database answered with an error';
+        send(res, 503, 'application/json', JSON.stringify({ status: 'unavailable', reason }));
       }
       return true;
     }
