@@ -42,7 +42,21 @@ export interface PostgresOptions {
   idleInTransactionTimeoutMs?: number;
 }
 
+/** Migrates the database at `url` (its public schema), then opens the service's pool on it. */
 export async function openPostgres(url: string, opts: PostgresOptions = {}): Promise<Database> {
+  await runMigrations(url);
+  return connectPostgres(url, opts);
+}
+
+export interface ConnectOptions extends PostgresOptions {
+  /** The schema holding the service's tables, when not public; its migrations are the caller's (the core tests' schema per test). */
+  schema?: string;
+  /** How the pool's sessions show in pg_stat_activity; 'bulk-import' unless given. */
+  applicationName?: string;
+}
+
+/** Opens the service's pool without migrating anything. */
+export function connectPostgres(url: string, opts: ConnectOptions = {}): Database {
   const sql = postgres(url, {
     max: 10,
     ...({ socket: noDelaySocket } as object), // an option postgres.js supports but does not type
@@ -50,14 +64,14 @@ export async function openPostgres(url: string, opts: PostgresOptions = {}): Pro
     // Timestamps without a zone in imported files mean UTC (docs/files.md), whatever the server's default.
     connection: {
       TimeZone: 'UTC',
-      application_name: 'bulk-import',
+      application_name: opts.applicationName ?? 'bulk-import',
+      ...(opts.schema ? { search_path: opts.schema } : {}),
       ...(opts.idleInTransactionTimeoutMs ? { idle_in_transaction_session_timeout: opts.idleInTransactionTimeoutMs } : {}),
     },
     // int8 (counts, offsets) as JS numbers: every value we store fits in 2^53.
     types: { bigint: { to: 20, from: [20], serialize: (x: number) => String(x), parse: (x: string) => Number(x) } },
   });
   const passThrough = isPlain((sql as unknown as { options: ConnectionOptions }).options);
-  await runMigrations(url);
   const orm = drizzle(sql, { schema }) as unknown as Orm;
 
   const wrap = (exec: postgres.Sql | postgres.TransactionSql): Transaction => ({
