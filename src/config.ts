@@ -97,10 +97,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     maxActiveJobsPerTenant: int(env, 'MAX_ACTIVE_JOBS_PER_TENANT', 1),
     workerConcurrency: int(env, 'WORKER_CONCURRENCY', 2),
     // Each batch is a transaction of its own (COPY, job row, checkpoint, COMMIT), and its costs
-    // are paid per batch by Postgres and by the server alike. Measured here, 1M rows, bench runs
-    // of 3 rounds (CSV / NDJSON x COPY, medians): 5,000 rows per batch 0.70-0.80x / 0.61-0.65x,
-    // 10,000 0.80x / 0.67x, 20,000 0.86x / 0.73-0.74x. 20,000 peaked at 297 MiB RSS with four
-    // parse slots (parsedBatches.ts), 224 MiB with three.
+    // are paid per batch by Postgres and by the server alike, so larger batches import faster.
+    // Memory bounds them: each batch parsed and not yet committed takes a parse slot
+    // (parsedBatches.ts), sized for a batch of this many events rows (docs/performance.md).
     batchSize: int(env, 'BATCH_SIZE', 20_000),
     leaseMs: int(env, 'LEASE_MS', 30_000),
     pollIntervalMs: int(env, 'POLL_INTERVAL_MS', 1000),

@@ -29,8 +29,8 @@ export class BulkImportError extends Error {}
 
 /**
  * The file is read into these buffers in turn, each read over once the socket has taken what it
- * held. A new buffer for every read of a 517 MB file cost the client ~0.25 s of garbage collection
- * and as much kernel time in fresh memory.
+ * held: a new buffer for every read costs the client garbage collection and kernel time in fresh
+ * memory, a large share of its CPU for an upload (docs/performance.md).
  */
 const SEND_BUFFERS = 4;
 const SEND_BUFFER_BYTES = 1 << 20;
@@ -155,8 +155,7 @@ export class BulkImportClient {
  * A multipart boundary of the longest length allowed (70), all capital letters but two hyphens,
  * which data files hold few of: the server finds the file's end with Boyer-Moore-Horspool
  * (busboy), which skips ahead by up to the boundary's length past bytes the boundary does not
- * hold. Searching the bench's 517 MB NDJSON file here: 47 ms, against 114 ms with a 40-character
- * hex boundary.
+ * hold; a hex boundary, shorter and of common bytes, is found more slowly (docs/performance.md).
  */
 function multipartBoundary(): string {
   const random = [...randomBytes(58)].map((b) => String.fromCharCode(0x41 + (b % 26))).join('');

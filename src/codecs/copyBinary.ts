@@ -1,8 +1,8 @@
 /**
- * Writing rows in the binary format that `COPY ... WITH (FORMAT binary)` reads. Measured on this
- * machine, 1M events rows: Postgres spends about a quarter less CPU on a binary COPY than on the
- * same rows as CSV text (no CSV splitting, no text-to-uuid/int/timestamp conversion), and the
- * backend is what bounds an import here. The values arrive as the text a kind's `validate`
+ * Writing rows in the binary format that `COPY ... WITH (FORMAT binary)` reads. Postgres spends
+ * less CPU on a binary COPY than on the same rows as CSV text (no CSV splitting, no
+ * text-to-uuid/int/timestamp conversion), and the backend is what bounds an import
+ * (docs/performance.md). The values arrive as the text a kind's `validate`
  * returns, already checked, and are encoded to exactly what Postgres would store from that text.
  *
  * Format (Postgres docs, "COPY", Binary Format): a header, then per row an int16 field count and
@@ -15,7 +15,7 @@ export type BinaryType = 'text' | 'int4' | 'int8' | 'bool' | 'uuid' | 'timestamp
 
 const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
 const HEADER_BYTES = SIGNATURE.length + 8; // flags and header-extension length, both 0
-/** A 20,000-row events batch takes about 7.3 MB; a buffer grown past this by huge rows is not kept. */
+/** Room for a default batch of events rows (BATCH_SIZE); a buffer grown past this by huge rows is not kept. */
 const MAX_KEPT_BYTES = 8 << 20;
 
 /** A 1 MiB buffer that starts with the COPY header. */
@@ -243,12 +243,12 @@ const BOOLEANS: Record<string, number> = { true: 1, false: 0, t: 1, f: 0 };
 
 /**
  * Up to this length, a field's bytes are copied by a JS loop: a view of them for `set` (subarray)
- * costs more. Measured here, 1M events rows (metadata fields of 50-150 bytes): CSV parsing 1.69 ->
- * 1.55 us a row, NDJSON 1.64 -> 1.60, against a loop only up to 64 bytes.
+ * costs more. Beyond a few hundred bytes the native copy wins; this bound covers typical JSON
+ * metadata fields, which a shorter one sent the slow way (docs/performance.md).
  */
 const LOOP_COPY_BYTES = 256;
 
-/** Up to this length, a JS loop writes ASCII text faster than a call into Buffer's native UTF-8 writer (measured here: ~90 ns against ~130 ns a value). */
+/** Up to this length, a JS loop writes ASCII text faster than a call into Buffer's native UTF-8 writer, so short strings take the loop (docs/performance.md). */
 const SHORT_TEXT = 64;
 
 /** Writes `value` as UTF-8 at `at`; returns the bytes written. */

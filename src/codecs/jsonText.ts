@@ -1,10 +1,10 @@
 /**
  * JSON object texts read without building them, as UTF-8 bytes (a CSV field read straight from the
- * file, or a string's bytes). A CSV `metadata` cell is only checked and then
- * copied as its own text, and JSON.parse built the whole value for nothing (~14% of CSV parsing
- * here). An NDJSON member's own text keeps its numbers exactly as written, where JSON.parse and
- * JSON.stringify would round them to doubles. As strict as JSON.parse (RFC 8259), plus the range
- * of numbers Postgres' jsonb can store.
+ * file, or a string's bytes). A CSV `metadata` cell is only checked and then copied as its own
+ * text, and JSON.parse built the whole value for nothing, a large share of CSV parsing
+ * (docs/performance.md). An NDJSON member's own text keeps its numbers exactly as written, where
+ * JSON.parse and JSON.stringify would round them to doubles. As strict as JSON.parse (RFC 8259),
+ * plus the range of numbers Postgres' jsonb can store.
  */
 
 const OBJECT = 1;

@@ -1,7 +1,7 @@
 /**
  * Which binary COPY types a table's columns have, read from the Drizzle schema. Apart from the
  * writer (copyBinary.ts) because the parse thread loads the writer and needs none of this:
- * drizzle-orm took ~34 ms of each parse thread's start (one per import) to load.
+ * loading drizzle-orm was most of each parse thread's start, once per import (docs/performance.md).
  */
 import { getTableConfig, type PgTable } from 'drizzle-orm/pg-core';
 import type { BinaryType } from '../codecs/copyBinary.js';

@@ -2,11 +2,11 @@
  * COPY data to the Postgres socket as it is, without postgres.js's copy of it.
  *
  * postgres.js (3.4.9) frames every chunk written to a COPY's writable into a new buffer, its
- * 5-byte message header followed by the chunk (`Buffer.concat`): 364 MB of new buffers per 1M
- * events rows. The copying is cheap; the allocations are not. Each is memory outside V8's heap,
- * and V8 answers that much of it with a full mark-compact every few dozen MB ("external memory
- * pressure"): measured here on 1M CSV rows, 34 of them, and the server's main thread and V8's GC
- * threads spent ~1.4 of the import's ~8.4 CPU-seconds on them and on the copies.
+ * 5-byte message header followed by the chunk (`Buffer.concat`): as many bytes of new buffers as
+ * the import has COPY data. The copying is cheap; the allocations are not. Each is memory outside
+ * V8's heap, and V8 answers that much of it with full mark-compacts ("external memory pressure"),
+ * dozens per import, which with the copies took a noticeable share of the server's CPU
+ * (docs/performance.md).
  *
  * So a batch's COPY data goes through postgres.js as a 16-byte stand-in, framed like any chunk,
  * and the socket, which we open ourselves (postgres.ts), swaps the stand-in for the header and the

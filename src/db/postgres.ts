@@ -13,8 +13,8 @@ import { LockIds } from './lockIds.js';
 
 /**
  * postgres.js leaves Nagle's algorithm on. After a large COPY write, the small CopyDone and
- * COMMIT messages then wait for the server's delayed ACK (up to 40 ms on Linux): measured here,
- * that cost 35 ms per batch, a third of the import time. So connections are opened with noDelay,
+ * COMMIT messages then wait for the server's delayed ACK, every batch, a large share of the import
+ * time (docs/performance.md). So connections are opened with noDelay,
  * on a socket that also sends a COPY's data as it is (copyPassThrough.ts).
  */
 async function noDelaySocket(options: ConnectionOptions): Promise<net.Socket> {

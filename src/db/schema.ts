@@ -103,7 +103,8 @@ export const events = pgTable('events', {
   metadata: jsonb('metadata').notNull().default({}),
 }, (t) => [
   // BRIN, not B-tree: a job's rows are appended together, so block ranges summarise them well, and
-  // a BRIN costs next to nothing on COPY (a B-tree on these two uuids cost 16% of import speed).
+  // a BRIN costs next to nothing on COPY, where a B-tree on these two uuids slowed imports
+  // markedly (docs/performance.md).
   index('events_tenant_job_idx').using('brin', t.tenantId, t.jobId),
   // Dedup (ImportKind.dedupColumn): only rows that carry an event_id pay for this index.
   uniqueIndex('events_tenant_event_id_key').on(t.tenantId, t.eventId).where(sql`event_id is not null`),

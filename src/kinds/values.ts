@@ -196,7 +196,7 @@ export function checkJsonObject(value: unknown, column: string, fail: ErrorSink)
  * this need not decide it.
  */
 export function isStorableJsonObjectBytes(b: Uint8Array, start: number, end: number): boolean {
-  // Scanned where it lies: a view of the field (subarray) per row cost ~8% of CSV parsing here.
+  // Scanned where it lies: a view of the field (subarray) per row was a visible share of CSV parsing (docs/performance.md).
   return checkJsonObjectBytes(b, MAX_JSON_DEPTH, start, end) !== JsonTextCheck.NotAnObject && scannedJsonIsStorable();
 }
 

@@ -2,9 +2,9 @@
  * The byte path for rows: a record is read where its bytes lie (formats/csvFields.ts for a CSV
  * record, formats/ndjsonFields.ts for an NDJSON line), its kind checks it on those bytes
  * (ImportKind.passesAsWritten), and its fields are copied into the binary COPY data as they are.
- * No string is built for a row that passes. Measured here, 1M events rows: the string way (decode
- * the record, split or JSON.parse it into strings, validate, encode the strings again) spent most
- * of the parse thread's time building and re-encoding strings.
+ * No string is built for a row that passes: the string way (decode the record, split or
+ * JSON.parse it into strings, validate, encode the strings again) spends most of its time
+ * building and re-encoding strings (docs/performance.md).
  *
  * The path only takes rows it is sure of; every other row (a failing one, one whose values
  * validate would change, one it cannot read, one not known to be UTF-8) is declined and goes the

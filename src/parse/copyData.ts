@@ -3,8 +3,8 @@
  * rows go through), built row by row in the parse thread. Each row is its origin (tenant, job,
  * line), the job's own columns (COLLECTION's name), then the kind's values in COPY column order.
  *
- * Two encodings of the same rows: binary (codecs/copyBinary.ts), which costs Postgres about a quarter
- * less CPU and is used against a real Postgres; and CSV text, used on PGlite and for any table
+ * Two encodings of the same rows: binary (codecs/copyBinary.ts), which costs Postgres less CPU
+ * and is used against a real Postgres; and CSV text, used on PGlite and for any table
  * with a column type the binary writer does not know. A CSV record whose values pass through
  * unchanged goes to COPY as its own raw text, which skips re-quoting every field.
  */

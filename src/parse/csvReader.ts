@@ -1,9 +1,9 @@
 /**
  * CSV reader for the import hot path. It frames records at the byte level, so each record's byte
  * offset (the checkpoint a resumed run starts from) and line number are exact, then splits each
- * record into fields. csv-parse, measured on this machine with the offsets and raw text this needs
- * (`info` + `raw`), read 57k rows/s; this reader is several times faster, and keeps each record's
- * raw text so that a valid record can go to COPY unchanged.
+ * record into fields. csv-parse, asked for the offsets and raw text this needs (`info` + `raw`),
+ * was several times slower (docs/performance.md); this reader also keeps each record's raw text
+ * so that a valid record can go to COPY unchanged.
  *
  * Dialect: RFC 4180 (comma, double quotes, "" inside quotes), with LF, CRLF or CR line ends, mixed
  * freely; a UTF-8 BOM at the start is skipped; blank lines are skipped. Framing treats every quote

@@ -2,9 +2,8 @@
  * A file's bytes from an offset, chunk by chunk, each next chunk read while the one before is
  * framed (as a read stream reads ahead). With `reuse`, chunks are read into a few buffers that
  * serve again once nothing still needs their bytes, instead of a new buffer per chunk: a new
- * megabyte buffer is memory the kernel maps afresh (MALLOC_MMAP_THRESHOLD_), and on this VM
- * parsing 517 MB of NDJSON spent 0.48-0.52 s of kernel time on it; with the buffers reused,
- * 0.14-0.15 s (and 0.6-0.7 s less CPU in all).
+ * megabyte buffer is memory the kernel maps afresh (MALLOC_MMAP_THRESHOLD_), and mapping fresh
+ * memory for every chunk was most of the kernel time that parsing spent (docs/performance.md).
  */
 import fs from 'node:fs/promises';
 

@@ -9,9 +9,8 @@
  * (a new Uint8Array per line, and a store of it into each field's `buf` that the garbage
  * collector's write barrier had to note). Field f (a kind column) is `buf[f][start[f], end[f])`,
  * empty when the key is absent or null; `raw[f]` says it is JSON text (a number, object or array)
- * rather than a string's characters. Valid for one line: the next read reuses the arrays.
- * Measured on the bench's lines (same process, best of 8): 1.90 -> 1.55 us a line with the line
- * read in place and keys marked seen by a line number instead of clearing an array per line.
+ * rather than a string's characters. Valid for one line: the next read reuses the arrays, and
+ * keys are marked seen by a line number, so no array is cleared per line (docs/performance.md).
  */
 import { jsonValueEnd, skipJsonSpace } from '../codecs/jsonText.js';
 import { MAX_JSON_DEPTH, scannedJsonIsStorable } from '../kinds/values.js';
@@ -61,8 +60,8 @@ export class NdjsonFields {
       if (i >= to || line[i] !== QUOTE) return false;
       const keyStart = i + 1;
       // Files repeat one key order: the name the key at this place had on the line before, found
-      // byte for byte and closed by a quote, is the key (a name holds no escape), unscanned.
-      // Bench lines, same process, best of 6 (AMD host): 1.37 us a line, 1.45 when every key was scanned.
+      // byte for byte and closed by a quote, is the key (a name holds no escape), unscanned:
+      // comparing the expected name is cheaper than scanning the key and looking it up (docs/performance.md).
       let f = member < this.lastOrder.length ? this.lastOrder[member] : -1;
       let keyEnd = f >= 0 ? keyStart + this.names[f].length : -1;
       if (f < 0 || keyEnd >= to || line[keyEnd] !== QUOTE || !this.is(f, line, keyStart, keyEnd)) {

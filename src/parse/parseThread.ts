@@ -9,8 +9,8 @@
  * A commit batch (request.batchSize rows) is read and checked in slices of SLICE_ROWS records,
  * each slice's rows encoded into the batch's COPY data at once. So only one slice's records (their
  * text, fields, parsed JSON) are alive at a time: they die young, in the cheap scavenges, instead
- * of surviving into the old generation as a whole batch's records did. Measured here: NDJSON parsing went
- * from ~75k to ~140k rows/s, and the thread's heap stays small.
+ * of surviving into the old generation as a whole batch's records did. NDJSON parsing is much
+ * faster so, and the thread's heap stays small (docs/performance.md).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { readCsv } from './csvReader.js';

@@ -6,8 +6,9 @@
  * A batch's COPY data travels in shared memory: the thread writes it into one of SLOTS slots of a
  * SharedArrayBuffer, and the slot goes back to the thread when the consumer releases the batch
  * (after its commit). So no buffer is allocated, transferred and left for the main thread's
- * garbage collector per batch (364 MB of them per 1M events rows, collected only when V8 got
- * round to it). A batch larger than a slot (rows of megabytes) travels in buffers of its own.
+ * garbage collector per batch: together as large as the import's COPY data, and collected only
+ * when V8 got round to it. A batch larger than a slot (rows of megabytes) travels in buffers of
+ * its own.
  */
 import type { ImportFormat } from './types.js';
 import type { CopyEncoding } from './copyData.js';
@@ -48,19 +49,21 @@ export interface ParsedBatch extends PreparedBatch {
 
 /**
  * The batches being committed (jobRunner.ts COMMITS_IN_FLIGHT: 2), and one parsed meanwhile. A
- * fourth, parsed further ahead, added nothing to speed and 70 MiB to peak RSS (20,000-row batches).
+ * fourth, parsed further ahead, added nothing to speed and a slot's worth of peak RSS
+ * (docs/performance.md).
  */
 const SLOTS = 3;
 /**
- * A 20,000-row events batch is about 7.3 MB of binary COPY data; a batch that does not fit travels
- * in buffers of its own. Only the bytes a batch fills become resident memory.
+ * Room for a default batch (BATCH_SIZE) of events rows as binary COPY data, with a little to spare
+ * (docs/performance.md); a batch that does not fit travels in buffers of its own. Only the bytes
+ * a batch fills become resident memory.
  */
 const SLOT_BYTES = 8 << 20;
 /**
  * Slot memory a finished job leaves for the next, instead of to the garbage collector. A job's
  * SharedArrayBuffer is freed only once V8 collects it (a full GC), and until then the next job's
- * came on top: the server's RSS grew by ~25 MiB per import until one did (peaks of 228, 253 and
- * 281 MiB over three imports here, with 28, 55 and 79 MiB of such mappings resident after them).
+ * came on top: the server's RSS grew import after import, by the dead jobs' slot memory, until a
+ * full collection came (docs/performance.md).
  * At most MAX_IDLE_SLOT_MEMORY are kept (two jobs run at once by default, WORKER_CONCURRENCY);
  * more are left to the collector.
  */
@@ -71,8 +74,8 @@ export async function* parseInThread(request: ParseRequest): AsyncGenerator<Pars
   const slots = idleSlotMemory.pop() ?? new SharedArrayBuffer(SLOTS * SLOT_BYTES);
   const workerData: ParseThreadData = { request, slots, slotBytes: SLOT_BYTES };
   // A young generation large enough that a slice's short-lived records die young instead of
-  // being promoted (parseThread.ts reads in slices). Measured here (parse alone, 300k rows):
-  // 16 MiB parsed as fast as 64 MiB and 32 MiB, with 60 MiB less RSS; 8 MiB was 20% slower.
+  // being promoted (parseThread.ts reads in slices), and no larger: a larger one parsed no faster
+  // and cost resident memory; a smaller one parsed more slowly (docs/performance.md).
   const worker = startThread('./parseThread', import.meta.url, { workerData, resourceLimits: { maxYoungGenerationSizeMb: 16 } });
   const inbox: ParseThreadMessage[] = [];
   let failure: Error | null = null;

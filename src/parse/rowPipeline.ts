@@ -202,8 +202,9 @@ function csvRowWriter({ kind, header }: RowContext, fail: ErrorSink): RowWriter 
  * An NDJSON member's value, with objects and arrays that hold numbers as their own text from the
  * line: JSON.parse and JSON.stringify would round those to doubles (and turn 1e400 into null, 1.0
  * into 1). Without numbers, the parsed value says exactly what the text says, and finding the
- * text (reading the whole line again) cost more than a third of NDJSON parsing. When the text
- * cannot be found (nested past what memberText reads), the parsed value it is.
+ * text means reading the whole line again, a large share of NDJSON parsing (docs/performance.md),
+ * so only values that hold a number pay for it. When the text cannot be found (nested past what
+ * memberText reads), the parsed value it is.
  */
 function ownText(line: string, key: string, value: unknown): unknown {
   if (typeof value !== 'object' || value === null || !holdsNumber(value)) return value;

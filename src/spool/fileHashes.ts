@@ -1,9 +1,8 @@
 /**
  * The main thread's side of the hash thread (hashThread.ts): the SHA-256 of a file, computed while
- * the file is being written and off the event loop. Hashed on the main thread, a 517 MB upload
- * cost that thread ~0.4 s of CPU and the upload as much time (NDJSON uploads to a server started
- * by hand: 1.3-1.7 s hashed there, 1.0-1.1 s not hashed at all); the thread reads back from the
- * page cache what has been written, and keeps up with it.
+ * the file is being written and off the event loop: hashed on the main thread, it slowed the
+ * upload by as much CPU time as the hash took there (docs/performance.md). The thread reads back
+ * from the page cache what has been written, and keeps up with it.
  */
 import type { Worker } from 'node:worker_threads';
 import type { HashAnswer, HashRequest } from './hashThread.js';
@@ -13,8 +12,9 @@ interface Waiter { resolve(sha256: string): void; reject(err: Error): void }
 interface HashThread { worker: Worker; alive: boolean; hashing: number; idle: NodeJS.Timeout | null }
 
 /**
- * A hash thread left without uploads ends after this long. It holds ~12 MiB of resident memory,
- * and an import's peak memory comes after its upload; uploads in a row share one thread.
+ * A hash thread left without uploads ends after this long: it holds resident memory of its own
+ * (docs/performance.md), and an import's peak memory comes after its upload. Uploads in a row
+ * share one thread.
  */
 const IDLE_MS = 1000;
 

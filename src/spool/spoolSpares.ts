@@ -2,11 +2,10 @@
  * Spare spool files: the file of a completed job, kept so that a later upload writes over it
  * instead of into a new file (as Postgres recycles its WAL segment files).
  *
- * Why: memory the kernel has left unused for a few seconds goes back to this VM's host, and
- * touching it again is slow. Writing 480 MB into a new file cost 1.0-1.2 s of kernel time when
- * the freed pages were 3 s old or more, and 0.05 s to write over a file whose pages were still
- * cached. Uploads alternating between a 286 MB CSV and a 517 MB NDJSON file (the bench's, through
- * the server, same run, two servers in turn): NDJSON 0.99-1.31 s with spares, 1.35-2.25 s without.
+ * Why: memory the kernel has left unused for a few seconds goes back to a VM's host, and touching
+ * it again is slow: writing into a new file then costs far more kernel time than writing over a
+ * file whose pages are still cached, and uploads are markedly faster with spares
+ * (docs/performance.md).
  *
  * Isolation: a spare is taken by renaming it to the new upload's name (atomic: two uploads, or two
  * instances sharing the folder, never get the same one), written over from its first byte, and

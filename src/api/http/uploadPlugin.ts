@@ -27,8 +27,8 @@ export function multipartShapeOf(req: IncomingMessage | undefined): MultipartSha
 /**
  * Counts the body's parts by their delimiters, which by definition never occur inside a part.
  * Each chunk is searched where it lies; only a delimiter split between two chunks is looked for in
- * a small seam of both (copying every chunk behind the last one's tail cost a 286 MB upload
- * ~60 ms of copying and the garbage collector more).
+ * a small seam of both: copying every chunk behind the last one's tail would copy the whole upload
+ * once more and leave as much garbage (docs/performance.md).
  */
 function watchParts(req: IncomingMessage, boundary: string): MultipartShape {
   const delimiter = Buffer.from(`--${boundary}\r\n`);
