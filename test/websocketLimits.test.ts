@@ -183,6 +183,28 @@ describe('connections and the subscription cap (3 per tenant; no workers, so job
     await s.until('the other subscription to go on', () => nexts(s.of('keep-0')).length > before);
   });
 
+  // Regression (fixed) (src/http/variableCostPlugin.ts): the cost rule throws its error instead of
+  // reporting it; with page sizes given as variables the throw came at execution, where nothing
+  // caught it, and graphql-ws closed the whole socket with 4500.
+  it('answers an operation over the cost limit with an error for it alone, page sizes written out or given as variables', async () => {
+    const { job, socket: s } = await freshTenant('soylent');
+    await eventually(s, 'keep', job);
+    const errorsOfJobs = (first: string) => `jobs(first: 100) { edges { node { errors(first: ${first}) { edges { node { line column value message } } } } } }`;
+    s.subscribe('literal', `{ ${errorsOfJobs('1000')} }`);
+    s.subscribe('variable', `query ($n: Int) { ${errorsOfJobs('$n')} }`, { n: 1000 });
+    for (const id of ['literal', 'variable']) {
+      const answer = await s.settled(id);
+      expect(JSON.stringify(answer)).toMatch(/cost limit of 100000 exceeded/i);
+      expect(answer.some((m) => m.payload?.data)).toBe(false);
+    }
+    expect(s.closed).toBeNull();
+    const before = nexts(s.of('keep-0')).length;
+    await s.until('the other subscription to go on', () => nexts(s.of('keep-0')).length > before);
+    // The same query within the limit runs on the same socket.
+    s.subscribe('cheap', `query ($n: Int) { ${errorsOfJobs('$n')} }`, { n: 1 });
+    expect(nexts(await s.settled('cheap'))[0].payload).toMatchObject({ data: { jobs: { edges: [expect.anything()] } } });
+  });
+
   // Regression (fixed): same cause as above; a plain syntax error in one subscribe message closes the connection (4500).
   it('answers a syntax error with an error for that operation, keeping the connection', async () => {
     const { socket: s } = await freshTenant('vandelay');
