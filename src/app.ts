@@ -18,6 +18,7 @@ import { uploadPlugin, type NodeServerContext } from './http/uploadPlugin.js';
 import { jsonBodyPlugin } from './http/jsonBodyPlugin.js';
 import { attachWebSockets } from './http/websocket.js';
 import { limitsPlugins } from './http/limitsPlugins.js';
+import { subscriptionsOverWebSocketOnlyPlugin } from './http/subscriptionsOverWebSocket.js';
 import { createLogger, type Logger } from './logger.js';
 import { ProgressBus } from './progress/progressBus.js';
 import { schema } from './schema/index.js';
@@ -78,7 +79,7 @@ export async function buildApp(config: Config, opts: { log?: Logger } = {}): Pro
         return masked;
       },
     },
-    plugins: [authPlugin(db, tenants, { graphiql: !config.production }), uploadPlugin(), jsonBodyPlugin(config.maxJsonBodyBytes), ...limitsPlugins(config)],
+    plugins: [authPlugin(db, tenants, { graphiql: !config.production }), uploadPlugin(), jsonBodyPlugin(config.maxJsonBodyBytes), subscriptionsOverWebSocketOnlyPlugin(), ...limitsPlugins(config)],
     context: ({ request, ...initial }) => {
       const fromSocket = initial as { tenant?: Tenant; congested?: () => boolean };
       const tenant = fromSocket.tenant ?? tenants.get(request);

@@ -205,6 +205,38 @@ describe('connections and the subscription cap (3 per tenant; no workers, so job
     expect(nexts(await s.settled('cheap'))[0].payload).toMatchObject({ data: { jobs: { edges: [expect.anything()] } } });
   });
 
+  it('refuses subscriptions over HTTP (server-sent events, multipart, JSON) with 400, pointing at WebSocket; they neither run nor take or free a slot', async () => {
+    const { client, job, socket: s } = await freshTenant('cyberdyne');
+    const query = 'subscription ($id: ID!) { jobProgress(id: $id) { id status } }';
+    const overHttp = async () => {
+      for (const accept of ['text/event-stream', 'multipart/mixed', 'application/json', 'application/graphql-response+json']) {
+        const res = await fetch(t.url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', accept, authorization: `Bearer ${client.key}` },
+          body: JSON.stringify({ query, variables: { id: job } }),
+          signal: AbortSignal.timeout(5000),
+        });
+        const text = await res.text();
+        expect(res.status, `${accept}: ${text}`).toBe(400);
+        expect(text).toMatch(/over WebSocket only/);
+        expect(text).not.toMatch(/QUEUED|"jobProgress"/);
+      }
+      const get = await fetch(`${t.url}?query=${encodeURIComponent(query)}&variables=${encodeURIComponent(JSON.stringify({ id: job }))}`, {
+        headers: { accept: 'text/event-stream', authorization: `Bearer ${client.key}` }, signal: AbortSignal.timeout(5000),
+      });
+      expect(get.status).toBe(400);
+      expect(await get.text()).not.toMatch(/QUEUED/);
+    };
+    // With no subscription open, and with all three slots taken over WebSocket.
+    await overHttp();
+    for (const id of ['w1', 'w2', 'w3']) expect((await first(s, id, job)).type).toBe('next');
+    for (let i = 0; i < 5; i++) await overHttp();
+    expect(JSON.stringify((await first(s, 'w4', job)).payload)).toMatch(TOO_MANY);
+    s.complete('w1');
+    await eventually(s, 'w5', job);
+    expect(JSON.stringify((await first(s, 'w6', job)).payload)).toMatch(TOO_MANY);
+  });
+
   // Regression (fixed): same cause as above; a plain syntax error in one subscribe message closes the connection (4500).
   it('answers a syntax error with an error for that operation, keeping the connection', async () => {
     const { socket: s } = await freshTenant('vandelay');
