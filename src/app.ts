@@ -105,7 +105,9 @@ export async function buildApp(config: Config, opts: { log?: Logger } = {}): Pro
       if (!res.headersSent) res.writeHead(500).end();
     });
   });
-  const sockets = attachWebSockets(server, yoga as never, db, log, { maxSubscriptionsPerTenant: config.maxSubscriptionsPerTenant });
+  const sockets = attachWebSockets(server, yoga as never, db, log, {
+    maxSubscriptionsPerTenant: config.maxSubscriptionsPerTenant, maxPendingWebSockets: config.maxPendingWebSockets, maxMessageBytes: config.maxJsonBodyBytes,
+  });
   const pool = new WorkerPool(db, bus, log, metrics, { ...config, concurrency: config.workerConcurrency });
   let stopInbox = () => {};
   let stopSweeper = () => {};

@@ -1,12 +1,16 @@
 /**
  * WebSocket limits, at the wire level (raw graphql-transport-ws): a client that never says
  * connection_init is closed (4408); a tenant's open subscriptions are capped, per tenant and not
- * per socket, and a slot comes back when a subscription ends; operations over the GraphQL limits
- * don't run over WebSocket either; a client that stops reading doesn't stop the server, and still
- * gets the terminal state once it reads again.
+ * per socket, and a slot comes back whichever way a subscription ends; subscriptions over HTTP are
+ * refused, so the cap cannot be gone around; operations over the GraphQL limits don't run over
+ * WebSocket either, and fail alone; sockets waiting for connection_init are capped and may send
+ * only small messages, authenticated ones up to MAX_JSON_BODY_BYTES (the memory this bounds:
+ * websocketMemory.test.ts); a client that stops reading doesn't stop the server, and still gets
+ * the terminal state once it reads again.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JobDocument, SecJobProgressDocument, UploadImportDocument } from '../src/generated/gql/graphql.js';
+import WebSocket from 'ws';
 import type { GraphQLTestClient } from './support/client.js';
 import { eventRow, eventsCsv, manyEvents } from './support/events.js';
 import { jobUuid } from './support/jobs.js';
@@ -244,6 +248,83 @@ describe('connections and the subscription cap (3 per tenant; no workers, so job
     await s.until('an answer to the broken document', () => s.closed !== null || s.of('broken').length > 0, 10_000, true);
     expect(s.closed).toBeNull();
     expect(s.of('broken')[0]).toMatchObject({ type: 'error' });
+  });
+});
+
+describe('what a socket may send (at most 3 waiting for connection_init; messages up to 100,000 bytes once authenticated)', () => {
+  let t: TestApp;
+  let client: GraphQLTestClient;
+  const sockets: RawGraphqlSocket[] = [];
+  const open = (key: string | null) => {
+    const socket = new RawGraphqlSocket(t.wsUrl, key);
+    sockets.push(socket);
+    return socket;
+  };
+
+  /** The HTTP status the upgrade request gets: 101 when it becomes a WebSocket (closed again at once). */
+  const upgradeStatus = () => new Promise<number>((resolve, reject) => {
+    const ws = new WebSocket(t.wsUrl, 'graphql-transport-ws');
+    ws.once('open', () => { ws.terminate(); resolve(101); });
+    ws.once('unexpected-response', (_req, res) => { res.resume(); resolve(res.statusCode ?? 0); });
+    ws.once('error', reject);
+  });
+
+  /** A query whose subscribe message is about `bytes` long: an unused variable pads it. */
+  const paddedQuery = (socket: RawGraphqlSocket, id: string, bytes: number) =>
+    socket.subscribe(id, '{ jobs(first: 1) { totalCount } }', { pad: 'x'.repeat(bytes - 100) });
+
+  beforeAll(async () => {
+    t = await startTestApp({ workerConcurrency: 0, maxPendingWebSockets: 3, maxJsonBodyBytes: 100_000 });
+    client = await t.clientFor('acme');
+  });
+  afterAll(async () => {
+    for (const s of sockets) s.close();
+    await t?.close();
+  });
+
+  it('refuses a 4th socket waiting for its connection_init with 503; authenticated sockets do not count, and a place frees when one goes', async () => {
+    const authenticated: RawGraphqlSocket[] = [];
+    for (let i = 0; i < 4; i++) authenticated.push(await open(client.key).ready());
+    const silent = [open(null), open(null), open(null)];
+    await Promise.all(silent.map((s) => s.opened));
+    expect(await upgradeStatus()).toBe(503);
+    silent[0].close();
+    const deadline = Date.now() + 3000;
+    while ((await upgradeStatus()) !== 101) {
+      if (Date.now() > deadline) throw new Error('still 503 3 s after a waiting socket went');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    // The authenticated ones were never in the way, and still work.
+    authenticated[3].subscribe('q', '{ jobs(first: 1) { totalCount } }');
+    expect(nexts(await authenticated[3].settled('q'))[0].payload).toEqual({ data: { jobs: { totalCount: 0 } } });
+    for (const s of [...silent, ...authenticated]) s.close();
+  });
+
+  it('closes a socket whose connection_init is larger than 8 KiB with 1009, good key or not', async () => {
+    for (const authorization of [`Bearer ${client.key}`, 'Bearer bik_wrong']) {
+      const s = open(null);
+      await s.opened;
+      s.send({ type: 'connection_init', payload: { authorization, padding: 'x'.repeat(9 * 1024) } });
+      expect((await s.closedWith()).code).toBe(1009);
+      expect(s.messages).toEqual([]);
+    }
+    // Just under the bound is fine.
+    const s = open(null);
+    await s.opened;
+    s.send({ type: 'connection_init', payload: { authorization: `Bearer ${client.key}`, padding: 'x'.repeat(7 * 1024) } });
+    await s.until('connection_ack', () => s.messages.some((m) => m.type === 'connection_ack'));
+  });
+
+  it('takes messages up to MAX_JSON_BODY_BYTES once authenticated, and closes a socket that sends a larger one with 1009; other sockets go on', async () => {
+    const big = await open(client.key).ready();
+    const bystander = await open(client.key).ready();
+    paddedQuery(big, 'under', 90_000);
+    expect(nexts(await big.settled('under'))[0].payload).toEqual({ data: { jobs: { totalCount: 0 } } });
+    paddedQuery(big, 'over', 110_000);
+    expect((await big.closedWith()).code).toBe(1009);
+    expect(big.of('over')).toEqual([]);
+    paddedQuery(bystander, 'still', 1000);
+    expect(nexts(await bystander.settled('still'))[0].payload).toEqual({ data: { jobs: { totalCount: 0 } } });
   });
 });
 
