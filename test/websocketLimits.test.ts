@@ -209,6 +209,25 @@ describe('connections and the subscription cap (3 per tenant; no workers, so job
     expect(nexts(await s.settled('cheap'))[0].payload).toMatchObject({ data: { jobs: { edges: [expect.anything()] } } });
   });
 
+  // Regression (fixed): a subscribe whose operationName names no operation of its document was
+  // refused by graphql-ws after onSubscribe had counted it, and nothing gave the slot back.
+  it('gives a subscribe that names no operation of its document an error and no slot', async () => {
+    const { job, socket: s } = await freshTenant('tyrell');
+    const follow = 'subscription Follow($id: ID!) { jobProgress(id: $id) { id status } }';
+    for (let i = 0; i < 5; i++) {
+      s.send({ id: `named${i}`, type: 'subscribe', payload: { query: follow, variables: { id: job }, operationName: 'Nope' } });
+      expect(JSON.stringify(await s.settled(`named${i}`))).toMatch(/Unknown operation named \\"Nope\\"/);
+      s.send({ id: `unnamed${i}`, type: 'subscribe', payload: { query: `${follow} subscription Other($id: ID!) { jobProgress(id: $id) { id } }`, variables: { id: job } } });
+      expect(JSON.stringify(await s.settled(`unnamed${i}`))).toMatch(/Must provide operation name/);
+    }
+    for (const id of ['live1', 'live2', 'live3']) {
+      s.send({ id, type: 'subscribe', payload: { query: follow, variables: { id: job }, operationName: 'Follow' } });
+      await s.until(`a first answer to ${id}`, () => s.of(id).length > 0);
+      expect(s.of(id)[0].type, JSON.stringify(s.of(id))).toBe('next');
+    }
+    expect(JSON.stringify((await first(s, 'one-too-many', job)).payload)).toMatch(TOO_MANY);
+  });
+
   it('refuses subscriptions over HTTP (server-sent events, multipart, JSON) with 400, pointing at WebSocket; they neither run nor take or free a slot', async () => {
     const { client, job, socket: s } = await freshTenant('cyberdyne');
     const query = 'subscription ($id: ID!) { jobProgress(id: $id) { id status } }';

@@ -11,7 +11,7 @@
  * closes (4403) the sockets of keys revoked since they connected.
  */
 import type { IncomingMessage, Server } from 'node:http';
-import { GraphQLError } from 'graphql';
+import { getOperationAST, GraphQLError } from 'graphql';
 import { CloseCode, makeServer, type Server as GraphqlWsServer } from 'graphql-ws';
 import type { WebSocket } from 'ws';
 import type { YogaServerInstance } from 'graphql-yoga';
@@ -47,6 +47,7 @@ export interface WebSocketOptions {
 }
 
 const tooManySubscriptions = (max: number) => new GraphQLError(`Too many open subscriptions: at most ${max} per tenant`, { extensions: { code: 'TOO_MANY_SUBSCRIPTIONS' } });
+const unknownOperation = (name: string | null | undefined) => new GraphQLError(name ? `Unknown operation named "${name}".` : 'Must provide operation name if query contains multiple operations.');
 
 /**
  * Runs graphql-ws over each socket the gate lets in. (graphql-ws' own `useServer` glue prints
@@ -125,7 +126,10 @@ export function attachWebSockets(
       for (const releaseSlot of ctx.extra.slots.values()) releaseSlot();
       ctx.extra.slots.clear();
     },
+    // Every way an operation ends after onSubscribe let it run: graphql-ws calls onComplete (also
+    // after an error thrown by the stream), onError, or, when the socket goes, onClose.
     onComplete: (ctx, _id, payload) => release(ctx.extra, payload),
+    onError: (ctx, _id, payload) => { release(ctx.extra, payload); },
     execute: (args) => (args.rootValue as { execute: (a: unknown) => unknown }).execute(args) as never,
     subscribe: (args) => (args.rootValue as { subscribe: (a: unknown) => unknown }).subscribe(args) as never,
     onSubscribe: async (ctx, _id, params) => {
@@ -139,8 +143,9 @@ export function attachWebSockets(
         tenant,
         congested: () => socket.bufferedAmount > SOCKET_CONGESTED_BYTES,
       });
-      // A document that does not parse or breaks a limit is an error for this operation only,
-      // answered on its id; the connection and its other subscriptions go on, and it takes no slot.
+      // A document that does not parse, breaks a limit or names no operation of its own is an
+      // error for this operation only, answered on its id; the connection and its other
+      // subscriptions go on, and it takes no slot.
       let document;
       try {
         document = parse(params.query);
@@ -149,6 +154,7 @@ export function attachWebSockets(
       } catch (err) {
         return [err instanceof GraphQLError ? err : new GraphQLError((err as Error).message)];
       }
+      if (!getOperationAST(document, params.operationName)) return [unknownOperation(params.operationName)];
       const releaseSlot = slots.tryAcquire(tenant.id);
       if (!releaseSlot) return [tooManySubscriptions(opts.maxSubscriptionsPerTenant)];
       ctx.extra.slots.set(params, releaseSlot);
