@@ -19,6 +19,7 @@ import { uploadPlugin, type NodeServerContext } from './api/http/uploadPlugin.js
 import { jsonBodyPlugin } from './api/http/jsonBodyPlugin.js';
 import { attachWebSockets } from './api/http/websocket.js';
 import { limitsPlugins } from './api/http/limitsPlugins.js';
+import { subscriptionsOverWebSocketOnlyPlugin } from './api/http/subscriptionsOverWebSocket.js';
 import { createLogger, type Logger } from './logger.js';
 import { ProgressBus } from './progress/progressBus.js';
 import { schema } from './api/graphql/index.js';
@@ -81,7 +82,7 @@ export async function buildApp(config: Config, opts: { log?: Logger } = {}): Pro
         return masked;
       },
     },
-    plugins: [authPlugin(db, tenants, { graphiql: !config.production }), uploadPlugin(), jsonBodyPlugin(config.maxJsonBodyBytes), ...limitsPlugins(config)],
+    plugins: [authPlugin(db, tenants, { graphiql: !config.production }), uploadPlugin(), jsonBodyPlugin(config.maxJsonBodyBytes), subscriptionsOverWebSocketOnlyPlugin(), ...limitsPlugins(config)],
     context: ({ request, ...initial }) => {
       const fromSocket = initial as { tenant?: Tenant; congested?: () => boolean };
       const tenant = fromSocket.tenant ?? tenants.get(request);
@@ -114,7 +115,9 @@ export async function buildApp(config: Config, opts: { log?: Logger } = {}): Pro
       if (!res.headersSent) res.writeHead(500).end();
     });
   });
-  const sockets = attachWebSockets(server, yoga as never, db, log, { maxSubscriptionsPerTenant: config.maxSubscriptionsPerTenant });
+  const sockets = attachWebSockets(server, yoga as never, db, log, {
+    maxSubscriptionsPerTenant: config.maxSubscriptionsPerTenant, maxPendingWebSockets: config.maxPendingWebSockets, maxMessageBytes: config.maxJsonBodyBytes,
+  });
   const pool = new RunnerPool(db, bus, log, metrics, { ...config, concurrency: config.workerConcurrency });
   let stopInbox = () => {};
   let stopSweeper = () => {};

@@ -36,8 +36,10 @@ export interface Config {
   graphqlMaxTokens: number;
   graphqlMaxCost: number;
   maxSubscriptionsPerTenant: number;
-  /** JSON request bodies (queries, importBatch) larger than this are refused with 413. */
+  /** JSON request bodies (queries, importBatch) larger than this are refused with 413; a WebSocket message larger than this closes its socket (1009). */
   maxJsonBodyBytes: number;
+  /** WebSockets still waiting for (or authenticating) their connection_init; past this, new ones are refused with 503. */
+  maxPendingWebSockets: number;
   /** importFromUrl: also accept plain http:// URLs and S3 endpoints (local test servers, an in-house MinIO). */
   allowInsecureSourceUrls: boolean;
   /** importFromUrl: also fetch from loopback, private and link-local addresses (off: a tenant cannot reach our internal network). */
@@ -114,6 +116,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     graphqlMaxCost: int(env, 'GRAPHQL_MAX_COST', 100_000),
     maxSubscriptionsPerTenant: int(env, 'MAX_SUBSCRIPTIONS_PER_TENANT', 50),
     maxJsonBodyBytes: int(env, 'MAX_JSON_BODY_BYTES', 16 * 1024 * 1024),
+    maxPendingWebSockets: int(env, 'MAX_PENDING_WEBSOCKETS', 256),
     allowInsecureSourceUrls: bool(env, 'ALLOW_INSECURE_SOURCE_URLS'),
     allowPrivateSourceAddresses: bool(env, 'ALLOW_PRIVATE_SOURCE_ADDRESSES'),
     sourceTimeoutMs: int(env, 'SOURCE_TIMEOUT_MS', 30_000),

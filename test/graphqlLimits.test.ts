@@ -2,16 +2,18 @@
  * What one GraphQL request may ask for: depth, aliases, tokens and cost are limited, and a
  * document over a limit is refused before any resolver runs (proved with a cancelJob inside the
  * refused document: the QUEUED job stays QUEUED). No batching. Introspection and GraphiQL only
- * outside production. The API key only from the Authorization header. Unexpected errors masked.
+ * outside production, over HTTP and WebSocket alike; no names suggested in error messages. The API
+ * key only from the Authorization header. Unexpected errors masked.
  */
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { getIntrospectionQuery } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JobDocument, UploadImportDocument } from '../src/generated/gql/graphql.js';
 import { eventRow, eventsCsv, manyEvents } from './support/events.js';
 import { jobUuid } from './support/jobs.js';
-import { postGraphql, postJson, type RawResult } from './support/rawGraphql.js';
+import { postGraphql, postJson, RawGraphqlSocket, type RawResult, type WsMessage } from './support/rawGraphql.js';
 import { startTestApp, type TestApp } from './support/testApp.js';
 import { GraphQLTestClient } from './support/client.js';
 
@@ -48,6 +50,8 @@ async function expectStillQueued() {
   const [row] = await dev.app.db.query<{ cancel_requested: boolean }>('select cancel_requested from import_jobs where id = $1', [jobUuid(queued)]);
   expect(row.cancel_requested).toBe(false);
 }
+
+const nexts = (messages: WsMessage[]) => messages.filter((m) => m.type === 'next');
 
 const cancel = (alias = 'c') => `${alias}: cancelJob(id: "${queued}") { job { status } userErrors { code } }`;
 
@@ -185,6 +189,72 @@ describe('development and production', () => {
       expect(res.text).not.toContain('rowsFailed');
     }
     // Ordinary queries still run in production.
+    expect((await postGraphql(prod.url, prodKey, '{ jobs(first: 1) { totalCount } }')).json?.data).toEqual({ jobs: { totalCount: 0 } });
+  });
+
+  it('answers introspection over WebSocket in development only; in production that operation alone is refused', async () => {
+    const devSocket = await new RawGraphqlSocket(dev.wsUrl, key).ready();
+    const prodSocket = await new RawGraphqlSocket(prod.wsUrl, prodKey).ready();
+    try {
+      devSocket.subscribe('schema', getIntrospectionQuery());
+      expect(nexts(await devSocket.settled('schema'))[0].payload.data.__schema.queryType).toMatchObject({ name: 'Query' });
+
+      for (const [i, query] of [getIntrospectionQuery(), '{ __schema { queryType { name } } }', '{ __type(name: "Job") { fields { name } } }'].entries()) {
+        prodSocket.subscribe(`schema${i}`, query);
+        const answer = await prodSocket.settled(`schema${i}`);
+        expect(answer[0].type).toBe('error');
+        expect(JSON.stringify(answer)).toMatch(/introspection/i);
+        expect(JSON.stringify(answer)).not.toMatch(/"Query"|rowsFailed/);
+      }
+      // The socket goes on serving ordinary operations.
+      prodSocket.subscribe('jobs', '{ jobs(first: 1) { totalCount } }');
+      expect(nexts(await prodSocket.settled('jobs'))[0].payload).toEqual({ data: { jobs: { totalCount: 0 } } });
+    } finally {
+      devSocket.close();
+      prodSocket.close();
+    }
+  });
+
+  // Regression (fixed, src/http/schemaPrivacyPlugins.ts): graphql-armor's suggestion block covered
+  // only `Did you mean "name"?` at validation: enum values, and anything in variables (coerced at
+  // execution), still named the schema's names.
+  it('never suggests names from the schema in error messages, in either environment, over HTTP or WebSocket', async () => {
+    const misspelled: { what: string; query: string; variables?: Record<string, unknown>; named: string; hidden: RegExp }[] = [
+      { what: 'a field', query: '{ jbos(first: 1) { totalCount } }', named: 'jbos', hidden: /"jobs"/ },
+      { what: 'an argument', query: '{ jobs(frist: 1) { totalCount } }', named: 'frist', hidden: /"first"/ },
+      { what: 'a type', query: 'query ($k: ImportKnd) { jobs(first: 1) { totalCount } }', named: 'ImportKnd', hidden: /ImportKind/ },
+      { what: 'an enum value written out', query: 'mutation { importBatch(input: { kind: EVENT, records: [] }) { job { id } } }', named: 'EVENT', hidden: /EVENTS/ },
+      { what: 'an input field written out', query: 'mutation { importFromUrl(input: { url: "https://example.com/e.csv", kind: EVENTS, dryRn: true }) { job { id } } }', named: 'dryRn', hidden: /dryRun/ },
+      {
+        what: 'an enum value in a variable',
+        query: 'mutation ($k: ImportKind!) { importBatch(input: { kind: $k, records: [] }) { job { id } } }',
+        variables: { k: 'EVENT' }, named: 'EVENT', hidden: /EVENTS/,
+      },
+      {
+        what: 'an input field in a variable',
+        query: 'mutation ($i: ImportFromUrlInput!) { importFromUrl(input: $i) { job { id } } }',
+        variables: { i: { url: 'https://example.com/e.csv', kind: 'EVENTS', dryRn: true } }, named: 'dryRn', hidden: /dryRun/,
+      },
+    ];
+    for (const [env, app, appKey] of [['development', dev, key], ['production', prod, prodKey]] as const) {
+      const socket = await new RawGraphqlSocket(app.wsUrl, appKey).ready();
+      try {
+        for (const [i, c] of misspelled.entries()) {
+          const overHttp = (await postGraphql(app.url, appKey, c.query, c.variables)).text;
+          socket.subscribe(`m${i}`, c.query, c.variables);
+          const overWs = JSON.stringify(await socket.settled(`m${i}`));
+          for (const [transport, text] of [['HTTP', overHttp], ['WebSocket', overWs]]) {
+            const where = `${c.what}, ${env}, ${transport}: ${text}`;
+            expect(text, where).toContain(c.named);
+            expect(text, where).not.toMatch(/did you mean/i);
+            expect(text, where).not.toMatch(c.hidden);
+          }
+        }
+      } finally {
+        socket.close();
+      }
+    }
+    // Nothing ran.
     expect((await postGraphql(prod.url, prodKey, '{ jobs(first: 1) { totalCount } }')).json?.data).toEqual({ jobs: { totalCount: 0 } });
   });
 

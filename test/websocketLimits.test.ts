@@ -1,12 +1,16 @@
 /**
  * WebSocket limits, at the wire level (raw graphql-transport-ws): a client that never says
  * connection_init is closed (4408); a tenant's open subscriptions are capped, per tenant and not
- * per socket, and a slot comes back when a subscription ends; operations over the GraphQL limits
- * don't run over WebSocket either; a client that stops reading doesn't stop the server, and still
- * gets the terminal state once it reads again.
+ * per socket, and a slot comes back whichever way a subscription ends; subscriptions over HTTP are
+ * refused, so the cap cannot be gone around; operations over the GraphQL limits don't run over
+ * WebSocket either, and fail alone; sockets waiting for connection_init are capped and may send
+ * only small messages, authenticated ones up to MAX_JSON_BODY_BYTES (the memory this bounds:
+ * websocketMemory.test.ts); a client that stops reading doesn't stop the server, and still gets
+ * the terminal state once it reads again.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JobDocument, SecJobProgressDocument, UploadImportDocument } from '../src/generated/gql/graphql.js';
+import WebSocket from 'ws';
 import type { GraphQLTestClient } from './support/client.js';
 import { eventRow, eventsCsv, manyEvents } from './support/events.js';
 import { jobUuid } from './support/jobs.js';
@@ -183,6 +187,79 @@ describe('connections and the subscription cap (3 per tenant; no workers, so job
     await s.until('the other subscription to go on', () => nexts(s.of('keep-0')).length > before);
   });
 
+  // Regression (fixed) (src/http/variableCostPlugin.ts): the cost rule throws its error instead of
+  // reporting it; with page sizes given as variables the throw came at execution, where nothing
+  // caught it, and graphql-ws closed the whole socket with 4500.
+  it('answers an operation over the cost limit with an error for it alone, page sizes written out or given as variables', async () => {
+    const { job, socket: s } = await freshTenant('soylent');
+    await eventually(s, 'keep', job);
+    const errorsOfJobs = (first: string) => `jobs(first: 100) { edges { node { errors(first: ${first}) { edges { node { line column value message } } } } } }`;
+    s.subscribe('literal', `{ ${errorsOfJobs('1000')} }`);
+    s.subscribe('variable', `query ($n: Int) { ${errorsOfJobs('$n')} }`, { n: 1000 });
+    for (const id of ['literal', 'variable']) {
+      const answer = await s.settled(id);
+      expect(JSON.stringify(answer)).toMatch(/cost limit of 100000 exceeded/i);
+      expect(answer.some((m) => m.payload?.data)).toBe(false);
+    }
+    expect(s.closed).toBeNull();
+    const before = nexts(s.of('keep-0')).length;
+    await s.until('the other subscription to go on', () => nexts(s.of('keep-0')).length > before);
+    // The same query within the limit runs on the same socket.
+    s.subscribe('cheap', `query ($n: Int) { ${errorsOfJobs('$n')} }`, { n: 1 });
+    expect(nexts(await s.settled('cheap'))[0].payload).toMatchObject({ data: { jobs: { edges: [expect.anything()] } } });
+  });
+
+  // Regression (fixed): a subscribe whose operationName names no operation of its document was
+  // refused by graphql-ws after onSubscribe had counted it, and nothing gave the slot back.
+  it('gives a subscribe that names no operation of its document an error and no slot', async () => {
+    const { job, socket: s } = await freshTenant('tyrell');
+    const follow = 'subscription Follow($id: ID!) { jobProgress(id: $id) { id status } }';
+    for (let i = 0; i < 5; i++) {
+      s.send({ id: `named${i}`, type: 'subscribe', payload: { query: follow, variables: { id: job }, operationName: 'Nope' } });
+      expect(JSON.stringify(await s.settled(`named${i}`))).toMatch(/Unknown operation named \\"Nope\\"/);
+      s.send({ id: `unnamed${i}`, type: 'subscribe', payload: { query: `${follow} subscription Other($id: ID!) { jobProgress(id: $id) { id } }`, variables: { id: job } } });
+      expect(JSON.stringify(await s.settled(`unnamed${i}`))).toMatch(/Must provide operation name/);
+    }
+    for (const id of ['live1', 'live2', 'live3']) {
+      s.send({ id, type: 'subscribe', payload: { query: follow, variables: { id: job }, operationName: 'Follow' } });
+      await s.until(`a first answer to ${id}`, () => s.of(id).length > 0);
+      expect(s.of(id)[0].type, JSON.stringify(s.of(id))).toBe('next');
+    }
+    expect(JSON.stringify((await first(s, 'one-too-many', job)).payload)).toMatch(TOO_MANY);
+  });
+
+  it('refuses subscriptions over HTTP (server-sent events, multipart, JSON) with 400, pointing at WebSocket; they neither run nor take or free a slot', async () => {
+    const { client, job, socket: s } = await freshTenant('cyberdyne');
+    const query = 'subscription ($id: ID!) { jobProgress(id: $id) { id status } }';
+    const overHttp = async () => {
+      for (const accept of ['text/event-stream', 'multipart/mixed', 'application/json', 'application/graphql-response+json']) {
+        const res = await fetch(t.url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', accept, authorization: `Bearer ${client.key}` },
+          body: JSON.stringify({ query, variables: { id: job } }),
+          signal: AbortSignal.timeout(5000),
+        });
+        const text = await res.text();
+        expect(res.status, `${accept}: ${text}`).toBe(400);
+        expect(text).toMatch(/over WebSocket only/);
+        expect(text).not.toMatch(/QUEUED|"jobProgress"/);
+      }
+      const get = await fetch(`${t.url}?query=${encodeURIComponent(query)}&variables=${encodeURIComponent(JSON.stringify({ id: job }))}`, {
+        headers: { accept: 'text/event-stream', authorization: `Bearer ${client.key}` }, signal: AbortSignal.timeout(5000),
+      });
+      expect(get.status).toBe(400);
+      expect(await get.text()).not.toMatch(/QUEUED/);
+    };
+    // With no subscription open, and with all three slots taken over WebSocket.
+    await overHttp();
+    for (const id of ['w1', 'w2', 'w3']) expect((await first(s, id, job)).type).toBe('next');
+    for (let i = 0; i < 5; i++) await overHttp();
+    expect(JSON.stringify((await first(s, 'w4', job)).payload)).toMatch(TOO_MANY);
+    s.complete('w1');
+    await eventually(s, 'w5', job);
+    expect(JSON.stringify((await first(s, 'w6', job)).payload)).toMatch(TOO_MANY);
+  });
+
   // Regression (fixed): same cause as above; a plain syntax error in one subscribe message closes the connection (4500).
   it('answers a syntax error with an error for that operation, keeping the connection', async () => {
     const { socket: s } = await freshTenant('vandelay');
@@ -190,6 +267,83 @@ describe('connections and the subscription cap (3 per tenant; no workers, so job
     await s.until('an answer to the broken document', () => s.closed !== null || s.of('broken').length > 0, 10_000, true);
     expect(s.closed).toBeNull();
     expect(s.of('broken')[0]).toMatchObject({ type: 'error' });
+  });
+});
+
+describe('what a socket may send (at most 3 waiting for connection_init; messages up to 100,000 bytes once authenticated)', () => {
+  let t: TestApp;
+  let client: GraphQLTestClient;
+  const sockets: RawGraphqlSocket[] = [];
+  const open = (key: string | null) => {
+    const socket = new RawGraphqlSocket(t.wsUrl, key);
+    sockets.push(socket);
+    return socket;
+  };
+
+  /** The HTTP status the upgrade request gets: 101 when it becomes a WebSocket (closed again at once). */
+  const upgradeStatus = () => new Promise<number>((resolve, reject) => {
+    const ws = new WebSocket(t.wsUrl, 'graphql-transport-ws');
+    ws.once('open', () => { ws.terminate(); resolve(101); });
+    ws.once('unexpected-response', (_req, res) => { res.resume(); resolve(res.statusCode ?? 0); });
+    ws.once('error', reject);
+  });
+
+  /** A query whose subscribe message is about `bytes` long: an unused variable pads it. */
+  const paddedQuery = (socket: RawGraphqlSocket, id: string, bytes: number) =>
+    socket.subscribe(id, '{ jobs(first: 1) { totalCount } }', { pad: 'x'.repeat(bytes - 100) });
+
+  beforeAll(async () => {
+    t = await startTestApp({ workerConcurrency: 0, maxPendingWebSockets: 3, maxJsonBodyBytes: 100_000 });
+    client = await t.clientFor('acme');
+  });
+  afterAll(async () => {
+    for (const s of sockets) s.close();
+    await t?.close();
+  });
+
+  it('refuses a 4th socket waiting for its connection_init with 503; authenticated sockets do not count, and a place frees when one goes', async () => {
+    const authenticated: RawGraphqlSocket[] = [];
+    for (let i = 0; i < 4; i++) authenticated.push(await open(client.key).ready());
+    const silent = [open(null), open(null), open(null)];
+    await Promise.all(silent.map((s) => s.opened));
+    expect(await upgradeStatus()).toBe(503);
+    silent[0].close();
+    const deadline = Date.now() + 3000;
+    while ((await upgradeStatus()) !== 101) {
+      if (Date.now() > deadline) throw new Error('still 503 3 s after a waiting socket went');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    // The authenticated ones were never in the way, and still work.
+    authenticated[3].subscribe('q', '{ jobs(first: 1) { totalCount } }');
+    expect(nexts(await authenticated[3].settled('q'))[0].payload).toEqual({ data: { jobs: { totalCount: 0 } } });
+    for (const s of [...silent, ...authenticated]) s.close();
+  });
+
+  it('closes a socket whose connection_init is larger than 8 KiB with 1009, good key or not', async () => {
+    for (const authorization of [`Bearer ${client.key}`, 'Bearer bik_wrong']) {
+      const s = open(null);
+      await s.opened;
+      s.send({ type: 'connection_init', payload: { authorization, padding: 'x'.repeat(9 * 1024) } });
+      expect((await s.closedWith()).code).toBe(1009);
+      expect(s.messages).toEqual([]);
+    }
+    // Just under the bound is fine.
+    const s = open(null);
+    await s.opened;
+    s.send({ type: 'connection_init', payload: { authorization: `Bearer ${client.key}`, padding: 'x'.repeat(7 * 1024) } });
+    await s.until('connection_ack', () => s.messages.some((m) => m.type === 'connection_ack'));
+  });
+
+  it('takes messages up to MAX_JSON_BODY_BYTES once authenticated, and closes a socket that sends a larger one with 1009; other sockets go on', async () => {
+    const big = await open(client.key).ready();
+    const bystander = await open(client.key).ready();
+    paddedQuery(big, 'under', 90_000);
+    expect(nexts(await big.settled('under'))[0].payload).toEqual({ data: { jobs: { totalCount: 0 } } });
+    paddedQuery(big, 'over', 110_000);
+    expect((await big.closedWith()).code).toBe(1009);
+    expect(big.of('over')).toEqual([]);
+    paddedQuery(bystander, 'still', 1000);
+    expect(nexts(await bystander.settled('still'))[0].payload).toEqual({ data: { jobs: { totalCount: 0 } } });
   });
 });
 

@@ -1,13 +1,13 @@
 /**
  * Limits on what one GraphQL document may ask for, checked when it is parsed and validated, i.e.
  * before any resolver runs, over HTTP and WebSocket alike: depth, aliases, tokens, directives,
- * cost (graphql-armor). In production introspection is off as well, and field suggestions never
- * leak the schema in error messages.
+ * cost (graphql-armor). Error messages never suggest names from the schema, and in production
+ * introspection is off as well (schemaPrivacyPlugins.ts).
  */
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
-import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
 import type { Plugin } from 'graphql-yoga';
 import type { Config } from '../../config.js';
+import { noIntrospectionPlugin, noSuggestionsPlugin } from './schemaPrivacyPlugins.js';
 import { variableCostPlugin } from './variableCostPlugin.js';
 
 export function limitsPlugins(config: Config): Plugin[] {
@@ -18,10 +18,12 @@ export function limitsPlugins(config: Config): Plugin[] {
       maxTokens: { n: config.graphqlMaxTokens },
       maxDirectives: { n: 10 },
       costLimit: { maxCost: config.graphqlMaxCost, ignoreIntrospection: true },
-      blockFieldSuggestion: { enabled: true },
+      // noSuggestionsPlugin covers these and the messages this one misses.
+      blockFieldSuggestion: { enabled: false },
     }) as Plugin,
+    noSuggestionsPlugin(),
   ];
   plugins.push(variableCostPlugin(config.graphqlMaxCost));
-  if (config.production) plugins.push(useDisableIntrospection() as Plugin);
+  if (config.production) plugins.push(noIntrospectionPlugin());
   return plugins;
 }

@@ -2,9 +2,11 @@
  * graphql-armor's cost limit runs at validation, before variables are known, so it multiplies by
  * page sizes (`first`, `last`) only when they are written as literals; the same query with
  * `first: $n` would pass whatever $n is. At execution, still before any resolver runs, this
- * inlines the page-size variables as literals and checks the same cost rule again.
+ * inlines the page-size variables as literals and checks the same cost rule again. A document
+ * over the limit gets the rule's error as its result: over WebSocket, an error for that one
+ * operation.
  */
-import { Kind, validate, visit, type ArgumentNode, type DocumentNode } from 'graphql';
+import { GraphQLError, Kind, validate, visit, type ArgumentNode, type DocumentNode } from 'graphql';
 import { costLimitRule } from '@escape.tech/graphql-armor-cost-limit';
 import type { Plugin } from 'graphql-yoga';
 
@@ -28,7 +30,14 @@ export function variableCostPlugin(maxCost: number): Plugin {
   const rule = costLimitRule({ maxCost, ignoreIntrospection: true });
   const check = (args: { schema: Parameters<typeof validate>[0]; document: DocumentNode; variableValues?: unknown }) => {
     const inlined = inlinePageSizes(args.document, (args.variableValues ?? {}) as Record<string, unknown>);
-    return inlined ? validate(args.schema, inlined, [rule]) : [];
+    if (!inlined) return [];
+    try {
+      return validate(args.schema, inlined, [rule]);
+    } catch (err) {
+      // The rule throws its error rather than reporting it (graphql-armor's propagateOnRejection).
+      if (err instanceof GraphQLError) return [err];
+      throw err;
+    }
   };
   return {
     onExecute({ args, setResultAndStopExecution }) {

@@ -1,75 +1,140 @@
 /**
- * graphql-ws on the same server and path as HTTP. The key comes in the connection_init payload
+ * graphql-ws on the same server and path as HTTP, the only transport for subscriptions (HTTP
+ * refuses them: subscriptionsOverWebSocket.ts). The key comes in the connection_init payload
  * ({ "authorization": "Bearer <key>" }); a missing or wrong one closes the socket with 4403, and
  * a client that never sends connection_init is closed with 4408 (graphql-ws' init timeout).
- * Yoga's HTTP plugins don't run here, so the tenant is put in the context from onConnect.
+ * What a socket may send before and after that is bounded in websocketGate.ts.
+ * Yoga's HTTP plugins don't run here, so the tenant is put in the context from onConnect; the
+ * envelop plugins (limits, cost, introspection, suggestions, masking) do run, through getEnveloped.
  *
- * Also here: a cap on each tenant's open subscriptions, and a sweep that closes (4403) the
- * sockets of keys revoked since they connected.
+ * Also here: a cap on each tenant's open operations (subscriptionSlots.ts), and a sweep that
+ * closes (4403) the sockets of keys revoked since they connected.
  */
-import type { Server } from 'node:http';
-import { GraphQLError } from 'graphql';
-import { WebSocketServer, type WebSocket } from 'ws';
-import { useServer } from 'graphql-ws/use/ws';
+import type { IncomingMessage, Server } from 'node:http';
+import { getOperationAST, GraphQLError } from 'graphql';
+import { CloseCode, makeServer, type Server as GraphqlWsServer } from 'graphql-ws';
+import type { WebSocket } from 'ws';
 import type { YogaServerInstance } from 'graphql-yoga';
 import { authenticate, hashKey, liveKeyHashes, type Tenant } from '../../auth/apiKeys.js';
 import type { Database } from '../../db/database.js';
 import type { Logger } from '../../logger.js';
+import { SubscriptionSlots, type ReleaseSlot } from './subscriptionSlots.js';
+import { openWebSocketGate, type WebSocketGate } from './websocketGate.js';
 
-export type SocketExtra = { tenant?: Tenant; subscriptions?: Set<string> };
+export interface SocketExtra {
+  socket: WebSocket;
+  request: IncomingMessage;
+  tenant?: Tenant;
+  /** The slot each running operation holds, by its subscribe payload (a new object per subscribe message, also for a reused id). */
+  slots: Map<unknown, ReleaseSlot>;
+}
 
 /** Past this much unsent data, progress snapshots for that socket are skipped (the next one supersedes them). */
 export const SOCKET_CONGESTED_BYTES = 1024 * 1024;
 
 const REVOCATION_SWEEP_MS = 2000;
+/** A socket that has not answered the previous ping by the next one is dropped. */
+const KEEPALIVE_MS = 12_000;
+/** After graphql-ws' init timeout: time for the key check and the closing handshake before a pending socket is dropped. */
+const PENDING_GRACE_MS = 2000;
 
-export interface WebSocketOptions { maxSubscriptionsPerTenant: number; initTimeoutMs?: number }
+export interface WebSocketOptions {
+  maxSubscriptionsPerTenant: number;
+  maxPendingWebSockets: number;
+  /** The bound on one message from an authenticated socket (MAX_JSON_BODY_BYTES). */
+  maxMessageBytes: number;
+  initTimeoutMs?: number;
+}
+
+const tooManySubscriptions = (max: number) => new GraphQLError(`Too many open subscriptions: at most ${max} per tenant`, { extensions: { code: 'TOO_MANY_SUBSCRIPTIONS' } });
+const unknownOperation = (name: string | null | undefined) => new GraphQLError(name ? `Unknown operation named "${name}".` : 'Must provide operation name if query contains multiple operations.');
+
+/**
+ * Runs graphql-ws over each socket the gate lets in. (graphql-ws' own `useServer` glue prints
+ * errors with console.error, outside our logger, among them every client's oversized message.)
+ */
+function serveGraphqlWs(gate: WebSocketGate, server: GraphqlWsServer<SocketExtra>, log: Logger) {
+  gate.wss.on('connection', (socket: WebSocket, request: IncomingMessage) => {
+    // ws has already closed the socket for a protocol error (e.g. 1009, a message over its bound).
+    socket.on('error', (err) => log.debug({ err }, 'WebSocket closed for a protocol error'));
+    let answeredPing = true;
+    const keepAlive = setInterval(() => {
+      if (!answeredPing) { socket.terminate(); return; }
+      answeredPing = false;
+      socket.ping();
+    }, KEEPALIVE_MS);
+    socket.on('pong', () => { answeredPing = true; });
+    const closed = server.opened({
+      protocol: socket.protocol,
+      // Resolves once written (the backpressure a slow reader exerts); a socket that broke meanwhile
+      // is cleaned up by its close.
+      send: (data) => new Promise<void>((resolve) => {
+        if (socket.readyState !== socket.OPEN) { resolve(); return; }
+        socket.send(data, () => resolve());
+      }),
+      close: (code, reason) => socket.close(code, reason),
+      onMessage: (handle) => socket.on('message', (data) => {
+        handle(String(data)).catch((err: unknown) => {
+          log.error({ err }, 'WebSocket message handling failed');
+          socket.close(CloseCode.InternalServerError, 'Internal server error');
+        });
+      }),
+    }, { socket, request, slots: new Map() });
+    socket.once('close', (code, reason) => {
+      clearInterval(keepAlive);
+      closed(code, String(reason)).catch((err: unknown) => log.error({ err }, 'WebSocket close handling failed'));
+    });
+  });
+}
 
 export function attachWebSockets(
-  server: Server,
+  httpServer: Server,
   yoga: YogaServerInstance<Record<string, unknown>, Record<string, unknown>>,
   db: Database,
   log: Logger,
   opts: WebSocketOptions,
 ) {
-  const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint });
+  const initTimeoutMs = opts.initTimeoutMs ?? 3000;
+  const gate = openWebSocketGate(httpServer, {
+    path: yoga.graphqlEndpoint,
+    maxPendingSockets: opts.maxPendingWebSockets,
+    pendingDeadlineMs: initTimeoutMs + PENDING_GRACE_MS,
+    maxMessageBytes: opts.maxMessageBytes,
+  });
   const keyOfSocket = new Map<WebSocket, string>();
-  const subscriptionsOfTenant = new Map<string, number>();
-  const countFor = (tenantId: string, delta: number) => {
-    const n = (subscriptionsOfTenant.get(tenantId) ?? 0) + delta;
-    if (n > 0) subscriptionsOfTenant.set(tenantId, n); else subscriptionsOfTenant.delete(tenantId);
-    return n;
+  const slots = new SubscriptionSlots(opts.maxSubscriptionsPerTenant);
+  const release = (extra: SocketExtra, payload: unknown) => {
+    extra.slots.get(payload)?.();
+    extra.slots.delete(payload);
   };
 
-  const disposable = useServer<Record<string, unknown>, SocketExtra>({
-    connectionInitWaitTimeout: opts.initTimeoutMs ?? 3000,
+  const server = makeServer<Record<string, unknown>, SocketExtra>({
+    connectionInitWaitTimeout: initTimeoutMs,
     onConnect: async (ctx) => {
+      const { socket } = ctx.extra;
       const authorization = String(ctx.connectionParams?.authorization ?? '');
       const tenant = await authenticate(db, authorization);
-      if (!tenant) return false;
+      // The socket may have been dropped while the key was looked up (the gate's deadline).
+      if (!tenant || socket.readyState !== socket.OPEN) return false;
       ctx.extra.tenant = tenant;
-      ctx.extra.subscriptions = new Set();
-      keyOfSocket.set(ctx.extra.socket, hashKey(authorization.replace(/^Bearer\s+/i, '').trim()));
+      keyOfSocket.set(socket, hashKey(authorization.replace(/^Bearer\s+/i, '').trim()));
+      gate.admit(socket);
       return true;
     },
     onClose: (ctx) => {
       keyOfSocket.delete(ctx.extra.socket);
-      const { tenant, subscriptions } = ctx.extra;
-      if (tenant && subscriptions?.size) countFor(tenant.id, -subscriptions.size);
-      subscriptions?.clear();
+      for (const releaseSlot of ctx.extra.slots.values()) releaseSlot();
+      ctx.extra.slots.clear();
     },
-    onComplete: (ctx, id) => {
-      const { tenant, subscriptions } = ctx.extra;
-      if (tenant && subscriptions?.delete(id)) countFor(tenant.id, -1);
-    },
+    // Every way an operation ends after onSubscribe let it run: graphql-ws calls onComplete (also
+    // after an error thrown by the stream), onError, or, when the socket goes, onClose.
+    onComplete: (ctx, _id, payload) => release(ctx.extra, payload),
+    onError: (ctx, _id, payload) => { release(ctx.extra, payload); },
     execute: (args) => (args.rootValue as { execute: (a: unknown) => unknown }).execute(args) as never,
     subscribe: (args) => (args.rootValue as { subscribe: (a: unknown) => unknown }).subscribe(args) as never,
-    onSubscribe: async (ctx, id, params) => {
-      const { tenant, subscriptions, socket } = ctx.extra;
-      if (!tenant || !subscriptions) return [new GraphQLError('Not authenticated')];
-      if ((subscriptionsOfTenant.get(tenant.id) ?? 0) >= opts.maxSubscriptionsPerTenant) {
-        return [new GraphQLError(`Too many open subscriptions: at most ${opts.maxSubscriptionsPerTenant} per tenant`, { extensions: { code: 'TOO_MANY_SUBSCRIPTIONS' } })];
-      }
+    onSubscribe: async (ctx, _id, params) => {
+      const { tenant, socket } = ctx.extra;
+      if (!tenant) return [new GraphQLError('Not authenticated')];
       const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
         ...ctx,
         req: ctx.extra.request,
@@ -78,8 +143,9 @@ export function attachWebSockets(
         tenant,
         congested: () => socket.bufferedAmount > SOCKET_CONGESTED_BYTES,
       });
-      // A document that does not parse or breaks a limit is an error for this operation only,
-      // answered on its id; the connection and its other subscriptions go on.
+      // A document that does not parse, breaks a limit or names no operation of its own is an
+      // error for this operation only, answered on its id; the connection and its other
+      // subscriptions go on, and it takes no slot.
       let document;
       try {
         document = parse(params.query);
@@ -88,8 +154,10 @@ export function attachWebSockets(
       } catch (err) {
         return [err instanceof GraphQLError ? err : new GraphQLError((err as Error).message)];
       }
-      subscriptions.add(id);
-      countFor(tenant.id, 1);
+      if (!getOperationAST(document, params.operationName)) return [unknownOperation(params.operationName)];
+      const releaseSlot = slots.tryAcquire(tenant.id);
+      if (!releaseSlot) return [tooManySubscriptions(opts.maxSubscriptionsPerTenant)];
+      ctx.extra.slots.set(params, releaseSlot);
       return {
         schema,
         operationName: params.operationName,
@@ -99,7 +167,8 @@ export function attachWebSockets(
         rootValue: { execute, subscribe },
       };
     },
-  }, wss);
+  });
+  serveGraphqlWs(gate, server, log);
 
   // A revoked key stops working for new requests at once; its open sockets close at the next sweep.
   const sweep = setInterval(() => {
@@ -116,13 +185,12 @@ export function attachWebSockets(
   sweep.unref();
 
   return {
-    wss,
+    wss: gate.wss,
     /** Closes every socket with 1001 (going away) and stops accepting new ones. */
     close: async () => {
       clearInterval(sweep);
-      for (const client of wss.clients) client.close(1001, 'Server shutting down');
-      await disposable.dispose();
-      await new Promise<void>((resolve) => wss.close(() => resolve()));
+      for (const client of gate.wss.clients) client.close(1001, 'Server shutting down');
+      await gate.close();
     },
   };
 }
