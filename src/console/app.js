@@ -12,8 +12,10 @@ import { errorsCsv } from './csv.js';
 import {
   CANCEL_MUTATION, CHECK_KEY_QUERY, ERRORS_QUERY, JOBS_QUERY, JOB_QUERY, UPLOAD_MUTATION,
 } from './queries.js';
+import { announce, progressAnnouncer } from './announce.js';
+import { $, h, setNotice } from './dom.js';
 import {
-  $, fmtBytes, fmtDateTime, fmtDuration, fmtInt, fmtPercent, h, kindLabel, setNotice, statusBadge, timeElement,
+  fmtBytes, fmtDateTime, fmtDuration, fmtInt, fmtPercent, kindLabel, statusBadge, timeElement,
 } from './format.js';
 
 const JOBS_PAGE_SIZE = 10;
@@ -35,46 +37,6 @@ const USER_ERROR_HINTS = {
   IMPORT_IN_PROGRESS: 'Wait for it to finish, or cancel it, then upload again.',
   DUPLICATE_FILE: 'To import it again anyway, open "More options" and tick "Import even if this exact file was imported before".',
 };
-
-// ---------------------------------------------------------------------------------------------
-// Announcements for screen readers (one polite live region, never faster than the eye).
-
-let announceTimer = 0;
-function announce(text) {
-  const region = $('announcer');
-  clearTimeout(announceTimer);
-  region.textContent = '';
-  // A change of text after a tick is announced even when the text repeats.
-  announceTimer = setTimeout(() => { region.textContent = text; }, 50);
-}
-
-/** Announces a job's status changes and every quarter of its progress. */
-function progressAnnouncer(name) {
-  let lastStatus = null;
-  let lastQuarter = -1;
-  return (job) => {
-    const quarter = Math.floor(job.percentComplete / 25);
-    if (job.status !== lastStatus) {
-      lastStatus = job.status;
-      lastQuarter = quarter;
-      announce(`${name}: ${statusSentence(job)}`);
-    } else if (job.status === 'RUNNING' && quarter > lastQuarter && quarter < 4) {
-      lastQuarter = quarter;
-      announce(`${name}: ${fmtPercent(job.percentComplete)} done`);
-    }
-  };
-}
-
-function statusSentence(job) {
-  switch (job.status) {
-    case 'QUEUED': return 'queued, waiting to start.';
-    case 'RUNNING': return `running, ${fmtPercent(job.percentComplete)} done.`;
-    case 'COMPLETED': return `completed${job.dryRun ? ' (dry run)' : ''}: ${fmtInt(job.rowsImported)} rows imported, ${fmtInt(job.rowsFailed)} failed.`;
-    case 'FAILED': return `failed. ${job.failureReason ?? ''}`.trim();
-    case 'CANCELLED': return 'cancelled.';
-    default: return job.status;
-  }
-}
 
 const jobName = (job) => job.filename || `${kindLabel(job)} job`;
 

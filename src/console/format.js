@@ -1,4 +1,6 @@
-/** Display helpers: numbers, sizes, times, and the few DOM builders every view uses. */
+/** Display helpers: numbers, sizes, times, labels, and the small pieces every job is shown with. */
+
+import { h } from './dom.js';
 
 const integer = new Intl.NumberFormat(undefined, { maximumFractionDigits: 0 });
 const oneDecimal = new Intl.NumberFormat(undefined, { maximumFractionDigits: 1 });
@@ -62,31 +64,4 @@ export const kindLabel = (job) => (job.kind === 'COLLECTION' && job.collection ?
 
 export function statusBadge(status) {
   return h('span', { class: `badge badge-${status.toLowerCase()}` }, STATUS_LABELS[status] ?? status);
-}
-
-/**
- * Creates an element. `props`: attributes (class, href, ...), `on*` functions as listeners,
- * `hidden`/`disabled` booleans. Children: nodes or text (always as text, never as HTML).
- */
-export function h(tag, props = {}, ...children) {
-  const el = document.createElement(tag);
-  for (const [name, value] of Object.entries(props)) {
-    if (value === undefined || value === null || value === false) continue;
-    if (name.startsWith('on') && typeof value === 'function') el.addEventListener(name.slice(2), value);
-    else if (value === true) el.setAttribute(name, '');
-    else el.setAttribute(name, String(value));
-  }
-  for (const child of children.flat()) {
-    if (child === null || child === undefined || child === false) continue;
-    el.append(child instanceof Node ? child : String(child));
-  }
-  return el;
-}
-
-export const $ = (id) => document.getElementById(id);
-
-/** Shows `text` in a notice element (hidden when empty). */
-export function setNotice(el, text) {
-  el.textContent = text ?? '';
-  el.hidden = !text;
 }
