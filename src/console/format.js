@@ -65,3 +65,6 @@ export const kindLabel = (job) => (job.kind === 'COLLECTION' && job.collection ?
 export function statusBadge(status) {
   return h('span', { class: `badge badge-${status.toLowerCase()}` }, STATUS_LABELS[status] ?? status);
 }
+
+export const jobName = (job) => job.filename || `${kindLabel(job)} job`;
+
