@@ -68,3 +68,18 @@ export function statusBadge(status) {
 
 export const jobName = (job) => job.filename || `${kindLabel(job)} job`;
 
+/** Rows processed so far: "1,200 of 3,000" (`separator` " of " or " / ") while the total is known and the job runs. */
+export function fmtProcessed(job, separator) {
+  return job.rowsTotal != null && job.status !== 'COMPLETED' ? `${fmtInt(job.rowsProcessed)}${separator}${fmtInt(job.rowsTotal)}` : fmtInt(job.rowsProcessed);
+}
+
+/** "Jobs 11–20 of 26" for a page of `count` rows from the 0-based `from`; nothing for an empty page. */
+export function fmtRange(noun, from, count, total) {
+  return count ? `${noun} ${fmtInt(from + 1)}–${fmtInt(from + count)} of ${fmtInt(total)}` : '';
+}
+
+/** A job's progress bar: indeterminate while queued, coloured by status. */
+export function showJobBar(bar, job) {
+  if (job.status === 'QUEUED') bar.removeAttribute('value'); else bar.value = job.percentComplete;
+  bar.dataset.status = job.status.toLowerCase();
+}

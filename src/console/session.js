@@ -25,3 +25,7 @@ export function handleError(err, noticeEl) {
   else announce(message);
 }
 
+/** For a job followed in the background: a refused key signs out, any other failure stays quiet. */
+export function signOutIfRefused(err) {
+  if (err instanceof UnauthorizedError) handleError(err);
+}

@@ -3,7 +3,7 @@ import { TERMINAL, graphql, watchJob } from '../api.js';
 import { progressAnnouncer } from '../announce.js';
 import { $, h, setNotice } from '../dom.js';
 import {
-  fmtBytes, fmtDateTime, fmtDuration, fmtInt, fmtPercent, jobName, kindLabel, statusBadge,
+  fmtBytes, fmtDateTime, fmtDuration, fmtInt, fmtPercent, fmtProcessed, jobName, kindLabel, showJobBar, statusBadge,
 } from '../format.js';
 import { CANCEL_MUTATION, JOB_QUERY } from '../queries.js';
 import { handleError } from '../session.js';
@@ -71,9 +71,7 @@ function renderJob(job, first) {
   $('job-status').replaceChildren(statusBadge(job.status));
   $('cancel-job').hidden = TERMINAL.has(job.status);
 
-  const bar = $('job-bar');
-  if (job.status === 'QUEUED') bar.removeAttribute('value'); else bar.value = job.percentComplete;
-  bar.dataset.status = job.status.toLowerCase();
+  showJobBar($('job-bar'), job);
   $('job-progress-text').replaceChildren(...progressText(job));
 
   setNotice($('job-failure'), job.failureReason ? `Why it failed: ${job.failureReason}` : '');
@@ -81,7 +79,7 @@ function renderJob(job, first) {
   // Created / updated only mean something for the kinds that upsert records.
   const upserts = UPSERT_KINDS.has(job.kind) || job.rowsCreated > 0 || job.rowsUpdated > 0;
   const stats = [
-    ['Processed', job.rowsTotal != null && job.status !== 'COMPLETED' ? `${fmtInt(job.rowsProcessed)} of ${fmtInt(job.rowsTotal)}` : fmtInt(job.rowsProcessed)],
+    ['Processed', fmtProcessed(job, ' of ')],
     [job.dryRun ? 'Valid (dry run)' : 'Imported', fmtInt(job.rowsImported)],
     upserts && ['Created', fmtInt(job.rowsCreated)],
     upserts && ['Updated', fmtInt(job.rowsUpdated)],

@@ -3,7 +3,7 @@ import { ApiError, TERMINAL, graphql } from '../api.js';
 import { announce } from '../announce.js';
 import { errorsCsv } from '../csv.js';
 import { $, h, setNotice } from '../dom.js';
-import { fmtInt } from '../format.js';
+import { fmtInt, fmtRange } from '../format.js';
 import { ERRORS_QUERY } from '../queries.js';
 import { handleError } from '../session.js';
 import { shownJob } from './shownJob.js';
@@ -77,8 +77,7 @@ function renderErrors(rowErrors) {
   $('errors-table').hidden = rowErrors.length === 0;
   const ended = shownJob.job && TERMINAL.has(shownJob.job.status);
   $('errors-empty').textContent = ended ? 'No row errors: every row was accepted.' : 'No row errors so far.';
-  const from = e.index * ERRORS_PAGE_SIZE;
-  $('errors-range').textContent = rowErrors.length ? `Errors ${fmtInt(from + 1)}–${fmtInt(from + rowErrors.length)} of ${fmtInt(e.total)}` : '';
+  $('errors-range').textContent = fmtRange('Errors', e.index * ERRORS_PAGE_SIZE, rowErrors.length, e.total);
   $('errors-prev').disabled = e.index === 0;
   $('errors-next').disabled = !e.hasNext;
   $('download-errors').disabled = e.total === 0;

@@ -1,11 +1,11 @@
 /** The jobs list on the home screen: newest first, keyset pages, a status filter, live rows. */
-import { TERMINAL, UnauthorizedError, graphql, watchJob } from '../api.js';
+import { TERMINAL, graphql, watchJob } from '../api.js';
 import { $, h, setNotice } from '../dom.js';
 import {
-  fmtInt, fmtPercent, jobName, kindLabel, statusBadge, timeElement,
+  fmtInt, fmtPercent, fmtProcessed, fmtRange, jobName, kindLabel, showJobBar, statusBadge, timeElement,
 } from '../format.js';
 import { JOBS_QUERY } from '../queries.js';
-import { handleError } from '../session.js';
+import { handleError, signOutIfRefused } from '../session.js';
 
 const JOBS_PAGE_SIZE = 10;
 
@@ -109,16 +109,12 @@ function renderJobs(jobs) {
   $('jobs-table').hidden = jobs.length === 0;
   $('jobs-empty').textContent = $('status-filter').value ? 'No jobs with this status.' : 'No jobs yet. Upload a file to start one.';
   const s = jobsState;
-  $('jobs-range').textContent = jobs.length
-    ? `Jobs ${fmtInt(s.offset + 1)}–${fmtInt(s.offset + jobs.length)} of ${fmtInt(s.total)}`
-    : '';
+  $('jobs-range').textContent = fmtRange('Jobs', s.offset, jobs.length, s.total);
   $('jobs-prev').disabled = !s.hasPrev;
   $('jobs-next').disabled = !s.hasNext;
   for (const job of jobs) {
     if (TERMINAL.has(job.status)) continue;
-    jobsState.watches.push(watchJob(job.id, (update) => jobsState.rows.get(job.id)?.(update), (err) => {
-      if (err instanceof UnauthorizedError) handleError(err);
-    }));
+    jobsState.watches.push(watchJob(job.id, (update) => jobsState.rows.get(job.id)?.(update), signOutIfRefused));
   }
 }
 
@@ -143,10 +139,9 @@ function jobRow(job) {
   const update = (j) => {
     cells.kind.textContent = kindLabel(j);
     cells.status.replaceChildren(statusBadge(j.status));
-    if (j.status === 'QUEUED') bar.removeAttribute('value'); else bar.value = j.percentComplete;
-    bar.dataset.status = j.status.toLowerCase();
+    showJobBar(bar, j);
     percent.textContent = j.status === 'QUEUED' ? '–' : fmtPercent(j.percentComplete);
-    cells.rows.textContent = j.rowsTotal != null && j.status !== 'COMPLETED' ? `${fmtInt(j.rowsProcessed)} / ${fmtInt(j.rowsTotal)}` : fmtInt(j.rowsProcessed);
+    cells.rows.textContent = fmtProcessed(j, ' / ');
     cells.imported.textContent = fmtInt(j.rowsImported);
     cells.failed.textContent = fmtInt(j.rowsFailed);
     cells.failed.classList.toggle('has-failed', j.rowsFailed > 0);

@@ -1,9 +1,9 @@
 /** The outcome of an upload, under its form: why it was refused, or the new job followed live. */
-import { TERMINAL, UnauthorizedError, watchJob } from '../api.js';
+import { TERMINAL, watchJob } from '../api.js';
 import { progressAnnouncer } from '../announce.js';
 import { $, h } from '../dom.js';
-import { fmtInt, fmtPercent, jobName, statusBadge } from '../format.js';
-import { handleError } from '../session.js';
+import { fmtInt, fmtPercent, jobName, showJobBar, statusBadge } from '../format.js';
+import { signOutIfRefused } from '../session.js';
 
 const USER_ERROR_TITLES = {
   IMPORT_IN_PROGRESS: 'Another import is still running',
@@ -59,8 +59,7 @@ export function showUploaded(job) {
   const title = $('upload-result').querySelector('.result-title');
   followUploadedJob(job, (j) => {
     title.textContent = uploadedTitle(j);
-    if (j.status === 'QUEUED') bar.removeAttribute('value'); else bar.value = j.percentComplete;
-    bar.dataset.status = j.status.toLowerCase();
+    showJobBar(bar, j);
     status.replaceChildren(statusBadge(j.status), ' ', shortProgress(j));
   });
 }
@@ -77,7 +76,7 @@ function followUploadedJob(job, show) {
   const update = (j) => { show(j); speak(j); };
   update(job);
   if (TERMINAL.has(job.status)) return;
-  stopFollowing = watchJob(job.id, update, (err) => { if (err instanceof UnauthorizedError) handleError(err); });
+  stopFollowing = watchJob(job.id, update, signOutIfRefused);
 }
 
 function uploadedTitle(job) {
