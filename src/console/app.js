@@ -1,9 +1,7 @@
-/**
- * The import console: sign in with an API key, upload a file, follow jobs live, page through
- * jobs and row errors, download a job's row errors as CSV. Plain ES modules, no build step; the
- * page's markup is in index.html and every screen (screens/) only fills it in, wiring its own
- * controls as it loads. This entry point joins what the screens share: signing out, and routing.
- */
+/** Entry point of the import console: loads every screen, then wires what they share (sign-out, routing). */
+// The console: sign in with an API key, upload a file, follow jobs live, page through jobs and row
+// errors, download a job's row errors as CSV. Plain browser ES modules, no build step: the markup
+// is index.html, and each screen (screens/) only fills it in, wiring its own controls as it loads.
 import './screens/header.js';
 import './screens/upload.js';
 import { route } from './router.js';

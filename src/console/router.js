@@ -1,7 +1,4 @@
-/**
- * Which screen shows, from location.hash: without a key the key form; "#/" the upload form and
- * the jobs list; "#/jobs/<id>" one job.
- */
+/** Which screen shows: the key form without a key, else by location.hash ("#/" home, "#/jobs/<id>" one job). */
 import { apiKey } from './api.js';
 import { $ } from './dom.js';
 import { openJob, stopJobView } from './screens/jobDetail.js';
