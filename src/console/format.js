@@ -1,4 +1,6 @@
-/** Display helpers: numbers, sizes, times, and the few DOM builders every view uses. */
+/** Display helpers: numbers, sizes, times, labels, and the small pieces every job is shown with. */
+
+import { h } from './dom.js';
 
 const integer = new Intl.NumberFormat(undefined, { maximumFractionDigits: 0 });
 const oneDecimal = new Intl.NumberFormat(undefined, { maximumFractionDigits: 1 });
@@ -64,29 +66,20 @@ export function statusBadge(status) {
   return h('span', { class: `badge badge-${status.toLowerCase()}` }, STATUS_LABELS[status] ?? status);
 }
 
-/**
- * Creates an element. `props`: attributes (class, href, ...), `on*` functions as listeners,
- * `hidden`/`disabled` booleans. Children: nodes or text (always as text, never as HTML).
- */
-export function h(tag, props = {}, ...children) {
-  const el = document.createElement(tag);
-  for (const [name, value] of Object.entries(props)) {
-    if (value === undefined || value === null || value === false) continue;
-    if (name.startsWith('on') && typeof value === 'function') el.addEventListener(name.slice(2), value);
-    else if (value === true) el.setAttribute(name, '');
-    else el.setAttribute(name, String(value));
-  }
-  for (const child of children.flat()) {
-    if (child === null || child === undefined || child === false) continue;
-    el.append(child instanceof Node ? child : String(child));
-  }
-  return el;
+export const jobName = (job) => job.filename || `${kindLabel(job)} job`;
+
+/** Rows processed so far: "1,200 of 3,000" (`separator` " of " or " / ") while the total is known and the job runs. */
+export function fmtProcessed(job, separator) {
+  return job.rowsTotal != null && job.status !== 'COMPLETED' ? `${fmtInt(job.rowsProcessed)}${separator}${fmtInt(job.rowsTotal)}` : fmtInt(job.rowsProcessed);
 }
 
-export const $ = (id) => document.getElementById(id);
+/** "Jobs 11–20 of 26" for a page of `count` rows from the 0-based `from`; nothing for an empty page. */
+export function fmtRange(noun, from, count, total) {
+  return count ? `${noun} ${fmtInt(from + 1)}–${fmtInt(from + count)} of ${fmtInt(total)}` : '';
+}
 
-/** Shows `text` in a notice element (hidden when empty). */
-export function setNotice(el, text) {
-  el.textContent = text ?? '';
-  el.hidden = !text;
+/** A job's progress bar: indeterminate while queued, coloured by status. */
+export function showJobBar(bar, job) {
+  if (job.status === 'QUEUED') bar.removeAttribute('value'); else bar.value = job.percentComplete;
+  bar.dataset.status = job.status.toLowerCase();
 }

@@ -119,25 +119,24 @@ export class GraphQLSocket {
         if (sub) sub.sink.next(message.payload);
         break;
       }
-      case 'error': {
-        const sub = this.subscriptions.get(message.id);
-        if (!sub) break;
-        this.subscriptions.delete(message.id);
-        sub.sink.error(message.payload);
-        this.closeWhenIdle();
+      case 'error':
+        this.end(message.id, (sink) => sink.error(message.payload));
         break;
-      }
-      case 'complete': {
-        const sub = this.subscriptions.get(message.id);
-        if (!sub) break;
-        this.subscriptions.delete(message.id);
-        sub.sink.complete();
-        this.closeWhenIdle();
+      case 'complete':
+        this.end(message.id, (sink) => sink.complete());
         break;
-      }
       default:
         break; // pong and anything newer: nothing to do
     }
+  }
+
+  /** The server ended subscription `id`: forget it, then `tell` its sink how. */
+  end(id, tell) {
+    const sub = this.subscriptions.get(id);
+    if (!sub) return;
+    this.subscriptions.delete(id);
+    tell(sub.sink);
+    this.closeWhenIdle();
   }
 
   send(id) {

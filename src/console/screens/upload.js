@@ -1,0 +1,72 @@
+/** Sending the upload form: the file's bytes with their progress, then the outcome and a fresh jobs list. */
+import { UnauthorizedError, uploadFile } from '../api.js';
+import { announce } from '../announce.js';
+import { $ } from '../dom.js';
+import { fmtBytes, fmtPercent } from '../format.js';
+import { UPLOAD_MUTATION } from '../queries.js';
+import { handleError } from '../session.js';
+import { loadJobs } from './jobList.js';
+import { readUploadInput, resetUploadForm } from './uploadForm.js';
+import { clearResult, showRefusal, showResult, showUploaded } from './uploadResult.js';
+
+let uploading = false;
+
+$('upload-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  if (uploading) return;
+  clearResult();
+  const { file, input, problems } = readUploadInput();
+  if (problems.length) {
+    showResult('error', 'The import cannot start yet', problems);
+    (file ? $('kind') : $('file-input')).focus();
+    return;
+  }
+
+  uploading = true;
+  const button = $('upload-button');
+  button.disabled = true;
+  button.textContent = 'Uploading…';
+  const progress = $('upload-progress');
+  const bar = $('upload-bar');
+  const text = $('upload-progress-text');
+  progress.hidden = false;
+  bar.value = 0;
+  text.textContent = `Uploading ${file.name}…`;
+  announce(`Uploading ${file.name}.`);
+  let lastQuarter = 0;
+
+  const upload = uploadFile(UPLOAD_MUTATION, { input }, file, (sent, total) => {
+    const percent = total ? (sent / total) * 100 : 0;
+    bar.value = percent;
+    if (sent >= total) {
+      bar.removeAttribute('value'); // the server is still checking the file: indeterminate
+      text.textContent = `Uploaded ${fmtBytes(total)}; checking the file…`;
+    } else {
+      text.textContent = `Uploading ${file.name}: ${fmtBytes(sent)} of ${fmtBytes(total)} (${fmtPercent(Math.floor(percent))})`;
+    }
+    const quarter = Math.floor(percent / 25);
+    if (quarter > lastQuarter && quarter < 4) { lastQuarter = quarter; announce(`Upload ${quarter * 25}% done.`); }
+  });
+
+  try {
+    const { uploadImport } = await upload.promise;
+    if (uploadImport.userErrors.length || !uploadImport.job) {
+      showRefusal(uploadImport.userErrors);
+      $('upload-result').focus();
+      return;
+    }
+    resetUploadForm();
+    showUploaded(uploadImport.job);
+    await loadJobs('first');
+  } catch (err) {
+    if (err instanceof UnauthorizedError) { handleError(err); return; }
+    showResult('error', 'The upload did not finish', [err.message]);
+    $('upload-result').focus();
+  } finally {
+    uploading = false;
+    button.disabled = false;
+    button.textContent = 'Upload and import';
+    progress.hidden = true;
+    bar.value = 0;
+  }
+});
