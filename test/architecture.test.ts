@@ -1,9 +1,10 @@
 /**
  * The layout's rules, checked on the real import graph (dependency-cruiser, rules in
- * .dependency-cruiser.cjs): no ring between files, none between folders, and the worker threads
- * never load the database layer.
+ * .dependency-cruiser.cjs): no ring between files, none between folders, the worker threads
+ * never load the database layer; and no file in src/ is past 400 lines.
  */
 import { execFile } from 'node:child_process';
+import fs from 'node:fs';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 
@@ -72,6 +73,15 @@ describe('architecture', () => {
     }
     expect(edges.size).toBeGreaterThan(10);
     expect(ringsOf(edges)).toEqual([]);
+  });
+
+  it('keeps every file in src/ within 400 lines, so one person can hold a module in their head', () => {
+    const files = fs.readdirSync('src', { recursive: true, encoding: 'utf8' })
+      .filter((f) => !f.startsWith('generated') && fs.statSync(`src/${f}`).isFile());
+    expect(files.length).toBeGreaterThan(100);
+    const long = files.map((f) => ({ f, lines: fs.readFileSync(`src/${f}`, 'utf8').split('\n').length }))
+      .filter(({ lines }) => lines > 400).map(({ f, lines }) => `src/${f}: ${lines} lines`);
+    expect(long).toEqual([]);
   });
 
   it('finds a ring where there is one (the check itself works)', () => {
