@@ -15,6 +15,7 @@ import { authPlugin, DATABASE_UNAVAILABLE } from './http/authPlugin.js';
 import { isTransientDatabaseError } from './db/transientErrors.js';
 import { GraphQLError } from 'graphql';
 import { uploadPlugin, type NodeServerContext } from './http/uploadPlugin.js';
+import { oneImportPerOperation } from './http/oneImportPerOperation.js';
 import { jsonBodyPlugin } from './http/jsonBodyPlugin.js';
 import { attachWebSockets } from './http/websocket.js';
 import { limitsPlugins } from './http/limitsPlugins.js';
@@ -78,7 +79,7 @@ export async function buildApp(config: Config, opts: { log?: Logger } = {}): Pro
         return masked;
       },
     },
-    plugins: [authPlugin(db, tenants, { graphiql: !config.production }), uploadPlugin(), jsonBodyPlugin(config.maxJsonBodyBytes), ...limitsPlugins(config)],
+    plugins: [authPlugin(db, tenants, { graphiql: !config.production }), uploadPlugin(), oneImportPerOperation(), jsonBodyPlugin(config.maxJsonBodyBytes), ...limitsPlugins(config)],
     context: ({ request, ...initial }) => {
       const fromSocket = initial as { tenant?: Tenant; congested?: () => boolean };
       const tenant = fromSocket.tenant ?? tenants.get(request);

@@ -192,7 +192,9 @@ describe('uploads cut off half-way', () => {
     }
   }
 
-  it('200 aborted uploads leave no spool file, no job, and no leaked file descriptors or memory', async () => {
+  const arrivingUploads = async () => (await t.app.db.query<{ n: number }>('select count(*)::int as n from upload_reservations'))[0].n;
+
+  it('200 aborted uploads leave no spool file, no job, no upload slot held, and no leaked file descriptors or memory', async () => {
     // Warm up: one upload all the way through, so pools and workers are open before the baseline.
     const warm = await client.upload(UploadImportDocument, { input: { kind: 'EVENTS' } }, { name: 'warm.csv', content: eventsCsv(manyEvents(20, 5000)) });
     await waitForJob(client, warm.body.data!.uploadImport.job!.id);
@@ -221,6 +223,9 @@ describe('uploads cut off half-way', () => {
         await new Promise((r) => setTimeout(r, 5));
         req.destroy();
       }
+      // An upload holds its tenant's one upload slot while it arrives, until the server has
+      // noticed it was cut off (at once, but not before the next request could come in).
+      expect(await settle(arrivingUploads, (n) => n === 0, 5000, 2), `upload ${i} still holds its slot`).toBe(0);
     }
     expect(cutMidFile).toBe(150);
 
