@@ -43,8 +43,11 @@ export interface SpoolOptions {
 const SPOOL_BUFFER_BYTES = 1 << 20;
 /** The hash thread is told how far the file is written each time it has grown by this much. */
 const HASH_STEP_BYTES = 4 << 20;
-/** A file that has used up its room asks for this much more at a time. */
-export const ROOM_STEP_BYTES = 64 << 20;
+/**
+ * A file of unknown size reserves room a step at a time: a sixteenth of the size limit, between
+ * 1 and 64 MiB (few round trips to the database, little room held that a small file won't use).
+ */
+export const roomStep = (maxBytes: number) => Math.min(64 << 20, Math.max(1 << 20, Math.floor(maxBytes / 16)));
 
 export const tooLargeMessage = (maxBytes: number) => `The file is larger than the limit of ${maxBytes} bytes`;
 export const SPOOL_FULL_MESSAGE = 'The server has no room for more uploads at the moment; try again later';
@@ -76,7 +79,7 @@ export async function spoolUpload(source: Readable, opts: SpoolOptions): Promise
       size += chunk.length;
       if (size > maxBytes) { done(new PastLimit('FILE_TOO_LARGE')); return; }
       if (!room || size <= room.allowed) { pass(chunk, done); return; }
-      room.grow(Math.min(maxBytes, size + ROOM_STEP_BYTES)).then(
+      room.grow(Math.min(maxBytes, size + roomStep(maxBytes))).then(
         (granted) => (granted ? pass(chunk, done) : done(new PastLimit('SPOOL_FULL'))),
         (err: Error) => done(err),
       );

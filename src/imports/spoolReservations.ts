@@ -21,7 +21,7 @@ import {
   countTenantReservations, deleteReservation, dropExpiredReservations, insertReservation, listReservations, lockSpoolRoom,
   renewReservation, setReservationBytes, type ReservationRow,
 } from '../jobs/uploadReservations.js';
-import { ROOM_STEP_BYTES, SPOOL_FULL_MESSAGE, type SpoolRoom } from './spool.js';
+import { roomStep, SPOOL_FULL_MESSAGE, type SpoolRoom } from './spool.js';
 import { isSpare } from './spoolSpares.js';
 
 /** The spool has no room for the file: the server's condition, not the client's fault. */
@@ -57,7 +57,7 @@ type Limits = Pick<Config, 'maxActiveJobsPerTenant' | 'maxConcurrentUploadsPerTe
 /** Reserves room for a file about to arrive, or says why not (TenantBusy, or SpoolFullError thrown). */
 export async function reserveArrival(deps: { db: Database; config: Limits }, req: ArrivalRequest): Promise<Arrival | TenantBusy> {
   const { db, config } = deps;
-  const wanted = Math.min(req.bytes ?? ROOM_STEP_BYTES, config.maxFileSize);
+  const wanted = Math.min(req.bytes ?? roomStep(config.maxFileSize), config.maxFileSize);
   const reserved = await db.transaction(async (tx): Promise<string | TenantBusy> => {
     await lockTenantJobs(tx, req.tenantId);
     await dropExpiredReservations(tx);
