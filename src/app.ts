@@ -79,7 +79,7 @@ export async function buildApp(config: Config, opts: { log?: Logger } = {}): Pro
         return masked;
       },
     },
-    plugins: [authPlugin(db, tenants, { graphiql: !config.production }), uploadPlugin(), oneImportPerOperation(), jsonBodyPlugin(config.maxJsonBodyBytes), ...limitsPlugins(config)],
+    plugins: [authPlugin(db, tenants, { graphiql: !config.production }), uploadPlugin(config.uploadIdleTimeoutMs), oneImportPerOperation(), jsonBodyPlugin(config.maxJsonBodyBytes), ...limitsPlugins(config)],
     context: ({ request, ...initial }) => {
       const fromSocket = initial as { tenant?: Tenant; congested?: () => boolean };
       const tenant = fromSocket.tenant ?? tenants.get(request);

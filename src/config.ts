@@ -18,6 +18,8 @@ export interface Config {
   maxActiveJobsPerTenant: number;
   /** A tenant's files arriving into the spool at once (uploads, downloads), across instances. */
   maxConcurrentUploadsPerTenant: number;
+  /** An upload whose client sends nothing for this long is cut off (its connection closed, its tenant's slot freed). */
+  uploadIdleTimeoutMs: number;
   workerConcurrency: number;
   batchSize: number;
   leaseMs: number;
@@ -78,6 +80,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     spoolMaxBytes: int(env, 'SPOOL_MAX_BYTES', 8 * maxFileSize),
     maxActiveJobsPerTenant: int(env, 'MAX_ACTIVE_JOBS_PER_TENANT', 1),
     maxConcurrentUploadsPerTenant: int(env, 'MAX_CONCURRENT_UPLOADS_PER_TENANT', 1),
+    uploadIdleTimeoutMs: int(env, 'UPLOAD_IDLE_TIMEOUT_MS', 60_000),
     workerConcurrency: int(env, 'WORKER_CONCURRENCY', 2),
     // Each batch is a transaction of its own (COPY, job row, checkpoint, COMMIT), and its costs
     // are paid per batch by Postgres and by the server alike. Measured here, 1M rows, bench runs

@@ -14,7 +14,7 @@ import { CancelJobDocument } from '../src/generated/gql/graphql.js';
 import type { GraphQLTestClient } from './support/client.js';
 import { eventsCsv, manyEvents } from './support/events.js';
 import { jobCount, spoolFiles } from './support/jobs.js';
-import { closing, sendMultipart, uploadHead, type MultipartAnswer } from './support/multipart.js';
+import { closing, sendMultipart, startUpload, uploadHead, type MultipartAnswer } from './support/multipart.js';
 import { startTestApp, testSettings, type TestApp } from './support/testApp.js';
 
 const MB = 1_000_000;
@@ -191,6 +191,40 @@ describe('the spool\'s cap (SPOOL_MAX_BYTES: 20 MB, maxFileSize: 16 MB)', () => 
   it('takes uploads again once there is room', async () => {
     await fs.rm(theirs);
     const answer = await send(t.url, client.key!, slowUpload(csvOfAbout(2 * MB)), { pauseMs: 0 });
+    expect(answer.json?.data?.uploadImport?.userErrors, answer.text).toEqual([]);
+  });
+});
+
+describe('a client that goes silent mid-file (UPLOAD_IDLE_TIMEOUT_MS: 500)', () => {
+  let t: TestApp;
+  let client: GraphQLTestClient;
+
+  beforeAll(async () => {
+    t = await startTestApp({ uploadIdleTimeoutMs: 500 });
+    client = await t.clientFor('acme');
+  });
+  afterAll(() => t?.close());
+
+  it('is cut off, and its file and its tenant\'s upload slot are freed', async () => {
+    const req = startUpload(t.url, client.key!, [uploadHead(), csvOfAbout(100_000)]);
+    const at = Date.now();
+    const closed = new Promise<number>((resolve) => {
+      req.once('close', () => resolve(Date.now() - at));
+      setTimeout(() => resolve(Infinity), 5000).unref();
+    });
+    for (let i = 0; i < 200 && (await spoolFiles(t.dataDir)).length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(await spoolFiles(t.dataDir)).toHaveLength(1);
+    // Nothing more is sent: the server closes the connection after half a second of silence.
+    expect(await closed).toBeLessThan(5000);
+    for (let i = 0; i < 200 && (await spoolFiles(t.dataDir)).length > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(await spoolFiles(t.dataDir)).toEqual([]);
+    const next = await send(t.url, client.key!, slowUpload(eventsCsv(manyEvents(5))), { pauseMs: 0 });
+    expect(next.json?.data?.uploadImport?.userErrors, next.text).toEqual([]);
+  });
+
+  it('while a client that sends slowly but steadily is not', async () => {
+    const other = await t.clientFor('globex');
+    const answer = await send(t.url, other.key!, slowUpload(csvOfAbout(400_000), 'slow.csv'), { pauseMs: 200 });
     expect(answer.json?.data?.uploadImport?.userErrors, answer.text).toEqual([]);
   });
 });

@@ -109,8 +109,10 @@ export function readMultipartRequest(req: IncomingMessage, res: ServerResponse, 
   req.on('error', (err) => fail(bad(`The request failed: ${err.message}`)));
   // The server's own timeouts bound a whole request, not a pause: a client gone without a word
   // (its network lost) would hold its tenant's upload slot until then. Idle, its socket is closed.
+  // Once the body is done with, the timeout goes, unless the answer is out: the server then has
+  // set its own keep-alive timeout on the socket.
   req.socket?.setTimeout(limits.idleMs);
-  void finished.then(() => req.socket?.setTimeout(0));
+  void finished.then(() => { if (!res.writableFinished) req.socket?.setTimeout(0); });
   req.once('close', () => { if (!req.complete) fail(bad('The client disconnected before the request ended', 499)); });
 
   bodies.set(req, {

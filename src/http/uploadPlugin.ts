@@ -16,17 +16,16 @@ export interface NodeServerContext { req: IncomingMessage; res: ServerResponse }
 const MAX_FIELD_BYTES = 1024 * 1024;
 /** How long an answered request may go on sending the rest of its body before its connection is closed. */
 const LINGER_MS = 10_000;
-/** A request body that sends nothing for this long is given up. */
-const IDLE_MS = 60_000;
 
-export function uploadPlugin(): Plugin<Record<string, unknown>, NodeServerContext> {
+/** `idleMs`: a request body that sends nothing for this long is given up (UPLOAD_IDLE_TIMEOUT_MS). */
+export function uploadPlugin(idleMs: number): Plugin<Record<string, unknown>, NodeServerContext> {
   return {
     onRequestParse({ request, serverContext, setRequestParser }) {
       const type = request.headers.get('content-type') ?? '';
       if (!type.toLowerCase().startsWith('multipart/form-data')) return;
       setRequestParser(async () => {
         try {
-          return await readMultipartRequest(serverContext.req, serverContext.res, { maxFieldBytes: MAX_FIELD_BYTES, lingerMs: LINGER_MS, idleMs: IDLE_MS }) as never;
+          return await readMultipartRequest(serverContext.req, serverContext.res, { maxFieldBytes: MAX_FIELD_BYTES, lingerMs: LINGER_MS, idleMs }) as never;
         } catch (err) {
           if (!(err instanceof MultipartError)) throw err;
           throw new GraphQLError(`Invalid multipart request: ${err.message}`, { extensions: { code: 'BAD_REQUEST', http: { status: err.status } } });
