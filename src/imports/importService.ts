@@ -179,8 +179,8 @@ interface FileSource {
   abandon(): void;
 }
 
-/** The kind and options make sense together; otherwise why not. */
-function checkOptions(req: ImportOptions): UserError | ImportKind {
+/** Why the kind and options don't make sense together, if they don't. */
+function checkOptions(req: ImportOptions): UserError | null {
   const kind = KINDS[req.kind];
   if (!kind) return { code: 'INVALID_INPUT', message: `Import kind ${req.kind} is not supported yet`, field: ['input', 'kind'] };
   if (req.maxErrors != null && req.maxErrors < 0) {
@@ -196,7 +196,7 @@ function checkOptions(req: ImportOptions): UserError | ImportKind {
   if (req.locationType != null && kind.name !== 'LOCATIONS') {
     return { code: 'INVALID_INPUT', message: 'locationType is only for LOCATIONS imports', field: ['input', 'locationType'] };
   }
-  return kind;
+  return null;
 }
 
 /**
@@ -209,8 +209,9 @@ async function importFile(deps: ImportDeps, req: ImportOptions & Pick<UploadRequ
     source.abandon();
     return { ok: false, ...error };
   };
-  const kind = checkOptions(req);
-  if ('code' in kind) return refuse(kind);
+  const wrong = checkOptions(req);
+  if (wrong) return refuse(wrong);
+  const kind = KINDS[req.kind]!;
   const { maxFileSize } = deps.config;
   if (source.declaredBytes !== null && source.declaredBytes - PART_HEAD_ALLOWANCE > maxFileSize) {
     return refuse({ code: 'FILE_TOO_LARGE', message: tooLargeMessage(maxFileSize), field: source.field });

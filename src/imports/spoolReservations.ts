@@ -60,7 +60,7 @@ export async function reserveArrival(deps: { db: Database; config: Limits }, req
   const wanted = Math.min(req.bytes ?? roomStep(config.maxFileSize), config.maxFileSize);
   const reserved = await db.transaction(async (tx): Promise<string | TenantBusy> => {
     await lockTenantJobs(tx, req.tenantId);
-    await dropExpiredReservations(tx);
+    await dropExpiredReservations(tx, req.tenantId);
     const active = await countActiveJobs(tx, req.tenantId);
     const arriving = await countTenantReservations(tx, req.tenantId);
     if (arriving >= config.maxConcurrentUploadsPerTenant || (arriving > 0 && active + arriving >= config.maxActiveJobsPerTenant)) {
@@ -90,7 +90,6 @@ export async function reserveArrival(deps: { db: Database; config: Limits }, req
     async grow(bytes) {
       const granted = await db.transaction(async (tx) => {
         await lockSpoolRoom(tx);
-        await dropExpiredReservations(tx);
         const others = (await listReservations(tx)).filter((r) => r.id !== id);
         if (await bytesInUse(config.spoolDir, [...others, { id, spoolPath: req.file, bytes }]) > config.spoolMaxBytes) return false;
         await setReservationBytes(tx, id, bytes);

@@ -15,18 +15,27 @@ export async function lockSpoolRoom(tx: SqlExecutor): Promise<void> {
   await tx.query('select pg_advisory_xact_lock($1)', [SPOOL_ROOM_LOCK]);
 }
 
-/** Rows whose instance stopped renewing them (it died mid-upload) stop counting. */
-export async function dropExpiredReservations(tx: SqlExecutor): Promise<void> {
-  await tx.query('delete from upload_reservations where expires_at < now()');
+/**
+ * Rows whose instance stopped renewing them (it died mid-upload) count for nothing; a tenant's
+ * are deleted under its lock (one tenant at a time, so two deletes never wait on each other).
+ */
+export async function dropExpiredReservations(tx: SqlExecutor, tenantId: string): Promise<void> {
+  await tx.query('delete from upload_reservations where tenant_id = $1 and expires_at < now()', [tenantId]);
 }
 
 export async function countTenantReservations(tx: SqlExecutor, tenantId: string): Promise<number> {
-  const [row] = await tx.query<{ n: number }>('select count(*)::int as n from upload_reservations where tenant_id = $1', [tenantId]);
+  const [row] = await tx.query<{ n: number }>(
+    'select count(*)::int as n from upload_reservations where tenant_id = $1 and expires_at >= now()',
+    [tenantId],
+  );
   return row.n;
 }
 
+/** Every live reservation, of every tenant. */
 export async function listReservations(tx: SqlExecutor): Promise<ReservationRow[]> {
-  const rows = await tx.query<{ id: string; spool_path: string; bytes: number | string }>('select id, spool_path, bytes from upload_reservations');
+  const rows = await tx.query<{ id: string; spool_path: string; bytes: number | string }>(
+    'select id, spool_path, bytes from upload_reservations where expires_at >= now()',
+  );
   return rows.map((r) => ({ id: r.id, spoolPath: r.spool_path, bytes: Number(r.bytes) }));
 }
 

@@ -5,7 +5,7 @@ import { importFromUrl, importRecords, importUpload, type ImportOptions, type Im
 import type { Readable } from 'node:stream';
 import { UploadStreamError } from '../imports/spool.js';
 import { SpoolFullError } from '../imports/spoolReservations.js';
-import { multipartBodyOf, type MultipartBody } from '../http/multipartRequest.js';
+import { MultipartError, multipartBodyOf, type MultipartBody } from '../http/multipartRequest.js';
 import type { AppContext } from '../context.js';
 import type { Job } from '../jobs/jobStore.js';
 import { builder } from './builder.js';
@@ -87,10 +87,9 @@ async function asRequestErrors<T>(run: () => Promise<T>): Promise<T> {
     if (err instanceof SpoolFullError) {
       throw new GraphQLError(err.message, { extensions: { code: 'SPOOL_FULL', http: { status: 503, headers: { 'retry-after': '60' } } } });
     }
-    const status = (err as { status?: unknown }).status;
-    if (err instanceof UploadStreamError || (typeof status === 'number' && status >= 400 && status < 500)) {
-      throw new GraphQLError(`Invalid multipart request: ${(err as Error).message}`, {
-        extensions: { code: 'BAD_REQUEST', http: { status: typeof status === 'number' ? status : 400 } },
+    if (err instanceof MultipartError || err instanceof UploadStreamError) {
+      throw new GraphQLError(`Invalid multipart request: ${err.message}`, {
+        extensions: { code: 'BAD_REQUEST', http: { status: err instanceof MultipartError ? err.status : 400 } },
       });
     }
     throw err;
