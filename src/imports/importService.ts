@@ -174,7 +174,7 @@ interface FileSource {
   /** At most how many bytes the file has, if known: it reserves that much room, and picks the spare to write over (spoolSpares.ts). */
   declaredBytes: number | null;
   /** Called once the request and the tenant's limits have passed. */
-  open(): Promise<{ ok: true; stream: Readable; filename: string | null } | ({ ok: false } & UserError)>;
+  open(): Promise<(OpenedSource & { ok: false }) | { ok: true; stream: Readable; filename: string | null }>;
   /** Called when the file is refused before it has been read to its end (not awaited: the answer goes first). */
   abandon(): void;
 }
