@@ -20,6 +20,7 @@ import { jsonBodyPlugin } from './api/http/jsonBodyPlugin.js';
 import { attachWebSockets } from './api/http/websocket.js';
 import { limitsPlugins } from './api/http/limitsPlugins.js';
 import { subscriptionsOverWebSocketOnlyPlugin } from './api/http/subscriptionsOverWebSocket.js';
+import { oneImportPerOperation } from './api/http/oneImportPerOperation.js';
 import { createLogger, type Logger } from './logger.js';
 import { ProgressBus } from './progress/progressBus.js';
 import { schema } from './api/graphql/index.js';
@@ -82,7 +83,7 @@ export async function buildApp(config: Config, opts: { log?: Logger } = {}): Pro
         return masked;
       },
     },
-    plugins: [authPlugin(db, tenants, { graphiql: !config.production }), uploadPlugin(), jsonBodyPlugin(config.maxJsonBodyBytes), subscriptionsOverWebSocketOnlyPlugin(), ...limitsPlugins(config)],
+    plugins: [authPlugin(db, tenants, { graphiql: !config.production }), uploadPlugin(config.uploadIdleTimeoutMs), oneImportPerOperation(), jsonBodyPlugin(config.maxJsonBodyBytes), subscriptionsOverWebSocketOnlyPlugin(), ...limitsPlugins(config)],
     context: ({ request, ...initial }) => {
       const fromSocket = initial as { tenant?: Tenant; congested?: () => boolean };
       const tenant = fromSocket.tenant ?? tenants.get(request);

@@ -13,7 +13,13 @@ export interface Config {
   /** How many completed uploads' files the spool keeps for later uploads to write over (spool/spoolSpares.ts). */
   spoolSpareFiles: number;
   maxFileSize: number;
+  /** The spool's total: its files plus what arriving uploads may still write; past it uploads get a 503 (spool/spoolReservations.ts). */
+  spoolMaxBytes: number;
   maxActiveJobsPerTenant: number;
+  /** A tenant's files arriving into the spool at once (uploads, downloads), across instances. */
+  maxConcurrentUploadsPerTenant: number;
+  /** An upload whose client sends nothing for this long is cut off (its connection closed, its tenant's slot freed). */
+  uploadIdleTimeoutMs: number;
   workerConcurrency: number;
   batchSize: number;
   leaseMs: number;
@@ -87,6 +93,7 @@ export function parseBaseUrl(raw: string, name = 'PUBLIC_URL'): string {
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
   const dataDir = path.resolve(env.DATA_DIR || 'data');
+  const maxFileSize = int(env, 'MAX_FILE_SIZE', 1024 ** 3);
   const config: Config = {
     port: int(env, 'PORT', 4000),
     host: env.HOST || '0.0.0.0',
@@ -95,8 +102,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     spoolDir: path.resolve(env.SPOOL_DIR || path.join(dataDir, 'spool')),
     spoolRetentionMs: int(env, 'SPOOL_RETENTION_MS', 0),
     spoolSpareFiles: int(env, 'SPOOL_SPARE_FILES', 2),
-    maxFileSize: int(env, 'MAX_FILE_SIZE', 1024 ** 3),
+    maxFileSize,
+    // Room for eight files of the largest size, queued or arriving.
+    spoolMaxBytes: int(env, 'SPOOL_MAX_BYTES', 8 * maxFileSize),
     maxActiveJobsPerTenant: int(env, 'MAX_ACTIVE_JOBS_PER_TENANT', 1),
+    maxConcurrentUploadsPerTenant: int(env, 'MAX_CONCURRENT_UPLOADS_PER_TENANT', 1),
+    uploadIdleTimeoutMs: int(env, 'UPLOAD_IDLE_TIMEOUT_MS', 60_000),
     workerConcurrency: int(env, 'WORKER_CONCURRENCY', 2),
     // Each batch is a transaction of its own (COPY, job row, checkpoint, COMMIT), and its costs
     // are paid per batch by Postgres and by the server alike, so larger batches import faster.

@@ -215,7 +215,7 @@ describe('development and production', () => {
     }
   });
 
-  // Regression (fixed, src/http/schemaPrivacyPlugins.ts): graphql-armor's suggestion block covered
+  // Regression (fixed, src/api/http/schemaPrivacyPlugins.ts): graphql-armor's suggestion block covered
   // only `Did you mean "name"?` at validation: enum values, and anything in variables (coerced at
   // execution), still named the schema's names.
   it('never suggests names from the schema in error messages, in either environment, over HTTP or WebSocket', async () => {

@@ -315,7 +315,7 @@ describe('USERS', () => {
   });
 
   it('two jobs of one tenant upserting the same external ids at once: each user created once, the other job updates', async () => {
-    const both = await startTestApp({ batchSize: 50, maxActiveJobsPerTenant: 2, workerConcurrency: 2 });
+    const both = await startTestApp({ batchSize: 50, maxActiveJobsPerTenant: 2, maxConcurrentUploadsPerTenant: 2, workerConcurrency: 2 });
     const as = await both.clientFor('twice');
     const file = (tag: string) => csv(USER_HEADER, ...Array.from({ length: 4000 }, (_, i) => `User ${i} ${tag},98765${String(i).padStart(5, '0')},,,other,,,C-${i}`));
     const uploads = await Promise.all(['a', 'b'].map((tag) => upload('USERS', `${tag}.csv`, file(tag), {}, as)));

@@ -150,6 +150,65 @@ describe('malformed multipart requests', () => {
   });
 });
 
+describe('operations that would start two imports are refused whole, before anything runs', () => {
+  const selection = '{ job { id } userErrors { code } }';
+  const twoImports: { name: string; query: string; variables: Record<string, unknown>; map: Record<string, string[]> }[] = [
+    {
+      name: 'two uploadImport fields (aliases) sharing one file',
+      query: `mutation ($i: UploadImportInput!) { a: uploadImport(input: $i) ${selection} b: uploadImport(input: $i) ${selection} }`,
+      variables: { i: { kind: 'EVENTS', file: null } },
+      map: { 0: ['variables.i.file'] },
+    },
+    {
+      name: 'two uploadImport fields, the map placing one file in both',
+      query: `mutation ($a: UploadImportInput!, $b: UploadImportInput!) { a: uploadImport(input: $a) ${selection} b: uploadImport(input: $b) ${selection} }`,
+      variables: { a: { kind: 'EVENTS', file: null }, b: { kind: 'EVENTS', dryRun: true, file: null } },
+      map: { 0: ['variables.a.file', 'variables.b.file'] },
+    },
+    {
+      name: 'an upload and an importBatch',
+      query: `mutation ($i: UploadImportInput!) { uploadImport(input: $i) ${selection} importBatch(input: { kind: EVENTS, records: [{}] }) ${selection} }`,
+      variables: { i: { kind: 'EVENTS', file: null } },
+      map: { 0: ['variables.i.file'] },
+    },
+    {
+      name: 'an upload, and an importFromUrl in a fragment',
+      query: `mutation ($i: UploadImportInput!) { uploadImport(input: $i) ${selection} ...Fetch } fragment Fetch on Mutation { importFromUrl(input: { url: "https://example.com/a.csv", kind: EVENTS }) ${selection} }`,
+      variables: { i: { kind: 'EVENTS', file: null } },
+      map: { 0: ['variables.i.file'] },
+    },
+  ];
+
+  for (const c of twoImports) {
+    it(`refuses ${c.name}: no job, no spool file`, async () => {
+      const operations = JSON.stringify({ query: c.query, variables: c.variables });
+      const answer = await sendRefused([part('operations', operations) + part('map', JSON.stringify(c.map)) + fileHead('0', 'a.csv') + CSV + '\r\n' + closing()]);
+      expect(answer.json!.errors![0].message).toMatch(/one import/);
+    });
+  }
+
+  it('refuses two importBatch or importFromUrl fields sent as JSON, and runs none of them', async () => {
+    const jobsBefore = await allJobs();
+    const batches = await postGraphql(t.url, key, `mutation { a: importBatch(input: { kind: EVENTS, records: [{}] }) ${selection} b: importBatch(input: { kind: EVENTS, records: [{}] }) ${selection} }`);
+    expect(batches.json?.errors?.[0].message).toMatch(/one import/);
+    expect(batches.json?.data ?? null).toBeNull();
+    const urls = await postGraphql(t.url, key, `mutation { a: importFromUrl(input: { url: "https://example.com/a.csv", kind: EVENTS }) ${selection} b: importFromUrl(input: { url: "https://example.com/b.csv", kind: EVENTS }) ${selection} }`);
+    expect(urls.json?.errors?.[0].message).toMatch(/one import/);
+    expect(await allJobs()).toBe(jobsBefore);
+  });
+
+  it('still takes one import beside other fields, and one field named twice under the same key (one field, merged)', async () => {
+    const operations = JSON.stringify({
+      query: `mutation ($i: UploadImportInput!) { __typename up: uploadImport(input: $i) { job { id } } up: uploadImport(input: $i) { userErrors { code } } }`,
+      variables: { i: { kind: 'EVENTS', dryRun: true, allowDuplicateFile: true, file: null } },
+    });
+    const answer = await sendMultipart(t.url, { key, pieces: [part('operations', operations) + part('map', JSON.stringify({ 0: ['variables.i.file'] })) + fileHead('0', 'a.csv') + CSV + '\r\n' + closing()] });
+    expect(answer.json?.errors, answer.text).toBeUndefined();
+    expect(answer.json?.data?.up).toMatchObject({ job: { id: expect.any(String) }, userErrors: [] });
+    await waitForJob(client, answer.json!.data!.up.job.id);
+  });
+});
+
 describe(`an oversized file sent chunked, without Content-Length (limit ${LIMIT} bytes)`, () => {
   it('gets FILE_TOO_LARGE and nothing of it is kept', async () => {
     const content = eventsCsv(manyEvents(3000));
@@ -192,7 +251,9 @@ describe('uploads cut off half-way', () => {
     }
   }
 
-  it('200 aborted uploads leave no spool file, no job, and no leaked file descriptors or memory', async () => {
+  const arrivingUploads = async () => (await t.app.db.query<{ n: number }>('select count(*)::int as n from upload_reservations'))[0].n;
+
+  it('200 aborted uploads leave no spool file, no job, no upload slot held, and no leaked file descriptors or memory', async () => {
     // Warm up: one upload all the way through, so pools and workers are open before the baseline.
     const warm = await client.upload(UploadImportDocument, { input: { kind: 'EVENTS' } }, { name: 'warm.csv', content: eventsCsv(manyEvents(20, 5000)) });
     await waitForJob(client, warm.body.data!.uploadImport.job!.id);
@@ -221,6 +282,9 @@ describe('uploads cut off half-way', () => {
         await new Promise((r) => setTimeout(r, 5));
         req.destroy();
       }
+      // An upload holds its tenant's one upload slot while it arrives, until the server has
+      // noticed it was cut off (at once, but not before the next request could come in).
+      expect(await settle(arrivingUploads, (n) => n === 0, 5000, 2), `upload ${i} still holds its slot`).toBe(0);
     }
     expect(cutMidFile).toBe(150);
 

@@ -187,7 +187,7 @@ describe('connections and the subscription cap (3 per tenant; no workers, so job
     await s.until('the other subscription to go on', () => nexts(s.of('keep-0')).length > before);
   });
 
-  // Regression (fixed) (src/http/variableCostPlugin.ts): the cost rule throws its error instead of
+  // Regression (fixed) (src/api/http/variableCostPlugin.ts): the cost rule throws its error instead of
   // reporting it; with page sizes given as variables the throw came at execution, where nothing
   // caught it, and graphql-ws closed the whole socket with 4500.
   it('answers an operation over the cost limit with an error for it alone, page sizes written out or given as variables', async () => {

@@ -1,6 +1,6 @@
 /**
  * The schema of record. drizzle-kit generates the migrations in drizzle/ from this file, and the
- * bulk writer derives its COPY column lists from these tables (see imports/kinds/*).
+ * bulk writer derives its COPY column lists from these tables (see kinds/*).
  */
 import { sql } from 'drizzle-orm';
 import {
@@ -66,6 +66,22 @@ export const importJobs = pgTable('import_jobs', {
   index('import_jobs_tenant_seq_idx').on(t.tenantId, t.seq),
   index('import_jobs_claimable_idx').on(t.seq).where(sql`status in ('QUEUED', 'RUNNING')`),
 ]);
+
+/**
+ * A file arriving into the spool (an upload, a download, a batch's records), from before its
+ * first byte is written until its job exists or it is refused: so that the limits on arriving
+ * files hold across every instance on this database (a tenant's uploads at once, the spool's
+ * total size). Held rows are renewed while the file arrives; an instance that dies leaves rows
+ * that expire.
+ */
+export const uploadReservations = pgTable('upload_reservations', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  tenantId: uuid('tenant_id').notNull().references(() => tenants.id),
+  spoolPath: text('spool_path').notNull(),
+  /** The most the file may take in the spool: its declared size, or what it has been allowed so far. */
+  bytes: bigint('bytes', { mode: 'number' }).notNull(),
+  expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+}, (t) => [index('upload_reservations_tenant_idx').on(t.tenantId)]);
 
 export const jobErrors = pgTable('job_errors', {
   id: bigserial('id', { mode: 'number' }).primaryKey(),
@@ -196,5 +212,5 @@ export const jobOutcomes = pgTable('job_outcomes', {
   recordId: uuid('record_id').notNull(),
 }, (t) => [primaryKey({ columns: [t.jobId, t.line] })]);
 
-export const schema = { tenants, apiKeys, importJobs, jobErrors, events, userEvents, collectionRecords, locations, organisations, users, jobOutcomes };
+export const schema = { tenants, apiKeys, importJobs, uploadReservations, jobErrors, events, userEvents, collectionRecords, locations, organisations, users, jobOutcomes };
 export type JobRow = typeof importJobs.$inferSelect;

@@ -1,14 +1,15 @@
 /**
  * Starting an import from a file (uploaded, fetched from a URL, or records of importBatch): the
- * checks that come before a job exists (kind, options, the tenant's active-job limit, size,
- * format, header), then the QUEUED job. Expected failures are values with a UserErrorCode; the
- * resolver turns them into `userErrors`.
+ * checks that come before a job exists (kind, options, a declared size, the tenant's limits and
+ * the spool's room, all before the file's first byte is read; then size, format, header), then
+ * the QUEUED job. Expected failures are values with a UserErrorCode; the resolver turns them into
+ * `userErrors`. A spool without room throws SpoolFullError (the server's condition: a 503).
  */
 import fs from 'node:fs/promises';
 import type { Config } from '../config.js';
 import type { Database } from '../db/database.js';
 import { Readable } from 'node:stream';
-import { countActiveJobs, createJobWithinLimit, findSameFile, getJobById, type Job } from '../jobs/jobStore.js';
+import { createJobWithinLimit, findSameFile, getJobById, type Job } from '../jobs/jobStore.js';
 import { isTerminal } from '../jobs/states.js';
 import { jobGlobalId } from '../jobs/globalIds.js';
 import type { ProgressBus } from '../progress/progressBus.js';
@@ -18,7 +19,8 @@ import type { ImportFormat } from '../parse/types.js';
 import { KINDS } from '../kinds/index.js';
 import type { ImportKind } from '../kinds/types.js';
 import { COLLECTION_NAME } from '../kinds/collection.js';
-import { drain, spoolUpload, UploadStreamError } from '../spool/spool.js';
+import { newSpoolFile, spoolUpload, tooLargeMessage, UploadStreamError } from '../spool/spool.js';
+import { jobsInProgressMessage, reserveArrival, SpoolFullError, type Arrival } from '../spool/spoolReservations.js';
 import type { UserError } from './userErrors.js';
 import { normalizeColumnName } from '../kinds/columns.js';
 import type { SourceSettings } from './sources/network.js';
@@ -44,12 +46,17 @@ export interface ImportOptions {
 }
 
 export interface UploadRequest extends ImportOptions {
+  /** The file, once its bytes begin; asked for only once the request and the tenant's limits have passed. */
+  receive(): Promise<{ stream: Readable; filename: string | null }>;
+  /**
+   * At most how many bytes the file has, when known: for an upload, the request's Content-Length
+   * less its other parts (so the file's own part head is counted in).
+   */
+  declaredBytes?: number | null;
   /** Called once the file is spooled, before the job is created: a last word on the request. */
   confirmRequest?: () => Promise<UserError | null>;
-  stream: Readable;
-  filename: string | null;
-  /** About how many bytes the file has (the request's Content-Length, which also counts the other parts), if known. */
-  expectedBytes?: number | null;
+  /** Called when the file is refused before it has been read to its end: the rest of it is not wanted. */
+  abandon?: () => void;
 }
 
 export interface UrlImportRequest extends ImportOptions {
@@ -79,11 +86,11 @@ export async function importRecords(deps: ImportDeps, req: BatchRequest): Promis
     return { ok: false, code: 'BATCH_TOO_LARGE', message: `At most ${MAX_BATCH_RECORDS} records per importBatch (got ${req.records.length}); upload a file for more`, field: ['input', 'records'] };
   }
   if (req.records.length === 0) return { ok: false, code: 'INVALID_INPUT', message: 'records is empty', field: ['input', 'records'] };
-  const ndjson = req.records.map((r) => JSON.stringify(r)).join('\n') + '\n';
+  const ndjson = Buffer.from(req.records.map((r) => JSON.stringify(r)).join('\n') + '\n');
   const result = await importUpload(deps, {
     tenantId: req.tenantId,
-    stream: Readable.from([Buffer.from(ndjson)]),
-    filename: null,
+    receive: async () => ({ stream: Readable.from([ndjson]), filename: null }),
+    declaredBytes: ndjson.length,
     kind: req.kind,
     collection: req.collection,
     locationType: req.locationType,
@@ -107,14 +114,10 @@ const BATCH_WAIT_MS = 60_000;
 
 export async function importUpload(deps: ImportDeps, req: UploadRequest): Promise<ImportResult> {
   return importFile(deps, req, {
-    filename: req.filename,
     field: ['input', 'file'],
-    pastLimit: 'drain',
-    holdsSlotWhileArriving: false,
-    expectedBytes: req.expectedBytes ?? null,
-    open: async () => ({ ok: true, stream: req.stream }),
-    // A refused upload is still read to its end, so that its HTTP request finishes.
-    abandon: () => drain(req.stream),
+    declaredBytes: req.declaredBytes ?? null,
+    open: async () => ({ ok: true, ...(await req.receive()) }),
+    abandon: req.abandon ?? (() => {}),
   });
 }
 
@@ -139,13 +142,13 @@ export async function importFromUrl(deps: ImportDeps, req: UrlImportRequest): Pr
   if (!source.ok) return source;
   try {
     return await importFile(deps, req, {
-      filename: source.value.filename,
       field: ['input', 'url'],
-      pastLimit: 'stop',
-      holdsSlotWhileArriving: true,
-      expectedBytes: null,
-      open: () => openSource(source.value, settings),
-      abandon: async () => {},
+      declaredBytes: null,
+      open: async () => {
+        const opened = await openSource(source.value, settings);
+        return opened.ok ? { ...opened, filename: source.value.filename } : opened;
+      },
+      abandon: () => {},
     });
   } catch (err) {
     // The download broke off (connection lost, the source went silent): the source's fault, not ours.
@@ -156,81 +159,99 @@ export async function importFromUrl(deps: ImportDeps, req: UrlImportRequest): Pr
   }
 }
 
+/**
+ * The part headers and boundaries around an uploaded file, which its declared size counts in (a
+ * part head may take 16 KiB): a declared size over the limit by more than this is a file over it.
+ */
+const PART_HEAD_ALLOWANCE = 64 * 1024;
+
 interface FileSource {
-  filename: string | null;
   /** The input field that file errors (size, format, header) point at. */
   field: string[];
-  pastLimit: 'drain' | 'stop';
-  /**
-   * A download we make (importFromUrl) holds one of the tenant's active-job slots while it
-   * arrives, so one tenant cannot start many at once. Uploads don't: the client pays for its own
-   * bytes, and a client retrying right after cutting an upload off must not find its slot taken
-   * until the server has noticed.
-   */
-  holdsSlotWhileArriving: boolean;
-  /** About how large the file is, if known: which spare file to write it over (spoolSpares.ts). */
-  expectedBytes: number | null;
+  /** At most how many bytes the file has, if known: it reserves that much room, and picks the spare to write over (spoolSpares.ts). */
+  declaredBytes: number | null;
   /** Called once the request and the tenant's limits have passed. */
-  open(): Promise<OpenedSource>;
-  /** Called instead of open() when the import is refused before. */
-  abandon(): Promise<void>;
+  open(): Promise<(OpenedSource & { ok: false }) | { ok: true; stream: Readable; filename: string | null }>;
+  /** Called when the file is refused before it has been read to its end (not awaited: the answer goes first). */
+  abandon(): void;
 }
 
-async function importFile(deps: ImportDeps, req: ImportOptions & Pick<UploadRequest, 'confirmRequest'>, source: FileSource): Promise<ImportResult> {
-  const refuse = async (error: UserError): Promise<ImportResult> => {
-    await source.abandon();
-    return { ok: false, ...error };
-  };
+/** Why the kind and options don't make sense together, if they don't. */
+function checkOptions(req: ImportOptions): UserError | null {
   const kind = KINDS[req.kind];
-  if (!kind) return refuse({ code: 'INVALID_INPUT', message: `Import kind ${req.kind} is not supported yet`, field: ['input', 'kind'] });
+  if (!kind) return { code: 'INVALID_INPUT', message: `Import kind ${req.kind} is not supported yet`, field: ['input', 'kind'] };
   if (req.maxErrors != null && req.maxErrors < 0) {
-    return refuse({ code: 'INVALID_INPUT', message: 'maxErrors must be 0 or more', field: ['input', 'maxErrors'] });
+    return { code: 'INVALID_INPUT', message: 'maxErrors must be 0 or more', field: ['input', 'maxErrors'] };
   }
   const wantsCollection = kind.jobColumns?.includes('collection') ?? false;
   if (wantsCollection && !COLLECTION_NAME.test(req.collection ?? '')) {
-    return refuse({ code: 'INVALID_INPUT', message: 'collection is required for COLLECTION: 1 to 64 letters, digits, _ or -', field: ['input', 'collection'] });
+    return { code: 'INVALID_INPUT', message: 'collection is required for COLLECTION: 1 to 64 letters, digits, _ or -', field: ['input', 'collection'] };
   }
   if (!wantsCollection && req.collection != null) {
-    return refuse({ code: 'INVALID_INPUT', message: 'collection is only for COLLECTION imports', field: ['input', 'collection'] });
+    return { code: 'INVALID_INPUT', message: 'collection is only for COLLECTION imports', field: ['input', 'collection'] };
   }
   if (req.locationType != null && kind.name !== 'LOCATIONS') {
-    return refuse({ code: 'INVALID_INPUT', message: 'locationType is only for LOCATIONS imports', field: ['input', 'locationType'] });
+    return { code: 'INVALID_INPUT', message: 'locationType is only for LOCATIONS imports', field: ['input', 'locationType'] };
   }
-  const inProgress: UserError = {
-    code: 'IMPORT_IN_PROGRESS',
-    message: `This tenant already has ${deps.config.maxActiveJobsPerTenant} import(s) queued or running; wait for it to finish or cancel it`,
+  return null;
+}
+
+/**
+ * Everything that can refuse the file before its first byte is read (options, declared size,
+ * the tenant's limits, the spool's room) comes first and answers at once; only then is the file
+ * opened and spooled, into the room reserved for it, which is held until its job exists.
+ */
+async function importFile(deps: ImportDeps, req: ImportOptions & Pick<UploadRequest, 'confirmRequest'>, source: FileSource): Promise<ImportResult> {
+  const refuse = (error: UserError): ImportResult => {
+    source.abandon();
+    return { ok: false, ...error };
   };
-  // A cheap early refusal, so a client doesn't upload a whole file just to be told no; the
-  // limit is checked again, under a lock, when the job is created.
-  // Downloads still arriving count too: otherwise one tenant could start many 1 GiB downloads at
-  // once, each refused only once it is on our disk.
-  if ((await countActiveJobs(deps.db, req.tenantId)) + (downloading.get(req.tenantId) ?? 0) >= deps.config.maxActiveJobsPerTenant) {
-    return refuse(inProgress);
+  const wrong = checkOptions(req);
+  if (wrong) return refuse(wrong);
+  const kind = KINDS[req.kind]!;
+  const { maxFileSize } = deps.config;
+  if (source.declaredBytes !== null && source.declaredBytes - PART_HEAD_ALLOWANCE > maxFileSize) {
+    return refuse({ code: 'FILE_TOO_LARGE', message: tooLargeMessage(maxFileSize), field: source.field });
   }
-  if (!source.holdsSlotWhileArriving) return spoolAndQueue(deps, req, source, kind, inProgress);
-  downloading.set(req.tenantId, (downloading.get(req.tenantId) ?? 0) + 1);
+  const file = newSpoolFile(deps.config.spoolDir);
+  let arrival: Awaited<ReturnType<typeof reserveArrival>>;
   try {
-    return await spoolAndQueue(deps, req, source, kind, inProgress);
+    arrival = await reserveArrival(deps, { tenantId: req.tenantId, file, bytes: source.declaredBytes });
+  } catch (err) {
+    source.abandon();
+    throw err;
+  }
+  if (!('release' in arrival)) return refuse(arrival);
+  try {
+    return await spoolAndQueue(deps, req, source, kind, file, arrival);
   } finally {
-    const left = downloading.get(req.tenantId)! - 1;
-    if (left > 0) downloading.set(req.tenantId, left);
-    else downloading.delete(req.tenantId);
+    await arrival.release();
   }
 }
 
-/** Per tenant, the importFromUrl downloads this process is receiving now, not yet jobs. */
-const downloading = new Map<string, number>();
-
 async function spoolAndQueue(
-  deps: ImportDeps, req: ImportOptions & Pick<UploadRequest, 'confirmRequest'>, source: FileSource, kind: ImportKind, inProgress: UserError,
+  deps: ImportDeps, req: ImportOptions & Pick<UploadRequest, 'confirmRequest'>, source: FileSource, kind: ImportKind, file: string, room: Arrival,
 ): Promise<ImportResult> {
   const opened = await source.open();
   if (!opened.ok) return opened;
-  const spooled = await spoolUpload(opened.stream, deps.config.spoolDir, deps.config.maxFileSize, source.pastLimit, {
-    maxSpares: deps.config.spoolRetentionMs === 0 ? deps.config.spoolSpareFiles : 0,
-    expectedBytes: source.expectedBytes,
-  });
-  if (!spooled.ok) return { ok: false, code: spooled.code, message: spooled.message, field: source.field };
+  let spooled: Awaited<ReturnType<typeof spoolUpload>>;
+  try {
+    spooled = await spoolUpload(opened.stream, {
+      file,
+      maxBytes: deps.config.maxFileSize,
+      room,
+      spares: { maxSpares: deps.config.spoolRetentionMs === 0 ? deps.config.spoolSpareFiles : 0, expectedBytes: source.declaredBytes },
+    });
+  } catch (err) {
+    source.abandon(); // broken off: the rest of it is not wanted
+    throw err;
+  }
+  if (!spooled.ok) {
+    source.abandon(); // cut off at a limit: the rest of it is not wanted
+    if (spooled.code === 'SPOOL_FULL') throw new SpoolFullError();
+    return { ok: false, code: spooled.code, message: spooled.message, field: source.field };
+  }
+  const filename = opened.filename;
 
   const discard = async (error: UserError): Promise<ImportResult> => {
     await fs.rm(spooled.path, { force: true });
@@ -254,7 +275,7 @@ async function spoolAndQueue(
       });
     }
   }
-  const inspection = await inspectFile(spooled.path, { filename: source.filename, format: req.format, kind });
+  const inspection = await inspectFile(spooled.path, { filename, format: req.format, kind });
   if (!inspection.ok) return discard({ code: inspection.code, message: inspection.message, field: source.field });
 
   if (kind.name === 'LOCATIONS' && req.locationType == null && !inspection.columns.some((name) => normalizeColumnName(name) === 'type')) {
@@ -269,13 +290,15 @@ async function spoolAndQueue(
     format: inspection.format,
     dryRun: req.dryRun ?? false,
     maxErrors: req.maxErrors,
-    filename: source.filename,
+    filename,
     fileSize: spooled.size,
     fileSha256: spooled.sha256,
     spoolPath: spooled.path,
     header: inspection.header,
   }, deps.config.maxActiveJobsPerTenant);
-  if (!job) return discard(inProgress);
+  if (!job) {
+    return discard({ code: 'IMPORT_IN_PROGRESS', message: jobsInProgressMessage(deps.config.maxActiveJobsPerTenant) });
+  }
   deps.metrics.bytesUploaded.inc(spooled.size);
   await deps.bus.publishQueued(job.id);
   return { ok: true, job };

@@ -26,6 +26,11 @@ export interface NewJob {
 }
 
 
+/** Until the transaction ends, no other one counts or adds the tenant's jobs (or its arriving uploads). */
+export async function lockTenantJobs(tx: SqlExecutor, tenantId: string): Promise<void> {
+  await tx.query('select pg_advisory_xact_lock($1, hashtext($2))', [LockIds.TENANT_JOBS, tenantId]);
+}
+
 export async function countActiveJobs(db: SqlExecutor, tenantId: string): Promise<number> {
   const [row] = await db.query<{ n: number }>(
     `select count(*)::int as n from import_jobs where tenant_id = $1 and status = any($2)`,
@@ -37,7 +42,7 @@ export async function countActiveJobs(db: SqlExecutor, tenantId: string): Promis
 /** Inserts the QUEUED job unless the tenant is at its limit of active jobs; null when it is. */
 export async function createJobWithinLimit(db: Database, job: NewJob, maxActive: number): Promise<Job | null> {
   const created = await db.transaction(async (tx) => {
-    await tx.query('select pg_advisory_xact_lock($1, hashtext($2))', [LockIds.TENANT_JOBS, job.tenantId]);
+    await lockTenantJobs(tx, job.tenantId);
     if ((await countActiveJobs(tx, job.tenantId)) >= maxActive) return null;
     const [row] = await tx.query<{ id: string; seq: number; created_ms: number }>(
       `insert into import_jobs (tenant_id, kind, collection, location_type, format, status, dry_run, max_errors,

@@ -3,9 +3,9 @@
  * while the hash thread hashes what has been written (spool/fileHashes.ts). The file is a
  * spare written over where one suits (spoolSpares.ts), else a new one. The size limit is
  * enforced here, by our own count (the multipart parser has none, see api/http/uploadPlugin.ts), so
- * it holds with chunked uploads that announce no length. Past the limit the rest of an upload is
- * read and dropped, so the request ends and gets its answer; a download (importFromUrl) is broken
- * off instead.
+ * it holds with chunked uploads that announce no length; so is the room the spool allows the
+ * file (spoolReservations.ts). Past either, the file is cut off at once and removed: the caller
+ * stops the rest of it (an upload's request drops the rest of its body, a download is aborted).
  */
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
@@ -23,46 +23,67 @@ export class UploadStreamError extends Error {}
 
 export type SpoolResult =
   | { ok: true; path: string; size: number; sha256: string }
-  | { ok: false; code: 'FILE_TOO_LARGE'; message: string };
+  | { ok: false; code: 'FILE_TOO_LARGE' | 'SPOOL_FULL'; message: string };
+
+/** The room the spool has given a file: it may write `allowed` bytes, and ask for more. */
+export interface SpoolRoom {
+  readonly allowed: number;
+  /** Asks for room for `bytes` in all; false when the spool has none to give. */
+  grow(bytes: number): Promise<boolean>;
+}
+
+export interface SpoolOptions {
+  /** Where the file goes (newSpoolFile). */
+  file: string;
+  maxBytes: number;
+  /** Without it the file may take up to maxBytes. */
+  room?: SpoolRoom;
+  spares?: SpareUse;
+}
 
 const SPOOL_BUFFER_BYTES = 1 << 20;
 /** The hash thread is told how far the file is written each time it has grown by this much. */
 const HASH_STEP_BYTES = 4 << 20;
+/**
+ * A file of unknown size reserves room a step at a time: a sixteenth of the size limit, between
+ * 1 and 64 MiB (few round trips to the database, little room held that a small file won't use).
+ */
+export const roomStep = (maxBytes: number) => Math.min(64 << 20, Math.max(1 << 20, Math.floor(maxBytes / 16)));
 
 export const tooLargeMessage = (maxBytes: number) => `The file is larger than the limit of ${maxBytes} bytes`;
+export const SPOOL_FULL_MESSAGE = 'The server has no room for more uploads at the moment; try again later';
 
-class PastLimit extends Error {}
+export const newSpoolFile = (spoolDir: string) => path.join(spoolDir, `${randomUUID()}.upload`);
 
-/**
- * `pastLimit`: what to do with the rest of a file over the limit. An upload must be read to its
- * end ('drain') so that its HTTP request finishes and gets its answer; a download we make
- * ourselves ('stop') is simply broken off.
- */
-export async function spoolUpload(
-  source: Readable, spoolDir: string, maxBytes: number, pastLimit: 'drain' | 'stop' = 'drain', spares: SpareUse = { maxSpares: 0, expectedBytes: null },
-): Promise<SpoolResult> {
+class PastLimit extends Error {
+  constructor(readonly code: 'FILE_TOO_LARGE' | 'SPOOL_FULL') { super(code); }
+}
+
+export async function spoolUpload(source: Readable, opts: SpoolOptions): Promise<SpoolResult> {
+  const { file, maxBytes, room } = opts;
+  const spoolDir = path.dirname(file);
   await fs.promises.mkdir(spoolDir, { recursive: true });
-  const file = path.join(spoolDir, `${randomUUID()}.upload`);
-  const overSpare = await takeSpare(spoolDir, file, spares);
+  const overSpare = await takeSpare(spoolDir, file, opts.spares ?? { maxSpares: 0, expectedBytes: null });
   const out = fs.createWriteStream(file, { highWaterMark: SPOOL_BUFFER_BYTES, flags: overSpare ? 'r+' : 'w' });
   const hash = hashWhileWritten(file);
   let told = 0;
   let size = 0;
-  let tooLarge = false;
+  const pass = (chunk: Buffer, done: (err?: Error | null, chunk?: Buffer) => void) => {
+    if (out.bytesWritten - told >= HASH_STEP_BYTES) hash.written(told = out.bytesWritten);
+    done(null, chunk);
+  };
   const count = new Transform({
     // Room for a few network chunks while the file write is under way, so reading the upload and
     // writing it to disk overlap (at the default 16 KiB, each chunk waited for the previous write).
     highWaterMark: SPOOL_BUFFER_BYTES,
     transform(chunk: Buffer, _enc, done) {
       size += chunk.length;
-      // Past the limit write nothing more; an upload is still read to its end (see pastLimit).
-      if (tooLarge || size > maxBytes) {
-        tooLarge = true;
-        done(pastLimit === 'stop' ? new PastLimit() : undefined);
-        return;
-      }
-      if (out.bytesWritten - told >= HASH_STEP_BYTES) hash.written(told = out.bytesWritten);
-      done(null, chunk);
+      if (size > maxBytes) { done(new PastLimit('FILE_TOO_LARGE')); return; }
+      if (!room || size <= room.allowed) { pass(chunk, done); return; }
+      room.grow(Math.min(maxBytes, size + roomStep(maxBytes))).then(
+        (granted) => (granted ? pass(chunk, done) : done(new PastLimit('SPOOL_FULL'))),
+        (err: Error) => done(err),
+      );
     },
   });
   let sourceError: Error | null = null;
@@ -72,16 +93,13 @@ export async function spoolUpload(
   } catch (err) {
     hash.drop();
     await fs.promises.rm(file, { force: true });
-    if (err instanceof PastLimit) return { ok: false, code: 'FILE_TOO_LARGE', message: tooLargeMessage(maxBytes) };
+    if (err instanceof PastLimit) {
+      return { ok: false, code: err.code, message: err.code === 'FILE_TOO_LARGE' ? tooLargeMessage(maxBytes) : SPOOL_FULL_MESSAGE };
+    }
     // The upload's own stream may have failed before we listened (while the tenant's limit was checked).
     const fromSource = sourceError ?? source.errored;
     if (fromSource) throw new UploadStreamError((fromSource as Error).message);
     throw err;
-  }
-  if (tooLarge) {
-    hash.drop();
-    await fs.promises.rm(file, { force: true });
-    return { ok: false, code: 'FILE_TOO_LARGE', message: tooLargeMessage(maxBytes) };
   }
   try {
     // What a spare holds past this upload's end is an earlier upload's: cut off before anything reads the file.
@@ -91,15 +109,6 @@ export async function spoolUpload(
     await fs.promises.rm(file, { force: true });
     throw err;
   }
-}
-
-/** Reads and drops the rest of a stream, so the HTTP request can finish. */
-export function drain(source: Readable): Promise<void> {
-  return new Promise((resolve) => {
-    if (source.readableEnded || source.destroyed) { resolve(); return; }
-    source.on('end', resolve).on('error', () => resolve()).on('close', resolve);
-    source.resume();
-  });
 }
 
 /** An upload file no job refers to is left by an upload that died half-way (or a crash before its job row). */

@@ -4,6 +4,7 @@
  * uploads cut off half-way.
  */
 import http from 'node:http';
+import net from 'node:net';
 import { print } from 'graphql';
 import { UploadImportDocument } from '../../src/generated/gql/graphql.js';
 
@@ -33,6 +34,8 @@ export interface MultipartAnswer {
   status: number;
   text: string;
   json: { data?: any; errors?: { message: string; extensions?: Record<string, unknown> }[] } | undefined;
+  /** The answer's head came before the last piece was written: the server answered without waiting for the rest. */
+  answeredEarly: boolean;
 }
 
 export interface SendOptions {
@@ -43,6 +46,12 @@ export interface SendOptions {
   /** Waits this long between pieces. */
   pauseMs?: number;
   contentType?: string;
+  /** E.g. a keep-alive agent, to send many requests over a few connections. */
+  agent?: http.Agent;
+  /** Rejects when no whole answer came within this long (a hung request). */
+  timeoutMs?: number;
+  /** Stops writing once the answer's head has come (a client that reads while it sends). */
+  stopWhenAnswered?: boolean;
 }
 
 /** POSTs a multipart body and resolves with the answer. */
@@ -53,27 +62,42 @@ export function sendMultipart(url: string, opts: SendOptions): Promise<Multipart
     ...(opts.key ? { authorization: `Bearer ${opts.key}` } : {}),
     ...(opts.chunked ? { 'transfer-encoding': 'chunked' } : { 'content-length': String(bodies.reduce((n, b) => n + b.length, 0)) }),
   };
+  let sent = false;
+  let answered = false;
+  let timer: NodeJS.Timeout | undefined;
   return new Promise<MultipartAnswer>((resolve, reject) => {
-    const req = http.request(url, { method: 'POST', headers }, (res) => {
+    const req = http.request(url, { method: 'POST', headers, agent: opts.agent }, (res) => {
+      answered = true;
+      const answeredEarly = !sent;
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
         const text = Buffer.concat(chunks).toString('utf8');
         let json: MultipartAnswer['json'];
         try { json = JSON.parse(text); } catch { json = undefined; }
-        resolve({ status: res.statusCode ?? 0, text, json });
+        resolve({ status: res.statusCode ?? 0, text, json, answeredEarly });
+        if (!sent && opts.stopWhenAnswered) req.destroy(); // the rest is not sent
       });
       res.on('error', reject);
     });
     req.on('error', reject);
+    if (opts.timeoutMs) {
+      timer = setTimeout(() => {
+        req.destroy();
+        reject(new Error(`no answer within ${opts.timeoutMs} ms`));
+      }, opts.timeoutMs);
+    }
     (async () => {
       for (const [i, body] of bodies.entries()) {
+        if (opts.stopWhenAnswered && answered) break;
         if (i > 0 && opts.pauseMs) await new Promise((r) => setTimeout(r, opts.pauseMs));
         if (!req.write(body)) await new Promise((r) => req.once('drain', r));
       }
+      if (opts.stopWhenAnswered && answered) return;
+      sent = true;
       req.end();
     })().catch(reject);
-  });
+  }).finally(() => clearTimeout(timer));
 }
 
 /**
@@ -89,4 +113,37 @@ export function startUpload(url: string, key: string, pieces: (string | Buffer)[
   req.on('response', (res) => res.resume());
   for (const p of pieces) req.write(p);
   return req;
+}
+
+/**
+ * Writes `bytes` as they are to a new connection (for what node:http won't send: a broken
+ * chunked encoding, a body shorter than its Content-Length) and resolves with the status of the
+ * answer, or null when the connection closed without one. `halfClose` ends our side after
+ * writing, as a client that has nothing more to send.
+ */
+export function sendRawHttp(port: number, bytes: Buffer, opts: { halfClose?: boolean; timeoutMs?: number } = {}): Promise<number | null> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    const timer = setTimeout(() => { socket.destroy(); reject(new Error(`no answer or close within ${opts.timeoutMs ?? 10_000} ms`)); }, opts.timeoutMs ?? 10_000);
+    let over = false;
+    const done = () => {
+      if (over) return;
+      over = true;
+      clearTimeout(timer);
+      const head = /^HTTP\/1\.1 (\d{3})/.exec(Buffer.concat(chunks).toString('latin1'));
+      resolve(head ? Number(head[1]) : null);
+    };
+    socket.on('data', (c: Buffer) => {
+      chunks.push(c);
+      // One answer is all we wait for; the server may keep the connection open after it.
+      if (/\r\n\r\n/.test(Buffer.concat(chunks).toString('latin1'))) { socket.destroy(); done(); }
+    });
+    socket.on('error', () => { /* a reset after the answer, or instead of one */ });
+    socket.on('close', done);
+    socket.on('connect', () => {
+      socket.write(bytes);
+      if (opts.halfClose) socket.end();
+    });
+  });
 }

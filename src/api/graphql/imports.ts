@@ -2,8 +2,10 @@
 import type { FileUpload, Upload } from 'graphql-upload-minimal';
 import { GraphQLError } from 'graphql';
 import { importFromUrl, importRecords, importUpload, type ImportOptions, type ImportResult, type UserError } from '../../intake/importService.js';
+import type { Readable } from 'node:stream';
 import { UploadStreamError } from '../../spool/spool.js';
-import { multipartShapeOf } from '../http/uploadPlugin.js';
+import { SpoolFullError } from '../../spool/spoolReservations.js';
+import { MultipartError, multipartBodyOf, type MultipartBody } from '../http/multipartRequest.js';
 import type { AppContext } from '../context.js';
 import type { Job } from '../../jobs/jobStore.js';
 import { builder } from './builder.js';
@@ -73,47 +75,57 @@ const ImportFromUrlInput = builder.inputType('ImportFromUrlInput', {
 });
 
 /**
- * A multipart body that turns out malformed only once the file streams (a file part missing, a
- * body cut before its closing boundary, a second file) fails inside the resolver: answer it as
- * the client's error (400, with the parser's message), not as an unexpected one.
+ * Failures that are not the resolver's: a multipart body that turns out malformed only once the
+ * file streams (a file part missing, a body cut before its closing boundary, a second file) is
+ * the client's error (its 4xx, with the parser's message); a spool without room is the server's
+ * condition (503, try again later). Neither is an unexpected error.
  */
-async function badUploadAs400<T>(run: () => Promise<T>): Promise<T> {
+async function asRequestErrors<T>(run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (err) {
-    const status = (err as { status?: unknown }).status;
-    if (err instanceof UploadStreamError || (typeof status === 'number' && status >= 400 && status < 500)) {
-      throw new GraphQLError(`Invalid multipart request: ${(err as Error).message}`, {
-        extensions: { code: 'BAD_REQUEST', http: { status: typeof status === 'number' ? status : 400 } },
+    if (err instanceof SpoolFullError) {
+      throw new GraphQLError(err.message, { extensions: { code: 'SPOOL_FULL', http: { status: 503, headers: { 'retry-after': '60' } } } });
+    }
+    if (err instanceof MultipartError || err instanceof UploadStreamError) {
+      throw new GraphQLError(`Invalid multipart request: ${err.message}`, {
+        extensions: { code: 'BAD_REQUEST', http: { status: err instanceof MultipartError ? err.status : 400 } },
       });
     }
     throw err;
   }
 }
 
-const ONE_FILE_PARTS = 3; // operations, map, the file
+/** How long a request whose file is spooled may take to send its closing boundary. */
+const END_WAIT_MS = 10_000;
 
 /**
- * Waits for the request's end (the file is already spooled: only its closing boundary is left)
- * and refuses a request with more parts than operations, map and one file, as the multipart
- * parser does when it meets the extra part in time (400, no job).
+ * Once the file is spooled only the closing boundary is left: waits for it, and refuses a request
+ * that turns out malformed after its file (a second file part, a broken last part), or that does
+ * not end, as the parser does when it meets the fault in time (4xx, no job).
  */
-async function exactlyOneFile(req: AppContext['req']): Promise<null> {
-  const shape = multipartShapeOf(req);
-  if (!shape) return null;
-  await Promise.race([shape.ended, new Promise((resolve) => setTimeout(resolve, 30_000).unref())]);
-  if (shape.parts() > ONE_FILE_PARTS) throw new UploadStreamError('1 max file uploads exceeded: an upload carries exactly one file');
+async function requestEnded(body: MultipartBody): Promise<null> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => { timer = setTimeout(resolve, END_WAIT_MS, 'late'); });
+  const outcome = await Promise.race([body.finished, late]).finally(() => clearTimeout(timer));
+  if (outcome === 'late') {
+    body.discardRest();
+    throw new UploadStreamError(`The request did not end within ${END_WAIT_MS / 1000} s of its file`);
+  }
+  if (outcome) throw outcome;
   return null;
 }
 
-/** The request's announced length, which bounds the file's (absent for a chunked upload). */
-function contentLength(req: AppContext['req']): number | null {
+/** At most how many bytes the file has: the request's announced length less its other parts (none for a chunked upload). */
+function declaredFileBytes(req: AppContext['req'], body: MultipartBody | undefined): number | null {
   const length = Number(req?.headers['content-length']);
-  return Number.isSafeInteger(length) && length >= 0 ? length : null;
+  if (!body || !Number.isSafeInteger(length) || length < 0) return null;
+  return Math.max(0, length - body.fieldBytes);
 }
 
-async function fileOf(upload: Promise<FileUpload> | Upload): Promise<FileUpload> {
-  return 'promise' in upload ? upload.promise : upload;
+async function receiveFile(upload: Promise<FileUpload> | Upload): Promise<{ stream: Readable; filename: string | null }> {
+  const file = await ('promise' in upload ? upload.promise : upload);
+  return { stream: file.createReadStream(), filename: file.filename ?? null };
 }
 
 /** The options uploadImport and importFromUrl share, whatever brings the file. */
@@ -135,22 +147,14 @@ builder.mutationFields((t) => ({
     type: ImportPayloadRef,
     description: 'Uploads a CSV or NDJSON file (GraphQL multipart request) and queues its import',
     args: { input: t.arg({ type: UploadImportInput, required: true }) },
-    resolve: async (_root, { input }, ctx) => badUploadAs400(async () => {
-      let file: FileUpload;
-      let stream: ReturnType<FileUpload['createReadStream']>;
-      try {
-        file = await fileOf(input.file);
-        stream = file.createReadStream();
-      } catch (err) {
-        // Anything wrong before the file even streams is in the request itself.
-        throw new UploadStreamError((err as Error).message);
-      }
+    resolve: async (_root, { input }, ctx) => asRequestErrors(async () => {
+      const body = multipartBodyOf(ctx.req);
       return toPayload(await importUpload(ctx, {
         ...fileImportOptions(ctx, input),
-        confirmRequest: () => exactlyOneFile(ctx.req),
-        stream,
-        filename: file.filename ?? null,
-        expectedBytes: contentLength(ctx.req),
+        receive: () => receiveFile(input.file),
+        declaredBytes: declaredFileBytes(ctx.req, body),
+        confirmRequest: body && (() => requestEnded(body)),
+        abandon: body && (() => body.discardRest()),
       }));
     }),
   }),
@@ -158,7 +162,7 @@ builder.mutationFields((t) => ({
     type: ImportPayloadRef,
     args: { input: t.arg({ type: ImportBatchInput, required: true }) },
     description: 'Imports up to 5,000 records sent in the request, and answers with the finished job',
-    resolve: async (_root, { input }, ctx) => toPayload(await importRecords(ctx, {
+    resolve: async (_root, { input }, ctx) => asRequestErrors(async () => toPayload(await importRecords(ctx, {
       tenantId: ctx.tenant.id,
       kind: input.kind,
       collection: input.collection,
@@ -166,16 +170,16 @@ builder.mutationFields((t) => ({
       records: input.records,
       dryRun: input.dryRun,
       maxErrors: input.maxErrors,
-    })),
+    }))),
   }),
   importFromUrl: t.field({
     type: ImportPayloadRef,
     args: { input: t.arg({ type: ImportFromUrlInput, required: true }) },
     description: 'Downloads a file from an https:// URL or s3://bucket/key during the request, and queues its import',
-    resolve: async (_root, { input }, ctx) => toPayload(await importFromUrl(ctx, {
+    resolve: async (_root, { input }, ctx) => asRequestErrors(async () => toPayload(await importFromUrl(ctx, {
       ...fileImportOptions(ctx, input),
       url: input.url,
       s3: input.s3,
-    })),
+    }))),
   }),
 }));

@@ -1,0 +1,130 @@
+/**
+ * The limits on files arriving into the spool (uploads, downloads, batches), decided before the
+ * first byte is written, by every instance on the database alike (each file holds a row of
+ * upload_reservations while it arrives):
+ * - a tenant with MAX_ACTIVE_JOBS_PER_TENANT imports queued, running or arriving, or with
+ *   MAX_CONCURRENT_UPLOADS_PER_TENANT files arriving, gets IMPORT_IN_PROGRESS;
+ * - the spool holds at most SPOOL_MAX_BYTES: the files in its folder (spares aside: there are at
+ *   most SPOOL_SPARE_FILES of them, and uploads write over them) plus what arriving files may
+ *   still write. A file of known size reserves all of it at once; one of unknown size (a chunked
+ *   upload, a download) reserves a step at a time as it grows, and is cut off when there is no
+ *   more room. Past the cap the answer is SpoolFullError, which the API turns into a 503.
+ * The folder is measured, not reckoned, so files another instance writes into a shared folder
+ * count as they are.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { Config } from '../config.js';
+import type { Database } from '../db/database.js';
+import { countActiveJobs, lockTenantJobs } from '../jobs/jobStore.js';
+import {
+  countTenantReservations, deleteReservation, dropExpiredReservations, insertReservation, listReservations, lockSpoolRoom,
+  renewReservation, setReservationBytes, type ReservationRow,
+} from '../jobs/uploadReservations.js';
+import { roomStep, SPOOL_FULL_MESSAGE, type SpoolRoom } from './spool.js';
+import { isSpare } from './spoolSpares.js';
+
+/** The spool has no room for the file: the server's condition, not the client's fault. */
+export class SpoolFullError extends Error {
+  constructor() { super(SPOOL_FULL_MESSAGE); }
+}
+
+/** A reservation not renewed for this long stops counting (its instance died). */
+const RESERVATION_TTL_MS = 30_000;
+const RENEW_EVERY_MS = 10_000;
+
+/** Room in the spool for one arriving file, held until released (once its job exists, or it is refused). */
+export interface Arrival extends SpoolRoom {
+  release(): Promise<void>;
+}
+
+export const jobsInProgressMessage = (max: number) =>
+  `This tenant already has ${max} import(s) queued or running; wait for it to finish or cancel it`;
+
+/** The tenant is at one of its limits: the upload is refused as it is (a UserError). */
+export interface TenantBusy { code: 'IMPORT_IN_PROGRESS'; message: string }
+
+export interface ArrivalRequest {
+  tenantId: string;
+  /** Where the file will be written (newSpoolFile). */
+  file: string;
+  /** At most how many bytes it has, when known. */
+  bytes: number | null;
+}
+
+type Limits = Pick<Config, 'maxActiveJobsPerTenant' | 'maxConcurrentUploadsPerTenant' | 'maxFileSize' | 'spoolDir' | 'spoolMaxBytes'>;
+
+/** Reserves room for a file about to arrive, or says why not (TenantBusy, or SpoolFullError thrown). */
+export async function reserveArrival(deps: { db: Database; config: Limits }, req: ArrivalRequest): Promise<Arrival | TenantBusy> {
+  const { db, config } = deps;
+  const wanted = Math.min(req.bytes ?? roomStep(config.maxFileSize), config.maxFileSize);
+  const reserved = await db.transaction(async (tx): Promise<string | TenantBusy> => {
+    await lockTenantJobs(tx, req.tenantId);
+    await dropExpiredReservations(tx, req.tenantId);
+    const active = await countActiveJobs(tx, req.tenantId);
+    const arriving = await countTenantReservations(tx, req.tenantId);
+    if (arriving >= config.maxConcurrentUploadsPerTenant || (arriving > 0 && active + arriving >= config.maxActiveJobsPerTenant)) {
+      return {
+        code: 'IMPORT_IN_PROGRESS',
+        message: `This tenant already has ${arriving} file(s) arriving (at most ${config.maxConcurrentUploadsPerTenant} at once); send the next once it is queued`,
+      };
+    }
+    if (active >= config.maxActiveJobsPerTenant) {
+      return { code: 'IMPORT_IN_PROGRESS', message: jobsInProgressMessage(config.maxActiveJobsPerTenant) };
+    }
+    await lockSpoolRoom(tx);
+    if (await bytesInUse(config.spoolDir, await listReservations(tx)) + wanted > config.spoolMaxBytes) throw new SpoolFullError();
+    return insertReservation(tx, { tenantId: req.tenantId, spoolPath: req.file, bytes: wanted, ttlMs: RESERVATION_TTL_MS });
+  });
+  if (typeof reserved !== 'string') return reserved;
+  const id = reserved;
+
+  let allowed = wanted;
+  // A failed renewal (the database away for a moment) is tried again at the next one; a row
+  // that expires meanwhile only loosens the limits for this one file.
+  const renewal = setInterval(() => { renewReservation(db, id, RESERVATION_TTL_MS).catch(() => {}); }, RENEW_EVERY_MS);
+  renewal.unref();
+  let released = false;
+  return {
+    get allowed() { return allowed; },
+    async grow(bytes) {
+      const granted = await db.transaction(async (tx) => {
+        await lockSpoolRoom(tx);
+        const others = (await listReservations(tx)).filter((r) => r.id !== id);
+        if (await bytesInUse(config.spoolDir, [...others, { id, spoolPath: req.file, bytes }]) > config.spoolMaxBytes) return false;
+        await setReservationBytes(tx, id, bytes);
+        return true;
+      });
+      if (granted) allowed = bytes;
+      return granted;
+    },
+    async release() {
+      if (released) return;
+      released = true;
+      clearInterval(renewal);
+      // If the database is away, the row expires by itself.
+      await deleteReservation(db, id).catch(() => {});
+    },
+  };
+}
+
+/**
+ * What the spool holds: its files as they are now (spares aside), plus what each arriving file
+ * may still write beyond what it has written.
+ */
+async function bytesInUse(spoolDir: string, reservations: ReservationRow[]): Promise<number> {
+  const names = await fs.readdir(spoolDir).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return [];
+    throw err;
+  });
+  const sizes = new Map<string, number>();
+  await Promise.all(names.filter((name) => !isSpare(name)).map(async (name) => {
+    const file = path.join(spoolDir, name);
+    const stat = await fs.stat(file).catch(() => null); // removed meanwhile
+    if (stat?.isFile()) sizes.set(file, stat.size);
+  }));
+  let total = 0;
+  for (const size of sizes.values()) total += size;
+  for (const r of reservations) total += Math.max(0, r.bytes - (sizes.get(r.spoolPath) ?? 0));
+  return total;
+}
