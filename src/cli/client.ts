@@ -12,12 +12,13 @@ import {
   type ImportFormat, type ImportKind, type JobStatus, type LocationType,
 } from '../generated/gql/graphql.js';
 import { spreadsheetCell } from '../reports/errorReport.js';
+import { commandLine } from './commandName.js';
 
 interface GlobalOptions { url: string; key?: string; json?: boolean }
 
 function clientFrom(command: Command): { client: BulkImportClient; json: boolean } {
   const opts = command.optsWithGlobals<GlobalOptions>();
-  if (!opts.key) throw new Error('An API key is needed: --key or BULK_IMPORT_KEY (make one with `bulk-import keys create --tenant NAME`)');
+  if (!opts.key) throw new Error(`An API key is needed: --key or BULK_IMPORT_KEY (make one with ${commandLine('keys create --tenant NAME')})`);
   return { client: new BulkImportClient({ url: opts.url, key: opts.key }), json: Boolean(opts.json) };
 }
 
@@ -31,7 +32,7 @@ function summary(job: JobSnapshot): string {
     ...(job.rowsCreated + job.rowsUpdated > 0 ? [`  records: ${num(job.rowsCreated)} created, ${num(job.rowsUpdated)} updated`] : []),
     `  time: ${job.elapsedSeconds?.toFixed(1) ?? '-'} s, ${num(job.insertRate)} rows/s`,
     ...(job.failureReason ? [`  reason: ${job.failureReason}`] : []),
-    ...(job.rowsFailed > 0 ? [`  see the failed rows: bulk-import errors ${job.id}`] : []),
+    ...(job.rowsFailed > 0 ? [`  see the failed rows: ${commandLine('errors', job.id)}`] : []),
   ].join('\n');
 }
 
@@ -120,7 +121,7 @@ export function registerClientCommands(program: Command): void {
       const header = ['ID', 'KIND', 'STATUS', 'IMPORTED', 'FAILED', 'DONE', 'FILE', 'CREATED'];
       const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
       for (const r of [header, ...rows]) print(r.map((c, i) => String(c).padEnd(widths[i])).join('  ').trimEnd());
-      print(`${jobs.edges.length} of ${jobs.totalCount}${jobs.pageInfo.hasNextPage ? `; next page: bulk-import jobs --after ${jobs.pageInfo.endCursor}` : ''}`);
+      print(`${jobs.edges.length} of ${jobs.totalCount}${jobs.pageInfo.hasNextPage ? `; next page: ${commandLine('jobs --after', jobs.pageInfo.endCursor ?? '')}` : ''}`);
     });
 
   program.command('job').description('Show one job').argument('<id>')
