@@ -62,8 +62,13 @@ describe('bulk-import upload / jobs / job / errors', () => {
 
     const errors = await cli(['errors', job.id, '--csv']);
     expect(errors.code).toBe(0);
-    // A value that a spreadsheet would run as a formula is neutralised.
-    expect(errors.stdout).toBe("line,column,value,message\n3,event_type,'=cmd(),\"event_type must be one of identify_user, identify_company, page_view, track\"\n");
+    // The job's error report itself (errorReportUrl), with its columns; a value that a
+    // spreadsheet would run as a formula is neutralised.
+    const [header, first, end, ...more] = errors.stdout.split('\r\n');
+    expect([header, end, more]).toEqual(['line,column,value,message,row', '', []]);
+    expect(first).toMatch(/^3,event_type,'=cmd\(\),"event_type must be one of identify_user, identify_company, page_view, track","\{/);
+    const report = await fetch(`${t.url.replace(/\/graphql$/, '')}/jobs/${encodeURIComponent(job.id)}/errors.csv`, { headers: { authorization: `Bearer ${key}` } });
+    expect(errors.stdout).toBe(await report.text());
 
     const shown = await cli(['job', job.id, '--json']);
     expect(JSON.parse(shown.stdout)).toMatchObject({ id: job.id, rowsFailed: 1 });

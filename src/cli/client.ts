@@ -4,6 +4,7 @@
  * scripts. Exit codes: 0 success; 1 the job failed, was cancelled, or had failed rows; 2 the
  * upload was refused (user errors) or the command could not run.
  */
+import { pipeline } from 'node:stream/promises';
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { BulkImportClient, type JobSnapshot } from '../client/bulkImportClient.js';
@@ -11,7 +12,6 @@ import {
   ClientJobDocument, ClientJobErrorsDocument, ClientJobsDocument,
   type ImportFormat, type ImportKind, type JobStatus, type LocationType,
 } from '../generated/gql/graphql.js';
-import { spreadsheetCell } from '../reports/errorReport.js';
 import { commandLine } from './commandName.js';
 
 interface GlobalOptions { url: string; key?: string; json?: boolean }
@@ -132,10 +132,18 @@ export function registerClientCommands(program: Command): void {
       print(json ? JSON.stringify(job, null, 2) : summary(job));
     });
 
-  program.command('errors').description("List a job's failed rows: line, column, value, message").argument('<id>')
-    .option('--csv', 'print CSV')
+  program.command('errors').description("List a job's failed rows in line order: line, column, value, message").argument('<id>')
+    .option('--csv', "print the job's error report (errorReportUrl): CSV of line, column, value, message, original row")
     .action(async (id: string, opts: { csv?: boolean }, command: Command) => {
       const { client, json } = clientFrom(command);
+      if (opts.csv) {
+        // The server's report itself, so every CSV of a job's errors has the same columns and cells.
+        const { found, csv } = await client.errorReport(id);
+        if (!found) { console.error('Job not found'); process.exitCode = 2; return; }
+        if (csv) await pipeline(csv, process.stdout, { end: false });
+        else console.error('The job has no row errors');
+        return;
+      }
       const all: { line: number; column?: string | null; value?: string | null; message: string }[] = [];
       let after: string | null | undefined;
       for (;;) {
@@ -146,9 +154,6 @@ export function registerClientCommands(program: Command): void {
         after = job.errors.pageInfo.endCursor;
       }
       if (json) print(JSON.stringify(all, null, 2));
-      else if (opts.csv) {
-        print('line,column,value,message');
-        for (const e of all) print([String(e.line), spreadsheetCell(e.column), spreadsheetCell(e.value), spreadsheetCell(e.message)].join(','));
-      } else for (const e of all) print(`line ${e.line}${e.column ? `, ${e.column}` : ''}${e.value != null ? ` (${JSON.stringify(e.value)})` : ''}: ${e.message}`);
+      else for (const e of all) print(`line ${e.line}${e.column ? `, ${e.column}` : ''}${e.value != null ? ` (${JSON.stringify(e.value)})` : ''}: ${e.message}`);
     });
 }
