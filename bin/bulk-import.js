@@ -1,11 +1,8 @@
 #!/usr/bin/env node
-// Runs the TypeScript CLI through tsx, so the package needs no build step.
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { createRequire } from 'node:module';
+// `bulk-import`: runs the TypeScript CLI (src/cli/index.ts) in this process through tsx's loader,
+// so a clone needs no build step, and the CLI's own signal handling (Ctrl-C stops `serve`
+// gracefully) and exit codes are what the caller gets.
+import { register } from 'tsx/esm/api';
 
-const require = createRequire(import.meta.url);
-const tsx = require.resolve('tsx/cli');
-const entry = fileURLToPath(new URL('../src/cli/index.ts', import.meta.url));
-const result = spawnSync(process.execPath, [tsx, entry, ...process.argv.slice(2)], { stdio: 'inherit' });
-process.exit(result.status ?? 1);
+register();
+await import('../src/cli/index.ts');

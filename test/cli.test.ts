@@ -1,4 +1,7 @@
-/** The client commands of `bulk-import`, run as a user runs them: a child process against the real server. */
+/**
+ * The client commands of `bulk-import`, run as a user runs them (`npx bulk-import ...` from the
+ * repository, as the README says) in a child process against the real server.
+ */
 import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -11,10 +14,18 @@ const run = promisify(execFile);
 let t: TestApp;
 let key: string;
 
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+/** npm resolves `npx bulk-import` to package.json's bin, and never asks the registry for anything. */
+const offlineNpm = { npm_config_offline: 'true', npm_config_update_notifier: 'false' };
+
+/**
+ * Runs package.json's bin, as `npx bulk-import` does; `npx: true` goes through npx itself (a
+ * second or two slower: npm starts first).
+ */
+async function cli(args: string[], opts: { env?: NodeJS.ProcessEnv; npx?: boolean } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  const [command, prefix] = opts.npx ? ['npx', ['bulk-import']] : [process.execPath, ['bin/bulk-import.js']];
   try {
-    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', ...args], {
-      env: { ...process.env, BULK_IMPORT_URL: t.url, BULK_IMPORT_KEY: key }, timeout: 60_000,
+    const { stdout, stderr } = await run(command, [...prefix, ...args], {
+      env: { ...process.env, ...offlineNpm, BULK_IMPORT_URL: t.url, BULK_IMPORT_KEY: key, ...opts.env }, timeout: 60_000,
     });
     return { code: 0, stdout, stderr };
   } catch (err) {
@@ -51,8 +62,13 @@ describe('bulk-import upload / jobs / job / errors', () => {
 
     const errors = await cli(['errors', job.id, '--csv']);
     expect(errors.code).toBe(0);
-    // A value that a spreadsheet would run as a formula is neutralised.
-    expect(errors.stdout).toBe("line,column,value,message\n3,event_type,'=cmd(),\"event_type must be one of identify_user, identify_company, page_view, track\"\n");
+    // The job's error report itself (errorReportUrl), with its columns; a value that a
+    // spreadsheet would run as a formula is neutralised.
+    const [header, first, end, ...more] = errors.stdout.split('\r\n');
+    expect([header, end, more]).toEqual(['line,column,value,message,row', '', []]);
+    expect(first).toMatch(/^3,event_type,'=cmd\(\),"event_type must be one of identify_user, identify_company, page_view, track","\{/);
+    const report = await fetch(`${t.url.replace(/\/graphql$/, '')}/jobs/${encodeURIComponent(job.id)}/errors.csv`, { headers: { authorization: `Bearer ${key}` } });
+    expect(errors.stdout).toBe(await report.text());
 
     const shown = await cli(['job', job.id, '--json']);
     expect(JSON.parse(shown.stdout)).toMatchObject({ id: job.id, rowsFailed: 1 });
@@ -78,10 +94,50 @@ describe('bulk-import upload / jobs / job / errors', () => {
   });
 
   it('says how to get a key when there is none', async () => {
-    const { code, stderr } = await run(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', 'jobs'], {
-      env: { ...process.env, BULK_IMPORT_URL: t.url, BULK_IMPORT_KEY: '' },
-    }).then(() => ({ code: 0, stderr: '' }), (e: { code: number; stderr: string }) => e);
-    expect(code).not.toBe(0);
-    expect(stderr).toContain('keys create');
+    const { code, stderr } = await cli(['jobs'], { env: { BULK_IMPORT_KEY: '' } });
+    expect(code).toBe(2);
+    expect(stderr).toContain('make one with npx bulk-import keys create --tenant NAME');
+  });
+});
+
+describe('invoking bulk-import as the README says', () => {
+  it('is package.json\'s bin: an executable file with a node shebang, executable in git too', async () => {
+    const pkg = JSON.parse(await fs.readFile('package.json', 'utf8'));
+    expect(pkg.bin).toEqual({ 'bulk-import': 'bin/bulk-import.js' });
+    // tsx runs the TypeScript sources, so a clone needs only `npm ci`: it must not be a dev dependency.
+    expect(pkg.dependencies.tsx).toBeDefined();
+    const bin = await fs.readFile(pkg.bin['bulk-import'], 'utf8');
+    expect(bin.split('\n')[0]).toBe('#!/usr/bin/env node');
+    expect((await fs.stat(pkg.bin['bulk-import'])).mode & 0o111).toBe(0o111);
+    // A fresh clone gets the mode git holds, not the one on this disk.
+    const { stdout } = await run('git', ['ls-files', '--stage', pkg.bin['bulk-import']]);
+    expect(stdout).toMatch(/^100755 /);
+  });
+
+  it('`npx bulk-import --help` runs and names the command as the README does', async () => {
+    const { code, stdout } = await cli(['--help'], { npx: true });
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^Usage: npx bulk-import \[options\] \[command\]\n/);
+    const keysHelp = await cli(['keys', 'create', '--help']);
+    expect(keysHelp.stdout).toMatch(/^Usage: npx bulk-import keys create \[options\]\n/);
+  });
+
+  it('its hints are commands that run as printed: the summary\'s `errors` line, the next page of `jobs`', async () => {
+    const file = path.join(t.dataDir, 'hint.csv');
+    await fs.writeFile(file, eventsCsv([eventRow(0), eventRow(1, { event_type: 'nope' })]));
+    const upload = await cli(['upload', file, '--kind', 'EVENTS']);
+    expect(upload.code).toBe(1);
+    const hint = upload.stdout.match(/see the failed rows: (.+)\n/)?.[1];
+    expect(hint).toMatch(/^npx bulk-import errors \S+$/);
+    const errors = await cli(hint!.split(' ').slice(2), { npx: true });
+    expect(errors.code).toBe(0);
+    expect(errors.stdout).toBe('line 3, event_type ("nope"): event_type must be one of identify_user, identify_company, page_view, track\n');
+
+    const firstPage = await cli(['jobs', '--first', '1']);
+    const next = firstPage.stdout.match(/next page: (.+)\n/)?.[1];
+    expect(next).toMatch(/^npx bulk-import jobs --after \S+$/);
+    const secondPage = await cli(next!.split(' ').slice(2).concat('--first', '1'));
+    expect(secondPage.code).toBe(0);
+    expect(secondPage.stdout).not.toBe(firstPage.stdout);
   });
 });

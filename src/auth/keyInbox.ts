@@ -19,6 +19,26 @@ export const inboxDir = (dataDir: string) => path.join(dataDir, 'key-inbox');
 /** The server writes its pid here while it holds the embedded database. */
 export const serverPidFile = (dataDir: string) => path.join(dataDir, 'server.pid');
 
+/** Whether a live process holds the embedded database in `dataDir`, going by its pid file. */
+export async function embeddedServerRunning(dataDir: string): Promise<boolean> {
+  let pid: number;
+  try {
+    pid = Number(await fs.readFile(serverPidFile(dataDir), 'utf8'));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: the process exists but belongs to another user; opening the folder beside it would
+    // be two processes on one PGlite database.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 export async function postToInbox(dataDir: string, entry: InboxEntry): Promise<string> {
   const dir = inboxDir(dataDir);
   await fs.mkdir(dir, { recursive: true });

@@ -4,6 +4,7 @@
  * scripts. Exit codes: 0 success; 1 the job failed, was cancelled, or had failed rows; 2 the
  * upload was refused (user errors) or the command could not run.
  */
+import { pipeline } from 'node:stream/promises';
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { BulkImportClient, type JobSnapshot } from '../client/bulkImportClient.js';
@@ -11,13 +12,13 @@ import {
   ClientJobDocument, ClientJobErrorsDocument, ClientJobsDocument,
   type ImportFormat, type ImportKind, type JobStatus, type LocationType,
 } from '../generated/gql/graphql.js';
-import { spreadsheetCell } from '../reports/errorReport.js';
+import { commandLine } from './commandName.js';
 
 interface GlobalOptions { url: string; key?: string; json?: boolean }
 
 function clientFrom(command: Command): { client: BulkImportClient; json: boolean } {
   const opts = command.optsWithGlobals<GlobalOptions>();
-  if (!opts.key) throw new Error('An API key is needed: --key or BULK_IMPORT_KEY (make one with `bulk-import keys create --tenant NAME`)');
+  if (!opts.key) throw new Error(`An API key is needed: --key or BULK_IMPORT_KEY (make one with ${commandLine('keys create --tenant NAME')})`);
   return { client: new BulkImportClient({ url: opts.url, key: opts.key }), json: Boolean(opts.json) };
 }
 
@@ -31,7 +32,7 @@ function summary(job: JobSnapshot): string {
     ...(job.rowsCreated + job.rowsUpdated > 0 ? [`  records: ${num(job.rowsCreated)} created, ${num(job.rowsUpdated)} updated`] : []),
     `  time: ${job.elapsedSeconds?.toFixed(1) ?? '-'} s, ${num(job.insertRate)} rows/s`,
     ...(job.failureReason ? [`  reason: ${job.failureReason}`] : []),
-    ...(job.rowsFailed > 0 ? [`  see the failed rows: bulk-import errors ${job.id}`] : []),
+    ...(job.rowsFailed > 0 ? [`  see the failed rows: ${commandLine('errors', job.id)}`] : []),
   ].join('\n');
 }
 
@@ -120,7 +121,7 @@ export function registerClientCommands(program: Command): void {
       const header = ['ID', 'KIND', 'STATUS', 'IMPORTED', 'FAILED', 'DONE', 'FILE', 'CREATED'];
       const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
       for (const r of [header, ...rows]) print(r.map((c, i) => String(c).padEnd(widths[i])).join('  ').trimEnd());
-      print(`${jobs.edges.length} of ${jobs.totalCount}${jobs.pageInfo.hasNextPage ? `; next page: bulk-import jobs --after ${jobs.pageInfo.endCursor}` : ''}`);
+      print(`${jobs.edges.length} of ${jobs.totalCount}${jobs.pageInfo.hasNextPage ? `; next page: ${commandLine('jobs --after', jobs.pageInfo.endCursor ?? '')}` : ''}`);
     });
 
   program.command('job').description('Show one job').argument('<id>')
@@ -131,10 +132,18 @@ export function registerClientCommands(program: Command): void {
       print(json ? JSON.stringify(job, null, 2) : summary(job));
     });
 
-  program.command('errors').description("List a job's failed rows: line, column, value, message").argument('<id>')
-    .option('--csv', 'print CSV')
+  program.command('errors').description("List a job's failed rows in line order: line, column, value, message").argument('<id>')
+    .option('--csv', "print the job's error report (errorReportUrl): CSV of line, column, value, message, original row")
     .action(async (id: string, opts: { csv?: boolean }, command: Command) => {
       const { client, json } = clientFrom(command);
+      if (opts.csv) {
+        // The server's report itself, so every CSV of a job's errors has the same columns and cells.
+        const { found, csv } = await client.errorReport(id);
+        if (!found) { console.error('Job not found'); process.exitCode = 2; return; }
+        if (csv) await pipeline(csv, process.stdout, { end: false });
+        else console.error('The job has no row errors');
+        return;
+      }
       const all: { line: number; column?: string | null; value?: string | null; message: string }[] = [];
       let after: string | null | undefined;
       for (;;) {
@@ -145,9 +154,6 @@ export function registerClientCommands(program: Command): void {
         after = job.errors.pageInfo.endCursor;
       }
       if (json) print(JSON.stringify(all, null, 2));
-      else if (opts.csv) {
-        print('line,column,value,message');
-        for (const e of all) print([String(e.line), spreadsheetCell(e.column), spreadsheetCell(e.value), spreadsheetCell(e.message)].join(','));
-      } else for (const e of all) print(`line ${e.line}${e.column ? `, ${e.column}` : ''}${e.value != null ? ` (${JSON.stringify(e.value)})` : ''}: ${e.message}`);
+      else for (const e of all) print(`line ${e.line}${e.column ? `, ${e.column}` : ''}${e.value != null ? ` (${JSON.stringify(e.value)})` : ''}: ${e.message}`);
     });
 }

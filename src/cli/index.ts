@@ -7,9 +7,10 @@ import { Command } from 'commander';
 import { loadConfig } from '../config.js';
 import { registerKeyCommands } from './keys.js';
 import { registerClientCommands } from './client.js';
+import { COMMAND_NAME } from './commandName.js';
 
 const program = new Command();
-program.name('bulk-import').description('Bulk-import service: server and client');
+program.name(COMMAND_NAME).description('Bulk-import service: server and client');
 // A command that could not run (bad arguments, no key, server unreachable) exits 2; 1 is kept for
 // a job that ran and failed. Set before the commands are added: they inherit it.
 program.exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));

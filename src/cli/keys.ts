@@ -3,30 +3,56 @@
  * folder belongs to the server while it runs, so `keys create` hands the new key's hash to it
  * through the key inbox (auth/keyInbox.ts) and prints the key once the server has stored it; with
  * no server running, it opens the folder itself.
+ *
+ * The embedded folder is DATA_DIR, by default ./data of the current folder: run from another
+ * folder, or with another DATA_DIR than the server's, a key lands in a database no server reads.
+ * So with no server on the folder the commands say so on stderr, naming the folder, and refuse
+ * outright when the folder holds no database at all (they would create one only to hold the key).
  */
 import fs from 'node:fs/promises';
+import path from 'node:path';
 import type { Command } from 'commander';
 import { createKey, generateKey, hashKey, listKeys, revokeKey } from '../auth/apiKeys.js';
-import { postToInbox, serverPidFile, waitUntilTaken } from '../auth/keyInbox.js';
+import { embeddedServerRunning, postToInbox, serverPidFile, waitUntilTaken } from '../auth/keyInbox.js';
 import type { Config } from '../config.js';
-import type { Database } from '../db/database.js';
+import { pgliteFolder, type Database } from '../db/database.js';
 import { openDatabase } from '../db/openDatabase.js';
+import { commandLine } from './commandName.js';
 
+/** Where a key command's change goes: Postgres, the running embedded server, or the embedded folder itself. */
+type Target = 'postgres' | 'embedded server' | 'embedded folder';
 
-async function embeddedServerRunning(dataDir: string): Promise<boolean> {
-  try {
-    const pid = Number(await fs.readFile(serverPidFile(dataDir), 'utf8'));
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
+const pointAtServer = 'set DATA_DIR to its data folder (by default ./data in the folder it was started from)';
+
+/**
+ * `change` says what the command writes ("The new key is stored"); writing where no server reads
+ * gets a warning that names the folder.
+ */
+async function targetOf(config: Config, change?: string): Promise<Target> {
+  if (config.databaseUrl) return 'postgres';
+  const { dataDir } = config;
+  if (await embeddedServerRunning(dataDir)) return 'embedded server';
+  const hasDatabase = await fs.access(path.join(pgliteFolder(dataDir), 'PG_VERSION')).then(() => true, () => false);
+  if (!hasDatabase) {
+    throw new Error(`No bulk-import server is running on the data folder ${dataDir}, and the folder holds no database. `
+      + `Start the server first (${commandLine('serve')}); if one is running elsewhere, ${pointAtServer}, or DATABASE_URL for PostgreSQL.`);
   }
+  if (change) {
+    console.error(`Warning: no bulk-import server is running on the data folder ${dataDir}. ${change} in the database there `
+      + `and takes effect for a server on that folder. If your server runs elsewhere, ${pointAtServer}.`);
+  }
+  return 'embedded folder';
 }
 
 async function withDatabase<T>(config: Config, fn: (db: Database) => Promise<T>): Promise<T> {
   const db = await openDatabase(config);
   try { return await fn(db); } finally { await db.close(); }
 }
+
+const notTaken = (config: Config, what: string) => new Error(
+  `The server named in ${serverPidFile(config.dataDir)} did not take the ${what} within 15 s; is it healthy? `
+  + 'If no server runs on that folder any more, delete that file and run this again.',
+);
 
 export function registerKeyCommands(program: Command, loadConfig: () => Config): void {
   const keys = program.command('keys').description('Manage API keys');
@@ -35,12 +61,12 @@ export function registerKeyCommands(program: Command, loadConfig: () => Config):
     .requiredOption('--tenant <name>', 'tenant name')
     .action(async ({ tenant }: { tenant: string }) => {
       const config = loadConfig();
-      if (!config.databaseUrl && await embeddedServerRunning(config.dataDir)) {
+      if (await targetOf(config, 'The new key is stored') === 'embedded server') {
         const { key, hash, prefix } = generateKey();
         const file = await postToInbox(config.dataDir, { op: 'create', tenant, hash, prefix });
         if (!(await waitUntilTaken(file, 15_000))) {
           await fs.rm(file, { force: true });
-          throw new Error('The running server did not take the new key within 15 s; is it healthy?');
+          throw notTaken(config, 'new key');
         }
         process.stdout.write(`${key}\n`);
         return;
@@ -54,7 +80,7 @@ export function registerKeyCommands(program: Command, loadConfig: () => Config):
     .option('--json', 'print JSON')
     .action(async (opts: { tenant?: string; json?: boolean }) => {
       const config = loadConfig();
-      if (!config.databaseUrl && await embeddedServerRunning(config.dataDir)) {
+      if (await targetOf(config) === 'embedded server') {
         throw new Error('The embedded database is held by the running server; stop it to list keys (or use DATABASE_URL)');
       }
       const rows = await withDatabase(config, (db) => listKeys(db, opts.tenant));
@@ -68,9 +94,9 @@ export function registerKeyCommands(program: Command, loadConfig: () => Config):
     .argument('<idOrKey>')
     .action(async (idOrKey: string) => {
       const config = loadConfig();
-      if (!config.databaseUrl && await embeddedServerRunning(config.dataDir)) {
+      if (await targetOf(config, 'The key is revoked') === 'embedded server') {
         const file = await postToInbox(config.dataDir, { op: 'revoke', idOrKeyHash: idOrKey.startsWith('bik_') ? hashKey(idOrKey) : idOrKey });
-        if (!(await waitUntilTaken(file, 15_000))) throw new Error('The running server did not take the revocation within 15 s');
+        if (!(await waitUntilTaken(file, 15_000))) throw notTaken(config, 'revocation');
         console.error('Revocation sent to the running server');
         return;
       }

@@ -12,12 +12,14 @@ import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
+import { Readable } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { print, type ExecutionResult } from 'graphql';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import {
-  ClientJobProgressDocument, ClientUploadImportDocument,
+  ClientJobErrorReportDocument, ClientJobProgressDocument, ClientUploadImportDocument,
   type ClientJobFragment, type ClientUploadImportMutation, type UploadImportInput,
 } from '../generated/gql/graphql.js';
 
@@ -125,6 +127,20 @@ export class BulkImportClient {
     if (!req.writableFinished) req.destroy();
     await sending;
     return this.readResult<ClientUploadImportMutation>(res.statusCode ?? 0, text).uploadImport;
+  }
+
+  /**
+   * A job's error report (`errorReportUrl`: CSV of line, column, value, message, original row, in
+   * line order) as the server streams it. `csv` is null when the job has no row errors.
+   */
+  async errorReport(jobId: string): Promise<{ found: boolean; csv: Readable | null }> {
+    const { job } = await this.request(ClientJobErrorReportDocument, { id: jobId });
+    if (!job) return { found: false, csv: null };
+    if (!job.errorReportUrl) return { found: true, csv: null };
+    const res = await fetch(job.errorReportUrl, { headers: { authorization: `Bearer ${this.key}` } });
+    if (res.status !== 200 || !res.body) throw new BulkImportError(`HTTP ${res.status} for ${job.errorReportUrl}`);
+    // fetch's body is the web stream of Node's own implementation; the DOM typing just does not say so.
+    return { found: true, csv: Readable.fromWeb(res.body as WebReadableStream<Uint8Array>) };
   }
 
   /** Follows `jobProgress` until the job ends; resolves to its final state. */

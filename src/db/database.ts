@@ -3,6 +3,7 @@
  * Postgres, or an embedded PGlite when no DATABASE_URL is set. Drizzle gives typed queries on
  * both; the raw `query` and `copy` exist for the bulk path, where COPY is the point.
  */
+import path from 'node:path';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { schema } from './schema.js';
 
@@ -35,3 +36,6 @@ export function copyStatement(table: string, columns: readonly string[], source:
   const list = columns.map((c) => `"${c}"`).join(', ');
   return `COPY "${table}" (${list}) FROM ${source} WITH (FORMAT ${format})`;
 }
+
+/** Where the embedded database lives inside the data folder. */
+export const pgliteFolder = (dataDir: string) => path.join(dataDir, 'pglite');

@@ -1,9 +1,8 @@
 import fs from 'node:fs/promises';
-import path from 'node:path';
 import { PGlite, type Transaction as PgliteTx } from '@electric-sql/pglite';
 import { drizzle } from 'drizzle-orm/pglite';
 import { migrate } from 'drizzle-orm/pglite/migrator';
-import { copyStatement, type Database, type Orm, type Transaction } from './database.js';
+import { copyStatement, pgliteFolder, type Database, type Orm, type Transaction } from './database.js';
 import { schema } from './schema.js';
 import { MIGRATIONS_FOLDER } from './migrations.js';
 
@@ -12,7 +11,7 @@ import { MIGRATIONS_FOLDER } from './migrations.js';
  * (the CLI hands new API keys to a running server through the key inbox, see auth/keyInbox.ts).
  */
 export async function openPglite(dataDir: string): Promise<Database> {
-  const dir = path.join(dataDir, 'pglite');
+  const dir = pgliteFolder(dataDir);
   await fs.mkdir(dir, { recursive: true });
   const pg = await PGlite.create(dir);
   await pg.exec(`SET TIME ZONE 'UTC'`);

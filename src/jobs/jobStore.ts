@@ -2,7 +2,7 @@
  * Every read and write of import_jobs and job_errors: one function per data operation. Reads are
  * always scoped by tenant; the runner's writes are fenced by the job's `attempt` (see leases.ts).
  */
-import { and, asc, count, desc, eq, gt, inArray, lt, type SQL } from 'drizzle-orm';
+import { and, asc, count, desc, eq, gt, inArray, lt, sql, type SQL } from 'drizzle-orm';
 import type { Database, SqlExecutor } from '../db/database.js';
 import { importJobs, jobErrors, type JobRow } from '../db/schema.js';
 import { LockIds } from '../db/lockIds.js';
@@ -114,11 +114,18 @@ export async function countJobs(db: Database, tenantId: string, filter?: JobFilt
 
 export type JobError = typeof jobErrors.$inferSelect;
 
-/** A job's row errors in line order; the caller has already checked the job's tenant. */
+/**
+ * A job's row errors in line order, then in the order they were found; the caller has already
+ * checked the job's tenant. Ids alone are not in line order: a roster batch stores its rows'
+ * validation errors before the errors its upsert finds against the database. The keyset is
+ * (line, id) after the row `afterId` (the cursor stays one number), on job_errors_job_line_idx.
+ */
 export async function listJobErrors(db: Database, jobId: string, page: { afterId?: number; limit: number }): Promise<JobError[]> {
   const where = [eq(jobErrors.jobId, jobId)];
-  if (page.afterId !== undefined) where.push(gt(jobErrors.id, page.afterId));
-  return db.orm.select().from(jobErrors).where(and(...where)).orderBy(asc(jobErrors.id)).limit(page.limit);
+  if (page.afterId !== undefined) {
+    where.push(sql`(${jobErrors.line}, ${jobErrors.id}) > (select e.line, e.id from ${jobErrors} e where e.id = ${page.afterId} and e.job_id = ${jobId})`);
+  }
+  return db.orm.select().from(jobErrors).where(and(...where)).orderBy(asc(jobErrors.line), asc(jobErrors.id)).limit(page.limit);
 }
 
 export async function countJobErrors(db: Database, jobId: string): Promise<number> {

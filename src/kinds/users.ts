@@ -2,9 +2,15 @@
  * USERS: Sunbird's users. A row with USER ID updates that user; otherwise the user is
  * created, or updated when its External ID is already known (upsert on external id). SCHOOL ID
  * names the user's organisation, by its id or its external id.
+ *
+ * Empty cells, one rule for every column: a cell that is empty or only spaces (in NDJSON also
+ * null or a missing field) gives no value. Creating a user, the column stays empty (NULL). In an
+ * update it leaves the stored value as it is: an import replaces a value with another valid one
+ * and never clears it. So the rules on what a user must have (NAME; MOBILE PHONE or EMAIL; SCHOOL
+ * ID or External ID) apply to rows that create a user; an update keeps what the user has.
  */
 import { recordToUpdate, type ErrorSink, type ImportKind, type KindColumn, type UpsertRules } from './types.js';
-import { absent, oneOf, requiredText, text } from './values.js';
+import { oneOf, text } from './values.js';
 
 const columns: KindColumn[] = [
   { name: 'NAME', dbColumn: 'name', required: true },
@@ -30,6 +36,9 @@ const KNOWN = new Set<string>(KNOWN_ROLES);
 const PHONE_RE = /^\+?\d{7,15}$/;
 const EMAIL_RE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
+/** The rule above: a cell of only spaces gives no value, like an empty one. */
+const given = (value: unknown): unknown => (typeof value === 'string' && value.trim() === '' ? null : value);
+
 function checkPhone(value: unknown, fail: ErrorSink): string | null {
   const s = text(value, 'MOBILE PHONE', fail);
   if (s === null) return null;
@@ -52,6 +61,8 @@ function checkRoles(value: unknown, fail: ErrorSink): string | null {
   const s = text(value, 'ROLES', fail);
   if (s === null) return null;
   const roles = s.split(',').map((r) => r.trim()).filter((r) => r !== '');
+  // Separators alone list no role: an empty cell, which leaves a user's roles as they are.
+  if (roles.length === 0) return null;
   for (const role of roles) {
     if (KNOWN.has(role)) continue;
     if (KNOWN.has(role.toUpperCase())) fail('ROLES', s, `ROLES must be in capital letters: "${role}" should be ${role.toUpperCase()}`);
@@ -59,6 +70,13 @@ function checkRoles(value: unknown, fail: ErrorSink): string | null {
     return null;
   }
   return `{${[...new Set(roles)].join(',')}}`;
+}
+
+/** What a new user must have; an update keeps what the stored user has (see the rule above). */
+function requireOfNewUser(values: readonly (string | null)[], fail: ErrorSink): void {
+  if (values[NAME] === null) fail('NAME', null, 'NAME is required');
+  if (values[PHONE] === null && values[EMAIL] === null) fail('MOBILE PHONE', null, 'MOBILE PHONE or EMAIL is required');
+  if (values[SCHOOL_ID] === null && values[EXTERNAL_ID] === null) fail('SCHOOL ID', null, 'SCHOOL ID or External ID is required');
 }
 
 const upsert: UpsertRules = {
@@ -79,6 +97,7 @@ const upsert: UpsertRules = {
       else organisationId = school.id;
     }
     const id = recordToUpdate(find('USERS'), { column: 'USER ID', id: values[USER_ID], noun: 'a user' }, values[EXTERNAL_ID], fail);
+    if (id === null && values[USER_ID] === null) requireOfNewUser(values, fail);
     return {
       id,
       key: values[EXTERNAL_ID],
@@ -93,9 +112,10 @@ export const users: ImportKind = {
   columns,
   facetColumn: 'USER_TYPE',
   upsert,
-  validate(values, fail) {
-    const out: (string | null)[] = [
-      requiredText(values[NAME], 'NAME', fail),
+  validate(raw, fail) {
+    const values = raw.map(given);
+    return [
+      text(values[NAME], 'NAME', fail),
       checkPhone(values[PHONE], fail),
       checkEmail(values[EMAIL], fail),
       text(values[SCHOOL_ID], 'SCHOOL ID', fail),
@@ -104,8 +124,5 @@ export const users: ImportKind = {
       text(values[USER_ID], 'USER ID', fail),
       text(values[EXTERNAL_ID], 'External ID', fail),
     ];
-    if (absent(values[PHONE]) && absent(values[EMAIL])) fail('MOBILE PHONE', null, 'MOBILE PHONE or EMAIL is required');
-    if (absent(values[SCHOOL_ID]) && absent(values[EXTERNAL_ID])) fail('SCHOOL ID', null, 'SCHOOL ID or External ID is required');
-    return out;
   },
 };

@@ -172,12 +172,15 @@ async function writeRecords(
   const list = columns.map((c) => `"${c}"`).join(', ');
   let csv = '';
   for (const r of records.values()) csv += `${r.id},${ctx.tenantId},${ctx.jobId},${r.line},${r.values.map(csvCell).join(',')}\n`;
-  const staging = await copyIntoStaging(tx, kind.table, columns, csv);
-  const updates = ['job_id', 'line', ...rules.columns]
-    .map((c) => `"${c}" = ${rules.columns.includes(c) ? `coalesce(excluded."${c}", "${kind.table}"."${c}")` : `excluded."${c}"`}`)
-    .join(', ');
+  const staging = await copyIntoStaging(tx, kind.table, columns, csv, 'csv', { partial: true });
+  // A record's NULL leaves the stored value (an update's empty cell), filled in here rather than
+  // in DO UPDATE: the row proposed for insertion must already meet the table's NOT NULLs.
+  const select = columns.map((c) => (rules.columns.includes(c) ? `coalesce(s."${c}", t."${c}")` : `s."${c}"`)).join(', ');
+  const updates = ['job_id', 'line', ...rules.columns].map((c) => `"${c}" = excluded."${c}"`).join(', ');
   await tx.query(
-    `insert into "${kind.table}" (${list}) select ${list} from "${staging}" order by line
+    `insert into "${kind.table}" (${list})
+     select ${select} from "${staging}" s left join "${kind.table}" t on t.id = s.id and t.tenant_id = s.tenant_id
+     order by s.line
      on conflict (id) do update set ${updates}, updated_at = now()`,
   );
   await tx.copy('job_outcomes', ['job_id', 'line', 'outcome', 'record_id'], outcomes);

@@ -1,7 +1,9 @@
 /**
  * Every HTTP operation needs `Authorization: Bearer <key>`; without a valid one the answer is 401
  * before anything is parsed. The GraphiQL page itself (a browser's GET for HTML) loads without a
- * key: it has a headers editor. WebSockets authenticate in graphql-ws's onConnect (api/http/websocket.ts).
+ * key: it has a headers editor, and its scripts, styles and editor workers are inside the page
+ * (app.ts renders it with @graphql-yoga/render-graphiql), so nothing else needs to load without one.
+ * WebSockets authenticate in graphql-ws's onConnect (api/http/websocket.ts).
  */
 import type { Plugin } from 'graphql-yoga';
 import { authenticate, type Tenant } from '../../auth/apiKeys.js';
