@@ -87,7 +87,7 @@ export async function buildApp(config: Config, opts: { log?: Logger } = {}): Pro
         return masked;
       },
     },
-    plugins: [authPlugin(db, tenants, { graphiql: !config.production }), uploadPlugin(config.uploadIdleTimeoutMs), oneImportPerOperation(), jsonBodyPlugin(config.maxJsonBodyBytes), subscriptionsOverWebSocketOnlyPlugin(), ...limitsPlugins(config)],
+    plugins: [authPlugin(db, tenants, { graphiql: !config.production }), uploadPlugin(config.uploadIdleTimeoutMs), oneImportPerOperation(), jsonBodyPlugin(config.maxJsonBodyBytes, config.uploadIdleTimeoutMs), subscriptionsOverWebSocketOnlyPlugin(), ...limitsPlugins(config)],
     context: ({ request, ...initial }) => {
       const fromSocket = initial as { tenant?: Tenant; congested?: () => boolean };
       const tenant = fromSocket.tenant ?? tenants.get(request);
@@ -120,6 +120,10 @@ export async function buildApp(config: Config, opts: { log?: Logger } = {}): Pro
       if (!res.headersSent) res.writeHead(500).end();
     });
   });
+  // Node bounds a whole request to five minutes by default, which cuts off a 1 GiB upload over any
+  // uplink slower than ~3.6 MB/s. Bodies are bounded by a pause instead (UPLOAD_IDLE_TIMEOUT_MS,
+  // in the multipart and JSON readers), and headers still by Node's headersTimeout.
+  server.requestTimeout = 0;
   const sockets = attachWebSockets(server, yoga as never, db, log, {
     maxSubscriptionsPerTenant: config.maxSubscriptionsPerTenant, maxPendingWebSockets: config.maxPendingWebSockets, maxMessageBytes: config.maxJsonBodyBytes,
   });

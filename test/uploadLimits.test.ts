@@ -5,6 +5,7 @@
  * upload is cut off at the limit. One tenant's parallel uploads never hold more than one file's
  * bytes on disk, and the per-tenant slot holds across two instances on one database.
  */
+import http from 'node:http';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -220,6 +221,19 @@ describe('a client that goes silent mid-file (UPLOAD_IDLE_TIMEOUT_MS: 500)', () 
     expect(await spoolFiles(t.dataDir)).toEqual([]);
     const next = await send(t.url, client.key!, slowUpload(eventsCsv(manyEvents(5))), { pauseMs: 0 });
     expect(next.json?.data?.uploadImport?.userErrors, next.text).toEqual([]);
+  });
+
+  it('and so is a JSON request body that stops half-way (no request waits on a silent client forever)', async () => {
+    const body = JSON.stringify({ query: '{ jobs(first: 1) { totalCount } }' });
+    const req = http.request(t.url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${client.key}`, 'content-length': String(body.length) } });
+    req.on('error', () => {});
+    const at = Date.now();
+    const closed = new Promise<number>((resolve) => {
+      req.once('close', () => resolve(Date.now() - at));
+      setTimeout(() => resolve(Infinity), 5000).unref();
+    });
+    req.write(body.slice(0, 10));
+    expect(await closed).toBeLessThan(5000);
   });
 
   it('while a client that sends slowly but steadily is not', async () => {

@@ -13,7 +13,7 @@ import type { NodeServerContext } from './uploadPlugin.js';
 
 const badRequest = (message: string) => new GraphQLError(message, { extensions: { code: 'BAD_REQUEST', http: { status: 400 } } });
 
-async function readBody(request: Request, req: IncomingMessage, maxBytes: number): Promise<string> {
+async function readBody(request: Request, req: IncomingMessage, maxBytes: number, idleMs: number): Promise<string> {
   const tooLarge = () => new GraphQLError(`The request body is larger than ${maxBytes} bytes`, { extensions: { http: { status: 413 } } });
   if (Number(request.headers.get('content-length') ?? 0) > maxBytes) {
     req.resume(); // let the body drain; the answer comes first
@@ -21,10 +21,17 @@ async function readBody(request: Request, req: IncomingMessage, maxBytes: number
   }
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > maxBytes) throw tooLarge();
-    chunks.push(chunk);
+  // A body that stops arriving closes its connection after idleMs (the server puts no bound on
+  // a whole request, for long uploads); the timeout goes once the body is read.
+  req.socket?.setTimeout(idleMs);
+  try {
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > maxBytes) throw tooLarge();
+      chunks.push(chunk);
+    }
+  } finally {
+    req.socket?.setTimeout(0);
   }
   return Buffer.concat(chunks).toString('utf8');
 }
@@ -60,16 +67,17 @@ function paramsRequest(params: URLSearchParams): Record<string, unknown> {
   };
 }
 
-export function jsonBodyPlugin(maxBytes: number): Plugin<Record<string, unknown>, NodeServerContext> {
+/** `idleMs`: a body that sends nothing for this long is given up (UPLOAD_IDLE_TIMEOUT_MS). */
+export function jsonBodyPlugin(maxBytes: number, idleMs: number): Plugin<Record<string, unknown>, NodeServerContext> {
   return {
     onRequestParse({ request, serverContext, setRequestParser }) {
       const contentType = request.headers.get('content-type') ?? '';
       if (request.method === 'GET') {
         setRequestParser(async () => paramsRequest(new URL(request.url).searchParams) as never);
       } else if (request.method === 'POST' && contentType.startsWith('application/x-www-form-urlencoded')) {
-        setRequestParser(async () => paramsRequest(new URLSearchParams(await readBody(request, serverContext.req, maxBytes))) as never);
+        setRequestParser(async () => paramsRequest(new URLSearchParams(await readBody(request, serverContext.req, maxBytes, idleMs))) as never);
       } else if (request.method === 'POST' && contentType.includes('json')) {
-        setRequestParser(async () => jsonBody(await readBody(request, serverContext.req, maxBytes)) as never);
+        setRequestParser(async () => jsonBody(await readBody(request, serverContext.req, maxBytes, idleMs)) as never);
       }
     },
   };
