@@ -18,11 +18,10 @@ import { inspectFile } from './inspect.js';
 import type { ImportFormat } from '../parse/types.js';
 import { KINDS } from '../kinds/index.js';
 import type { ImportKind } from '../kinds/types.js';
-import { COLLECTION_NAME } from '../kinds/collection.js';
+import { jobOptionsFor, refuseMissingOptions, refuseOptions } from '../kinds/options.js';
 import { newSpoolFile, spoolUpload, tooLargeMessage, UploadStreamError } from '../spool/spool.js';
 import { jobsInProgressMessage, reserveArrival, SpoolFullError, type Arrival } from '../spool/spoolReservations.js';
 import type { UserError } from './userErrors.js';
-import { normalizeColumnName } from '../kinds/columns.js';
 import type { SourceSettings } from './sources/network.js';
 import { describeSource, openSource, parseSource, type OpenedSource, type S3Credentials } from './sources/urlSource.js';
 
@@ -183,17 +182,8 @@ function checkOptions(req: ImportOptions): UserError | null {
   if (req.maxErrors != null && req.maxErrors < 0) {
     return { code: 'INVALID_INPUT', message: 'maxErrors must be 0 or more', field: ['input', 'maxErrors'] };
   }
-  const wantsCollection = kind.jobColumns?.includes('collection') ?? false;
-  if (wantsCollection && !COLLECTION_NAME.test(req.collection ?? '')) {
-    return { code: 'INVALID_INPUT', message: 'collection is required for COLLECTION: 1 to 64 letters, digits, _ or -', field: ['input', 'collection'] };
-  }
-  if (!wantsCollection && req.collection != null) {
-    return { code: 'INVALID_INPUT', message: 'collection is only for COLLECTION imports', field: ['input', 'collection'] };
-  }
-  if (req.locationType != null && kind.name !== 'LOCATIONS') {
-    return { code: 'INVALID_INPUT', message: 'locationType is only for LOCATIONS imports', field: ['input', 'locationType'] };
-  }
-  return null;
+  const refused = refuseOptions(kind, req);
+  return refused ? { code: 'INVALID_INPUT', message: refused.message, field: ['input', refused.option] } : null;
 }
 
 /**
@@ -266,7 +256,7 @@ async function spoolAndQueue(
   }
   if (objection) return discard(objection);
   if (!req.allowDuplicateFile && !req.dryRun) {
-    const earlier = await findSameFile(deps.db, req.tenantId, kind.name, spooled.sha256, req.collection ?? null);
+    const earlier = await findSameFile(deps.db, req.tenantId, kind.name, spooled.sha256, jobOptionsFor(kind, req));
     if (earlier) {
       return discard({
         code: 'DUPLICATE_FILE',
@@ -278,15 +268,13 @@ async function spoolAndQueue(
   const inspection = await inspectFile(spooled.path, { filename, format: req.format, kind });
   if (!inspection.ok) return discard({ code: inspection.code, message: inspection.message, field: source.field });
 
-  if (kind.name === 'LOCATIONS' && req.locationType == null && !inspection.columns.some((name) => normalizeColumnName(name) === 'type')) {
-    return discard({ code: 'INVALID_INPUT', message: 'LOCATIONS needs locationType (STATE, DISTRICT, BLOCK or CLUSTER), or a type column in the file', field: ['input', 'locationType'] });
-  }
+  const missing = refuseMissingOptions(kind, req, inspection.columns);
+  if (missing) return discard({ code: 'INVALID_INPUT', message: missing.message, field: ['input', missing.option] });
 
   const job = await createJobWithinLimit(deps.db, {
     tenantId: req.tenantId,
     kind: kind.name,
-    collection: req.collection,
-    locationType: req.locationType?.toLowerCase() ?? null,
+    options: jobOptionsFor(kind, req),
     format: inspection.format,
     dryRun: req.dryRun ?? false,
     maxErrors: req.maxErrors,

@@ -7,14 +7,15 @@ import type { Database, SqlExecutor } from '../db/database.js';
 import { importJobs, jobErrors, type JobRow } from '../db/schema.js';
 import { LockIds } from '../db/lockIds.js';
 import { ACTIVE_STATUSES, JobStatus } from './states.js';
+import type { JobOptions } from '../kinds/types.js';
 
 export type Job = JobRow;
 
 export interface NewJob {
   tenantId: string;
   kind: string;
-  collection?: string | null;
-  locationType?: string | null;
+  /** The kind's options (kinds/options.ts); none when absent. */
+  options?: JobOptions;
   format: string;
   dryRun: boolean;
   maxErrors?: number | null;
@@ -48,7 +49,7 @@ export async function createJobWithinLimit(db: Database, job: NewJob, maxActive:
       `insert into import_jobs (tenant_id, kind, collection, location_type, format, status, dry_run, max_errors,
          filename, file_size, file_sha256, spool_path, header)
        values ($1, $2, $3, $4, $5, 'QUEUED', $6, $7, $8, $9, $10, $11, $12::jsonb) returning id, seq, (extract(epoch from created_at) * 1000)::float8 as created_ms`,
-      [job.tenantId, job.kind, job.collection ?? null, job.locationType ?? null, job.format, job.dryRun,
+      [job.tenantId, job.kind, job.options?.collection ?? null, job.options?.locationType ?? null, job.format, job.dryRun,
         job.maxErrors ?? null, job.filename ?? null, job.fileSize, job.fileSha256, job.spoolPath,
         job.header ? JSON.stringify(job.header) : null],
     );
@@ -57,8 +58,8 @@ export async function createJobWithinLimit(db: Database, job: NewJob, maxActive:
   if (!created) return null;
   // The job as created, not as read back later: a runner may have claimed it already.
   return {
-    ...job, id: created.id, seq: Number(created.seq), createdAt: new Date(Number(created.created_ms)),
-    collection: job.collection ?? null, locationType: job.locationType ?? null, maxErrors: job.maxErrors ?? null,
+    ...withoutOptions(job), id: created.id, seq: Number(created.seq), createdAt: new Date(Number(created.created_ms)),
+    collection: job.options?.collection ?? null, locationType: job.options?.locationType ?? null, maxErrors: job.maxErrors ?? null,
     filename: job.filename ?? null, status: 'QUEUED', bytesProcessed: 0, rowsTotal: null, rowsProcessed: 0,
     rowsImported: 0, rowsCreated: 0, rowsUpdated: 0, rowsDuplicate: 0, rowsFailed: 0, checkpointOffset: 0,
     checkpointLine: 0, leaseOwner: null, leaseExpiresAt: null, attempt: 0, cancelRequested: false,
@@ -178,13 +179,13 @@ export async function distinctValues(db: Database, table: string, column: string
  * An earlier job of the tenant that imported a byte-identical file (same SHA-256) as the same
  * kind (into the same collection): for DUPLICATE_FILE. Dry runs, failed and cancelled jobs don't count: their rows are not in.
  */
-export async function findSameFile(db: SqlExecutor, tenantId: string, kind: string, sha256: string, collection: string | null = null): Promise<string | null> {
+export async function findSameFile(db: SqlExecutor, tenantId: string, kind: string, sha256: string, options: JobOptions): Promise<string | null> {
   const [row] = await db.query<{ id: string }>(
     `select id from import_jobs
      where tenant_id = $1 and kind = $2 and file_sha256 = $3 and collection is not distinct from $4
        and not dry_run and status = any($5)
      order by seq desc limit 1`,
-    [tenantId, kind, sha256, collection, [...ACTIVE_STATUSES, JobStatus.COMPLETED]],
+    [tenantId, kind, sha256, options.collection, [...ACTIVE_STATUSES, JobStatus.COMPLETED]],
   );
   return row?.id ?? null;
 }
@@ -214,3 +215,10 @@ export async function jobsUsingSpoolFiles(db: SqlExecutor, paths: readonly strin
   );
   return rows.map((r) => ({ spoolPath: r.spool_path, active: r.active, endedMs: r.ended_ms === null ? null : Number(r.ended_ms) }));
 }
+
+/** The options a job was created with (the kinds' `options`), as one record. */
+export function jobOptionsOf(job: Job): JobOptions {
+  return { collection: job.collection, locationType: job.locationType };
+}
+
+const withoutOptions = ({ options: _options, ...rest }: NewJob) => rest;

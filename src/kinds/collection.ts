@@ -20,6 +20,10 @@ export const collection: ImportKind = {
   dedupColumn: 'id',
   dedupScope: ['tenant_id', 'collection', 'record_id'],
   jobColumns: ['collection'],
+  options: [{
+    name: 'collection',
+    refuse: (value) => (COLLECTION_NAME.test(value ?? '') ? null : 'collection is required for COLLECTION: 1 to 64 letters, digits, _ or -'),
+  }],
   fromRecord: (record, _fail, text) => [record.id, text ?? record],
   validate(values, fail) {
     return [

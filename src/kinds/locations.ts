@@ -7,6 +7,7 @@
  */
 import type { ErrorSink, ImportKind, KindColumn, RecordLookup, UpsertRules } from './types.js';
 import { oneOf, requiredText, text } from './values.js';
+import { normalizeColumnName } from './columns.js';
 
 export const LOCATION_TYPES = ['state', 'district', 'block', 'cluster'] as const;
 const PARENT_TYPE: Record<string, string | undefined> = { district: 'state', block: 'district', cluster: 'block' };
@@ -86,6 +87,14 @@ export const locations: ImportKind = {
   columns,
   facetColumn: 'type',
   upsert,
+  options: [{
+    name: 'locationType',
+    // GraphQL's LocationType enum has already checked the value.
+    refuse: () => null,
+    refuseWithout: (columns) => (columns.some((name) => normalizeColumnName(name) === 'type')
+      ? null : 'LOCATIONS needs locationType (STATE, DISTRICT, BLOCK or CLUSTER), or a type column in the file'),
+    stored: (value) => value.toLowerCase(),
+  }],
   validate(values, fail) {
     return [
       requiredText(values[CODE], 'code', fail),

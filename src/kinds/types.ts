@@ -49,7 +49,9 @@ export interface ImportKind {
    * Table columns whose value is the job's, not the row's (COLLECTION's `collection`): written
    * after ROW_ORIGIN_COLUMNS, from the job.
    */
-  jobColumns?: readonly string[];
+  jobColumns?: readonly JobOptionName[];
+  /** The options an import of this kind takes (COLLECTION's collection, LOCATIONS' locationType). */
+  options?: readonly KindOption[];
   /**
    * For kinds that take records of any shape (COLLECTION): builds the values in `columns` order
    * from the whole record (an NDJSON object, or a CSV row as header -> text). Such a kind accepts
@@ -130,8 +132,25 @@ export function recordToUpdate(
   return existing?.id ?? null;
 }
 
+/** The options an import may carry for its whole file (GraphQL input fields of the same names), kept on its job. */
+export const JOB_OPTION_NAMES = ['collection', 'locationType'] as const;
+export type JobOptionName = (typeof JOB_OPTION_NAMES)[number];
+/** A job's options, as the job keeps them (null: not given). */
+export type JobOptions = Record<JobOptionName, string | null>;
+
+/** An option a kind takes; a kind that does not declare one refuses it. */
+export interface KindOption {
+  name: JobOptionName;
+  /** Why the value the request gave (null: none) is refused, or null when it is fine. Checked before the file is read. */
+  refuse(value: string | null): string | null;
+  /** Why the file cannot go without this option, now that its columns are known (checked only when none was given). */
+  refuseWithout?(columns: readonly string[]): string | null;
+  /** The value as the job keeps it, when it differs from the request's. */
+  stored?(value: string): string;
+}
+
 /** The job's own settings that a row's decision may depend on. */
-export interface UpsertJob { locationType: string | null }
+export type UpsertJob = JobOptions;
 
 /** The columns every kind's table carries before its own: who, which job, and which line of the file. */
 export const ROW_ORIGIN_COLUMNS = ['tenant_id', 'job_id', 'line'] as const;

@@ -7,7 +7,7 @@ import { copyIntoStaging } from '../db/stagingTable.js';
 import { advanceCheckpoint, finishIn, lockForBatch, type Fence } from '../jobs/leases.js';
 import { insertRowErrors } from '../jobs/rowErrors.js';
 import { JobStatus } from '../jobs/states.js';
-import type { ImportKind, RowError } from '../kinds/types.js';
+import type { ImportKind, JobOptions, RowError } from '../kinds/types.js';
 import type { PreparedBatch } from '../parse/rowPipeline.js';
 import { RecordIndex, upsertRows } from './upsertRows.js';
 
@@ -31,7 +31,7 @@ export interface BatchTarget {
   dryRun: boolean;
   leaseMs: number;
   /** Set for roster kinds, whose rows are upserted (ImportKind.upsert) instead of appended. */
-  upsert?: { kind: ImportKind; tenantId: string; locationType: string | null; dryRunRecords?: RecordIndex };
+  upsert?: { kind: ImportKind; tenantId: string; options: JobOptions; dryRunRecords?: RecordIndex };
 }
 
 /**
@@ -123,8 +123,8 @@ async function appendBatch(tx: Transaction, batch: BatchToCommit, target: BatchT
 
 /** Roster kinds: each row creates or updates a record (runner/upsertRows.ts). */
 async function upsertBatch(tx: Transaction, fence: Fence, batch: BatchToCommit, target: BatchTarget): Promise<Written> {
-  const { kind, tenantId, locationType, dryRunRecords } = target.upsert!;
-  const result = await upsertRows(tx, kind, batch.upsertRows, { tenantId, jobId: fence.jobId, locationType, dryRun: target.dryRun, dryRunRecords });
+  const { kind, tenantId, options, dryRunRecords } = target.upsert!;
+  const result = await upsertRows(tx, kind, batch.upsertRows, { ...options, tenantId, jobId: fence.jobId, dryRun: target.dryRun, dryRunRecords });
   return { imported: result.created + result.updated, duplicates: 0, ...result };
 }
 

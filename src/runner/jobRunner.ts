@@ -6,7 +6,7 @@
  */
 import type { Database } from '../db/database.js';
 import { retryTransient } from '../db/transientErrors.js';
-import { getJobById } from '../jobs/jobStore.js';
+import { getJobById, jobOptionsOf } from '../jobs/jobStore.js';
 import { finishJob, LeaseLostError, releaseLease, type Fence } from '../jobs/leases.js';
 import { JobStatus } from '../jobs/states.js';
 import type { Logger } from '../logger.js';
@@ -54,7 +54,7 @@ export async function runJob(deps: RunnerDeps, fence: Fence): Promise<RunResult>
   const batches = parseInThread({
     path: job.spoolPath, offset: job.checkpointOffset, line: job.checkpointLine, format, header: job.header,
     kind: kind.name, tenantId: job.tenantId, jobId: job.id, batchSize: deps.batchSize,
-    jobValues: { collection: job.collection }, copy,
+    jobValues: jobOptionsOf(job), copy,
   });
   // Where the time goes, for the completion log: waiting on the parse thread vs on commits.
   const timing = { parseWaitMs: 0, commitMs: 0 };

@@ -4,7 +4,7 @@
  */
 import type { Database } from '../db/database.js';
 import { binaryTypesOf } from '../db/binaryTypes.js';
-import type { Job } from '../jobs/jobStore.js';
+import { jobOptionsOf, type Job } from '../jobs/jobStore.js';
 import { getKind } from '../kinds/index.js';
 import type { ImportKind } from '../kinds/types.js';
 import type { CopyEncoding } from '../parse/copyData.js';
@@ -30,7 +30,7 @@ export function writeTargetFor(db: Database, job: Job, leaseMs: number): WriteTa
     dryRun: job.dryRun,
     leaseMs,
     upsert: kind.upsert
-      ? { kind, tenantId: job.tenantId, locationType: job.locationType, dryRunRecords: job.dryRun ? new RecordIndex() : undefined }
+      ? { kind, tenantId: job.tenantId, options: jobOptionsOf(job), dryRunRecords: job.dryRun ? new RecordIndex() : undefined }
       : undefined,
   };
   return { kind, format, copy, target };
