@@ -70,4 +70,18 @@ describe('README examples', () => {
     const { stdout } = await run('bash', ['-c', curl], { cwd: t.dataDir, env: { ...process.env, KEY: key }, timeout: 30_000 });
     expect(JSON.parse(stdout)).toMatchObject({ data: { uploadImport: { job: { status: 'QUEUED' }, userErrors: [] } } });
   });
+
+describe('README settings', () => {
+  it('lists every setting the service reads, and no setting it does not read', async () => {
+    const source = await fs.readFile('src/config.ts', 'utf8');
+    const read = new Set([...source.matchAll(/env(?:\.|, ')([A-Z][A-Z0-9_]+)/g)].map((m) => m[1]));
+    expect(read.size).toBeGreaterThan(30);
+    const readme = docs.get('README.md')!;
+    const settings = readme.slice(readme.indexOf('## Settings'), readme.indexOf('\n## ', readme.indexOf('## Settings') + 3));
+    const listed = new Set([...settings.matchAll(/^\| `([A-Z][A-Z0-9_]+)` \|/gm)].map((m) => m[1]));
+    expect([...read].filter((name) => !listed.has(name)).sort()).toEqual([]);
+    expect([...listed].filter((name) => !read.has(name) && name !== 'NODE_ENV').sort()).toEqual([]);
+  });
+});
+
 });
