@@ -1,10 +1,10 @@
 /**
- * Every read and write of import_jobs and job_errors: one function per data operation. Reads are
+ * Every read and write of import_jobs: one function per data operation. Reads are
  * always scoped by tenant; the runner's writes are fenced by the job's `attempt` (see leases.ts).
  */
-import { and, asc, count, desc, eq, gt, inArray, lt, sql, type SQL } from 'drizzle-orm';
+import { and, asc, count, desc, eq, gt, inArray, lt, type SQL } from 'drizzle-orm';
 import type { Database, SqlExecutor } from '../db/database.js';
-import { importJobs, jobErrors, type JobRow } from '../db/schema.js';
+import { importJobs, type JobRow } from '../db/schema.js';
 import { LockIds } from '../db/lockIds.js';
 import { ACTIVE_STATUSES, JobStatus } from './states.js';
 import type { JobOptions } from '../kinds/types.js';
@@ -111,43 +111,6 @@ export async function listJobs(db: Database, tenantId: string, page: {
 export async function countJobs(db: Database, tenantId: string, filter?: JobFilter | null): Promise<number> {
   const [row] = await db.orm.select({ n: count() }).from(importJobs).where(and(...jobFilterWhere(tenantId, filter)));
   return Number(row.n);
-}
-
-export type JobError = typeof jobErrors.$inferSelect;
-
-/**
- * A job's row errors in line order, then in the order they were found; the caller has already
- * checked the job's tenant. Ids alone are not in line order: a roster batch stores its rows'
- * validation errors before the errors its upsert finds against the database. The keyset is
- * (line, id) after the row `afterId` (the cursor stays one number), on job_errors_job_line_idx.
- */
-export async function listJobErrors(db: Database, jobId: string, page: { afterId?: number; limit: number }): Promise<JobError[]> {
-  const where = [eq(jobErrors.jobId, jobId)];
-  if (page.afterId !== undefined) {
-    where.push(sql`(${jobErrors.line}, ${jobErrors.id}) > (select e.line, e.id from ${jobErrors} e where e.id = ${page.afterId} and e.job_id = ${jobId})`);
-  }
-  return db.orm.select().from(jobErrors).where(and(...where)).orderBy(asc(jobErrors.line), asc(jobErrors.id)).limit(page.limit);
-}
-
-export async function countJobErrors(db: Database, jobId: string): Promise<number> {
-  const [row] = await db.orm.select({ n: count() }).from(jobErrors).where(eq(jobErrors.jobId, jobId));
-  return Number(row.n);
-}
-
-export interface JobOutcome { line: number; outcome: 'created' | 'updated'; recordId: string }
-
-/** What each row of a roster job did, in line order, after the line `afterLine`. */
-export async function listJobOutcomes(db: Database, jobId: string, page: { afterLine?: number; limit: number }): Promise<JobOutcome[]> {
-  const rows = await db.query<{ line: string | number; outcome: 'created' | 'updated'; record_id: string }>(
-    `select line, outcome, record_id from job_outcomes where job_id = $1 and line > $2 order by line limit $3`,
-    [jobId, page.afterLine ?? 0, page.limit],
-  );
-  return rows.map((r) => ({ line: Number(r.line), outcome: r.outcome, recordId: r.record_id }));
-}
-
-export async function countJobOutcomes(db: Database, jobId: string): Promise<number> {
-  const [row] = await db.query<{ n: number }>('select count(*)::int as n from job_outcomes where job_id = $1', [jobId]);
-  return row.n;
 }
 
 /** Cancels a queued job at once; asks a running one to stop (its runner sees the flag at its next batch). */

@@ -4,7 +4,7 @@
  */
 import type { Database } from '../db/database.js';
 import { csvCell } from '../codecs/copyCsv.js';
-import { listJobErrors } from '../jobs/jobStore.js';
+import { listJobErrors } from '../jobs/rowErrors.js';
 
 /**
  * A cell a spreadsheet could run as a formula (OWASP, CSV injection): one that starts with

@@ -10,6 +10,7 @@ import type { Transaction } from '../db/database.js';
 import { csvCell } from '../codecs/copyCsv.js';
 import { copyIntoStaging } from '../db/stagingTable.js';
 import { LockIds } from '../db/lockIds.js';
+import { insertRowOutcomes } from '../jobs/rowOutcomes.js';
 import { getKind } from '../kinds/index.js';
 import type { ErrorSink, ImportKind, KnownRecord, RecordLookup, RowError, UpsertJob, UpsertRow } from '../kinds/types.js';
 import { shown } from '../kinds/values.js';
@@ -183,5 +184,5 @@ async function writeRecords(
      order by s.line
      on conflict (id) do update set ${updates}, updated_at = now()`,
   );
-  await tx.copy('job_outcomes', ['job_id', 'line', 'outcome', 'record_id'], outcomes);
+  await insertRowOutcomes(tx, outcomes);
 }

@@ -1,10 +1,9 @@
 /** The Job type with its own fields: job, jobs, node (via the Relay plugin), cancelJob and jobProgress. */
 import { GraphQLError } from 'graphql';
 import { resolveCursorConnection } from '@pothos/plugin-relay';
-import {
-  countJobErrors, countJobOutcomes, countJobs, distinctValues, getJob, listJobErrors, listJobOutcomes, listJobs,
-  type Job, type JobError, type JobOutcome,
-} from '../../jobs/jobStore.js';
+import { countJobs, distinctValues, getJob, listJobs, type Job } from '../../jobs/jobStore.js';
+import { countJobErrors, listJobErrors, type JobError } from '../../jobs/rowErrors.js';
+import { countJobOutcomes, listJobOutcomes, type JobOutcome } from '../../jobs/rowOutcomes.js';
 import { KINDS } from '../../kinds/index.js';
 import { isTerminal, JobStatus } from '../../jobs/states.js';
 import { jobProgressStream } from './jobProgressStream.js';
