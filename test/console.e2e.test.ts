@@ -1,7 +1,7 @@
 /**
  * The import console (src/console/) in a real browser against the real server: sign in with a
  * key, upload a file and watch its job to the end over the WebSocket, read its row errors and
- * download them as CSV, see a refused upload explained, page through the jobs.
+ * download the server's error report, see a refused upload explained, page through the jobs.
  *
  * Needs chromium (Debian's, at /usr/bin/chromium): skipped with a reason without it, a failure in
  * CI. CONSOLE_SCREENSHOTS=<folder> saves a screenshot of each step there.
@@ -11,9 +11,8 @@ import path from 'node:path';
 import { buildSchema, parse, validate } from 'graphql';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { UploadImportDocument } from '../src/generated/gql/graphql.js';
+import { JobReportDocument, UploadImportDocument } from '../src/generated/gql/graphql.js';
 import * as consoleQueries from '../src/console/queries.js';
-import { errorsCsv } from '../src/console/csv.js';
 import { launchChromium, requireChromium } from './support/browser.js';
 import type { GraphQLTestClient } from './support/client.js';
 import { eventRow, eventsCsv, manyEvents } from './support/events.js';
@@ -31,28 +30,6 @@ describe('console operations', () => {
     for (const [name, source] of operations) {
       expect(validate(schema, parse(source)).map((e) => `${name}: ${e.message}`)).toEqual([]);
     }
-  });
-
-  it('neutralise spreadsheet formulas in the CSV of row errors', () => {
-    expect(errorsCsv([
-      { line: 3, column: 'event_type', value: '=cmd()', message: 'bad, really' },
-      { line: 4, column: 'a', value: '+1', message: 'x' },
-      { line: 5, column: 'b', value: '-1', message: 'x' },
-      { line: 6, column: 'c', value: '@SUM(A1)', message: 'x' },
-      { line: 7, column: 'd', value: '\tx', message: 'x' },
-      { line: 8, column: 'e', value: '\rx', message: 'x' },
-      { line: 9, column: null, value: null, message: 'say "hi"' },
-    ])).toBe([
-      'line,column,value,message',
-      "3,event_type,'=cmd(),\"bad, really\"",
-      "4,a,'+1,x",
-      "5,b,'-1,x",
-      "6,c,'@SUM(A1),x",
-      "7,d,'\tx,x",
-      "8,e,\"'\rx\",x",
-      '9,,,"say ""hi"""',
-      '',
-    ].join('\n'));
   });
 });
 
@@ -129,10 +106,13 @@ describe.skipIf(!haveChromium)('import console in a browser', () => {
     expect(unlabelled).toEqual([]);
   });
 
-  it('uploads an EVENTS file, follows its job live to COMPLETED and shows its row error', async () => {
+  it('uploads an EVENTS file, follows its job live to COMPLETED, shows its row errors and downloads its error report', async () => {
     const rows = manyEvents(3000);
-    rows[2] = eventRow(2, { event_type: '=cmd()' }); // line 4: the header is line 1
-    await page.locator('input[type=file]').setInputFiles({ name: 'events.csv', mimeType: 'text/csv', buffer: Buffer.from(eventsCsv(rows)) });
+    rows[2] = eventRow(2, { event_type: '=1+1' }); // line 4: the header is line 1
+    rows[5] = eventRow(5, { screen_width: '-5' }); // line 7: a signed number, no formula
+    rows[8] = eventRow(8, { event_type: ' @SUM(A1)' }); // line 10: a formula after a space
+    const csv = eventsCsv(rows);
+    await page.locator('input[type=file]').setInputFiles({ name: 'events.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) });
     await page.getByText('events.csv', { exact: true }).waitFor();
     await page.getByLabel('Kind of data').selectOption('EVENTS');
     await page.getByRole('button', { name: 'Upload and import' }).click();
@@ -147,10 +127,10 @@ describe.skipIf(!haveChromium)('import console in a browser', () => {
 
     // Completed, under the form and in the list: status, a full bar, the counts.
     await result.getByText('events.csv has been imported.').waitFor({ timeout: 30_000 });
-    await result.getByText('2,999 imported · 1 failed').waitFor();
+    await result.getByText('2,997 imported · 3 failed').waitFor();
     await row.getByText('Completed').waitFor();
     expect(await row.locator('progress').evaluate((el: HTMLProgressElement) => el.value)).toBe(100);
-    expect(await row.locator('td').allInnerTexts()).toEqual(expect.arrayContaining(['100%', '3,000', '2,999', '1']));
+    expect(await row.locator('td').allInnerTexts()).toEqual(expect.arrayContaining(['100%', '3,000', '2,997', '3']));
     await shot('03-completed');
 
     // The progress came over graphql-ws: the key in connection_init, then the job's snapshots
@@ -168,22 +148,77 @@ describe.skipIf(!haveChromium)('import console in a browser', () => {
     await page.getByRole('heading', { name: 'events.csv', level: 1 }).waitFor();
     expect(page.url()).toContain(`#/jobs/${encodeURIComponent(uploadedJobId)}`);
     await page.locator('#job-status').getByText('Completed').waitFor();
-    await page.getByRole('heading', { name: 'Row errors (1)' }).waitFor();
+    await page.getByRole('heading', { name: 'Row errors (3)' }).waitFor();
     const errorRows = page.locator('#errors-body tr');
-    expect(await errorRows.count()).toBe(1);
+    expect(await errorRows.count()).toBe(3);
     expect(await errorRows.first().locator('td').allInnerTexts()).toEqual([
-      '4', 'event_type', '=cmd()', 'event_type must be one of identify_user, identify_company, page_view, track',
+      '4', 'event_type', '=1+1', 'event_type must be one of identify_user, identify_company, page_view, track',
     ]);
     await shot('04-job');
 
-    // The CSV of row errors, built in the page, with the formula neutralised.
+    // The download is the server's error report for this job, byte for byte (the file the CLI's
+    // `errors --csv` prints): the original row too, formulas neutralised also after a space, the
+    // signed number left alone, CRLF line ends, the server's file name.
+    const { job: reported } = await client.data(JobReportDocument, { id: uploadedJobId });
+    const report = await fetch(reported!.errorReportUrl!, { headers: { authorization: `Bearer ${client.key}` } });
+    expect(report.status).toBe(200);
+    const expected = Buffer.from(await report.arrayBuffer());
+    const serverName = /filename="([^"]+)"/.exec(report.headers.get('content-disposition') ?? '')?.[1];
+    expect(serverName).toMatch(/^job-[0-9a-f-]+-errors\.csv$/);
+
     const [download] = await Promise.all([
       page.waitForEvent('download'),
       page.getByRole('button', { name: 'Download errors (CSV)' }).click(),
     ]);
-    expect(download.suggestedFilename()).toBe('events-errors.csv');
-    const csv = await fs.readFile((await download.path())!, 'utf8');
-    expect(csv).toBe("line,column,value,message\n4,event_type,'=cmd(),\"event_type must be one of identify_user, identify_company, page_view, track\"\n");
+    expect(download.suggestedFilename()).toBe(serverName);
+    const downloaded = await fs.readFile((await download.path())!);
+    expect(downloaded.toString('latin1')).toBe(expected.toString('latin1')); // one character per byte
+    const original = csv.split('\n');
+    const quoted = (text: string) => `"${text.replace(/"/g, '""')}"`;
+    const notAnEventType = quoted('event_type must be one of identify_user, identify_company, page_view, track');
+    expect(downloaded.toString('utf8').split('\r\n')).toEqual([
+      'line,column,value,message,row',
+      `4,event_type,'=1+1,${notAnEventType},${quoted(`'${original[3]}`)}`,
+      `7,screen_width,-5,screen_width must be a non-negative integer,${quoted(original[6])}`,
+      `10,event_type,' @SUM(A1),${notAnEventType},${quoted(`'${original[9]}`)}`,
+      '',
+    ]);
+    await page.getByText(`Downloaded ${serverName}.`).waitFor();
+  });
+
+  it('says why the error report cannot be downloaded: no connection, not this key\'s job, a refused key', async () => {
+    const button = page.getByRole('button', { name: 'Download errors (CSV)' });
+    const notice = page.locator('#errors-error');
+    const useKey = (key: string) => page.evaluate((k) => sessionStorage.setItem('bulk-import.apiKey', k), key);
+
+    // The connection drops (the browser's network layer fails the request).
+    await page.route('**/errors.csv', (route) => route.abort('internetdisconnected'));
+    await button.click();
+    await notice.getByText('The server cannot be reached. Check your connection and try again.').waitFor();
+    await page.unroute('**/errors.csv');
+    expect(await button.isDisabled()).toBe(false);
+
+    // A valid key of another tenant: the server answers 404, as for a job that does not exist.
+    await useKey((await t.clientFor('someone-else')).key!);
+    await button.click();
+    await notice.getByText('The error report was not found: this job does not exist for this API key.').waitFor();
+
+    // A key the server refuses (401): back to the key form, saying why; the job again after it.
+    await useKey('bik_not_a_real_key');
+    await button.click();
+    await page.getByText('This API key was refused. Enter a valid key.').waitFor();
+    await page.getByRole('textbox', { name: 'API key' }).fill(client.key!);
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await page.getByRole('heading', { name: 'Row errors (3)' }).waitFor();
+    expect(await notice.isHidden()).toBe(true);
+
+    // The browser logs each failed request as an error: expected here, and only these.
+    expect(pageProblems.splice(0)).toEqual([
+      expect.stringMatching(/^requestfailed: .*\/errors\.csv net::ERR_INTERNET_DISCONNECTED$/),
+      expect.stringContaining('ERR_INTERNET_DISCONNECTED'),
+      expect.stringContaining('404'),
+      expect.stringContaining('401'),
+    ]);
 
     await page.getByRole('link', { name: 'All jobs' }).click();
     await page.getByRole('heading', { name: 'New import' }).waitFor();
@@ -251,7 +286,7 @@ describe.skipIf(!haveChromium)('import console in a browser', () => {
     await page.keyboard.press('Enter');
     await expect.poll(() => page.locator('#jobs-range').innerText()).toBe(`Jobs 11–20 of ${total}`);
 
-    // Filtered by status: the one job that had a failed row is still COMPLETED like the rest.
+    // Filtered by status: the one job that had failed rows is still COMPLETED like the rest.
     await page.getByLabel('Status').selectOption('FAILED');
     await page.getByText('No jobs with this status.').waitFor();
   });

@@ -46,6 +46,25 @@ export async function graphql(query, variables = {}) {
 }
 
 /**
+ * GETs one of the server's own URLs (Job.errorReportUrl) with the key and returns the Response.
+ * The key only ever goes to the origin that served the console: a URL on another origin (the
+ * listening address, when the browser reached the server by another name) is fetched at the same
+ * path here, where the console's own API lives too.
+ */
+export async function getWithKey(url) {
+  const target = new URL(url, location.href);
+  const own = target.origin === location.origin ? target : new URL(`${target.pathname}${target.search}`, location.origin);
+  let res;
+  try {
+    res = await fetch(own, { headers: { authorization: bearer() }, cache: 'no-store' });
+  } catch {
+    throw new ApiError('The server cannot be reached. Check your connection and try again.');
+  }
+  if (res.status === 401) throw new UnauthorizedError('The API key was not accepted.');
+  return res;
+}
+
+/**
  * Uploads a file as a GraphQL multipart request (operations, map, then the file as part "0").
  * `onProgress(sent, total)` follows the bytes sent. Resolves to the mutation's `data`.
  * Returns { promise, abort }.

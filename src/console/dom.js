@@ -1,4 +1,4 @@
-/** DOM helpers every view uses: find an element by id, build one, show a notice. */
+/** DOM helpers every view uses: find an element by id, build one, show a notice, save a file. */
 
 export const $ = (id) => document.getElementById(id);
 
@@ -25,4 +25,15 @@ export function h(tag, props = {}, ...children) {
 export function setNotice(el, text) {
   el.textContent = text ?? '';
   el.hidden = !text;
+}
+
+/** Hands `blob` to the browser as a download named `filename`, through a temporary link. */
+export function saveBlob(blob, filename) {
+  const url = URL.createObjectURL(blob);
+  const a = h('a', { href: url, download: filename, hidden: true });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  // The browser may still be reading the object URL after click() returns.
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
 }

@@ -1,15 +1,13 @@
-/** A job's row errors on the job screen: pages of them, kept fresh while it runs, and all of them as CSV. */
-import { ApiError, TERMINAL, graphql } from '../api.js';
+/** A job's row errors on the job screen: pages of them, kept fresh while it runs, and the server's error report as a download. */
+import { ApiError, TERMINAL, getWithKey, graphql } from '../api.js';
 import { announce } from '../announce.js';
-import { errorsCsv } from '../csv.js';
-import { $, h, setNotice } from '../dom.js';
+import { $, h, saveBlob, setNotice } from '../dom.js';
 import { fmtInt, fmtRange } from '../format.js';
 import { ERRORS_QUERY } from '../queries.js';
 import { handleError } from '../session.js';
 import { shownJob } from './shownJob.js';
 
 const ERRORS_PAGE_SIZE = 20;
-const CSV_PAGE_SIZE = 1000;
 
 const freshErrors = () => ({ cursors: [null], index: 0, hasNext: false, total: 0, loading: false, rowsFailedShown: -1, reloadTimer: 0 });
 let errors = freshErrors();
@@ -91,27 +89,12 @@ $('download-errors').addEventListener('click', async () => {
   if (!id || !job) return;
   const button = $('download-errors');
   button.disabled = true;
-  button.textContent = 'Preparing CSV…';
+  button.textContent = 'Downloading CSV…';
   try {
-    const all = [];
-    let after = null;
-    for (;;) {
-      const { job: page } = await graphql(ERRORS_QUERY, { id, first: CSV_PAGE_SIZE, after });
-      if (!page) throw new ApiError('Job not found.');
-      all.push(...page.errors.edges.map((edge) => edge.node));
-      if (!page.errors.pageInfo.hasNextPage) break;
-      after = page.errors.pageInfo.endCursor;
-      button.textContent = `Preparing CSV… ${fmtInt(all.length)} rows`;
-    }
-    const blob = new Blob([errorsCsv(all)], { type: 'text/csv;charset=utf-8' });
-    const url = URL.createObjectURL(blob);
-    const base = (job.filename ?? 'job').replace(/\.[^.]*$/, '').replace(/[^A-Za-z0-9_.-]+/g, '_') || 'job';
-    const a = h('a', { href: url, download: `${base}-errors.csv`, hidden: true });
-    document.body.append(a);
-    a.click();
-    a.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 60_000);
-    announce(`Downloaded ${fmtInt(all.length)} row errors as CSV.`);
+    const { blob, filename } = await fetchErrorReport(id, job.errorReportUrl);
+    saveBlob(blob, filename);
+    setNotice($('errors-error'), '');
+    announce(`Downloaded ${filename}.`);
   } catch (err) {
     handleError(err, $('errors-error'));
   } finally {
@@ -119,3 +102,28 @@ $('download-errors').addEventListener('click', async () => {
     button.disabled = errors.total === 0;
   }
 });
+
+/**
+ * The job's error report (Job.errorReportUrl) exactly as the server writes it: the same file as
+ * the CLI's `errors --csv`, so the project has one CSV writer and one formula rule.
+ */
+async function fetchErrorReport(id, url) {
+  if (!url) throw new ApiError('This job has no error report yet.');
+  const res = await getWithKey(url);
+  if (res.status === 404) throw new ApiError('The error report was not found: this job does not exist for this API key.');
+  if (!res.ok) throw new ApiError(`The error report could not be downloaded: the server answered ${res.status}.`);
+  let blob;
+  try {
+    blob = await res.blob();
+  } catch {
+    throw new ApiError('The error report download was interrupted. Check your connection and try again.');
+  }
+  return { blob, filename: safeFilename(attachmentName(res) ?? `job-${id}-errors.csv`) };
+}
+
+/** The file name the server gives in Content-Disposition (job-<id>-errors.csv), if any. */
+function attachmentName(res) {
+  return /filename="([^"]+)"/.exec(res.headers.get('content-disposition') ?? '')?.[1];
+}
+
+const safeFilename = (name) => name.replace(/[^A-Za-z0-9_.-]+/g, '_');
