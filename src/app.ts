@@ -6,7 +6,6 @@ import fs from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createYoga, maskError } from 'graphql-yoga';
-import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import type { Tenant } from './auth/apiKeys.js';
 import { drainInbox, serverPidFile, watchInbox } from './auth/keyInbox.js';
 import type { Config } from './config.js';
@@ -73,8 +72,9 @@ export async function buildApp(config: Config, opts: { log?: Logger } = {}): Pro
     logging: false,
     graphiql: config.production ? false : { title: 'Bulk import', defaultQuery: GRAPHIQL_EXAMPLE, headers: JSON.stringify({ Authorization: 'Bearer <your API key>' }) },
     // GraphiQL's scripts, styles and editor workers inlined in the page, not fetched from a CDN:
-    // the page works offline and behind a proxy that blocks CDNs.
-    renderGraphiQL,
+    // the page works offline and behind a proxy that blocks CDNs. The module holds ~9 MB of
+    // scripts, so it is loaded on the page's first request, not by every server (nor in production).
+    renderGraphiQL: async (options) => (await import('@graphql-yoga/render-graphiql')).renderGraphiQL(options),
     // Unexpected errors reach clients as "Unexpected error." and are logged in full here.
     maskedErrors: {
       maskError: (error, message, isDev) => {
