@@ -11,6 +11,8 @@ export default defineConfig({
   },
   test: {
     include: ['test/**/*.test.ts'],
+    // Needs a pooler in front of Postgres: `npm run test:pooled` (vitest.pooled.config.ts) runs it.
+    exclude: ['**/node_modules/**', 'test/pooledPostgres.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',

@@ -6,6 +6,11 @@ export interface Config {
   host: string;
   /** Postgres URL; when unset the service uses an embedded PGlite database under dataDir. */
   databaseUrl: string | undefined;
+  /**
+   * A direct (session) connection to the same database, for LISTEN and migrations, when
+   * databaseUrl goes through a transaction-mode pooler; unset: databaseUrl.
+   */
+  databaseDirectUrl: string | undefined;
   dataDir: string;
   spoolDir: string;
   /** How long an ended job's spool file is kept (0: removed as the job ends, or kept as a spare). */
@@ -98,6 +103,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     port: int(env, 'PORT', 4000),
     host: env.HOST || '0.0.0.0',
     databaseUrl: env.DATABASE_URL || undefined,
+    databaseDirectUrl: env.DATABASE_DIRECT_URL || undefined,
     dataDir,
     spoolDir: path.resolve(env.SPOOL_DIR || path.join(dataDir, 'spool')),
     spoolRetentionMs: int(env, 'SPOOL_RETENTION_MS', 0),
@@ -138,5 +144,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     trustProxy: bool(env, 'TRUST_PROXY'),
     ...overrides,
   };
+  if (config.databaseDirectUrl && !config.databaseUrl) {
+    throw new Error('DATABASE_DIRECT_URL is set but DATABASE_URL is not: set DATABASE_URL to the (pooled) URL the service queries through');
+  }
   return { ...config, publicUrl: config.publicUrl === undefined ? undefined : parseBaseUrl(config.publicUrl) };
 }

@@ -203,7 +203,8 @@ describe('bulk-import keys create', () => {
   it('prints one new key, alone, that then authenticates for its tenant', async () => {
     const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'silent' };
     delete env.DATABASE_URL;
-    if (realPostgres) env.DATABASE_URL = t.databaseUrl;
+    delete env.DATABASE_DIRECT_URL;
+    if (realPostgres) Object.assign(env, { DATABASE_URL: t.databaseUrl }, t.databaseDirectUrl ? { DATABASE_DIRECT_URL: t.databaseDirectUrl } : {});
     // Embedded: the server holds the PGlite folder, and the CLI hands the key to it through DATA_DIR.
     else env.DATA_DIR = t.dataDir;
 

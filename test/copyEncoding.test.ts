@@ -35,7 +35,7 @@ let dir: string;
 beforeAll(async () => {
   testDb = await createTestDatabase();
   dir = await fs.mkdtemp(path.join(os.tmpdir(), 'copy-encoding-'));
-  db = await openDatabase({ databaseUrl: testDb.url, dataDir: dir });
+  db = await openDatabase({ databaseUrl: testDb.url, databaseDirectUrl: testDb.directUrl, dataDir: dir });
 });
 afterAll(async () => {
   await db?.close();

@@ -39,7 +39,7 @@ describe.runIf(run)('COPY data passed through to the socket', () => {
   beforeAll(async () => {
     testDb = await createTestDatabase();
     dir = await fs.mkdtemp(path.join(os.tmpdir(), 'copy-pass-through-'));
-    db = await openDatabase({ databaseUrl: testDb.url, dataDir: dir });
+    db = await openDatabase({ databaseUrl: testDb.url, databaseDirectUrl: testDb.directUrl, dataDir: dir });
     await db.query('create table copied (id int primary key, body text not null check (body not like \'refuse%\'))');
     await db.query('create table copied_too (id int primary key, body text not null)');
   });

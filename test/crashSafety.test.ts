@@ -21,7 +21,7 @@ import { JobProgressDocument } from '../src/generated/gql/graphql.js';
 import { jobUuid, uploadFile } from '../bench/client.js';
 import { generateEvents } from '../bench/generate.js';
 import { GraphQLTestClient } from './support/client.js';
-import { createTestDatabase, requirePostgres, type TestDatabase } from './support/database.js';
+import { createTestDatabase, databaseEnv, requirePostgres, sessionUrl, type TestDatabase } from './support/database.js';
 import { eventRow, eventsCsv, manyEvents } from './support/events.js';
 import {
   abortedIdleSessions, contentChecksum, createKeyIn, databaseName, exactLines, fileChecksum, installPace, jobRowLocked, jobState,
@@ -58,11 +58,11 @@ async function scenario(env: Record<string, string> = {}, opts: { db?: TestDatab
   const db = opts.db ?? await createTestDatabase();
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'bulk-import-crash-'));
   const baseEnv = {
-    DATABASE_URL: opts.databaseUrlForServers ?? db.url!, DATA_DIR: dataDir, BATCH_SIZE: String(BATCH), LEASE_MS: String(LEASE_MS),
+    ...databaseEnv(db), ...(opts.databaseUrlForServers ? { DATABASE_URL: opts.databaseUrlForServers } : {}), DATA_DIR: dataDir, BATCH_SIZE: String(BATCH), LEASE_MS: String(LEASE_MS),
     POLL_INTERVAL_MS: '200', PROGRESS_INTERVAL_MS: '100', ...env,
   };
   const s: Scenario = {
-    db, url: db.url!, name: databaseName(db.url!), dataDir, sql: openSql(db.url!), key: '', servers: [],
+    db, url: db.url!, name: databaseName(db.url!), dataDir, sql: openSql(sessionUrl(db)), key: '', servers: [],
     async start(label, more = {}) {
       const server = await startServerChild({ label, env: { ...baseEnv, ...more } });
       s.servers.push(server);

@@ -17,7 +17,7 @@ beforeAll(async () => {
   db = await createTestDatabase();
   proxy = await startPgProxy(db.url!);
   // The service reaches its database only through the proxy, which the test then takes away.
-  t = await startTestApp({ databaseUrl: proxy.url });
+  t = await startTestApp({ databaseUrl: proxy.url, databaseDirectUrl: db.directUrl });
   client = await t.clientFor('outage');
 });
 afterAll(async () => {

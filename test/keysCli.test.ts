@@ -27,6 +27,7 @@ afterAll(() => fs.rm(scratch, { recursive: true, force: true }));
 async function keysCreate(cwd: string, env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   const base: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'silent' };
   delete base.DATABASE_URL;
+  delete base.DATABASE_DIRECT_URL;
   delete base.DATA_DIR;
   try {
     const { stdout, stderr } = await run(process.execPath, [BIN, 'keys', 'create', '--tenant', 'acme'], { cwd, env: { ...base, ...env }, timeout: 45_000 });

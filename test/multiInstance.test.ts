@@ -17,7 +17,7 @@ import { CancelJobDocument, JobProgressDocument, type JobProgressSubscription } 
 import { jobUuid, uploadFile } from '../bench/client.js';
 import { generateEvents } from '../bench/generate.js';
 import { GraphQLTestClient } from './support/client.js';
-import { createTestDatabase, requirePostgres, type TestDatabase } from './support/database.js';
+import { createTestDatabase, databaseEnv, requirePostgres, sessionUrl, type TestDatabase } from './support/database.js';
 import {
   contentChecksum, createKeyIn, exactLines, fileChecksum, installPace, jobState, lineCheck, openSql, setPace, waitFor, type Sql,
 } from './support/importIntegrity.js';
@@ -38,7 +38,7 @@ describe.runIf(enabled)('two instances on one database and one spool folder', ()
   const files: { path: string; rows: number; checksum: string }[] = [];
 
   const env = (name: string, more: Record<string, string> = {}) => ({
-    DATABASE_URL: db.url!, DATA_DIR: path.join(tmp, name), SPOOL_DIR: spoolDir, BATCH_SIZE: String(BATCH),
+    ...databaseEnv(db), DATA_DIR: path.join(tmp, name), SPOOL_DIR: spoolDir, BATCH_SIZE: String(BATCH),
     LEASE_MS: '5000', POLL_INTERVAL_MS: '200', PROGRESS_INTERVAL_MS: '100', ...more,
   });
   const outputs = () => [a, b].filter(Boolean).map((x) => `--- ${x.label} ---\n${x.output().slice(-4000)}`).join('\n');
@@ -62,7 +62,7 @@ describe.runIf(enabled)('two instances on one database and one spool folder', ()
       startServerChild({ label: 'A', env: env('a') }),
       startServerChild({ label: 'B', env: env('b') }),
     ]);
-    sql = openSql(db.url!);
+    sql = openSql(sessionUrl(db));
     await installPace(sql, 20);
   }, 120_000);
 

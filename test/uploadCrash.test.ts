@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, requirePostgres, type TestDatabase } from './support/database.js';
+import { createTestDatabase, databaseEnv, requirePostgres, sessionUrl, type TestDatabase } from './support/database.js';
 import { createKeyIn, openSql, type Sql } from './support/importIntegrity.js';
 import {
   BOUNDARY, closing, fileHead, part, sendMultipart, sendRawHttp, startUpload, uploadHead, uploadMap, uploadOperations,
@@ -40,14 +40,14 @@ beforeAll(async () => {
   server = await startServerChild({
     label: 'upload-crash',
     env: {
-      DATABASE_URL: db.url, DATA_DIR: dataDir, NODE_ENV: 'production', LOG_LEVEL: 'warn', WORKER_CONCURRENCY: '0',
+      ...databaseEnv(db), DATA_DIR: dataDir, NODE_ENV: 'production', LOG_LEVEL: 'warn', WORKER_CONCURRENCY: '0',
       MAX_FILE_SIZE: '1000000',
       // Damaged bodies that stay well-formed may queue jobs (no workers: they stay queued), and
       // the fuzz sends several at once: the tenant's limits must not refuse them before their bodies are read.
       MAX_ACTIVE_JOBS_PER_TENANT: '1000000', MAX_CONCURRENT_UPLOADS_PER_TENANT: '1000',
     },
   });
-  sql = openSql(db.url!);
+  sql = openSql(sessionUrl(db));
   key = await createKeyIn(sql, 'crash');
 }, 120_000);
 

@@ -251,7 +251,7 @@ describe('two instances on one database and spool folder', () => {
 
   beforeAll(async () => {
     a = await startTestApp({ workerConcurrency: 0 });
-    b = await buildApp(loadConfig({}, { ...testSettings(a.databaseUrl, a.dataDir), workerConcurrency: 0 }));
+    b = await buildApp(loadConfig({}, { ...testSettings(a.databaseUrl, a.dataDir, a.databaseDirectUrl), workerConcurrency: 0 }));
     bUrl = `${await b.start()}/graphql`.replace('localhost', '127.0.0.1');
     client = await a.clientFor('acme');
   });

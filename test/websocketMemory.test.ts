@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { RssMonitor } from '../bench/serverProcess.js';
-import { createTestDatabase, requirePostgres, type TestDatabase } from './support/database.js';
+import { createTestDatabase, databaseEnv, requirePostgres, type TestDatabase } from './support/database.js';
 import { startServerChild, type ServerChild } from './support/serverProcess.js';
 
 const enabled = requirePostgres('WebSocket memory test (the server as a process of its own)');
@@ -29,7 +29,7 @@ beforeAll(async () => {
   if (!enabled) return;
   db = await createTestDatabase();
   dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'bulk-import-ws-memory-'));
-  server = await startServerChild({ label: 'ws-memory', env: { DATABASE_URL: db.url, DATA_DIR: dataDir, WORKER_CONCURRENCY: '0', LOG_LEVEL: 'warn' } });
+  server = await startServerChild({ label: 'ws-memory', env: { ...databaseEnv(db), DATA_DIR: dataDir, WORKER_CONCURRENCY: '0', LOG_LEVEL: 'warn' } });
 });
 afterAll(async () => {
   await server?.stop();

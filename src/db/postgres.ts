@@ -9,8 +9,6 @@ import { passCopyDataThrough, PASS_THROUGH_MIN_BYTES, standInFor } from './copyP
 import { MIGRATIONS_FOLDER } from './migrations.js';
 import { LockIds } from './lockIds.js';
 
-/** Arbitrary constant: every instance takes this advisory lock while it migrates. */
-
 /**
  * postgres.js leaves Nagle's algorithm on. After a large COPY write, the small CopyDone and
  * COMMIT messages then wait for the server's delayed ACK, every batch, a large share of the import
@@ -40,11 +38,17 @@ export interface PostgresOptions {
    * releasing the job row's lock so that another runner can take the job over after its lease.
    */
   idleInTransactionTimeoutMs?: number;
+  /**
+   * A direct (session) connection to the same database, when `url` goes through a
+   * transaction-mode pooler (PgBouncer, Supavisor, RDS Proxy): LISTEN and migrations need a
+   * session of their own, which a pooler hands out only for one transaction at a time.
+   */
+  directUrl?: string;
 }
 
 /** Migrates the database at `url` (its public schema), then opens the service's pool on it. */
 export async function openPostgres(url: string, opts: PostgresOptions = {}): Promise<Database> {
-  await runMigrations(url);
+  await runMigrations(opts.directUrl ?? url);
   return connectPostgres(url, opts);
 }
 
@@ -57,16 +61,22 @@ export interface ConnectOptions extends PostgresOptions {
 
 /** Opens the service's pool without migrating anything. */
 export function connectPostgres(url: string, opts: ConnectOptions = {}): Database {
+  const pooled = opts.directUrl !== undefined && opts.directUrl !== url;
+  if (pooled && opts.schema) throw new Error('a schema other than public needs a session setting (search_path), which a transaction-mode pooler cannot carry');
   const sql = postgres(url, {
     max: 10,
+    // A transaction-mode pooler may run each statement on a different server connection, where
+    // a statement prepared on another does not exist; unnamed statements are parsed every time.
+    prepare: !pooled,
     ...({ socket: noDelaySocket } as object), // an option postgres.js supports but does not type
     onnotice: () => {},
-    // Timestamps without a zone in imported files mean UTC (docs/files.md), whatever the server's default.
+    // Timestamps without a zone in imported files mean UTC (docs/files.md), whatever the server's
+    // default. Only parameters a pooler tracks (TimeZone, application_name) are set at startup;
+    // the idle-in-transaction timeout is set in each transaction (below).
     connection: {
       TimeZone: 'UTC',
       application_name: opts.applicationName ?? 'bulk-import',
       ...(opts.schema ? { search_path: opts.schema } : {}),
-      ...(opts.idleInTransactionTimeoutMs ? { idle_in_transaction_session_timeout: opts.idleInTransactionTimeoutMs } : {}),
     },
     // int8 (counts, offsets) as JS numbers: every value we store fits in 2^53.
     types: { bigint: { to: 20, from: [20], serialize: (x: number) => String(x), parse: (x: string) => Number(x) } },
@@ -107,22 +117,35 @@ export function connectPostgres(url: string, opts: ConnectOptions = {}): Databas
     },
   });
   const root = wrap(sql);
+  const idleTimeout = opts.idleInTransactionTimeoutMs ? String(opts.idleInTransactionTimeoutMs) : null;
+  // LISTEN holds a session for as long as it listens: on the direct URL when there is a pooler.
+  const listener = pooled ? postgres(opts.directUrl!, { max: 1, onnotice: () => {}, connection: { application_name: opts.applicationName ?? 'bulk-import' } }) : sql;
 
   return {
     driver: 'postgres',
     orm,
     query: root.query,
-    transaction: (fn) => sql.begin((tx) => fn(wrap(tx))) as Promise<never>,
+    transaction: (fn) => sql.begin(async (tx) => {
+      // Local to the transaction, so that it holds on whichever server connection a pooler gave it:
+      // Postgres ends a transaction left idle this long (a frozen runner), releasing its locks.
+      if (idleTimeout) await tx.unsafe("select set_config('idle_in_transaction_session_timeout', $1, true)", [idleTimeout]);
+      return fn(wrap(tx));
+    }) as Promise<never>,
     notify: async (channel, payload) => { await sql.notify(channel, payload); },
     listen: async (channel, onPayload) => {
-      const { unlisten } = await sql.listen(channel, onPayload);
+      const { unlisten } = await listener.listen(channel, onPayload);
       return unlisten;
     },
-    close: () => sql.end({ timeout: 5 }),
+    close: async () => {
+      await Promise.all([sql.end({ timeout: 5 }), listener === sql ? null : listener.end({ timeout: 5 })]);
+    },
   };
 }
 
-/** Migrations run on one dedicated connection under an advisory lock, so instances that start together take turns. */
+/**
+ * Migrations run on one dedicated connection (a session: the direct URL behind a pooler) under a
+ * session advisory lock, so instances that start together take turns.
+ */
 async function runMigrations(url: string): Promise<void> {
   const sql = postgres(url, { max: 1, onnotice: () => {} });
   try {

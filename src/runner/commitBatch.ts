@@ -129,7 +129,7 @@ async function upsertBatch(tx: Transaction, fence: Fence, batch: BatchToCommit, 
 }
 
 /**
- * COPY has no ON CONFLICT: keyed rows are copied into a per-session temporary staging table, then
+ * COPY has no ON CONFLICT: keyed rows are copied into a temporary staging table, then
  * inserted with ON CONFLICT DO NOTHING against the (tenant_id, key) unique index, which skips
  * keys the tenant already has and repeats within the batch alike. Returns the rows inserted.
  */

@@ -4,7 +4,10 @@
  * on that schema, and the schema is dropped after a passing test but kept after a failing one,
  * with its name printed, so that a developer can look at what the test left.
  *
- * The schemas live in one database, bulk_import_core_tests, on the server in DATABASE_URL.
+ * The schemas live in one database, bulk_import_core_tests, on the server in DATABASE_URL, reached
+ * through DATABASE_DIRECT_URL when that is set: a schema per test is chosen by search_path, a
+ * session setting that a transaction-mode pooler cannot carry (so `npm run test:pooled` leaves
+ * test/core/ out).
  */
 import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
@@ -13,6 +16,7 @@ import { beforeEach } from 'vitest';
 import type { Database } from '../../src/db/database.js';
 import { MIGRATIONS_FOLDER } from '../../src/db/migrations.js';
 import { connectPostgres } from '../../src/db/postgres.js';
+import { directServerUrl, urlOfDatabase } from './database.js';
 
 export const CORE_DATABASE = 'bulk_import_core_tests';
 
@@ -113,7 +117,7 @@ let coreDatabase: Promise<string> | undefined;
 /** bulk_import_core_tests' URL, creating the database the first time (test files in other processes may race to). */
 function coreDatabaseUrl(): Promise<string> {
   coreDatabase ??= (async () => {
-    const serverUrl = process.env.DATABASE_URL;
+    const serverUrl = directServerUrl();
     if (!serverUrl) throw new Error('the core tests need a real Postgres: set DATABASE_URL');
     const server = postgres(serverUrl, { max: 1, onnotice: () => {} });
     try {
@@ -122,9 +126,7 @@ function coreDatabaseUrl(): Promise<string> {
     } finally {
       await server.end({ timeout: 5 });
     }
-    const url = new URL(serverUrl);
-    url.pathname = `/${CORE_DATABASE}`;
-    return url.toString();
+    return urlOfDatabase(serverUrl, CORE_DATABASE);
   })();
   return coreDatabase;
 }

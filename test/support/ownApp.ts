@@ -28,7 +28,7 @@ export interface OwnApp {
 export async function startOwnApp(overrides: Partial<Config> = {}, opts: { log?: Logger } = {}): Promise<OwnApp> {
   const database = await createTestDatabase();
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'bulk-import-own-'));
-  const base: Partial<Config> = { ...testSettings(database.url, dataDir), ...overrides };
+  const base: Partial<Config> = { ...testSettings(database.url, dataDir, database.directUrl), ...overrides };
   let app!: App;
   let url = '';
   const boot = async (more: Partial<Config>) => {

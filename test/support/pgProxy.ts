@@ -5,7 +5,8 @@
  * transaction that did commit: the ambiguous commit every retry loop has to survive.
  *
  * It follows the frontend protocol only as far as needed to spot a COMMIT: a simple Query "commit",
- * or a Parse of "commit" (postgres.js prepares it once, then sends Bind with the statement name).
+ * or a Parse of "commit" (postgres.js prepares it once, then sends Bind with the statement name;
+ * behind a pooler, with prepare: false, it parses the unnamed statement every time).
  */
 import net from 'node:net';
 
@@ -72,7 +73,8 @@ export async function startPgProxy(targetUrl: string): Promise<PgProxy> {
         if (type === 'P') {
           const [name, next] = cstring(body, 0);
           const [text] = cstring(body, next);
-          if (isCommit(text)) { sawCommit = true; commitStatements.add(name); }
+          // The unnamed statement ('', as with postgres.js's prepare: false) is replaced by the next Parse.
+          if (isCommit(text)) { sawCommit = true; commitStatements.add(name); } else commitStatements.delete(name);
         }
         if (type === 'B') {
           const [, next] = cstring(body, 0);

@@ -15,6 +15,8 @@ export interface TestApp {
   dataDir: string;
   /** The app's own database (a fresh database on the DATABASE_URL server), or undefined on PGlite. */
   databaseUrl: string | undefined;
+  /** Its direct (session) URL, when databaseUrl goes through a pooler (npm run test:pooled). */
+  databaseDirectUrl: string | undefined;
   /** A client holding a new API key for `tenant` (the tenant is created on first use). */
   clientFor(tenant: string): Promise<GraphQLTestClient>;
   close(): Promise<void>;
@@ -26,11 +28,12 @@ export interface TestAppOptions {
 }
 
 /** The settings every test app starts from: any free port, its own folder, quiet logs, quick polls. */
-export function testSettings(databaseUrl: string | undefined, dataDir: string): Partial<Config> {
+export function testSettings(databaseUrl: string | undefined, dataDir: string, databaseDirectUrl?: string): Partial<Config> {
   return {
     port: 0,
     host: '127.0.0.1',
     databaseUrl,
+    databaseDirectUrl,
     dataDir,
     spoolDir: path.join(dataDir, 'spool'),
     logLevel: process.env.TEST_LOG_LEVEL ?? 'silent',
@@ -39,9 +42,9 @@ export function testSettings(databaseUrl: string | undefined, dataDir: string): 
 }
 
 export async function startTestApp(overrides: Partial<Config> = {}, opts: TestAppOptions = {}): Promise<TestApp> {
-  const database = opts.pglite ? { url: undefined, drop: async () => {} } : await createTestDatabase();
+  const database = opts.pglite ? { url: undefined, directUrl: undefined, drop: async () => {} } : await createTestDatabase();
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'bulk-import-test-'));
-  const config = loadConfig({}, { ...testSettings(database.url, dataDir), ...overrides });
+  const config = loadConfig({}, { ...testSettings(database.url, dataDir, database.directUrl), ...overrides });
   const app = await buildApp(config);
   const base = await app.start();
   const url = `${base}/graphql`;
@@ -49,6 +52,7 @@ export async function startTestApp(overrides: Partial<Config> = {}, opts: TestAp
   return {
     app, url, wsUrl, dataDir,
     databaseUrl: database.url,
+    databaseDirectUrl: database.directUrl,
     clientFor: async (tenant) => new GraphQLTestClient(url, wsUrl, await createKey(app.db, tenant)),
     close: async () => {
       await app.stop();
