@@ -127,6 +127,20 @@ describe('GraphQL arguments', () => {
     expect((await gql(NODE, { id: jobId })).json.data.node.id).toBe(jobId);
     expect(errorsLogged()).toEqual([]);
   });
+
+  it('refuses node and nodes ids of any type but Job alike, without naming what the schema holds', async () => {
+    const NODES = 'query Nodes($id: ID!) { node(id: $id) { id } nodes(ids: [$id]) { id } }';
+    // Types the schema has (an object, the root, an interface, an enum), names it lacks, and prototype keys.
+    for (const typename of ['Query', 'JobError', 'Node', 'JobStatus', 'Tenant', 'constructor', '__proto__', 'toString']) {
+      const result = await gql(NODES, { id: Buffer.from(`${typename}:1`).toString('base64') });
+      expect(result.status, result.text).toBe(200);
+      expect(result.json.errors, result.text).toHaveLength(2);
+      for (const error of result.json.errors) {
+        expect(error, typename).toMatchObject({ message: 'Invalid ID: use an id this service returned', extensions: { code: 'BAD_USER_INPUT' } });
+      }
+    }
+    expect(errorsLogged()).toEqual([]);
+  });
 });
 
 describe('HTTP requests', () => {
