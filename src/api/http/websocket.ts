@@ -29,7 +29,10 @@ export interface SocketExtra {
   slots: Map<unknown, ReleaseSlot>;
 }
 
-/** Past this much unsent data, progress snapshots for that socket are skipped (the next one supersedes them). */
+/**
+ * Past this much unsent data, progress snapshots for that socket are skipped (the next one
+ * supersedes them), and its messages are not read until it has read ours.
+ */
 export const SOCKET_CONGESTED_BYTES = 1024 * 1024;
 
 const REVOCATION_SWEEP_MS = 2000;
@@ -70,7 +73,14 @@ function serveGraphqlWs(gate: WebSocketGate, server: GraphqlWsServer<SocketExtra
       // is cleaned up by its close.
       send: (data) => new Promise<void>((resolve) => {
         if (socket.readyState !== socket.OPEN) { resolve(); return; }
-        socket.send(data, () => resolve());
+        socket.send(data, () => {
+          if (socket.isPaused && socket.bufferedAmount <= SOCKET_CONGESTED_BYTES) socket.resume();
+          resolve();
+        });
+        // A client that asks (pings, operations) without reading the answers would have us queue
+        // them without bound: past SOCKET_CONGESTED_BYTES unsent, its messages are not read until
+        // it has read enough of ours (the send callbacks above).
+        if (socket.bufferedAmount > SOCKET_CONGESTED_BYTES && !socket.isPaused) socket.pause();
       }),
       close: (code, reason) => socket.close(code, reason),
       onMessage: (handle) => socket.on('message', (data) => {
