@@ -128,6 +128,7 @@ export async function buildApp(config: Config, opts: { log?: Logger } = {}): Pro
   server.requestTimeout = 0;
   const sockets = attachWebSockets(server, yoga as never, db, log, {
     maxSubscriptionsPerTenant: config.maxSubscriptionsPerTenant, maxPendingWebSockets: config.maxPendingWebSockets, maxMessageBytes: config.maxJsonBodyBytes,
+    maxWebSocketsPerTenant: config.maxWebSocketsPerTenant,
   });
   const pool = new RunnerPool(db, bus, log, metrics, { ...config, concurrency: config.workerConcurrency });
   let stopInbox = () => {};

@@ -7,8 +7,8 @@
  * Yoga's HTTP plugins don't run here, so the tenant is put in the context from onConnect; the
  * envelop plugins (limits, cost, introspection, suggestions, masking) do run, through getEnveloped.
  *
- * Also here: a cap on each tenant's open operations (subscriptionSlots.ts), and a sweep that
- * closes (4403) the sockets of keys revoked since they connected.
+ * Also here: a cap on each tenant's open sockets (4429) and operations (subscriptionSlots.ts),
+ * and a sweep that closes (4403) the sockets of keys revoked since they connected.
  */
 import type { IncomingMessage, Server } from 'node:http';
 import { getOperationAST, GraphQLError } from 'graphql';
@@ -44,6 +44,8 @@ const PENDING_GRACE_MS = 2000;
 export interface WebSocketOptions {
   maxSubscriptionsPerTenant: number;
   maxPendingWebSockets: number;
+  /** Authenticated sockets per tenant (MAX_WEBSOCKETS_PER_TENANT). */
+  maxWebSocketsPerTenant: number;
   /** The bound on one message from an authenticated socket (MAX_JSON_BODY_BYTES). */
   maxMessageBytes: number;
   initTimeoutMs?: number;
@@ -112,6 +114,9 @@ export function attachWebSockets(
     maxMessageBytes: opts.maxMessageBytes,
   });
   const keyOfSocket = new Map<WebSocket, string>();
+  // Each tenant's authenticated sockets: each holds a file descriptor for as long as it answers
+  // pings, and the process has a limit of them, shared with spool files and database connections.
+  const socketsOfTenant = new Map<string, Set<WebSocket>>();
   const slots = new SubscriptionSlots(opts.maxSubscriptionsPerTenant);
   const release = (extra: SocketExtra, payload: unknown) => {
     extra.slots.get(payload)?.();
@@ -126,6 +131,17 @@ export function attachWebSockets(
       const tenant = await authenticate(db, authorization);
       // The socket may have been dropped while the key was looked up (the gate's deadline).
       if (!tenant || socket.readyState !== socket.OPEN) return false;
+      const own = socketsOfTenant.get(tenant.id) ?? new Set<WebSocket>();
+      if (own.size >= opts.maxWebSocketsPerTenant) {
+        socket.close(4429, `Too many WebSockets for this tenant: at most ${opts.maxWebSocketsPerTenant}`);
+        return false;
+      }
+      own.add(socket);
+      socketsOfTenant.set(tenant.id, own);
+      socket.once('close', () => {
+        own.delete(socket);
+        if (own.size === 0 && socketsOfTenant.get(tenant.id) === own) socketsOfTenant.delete(tenant.id);
+      });
       ctx.extra.tenant = tenant;
       keyOfSocket.set(socket, hashKey(authorization.replace(/^Bearer\s+/i, '').trim()));
       gate.admit(socket);
