@@ -32,6 +32,7 @@ import { reportRoutes } from './api/http/reportRoutes.js';
 import { sweepSpool } from './spool/spool.js';
 import { BadRequest, checkRequest } from './api/http/requestTarget.js';
 import { publicBaseUrl } from './api/http/publicUrl.js';
+import { cutOffBodyAfterAnswer } from './api/http/answeredBodies.js';
 
 export interface App {
   config: Config;
@@ -106,6 +107,7 @@ export async function buildApp(config: Config, opts: { log?: Logger } = {}): Pro
     if (!(await ops(req, res)) && !(await reports(req, res)) && !(await consoleRoutes(req, res))) yoga(req, res);
   };
   const server: Server = createServer((req, res) => {
+    cutOffBodyAfterAnswer(req, res);
     route(req, res).catch((err) => {
       if (err instanceof BadRequest) {
         log.debug({ reason: err.message }, 'bad request refused');
@@ -126,6 +128,7 @@ export async function buildApp(config: Config, opts: { log?: Logger } = {}): Pro
   server.requestTimeout = 0;
   const sockets = attachWebSockets(server, yoga as never, db, log, {
     maxSubscriptionsPerTenant: config.maxSubscriptionsPerTenant, maxPendingWebSockets: config.maxPendingWebSockets, maxMessageBytes: config.maxJsonBodyBytes,
+    maxWebSocketsPerTenant: config.maxWebSocketsPerTenant,
   });
   const pool = new RunnerPool(db, bus, log, metrics, { ...config, concurrency: config.workerConcurrency });
   let stopInbox = () => {};

@@ -51,6 +51,8 @@ export interface Config {
   maxJsonBodyBytes: number;
   /** WebSockets still waiting for (or authenticating) their connection_init; past this, new ones are refused with 503. */
   maxPendingWebSockets: number;
+  /** Authenticated WebSockets one tenant may hold open at once; more are closed with 4429. */
+  maxWebSocketsPerTenant: number;
   /** importFromUrl: also accept plain http:// URLs and S3 endpoints (local test servers, an in-house MinIO). */
   allowInsecureSourceUrls: boolean;
   /** importFromUrl: also fetch from loopback, private and link-local addresses (off: a tenant cannot reach our internal network). */
@@ -134,6 +136,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     maxSubscriptionsPerTenant: int(env, 'MAX_SUBSCRIPTIONS_PER_TENANT', 50),
     maxJsonBodyBytes: int(env, 'MAX_JSON_BODY_BYTES', 16 * 1024 * 1024),
     maxPendingWebSockets: int(env, 'MAX_PENDING_WEBSOCKETS', 256),
+    maxWebSocketsPerTenant: int(env, 'MAX_WEBSOCKETS_PER_TENANT', 50),
     allowInsecureSourceUrls: bool(env, 'ALLOW_INSECURE_SOURCE_URLS'),
     allowPrivateSourceAddresses: bool(env, 'ALLOW_PRIVATE_SOURCE_ADDRESSES'),
     sourceTimeoutMs: int(env, 'SOURCE_TIMEOUT_MS', 30_000),

@@ -4,6 +4,7 @@
  * "Unexpected error." or a 500, and nothing logged at error level. Each class of input that once
  * reached Postgres or a decode call unchecked has its cases here.
  */
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKey } from '../src/auth/apiKeys.js';
 import { eventRow } from './support/events.js';
@@ -127,6 +128,20 @@ describe('GraphQL arguments', () => {
     expect((await gql(NODE, { id: jobId })).json.data.node.id).toBe(jobId);
     expect(errorsLogged()).toEqual([]);
   });
+
+  it('refuses node and nodes ids of any type but Job alike, without naming what the schema holds', async () => {
+    const NODES = 'query Nodes($id: ID!) { node(id: $id) { id } nodes(ids: [$id]) { id } }';
+    // Types the schema has (an object, the root, an interface, an enum), names it lacks, and prototype keys.
+    for (const typename of ['Query', 'JobError', 'Node', 'JobStatus', 'Tenant', 'constructor', '__proto__', 'toString']) {
+      const result = await gql(NODES, { id: Buffer.from(`${typename}:1`).toString('base64') });
+      expect(result.status, result.text).toBe(200);
+      expect(result.json.errors, result.text).toHaveLength(2);
+      for (const error of result.json.errors) {
+        expect(error, typename).toMatchObject({ message: 'Invalid ID: use an id this service returned', extensions: { code: 'BAD_USER_INPUT' } });
+      }
+    }
+    expect(errorsLogged()).toEqual([]);
+  });
 });
 
 describe('HTTP requests', () => {
@@ -186,5 +201,31 @@ describe('HTTP requests', () => {
     expect((await rawRequest(base(), `/console/${'a'.repeat(10_000)}.js`)).status).toBe(401);
     expect((await rawRequest(base(), '/healthz')).status).toBe(200);
     expect(errorsLogged()).toEqual([]);
+  });
+});
+
+describe('a client that goes away', () => {
+  it('closing the connection in the middle of an error report is no server error', async () => {
+    const records = Array.from({ length: 3000 }, (_, i) => eventRow(i, { event_type: 'nope', user_agent: 'u'.repeat(3000) }));
+    const { json } = await gql('mutation Batch($records: [JSON!]!) { importBatch(input: { kind: EVENTS, records: $records }) { job { id rowsFailed } } }', { records });
+    expect(json.data.importBatch.job.rowsFailed).toBe(3000);
+    const { port } = new URL(base());
+    for (let i = 0; i < 3; i++) {
+      // Reads the start of the ~10 MB report, then hangs up.
+      await new Promise<void>((resolve, reject) => {
+        const socket = net.connect(Number(port), '127.0.0.1', () => {
+          socket.write(`GET /jobs/${encodeURIComponent(json.data.importBatch.job.id)}/errors.csv HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${key}\r\n\r\n`);
+        });
+        socket.once('data', (chunk) => {
+          expect(chunk.toString('latin1')).toMatch(/^HTTP\/1\.1 200 /);
+          socket.destroy();
+          resolve();
+        });
+        socket.once('error', reject);
+      });
+    }
+    await new Promise((r) => setTimeout(r, 500));
+    expect(errorsLogged()).toEqual([]);
+    expect((await rawRequest(base(), '/healthz')).status).toBe(200);
   });
 });

@@ -113,6 +113,23 @@ describe('limits, checked before any resolver runs', () => {
     expectRefused(res, /cost limit of 5000/i);
   });
 
+  // Regression (fixed): nodes(ids:) fetched one node per id with no bound, and armor's cost counted
+  // the list as one node: 200 ids of one job with errors(first: 1000) answered 222 MB.
+  it('counts nodes(ids:) as a page of its ids, literal or variable, and takes at most 100 ids', async () => {
+    const query = `query ($ids: [ID!]!) { nodes(ids: $ids) { ... on Job { ${errorsField(50)} } } }`;
+    const one = await post(query, { ids: [queued] });
+    expect(one.json?.errors, one.text).toBeUndefined();
+    expect(one.json!.data!.nodes).toHaveLength(1);
+    expectRefused(await post(query, { ids: Array(5).fill(queued) }), /cost limit of 5000/i);
+    expectRefused(await post(`{ nodes(ids: [${Array(5).fill(`"${queued}"`).join(', ')}]) { ... on Job { ${errorsField(50)} } } }`), /cost limit of 5000/i);
+
+    const many = await post('query ($ids: [ID!]!) { nodes(ids: $ids) { id } }', { ids: Array(101).fill(queued) });
+    expect(many.json?.errors?.[0], many.text).toMatchObject({ message: 'nodes: at most 100 ids', extensions: { code: 'BAD_USER_INPUT' } });
+    const hundred = await post('query ($ids: [ID!]!) { nodes(ids: $ids) { id } }', { ids: Array(100).fill(queued) });
+    expect(hundred.json?.errors, hundred.text).toBeUndefined();
+    expect(hundred.json!.data!.nodes).toHaveLength(100);
+  });
+
   it('refuses a batched request (a JSON array of operations) and runs none of it', async () => {
     const res = await postJson(dev.url, key, [
       { query: `mutation { ${cancel()} }` },

@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ImportBatchDocument, JobErrorsDocument } from '../src/generated/gql/graphql.js';
 import type { GraphQLTestClient } from './support/client.js';
+import { nestedJson } from './support/hostileInput.js';
 import { startTestApp, type TestApp } from './support/testApp.js';
 
 let t: TestApp;
@@ -47,5 +48,21 @@ describe('importBatch', () => {
     const { status, body } = await client.request(ImportBatchDocument, { input: { kind: 'EVENTS', records } });
     expect(status).toBe(413);
     expect(body.errors?.[0].message).toBe('The request body is larger than 1048576 bytes');
+  });
+
+  // Regression (fixed): a record nested some thousands of levels deep overflowed the stack where
+  // the records became NDJSON: "Unexpected error." and an error-level log instead of a row error.
+  it('takes records nested 5,000 and 100,000 levels deep as row errors, like a file\'s, and imports the rest', async () => {
+    const deep = (depth: number) => `{"event_type":"track","event_name":"deep","user_id":"d${depth}","inserted_at":"2024-07-28T08:55:35Z","metadata":${nestedJson(depth)}}`;
+    const query = 'mutation Batch($records: [JSON!]!) { importBatch(input: { kind: EVENTS, records: $records }) { job { id status rowsImported rowsFailed } userErrors { code message } } }';
+    const body = `{"query":${JSON.stringify(query)},"variables":{"records":[${JSON.stringify(record(1))},${deep(5000)},${deep(100_000)},${JSON.stringify(record(2))}]}}`;
+    const res = await fetch(t.url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${client.key}` }, body });
+    const answer = await res.json() as { data?: { importBatch: { job: { id: string; status: string; rowsImported: number; rowsFailed: number } } }; errors?: unknown };
+    expect(answer.errors).toBeUndefined();
+    expect(answer.data!.importBatch.job).toMatchObject({ status: 'COMPLETED', rowsImported: 2, rowsFailed: 2 });
+    const { job } = await client.data(JobErrorsDocument, { id: answer.data!.importBatch.job.id, first: 10 });
+    expect(job!.errors.edges.map((e) => [e.node.line, e.node.message])).toEqual([
+      [2, 'metadata is nested more than 64 levels deep'], [3, 'metadata is nested more than 64 levels deep'],
+    ]);
   });
 });

@@ -356,6 +356,18 @@ describe('source rules, with the default settings', () => {
     expect(isPrivateAddress('::ffff:10.0.0.1')).toBe(true);
   });
 
+  it('refuses IPv6 forms that carry an IPv4 address or are not routed publicly, and documentation ranges', () => {
+    // IPv4-compatible (::127.0.0.1), local-use NAT64 (RFC 8215: reaches the IPv4 network behind a
+    // local translator), 6to4 (2002:ac10:1:: carries 172.16.0.1), discard-only, documentation.
+    for (const url of ['https://[::127.0.0.1]/a.csv', 'https://[::a00:1]/a.csv', 'https://[64:ff9b:1::a00:1]/a.csv', 'https://[2002:ac10:1::1]/a.csv',
+      'https://[100::1]/a.csv', 'https://[2001:db8::1]/a.csv', 'https://192.0.2.1/a.csv', 'https://198.51.100.7/a.csv', 'https://203.0.113.9/a.csv']) {
+      const result = parseSource({ url }, defaults);
+      expect(result, url).toMatchObject({ ok: false, code: 'INVALID_INPUT', field: ['input', 'url'], message: expect.stringContaining('loopback or private address') });
+    }
+    expect(isPrivateAddress('2001:4860:4860::8888')).toBe(false);
+    expect(isPrivateAddress('64:ff9b::808:808')).toBe(true); // unchanged: the well-known NAT64 prefix stays refused
+  });
+
   it('refuses a host name that resolves to a loopback address, where it connects', async () => {
     const parsed = parseSource({ url: `${files.origin.replace('127.0.0.1', 'localhost')}/exports/events.csv` }, defaults);
     if (!parsed.ok) throw new Error(parsed.message);

@@ -411,3 +411,47 @@ describe('a client that stops reading (batchSize 100, progress every 50 ms)', ()
     }
   });
 });
+
+// Regression (fixed): authenticated sockets were not bounded: one key opened 1,500 (and could go on
+// to the process's file descriptor limit, where spool files and database connections fail too).
+describe('WebSockets per tenant (3 here)', () => {
+  let t: TestApp;
+  const sockets: RawGraphqlSocket[] = [];
+  const open = (key: string | null) => {
+    const socket = new RawGraphqlSocket(t.wsUrl, key);
+    sockets.push(socket);
+    return socket;
+  };
+
+  beforeAll(async () => {
+    t = await startTestApp({ workerConcurrency: 0, maxWebSocketsPerTenant: 3 });
+  });
+  afterAll(async () => {
+    for (const s of sockets) s.close();
+    await t?.close();
+  });
+
+  it('closes a tenant\'s 4th authenticated socket with 4429, not another tenant\'s, and takes one again once a socket goes', async () => {
+    const acme = (await t.clientFor('acme')).key!;
+    const other = (await t.clientFor('other')).key!;
+    const three = [await open(acme).ready(), await open(acme).ready(), await open(acme).ready()];
+    const fourth = open(acme);
+    expect(await fourth.closedWith()).toEqual({ code: 4429, reason: 'Too many WebSockets for this tenant: at most 3' });
+    await open(other).ready();
+    three[0].close();
+    await three[0].closedWith();
+    const deadline = Date.now() + 3000;
+    for (;;) {
+      const again = open(acme);
+      try {
+        await again.ready();
+        break;
+      } catch (err) {
+        if (Date.now() > deadline) throw err;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    three[1].subscribe('q', '{ jobs(first: 1) { totalCount } }');
+    expect(nexts(await three[1].settled('q'))[0].payload).toEqual({ data: { jobs: { totalCount: 0 } } });
+  });
+});

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { RssMonitor } from '../bench/serverProcess.js';
 import { createTestDatabase, databaseEnv, requirePostgres, type TestDatabase } from './support/database.js';
+import { createKeyIn, openSql, type Sql } from './support/importIntegrity.js';
 import { startServerChild, type ServerChild } from './support/serverProcess.js';
 
 const enabled = requirePostgres('WebSocket memory test (the server as a process of its own)');
@@ -24,15 +25,20 @@ const CHUNK = Buffer.alloc(64 * 1024, 'x');
 let db: TestDatabase;
 let dataDir: string;
 let server: ServerChild;
+let sql: Sql;
+let key: string;
 
 beforeAll(async () => {
   if (!enabled) return;
   db = await createTestDatabase();
   dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'bulk-import-ws-memory-'));
   server = await startServerChild({ label: 'ws-memory', env: { ...databaseEnv(db), DATA_DIR: dataDir, WORKER_CONCURRENCY: '0', LOG_LEVEL: 'warn' } });
+  sql = openSql(db.url!);
+  key = await createKeyIn(sql, 'ws-memory');
 });
 afterAll(async () => {
   await server?.stop();
+  await sql?.end();
   await db?.drop();
   if (dataDir) await fs.rm(dataDir, { recursive: true, force: true });
 });
@@ -131,3 +137,71 @@ it.runIf(enabled)('keeps the server within a few MiB of its memory, and /healthz
   expect(outcomes.map((o) => o.closeCode)).toEqual(Array(SOCKETS).fill(1009));
   expect(server.exitInfo()).toBeNull();
 });
+
+/** A masked client text frame (zero mask key, so the payload goes as it is). */
+function clientTextFrame(text: string): Buffer {
+  const payload = Buffer.from(text);
+  const header = payload.length < 126 ? Buffer.from([0x81, 0x80 | payload.length]) : Buffer.from([0x81, 0x80 | 126, payload.length >> 8, payload.length & 0xff]);
+  return Buffer.concat([header, Buffer.alloc(4), payload]);
+}
+
+/**
+ * An authenticated socket that asks for answers without reading them: after its connection_ack
+ * it stops reading and sends graphql-ws pings (each answered by a pong carrying the same payload)
+ * for `forMs`, as fast as the server takes them. Resolves with how many bytes of pings it sent.
+ */
+function pingWithoutReading(port: number, forMs: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1');
+    const ping = clientTextFrame(JSON.stringify({ type: 'ping', payload: { padding: 'p'.repeat(4000) } }));
+    let received = '';
+    let sent = 0;
+    let stopAt = 0;
+    let done = false;
+    const finish = () => { if (done) return; done = true; socket.destroy(); resolve(sent); };
+    socket.on('error', (err) => (stopAt ? finish() : reject(err)));
+    socket.on('connect', () => socket.write([
+      'GET /graphql HTTP/1.1', `Host: 127.0.0.1:${port}`, 'Upgrade: websocket', 'Connection: Upgrade',
+      `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}`, 'Sec-WebSocket-Version: 13', 'Sec-WebSocket-Protocol: graphql-transport-ws', '', '',
+    ].join('\r\n')));
+    const pump = () => {
+      while (!done && Date.now() < stopAt) {
+        sent += ping.length;
+        if (!socket.write(ping)) { socket.once('drain', pump); return; }
+      }
+      finish();
+    };
+    const onData = (chunk: Buffer) => {
+      received += chunk.toString('latin1');
+      if (received.startsWith('HTTP/1.1 101') && received.includes('\r\n\r\n') && !received.includes('sentInit')) {
+        received += 'sentInit';
+        socket.write(clientTextFrame(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${key}` } })));
+      }
+      if (received.includes('connection_ack')) {
+        socket.off('data', onData);
+        socket.pause(); // reads nothing more
+        stopAt = Date.now() + forMs;
+        // A server that stops reading leaves a write waiting for 'drain': the time is up all the same.
+        setTimeout(finish, forMs);
+        pump();
+      }
+    };
+    socket.on('data', onData);
+  });
+}
+
+it.runIf(enabled)('keeps the server within bounded memory while authenticated sockets send pings and never read the pongs', async () => {
+  const rss = new RssMonitor(server.pid, 20);
+  await rss.beginPhase();
+  const baselineMb = await rss.currentMb();
+  rss.start();
+  const sent = await Promise.all(Array.from({ length: 4 }, () => pingWithoutReading(server.port, 3000)));
+  await new Promise((r) => setTimeout(r, 300));
+  rss.stop();
+  const peakMb = await rss.endPhase();
+  expect(peakMb - baselineMb, `sent ${sent.map((n) => (n / 2 ** 20).toFixed(0)).join(', ')} MiB; baseline ${baselineMb.toFixed(1)} MiB, peak ${peakMb.toFixed(1)} MiB`).toBeLessThan(ALLOWED_GROWTH_MB * 2);
+  const started = performance.now();
+  expect((await fetch(`http://127.0.0.1:${server.port}/healthz`)).status).toBe(200);
+  expect(performance.now() - started).toBeLessThan(500);
+  expect(server.exitInfo()).toBeNull();
+}, 30_000);

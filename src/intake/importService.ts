@@ -24,6 +24,7 @@ import { jobsInProgressMessage, reserveArrival, SpoolFullError, type Arrival } f
 import type { UserError } from './userErrors.js';
 import type { SourceSettings } from './sources/network.js';
 import { describeSource, openSource, parseSource, type OpenedSource, type S3Credentials } from './sources/urlSource.js';
+import { recordLine } from './recordLines.js';
 
 export type { UserError, UserErrorCode } from './userErrors.js';
 
@@ -85,7 +86,7 @@ export async function importRecords(deps: ImportDeps, req: BatchRequest): Promis
     return { ok: false, code: 'BATCH_TOO_LARGE', message: `At most ${MAX_BATCH_RECORDS} records per importBatch (got ${req.records.length}); upload a file for more`, field: ['input', 'records'] };
   }
   if (req.records.length === 0) return { ok: false, code: 'INVALID_INPUT', message: 'records is empty', field: ['input', 'records'] };
-  const ndjson = Buffer.from(req.records.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  const ndjson = Buffer.from(req.records.map(recordLine).join('\n') + '\n');
   const result = await importUpload(deps, {
     tenantId: req.tenantId,
     receive: async () => ({ stream: Readable.from([ndjson]), filename: null }),

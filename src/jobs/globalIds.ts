@@ -4,15 +4,18 @@
  */
 import { decodeGlobalID, encodeGlobalID } from '@pothos/plugin-relay';
 
+/** The one type whose ids clients hold (the schema's only Node). */
+export const JOB_TYPENAME = 'Job';
+
 export function jobGlobalId(jobId: string): string {
-  return encodeGlobalID('Job', jobId);
+  return encodeGlobalID(JOB_TYPENAME, jobId);
 }
 
 /** The job uuid in a Job's global id; null for anything else (another type, garbage). */
 export function jobIdFromGlobalId(globalId: string): string | null {
   try {
     const { typename, id } = decodeGlobalID(globalId);
-    return typename === 'Job' && id ? id : null;
+    return typename === JOB_TYPENAME && id ? id : null;
   } catch {
     return null;
   }

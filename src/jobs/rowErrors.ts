@@ -1,5 +1,5 @@
 /** job_errors: the rows of a job that failed, with line, column, value, message and the row as sent. */
-import { and, asc, count, eq, sql } from 'drizzle-orm';
+import { and, asc, count, eq, inArray, sql } from 'drizzle-orm';
 import type { Database, Transaction } from '../db/database.js';
 import { jobErrors } from '../db/schema.js';
 import { csvCell, withoutNul } from '../codecs/copyCsv.js';
@@ -7,21 +7,47 @@ import type { RowError } from '../kinds/types.js';
 
 const ERROR_COLUMNS = ['job_id', 'line', 'column', 'value', 'message', 'raw_row'] as const;
 
-/** Adds a batch's row errors, in its transaction. */
+/**
+ * COPY data goes to the database in pieces of about this many characters, so that a batch of
+ * large failed rows never has to become one string (V8 caps a string near 512 MiB).
+ */
+const COPY_PIECE_CHARS = 8 * 1024 * 1024;
+
+/**
+ * Adds a batch's row errors, in its transaction. A row with several errors keeps its text once,
+ * with the first of them (raw_row is NULL on the others, which follow it in id order): a failed
+ * row costs about its own size in storage, not its size times its number of bad cells. The
+ * report (reports/errorReport.ts) shows the row again on each of its errors.
+ */
 export async function insertRowErrors(tx: Transaction, jobId: string, errors: readonly (RowError & { rawRow: string })[]): Promise<void> {
-  await tx.copy('job_errors', ERROR_COLUMNS, errorsCsv(jobId, errors));
-}
-
-function errorsCsv(jobId: string, errors: readonly (RowError & { rawRow: string })[]): string {
-  let out = '';
+  let piece = '';
+  let previousLine: number | undefined;
   for (const e of errors) {
-    const cells = [e.column, e.value, e.message, e.rawRow].map((v) => csvCell(withoutNul(v)));
-    out += `${jobId},${e.line},${cells.join(',')}\n`;
+    const rawRow = e.line === previousLine ? null : e.rawRow;
+    previousLine = e.line;
+    const cells = [e.column, e.value, e.message, rawRow].map((v) => csvCell(withoutNul(v)));
+    piece += `${jobId},${e.line},${cells.join(',')}\n`;
+    if (piece.length >= COPY_PIECE_CHARS) {
+      await tx.copy('job_errors', ERROR_COLUMNS, piece);
+      piece = '';
+    }
   }
-  return out;
+  if (piece) await tx.copy('job_errors', ERROR_COLUMNS, piece);
 }
 
-export type JobError = typeof jobErrors.$inferSelect;
+/**
+ * A row error as listed: without the row's text, which may be megabytes (rawRowsOf reads it),
+ * but with its size in bytes (null when the row's text is kept with an earlier error of its line).
+ */
+export interface JobError {
+  id: number;
+  jobId: string;
+  line: number;
+  column: string | null;
+  value: string | null;
+  message: string;
+  rawBytes: number | null;
+}
 
 /**
  * A job's row errors in line order, then in the order they were found; the caller has already
@@ -34,7 +60,18 @@ export async function listJobErrors(db: Database, jobId: string, page: { afterId
   if (page.afterId !== undefined) {
     where.push(sql`(${jobErrors.line}, ${jobErrors.id}) > (select e.line, e.id from ${jobErrors} e where e.id = ${page.afterId} and e.job_id = ${jobId})`);
   }
-  return db.orm.select().from(jobErrors).where(and(...where)).orderBy(asc(jobErrors.line), asc(jobErrors.id)).limit(page.limit);
+  return db.orm.select({
+    id: jobErrors.id, jobId: jobErrors.jobId, line: jobErrors.line, column: jobErrors.column, value: jobErrors.value,
+    message: jobErrors.message, rawBytes: sql<number | null>`octet_length(${jobErrors.rawRow})`.mapWith(Number),
+  }).from(jobErrors).where(and(...where)).orderBy(asc(jobErrors.line), asc(jobErrors.id)).limit(page.limit);
+}
+
+/** The row texts kept with these errors of the job, by error id. */
+export async function rawRowsOf(db: Database, jobId: string, ids: readonly number[]): Promise<Map<number, string | null>> {
+  if (ids.length === 0) return new Map();
+  const rows = await db.orm.select({ id: jobErrors.id, rawRow: jobErrors.rawRow }).from(jobErrors)
+    .where(and(eq(jobErrors.jobId, jobId), inArray(jobErrors.id, [...ids])));
+  return new Map(rows.map((r) => [r.id, r.rawRow]));
 }
 
 export async function countJobErrors(db: Database, jobId: string): Promise<number> {

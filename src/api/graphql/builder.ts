@@ -4,6 +4,9 @@ import RelayPlugin from '@pothos/plugin-relay';
 import type { FileUpload, Upload } from 'graphql-upload-minimal';
 import type { AppContext } from '../context.js';
 import { decodeIdArgument } from './globalIdArgs.js';
+import { badUserInput } from './badUserInput.js';
+
+const MAX_NODE_IDS = 100;
 
 export const builder = new SchemaBuilder<{
   Context: AppContext;
@@ -20,6 +23,13 @@ export const builder = new SchemaBuilder<{
     clientMutationId: 'omit',
     cursorType: 'String',
     decodeGlobalID: decodeIdArgument,
+    // One node is loaded per id: a list as long as a page of jobs at most.
+    nodesQueryOptions: {
+      resolve: (_root, args, _ctx, _info, resolveNodes) => {
+        if (args.ids.length > MAX_NODE_IDS) throw badUserInput(`nodes: at most ${MAX_NODE_IDS} ids`);
+        return resolveNodes(args.ids);
+      },
+    },
   },
 });
 

@@ -3,16 +3,24 @@
  * decoder, but refused as the client's error (BAD_USER_INPUT) without echoing what was sent.
  */
 import { decodeGlobalID } from '@pothos/plugin-relay';
-import { jobIdFromGlobalId } from '../../jobs/globalIds.js';
+import { JOB_TYPENAME, jobIdFromGlobalId } from '../../jobs/globalIds.js';
 import { badUserInput } from './badUserInput.js';
 
 // Our ids are some 50 characters; a longer one is not ours, and is refused before decoding.
 const MAX_ID_LENGTH = 200;
 
-/** For the builder (relay.decodeGlobalID): every globalID argument goes through here. */
+/**
+ * For the builder (relay.decodeGlobalID): every globalID argument goes through here. Only a Job's
+ * id gets through: the relay plugin's own answers to another type name ("Query does not support
+ * loading by id", "... but got Enum", "X has not been implemented") would tell a client which
+ * types the schema has, with introspection off, and none of them is the client's error code.
+ */
 export function decodeIdArgument(globalId: string): { typename: string; id: string } {
   try {
-    if (globalId.length <= MAX_ID_LENGTH) return decodeGlobalID(globalId);
+    if (globalId.length <= MAX_ID_LENGTH) {
+      const decoded = decodeGlobalID(globalId);
+      if (decoded.typename === JOB_TYPENAME) return decoded;
+    }
   } catch {
     // refused below
   }

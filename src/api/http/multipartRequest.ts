@@ -9,8 +9,9 @@
  * for its whole life, and every error, whenever it comes (before the operations, during the file,
  * after the answer), ends up in `fail`: the request's first error is its answer (a 4xx), later
  * ones are dropped. Once a request fails, or is answered before its body has ended, the rest of
- * its body is read and dropped (nothing reaches a file stream any more), and a client that goes
- * on sending long after its answer, or that sends nothing for a while, is cut off.
+ * its body is read and dropped (nothing reaches a file stream any more), and a client that sends
+ * nothing for a while is cut off (and, as on every route, one that goes on sending long after its
+ * answer: answeredBodies.ts).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
@@ -27,8 +28,6 @@ export class MultipartError extends Error {
 export interface MultipartLimits {
   /** The operations and map parts may each hold this many bytes. */
   maxFieldBytes: number;
-  /** Once answered, how long a request may go on sending the rest of its body (read and dropped) before its connection is closed. */
-  lingerMs: number;
   /** A body that sends nothing for this long is given up (its connection closed), so that it holds no upload slot for ever. */
   idleMs: number;
 }
@@ -96,15 +95,9 @@ export function readMultipartRequest(req: IncomingMessage, res: ServerResponse, 
     settle(err);
   };
 
-  // A client that goes on sending long after its answer is cut off; one that has sent
-  // everything keeps its connection for its next request.
+  // A client that goes on sending long after its answer is cut off, as on every route (answeredBodies.ts).
   res.once('close', () => {
     if (!ended) fail(bad('The request was answered before its body ended'));
-    if (req.complete) return;
-    const linger = setTimeout(() => req.socket?.destroy(), limits.lingerMs);
-    linger.unref();
-    req.once('end', () => clearTimeout(linger));
-    req.once('close', () => clearTimeout(linger));
   });
   req.on('error', (err) => fail(bad(`The request failed: ${err.message}`)));
   // The server's own timeouts bound a whole request, not a pause: a client gone without a word

@@ -19,6 +19,10 @@ export function errorReportPath(globalJobId: string): string {
   return `/jobs/${encodeURIComponent(globalJobId)}/errors.csv`;
 }
 
+function clientWentAway(res: ServerResponse, err: unknown): boolean {
+  return res.destroyed && !res.writableFinished && (err as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE';
+}
+
 export function reportRoutes(db: Database) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
     if (req.method !== 'GET') return false;
@@ -40,7 +44,13 @@ export function reportRoutes(db: Database) {
       'content-disposition': `attachment; filename="job-${job.id}-errors.csv"`,
       'cache-control': 'no-store',
     });
-    await pipeline(Readable.from(errorReportLines(db, job.id)), res);
+    try {
+      await pipeline(Readable.from(errorReportLines(db, job.id)), res);
+    } catch (err) {
+      // A client that hangs up before the end of its report (a cancelled download) is no fault of
+      // ours; the pipeline has stopped reading the report. Anything else is.
+      if (!clientWentAway(res, err)) throw err;
+    }
     return true;
   };
 }

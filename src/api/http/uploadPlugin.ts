@@ -14,8 +14,6 @@ export interface NodeServerContext { req: IncomingMessage; res: ServerResponse }
 
 /** Room for the operations and map parts; an uploadImport's take a few hundred bytes. */
 const MAX_FIELD_BYTES = 1024 * 1024;
-/** How long an answered request may go on sending the rest of its body before its connection is closed. */
-const LINGER_MS = 10_000;
 
 /** `idleMs`: a request body that sends nothing for this long is given up (UPLOAD_IDLE_TIMEOUT_MS). */
 export function uploadPlugin(idleMs: number): Plugin<Record<string, unknown>, NodeServerContext> {
@@ -25,7 +23,7 @@ export function uploadPlugin(idleMs: number): Plugin<Record<string, unknown>, No
       if (!type.toLowerCase().startsWith('multipart/form-data')) return;
       setRequestParser(async () => {
         try {
-          return await readMultipartRequest(serverContext.req, serverContext.res, { maxFieldBytes: MAX_FIELD_BYTES, lingerMs: LINGER_MS, idleMs }) as never;
+          return await readMultipartRequest(serverContext.req, serverContext.res, { maxFieldBytes: MAX_FIELD_BYTES, idleMs }) as never;
         } catch (err) {
           if (!(err instanceof MultipartError)) throw err;
           throw new GraphQLError(`Invalid multipart request: ${err.message}`, { extensions: { code: 'BAD_REQUEST', http: { status: err.status } } });

@@ -7,8 +7,8 @@
  * Yoga's HTTP plugins don't run here, so the tenant is put in the context from onConnect; the
  * envelop plugins (limits, cost, introspection, suggestions, masking) do run, through getEnveloped.
  *
- * Also here: a cap on each tenant's open operations (subscriptionSlots.ts), and a sweep that
- * closes (4403) the sockets of keys revoked since they connected.
+ * Also here: a cap on each tenant's open sockets (4429) and operations (subscriptionSlots.ts),
+ * and a sweep that closes (4403) the sockets of keys revoked since they connected.
  */
 import type { IncomingMessage, Server } from 'node:http';
 import { getOperationAST, GraphQLError } from 'graphql';
@@ -29,7 +29,10 @@ export interface SocketExtra {
   slots: Map<unknown, ReleaseSlot>;
 }
 
-/** Past this much unsent data, progress snapshots for that socket are skipped (the next one supersedes them). */
+/**
+ * Past this much unsent data, progress snapshots for that socket are skipped (the next one
+ * supersedes them), and its messages are not read until it has read ours.
+ */
 export const SOCKET_CONGESTED_BYTES = 1024 * 1024;
 
 const REVOCATION_SWEEP_MS = 2000;
@@ -41,6 +44,8 @@ const PENDING_GRACE_MS = 2000;
 export interface WebSocketOptions {
   maxSubscriptionsPerTenant: number;
   maxPendingWebSockets: number;
+  /** Authenticated sockets per tenant (MAX_WEBSOCKETS_PER_TENANT). */
+  maxWebSocketsPerTenant: number;
   /** The bound on one message from an authenticated socket (MAX_JSON_BODY_BYTES). */
   maxMessageBytes: number;
   initTimeoutMs?: number;
@@ -70,7 +75,14 @@ function serveGraphqlWs(gate: WebSocketGate, server: GraphqlWsServer<SocketExtra
       // is cleaned up by its close.
       send: (data) => new Promise<void>((resolve) => {
         if (socket.readyState !== socket.OPEN) { resolve(); return; }
-        socket.send(data, () => resolve());
+        socket.send(data, () => {
+          if (socket.isPaused && socket.bufferedAmount <= SOCKET_CONGESTED_BYTES) socket.resume();
+          resolve();
+        });
+        // A client that asks (pings, operations) without reading the answers would have us queue
+        // them without bound: past SOCKET_CONGESTED_BYTES unsent, its messages are not read until
+        // it has read enough of ours (the send callbacks above).
+        if (socket.bufferedAmount > SOCKET_CONGESTED_BYTES && !socket.isPaused) socket.pause();
       }),
       close: (code, reason) => socket.close(code, reason),
       onMessage: (handle) => socket.on('message', (data) => {
@@ -102,6 +114,9 @@ export function attachWebSockets(
     maxMessageBytes: opts.maxMessageBytes,
   });
   const keyOfSocket = new Map<WebSocket, string>();
+  // Each tenant's authenticated sockets: each holds a file descriptor for as long as it answers
+  // pings, and the process has a limit of them, shared with spool files and database connections.
+  const socketsOfTenant = new Map<string, Set<WebSocket>>();
   const slots = new SubscriptionSlots(opts.maxSubscriptionsPerTenant);
   const release = (extra: SocketExtra, payload: unknown) => {
     extra.slots.get(payload)?.();
@@ -116,6 +131,17 @@ export function attachWebSockets(
       const tenant = await authenticate(db, authorization);
       // The socket may have been dropped while the key was looked up (the gate's deadline).
       if (!tenant || socket.readyState !== socket.OPEN) return false;
+      const own = socketsOfTenant.get(tenant.id) ?? new Set<WebSocket>();
+      if (own.size >= opts.maxWebSocketsPerTenant) {
+        socket.close(4429, `Too many WebSockets for this tenant: at most ${opts.maxWebSocketsPerTenant}`);
+        return false;
+      }
+      own.add(socket);
+      socketsOfTenant.set(tenant.id, own);
+      socket.once('close', () => {
+        own.delete(socket);
+        if (own.size === 0 && socketsOfTenant.get(tenant.id) === own) socketsOfTenant.delete(tenant.id);
+      });
       ctx.extra.tenant = tenant;
       keyOfSocket.set(socket, hashKey(authorization.replace(/^Bearer\s+/i, '').trim()));
       gate.admit(socket);
