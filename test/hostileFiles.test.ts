@@ -385,6 +385,20 @@ describe('metadata that Postgres\' jsonb would refuse', () => {
     await expectStillServes();
   });
 
+  // Regression test for a bug, since fixed (src/parse/rowPipeline.ts, ndjsonRowWriter): an error per
+  // unknown field, each with the line's text, took a 600 KB file of 20,000-key lines to gigabytes.
+  it('NDJSON lines with 20,000 unknown fields each: one row error per line naming the first ten, the job completes', async () => {
+    const lines = ndjsonLines(manyEvents(10));
+    const extra = Object.fromEntries(Array.from({ length: 20_000 }, (_, i) => [`x${i}`, 1]));
+    for (const at of [2, 5, 8]) lines[at] = JSON.stringify({ ...JSON.parse(lines[at]), ...extra });
+    const job = await importFile('wide.ndjson', joinLines(lines));
+    expect(job).toMatchObject({ status: 'COMPLETED', rowsImported: 7, rowsFailed: 3 });
+    const errors = await errorsOf(job);
+    expect(errors.map((e) => [e.line, e.column])).toEqual([[3, 'x0'], [6, 'x0'], [9, 'x0']]);
+    expect(errors[0].message).toBe(`unknown fields ${Array.from({ length: 10 }, (_, i) => `"x${i}"`).join(', ')} and 19990 more`);
+    await expectStillServes();
+  });
+
   // Regression test for a bug, since fixed (src/kinds/values.ts `checkJsonObject` and `shown`).
   it('nested 100,000 levels deep in NDJSON (metadata, and user_id): row errors, the job completes', async () => {
     const lines = ndjsonLines(manyEvents(20));

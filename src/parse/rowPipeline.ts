@@ -258,12 +258,26 @@ function ndjsonRowWriter({ kind }: RowContext, fail: ErrorSink): RowWriter {
       const json = jsonObjectOf(record, fail);
       if (!json) return null;
       const values: unknown[] = new Array(width);
+      const unknown: string[] = [];
       for (const key in json) {
         const i = indexOf(key);
-        if (i < 0) fail(key, null, `unknown field "${key}"`);
+        if (i < 0) unknown.push(key);
         else values[i] = ownText(record.raw, key, json[key]);
       }
+      // One error for all of a line's unknown fields: each error carries the line's text, so an
+      // error per field let a small file of lines with thousands of keys take gigabytes.
+      if (unknown.length > 0) fail(unknown[0], null, unknownFieldsMessage(unknown));
       return kind.validate(values, fail);
     },
   };
+}
+
+/** Names at most this many of a line's unknown fields in its error. */
+const UNKNOWN_FIELDS_SHOWN = 10;
+
+export function unknownFieldsMessage(keys: readonly string[]): string {
+  if (keys.length === 1) return `unknown field "${keys[0]}"`;
+  const shown = keys.slice(0, UNKNOWN_FIELDS_SHOWN).map((k) => `"${k.slice(0, 100)}"`).join(', ');
+  const more = keys.length - UNKNOWN_FIELDS_SHOWN;
+  return `unknown fields ${shown}${more > 0 ? ` and ${more} more` : ''}`;
 }
