@@ -11,6 +11,8 @@ export default defineConfig({
   },
   test: {
     include: ['test/**/*.test.ts'],
+    // One real S3 store (radosgw) for the run, for the S3 spool's tests.
+    globalSetup: ['test/support/radosgwSetup.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
