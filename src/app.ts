@@ -31,6 +31,7 @@ import { opsRoutes } from './api/http/opsRoutes.js';
 import { consoleRoutes } from './api/http/consoleRoutes.js';
 import { reportRoutes } from './api/http/reportRoutes.js';
 import { sweepSpool } from './spool/spool.js';
+import { openS3Spool, s3SpoolProblem } from './spool/s3Spool.js';
 import { BadRequest, checkRequest } from './api/http/requestTarget.js';
 import { publicBaseUrl } from './api/http/publicUrl.js';
 
@@ -59,6 +60,18 @@ query RecentJobs {
 
 export async function buildApp(config: Config, opts: { log?: Logger } = {}): Promise<App> {
   const log = opts.log ?? createLogger(config.logLevel);
+  const s3Spool = config.spoolS3 ? await openS3Spool(config.spoolS3, config.s3Endpoint) : null;
+  if (s3Spool) {
+    const problem = await s3SpoolProblem(s3Spool);
+    if (problem) {
+      s3Spool.client.destroy();
+      throw new Error(`SPOOL_URL=${s3Spool.url}: ${problem}`);
+    }
+    // Until uploads, jobs and the sweep use the store, a server told to spool there must not
+    // quietly spool to a local folder instead.
+    s3Spool.client.destroy();
+    throw new Error(`SPOOL_URL=${s3Spool.url}: spooling to an S3 store is not available yet; use a folder SPOOL_URL`);
+  }
   const db = await openDatabase(config);
   const bus = new ProgressBus(db);
   const metrics = new Metrics(db);
@@ -99,7 +112,7 @@ export async function buildApp(config: Config, opts: { log?: Logger } = {}): Pro
     },
   });
 
-  const ops = opsRoutes(db, metrics, log);
+  const ops = opsRoutes(db, metrics, log, s3Spool ? () => s3SpoolProblem(s3Spool) : null);
   const reports = reportRoutes(db);
   const route = async (req: IncomingMessage, res: ServerResponse) => {
     checkRequest(req);
