@@ -1,12 +1,19 @@
 /**
  * SPOOL_URL=s3://bucket/prefix against the run's real radosgw (test/support/radosgwSetup.ts): a
  * store that refuses our credentials, or has no such bucket, stops the server at start with a
- * message saying which.
+ * message saying which; an upload streams into a multipart upload, leaves nothing behind when it
+ * fails, and a job reads the object from any offset.
  */
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { createHash, randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openChunks } from '../src/parse/fileChunks.js';
+import { openS3Spool } from '../src/spool/s3Spool.js';
+import { spoolToS3 } from '../src/spool/s3Upload.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { s3Store } from './support/s3Store.js';
 import { startServerChild, stopAllServerChildren } from './support/serverProcess.js';
@@ -61,5 +68,56 @@ describe('SPOOL_URL', () => {
     expect(() => loadConfig({ SPOOL_URL: '/a', SPOOL_DIR: '/b' })).toThrow('SPOOL_URL ("/a") and SPOOL_DIR ("/b") name different spools');
     expect(() => loadConfig({ SPOOL_URL: 's3:///jobs' })).toThrow('SPOOL_URL must name a bucket');
     expect(() => loadConfig({ SPOOL_URL: 'gs://imports' })).toThrow('SPOOL_URL must be a folder path or s3://bucket/prefix');
+  });
+});
+
+describe('spooling into the S3 store', () => {
+  const prefix = `uploads-${Date.now()}/`;
+  const spool = () => {
+    const store = s3Store();
+    return openS3Spool({ bucket: store.bucket, prefix }, store.endpoint);
+  };
+  /** The bytes in pieces of 1 MiB, with an error instead of the rest past `failAfter`. */
+  const source = (bytes: Buffer, failAfter?: number) => Readable.from((function* () {
+    for (let at = 0; at < bytes.length; at += 1 << 20) {
+      if (failAfter !== undefined && at >= failAfter) throw new Error('the client went away');
+      yield bytes.subarray(at, at + (1 << 20));
+    }
+  })(), { objectMode: false });
+  const leftovers = async () => {
+    const s = await spool();
+    const objects = await s.client.send(new ListObjectsV2Command({ Bucket: s.bucket, Prefix: prefix }));
+    const uploads = await s.client.send(new ListMultipartUploadsCommand({ Bucket: s.bucket, Prefix: prefix }));
+    return { objects: (objects.Contents ?? []).map((o) => o.Key), uploads: (uploads.Uploads ?? []).map((u) => u.Key) };
+  };
+
+  it('streams a file of several parts, hashed as it goes, and a reader gets its bytes from any offset', async () => {
+    const s = await spool();
+    const bytes = randomBytes(20 * (1 << 20) + 12345);
+    const done = await spoolToS3(source(bytes), s, `${prefix}a.upload`, { maxBytes: 1 << 30, roomStep: 1 << 20, headBytes: 1000 });
+    expect(done).toMatchObject({ ok: true, location: `s3://${s.bucket}/${prefix}a.upload`, size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') });
+    if (!done.ok) return;
+    expect(done.head.equals(bytes.subarray(0, 1000))).toBe(true);
+    const head = await s.client.send(new HeadObjectCommand({ Bucket: s.bucket, Key: `${prefix}a.upload` }));
+    expect(head.ContentLength).toBe(bytes.length);
+    for (const offset of [0, 9_000_001, bytes.length - 5, bytes.length]) {
+      const chunks = await openChunks({ path: done.location, offset, chunkBytes: 1 << 20 });
+      const read: Buffer[] = [];
+      for (let c = await chunks.next(); c; c = await chunks.next()) read.push(Buffer.from(c));
+      await chunks.close();
+      expect(Buffer.concat(read).equals(bytes.subarray(offset)), `from offset ${offset}`).toBe(true);
+    }
+    expect((await leftovers()).uploads).toEqual([]);
+  });
+
+  it('an upload that breaks off half-way, or passes the size limit, leaves no object and no multipart upload', async () => {
+    const s = await spool();
+    const bytes = randomBytes(30 * (1 << 20));
+    await expect(spoolToS3(source(bytes, 20 * (1 << 20)), s, `${prefix}broken.upload`, { maxBytes: 1 << 30, roomStep: 1 << 20, headBytes: 1000 })).rejects.toThrow('the client went away');
+    const tooLarge = await spoolToS3(source(bytes), s, `${prefix}large.upload`, { maxBytes: 25 * (1 << 20), roomStep: 1 << 20, headBytes: 1000 });
+    expect(tooLarge).toEqual({ ok: false, code: 'FILE_TOO_LARGE' });
+    const left = await leftovers();
+    expect(left.uploads).toEqual([]);
+    expect(left.objects.filter((key) => key !== `${prefix}a.upload`)).toEqual([]);
   });
 });
