@@ -9,10 +9,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { CreateMultipartUploadCommand, HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openChunks } from '../src/parse/fileChunks.js';
-import { openS3Spool } from '../src/spool/s3Spool.js';
+import { openS3Spool, sweepS3Spool } from '../src/spool/s3Spool.js';
+import { startTestApp } from './support/testApp.js';
 import { spoolToS3 } from '../src/spool/s3Upload.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { s3Store } from './support/s3Store.js';
@@ -119,5 +120,31 @@ describe('spooling into the S3 store', () => {
     const left = await leftovers();
     expect(left.uploads).toEqual([]);
     expect(left.objects.filter((key) => key !== `${prefix}a.upload`)).toEqual([]);
+  });
+});
+
+describe('an S3 spool in a running server', () => {
+  it('is ready while the store answers, and its sweep removes unreferenced objects and aborts abandoned multipart uploads', async () => {
+    const store = s3Store();
+    const prefix = `sweep-${Date.now()}/`;
+    const t = await startTestApp({ spoolS3: { bucket: store.bucket, prefix }, s3Endpoint: store.endpoint });
+    try {
+      const ready = await fetch(t.url.replace('/graphql', '/readyz'));
+      expect(ready.status).toBe(200);
+      const spool = await openS3Spool({ bucket: store.bucket, prefix }, store.endpoint);
+      await spool.client.send(new PutObjectCommand({ Bucket: store.bucket, Key: `${prefix}left.upload`, Body: 'a,b\n' }));
+      await spool.client.send(new CreateMultipartUploadCommand({ Bucket: store.bucket, Key: `${prefix}half.upload` }));
+      // Young ones stay: another instance may be writing them right now.
+      expect(await sweepS3Spool(t.app.db, spool, 0, t.app.log)).toBe(0);
+      // Past the age given (the store's timestamps may be rounded to the second).
+      await new Promise((resolve) => setTimeout(resolve, 2500));
+      const removed = await sweepS3Spool(t.app.db, spool, 0, t.app.log, 1000);
+      const objects = await spool.client.send(new ListObjectsV2Command({ Bucket: store.bucket, Prefix: prefix }));
+      const uploads = await spool.client.send(new ListMultipartUploadsCommand({ Bucket: store.bucket, Prefix: prefix }));
+      expect({ removed, objects: objects.KeyCount ?? 0, uploads: (uploads.Uploads ?? []).length }).toEqual({ removed: 2, objects: 0, uploads: 0 });
+      spool.client.destroy();
+    } finally {
+      await t.close();
+    }
   });
 });

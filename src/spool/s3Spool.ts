@@ -68,7 +68,7 @@ export async function removeObject(spool: S3Spool, location: string, log: Logger
  * ended more than `retentionMs` ago and objects no job refers to after an hour, and aborts the
  * multipart uploads begun more than an hour ago (an instance killed while receiving a file).
  */
-export async function sweepS3Spool(db: SqlExecutor, spool: S3Spool, retentionMs: number, log: Logger): Promise<number> {
+export async function sweepS3Spool(db: SqlExecutor, spool: S3Spool, retentionMs: number, log: Logger, orphanAgeMs = ORPHAN_AGE_MS): Promise<number> {
   const { ListObjectsV2Command, ListMultipartUploadsCommand, AbortMultipartUploadCommand } = await import('@aws-sdk/client-s3');
   let removed = 0;
   let token: string | undefined;
@@ -82,7 +82,10 @@ export async function sweepS3Spool(db: SqlExecutor, spool: S3Spool, retentionMs:
     for (const [i, location] of locations.entries()) {
       const job = jobs.get(location);
       if (job?.active) continue;
-      if (job ? job.endedMs !== null && Date.now() - job.endedMs < retentionMs : Date.now() - (objects[i].LastModified?.getTime() ?? 0) < ORPHAN_AGE_MS) continue;
+      const kept = job
+        ? job.endedMs !== null && Date.now() - job.endedMs < retentionMs
+        : Date.now() - (objects[i].LastModified?.getTime() ?? 0) < orphanAgeMs;
+      if (kept) continue;
       await removeObject(spool, location, log);
       removed++;
     }
@@ -94,7 +97,7 @@ export async function sweepS3Spool(db: SqlExecutor, spool: S3Spool, retentionMs:
     keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
     uploadIdMarker = page.IsTruncated ? page.NextUploadIdMarker : undefined;
     for (const upload of page.Uploads ?? []) {
-      if (Date.now() - (upload.Initiated?.getTime() ?? 0) < ORPHAN_AGE_MS) continue;
+      if (Date.now() - (upload.Initiated?.getTime() ?? 0) < orphanAgeMs) continue;
       await spool.client.send(new AbortMultipartUploadCommand({ Bucket: spool.bucket, Key: upload.Key, UploadId: upload.UploadId }));
       removed++;
     }
