@@ -13,6 +13,8 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     // Needs a pooler in front of Postgres: `npm run test:pooled` (vitest.pooled.config.ts) runs it.
     exclude: ['**/node_modules/**', 'test/pooledPostgres.test.ts'],
+    // One real S3 store (radosgw) for the run, for the S3 spool's tests.
+    globalSetup: ['test/support/radosgwSetup.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',

@@ -30,6 +30,8 @@ import { opsRoutes } from './api/http/opsRoutes.js';
 import { consoleRoutes } from './api/http/consoleRoutes.js';
 import { reportRoutes } from './api/http/reportRoutes.js';
 import { sweepSpool } from './spool/spool.js';
+import { openS3Spool, s3SpoolProblem, sweepS3Spool } from './spool/s3Spool.js';
+import { folderUploads, s3Uploads } from './intake/uploadStore.js';
 import { BadRequest, checkRequest } from './api/http/requestTarget.js';
 import { publicBaseUrl } from './api/http/publicUrl.js';
 import { cutOffBodyAfterAnswer } from './api/http/answeredBodies.js';
@@ -59,7 +61,19 @@ query RecentJobs {
 
 export async function buildApp(config: Config, opts: { log?: Logger } = {}): Promise<App> {
   const log = opts.log ?? createLogger(config.logLevel);
+  const s3Spool = config.spoolS3 ? await openS3Spool(config.spoolS3, config.s3Endpoint) : null;
+  if (s3Spool) {
+    const problem = await s3SpoolProblem(s3Spool);
+    if (problem) {
+      s3Spool.client.destroy();
+      throw new Error(`SPOOL_URL=${s3Spool.url}: ${problem}`);
+    }
+  }
   const db = await openDatabase(config);
+  const uploads = s3Spool ? s3Uploads(s3Spool, log) : folderUploads(config.spoolDir);
+  const sweep = () => (s3Spool
+    ? sweepS3Spool(db, s3Spool, config.spoolRetentionMs, log)
+    : sweepSpool(db, config.spoolDir, config.spoolRetentionMs, log));
   const bus = new ProgressBus(db);
   const metrics = new Metrics(db);
   const tenants = new WeakMap<Request, Tenant>();
@@ -96,11 +110,11 @@ export async function buildApp(config: Config, opts: { log?: Logger } = {}): Pro
       // The base of the absolute URLs we hand out (Job.errorReportUrl); never the client's Host header.
       const headers = (initial as { req?: IncomingMessage }).req?.headers;
       const origin = publicBaseUrl(config, headers, server.address());
-      return { db, bus, config, log, metrics, tenant, origin, congested: fromSocket.congested };
+      return { db, bus, config, log, metrics, uploads, s3Spool, tenant, origin, congested: fromSocket.congested };
     },
   });
 
-  const ops = opsRoutes(db, metrics, log);
+  const ops = opsRoutes(db, metrics, log, s3Spool ? () => s3SpoolProblem(s3Spool) : null);
   const reports = reportRoutes(db);
   const route = async (req: IncomingMessage, res: ServerResponse) => {
     checkRequest(req);
@@ -130,7 +144,7 @@ export async function buildApp(config: Config, opts: { log?: Logger } = {}): Pro
     maxSubscriptionsPerTenant: config.maxSubscriptionsPerTenant, maxPendingWebSockets: config.maxPendingWebSockets, maxMessageBytes: config.maxJsonBodyBytes,
     maxWebSocketsPerTenant: config.maxWebSocketsPerTenant,
   });
-  const pool = new RunnerPool(db, bus, log, metrics, { ...config, concurrency: config.workerConcurrency });
+  const pool = new RunnerPool(db, bus, log, metrics, { ...config, concurrency: config.workerConcurrency, s3Spool });
   let stopInbox = () => {};
   let stopSweeper = () => {};
 
@@ -146,9 +160,9 @@ export async function buildApp(config: Config, opts: { log?: Logger } = {}): Pro
         stopInbox = watchInbox(db, config.dataDir, 300, (err) => log.error({ err }, 'key inbox failed'));
       }
       await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
-      await sweepSpool(db, config.spoolDir, config.spoolRetentionMs, log);
+      await sweep();
       const sweeper = setInterval(() => {
-        sweepSpool(db, config.spoolDir, config.spoolRetentionMs, log).catch((err) => log.warn({ err }, 'spool sweep failed'));
+        sweep().catch((err) => log.warn({ err }, 'spool sweep failed'));
       }, 60_000);
       sweeper.unref();
       stopSweeper = () => clearInterval(sweeper);

@@ -12,7 +12,12 @@ export interface Config {
    */
   databaseDirectUrl: string | undefined;
   dataDir: string;
+  /** The folder spool (SPOOL_URL as a path, or its alias SPOOL_DIR); the default. */
   spoolDir: string;
+  /** SPOOL_URL=s3://bucket/prefix: uploads are spooled in that S3 store instead (spool/s3Spool.ts). */
+  spoolS3: S3SpoolLocation | null;
+  /** The S3 store's URL when it is not AWS (Ceph, MinIO, R2); addressed path-style. */
+  s3Endpoint: string | undefined;
   /** How long an ended job's spool file is kept (0: removed as the job ends, or kept as a spare). */
   spoolRetentionMs: number;
   /** How many completed uploads' files the spool keeps for later uploads to write over (spool/spoolSpares.ts). */
@@ -65,6 +70,27 @@ export interface Config {
   sourceCaFile: string | undefined;
 }
 
+export interface S3SpoolLocation { bucket: string; prefix: string }
+
+/**
+ * SPOOL_URL is a folder path or s3://bucket/prefix; SPOOL_DIR, the older name, is a folder path.
+ * Both set to different places is a mistake, not a choice between them.
+ */
+function spoolLocation(env: NodeJS.ProcessEnv, dataDir: string): { spoolDir: string; spoolS3: S3SpoolLocation | null } {
+  const url = env.SPOOL_URL || '';
+  const dir = env.SPOOL_DIR || '';
+  if (!url.startsWith('s3://')) {
+    if (url && dir && path.resolve(url) !== path.resolve(dir)) throw new Error(`SPOOL_URL ("${url}") and SPOOL_DIR ("${dir}") name different spools; set only SPOOL_URL`);
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) throw new Error(`SPOOL_URL must be a folder path or s3://bucket/prefix, got "${url}"`);
+    return { spoolDir: path.resolve(url || dir || path.join(dataDir, 'spool')), spoolS3: null };
+  }
+  if (dir) throw new Error('SPOOL_URL is an s3:// URL and SPOOL_DIR a folder: set only one of them');
+  const [bucket = '', ...rest] = url.slice('s3://'.length).split('/');
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) throw new Error(`SPOOL_URL must name a bucket, like s3://imports/spool, got "${url}"`);
+  const prefix = rest.filter(Boolean).join('/');
+  return { spoolDir: path.join(dataDir, 'spool'), spoolS3: { bucket, prefix: prefix ? `${prefix}/` : '' } };
+}
+
 function bool(env: NodeJS.ProcessEnv, name: string): boolean {
   const raw = (env[name] ?? '').trim().toLowerCase();
   if (raw === '' || raw === '0' || raw === 'false' || raw === 'no') return false;
@@ -107,7 +133,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     databaseUrl: env.DATABASE_URL || undefined,
     databaseDirectUrl: env.DATABASE_DIRECT_URL || undefined,
     dataDir,
-    spoolDir: path.resolve(env.SPOOL_DIR || path.join(dataDir, 'spool')),
+    ...spoolLocation(env, dataDir),
+    s3Endpoint: env.S3_ENDPOINT ? parseBaseUrl(env.S3_ENDPOINT, 'S3_ENDPOINT') : undefined,
     spoolRetentionMs: int(env, 'SPOOL_RETENTION_MS', 0),
     spoolSpareFiles: int(env, 'SPOOL_SPARE_FILES', 2),
     maxFileSize,

@@ -5,6 +5,8 @@ import type { Database } from '../db/database.js';
 import type { Logger } from '../logger.js';
 import type { ProgressBus } from '../progress/progressBus.js';
 import type { Metrics } from '../ops/metrics.js';
+import type { S3Spool } from '../spool/s3Spool.js';
+import type { UploadStore } from '../intake/uploadStore.js';
 
 /** What every resolver gets. `tenant` is set for every operation: unauthenticated ones never reach a resolver. */
 export interface AppContext {
@@ -13,6 +15,10 @@ export interface AppContext {
   config: Config;
   log: Logger;
   metrics: Metrics;
+  /** Where arriving files are spooled (a folder, or the S3 store). */
+  uploads: UploadStore;
+  /** The S3 spool's store; null for a folder spool. */
+  s3Spool: S3Spool | null;
   tenant: Tenant;
   /**
    * The base of the absolute URLs we hand out, without a trailing slash (PUBLIC_URL, a trusted

@@ -5,7 +5,6 @@
  * the QUEUED job. Expected failures are values with a UserErrorCode; the resolver turns them into
  * `userErrors`. A spool without room throws SpoolFullError (the server's condition: a 503).
  */
-import fs from 'node:fs/promises';
 import type { Config } from '../config.js';
 import type { Database } from '../db/database.js';
 import { Readable } from 'node:stream';
@@ -14,12 +13,12 @@ import { isTerminal } from '../jobs/states.js';
 import { jobGlobalId } from '../jobs/globalIds.js';
 import type { ProgressBus } from '../progress/progressBus.js';
 import type { Metrics } from '../ops/metrics.js';
-import { inspectFile } from './inspect.js';
 import type { ImportFormat } from '../parse/types.js';
 import { KINDS } from '../kinds/index.js';
 import type { ImportKind } from '../kinds/types.js';
 import { jobOptionsFor, refuseMissingOptions, refuseOptions } from '../kinds/options.js';
-import { newSpoolFile, spoolUpload, tooLargeMessage, UploadStreamError } from '../spool/spool.js';
+import { tooLargeMessage, UploadStreamError } from '../spool/spool.js';
+import type { UploadStore } from './uploadStore.js';
 import { jobsInProgressMessage, reserveArrival, SpoolFullError, type Arrival } from '../spool/spoolReservations.js';
 import type { UserError } from './userErrors.js';
 import type { SourceSettings } from './sources/network.js';
@@ -30,7 +29,7 @@ export type { UserError, UserErrorCode } from './userErrors.js';
 
 export type ImportResult = { ok: true; job: Job } | ({ ok: false } & UserError);
 
-export interface ImportDeps { db: Database; bus: ProgressBus; config: Config; metrics: Metrics }
+export interface ImportDeps { db: Database; bus: ProgressBus; config: Config; metrics: Metrics; uploads: UploadStore }
 
 /** What every file import is asked for, whatever brings the file. */
 export interface ImportOptions {
@@ -204,7 +203,7 @@ async function importFile(deps: ImportDeps, req: ImportOptions & Pick<UploadRequ
   if (source.declaredBytes !== null && source.declaredBytes - PART_HEAD_ALLOWANCE > maxFileSize) {
     return refuse({ code: 'FILE_TOO_LARGE', message: tooLargeMessage(maxFileSize), field: source.field });
   }
-  const file = newSpoolFile(deps.config.spoolDir);
+  const file = deps.uploads.newLocation();
   let arrival: Awaited<ReturnType<typeof reserveArrival>>;
   try {
     arrival = await reserveArrival(deps, { tenantId: req.tenantId, file, bytes: source.declaredBytes });
@@ -225,9 +224,9 @@ async function spoolAndQueue(
 ): Promise<ImportResult> {
   const opened = await source.open();
   if (!opened.ok) return opened;
-  let spooled: Awaited<ReturnType<typeof spoolUpload>>;
+  let spooled: Awaited<ReturnType<UploadStore['spool']>>;
   try {
-    spooled = await spoolUpload(opened.stream, {
+    spooled = await deps.uploads.spool(opened.stream, {
       file,
       maxBytes: deps.config.maxFileSize,
       room,
@@ -245,14 +244,14 @@ async function spoolAndQueue(
   const filename = opened.filename;
 
   const discard = async (error: UserError): Promise<ImportResult> => {
-    await fs.rm(spooled.path, { force: true });
+    await deps.uploads.discard(spooled.path);
     return { ok: false, ...error };
   };
   let objection: UserError | null | undefined;
   try {
     objection = await req.confirmRequest?.();
   } catch (err) {
-    await fs.rm(spooled.path, { force: true });
+    await deps.uploads.discard(spooled.path);
     throw err;
   }
   if (objection) return discard(objection);
@@ -266,7 +265,7 @@ async function spoolAndQueue(
       });
     }
   }
-  const inspection = await inspectFile(spooled.path, { filename, format: req.format, kind });
+  const inspection = await deps.uploads.inspect(spooled.path, { filename, format: req.format, kind });
   if (!inspection.ok) return discard({ code: inspection.code, message: inspection.message, field: source.field });
 
   const missing = refuseMissingOptions(kind, req, inspection.columns);

@@ -10,7 +10,9 @@ import { splitRecord } from '../parse/csvReader.js';
 import { MAX_NDJSON_LINE_BYTES } from '../parse/ndjsonReader.js';
 
 // Enough for a first NDJSON line as long as the reader allows (MAX_NDJSON_LINE_BYTES).
-const HEAD_BYTES = MAX_NDJSON_LINE_BYTES + 2;
+interface InspectOptions { filename?: string | null; format?: ImportFormat | null; kind: ImportKind }
+
+export const HEAD_BYTES = MAX_NDJSON_LINE_BYTES + 2;
 
 export type Inspection =
   /** header: a CSV's header, kept with the job; columns: the CSV header or the first NDJSON record's keys. */
@@ -24,22 +26,27 @@ function formatFromName(filename: string | null | undefined): ImportFormat | nul
   return null;
 }
 
-export async function inspectFile(path: string, opts: { filename?: string | null; format?: ImportFormat | null; kind: ImportKind }): Promise<Inspection> {
+export async function inspectFile(path: string, opts: InspectOptions): Promise<Inspection> {
   const handle = await fs.open(path, 'r');
-  let head: string;
-  let wholeFile: boolean;
+  let bytes: Buffer;
   try {
     const buf = Buffer.alloc(HEAD_BYTES);
     const { bytesRead } = await handle.read(buf, 0, HEAD_BYTES, 0);
-    const bytes = buf.subarray(0, bytesRead);
-    if ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff)) {
-      return { ok: false, code: 'INVALID_FILE', message: 'The file is UTF-16; save it as UTF-8 and upload it again' };
-    }
-    head = bytes.toString('utf8').replace(/^\ufeff/, '');
-    wholeFile = bytesRead < HEAD_BYTES;
+    bytes = buf.subarray(0, bytesRead);
   } finally {
     await handle.close();
   }
+  return inspectHead(bytes, opts);
+}
+
+/** The same from the file's first HEAD_BYTES bytes (all of it when shorter), as an S3 spool keeps them. */
+export function inspectHead(bytes: Buffer, opts: InspectOptions): Inspection {
+  bytes = bytes.subarray(0, HEAD_BYTES);
+  if ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff)) {
+    return { ok: false, code: 'INVALID_FILE', message: 'The file is UTF-16; save it as UTF-8 and upload it again' };
+  }
+  const head = bytes.toString('utf8').replace(/^\ufeff/, '');
+  const wholeFile = bytes.length < HEAD_BYTES;
   const firstChar = /\S/.exec(head)?.[0];
   if (firstChar === undefined) return { ok: false, code: 'INVALID_FILE', message: 'The file is empty' };
   if (firstChar === '[') {

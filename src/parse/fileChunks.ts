@@ -6,6 +6,7 @@
  * memory for every chunk was most of the kernel time that parsing spent (docs/performance.md).
  */
 import fs from 'node:fs/promises';
+import { isObjectLocation, openObjectChunks } from './objectChunks.js';
 
 /** Chunk buffers kept for reuse; a chunk that finds them all still needed gets a buffer of its own. */
 const REUSED_BUFFERS = 3;
@@ -45,6 +46,8 @@ export async function openChunks(opts: {
    */
   reuse?: (buffer: ArrayBufferLike) => boolean;
 }): Promise<ChunkReader> {
+  // An S3 spool's object: ranged GETs (the folder spool's files take the path below, unchanged).
+  if (isObjectLocation(opts.path)) return openObjectChunks({ location: opts.path, offset: opts.offset, chunkBytes: opts.chunkBytes, signal: opts.signal });
   const handle = await fs.open(opts.path, 'r');
   const buffers = opts.reuse ? new ReusedBuffers(opts.chunkBytes, REUSED_BUFFERS, opts.reuse) : null;
   let position = opts.offset;

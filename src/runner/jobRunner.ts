@@ -14,6 +14,7 @@ import type { Metrics } from '../ops/metrics.js';
 import { parseInThread } from '../parse/parsedBatches.js';
 import type { ProgressBus } from '../progress/progressBus.js';
 import { releaseJobUpload, type UploadRelease } from '../spool/spool.js';
+import type { S3Spool } from '../spool/s3Spool.js';
 import { commitBatch } from './commitBatch.js';
 import { CommitWindow } from './commitWindow.js';
 import { keepLease } from './leaseHeartbeat.js';
@@ -29,6 +30,8 @@ export interface RunnerDeps {
   leaseMs: number;
   progressIntervalMs: number;
   spoolRetentionMs: number;
+  /** The S3 spool's store, where an s3:// upload is removed; null for a folder spool. */
+  s3Spool: S3Spool | null;
   spoolSpareFiles: number;
   /** Set at shutdown: the runner stops after the batch in hand and gives the job back. */
   stopping: () => boolean;
@@ -149,4 +152,4 @@ export async function failJob(deps: RunnerDeps, fence: Fence, err: unknown): Pro
   if (job?.spoolPath) await releaseJobUpload(job.spoolPath, uploadRelease(deps), deps.log);
 }
 
-const uploadRelease = (deps: RunnerDeps): UploadRelease => ({ retentionMs: deps.spoolRetentionMs, spareFiles: deps.spoolSpareFiles });
+const uploadRelease = (deps: RunnerDeps): UploadRelease => ({ retentionMs: deps.spoolRetentionMs, spareFiles: deps.spoolSpareFiles, s3Spool: deps.s3Spool });

@@ -3,6 +3,7 @@
  * database never take the same job) and run them. A runner idles until a `job_queued` notice or
  * the poll interval, whichever comes first; the poll also picks up jobs whose lease expired.
  */
+import type { S3Spool } from '../spool/s3Spool.js';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Database } from '../db/database.js';
@@ -21,6 +22,7 @@ export interface PoolOptions {
   pollIntervalMs: number;
   progressIntervalMs: number;
   spoolRetentionMs: number;
+  s3Spool: S3Spool | null;
   spoolSpareFiles: number;
 }
 

@@ -17,6 +17,8 @@ import type { Logger } from '../logger.js';
 import { hashWhileWritten } from './fileHashes.js';
 import { isSpare, keepAsSpare, SPARE_IDLE_MS, takeSpare, type SpareUse } from './spoolSpares.js';
 import { jobsUsingSpoolFiles } from '../jobs/jobStore.js';
+import { isObjectLocation } from '../parse/objectChunks.js';
+import { ORPHAN_AGE_MS, removeObject, type S3Spool } from './s3Spool.js';
 
 /** The upload itself broke off or was malformed (not our disk or database): the client's error. */
 export class UploadStreamError extends Error {}
@@ -111,8 +113,6 @@ export async function spoolUpload(source: Readable, opts: SpoolOptions): Promise
   }
 }
 
-/** An upload file no job refers to is left by an upload that died half-way (or a crash before its job row). */
-const ORPHAN_AGE_MS = 60 * 60 * 1000;
 
 /**
  * The spool folder's housekeeping, run at start and then every minute: removes the files of jobs
@@ -155,6 +155,8 @@ export interface UploadRelease {
   spareFiles: number;
   /** Only a job that completed on its first attempt: no earlier runner may still be reading the file. */
   mayBecomeSpare?: boolean;
+  /** An S3 spool's store: where an s3:// upload is removed. */
+  s3Spool?: S3Spool | null;
 }
 
 /**
@@ -163,6 +165,10 @@ export interface UploadRelease {
  */
 export async function releaseJobUpload(file: string, opts: UploadRelease, log: Logger): Promise<void> {
   if (opts.retentionMs !== 0) return;
+  if (isObjectLocation(file)) {
+    if (opts.s3Spool) await removeObject(opts.s3Spool, file, log);
+    return;
+  }
   if (opts.mayBecomeSpare && await keepAsSpare(file, opts.spareFiles, log)) return;
   await removeSpoolFile(file, log);
 }

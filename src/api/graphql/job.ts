@@ -229,7 +229,7 @@ builder.mutationFields((t) => ({
     args: { id: t.arg.id({ required: true }) },
     resolve: async (_root, { id }, ctx): Promise<{ job: Job | null; userErrors: UserError[] }> => {
       const jobId = jobIdFromGlobalId(String(id));
-      const release = { retentionMs: ctx.config.spoolRetentionMs, spareFiles: ctx.config.spoolSpareFiles };
+      const release = { retentionMs: ctx.config.spoolRetentionMs, spareFiles: ctx.config.spoolSpareFiles, s3Spool: ctx.s3Spool };
       const job = jobId ? await cancelJob({ ...ctx, release }, ctx.tenant.id, jobId) : null;
       if (!job) return { job: null, userErrors: [{ code: 'NOT_FOUND', message: 'Job not found', field: ['id'] }] };
       if (isTerminal(job.status) && job.status !== 'CANCELLED') {

@@ -1,6 +1,7 @@
 /**
  * Endpoints for operators, outside GraphQL and without an API key: /healthz (the process is up),
- * /readyz (the database answers and its migrations are applied), /metrics (Prometheus).
+ * /readyz (the database answers and its migrations are applied; an S3 spool takes our credentials
+ * and has its bucket), /metrics (Prometheus).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Database } from '../../db/database.js';
@@ -10,7 +11,8 @@ import { requestPath } from './requestTarget.js';
 import { isTransientDatabaseError } from '../../db/transientErrors.js';
 import type { Logger } from '../../logger.js';
 
-export function opsRoutes(db: Database, metrics: Metrics, log: Logger) {
+/** `spoolProblem`: why the S3 spool cannot be used, or null; absent for a folder spool. */
+export function opsRoutes(db: Database, metrics: Metrics, log: Logger, spoolProblem: (() => Promise<string | null>) | null = null) {
   const send = (res: ServerResponse, status: number, type: string, body: string) => {
     res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
     res.end(body);
@@ -27,6 +29,11 @@ export function opsRoutes(db: Database, metrics: Metrics, log: Logger) {
       try {
         // Migrations run before the server listens; this proves the database answers with our schema.
         await jobsTableAnswers(db);
+        const spool = await spoolProblem?.();
+        if (spool) {
+          send(res, 503, 'application/json', JSON.stringify({ status: 'unavailable', reason: `the spool store: ${spool}` }));
+          return true;
+        }
         send(res, 200, 'application/json', JSON.stringify({ status: 'ready', database: db.driver }));
       } catch (err) {
         // The probe needs no key: it says which dependency failed, never the driver's message

@@ -1,0 +1,107 @@
+/**
+ * The S3 spool's store (SPOOL_URL=s3://bucket/prefix): its client; the check made at start that
+ * the store takes our credentials and has the bucket, so a wrong secret or a missing bucket stops
+ * the service with a message saying which, not the first upload; removing and sweeping objects.
+ */
+import { randomUUID } from 'node:crypto';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { S3SpoolLocation } from '../config.js';
+import type { SqlExecutor } from '../db/database.js';
+import { jobsUsingSpoolFiles } from '../jobs/jobStore.js';
+import type { Logger } from '../logger.js';
+import { splitObjectLocation } from '../parse/objectChunks.js';
+
+export interface S3Spool {
+  client: S3Client;
+  bucket: string;
+  /** Every key the spool writes starts with it ('' or ending in '/'). */
+  prefix: string;
+  /** s3://bucket/prefix, for messages. */
+  url: string;
+}
+
+export async function openS3Spool(location: S3SpoolLocation, endpoint: string | undefined): Promise<S3Spool> {
+  // Loaded only here: the SDK is large, and a folder spool never needs it.
+  const { S3Client } = await import('@aws-sdk/client-s3');
+  const client = new S3Client({
+    // Credentials and region from the SDK's usual sources (AWS_ACCESS_KEY_ID, AWS_REGION, profiles, roles).
+    ...(endpoint ? { endpoint, forcePathStyle: true } : {}),
+    region: process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || 'us-east-1',
+  });
+  return { client, ...location, url: `s3://${location.bucket}/${location.prefix}` };
+}
+
+/** Why the store cannot be used, in words fit for the log and /readyz (no secrets), or null. */
+export async function s3SpoolProblem(spool: S3Spool): Promise<string | null> {
+  const { HeadBucketCommand } = await import('@aws-sdk/client-s3');
+  try {
+    await spool.client.send(new HeadBucketCommand({ Bucket: spool.bucket }));
+    return null;
+  } catch (err) {
+    const e = err as Error & { $metadata?: { httpStatusCode?: number } };
+    const status = e.$metadata?.httpStatusCode;
+    if (status === 404) return `the bucket "${spool.bucket}" does not exist`;
+    if (status === 403 || status === 401) return `the store refuses our credentials for the bucket "${spool.bucket}" (check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)`;
+    if (status !== undefined) return `the store answered HTTP ${status} for the bucket "${spool.bucket}"`;
+    if (e.name === 'CredentialsProviderError') return 'no credentials for the store (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or a profile or role)';
+    return `the store is unreachable (${e.name})`;
+  }
+}
+
+/**
+ * An upload no job refers to is left by an upload that died half-way (or a crash before its job
+ * row); past this age nobody is still writing it (with a shared spool, another instance may be).
+ */
+export const ORPHAN_AGE_MS = 60 * 60 * 1000;
+
+export const newObjectLocation = (spool: S3Spool) => `s3://${spool.bucket}/${spool.prefix}${randomUUID()}.upload`;
+
+export async function removeObject(spool: S3Spool, location: string, log: Logger): Promise<void> {
+  const { DeleteObjectCommand } = await import('@aws-sdk/client-s3');
+  const { bucket, key } = splitObjectLocation(location);
+  await spool.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }))
+    .catch((err: unknown) => log.warn({ err, location }, 'could not remove spool object'));
+}
+
+/**
+ * The S3 spool's housekeeping, as sweepSpool's for a folder: removes the objects of jobs that
+ * ended more than `retentionMs` ago and objects no job refers to after an hour, and aborts the
+ * multipart uploads begun more than an hour ago (an instance killed while receiving a file).
+ */
+export async function sweepS3Spool(db: SqlExecutor, spool: S3Spool, retentionMs: number, log: Logger, orphanAgeMs = ORPHAN_AGE_MS): Promise<number> {
+  const { ListObjectsV2Command, ListMultipartUploadsCommand, AbortMultipartUploadCommand } = await import('@aws-sdk/client-s3');
+  let removed = 0;
+  let token: string | undefined;
+  do {
+    const page = await spool.client.send(new ListObjectsV2Command({ Bucket: spool.bucket, Prefix: spool.prefix, ContinuationToken: token }));
+    token = page.NextContinuationToken;
+    const objects = (page.Contents ?? []).filter((o) => o.Key?.endsWith('.upload'));
+    if (objects.length === 0) continue;
+    const locations = objects.map((o) => `s3://${spool.bucket}/${o.Key}`);
+    const jobs = new Map((await jobsUsingSpoolFiles(db, locations)).map((u) => [u.spoolPath, u]));
+    for (const [i, location] of locations.entries()) {
+      const job = jobs.get(location);
+      if (job?.active) continue;
+      const kept = job
+        ? job.endedMs !== null && Date.now() - job.endedMs < retentionMs
+        : Date.now() - (objects[i].LastModified?.getTime() ?? 0) < orphanAgeMs;
+      if (kept) continue;
+      await removeObject(spool, location, log);
+      removed++;
+    }
+  } while (token);
+  let keyMarker: string | undefined;
+  let uploadIdMarker: string | undefined;
+  do {
+    const page = await spool.client.send(new ListMultipartUploadsCommand({ Bucket: spool.bucket, Prefix: spool.prefix, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }));
+    keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
+    uploadIdMarker = page.IsTruncated ? page.NextUploadIdMarker : undefined;
+    for (const upload of page.Uploads ?? []) {
+      if (Date.now() - (upload.Initiated?.getTime() ?? 0) < orphanAgeMs) continue;
+      await spool.client.send(new AbortMultipartUploadCommand({ Bucket: spool.bucket, Key: upload.Key, UploadId: upload.UploadId }));
+      removed++;
+    }
+  } while (keyMarker);
+  if (removed) log.info({ removed }, 'removed spool objects');
+  return removed;
+}
