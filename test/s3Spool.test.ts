@@ -15,7 +15,7 @@ import { openChunks } from '../src/parse/fileChunks.js';
 import { openS3Spool, sweepS3Spool } from '../src/spool/s3Spool.js';
 import { startTestApp } from './support/testApp.js';
 import { spoolToS3 } from '../src/spool/s3Upload.js';
-import { createTestDatabase, type TestDatabase } from './support/database.js';
+import { createTestDatabase, databaseEnv, type TestDatabase } from './support/database.js';
 import { requireS3, s3Store } from './support/s3Store.js';
 import { startServerChild, stopAllServerChildren } from './support/serverProcess.js';
 
@@ -38,7 +38,7 @@ describe.runIf(requireS3('the S3 spool tests'))('an S3 spool checked at start', 
       label,
       readyTimeoutMs: 30_000,
       env: {
-        DATABASE_URL: db.url, DATA_DIR: path.join(tmp, label),
+        ...databaseEnv(db), DATA_DIR: path.join(tmp, label),
         SPOOL_URL: `s3://${store.bucket}/jobs`, S3_ENDPOINT: store.endpoint,
         AWS_ACCESS_KEY_ID: store.accessKeyId, AWS_SECRET_ACCESS_KEY: store.secretAccessKey, AWS_REGION: store.region,
         ...env,

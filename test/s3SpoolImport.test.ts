@@ -11,7 +11,7 @@ import { ListMultipartUploadsCommand, ListObjectsV2Command } from '@aws-sdk/clie
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jobUuid, uploadFile } from '../bench/client.js';
 import { generateEvents } from '../bench/generate.js';
-import { createTestDatabase, requirePostgres, type TestDatabase } from './support/database.js';
+import { createTestDatabase, databaseEnv, requirePostgres, type TestDatabase } from './support/database.js';
 import { contentChecksum, createKeyIn, exactLines, fileChecksum, installPace, jobState, lineCheck, openSql, setPace, waitFor, type Sql } from './support/importIntegrity.js';
 import { requireS3, s3Client, s3Store } from './support/s3Store.js';
 import { startServerChild, stopAllServerChildren, type ServerChild } from './support/serverProcess.js';
@@ -32,7 +32,7 @@ describe.runIf(enabled)('imports spooled in an S3 store', () => {
     return startServerChild({
       label,
       env: {
-        DATABASE_URL: db.url, DATA_DIR: path.join(tmp, label), SPOOL_URL: `s3://${store.bucket}/${prefix}`, S3_ENDPOINT: store.endpoint,
+        ...databaseEnv(db), DATA_DIR: path.join(tmp, label), SPOOL_URL: `s3://${store.bucket}/${prefix}`, S3_ENDPOINT: store.endpoint,
         AWS_ACCESS_KEY_ID: store.accessKeyId, AWS_SECRET_ACCESS_KEY: store.secretAccessKey, AWS_REGION: store.region,
         BATCH_SIZE: '2000', LEASE_MS: '3000', POLL_INTERVAL_MS: '200', PROGRESS_INTERVAL_MS: '100',
       },
