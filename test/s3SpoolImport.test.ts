@@ -11,7 +11,7 @@ import { ListMultipartUploadsCommand, ListObjectsV2Command } from '@aws-sdk/clie
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jobUuid, uploadFile } from '../bench/client.js';
 import { generateEvents } from '../bench/generate.js';
-import { createTestDatabase, databaseEnv, requirePostgres, type TestDatabase } from './support/database.js';
+import { createTestDatabase, databaseEnv, requirePostgres, sessionUrl, type TestDatabase } from './support/database.js';
 import { contentChecksum, createKeyIn, exactLines, fileChecksum, installPace, jobState, lineCheck, openSql, setPace, waitFor, type Sql } from './support/importIntegrity.js';
 import { requireS3, s3Client, s3Store } from './support/s3Store.js';
 import { startServerChild, stopAllServerChildren, type ServerChild } from './support/serverProcess.js';
@@ -64,7 +64,7 @@ describe.runIf(enabled)('imports spooled in an S3 store', () => {
 
   it('imports an upload with every line exactly once; killed half-way, the job resumes on another instance from its checkpoint; the store then holds nothing', async () => {
     const a = await start('A');
-    sql = openSql(db.url!);
+    sql = openSql(sessionUrl(db));
     await installPace(sql, 150);
     const key = await createKeyIn(sql, 'tenant-s3');
     const jobId = jobUuid((await uploadFile({ url: a.url, key, file, kind: 'EVENTS' })).jobId);

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { RssMonitor } from '../bench/serverProcess.js';
-import { createTestDatabase, databaseEnv, requirePostgres, type TestDatabase } from './support/database.js';
+import { createTestDatabase, databaseEnv, requirePostgres, sessionUrl, type TestDatabase } from './support/database.js';
 import { createKeyIn, openSql, type Sql } from './support/importIntegrity.js';
 import { startServerChild, type ServerChild } from './support/serverProcess.js';
 
@@ -33,7 +33,7 @@ beforeAll(async () => {
   db = await createTestDatabase();
   dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'bulk-import-ws-memory-'));
   server = await startServerChild({ label: 'ws-memory', env: { ...databaseEnv(db), DATA_DIR: dataDir, WORKER_CONCURRENCY: '0', LOG_LEVEL: 'warn' } });
-  sql = openSql(db.url!);
+  sql = openSql(sessionUrl(db));
   key = await createKeyIn(sql, 'ws-memory');
 });
 afterAll(async () => {
