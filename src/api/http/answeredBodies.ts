@@ -1,5 +1,6 @@
 /**
- * A request answered before its body has all arrived (refused without a key, over a limit, or on
+ * How long a request body may hold its connection. While it arrives, a pause of UPLOAD_IDLE_TIMEOUT_MS
+ * closes it (closeIfBodyPauses). And a request answered before its body has all arrived (refused without a key, over a limit, or on
  * a route that reads no body) keeps its connection only for a short while more: Node reads and
  * drops the rest of such a body for as long as the client sends it, or waits for it for ever if it
  * sends nothing, and the server bounds no whole request (app.ts). Without this, anyone could hold
@@ -19,4 +20,15 @@ export function cutOffBodyAfterAnswer(req: IncomingMessage, res: ServerResponse,
     req.once('end', () => clearTimeout(linger));
     req.once('close', () => clearTimeout(linger));
   });
+}
+
+/**
+ * While a body is read, a pause of idleMs closes its connection: the server bounds no whole
+ * request, so this is what ends one whose client went silent (and frees what it holds, such as
+ * its tenant's upload slot). Once `read` settles the timeout goes, unless the answer is already
+ * out: the server has then set its own keep-alive timeout on the socket.
+ */
+export function closeIfBodyPauses(req: IncomingMessage, res: ServerResponse, idleMs: number, read: Promise<unknown>): void {
+  req.socket?.setTimeout(idleMs);
+  void read.then(() => {}, () => {}).then(() => { if (!res.writableFinished) req.socket?.setTimeout(0); });
 }

@@ -6,34 +6,31 @@
  * whose SyntaxError would reach the client as an unexpected error (500). importBatch's 5,000
  * records fit well within the default.
  */
-import type { IncomingMessage } from 'node:http';
 import { GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { NodeServerContext } from './uploadPlugin.js';
+import { closeIfBodyPauses } from './answeredBodies.js';
 
 const badRequest = (message: string) => new GraphQLError(message, { extensions: { code: 'BAD_REQUEST', http: { status: 400 } } });
 
-async function readBody(request: Request, req: IncomingMessage, maxBytes: number, idleMs: number): Promise<string> {
+async function readBody(request: Request, { req, res }: NodeServerContext, maxBytes: number, idleMs: number): Promise<string> {
   const tooLarge = () => new GraphQLError(`The request body is larger than ${maxBytes} bytes`, { extensions: { http: { status: 413 } } });
   if (Number(request.headers.get('content-length') ?? 0) > maxBytes) {
     req.resume(); // let the body drain; the answer comes first
     throw tooLarge();
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  // A body that stops arriving closes its connection after idleMs (the server puts no bound on
-  // a whole request, for long uploads); the timeout goes once the body is read.
-  req.socket?.setTimeout(idleMs);
-  try {
+  const read = (async () => {
+    const chunks: Buffer[] = [];
+    let size = 0;
     for await (const chunk of req as AsyncIterable<Buffer>) {
       size += chunk.length;
       if (size > maxBytes) throw tooLarge();
       chunks.push(chunk);
     }
-  } finally {
-    req.socket?.setTimeout(0);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+    return Buffer.concat(chunks).toString('utf8');
+  })();
+  closeIfBodyPauses(req, res, idleMs, read);
+  return read;
 }
 
 function jsonBody(text: string): Record<string, unknown> {
@@ -75,9 +72,9 @@ export function jsonBodyPlugin(maxBytes: number, idleMs: number): Plugin<Record<
       if (request.method === 'GET') {
         setRequestParser(async () => paramsRequest(new URL(request.url).searchParams) as never);
       } else if (request.method === 'POST' && contentType.startsWith('application/x-www-form-urlencoded')) {
-        setRequestParser(async () => paramsRequest(new URLSearchParams(await readBody(request, serverContext.req, maxBytes, idleMs))) as never);
+        setRequestParser(async () => paramsRequest(new URLSearchParams(await readBody(request, serverContext, maxBytes, idleMs))) as never);
       } else if (request.method === 'POST' && contentType.includes('json')) {
-        setRequestParser(async () => jsonBody(await readBody(request, serverContext.req, maxBytes, idleMs)) as never);
+        setRequestParser(async () => jsonBody(await readBody(request, serverContext, maxBytes, idleMs)) as never);
       }
     },
   };

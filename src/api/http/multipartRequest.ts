@@ -17,6 +17,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import busboy from 'busboy';
 import { Upload, type FileUpload } from 'graphql-upload-minimal';
+import { closeIfBodyPauses } from './answeredBodies.js';
 
 /** A malformed request; `status` is its HTTP answer. */
 export class MultipartError extends Error {
@@ -100,12 +101,7 @@ export function readMultipartRequest(req: IncomingMessage, res: ServerResponse, 
     if (!ended) fail(bad('The request was answered before its body ended'));
   });
   req.on('error', (err) => fail(bad(`The request failed: ${err.message}`)));
-  // The server's own timeouts bound a whole request, not a pause: a client gone without a word
-  // (its network lost) would hold its tenant's upload slot until then. Idle, its socket is closed.
-  // Once the body is done with, the timeout goes, unless the answer is out: the server then has
-  // set its own keep-alive timeout on the socket.
-  req.socket?.setTimeout(limits.idleMs);
-  void finished.then(() => { if (!res.writableFinished) req.socket?.setTimeout(0); });
+  closeIfBodyPauses(req, res, limits.idleMs, finished);
   req.once('close', () => { if (!req.complete) fail(bad('The client disconnected before the request ended', 499)); });
 
   bodies.set(req, {
