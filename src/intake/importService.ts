@@ -24,6 +24,7 @@ import type { UserError } from './userErrors.js';
 import type { SourceSettings } from './sources/network.js';
 import { describeSource, openSource, parseSource, type OpenedSource, type S3Credentials } from './sources/urlSource.js';
 import { recordLine } from './recordLines.js';
+import type { Inspection } from './inspect.js';
 
 export type { UserError, UserErrorCode } from './userErrors.js';
 
@@ -176,7 +177,7 @@ interface FileSource {
 }
 
 /** Why the kind and options don't make sense together, if they don't. */
-function checkOptions(req: ImportOptions): UserError | null {
+export function checkOptions(req: ImportOptions): UserError | null {
   const kind = KINDS[req.kind];
   if (!kind) return { code: 'INVALID_INPUT', message: `Import kind ${req.kind} is not supported yet`, field: ['input', 'kind'] };
   if (req.maxErrors != null && req.maxErrors < 0) {
@@ -242,16 +243,41 @@ async function spoolAndQueue(
     return { ok: false, code: spooled.code, message: spooled.message, field: source.field };
   }
   const filename = opened.filename;
+  return queueSpooledFile(deps, req, kind, { ...spooled, filename }, {
+    field: source.field,
+    inspect: () => deps.uploads.inspect(spooled.path, { filename, format: req.format, kind }),
+    giveUp: () => deps.uploads.discard(spooled.path),
+  });
+}
 
+/** A whole file in the spool, with what was measured as it arrived. */
+export interface SpooledFile { path: string; size: number; sha256: string; filename: string | null }
+
+export interface QueueSteps {
+  /** The input field that file errors (format, header, duplicate) point at. */
+  field: string[];
+  inspect(): Promise<Inspection>;
+  /** Called when the file is refused: what becomes of it (an upload's is removed; a staged upload's stays, to be imported again). */
+  giveUp(): Promise<void>;
+}
+
+/**
+ * The checks on a file that is all in the spool, then its QUEUED job: the request's last word,
+ * DUPLICATE_FILE, format and header against the kind, missing options, and the tenant's active
+ * jobs (IMPORT_IN_PROGRESS). Every file import ends here, whatever brought the file.
+ */
+export async function queueSpooledFile(
+  deps: ImportDeps, req: ImportOptions & Pick<UploadRequest, 'confirmRequest'>, kind: ImportKind, spooled: SpooledFile, steps: QueueSteps,
+): Promise<ImportResult> {
   const discard = async (error: UserError): Promise<ImportResult> => {
-    await deps.uploads.discard(spooled.path);
+    await steps.giveUp();
     return { ok: false, ...error };
   };
   let objection: UserError | null | undefined;
   try {
     objection = await req.confirmRequest?.();
   } catch (err) {
-    await deps.uploads.discard(spooled.path);
+    await steps.giveUp();
     throw err;
   }
   if (objection) return discard(objection);
@@ -261,12 +287,12 @@ async function spoolAndQueue(
       return discard({
         code: 'DUPLICATE_FILE',
         message: `This file was already imported as ${kind.name} (job ${jobGlobalId(earlier)}); send allowDuplicateFile: true to import it again`,
-        field: source.field,
+        field: steps.field,
       });
     }
   }
-  const inspection = await deps.uploads.inspect(spooled.path, { filename, format: req.format, kind });
-  if (!inspection.ok) return discard({ code: inspection.code, message: inspection.message, field: source.field });
+  const inspection = await steps.inspect();
+  if (!inspection.ok) return discard({ code: inspection.code, message: inspection.message, field: steps.field });
 
   const missing = refuseMissingOptions(kind, req, inspection.columns);
   if (missing) return discard({ code: 'INVALID_INPUT', message: missing.message, field: ['input', missing.option] });
@@ -278,7 +304,7 @@ async function spoolAndQueue(
     format: inspection.format,
     dryRun: req.dryRun ?? false,
     maxErrors: req.maxErrors,
-    filename,
+    filename: spooled.filename,
     fileSize: spooled.size,
     fileSha256: spooled.sha256,
     spoolPath: spooled.path,

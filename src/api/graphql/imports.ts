@@ -15,7 +15,7 @@ import { UserErrorRef } from './userError.js';
 
 interface ImportPayloadShape { job: Job | null; userErrors: UserError[] }
 
-const ImportPayloadRef = builder.objectRef<ImportPayloadShape>('ImportPayload').implement({
+export const ImportPayloadRef = builder.objectRef<ImportPayloadShape>('ImportPayload').implement({
   description: 'The queued job, or why there is none',
   fields: (t) => ({
     job: t.field({ type: JobRef, nullable: true, resolve: (p) => p.job }),
@@ -23,7 +23,7 @@ const ImportPayloadRef = builder.objectRef<ImportPayloadShape>('ImportPayload').
   }),
 });
 
-const toPayload = (result: ImportResult): ImportPayloadShape =>
+export const toPayload = (result: ImportResult): ImportPayloadShape =>
   result.ok ? { job: result.job, userErrors: [] } : { job: null, userErrors: [{ code: result.code, message: result.message, field: result.field }] };
 
 const UploadImportInput = builder.inputType('UploadImportInput', {
@@ -80,7 +80,7 @@ const ImportFromUrlInput = builder.inputType('ImportFromUrlInput', {
  * the client's error (its 4xx, with the parser's message); a spool without room is the server's
  * condition (503, try again later). Neither is an unexpected error.
  */
-async function asRequestErrors<T>(run: () => Promise<T>): Promise<T> {
+export async function asRequestErrors<T>(run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (err) {
@@ -129,7 +129,7 @@ async function receiveFile(upload: Promise<FileUpload> | Upload): Promise<{ stre
 }
 
 /** The options uploadImport and importFromUrl share, whatever brings the file. */
-function fileImportOptions(ctx: AppContext, input: Omit<ImportOptions, 'tenantId'>): ImportOptions {
+export function fileImportOptions(ctx: AppContext, input: Omit<ImportOptions, 'tenantId'>): ImportOptions {
   return {
     tenantId: ctx.tenant.id,
     kind: input.kind,
