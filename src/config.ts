@@ -31,6 +31,8 @@ export interface Config {
   /** An upload whose client sends nothing for this long is cut off (its connection closed, its tenant's slot freed). */
   uploadIdleTimeoutMs: number;
   workerConcurrency: number;
+  /** How long a job runs before, at a batch boundary, it makes way for another tenant's waiting job (0: never). */
+  jobSliceMs: number;
   batchSize: number;
   leaseMs: number;
   pollIntervalMs: number;
@@ -144,6 +146,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     maxConcurrentUploadsPerTenant: int(env, 'MAX_CONCURRENT_UPLOADS_PER_TENANT', 1),
     uploadIdleTimeoutMs: int(env, 'UPLOAD_IDLE_TIMEOUT_MS', 60_000),
     workerConcurrency: int(env, 'WORKER_CONCURRENCY', 2),
+    // Long enough that a hand-back (its commits drained, a parse thread started again at the
+    // checkpoint) costs little of a slice; short enough that a small job waits seconds at most.
+    jobSliceMs: int(env, 'JOB_SLICE_MS', 3000),
     // Each batch is a transaction of its own (COPY, job row, checkpoint, COMMIT), and its costs
     // are paid per batch by Postgres and by the server alike, so larger batches import faster.
     // Memory bounds them: each batch parsed and not yet committed takes a parse slot
