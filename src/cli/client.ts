@@ -34,9 +34,15 @@ function clientFrom(command: Command): { client: BulkImportClient; json: boolean
 const print = (text: string) => process.stdout.write(`${text}\n`);
 const num = (n: number | null | undefined) => (n == null ? '-' : n.toLocaleString('en-US'));
 
+/** The status as a person reads it: a queued job says how many jobs are ahead of it. */
+export function statusText(job: Pick<JobSnapshot, 'status' | 'queuePosition'>): string {
+  if (job.status !== 'QUEUED' || job.queuePosition == null) return job.status;
+  return job.queuePosition <= 1 ? 'QUEUED, next' : `QUEUED, ${job.queuePosition - 1} ahead`;
+}
+
 function summary(job: JobSnapshot): string {
   return [
-    `job ${job.id}: ${job.status}${job.dryRun ? ' (dry run)' : ''}`,
+    `job ${job.id}: ${statusText(job)}${job.dryRun ? ' (dry run)' : ''}`,
     `  rows: ${num(job.rowsProcessed)} processed, ${num(job.rowsImported)} imported, ${num(job.rowsFailed)} failed, ${num(job.rowsDuplicate)} duplicate`,
     ...(job.rowsCreated + job.rowsUpdated > 0 ? [`  records: ${num(job.rowsCreated)} created, ${num(job.rowsUpdated)} updated`] : []),
     `  time: ${job.elapsedSeconds?.toFixed(1) ?? '-'} s, ${num(job.insertRate)} rows/s`,
@@ -112,21 +118,23 @@ export function registerClientCommands(program: Command): void {
         return;
       }
       if (!opts.wait) {
-        print(json ? JSON.stringify(job, null, 2) : `job ${job.id}: ${job.status}`);
+        print(json ? JSON.stringify(job, null, 2) : `job ${job.id}: ${statusText(job)}`);
         return;
       }
       if (!json) console.error(`job ${job.id} queued; following it (Ctrl-C stops watching, not the job)`);
       const bar = interactive
         ? new SingleBar({ format: 'import   [{bar}] {percentage}% | {rows} rows | {rate} rows/s | {failed} failed | {status}', hideCursor: true })
         : null;
-      bar?.start(100, 0, { rows: 0, rate: 0, failed: 0, status: job.status });
+      bar?.start(100, 0, { rows: 0, rate: 0, failed: 0, status: statusText(job) });
       let lastLine = 0;
+      let lastStatus = '';
       const final = await client.follow(job.id, (snapshot) => {
-        const payload = { rows: num(snapshot.rowsProcessed), rate: num(snapshot.insertRate), failed: num(snapshot.rowsFailed), status: snapshot.status };
+        const payload = { rows: num(snapshot.rowsProcessed), rate: num(snapshot.insertRate), failed: num(snapshot.rowsFailed), status: statusText(snapshot) };
         if (bar) bar.update(Math.floor(snapshot.percentComplete), payload);
-        else if (!json && Date.now() - lastLine > 1000) {
+        else if (!json && (Date.now() - lastLine > 1000 || payload.status !== lastStatus)) {
           lastLine = Date.now();
-          console.error(`${snapshot.status} ${snapshot.percentComplete.toFixed(1)}% ${payload.rows} rows ${payload.rate} rows/s ${payload.failed} failed`);
+          lastStatus = payload.status;
+          console.error(`${payload.status} ${snapshot.percentComplete.toFixed(1)}% ${payload.rows} rows ${payload.rate} rows/s ${payload.failed} failed`);
         }
       });
       bar?.stop();
@@ -147,7 +155,7 @@ export function registerClientCommands(program: Command): void {
         filter: { status: opts.status?.map((s) => s.toUpperCase() as JobStatus), kind: opts.kind?.map((k) => k.toUpperCase() as ImportKind) },
       });
       if (json) { print(JSON.stringify(jobs, null, 2)); return; }
-      const rows = jobs.edges.map(({ node: j }) => [j.id, j.kind, j.status, num(j.rowsImported), num(j.rowsFailed), `${j.percentComplete.toFixed(0)}%`, j.filename ?? '', j.createdAt]);
+      const rows = jobs.edges.map(({ node: j }) => [j.id, j.kind, statusText(j), num(j.rowsImported), num(j.rowsFailed), `${j.percentComplete.toFixed(0)}%`, j.filename ?? '', j.createdAt]);
       const header = ['ID', 'KIND', 'STATUS', 'IMPORTED', 'FAILED', 'DONE', 'FILE', 'CREATED'];
       const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
       for (const r of [header, ...rows]) print(r.map((c, i) => String(c).padEnd(widths[i])).join('  ').trimEnd());

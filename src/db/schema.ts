@@ -65,7 +65,18 @@ export const importJobs = pgTable('import_jobs', {
 }, (t) => [
   index('import_jobs_tenant_seq_idx').on(t.tenantId, t.seq),
   index('import_jobs_claimable_idx').on(t.seq).where(sql`status in ('QUEUED', 'RUNNING')`),
+  // The claim order asks, per queued job, whether its tenant already has a job running.
+  index('import_jobs_running_tenant_idx').on(t.tenantId).where(sql`status = 'RUNNING'`),
 ]);
+
+/**
+ * When each tenant last had a runner (a claim, or a job handed back at the end of its time
+ * slice): claims prefer the tenant served least recently, across every instance (jobs/claimOrder.ts).
+ */
+export const tenantService = pgTable('tenant_service', {
+  tenantId: uuid('tenant_id').primaryKey().references(() => tenants.id),
+  servedAt: timestamp('served_at', { withTimezone: true }).notNull(),
+});
 
 /**
  * A file arriving into the spool (an upload, a download, a batch's records), from before its
