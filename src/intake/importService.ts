@@ -13,7 +13,7 @@ import { isTerminal } from '../jobs/states.js';
 import { jobGlobalId } from '../jobs/globalIds.js';
 import type { ProgressBus } from '../progress/progressBus.js';
 import type { Metrics } from '../ops/metrics.js';
-import type { ImportFormat } from '../parse/types.js';
+import type { FileFormat } from '../parse/types.js';
 import { KINDS } from '../kinds/index.js';
 import type { ImportKind } from '../kinds/types.js';
 import { jobOptionsFor, refuseMissingOptions, refuseOptions } from '../kinds/options.js';
@@ -24,6 +24,9 @@ import type { UserError } from './userErrors.js';
 import type { SourceSettings } from './sources/network.js';
 import { describeSource, openSource, parseSource, type OpenedSource, type S3Credentials } from './sources/urlSource.js';
 import { recordLine } from './recordLines.js';
+import { decodeArrival } from './fileDecoding.js';
+import type { TextEncoding } from './textDecoding.js';
+import { notUtf8Message } from '../spool/utf8Check.js';
 
 export type { UserError, UserErrorCode } from './userErrors.js';
 
@@ -38,7 +41,11 @@ export interface ImportOptions {
   collection?: string | null;
   /** LOCATIONS only: the type of every location in the file (GraphQL's LocationType, e.g. DISTRICT). */
   locationType?: string | null;
-  format?: ImportFormat | null;
+  format?: FileFormat | null;
+  /** The text's encoding when not UTF-8 (UTF-16 with a BOM is recognised without it). */
+  encoding?: TextEncoding | null;
+  /** XLSX: the sheet to import (default: the first). */
+  sheet?: string | null;
   dryRun?: boolean | null;
   maxErrors?: number | null;
   allowDuplicateFile?: boolean | null;
@@ -224,13 +231,28 @@ async function spoolAndQueue(
 ): Promise<ImportResult> {
   const opened = await source.open();
   if (!opened.ok) return opened;
+  let decoded: Awaited<ReturnType<typeof decodeArrival>>;
+  try {
+    decoded = await decodeArrival(opened.stream, {
+      filename: opened.filename, format: req.format, encoding: req.encoding, sheet: req.sheet,
+      maxFileSize: deps.config.maxFileSize, maxUncompressedSize: deps.config.maxUncompressedSize,
+    });
+  } catch (err) {
+    source.abandon();
+    if (err instanceof Error && !(err instanceof UploadStreamError)) throw new UploadStreamError(err.message);
+    throw err;
+  }
+  if (!decoded.ok) {
+    source.abandon();
+    return { ...decoded, field: source.field };
+  }
   let spooled: Awaited<ReturnType<UploadStore['spool']>>;
   try {
-    spooled = await deps.uploads.spool(opened.stream, {
+    spooled = await deps.uploads.spool(decoded.stream, {
       file,
-      maxBytes: deps.config.maxFileSize,
+      maxBytes: decoded.maxBytes,
       room,
-      spares: { maxSpares: deps.config.spoolRetentionMs === 0 ? deps.config.spoolSpareFiles : 0, expectedBytes: source.declaredBytes },
+      spares: { maxSpares: deps.config.spoolRetentionMs === 0 ? deps.config.spoolSpareFiles : 0, expectedBytes: decoded.sentSha256 ? null : source.declaredBytes },
     });
   } catch (err) {
     source.abandon(); // broken off: the rest of it is not wanted
@@ -242,6 +264,8 @@ async function spoolAndQueue(
     return { ok: false, code: spooled.code, message: spooled.message, field: source.field };
   }
   const filename = opened.filename;
+  // A decoded file's hash is the one of the bytes sent, so sending the same file again is found.
+  const sha256 = decoded.sentSha256?.() ?? spooled.sha256;
 
   const discard = async (error: UserError): Promise<ImportResult> => {
     await deps.uploads.discard(spooled.path);
@@ -255,8 +279,9 @@ async function spoolAndQueue(
     throw err;
   }
   if (objection) return discard(objection);
+  if (spooled.notUtf8) return discard({ code: 'INVALID_FILE', message: notUtf8Message(spooled.notUtf8), field: source.field });
   if (!req.allowDuplicateFile && !req.dryRun) {
-    const earlier = await findSameFile(deps.db, req.tenantId, kind.name, spooled.sha256, jobOptionsFor(kind, req));
+    const earlier = await findSameFile(deps.db, req.tenantId, kind.name, sha256, jobOptionsFor(kind, req));
     if (earlier) {
       return discard({
         code: 'DUPLICATE_FILE',
@@ -265,7 +290,7 @@ async function spoolAndQueue(
       });
     }
   }
-  const inspection = await deps.uploads.inspect(spooled.path, { filename, format: req.format, kind });
+  const inspection = await deps.uploads.inspect(spooled.path, { filename: decoded.filename, format: decoded.format, kind });
   if (!inspection.ok) return discard({ code: inspection.code, message: inspection.message, field: source.field });
 
   const missing = refuseMissingOptions(kind, req, inspection.columns);
@@ -280,7 +305,7 @@ async function spoolAndQueue(
     maxErrors: req.maxErrors,
     filename,
     fileSize: spooled.size,
-    fileSha256: spooled.sha256,
+    fileSha256: sha256,
     spoolPath: spooled.path,
     header: inspection.header,
   }, deps.config.maxActiveJobsPerTenant);
