@@ -10,7 +10,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import fs from 'node:fs';
 import { parentPort } from 'node:worker_threads';
-import { Utf8Check, type Utf8Break } from './utf8Check.js';
+import { locate, Utf8Check, type Utf8Break } from './utf8Check.js';
 
 export type HashRequest =
   | { id: number; file: string; upTo: number; end: boolean }
@@ -37,6 +37,14 @@ function hashUpTo(h: Hashing, file: string, upTo: number): void {
   }
 }
 
+/** Where the file first is not UTF-8: its lines are counted only then, from the file. */
+function whereNotUtf8(h: Hashing): Utf8Break | null {
+  const broken = h.utf8.finish();
+  if (!broken || h.fd === null) return broken;
+  const fd = h.fd;
+  return locate(broken.offset, (into, at) => fs.readSync(fd, into, 0, into.length, at), buffer);
+}
+
 function forget(id: number): void {
   const h = hashings.get(id);
   hashings.delete(id);
@@ -46,14 +54,19 @@ function forget(id: number): void {
 port.on('message', (m: HashRequest) => {
   if ('drop' in m) { forget(m.id); return; }
   let h = hashings.get(m.id);
-  if (!h) hashings.set(m.id, h = { fd: null, hashed: 0, hash: createHash('sha256'), utf8: new Utf8Check(), error: null });
+  if (!h) hashings.set(m.id, h = { fd: null, hashed: 0, hash: createHash('sha256'), utf8: new Utf8Check(false), error: null });
   try {
     if (!h.error) hashUpTo(h, m.file, m.upTo);
   } catch (err) {
     h.error = (err as Error).message;
   }
   if (!m.end) return;
-  const answer: HashAnswer = h.error ? { id: m.id, error: h.error } : { id: m.id, sha256: h.hash.digest('hex'), notUtf8: h.utf8.finish() };
+  let answer: HashAnswer;
+  try {
+    answer = h.error ? { id: m.id, error: h.error } : { id: m.id, sha256: h.hash.digest('hex'), notUtf8: whereNotUtf8(h) };
+  } catch (err) {
+    answer = { id: m.id, error: (err as Error).message };
+  }
   forget(m.id);
   port.postMessage(answer);
 });

@@ -54,6 +54,12 @@ function firstInvalid(b: Buffer, from: number, end: number): number {
 }
 
 export class Utf8Check {
+  /**
+   * countLines false: the lines are not counted as the file passes (it costs a call per line),
+   * and a break's line and byte are 0 until `locate` finds them in the file.
+   */
+  constructor(private readonly countLines = true) {}
+
   /** The file offset of the next byte fed. */
   private at = 0;
   private lines = 0;
@@ -82,11 +88,11 @@ export class Utf8Check {
     const end = completeEnd(piece, from);
     if (!isUtf8(piece.subarray(from, end))) {
       const bad = firstInvalid(piece, from, end);
-      this.countLines(piece, from, bad);
+      this.linesIn(piece, from, bad);
       this.breakAt(this.at + bad);
       return;
     }
-    this.countLines(piece, from, end);
+    this.linesIn(piece, from, end);
     piece.copy(this.carry, 0, end);
     this.carried = piece.length - end;
     this.at += piece.length;
@@ -98,7 +104,8 @@ export class Utf8Check {
     return this.broken;
   }
 
-  private countLines(piece: Buffer, from: number, to: number): void {
+  private linesIn(piece: Buffer, from: number, to: number): void {
+    if (!this.countLines) return;
     for (let i = piece.indexOf(LF, from); i !== -1 && i < to; i = piece.indexOf(LF, i + 1)) {
       this.lines++;
       this.lineStart = this.at + i + 1;
@@ -106,8 +113,21 @@ export class Utf8Check {
   }
 
   private breakAt(offset: number): void {
-    this.broken = { offset, line: this.lines + 1, byte: offset - this.lineStart + 1 };
+    this.broken = this.countLines ? { offset, line: this.lines + 1, byte: offset - this.lineStart + 1 } : { offset, line: 0, byte: 0 };
   }
+}
+
+/** A break's line and byte, from the file's bytes before it (read in pieces by `read`). */
+export function locate(offset: number, read: (into: Buffer, at: number) => number, buffer: Buffer): Utf8Break {
+  let line = 1;
+  let lineStart = 0;
+  for (let at = 0; at < offset;) {
+    const n = read(buffer.subarray(0, Math.min(buffer.length, offset - at)), at);
+    if (n === 0) break;
+    for (let i = buffer.indexOf(LF); i !== -1 && i < n; i = buffer.indexOf(LF, i + 1)) { line++; lineStart = at + i + 1; }
+    at += n;
+  }
+  return { offset, line, byte: offset - lineStart + 1 };
 }
 
 /** The message a file gets that is not valid UTF-8, pointing at `encoding`. */
