@@ -27,7 +27,7 @@ let client: GraphQLTestClient;
 let files: http.Server;
 let filesOrigin: string;
 /** What the file server answers with, by path: the body, and whether it says Content-Encoding: gzip. */
-const served = new Map<string, { body: Buffer; gzip?: boolean }>();
+const served = new Map<string, { body: Buffer; encoding?: string }>();
 
 beforeAll(async () => {
   t = await startTestApp({ maxFileSize: MAX_FILE_SIZE, maxUncompressedSize: MAX_UNCOMPRESSED_SIZE, allowInsecureSourceUrls: true, allowPrivateSourceAddresses: true });
@@ -35,7 +35,7 @@ beforeAll(async () => {
   files = http.createServer((req, res) => {
     const file = served.get(req.url ?? '');
     if (!file) { res.writeHead(404).end(); return; }
-    res.writeHead(200, { 'content-type': 'application/x-ndjson', ...(file.gzip ? { 'content-encoding': 'gzip' } : {}) }).end(file.body);
+    res.writeHead(200, { 'content-type': 'application/x-ndjson', ...(file.encoding ? { 'content-encoding': file.encoding } : {}) }).end(file.body);
   });
   await new Promise<void>((resolve) => files.listen(0, '127.0.0.1', resolve));
   filesOrigin = `http://127.0.0.1:${(files.address() as AddressInfo).port}`;
@@ -116,8 +116,9 @@ describe('gzip', () => {
     expect(again.code).toBe('DUPLICATE_FILE');
   });
 
-  it('importFromUrl: an answer with Content-Encoding: gzip, and a .gz file served as it is', async () => {
-    served.set('/export.ndjson', { body: zlib.gzipSync(mixpanelExport(50, 10_000)), gzip: true });
+  it('importFromUrl: an answer with Content-Encoding: gzip, and a .gz file served as it is; other codings are refused', async () => {
+    served.set('/export.ndjson', { body: zlib.gzipSync(mixpanelExport(50, 10_000)), encoding: 'gzip' });
+    served.set('/brotli.ndjson', { body: zlib.brotliCompressSync(mixpanelExport(5)), encoding: 'br' });
     served.set('/2024/06/export.json.gz', { body: zlib.gzipSync(mixpanelExport(40, 20_000)) });
     for (const [path, rows] of [['/export.ndjson', 50], ['/2024/06/export.json.gz', 40]] as const) {
       const { body } = await client.request(ImportFromUrlDocument, { input: { url: `${filesOrigin}${path}`, kind: 'COLLECTION', collection: 'mixpanel' } });
@@ -125,6 +126,8 @@ describe('gzip', () => {
       const { job } = await finished(body.data!.importFromUrl.job!.id);
       expect(job).toMatchObject({ status: 'COMPLETED', rowsImported: rows, rowsFailed: 0 });
     }
+    const { body } = await client.request(ImportFromUrlDocument, { input: { url: `${filesOrigin}/brotli.ndjson`, kind: 'COLLECTION', collection: 'mixpanel' } });
+    expect(body.data!.importFromUrl.userErrors[0].message).toContain('Content-Encoding: br; only gzip (or none) is read');
   });
 
   it('a decompression bomb is refused with FILE_TOO_LARGE naming MAX_UNCOMPRESSED_SIZE, as soon as it passes it', async () => {
