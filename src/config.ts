@@ -23,6 +23,8 @@ export interface Config {
   /** How many completed uploads' files the spool keeps for later uploads to write over (spool/spoolSpares.ts). */
   spoolSpareFiles: number;
   maxFileSize: number;
+  /** What a gzipped, XLSX or non-UTF-8 file may grow to, decompressed or converted to UTF-8, as spooled (intake/fileDecoding.ts). */
+  maxUncompressedSize: number;
   /** The spool's total: its files plus what arriving uploads may still write; past it uploads get a 503 (spool/spoolReservations.ts). */
   spoolMaxBytes: number;
   maxActiveJobsPerTenant: number;
@@ -142,6 +144,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     spoolRetentionMs: int(env, 'SPOOL_RETENTION_MS', 0),
     spoolSpareFiles: int(env, 'SPOOL_SPARE_FILES', 2),
     maxFileSize,
+    maxUncompressedSize: int(env, 'MAX_UNCOMPRESSED_SIZE', 4 * maxFileSize),
     // Room for eight files of the largest size, queued or arriving.
     spoolMaxBytes: int(env, 'SPOOL_MAX_BYTES', 8 * maxFileSize),
     maxActiveJobsPerTenant: int(env, 'MAX_ACTIVE_JOBS_PER_TENANT', 1),

@@ -14,14 +14,14 @@ import type { Command } from 'commander';
 import { BulkImportClient, STAGED_THRESHOLD_BYTES, type JobSnapshot } from '../client/bulkImportClient.js';
 import {
   ClientJobDocument, ClientJobErrorsDocument, ClientJobsDocument,
-  type ImportFormat, type ImportKind, type JobStatus, type LocationType,
+  type ImportFormat, type ImportKind, type TextEncoding, type JobStatus, type LocationType,
 } from '../generated/gql/graphql.js';
 import { commandLine } from './commandName.js';
 
 interface GlobalOptions { url: string; key?: string; json?: boolean }
 
 interface UploadCommandOptions {
-  kind: string; collection?: string; locationType?: string; format?: string; dryRun?: boolean; maxErrors?: number;
+  kind: string; collection?: string; locationType?: string; format?: string; encoding?: string; sheet?: string; dryRun?: boolean; maxErrors?: number;
   allowDuplicateFile?: boolean; wait: boolean; staged?: boolean; resume?: boolean; parallel: number;
 }
 
@@ -72,7 +72,9 @@ export function registerClientCommands(program: Command): void {
     .requiredOption('--kind <kind>', 'EVENTS, USER_EVENTS, USERS, ORGANISATIONS, LOCATIONS or COLLECTION')
     .option('--collection <name>', 'COLLECTION only')
     .option('--location-type <type>', 'LOCATIONS only: STATE, DISTRICT, BLOCK or CLUSTER')
-    .option('--format <format>', 'CSV or NDJSON (default: from the file name, then the content)')
+    .option('--format <format>', 'CSV, NDJSON or XLSX (default: from the file name, then the content)')
+    .option('--encoding <encoding>', 'UTF8, UTF16LE, UTF16BE, WINDOWS_1252 or ISO_8859_1 (default: UTF-8, or UTF-16 by its BOM)')
+    .option('--sheet <name>', 'XLSX: the sheet to import (default: the first)')
     .option('--dry-run', 'check every row, write nothing')
     .option('--max-errors <n>', 'fail the job once more rows than this have failed', (v) => Number.parseInt(v, 10))
     .option('--allow-duplicate-file', 'import a file even if the same one was imported before')
@@ -95,6 +97,8 @@ export function registerClientCommands(program: Command): void {
         collection: opts.collection,
         locationType: opts.locationType?.toUpperCase() as LocationType | undefined,
         format: opts.format?.toUpperCase() as ImportFormat | undefined,
+        encoding: opts.encoding?.toUpperCase().replace(/-/g, '_') as TextEncoding | undefined,
+        sheet: opts.sheet,
         dryRun: opts.dryRun,
         maxErrors: opts.maxErrors,
         allowDuplicateFile: opts.allowDuplicateFile,

@@ -13,7 +13,7 @@ import { isTerminal } from '../jobs/states.js';
 import { jobGlobalId } from '../jobs/globalIds.js';
 import type { ProgressBus } from '../progress/progressBus.js';
 import type { Metrics } from '../ops/metrics.js';
-import type { ImportFormat } from '../parse/types.js';
+import type { FileFormat } from '../parse/types.js';
 import { KINDS } from '../kinds/index.js';
 import type { ImportKind } from '../kinds/types.js';
 import { jobOptionsFor, refuseMissingOptions, refuseOptions } from '../kinds/options.js';
@@ -25,6 +25,9 @@ import type { SourceSettings } from './sources/network.js';
 import { describeSource, openSource, parseSource, type OpenedSource, type S3Credentials } from './sources/urlSource.js';
 import { recordLine } from './recordLines.js';
 import type { Inspection } from './inspect.js';
+import { decodeArrival } from './fileDecoding.js';
+import type { TextEncoding } from './textDecoding.js';
+import { notUtf8Message } from '../spool/utf8Check.js';
 
 export type { UserError, UserErrorCode } from './userErrors.js';
 
@@ -39,7 +42,11 @@ export interface ImportOptions {
   collection?: string | null;
   /** LOCATIONS only: the type of every location in the file (GraphQL's LocationType, e.g. DISTRICT). */
   locationType?: string | null;
-  format?: ImportFormat | null;
+  format?: FileFormat | null;
+  /** The text's encoding when not UTF-8 (UTF-16 with a BOM is recognised without it). */
+  encoding?: TextEncoding | null;
+  /** XLSX: the sheet to import (default: the first). */
+  sheet?: string | null;
   dryRun?: boolean | null;
   maxErrors?: number | null;
   allowDuplicateFile?: boolean | null;
@@ -225,13 +232,28 @@ async function spoolAndQueue(
 ): Promise<ImportResult> {
   const opened = await source.open();
   if (!opened.ok) return opened;
+  let decoded: Awaited<ReturnType<typeof decodeArrival>>;
+  try {
+    decoded = await decodeArrival(opened.stream, {
+      filename: opened.filename, format: req.format, encoding: req.encoding, sheet: req.sheet,
+      maxFileSize: deps.config.maxFileSize, maxUncompressedSize: deps.config.maxUncompressedSize,
+    });
+  } catch (err) {
+    source.abandon();
+    if (err instanceof Error && !(err instanceof UploadStreamError)) throw new UploadStreamError(err.message);
+    throw err;
+  }
+  if (!decoded.ok) {
+    source.abandon();
+    return { ...decoded, field: source.field };
+  }
   let spooled: Awaited<ReturnType<UploadStore['spool']>>;
   try {
-    spooled = await deps.uploads.spool(opened.stream, {
+    spooled = await deps.uploads.spool(decoded.stream, {
       file,
-      maxBytes: deps.config.maxFileSize,
+      maxBytes: decoded.maxBytes,
       room,
-      spares: { maxSpares: deps.config.spoolRetentionMs === 0 ? deps.config.spoolSpareFiles : 0, expectedBytes: source.declaredBytes },
+      spares: { maxSpares: deps.config.spoolRetentionMs === 0 ? deps.config.spoolSpareFiles : 0, expectedBytes: decoded.sentSha256 ? null : source.declaredBytes },
     });
   } catch (err) {
     source.abandon(); // broken off: the rest of it is not wanted
@@ -243,10 +265,14 @@ async function spoolAndQueue(
     return { ok: false, code: spooled.code, message: spooled.message, field: source.field };
   }
   const filename = opened.filename;
-  return queueSpooledFile(deps, req, kind, { ...spooled, filename }, {
+  const spooledPath = spooled.path;
+  // A decoded file's hash is the one of the bytes sent, so sending the same file again is found.
+  const sha256 = decoded.sentSha256?.() ?? spooled.sha256;
+  return queueSpooledFile(deps, req, kind, { path: spooledPath, size: spooled.size, sha256, filename }, {
     field: source.field,
-    inspect: () => deps.uploads.inspect(spooled.path, { filename, format: req.format, kind }),
-    giveUp: () => deps.uploads.discard(spooled.path),
+    fileError: spooled.notUtf8 ? { code: 'INVALID_FILE', message: notUtf8Message(spooled.notUtf8) } : undefined,
+    inspect: () => deps.uploads.inspect(spooledPath, { filename: decoded.filename, format: decoded.format, kind }),
+    giveUp: () => deps.uploads.discard(spooledPath),
   });
 }
 
@@ -256,6 +282,8 @@ export interface SpooledFile { path: string; size: number; sha256: string; filen
 export interface QueueSteps {
   /** The input field that file errors (format, header, duplicate) point at. */
   field: string[];
+  /** What was found wrong with the file as it was spooled (not valid in its encoding); refused after the request's own objection. */
+  fileError?: Omit<UserError, 'field'>;
   inspect(): Promise<Inspection>;
   /** Called when the file is refused: what becomes of it (an upload's is removed; a staged upload's stays, to be imported again). */
   giveUp(): Promise<void>;
@@ -281,6 +309,7 @@ export async function queueSpooledFile(
     throw err;
   }
   if (objection) return discard(objection);
+  if (steps.fileError) return discard({ ...steps.fileError, field: steps.field });
   if (!req.allowDuplicateFile && !req.dryRun) {
     const earlier = await findSameFile(deps.db, req.tenantId, kind.name, spooled.sha256, jobOptionsFor(kind, req));
     if (earlier) {

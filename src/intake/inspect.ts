@@ -5,18 +5,18 @@
 import fs from 'node:fs/promises';
 import { checkHeader } from '../kinds/columns.js';
 import type { ImportKind } from '../kinds/types.js';
-import type { ImportFormat } from '../parse/types.js';
+import type { FileFormat, ImportFormat } from '../parse/types.js';
 import { splitRecord } from '../parse/csvReader.js';
 import { MAX_NDJSON_LINE_BYTES } from '../parse/ndjsonReader.js';
 
 // Enough for a first NDJSON line as long as the reader allows (MAX_NDJSON_LINE_BYTES).
-interface InspectOptions { filename?: string | null; format?: ImportFormat | null; kind: ImportKind }
+interface InspectOptions { filename?: string | null; format?: FileFormat | null; kind: ImportKind }
 
 export const HEAD_BYTES = MAX_NDJSON_LINE_BYTES + 2;
 
 export type Inspection =
   /** header: a CSV's header, kept with the job; columns: the CSV header or the first NDJSON record's keys. */
-  | { ok: true; format: ImportFormat; header: string[] | null; columns: string[] }
+  | { ok: true; format: FileFormat; header: string[] | null; columns: string[] }
   | { ok: false; code: 'INVALID_FILE' | 'SCHEMA_MISMATCH'; message: string };
 
 function formatFromName(filename: string | null | undefined): ImportFormat | null {
@@ -42,9 +42,6 @@ export async function inspectFile(path: string, opts: InspectOptions): Promise<I
 /** The same from the file's first HEAD_BYTES bytes (all of it when shorter), as an S3 spool keeps them. */
 export function inspectHead(bytes: Buffer, opts: InspectOptions): Inspection {
   bytes = bytes.subarray(0, HEAD_BYTES);
-  if ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff)) {
-    return { ok: false, code: 'INVALID_FILE', message: 'The file is UTF-16; save it as UTF-8 and upload it again' };
-  }
   const head = bytes.toString('utf8').replace(/^\ufeff/, '');
   const wholeFile = bytes.length < HEAD_BYTES;
   const firstChar = /\S/.exec(head)?.[0];
@@ -53,7 +50,10 @@ export function inspectHead(bytes: Buffer, opts: InspectOptions): Inspection {
     return { ok: false, code: 'INVALID_FILE', message: 'The file is one JSON array; send NDJSON instead: one JSON object per line' };
   }
   const format = opts.format ?? formatFromName(opts.filename) ?? (firstChar === '{' ? 'NDJSON' : 'CSV');
-  return format === 'CSV' ? inspectCsv(head, wholeFile, opts.kind) : inspectNdjson(head, opts.kind);
+  if (format === 'CSV') return inspectCsv(head, wholeFile, opts.kind);
+  const inspection = inspectNdjson(head, opts.kind);
+  // An XLSX workbook is spooled as NDJSON (intake/xlsxRows.ts); the job says what was sent.
+  return inspection.ok ? { ...inspection, format } : inspection;
 }
 
 function inspectCsv(head: string, wholeFile: boolean, kind: ImportKind): Inspection {

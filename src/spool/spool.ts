@@ -15,6 +15,7 @@ import { pipeline } from 'node:stream/promises';
 import type { SqlExecutor } from '../db/database.js';
 import type { Logger } from '../logger.js';
 import { hashWhileWritten } from './fileHashes.js';
+import type { Utf8Break } from './utf8Check.js';
 import { isSpare, keepAsSpare, SPARE_IDLE_MS, takeSpare, type SpareUse } from './spoolSpares.js';
 import { jobsUsingSpoolFiles } from '../jobs/jobStore.js';
 import { isObjectLocation } from '../parse/objectChunks.js';
@@ -23,9 +24,18 @@ import { ORPHAN_AGE_MS, removeObject, type S3Spool } from './s3Spool.js';
 /** The upload itself broke off or was malformed (not our disk or database): the client's error. */
 export class UploadStreamError extends Error {}
 
+/**
+ * Thrown by a stream between the upload and the spool (intake/fileDecoding.ts: gunzip, another
+ * encoding, XLSX) when the file's content is refused: the spool answers with it as a result.
+ */
+export class FileRefusal extends Error {
+  constructor(readonly code: 'FILE_TOO_LARGE' | 'INVALID_FILE', message: string) { super(message); }
+}
+
 export type SpoolResult =
-  | { ok: true; path: string; size: number; sha256: string }
-  | { ok: false; code: 'FILE_TOO_LARGE' | 'SPOOL_FULL'; message: string };
+  /** notUtf8: where the spooled file first is not UTF-8 (null: all of it is). */
+  | { ok: true; path: string; size: number; sha256: string; notUtf8: Utf8Break | null }
+  | { ok: false; code: 'FILE_TOO_LARGE' | 'SPOOL_FULL' | 'INVALID_FILE'; message: string };
 
 /** The room the spool has given a file: it may write `allowed` bytes, and ask for more. */
 export interface SpoolRoom {
@@ -100,13 +110,14 @@ export async function spoolUpload(source: Readable, opts: SpoolOptions): Promise
     }
     // The upload's own stream may have failed before we listened (while the tenant's limit was checked).
     const fromSource = sourceError ?? source.errored;
+    if (fromSource instanceof FileRefusal) return { ok: false, code: fromSource.code, message: fromSource.message };
     if (fromSource) throw new UploadStreamError((fromSource as Error).message);
     throw err;
   }
   try {
     // What a spare holds past this upload's end is an earlier upload's: cut off before anything reads the file.
     if (overSpare) await fs.promises.truncate(file, size);
-    return { ok: true, path: file, size, sha256: await hash.digest(size) };
+    return { ok: true, path: file, size, ...(await hash.digest(size)) };
   } catch (err) {
     await fs.promises.rm(file, { force: true });
     throw err;

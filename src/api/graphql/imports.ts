@@ -9,7 +9,7 @@ import { MultipartError, multipartBodyOf, type MultipartBody } from '../http/mul
 import type { AppContext } from '../context.js';
 import type { Job } from '../../jobs/jobStore.js';
 import { builder } from './builder.js';
-import { ImportFormatEnum, ImportKindEnum, LocationTypeEnum } from './enums.js';
+import { ImportFormatEnum, ImportKindEnum, LocationTypeEnum, TextEncodingEnum } from './enums.js';
 import { JobRef } from './job.js';
 import { UserErrorRef } from './userError.js';
 
@@ -26,6 +26,9 @@ export const ImportPayloadRef = builder.objectRef<ImportPayloadShape>('ImportPay
 export const toPayload = (result: ImportResult): ImportPayloadShape =>
   result.ok ? { job: result.job, userErrors: [] } : { job: null, userErrors: [{ code: result.code, message: result.message, field: result.field }] };
 
+const ENCODING_HELP = 'The text\'s encoding when it is not UTF-8 (Excel\'s "CSV" on Windows is WINDOWS_1252); UTF-16 with a BOM is recognised without it';
+const SHEET_HELP = 'XLSX: the sheet to import; default: the first';
+
 const UploadImportInput = builder.inputType('UploadImportInput', {
   fields: (t) => ({
     file: t.field({ type: 'Upload', required: true }),
@@ -33,6 +36,8 @@ const UploadImportInput = builder.inputType('UploadImportInput', {
     collection: t.string({ description: 'COLLECTION only' }),
     locationType: t.field({ type: LocationTypeEnum, description: 'LOCATIONS only' }),
     format: t.field({ type: ImportFormatEnum, description: 'Default: from the file name, then from the content' }),
+    encoding: t.field({ type: TextEncodingEnum, description: ENCODING_HELP }),
+    sheet: t.string({ description: SHEET_HELP }),
     dryRun: t.boolean(),
     maxErrors: t.int(),
     allowDuplicateFile: t.boolean(),
@@ -67,6 +72,8 @@ const ImportFromUrlInput = builder.inputType('ImportFromUrlInput', {
     collection: t.string(),
     locationType: t.field({ type: LocationTypeEnum }),
     format: t.field({ type: ImportFormatEnum }),
+    encoding: t.field({ type: TextEncodingEnum, description: ENCODING_HELP }),
+    sheet: t.string({ description: SHEET_HELP }),
     s3: t.field({ type: S3SourceInput, description: 's3:// URLs only' }),
     dryRun: t.boolean(),
     maxErrors: t.int(),
@@ -136,6 +143,8 @@ export function fileImportOptions(ctx: AppContext, input: Omit<ImportOptions, 't
     collection: input.collection,
     locationType: input.locationType,
     format: input.format,
+    encoding: input.encoding,
+    sheet: input.sheet,
     dryRun: input.dryRun,
     maxErrors: input.maxErrors,
     allowDuplicateFile: input.allowDuplicateFile,

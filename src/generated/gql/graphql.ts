@@ -26,18 +26,23 @@ export type ImportBatchInput = {
 
 export type ImportFormat =
   | 'CSV'
-  | 'NDJSON';
+  | 'NDJSON'
+  | 'XLSX';
 
 export type ImportFromUrlInput = {
   allowDuplicateFile?: boolean | null | undefined;
   collection?: string | null | undefined;
   dryRun?: boolean | null | undefined;
+  /** The text's encoding when it is not UTF-8 (Excel's "CSV" on Windows is WINDOWS_1252); UTF-16 with a BOM is recognised without it */
+  encoding?: TextEncoding | null | undefined;
   format?: ImportFormat | null | undefined;
   kind: ImportKind;
   locationType?: LocationType | null | undefined;
   maxErrors?: number | null | undefined;
   /** s3:// URLs only */
   s3?: S3SourceInput | null | undefined;
+  /** XLSX: the sheet to import; default: the first */
+  sheet?: string | null | undefined;
   /** https://... or s3://bucket/key; the file name (for the format) is the last segment of its path */
   url: string;
 };
@@ -96,11 +101,21 @@ export type S3SourceInput = {
   secretAccessKey: string;
 };
 
+/** A text file's encoding; UTF-8 (with or without BOM) and UTF-16 with a BOM are recognised without being named */
+export type TextEncoding =
+  | 'ISO_8859_1'
+  | 'UTF8'
+  | 'UTF16BE'
+  | 'UTF16LE'
+  | 'WINDOWS_1252';
+
 export type UploadImportInput = {
   allowDuplicateFile?: boolean | null | undefined;
   /** COLLECTION only */
   collection?: string | null | undefined;
   dryRun?: boolean | null | undefined;
+  /** The text's encoding when it is not UTF-8 (Excel's "CSV" on Windows is WINDOWS_1252); UTF-16 with a BOM is recognised without it */
+  encoding?: TextEncoding | null | undefined;
   file: File;
   /** Default: from the file name, then from the content */
   format?: ImportFormat | null | undefined;
@@ -108,6 +123,8 @@ export type UploadImportInput = {
   /** LOCATIONS only */
   locationType?: LocationType | null | undefined;
   maxErrors?: number | null | undefined;
+  /** XLSX: the sheet to import; default: the first */
+  sheet?: string | null | undefined;
 };
 
 export type UserErrorCode =

@@ -35,7 +35,7 @@ export function folderStaging(spoolDir: string): StagedStorage {
         const { bytesRead } = await handle.read(buf, 0, buf.length, 0);
         head = buf.subarray(0, bytesRead);
       } finally { await handle.close(); }
-      return { size, sha256: await hashWhileWritten(row.location).digest(size), head };
+      return { size, sha256: (await hashWhileWritten(row.location).digest(size)).sha256, head };
     },
     discard: (row) => fs.promises.rm(row.location, { force: true }),
   };
