@@ -72,7 +72,7 @@ function ownCopy(bytes: Buffer): ArrayBuffer {
 async function run(): Promise<void> {
   const pipeline = createRowPipeline({ ...request, kind: getKind(request.kind), startOffset: request.offset });
   const from = { path: request.path, offset: request.offset, line: request.line, batchSize: Math.min(SLICE_ROWS, request.batchSize) };
-  const slices = request.format === 'CSV' ? readCsv({ ...from, skipHeader: request.offset === 0, decode: false, reuseBuffers: true }) : readNdjson({ ...from, decode: false, reuseBuffers: true });
+  const slices = request.format === 'CSV' ? readCsv({ ...from, skipHeader: request.offset === 0, delimiter: request.delimiter ?? ',', decode: false, reuseBuffers: true }) : readNdjson({ ...from, decode: false, reuseBuffers: true });
   let batch: PreparedBatch | null = null;
 
   const flush = async () => {

@@ -56,6 +56,7 @@ export async function runJob(deps: RunnerDeps, fence: Fence): Promise<RunResult>
   notify(true);
   const batches = parseInThread({
     path: job.spoolPath, offset: job.checkpointOffset, line: job.checkpointLine, format, header: job.header,
+    delimiter: job.delimiter, columnMapping: job.columnMapping,
     kind: kind.name, tenantId: job.tenantId, jobId: job.id, batchSize: deps.batchSize,
     jobValues: jobOptionsOf(job), copy,
   });
