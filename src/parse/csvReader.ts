@@ -110,7 +110,9 @@ export async function* readCsv(from: CsvFrom & { decode?: boolean }): AsyncGener
         } else if (eof && start < len) {
           if (inQuotes) {
             // A quote opened and never closed: without this, it would swallow the rest of the file.
-            resync(start, 'a quote opens here and is never closed');
+            // A quote inside an unquoted field opens nothing, though: say so when that is what it is.
+            const misplaced = splitRecord(data.toString('utf8', start, len), line + 1, delimiter).parseError;
+            resync(start, misplaced?.startsWith('a quote inside') ? misplaced : 'a quote opens here and is never closed');
             continue;
           }
           end = len;
