@@ -23,6 +23,7 @@ interface GlobalOptions { url: string; key?: string; json?: boolean }
 interface UploadCommandOptions {
   kind: string; collection?: string; locationType?: string; format?: string; encoding?: string; sheet?: string; dryRun?: boolean; maxErrors?: number;
   allowDuplicateFile?: boolean; wait: boolean; staged?: boolean; resume?: boolean; parallel: number;
+  delimiter?: string; map?: string[]; saveMapping?: string;
 }
 
 function clientFrom(command: Command): { client: BulkImportClient; json: boolean } {
@@ -57,6 +58,32 @@ function uploadStateFile(file: string): string {
   return path.join(dir, `${createHash('sha256').update(path.resolve(file)).digest('hex').slice(0, 32)}.json`);
 }
 
+type RowError = { line: number; column?: string | null; value?: string | null; message: string };
+
+/** One row error as `errors` and `upload` print it: line, column (value): reason. */
+const errorLine = (e: RowError) => `line ${e.line}${e.column ? `, ${e.column}` : ''}${e.value != null ? ` (${JSON.stringify(e.value)})` : ''}: ${e.message}`;
+
+/** How many of a job's row errors `upload` prints after its summary; `errors` prints them all. */
+const ERRORS_AFTER_SUMMARY = 10;
+
+async function firstErrors(client: BulkImportClient, id: string): Promise<string[]> {
+  const { job } = await client.request(ClientJobErrorsDocument, { id, first: ERRORS_AFTER_SUMMARY });
+  if (!job || job.errors.edges.length === 0) return [];
+  const shown = job.errors.edges.length;
+  const more = job.errors.totalCount > shown ? ` (the first ${shown} of ${num(job.errors.totalCount)})` : '';
+  return [`  row errors${more}:`, ...job.errors.edges.map((e) => `    ${errorLine(e.node)}`)];
+}
+
+/** `--map` values: `Phone=MOBILE PHONE` maps a column, `Notes=` ignores one. */
+function columnMappingOf(pairs: string[] | undefined): { from: string; to: string | null }[] | undefined {
+  return pairs?.map((pair) => {
+    const at = pair.lastIndexOf('=');
+    if (at <= 0) throw new Error(`--map takes FROM=TO (or FROM= to ignore a column); got ${JSON.stringify(pair)}`);
+    const to = pair.slice(at + 1).trim();
+    return { from: pair.slice(0, at).trim(), to: to === '' ? null : to };
+  });
+}
+
 export function exitCodeOf(job: JobSnapshot): number {
   return job.status === 'COMPLETED' && job.rowsFailed === 0 ? 0 : 1;
 }
@@ -78,6 +105,9 @@ export function registerClientCommands(program: Command): void {
     .option('--dry-run', 'check every row, write nothing')
     .option('--max-errors <n>', 'fail the job once more rows than this have failed', (v) => Number.parseInt(v, 10))
     .option('--allow-duplicate-file', 'import a file even if the same one was imported before')
+    .option('--delimiter <char>', 'CSV: the delimiter, e.g. ";" or tab (default: detected from the header line)')
+    .option('--map <FROM=TO...>', 'CSV: a column of the file and the kind\'s column it is (FROM= ignores it); repeatable')
+    .option('--save-mapping <name>', 'save the --map mapping under this name: later files with the same header use it unasked')
     .option('--no-wait', 'return once the job is queued')
     .option('--staged', `send the file in parts (staged upload) whatever its size; files over ${STAGED_THRESHOLD_BYTES >> 20} MiB always are`)
     .option('--resume', 'continue the staged upload of this file that was interrupted (the CLI stopped or the network failed)')
@@ -102,6 +132,9 @@ export function registerClientCommands(program: Command): void {
         dryRun: opts.dryRun,
         maxErrors: opts.maxErrors,
         allowDuplicateFile: opts.allowDuplicateFile,
+        delimiter: opts.delimiter === 'tab' || opts.delimiter === '\\t' ? '\t' : opts.delimiter,
+        columnMapping: columnMappingOf(opts.map),
+        saveMappingAs: opts.saveMapping,
       };
       const staged = opts.staged || opts.resume || (await fs.promises.stat(file)).size > STAGED_THRESHOLD_BYTES;
       const stateFile = uploadStateFile(file);
@@ -143,6 +176,7 @@ export function registerClientCommands(program: Command): void {
       });
       bar?.stop();
       print(json ? JSON.stringify(final, null, 2) : summary(final));
+      if (!json && final.rowsFailed > 0) for (const line of await firstErrors(client, final.id)) print(line);
       process.exitCode = exitCodeOf(final);
     });
 
@@ -186,7 +220,7 @@ export function registerClientCommands(program: Command): void {
         else console.error('The job has no row errors');
         return;
       }
-      const all: { line: number; column?: string | null; value?: string | null; message: string }[] = [];
+      const all: RowError[] = [];
       let after: string | null | undefined;
       for (;;) {
         const { job } = await client.request(ClientJobErrorsDocument, { id, first: 1000, after });
@@ -196,6 +230,6 @@ export function registerClientCommands(program: Command): void {
         after = job.errors.pageInfo.endCursor;
       }
       if (json) print(JSON.stringify(all, null, 2));
-      else for (const e of all) print(`line ${e.line}${e.column ? `, ${e.column}` : ''}${e.value != null ? ` (${JSON.stringify(e.value)})` : ''}: ${e.message}`);
+      else for (const e of all) print(errorLine(e));
     });
 }

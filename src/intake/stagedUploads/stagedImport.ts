@@ -51,7 +51,7 @@ export async function importStagedUpload(deps: ImportDeps & StagedDeps, req: Sta
   }
   const result = await queueSpooledFile(deps, req, kind, { path: upload.location, size: file.size, sha256: file.sha256, filename: upload.filename }, {
     field: FIELD,
-    inspect: async () => inspectHead(file.head, { filename: upload.filename, format: req.format, kind }),
+    inspect: async (reading) => inspectHead(file.head, { filename: upload.filename, format: req.format, kind, ...reading }),
     giveUp: async () => {},
   });
   if (result.ok) await attachJob(deps.db, upload.id, result.job.id);
