@@ -20,7 +20,10 @@ const BIN = path.resolve(import.meta.dirname, '..', 'bin', 'bulk-import.js');
 const KEY_ALONE = /^bik_[A-Za-z0-9_-]{20,}\n$/;
 
 let scratch: string;
-beforeAll(async () => { scratch = await fs.mkdtemp(path.join(os.tmpdir(), 'bulk-import-keys-')); });
+beforeAll(async () => {
+  scratch = await fs.mkdtemp(path.join(os.tmpdir(), 'bulk-import-keys-'));
+  await fs.chmod(scratch, 0o755); // as root, the embedded PostgreSQL runs as the user postgres, which must reach the data folders inside
+});
 afterAll(() => fs.rm(scratch, { recursive: true, force: true }));
 
 /** `bulk-import keys create` in `cwd`, on the embedded database whatever this run's DATABASE_URL. */

@@ -25,6 +25,8 @@ export interface TestApp {
 export interface TestAppOptions {
   /** Embedded PGlite under the app's data folder, whatever DATABASE_URL says. */
   pglite?: boolean;
+  /** The embedded PostgreSQL under the app's data folder, whatever DATABASE_URL says. */
+  embeddedPostgres?: boolean;
 }
 
 /** The settings every test app starts from: any free port, its own folder, quiet logs, quick polls. */
@@ -42,9 +44,12 @@ export function testSettings(databaseUrl: string | undefined, dataDir: string, d
 }
 
 export async function startTestApp(overrides: Partial<Config> = {}, opts: TestAppOptions = {}): Promise<TestApp> {
-  const database = opts.pglite ? { url: undefined, directUrl: undefined, drop: async () => {} } : await createTestDatabase();
+  const embedded = opts.pglite || opts.embeddedPostgres;
+  const database = embedded ? { url: undefined, directUrl: undefined, drop: async () => {} } : await createTestDatabase();
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'bulk-import-test-'));
-  const config = loadConfig({}, { ...testSettings(database.url, dataDir, database.directUrl), ...overrides });
+  const config = loadConfig({}, {
+    ...testSettings(database.url, dataDir, database.directUrl), embeddedDatabase: opts.pglite ? 'pglite' : 'postgres', ...overrides,
+  });
   const app = await buildApp(config);
   const base = await app.start();
   const url = `${base}/graphql`;
