@@ -25,8 +25,6 @@ export interface TestApp {
 export interface TestAppOptions {
   /** Embedded PGlite under the app's data folder, whatever DATABASE_URL says. */
   pglite?: boolean;
-  /** The embedded PostgreSQL under the app's data folder, whatever DATABASE_URL says. */
-  embeddedPostgres?: boolean;
 }
 
 /** The settings every test app starts from: any free port, its own folder, quiet logs, quick polls. */
@@ -44,12 +42,11 @@ export function testSettings(databaseUrl: string | undefined, dataDir: string, d
 }
 
 export async function startTestApp(overrides: Partial<Config> = {}, opts: TestAppOptions = {}): Promise<TestApp> {
-  const embedded = opts.pglite || opts.embeddedPostgres;
-  const database = embedded ? { url: undefined, directUrl: undefined, drop: async () => {} } : await createTestDatabase();
+  const database = opts.pglite ? { url: undefined, directUrl: undefined, drop: async () => {} } : await createTestDatabase();
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'bulk-import-test-'));
-  const config = loadConfig({}, {
-    ...testSettings(database.url, dataDir, database.directUrl), embeddedDatabase: opts.pglite ? 'pglite' : 'postgres', ...overrides,
-  });
+  // Without DATABASE_URL the suite runs on PGlite, quick to open in every file; the embedded
+  // PostgreSQL has tests of its own (embeddedPostgres.test.ts, keysCli.test.ts).
+  const config = loadConfig({}, { ...testSettings(database.url, dataDir, database.directUrl), embeddedDatabase: 'pglite', ...overrides });
   const app = await buildApp(config);
   const base = await app.start();
   const url = `${base}/graphql`;
