@@ -113,15 +113,19 @@ export function renderEmbedded(figures: (EmbeddedFigures | { engine: Engine; pro
   return [head, `|${'---|'.repeat(9)}`, ...rows].join('\n');
 }
 
-/** Issue 25's targets for the embedded default, judged on the RSS sums. */
+/**
+ * Issue 25's targets for the embedded default. Memory is judged on the PSS sum, what the tree
+ * takes from the machine: the RSS sum counts the shared buffers and the binary's pages once in
+ * every PostgreSQL process that touched them (processTree.ts), and is printed beside it.
+ */
 export function judgeEmbedded(f: EmbeddedFigures, reference: { csvRowsPerSec: number; ndjsonRowsPerSec: number | null }): string[] {
   const out = [
-    `idle RSS ${f0(f.idle.rssMb)} MiB <= 200: ${f.idle.rssMb <= 200 ? 'met' : 'MISSED'}`,
-    `CSV peak RSS ${f0(f.csv.peak.rssMb)} MiB <= 400: ${f.csv.peak.rssMb <= 400 ? 'met' : 'MISSED'}`,
+    `idle PSS ${f0(f.idle.pssMb)} MiB (RSS sum ${f0(f.idle.rssMb)}) <= 200: ${f.idle.pssMb <= 200 ? 'met' : 'MISSED'}`,
+    `CSV peak PSS ${f0(f.csv.peak.pssMb)} MiB (RSS sum ${f0(f.csv.peak.rssMb)}) <= 400: ${f.csv.peak.pssMb <= 400 ? 'met' : 'MISSED'}`,
     `CSV ${(f.csv.rowsPerSec / reference.csvRowsPerSec).toFixed(2)}x PostgreSQL >= 0.8: ${f.csv.rowsPerSec >= 0.8 * reference.csvRowsPerSec ? 'met' : 'MISSED'}`,
   ];
   if (f.ndjson && reference.ndjsonRowsPerSec) {
-    out.push(`NDJSON peak RSS ${f0(f.ndjson.peak.rssMb)} MiB <= 400: ${f.ndjson.peak.rssMb <= 400 ? 'met' : 'MISSED'}`,
+    out.push(`NDJSON peak PSS ${f0(f.ndjson.peak.pssMb)} MiB (RSS sum ${f0(f.ndjson.peak.rssMb)}) <= 400: ${f.ndjson.peak.pssMb <= 400 ? 'met' : 'MISSED'}`,
       `NDJSON ${(f.ndjson.rowsPerSec / reference.ndjsonRowsPerSec).toFixed(2)}x PostgreSQL >= 0.8: ${f.ndjson.rowsPerSec >= 0.8 * reference.ndjsonRowsPerSec ? 'met' : 'MISSED'}`);
   }
   return out.map((line) => `${f.engine}: ${line}`);

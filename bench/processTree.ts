@@ -5,7 +5,7 @@
  * Two sums, because Postgres processes share memory (shared buffers, the binary's pages): RSS
  * counts a shared page once in every process that touched it, so its sum overstates what the
  * tree takes; PSS splits each shared page between the processes sharing it, so its sum is what
- * the tree takes from the machine. Targets are judged on the RSS sum (the stricter one).
+ * the tree takes from the machine, and what the targets are judged on (embedded.ts).
  */
 import fs from 'node:fs/promises';
 

@@ -70,7 +70,8 @@ const graphql = async (url: string, key: string) => (await fetch(url, {
   body: JSON.stringify({ query: '{ jobs(first: 1) { totalCount } }' }),
 })).status;
 
-describe.runIf(process.platform === 'linux')('the embedded PostgreSQL', () => {
+// Each test starts servers (tsx) and CLI processes, and initialises a cluster: slow on a loaded machine.
+describe.runIf(process.platform === 'linux')('the embedded PostgreSQL', { timeout: 240_000 }, () => {
   it('serves imports; the CLI creates, lists and revokes keys while the server runs; SIGTERM leaves no PostgreSQL behind', async () => {
     const dataDir = path.join(scratch, 'served');
     const server = await startServerChild({ env: embeddedEnv(dataDir), label: 'embedded' });

@@ -87,13 +87,15 @@ export function registerKeyCommands(program: Command, loadConfig: () => Config):
   keys.command('list').description('List API keys (their prefixes, never the keys)')
     .option('--tenant <name>', 'only this tenant')
     .option('--json', 'print JSON')
-    .action(async (opts: { tenant?: string; json?: boolean }) => {
+    .action(async (opts: { tenant?: string; json?: boolean }, command: Command) => {
+      // The top-level --json (client commands) takes the flag when it follows `keys list`.
+      const json = opts.json || (command.optsWithGlobals() as { json?: boolean }).json;
       const config = loadConfig();
       if (await targetOf(config) === 'pglite server') {
         throw new Error('The PGlite database is held by the running server; stop it to list keys (or use DATABASE_URL, or the embedded PostgreSQL: docs/performance.md#the-embedded-database)');
       }
       const rows = await withDatabase(config, (db) => listKeys(db, opts.tenant));
-      if (opts.json) { process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`); return; }
+      if (json) { process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`); return; }
       for (const k of rows) {
         process.stdout.write(`${k.id}  ${k.tenant.padEnd(20)}  ${k.prefix}…  ${k.createdAt.toISOString()}${k.revokedAt ? '  revoked' : ''}\n`);
       }

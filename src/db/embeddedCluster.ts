@@ -1,7 +1,7 @@
 /**
  * The embedded default: a real PostgreSQL cluster in DATA_DIR/postgres, run from the binaries npm
  * installed (embeddedBinaries.ts). It listens on 127.0.0.1 only, on a free port, with a password
- * kept in DATA_DIR/postgres.json (readable by its owner alone), so that a second process (the CLI)
+ * kept in DATA_DIR/postgres/bulk-import.json (readable by its owner alone), so that a second process (the CLI)
  * reaches the running server's database: the port is in the cluster's postmaster.pid.
  *
  * Postgres must not outlive the process that started it, even one killed with SIGKILL. So it runs
@@ -19,12 +19,15 @@ import { promisify } from 'node:util';
 import { EmbeddedPostgresUnavailable, findBinaries } from './embeddedBinaries.js';
 
 export const clusterFolder = (dataDir: string) => path.join(dataDir, 'postgres');
-const secretsFile = (dataDir: string) => path.join(dataDir, 'postgres.json');
+/** The password of the cluster's user, inside the cluster's folder (readable by the service's user alone). */
+const SECRETS = 'bulk-import.json';
+const secretsFile = (dataDir: string) => path.join(clusterFolder(dataDir), SECRETS);
 
 /**
  * Settings for a database that shares a laptop: few connections (the service's pool, its
  * listener, a CLI), small shared buffers (COPY writes through a ring buffer whatever the size),
- * and no socket file in /tmp or /var/run beside another Postgres. Durability is PostgreSQL's own.
+ * no logical replication (one process fewer), and no socket file in /tmp or /var/run beside
+ * another Postgres. Durability is PostgreSQL's own.
  */
 const SETTINGS: Record<string, string> = {
   listen_addresses: '127.0.0.1',
@@ -33,6 +36,7 @@ const SETTINGS: Record<string, string> = {
   shared_buffers: '32MB',
   max_wal_size: '2GB',
   huge_pages: 'off',
+  max_logical_replication_workers: '0',
   lc_messages: 'C',
   log_min_messages: 'warning',
   log_checkpoints: 'off',
@@ -136,10 +140,16 @@ function runToEnd(file: string, args: string[], owner: { uid: number; gid: numbe
   });
 }
 
+/**
+ * initdb into a folder of its own, renamed into place once complete with the password beside it:
+ * PG_VERSION in DATA_DIR/postgres then always means a cluster that can start, even to a process
+ * that looks while another one is still initialising (a CLI command beside a first start).
+ */
 async function initialise(dataDir: string, initdb: string, owner: { uid: number; gid: number } | null): Promise<void> {
-  const folder = clusterFolder(dataDir);
+  const folder = `${clusterFolder(dataDir)}.init-${process.pid}`;
   const secrets: Secrets = { password: randomBytes(24).toString('base64url') };
-  await fs.mkdir(folder, { recursive: true, mode: 0o700 });
+  await fs.rm(folder, { recursive: true, force: true });
+  await fs.mkdir(folder, { mode: 0o700 });
   if (owner) await fs.chown(folder, owner.uid, owner.gid);
   // initdb reads the password from a file; it lives beside the cluster for the moment it takes.
   const pwfile = path.join(dataDir, `.postgres-password-${process.pid}`);
@@ -148,13 +158,16 @@ async function initialise(dataDir: string, initdb: string, owner: { uid: number;
   try {
     await runToEnd(initdb, [`--pgdata=${folder}`, '--username=postgres', `--pwfile=${pwfile}`, '--auth=scram-sha-256',
       '--encoding=UTF8', '--locale=C'], owner);
+    await fs.writeFile(path.join(folder, SECRETS), JSON.stringify(secrets), { mode: 0o600 });
+    await fs.rename(folder, clusterFolder(dataDir));
   } catch (err) {
-    await fs.rm(folder, { recursive: true, force: true }); // a half-made cluster would fail every later start
+    await fs.rm(folder, { recursive: true, force: true });
+    // Another process initialised it meanwhile: theirs is the cluster.
+    if (await exists(path.join(clusterFolder(dataDir), 'PG_VERSION'))) return;
     throw err;
   } finally {
     await fs.rm(pwfile, { force: true });
   }
-  await fs.writeFile(secretsFile(dataDir), JSON.stringify(secrets), { mode: 0o600 });
 }
 
 /**
@@ -170,15 +183,12 @@ function launch(postgres: string, args: string[], owner: { uid: number; gid: num
   return spawn('/bin/sh', ['-c', WATCHDOG, 'postgres-watchdog', postgres, ...args], { ...options, detached: true });
 }
 
-/** Starts Postgres on the cluster (initialising it first on a new data folder) and waits until it accepts connections. */
-export async function startCluster(dataDir: string, onLog: (line: string) => void = () => {}): Promise<EmbeddedCluster> {
-  const { initdb, postgres } = await findBinaries();
-  const owner = await runAs();
-  await fs.mkdir(dataDir, { recursive: true });
-  if (owner) await letThrough(dataDir);
-  if (!(await exists(path.join(clusterFolder(dataDir), 'PG_VERSION')))) await initialise(dataDir, initdb, owner);
-  const secrets = await readSecrets(dataDir);
+interface Running { child: ChildProcess; port: number; exited: Promise<unknown> }
 
+/** Why a start failed in a way worth another try: the folder briefly held by another process (a CLI command), or the port taken meanwhile. */
+const RETRYABLE = /lock file .* already exists|could not bind|could not create any TCP\/IP sockets/;
+
+async function startOnce(dataDir: string, postgres: string, owner: { uid: number; gid: number } | null, onLog: (line: string) => void): Promise<Running> {
   const port = await freePort();
   const args = ['-D', clusterFolder(dataDir), '-p', String(port), ...Object.entries(SETTINGS).flatMap(([k, v]) => ['-c', `${k}=${v}`])];
   const child = launch(postgres, args, owner);
@@ -191,8 +201,11 @@ export async function startCluster(dataDir: string, onLog: (line: string) => voi
       if (output.includes('database system is ready to accept connections')) resolve();
     });
     child.once('error', (err) => reject(new EmbeddedPostgresUnavailable(`PostgreSQL could not be started (${err.message})`)));
-    child.once('exit', (code) => reject(new Error(`The embedded PostgreSQL in ${clusterFolder(dataDir)} exited as it started (exit ${code}): ${output.trim()}`
-      + (/lock file .* already exists/.test(output) ? ' Another process runs it: stop that process, or wait for it to end.' : ''))));
+    child.once('exit', (code) => reject(Object.assign(
+      new Error(`The embedded PostgreSQL in ${clusterFolder(dataDir)} exited as it started (exit ${code}): ${output.trim()}`
+        + (/lock file .* already exists/.test(output) ? ' Another process runs it: stop that process, or wait for it to end.' : '')),
+      { retryable: RETRYABLE.test(output) },
+    )));
   });
   const exited = once(child, 'exit');
   exited.catch(() => {});
@@ -202,6 +215,28 @@ export async function startCluster(dataDir: string, onLog: (line: string) => voi
     child.stdin!.end();
     throw err;
   }
+  return { child, port, exited };
+}
+
+/** Starts Postgres on the cluster (initialising it first on a new data folder) and waits until it accepts connections. */
+export async function startCluster(dataDir: string, onLog: (line: string) => void = () => {}): Promise<EmbeddedCluster> {
+  const { initdb, postgres } = await findBinaries();
+  const owner = await runAs();
+  await fs.mkdir(dataDir, { recursive: true });
+  if (owner) await letThrough(dataDir);
+  if (!(await exists(path.join(clusterFolder(dataDir), 'PG_VERSION')))) await initialise(dataDir, initdb, owner);
+  const secrets = await readSecrets(dataDir);
+
+  let running: Running | undefined;
+  for (let attempt = 1; !running; attempt++) {
+    try {
+      running = await startOnce(dataDir, postgres, owner, onLog);
+    } catch (err) {
+      if (!(err as { retryable?: boolean }).retryable || attempt >= 20) throw err;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+  const { child, port, exited } = running;
   return {
     url: urlFor(port, secrets),
     stop: async () => {
