@@ -29,6 +29,9 @@
  *          --spool folder|s3 (folder): with s3, the server spools into an S3 store (SPOOL_URL=s3://...):
  *          the one in S3_ENDPOINT and S3_BUCKET when set, else a local radosgw the run starts
  *          (scripts/radosgw.sh) and stops
+ *          --embedded: then the embedded default, engine by engine (--embedded-engines, postgres,pglite),
+ *          with the same files: memory of the server and its database together, speed against the
+ *          rounds above, start times, install size (embedded.ts)
  * Needs DATABASE_URL: the Postgres server the run creates its database on. BENCH_SERVER_NODE_ARGS
  * adds node options to the server's command line (e.g. "--cpu-prof --cpu-prof-dir=prof" for
  * a CPU profile of each of its threads, written as it exits).
@@ -48,6 +51,7 @@ import { generateEvents } from './generate.js';
 import { judge, machine, percentile, render, type BenchReport, type ImportFigures, type PgliteFigures } from './report.js';
 import { cpuBetween, cpuSnapshot, type CpuFigures } from './cpuUsage.js';
 import { buildServer, startServer, type ServerProcess } from './serverProcess.js';
+import { judgeEmbedded, measureEmbedded, renderEmbedded, type Engine, type EmbeddedFigures } from './embedded.js';
 
 const JOBS_POLL_MS = 100;
 const TENANT = 'bench';
@@ -61,7 +65,7 @@ function count(name: string, raw: string): number {
 }
 
 const USAGE = `usage: DATABASE_URL=postgres://... npm run bench -- [--rows N] [--rounds N] [--warmup N] [--out FILE] [--skip-ndjson] [--server-log FILE]
-                                        [--pglite] [--pglite-rows N] [--seed N] [--timeout-min N] [--spool folder|s3]`;
+                                        [--pglite] [--pglite-rows N] [--embedded] [--embedded-engines postgres,pglite] [--seed N] [--timeout-min N] [--spool folder|s3]`;
 
 function options() {
   const { values } = parseArgs({
@@ -73,6 +77,8 @@ function options() {
       'skip-ndjson': { type: 'boolean', default: false },
       'server-log': { type: 'string' },
       pglite: { type: 'boolean', default: false },
+      embedded: { type: 'boolean', default: false },
+      'embedded-engines': { type: 'string', default: 'postgres,pglite' },
       'pglite-rows': { type: 'string', default: '100000' },
       seed: { type: 'string', default: '1' },
       'timeout-min': { type: 'string', default: '30' },
@@ -92,6 +98,8 @@ function options() {
     ndjson: !values['skip-ndjson'],
     serverLog: values['server-log'] ? path.resolve(values['server-log']) : undefined,
     pglite: values.pglite!,
+    embedded: values.embedded!,
+    embeddedEngines: engines(values['embedded-engines']!),
     pgliteRows: count('pglite-rows', values['pglite-rows']!),
     seed: count('seed', values.seed!),
     timeoutMs: count('timeout-min', values['timeout-min']!) * 60_000,
@@ -104,6 +112,12 @@ type Options = ReturnType<typeof options>;
 function spoolKind(raw: string): 'folder' | 's3' {
   if (raw === 'folder' || raw === 's3') return raw;
   throw new Error(`--spool must be folder or s3, got "${raw}"`);
+}
+
+function engines(raw: string): Engine[] {
+  const list = raw.split(',').map((e) => e.trim()).filter(Boolean);
+  for (const e of list) if (e !== 'postgres' && e !== 'pglite') throw new Error(`--embedded-engines takes postgres and/or pglite, got "${e}"`);
+  return list as Engine[];
 }
 
 /**
@@ -260,7 +274,7 @@ async function measurePglite(opts: Options, workDir: string, cleanup: Cleanup): 
   const files = await generateEvents({ rows: opts.pgliteRows, seed: opts.seed, csvPath });
   const dataDir = path.join(workDir, 'pglite-data');
   await fs.mkdir(dataDir);
-  const env = serverEnv({ DATABASE_URL: undefined, DATA_DIR: dataDir });
+  const env = serverEnv({ DATABASE_URL: undefined, DATA_DIR: dataDir, EMBEDDED_DATABASE: 'pglite' });
 
   log('PGlite: starting the server');
   const server = await startServer({ env, label: 'PGlite server' });
@@ -324,6 +338,8 @@ async function main(): Promise<number> {
   let sql: Sql | undefined;
   try {
     const workDir = await fs.mkdtemp(path.join(os.tmpdir(), 'bulk-import-bench-'));
+    // As root, the embedded PostgreSQL runs as the user postgres, which must reach its data folder in here.
+    if (opts.embedded) await fs.chmod(workDir, 0o755);
     cleanup.add('remove the work folder', () => fs.rm(workDir, { recursive: true, force: true }));
 
     log(`generating ${opts.rows.toLocaleString('en-US')} rows (seed ${opts.seed}) in ${workDir}`);
@@ -399,6 +415,21 @@ async function main(): Promise<number> {
       });
     }
 
+    // The embedded engines also run alone, one after the other, on the same files.
+    const embedded: (EmbeddedFigures | { engine: Engine; problem: string })[] = [];
+    if (opts.embedded) {
+      for (const engine of opts.embeddedEngines) {
+        embedded.push(await measureEmbedded({
+          engine, workDir, rows: opts.rows, csvPath: files.csvPath!, ndjsonPath: files.ndjsonPath ?? null, timeoutMs: opts.timeoutMs,
+          log, onStop: (what, fn) => cleanup.add(what, fn),
+        }).catch((err: Error) => {
+          console.error(`[bench] embedded ${engine} run failed: ${err.message}`);
+          return { engine, problem: err.message.split('\n')[0] };
+        }));
+      }
+    }
+    const reference = { csvRowsPerSec: csv.rowsPerSec, ndjsonRowsPerSec: ndjson?.rowsPerSec ?? null };
+
     const report: BenchReport = {
       rows: opts.rows,
       seed: opts.seed,
@@ -415,6 +446,7 @@ async function main(): Promise<number> {
       serverIdleRssMb,
       rssMethod,
       pglite,
+      embedded: embedded.length ? embedded : undefined,
       targets: judge({ csv, ndjson, serverPeakRssMb }),
       machine: machine(),
       node: process.version,
@@ -427,6 +459,11 @@ async function main(): Promise<number> {
       date: new Date().toISOString(),
     };
     console.log(render(report));
+    if (embedded.length) {
+      console.log(`\nEmbedded default (no DATABASE_URL), ${opts.rows.toLocaleString('en-US')} rows, against the imports above into the machine's PostgreSQL:\n`);
+      console.log(renderEmbedded(embedded, reference));
+      for (const f of embedded) if ('idle' in f) console.log(judgeEmbedded(f, reference).join('\n'));
+    }
     await fs.mkdir(path.dirname(opts.out), { recursive: true });
     await fs.writeFile(opts.out, `${JSON.stringify(report, roundNumbers, 2)}\n`);
     console.log(`\nwritten to ${path.relative(process.cwd(), opts.out) || opts.out}`);
@@ -434,7 +471,7 @@ async function main(): Promise<number> {
     // Targets missed are results, not errors; an import that failed or lost rows is an error.
     // A warm-up import that lost rows is as broken as a counted one.
     const warmupImports = warmupRounds.flatMap((r) => [r.csv, r.ndjson]);
-    const broken = [csv, ndjson, pglite, ...warmupImports].filter((f) => f?.problem);
+    const broken = [csv, ndjson, pglite, ...embedded, ...warmupImports].filter((f) => f?.problem);
     return broken.length ? 1 : 0;
   } finally {
     await sql?.end({ timeout: 5 });

@@ -74,7 +74,7 @@ export async function buildApp(config: Config, opts: { log?: Logger } = {}): Pro
       throw new Error(`SPOOL_URL=${s3Spool.url}: ${problem}`);
     }
   }
-  const db = await openDatabase(config);
+  const db = await openDatabase(config, { log: { warn: (msg) => log.warn(msg), debug: (msg) => log.debug({ postgres: msg }, 'embedded PostgreSQL') } });
   const uploads = s3Spool ? s3Uploads(s3Spool, log) : folderUploads(config.spoolDir);
   const staged = s3Spool ? s3Staging(s3Spool, log) : folderStaging(config.spoolDir);
   const sweep = async () => {

@@ -4,8 +4,13 @@ import path from 'node:path';
 export interface Config {
   port: number;
   host: string;
-  /** Postgres URL; when unset the service uses an embedded PGlite database under dataDir. */
+  /** Postgres URL; when unset the service runs an embedded database under dataDir (embeddedDatabase). */
   databaseUrl: string | undefined;
+  /**
+   * The embedded database with no databaseUrl: a PostgreSQL the service starts from the binaries
+   * npm installed (db/embeddedCluster.ts), or the in-process PGlite, where those cannot run.
+   */
+  embeddedDatabase: EmbeddedDatabase;
   /**
    * A direct (session) connection to the same database, for LISTEN and migrations, when
    * databaseUrl goes through a transaction-mode pooler; unset: databaseUrl.
@@ -76,6 +81,14 @@ export interface Config {
   sourceCaFile: string | undefined;
 }
 
+export type EmbeddedDatabase = 'postgres' | 'pglite';
+
+function embeddedDatabase(env: NodeJS.ProcessEnv): EmbeddedDatabase {
+  const raw = (env.EMBEDDED_DATABASE || 'postgres').trim().toLowerCase();
+  if (raw !== 'postgres' && raw !== 'pglite') throw new Error(`EMBEDDED_DATABASE must be postgres or pglite, got "${env.EMBEDDED_DATABASE}"`);
+  return raw;
+}
+
 export interface S3SpoolLocation { bucket: string; prefix: string }
 
 /**
@@ -138,6 +151,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     host: env.HOST || '0.0.0.0',
     databaseUrl: env.DATABASE_URL || undefined,
     databaseDirectUrl: env.DATABASE_DIRECT_URL || undefined,
+    embeddedDatabase: embeddedDatabase(env),
     dataDir,
     ...spoolLocation(env, dataDir),
     s3Endpoint: env.S3_ENDPOINT ? parseBaseUrl(env.S3_ENDPOINT, 'S3_ENDPOINT') : undefined,
