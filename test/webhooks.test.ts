@@ -18,6 +18,7 @@ import {
   WebhookDeliveriesDocument, WebhooksDocument, type WebhookDeliveriesQuery,
 } from '../src/generated/gql/graphql.js';
 import { checkWebhookUrl } from '../src/webhooks/webhookUrl.js';
+import { verifyWebhook } from '../examples/webhook-receiver.js';
 import { sendWebhook, RESPONSE_PREFIX_BYTES } from '../src/webhooks/send.js';
 import { webhookHeaders } from '../src/webhooks/signature.js';
 import { GraphQLTestClient } from './support/client.js';
@@ -30,7 +31,11 @@ import { makeCertificate, type Certificate } from './support/sourceServers.js';
 const REFUSED_ATTEMPTS = 2;
 const RETRY_SCHEDULE_MS = [200, 300, 300, 300, 300, 300, 300, 300];
 
-interface Delivery { id: string; timestamp: number; payload: { type: string; timestamp: string; data: Record<string, unknown> } }
+interface Delivery {
+  id: string; timestamp: number; payload: { type: string; timestamp: string; data: Record<string, unknown> };
+  /** What the README's receiver (examples/webhook-receiver.ts) made of it, and of it with its body altered. */
+  example: unknown; tampered: unknown;
+}
 
 let dir: string;
 let certificate: Certificate;
@@ -67,7 +72,10 @@ function receiver(req: import('node:http').IncomingMessage, res: import('node:ht
           res.writeHead(401).end(`bad signature: ${(err as Error).message}`);
           return;
         }
-        delivered.push({ id, timestamp: Number(req.headers['webhook-timestamp']), payload });
+        delivered.push({
+          id, timestamp: Number(req.headers['webhook-timestamp']), payload,
+          example: verifyWebhook(secret, req.headers, body), tampered: verifyWebhook(secret, req.headers, body.replace('"rows', '"Rows')),
+        });
         res.writeHead(204).end();
         return;
       }
@@ -132,7 +140,7 @@ beforeAll(async () => {
   }, { log: logs.log });
   a = new GraphQLTestClient(t.url, t.wsUrl, await createKey(t.app.db, 'hooks-a'));
   b = new GraphQLTestClient(t.url, t.wsUrl, await createKey(t.app.db, 'hooks-b'));
-});
+}, 180_000); // an embedded database's migrations take a while on a loaded machine
 
 afterAll(async () => {
   await t?.close();
@@ -167,6 +175,11 @@ describe('webhooks', () => {
     const delivery = await until('JOB_COMPLETED', () => deliveryOf(job.id));
     expect(delivery.payload).toMatchObject({ type: 'job.completed', data: { id: job.id, kind: 'EVENTS', status: 'COMPLETED', rowsImported: 2, rowsFailed: 0, dryRun: false } });
     expect(Math.abs(delivery.timestamp - Date.now() / 1000)).toBeLessThan(60);
+    // The README's few lines of node:crypto agree with the standardwebhooks package.
+    expect(delivery.example).toEqual(delivery.payload);
+    expect(delivery.tampered).toBeNull();
+    const readme = await fs.readFile('README.md', 'utf8');
+    expect(readme).toContain(['```ts', await fs.readFile('examples/webhook-receiver.ts', 'utf8')].join('\n'));
 
     // The receiver has answered; the log has the answer once the attempt's outcome is written.
     const attempts = await until('the logged success', async () => {
