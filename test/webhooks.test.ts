@@ -5,11 +5,13 @@
  * tenant's receiver would. It refuses the first attempts at each message on purpose, and is down
  * while the service restarts. The default address rules are checked without a server below.
  */
+import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { Webhook as Verifier } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKey } from '../src/auth/apiKeys.js';
@@ -255,7 +257,7 @@ describe('webhooks', () => {
       const log = await attemptsOf(big.webhook!.id);
       return log.length === tries && log[tries - 1].nextAttemptAt === null ? log : undefined;
     });
-    expect(bigLog.every((x) => x.status === 'FAILED' && x.responseStatus === 500 && x.job?.id === job.id)).toBe(true);
+    expect(bigLog.map((x) => [x.status, x.responseStatus, x.job?.id, x.error])).toEqual(bigLog.map(() => ['FAILED', 500, job.id, 'HTTP 500']));
     expect(bigLog[0].responseBody).toBe('x'.repeat(RESPONSE_PREFIX_BYTES));
     const redirectLog = await until('the redirects given up', async () => {
       const log = await attemptsOf(redirect.webhook!.id);
@@ -269,6 +271,32 @@ describe('webhooks', () => {
     expect(deleted.deleteWebhook).toMatchObject({ webhook: { id: big.webhook!.id }, secret: null, userErrors: [] });
     await a.data(DeleteWebhookDocument, { id: redirect.webhook!.id });
     expect((await a.data(WebhooksDocument)).webhooks.map((w) => w.id)).toEqual([mainHookId]);
+  });
+
+  it('bulk-import webhooks create, list, deliveries and delete', async () => {
+    const cli = async (...args: string[]) => {
+      try {
+        const { stdout, stderr } = await promisify(execFile)(process.execPath, ['bin/bulk-import.js', 'webhooks', ...args], {
+          env: { ...process.env, BULK_IMPORT_URL: t.url, BULK_IMPORT_KEY: a.key! }, timeout: 60_000,
+        });
+        return { code: 0, stdout, stderr };
+      } catch (err) {
+        const e = err as { code: number; stdout: string; stderr: string };
+        return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+      }
+    };
+    const created = await cli('create', `${origin()}/hooks/cli`, '--events', 'job_failed');
+    expect(created.code).toBe(0);
+    expect(created.stdout).toMatch(/^whsec_[A-Za-z0-9+/]{32}\n$/); // the secret alone on stdout, for scripts
+    const listed = JSON.parse((await cli('list', '--json')).stdout) as { id: string; url: string; events: string[] }[];
+    const hook = listed.find((w) => w.url === `${origin()}/hooks/cli`)!;
+    expect(hook.events).toEqual(['JOB_FAILED']);
+    const log = await cli('deliveries', mainHookId, '--first', '3');
+    expect(log.stdout.split('\n')[0]).toMatch(/^WHEN +EVENT +JOB +ATTEMPT +STATUS +HTTP/);
+    expect(log.stdout).toContain('SUCCEEDED');
+    expect(await cli('create', 'http://example.com/hook')).toMatchObject({ code: 2, stderr: expect.stringContaining('INVALID_INPUT: url must use https://') });
+    expect(await cli('delete', hook.id)).toMatchObject({ code: 0, stdout: `webhook ${hook.id} deleted\n` });
+    expect(await cli('delete', hook.id)).toMatchObject({ code: 2, stderr: 'NOT_FOUND: Webhook not found\n' });
   });
 
   it('delivers JOB_CANCELLED from the durable outbox after the service restarted while the receiver was down', async () => {
