@@ -23,7 +23,10 @@ import { checkWebhookUrl } from '../src/webhooks/webhookUrl.js';
 import { verifyWebhook } from '../examples/webhook-receiver.js';
 import { sendWebhook, RESPONSE_PREFIX_BYTES } from '../src/webhooks/send.js';
 import { webhookHeaders } from '../src/webhooks/signature.js';
+import { buildApp } from '../src/app.js';
+import { loadConfig } from '../src/config.js';
 import { GraphQLTestClient } from './support/client.js';
+import { realPostgres } from './support/database.js';
 import { eventsCsv, manyEvents } from './support/events.js';
 import { waitForJob } from './support/jobs.js';
 import { memoryLogger, startOwnApp, type OwnApp } from './support/ownApp.js';
@@ -104,12 +107,12 @@ async function receiverDown(): Promise<void> {
 
 const origin = () => `https://127.0.0.1:${port}`;
 
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000): Promise<T> {
+async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, seen?: () => unknown, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
     if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${seen ? `; last seen: ${JSON.stringify(seen())}` : ''}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -138,7 +141,7 @@ beforeAll(async () => {
   await receiverUp();
   t = await startOwnApp({
     allowPrivateSourceAddresses: true, sourceCaFile: certificate.certFile, logLevel: 'debug',
-    webhookRetryScheduleMs: RETRY_SCHEDULE_MS, webhookTimeoutMs: 1000, pollIntervalMs: 100, shutdownGraceMs: 3000,
+    webhookRetryScheduleMs: RETRY_SCHEDULE_MS, webhookTimeoutMs: 5000, pollIntervalMs: 100, shutdownGraceMs: 3000,
   }, { log: logs.log });
   a = new GraphQLTestClient(t.url, t.wsUrl, await createKey(t.app.db, 'hooks-a'));
   b = new GraphQLTestClient(t.url, t.wsUrl, await createKey(t.app.db, 'hooks-b'));
@@ -253,16 +256,17 @@ describe('webhooks', () => {
     const big = await createHook(a, `${origin()}/hooks/big`, ['JOB_COMPLETED']);
     const job = (await a.data(ImportBatchDocument, { input: { kind: 'EVENTS', records: [record(5)] } })).importBatch.job!;
     const tries = RETRY_SCHEDULE_MS.length + 1;
+    let last: Attempt[] = [];
     const bigLog = await until('the big answers given up', async () => {
-      const log = await attemptsOf(big.webhook!.id);
+      const log = last = await attemptsOf(big.webhook!.id);
       return log.length === tries && log[tries - 1].nextAttemptAt === null ? log : undefined;
-    });
+    }, () => last.map((x) => [x.attempt, x.status, x.responseStatus, x.error, x.attemptedAt, x.nextAttemptAt]), 90_000);
     expect(bigLog.map((x) => [x.status, x.responseStatus, x.job?.id, x.error])).toEqual(bigLog.map(() => ['FAILED', 500, job.id, 'HTTP 500']));
     expect(bigLog[0].responseBody).toBe('x'.repeat(RESPONSE_PREFIX_BYTES));
     const redirectLog = await until('the redirects given up', async () => {
       const log = await attemptsOf(redirect.webhook!.id);
       return log.length === tries && log[tries - 1].nextAttemptAt === null ? log : undefined;
-    });
+    }, undefined, 90_000);
     expect(redirectLog[0]).toMatchObject({ status: 'FAILED', responseStatus: 302, error: 'HTTP 302: redirects are not followed' });
     // Given up means no more attempts.
     await new Promise((r) => setTimeout(r, 800));
@@ -271,6 +275,27 @@ describe('webhooks', () => {
     expect(deleted.deleteWebhook).toMatchObject({ webhook: { id: big.webhook!.id }, secret: null, userErrors: [] });
     await a.data(DeleteWebhookDocument, { id: redirect.webhook!.id });
     expect((await a.data(WebhooksDocument)).webhooks.map((w) => w.id)).toEqual([mainHookId]);
+  }, 240_000); // nine attempts at each, a few seconds apart on an embedded database on a loaded machine
+
+  it.runIf(realPostgres)('with two instances on one database, each event is delivered by one of them, once', async () => {
+    // The second instance shares the data folder, so the webhook secrets' key file too (a fleet sets WEBHOOK_SECRETS_KEY).
+    const second = await buildApp(loadConfig({}, { ...t.app.config, port: 0, logLevel: 'silent' }));
+    await second.start();
+    try {
+      const jobs: { id: string }[] = [];
+      for (let i = 0; i < 4; i++) jobs.push((await a.data(ImportBatchDocument, { input: { kind: 'EVENTS', records: [record(10 + i)] } })).importBatch.job!);
+      for (const job of jobs) await until(`${job.id} delivered`, () => deliveryOf(job.id));
+      await new Promise((r) => setTimeout(r, 500));
+      for (const job of jobs) expect(delivered.filter((d) => d.payload.data.id === job.id)).toHaveLength(1);
+      const log = await until('every success logged', async () => {
+        const attempts = (await attemptsOf(mainHookId)).filter((x) => jobs.some((j) => j.id === x.job?.id));
+        return attempts.filter((x) => x.status === 'SUCCEEDED').length === jobs.length ? attempts : undefined;
+      });
+      // Each message was attempted 1, 2, 3: no attempt twice, whichever instance made it.
+      for (const job of jobs) expect(log.filter((x) => x.job?.id === job.id).map((x) => x.attempt)).toEqual([1, 2, 3]);
+    } finally {
+      await second.stop();
+    }
   });
 
   it('bulk-import webhooks create, list, deliveries and delete', async () => {
@@ -297,7 +322,7 @@ describe('webhooks', () => {
     expect(await cli('create', 'http://example.com/hook')).toMatchObject({ code: 2, stderr: expect.stringContaining('INVALID_INPUT: url must use https://') });
     expect(await cli('delete', hook.id)).toMatchObject({ code: 0, stdout: `webhook ${hook.id} deleted\n` });
     expect(await cli('delete', hook.id)).toMatchObject({ code: 2, stderr: 'NOT_FOUND: Webhook not found\n' });
-  });
+  }, 180_000); // seven runs of the command, each a Node process that loads TypeScript
 
   it('delivers JOB_CANCELLED from the durable outbox after the service restarted while the receiver was down', async () => {
     // No workers: the upload stays QUEUED, so cancelling it ends it at once. Retries a second
