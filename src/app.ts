@@ -39,6 +39,8 @@ import { stagedPartRoutes } from './api/http/stagedPartRoutes.js';
 import { folderStaging } from './intake/stagedUploads/folderStaging.js';
 import { s3Staging } from './intake/stagedUploads/s3Staging.js';
 import { sweepStagedUploads } from './intake/stagedUploads/stagedSweep.js';
+import { openSecretBox, type SecretBox } from './webhooks/secretBox.js';
+import { WebhookDispatcher } from './webhooks/webhookDispatcher.js';
 
 export interface App {
   config: Config;
@@ -86,6 +88,11 @@ export async function buildApp(config: Config, opts: { log?: Logger } = {}): Pro
   const bus = new ProgressBus(db);
   const metrics = new Metrics(db);
   const tenants = new WeakMap<Request, Tenant>();
+  let secretBox: Promise<SecretBox> | null = null;
+  const webhookSecrets = () => {
+    secretBox ??= openSecretBox(config).catch((err) => { secretBox = null; throw err; });
+    return secretBox;
+  };
 
   const yoga = createYoga<NodeServerContext, AppContext>({
     schema,
@@ -119,7 +126,7 @@ export async function buildApp(config: Config, opts: { log?: Logger } = {}): Pro
       // The base of the absolute URLs we hand out (Job.errorReportUrl); never the client's Host header.
       const headers = (initial as { req?: IncomingMessage }).req?.headers;
       const origin = publicBaseUrl(config, headers, server.address());
-      return { db, bus, config, log, metrics, uploads, staged, s3Spool, tenant, origin, congested: fromSocket.congested };
+      return { db, bus, config, log, metrics, uploads, staged, s3Spool, tenant, origin, webhookSecrets, congested: fromSocket.congested };
     },
   });
 
@@ -155,6 +162,10 @@ export async function buildApp(config: Config, opts: { log?: Logger } = {}): Pro
     maxWebSocketsPerTenant: config.maxWebSocketsPerTenant,
   });
   const pool = new RunnerPool(db, bus, log, metrics, { ...config, concurrency: config.workerConcurrency, sliceMs: config.jobSliceMs, s3Spool });
+  const webhooks = new WebhookDispatcher(db, webhookSecrets, log, {
+    retryScheduleMs: config.webhookRetryScheduleMs, pollIntervalMs: config.pollIntervalMs, timeoutMs: config.webhookTimeoutMs,
+    allowInsecure: config.allowInsecureSourceUrls, allowPrivate: config.allowPrivateSourceAddresses, caFile: config.sourceCaFile,
+  });
   let stopInbox = () => {};
   let stopSweeper = () => {};
 
@@ -177,6 +188,7 @@ export async function buildApp(config: Config, opts: { log?: Logger } = {}): Pro
       sweeper.unref();
       stopSweeper = () => clearInterval(sweeper);
       pool.start();
+      await webhooks.start();
       const { port } = server.address() as AddressInfo;
       const url = `http://localhost:${port}`;
       log.info({ url: `${url}/graphql`, database: db.driver }, 'bulk-import listening');
@@ -186,10 +198,10 @@ export async function buildApp(config: Config, opts: { log?: Logger } = {}): Pro
       stopInbox();
       stopSweeper();
       server.close(); // no new connections; open ones finish below
-      // Runners finish or hand back the batch in hand; past the grace period we exit anyway and
+      // Runners finish or hand back the batch in hand, webhook attempts in flight end; past the grace period we exit anyway and
       // the job's lease expiry hands it to another runner, from its last checkpoint.
       const grace = new Promise<void>((resolve) => setTimeout(resolve, config.shutdownGraceMs).unref());
-      await Promise.race([pool.stop(), grace]);
+      await Promise.race([Promise.all([pool.stop(), webhooks.stop()]), grace]);
       await sockets.close();
       await bus.stop();
       server.closeAllConnections();

@@ -79,6 +79,15 @@ export interface Config {
   sourceDeadlineMs: number;
   /** importFromUrl: a PEM file of extra CA certificates to trust for sources (a private CA), on top of Node's. */
   sourceCaFile: string | undefined;
+  /**
+   * The key (32 bytes, base64) that encrypts webhook signing secrets at rest. Every instance on one
+   * database needs the same; unset: a key file in dataDir, made on first use (one instance only).
+   */
+  webhookSecretsKey: string | undefined;
+  /** The waits before each retry of a webhook delivery; past the last, the delivery is given up. */
+  webhookRetryScheduleMs: number[];
+  /** How long a webhook receiver may take to connect and answer. */
+  webhookTimeoutMs: number;
 }
 
 export type EmbeddedDatabase = 'postgres' | 'pglite';
@@ -124,6 +133,20 @@ function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   if (!Number.isFinite(value) || value < 0) throw new Error(`${name} must be a non-negative number, got "${raw}"`);
   return value;
 }
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** A list of durations such as `5s,5m,30m,2h` (units ms, s, m, h), in milliseconds. */
+export function parseDurations(raw: string, name: string): number[] {
+  return raw.split(',').map((part) => {
+    const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)\s*$/.exec(part);
+    if (!match) throw new Error(`${name} must be a comma-separated list of durations like 5s,5m,30m,2h (units ms, s, m, h), got "${raw}"`);
+    return Math.round(Number(match[1]) * DURATION_UNITS[match[2]]);
+  });
+}
+
+/** The Standard Webhooks retry schedule: eight attempts over about 27 hours. */
+const WEBHOOK_RETRY_SCHEDULE = '5s,5m,30m,2h,5h,10h,10h';
 
 /**
  * A base URL as PUBLIC_URL must be: absolute, http(s), no user, password, query or fragment;
@@ -196,6 +219,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     // 1 GiB at ~1 MB/s: a slow but steady source still makes it; one that drips does not.
     sourceDeadlineMs: int(env, 'SOURCE_DEADLINE_MS', 30 * 60_000),
     sourceCaFile: env.SOURCE_CA_FILE ? path.resolve(env.SOURCE_CA_FILE) : undefined,
+    webhookSecretsKey: env.WEBHOOK_SECRETS_KEY || undefined,
+    webhookRetryScheduleMs: parseDurations(env.WEBHOOK_RETRY_SCHEDULE || WEBHOOK_RETRY_SCHEDULE, 'WEBHOOK_RETRY_SCHEDULE'),
+    webhookTimeoutMs: int(env, 'WEBHOOK_TIMEOUT_MS', 15_000),
     publicUrl: env.PUBLIC_URL || undefined,
     trustProxy: bool(env, 'TRUST_PROXY'),
     ...overrides,

@@ -8,6 +8,7 @@ import type { Metrics } from '../ops/metrics.js';
 import type { S3Spool } from '../spool/s3Spool.js';
 import type { UploadStore } from '../intake/uploadStore.js';
 import type { StagedStorage } from '../intake/stagedUploads/stagedStorage.js';
+import type { SecretBox } from '../webhooks/secretBox.js';
 
 /** What every resolver gets. `tenant` is set for every operation: unauthenticated ones never reach a resolver. */
 export interface AppContext {
@@ -23,6 +24,8 @@ export interface AppContext {
   /** The S3 spool's store; null for a folder spool. */
   s3Spool: S3Spool | null;
   tenant: Tenant;
+  /** Seals and opens webhook secrets (the key is read, or made, on first use). */
+  webhookSecrets: () => Promise<SecretBox>;
   /**
    * The base of the absolute URLs we hand out, without a trailing slash (PUBLIC_URL, a trusted
    * proxy's forwarded host, or our listening address: http/publicUrl.ts); join paths with joinUrl.

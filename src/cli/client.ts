@@ -26,13 +26,13 @@ interface UploadCommandOptions {
   delimiter?: string; map?: string[]; saveMapping?: string;
 }
 
-function clientFrom(command: Command): { client: BulkImportClient; json: boolean } {
+export function clientFrom(command: Command): { client: BulkImportClient; json: boolean } {
   const opts = command.optsWithGlobals<GlobalOptions>();
   if (!opts.key) throw new Error(`An API key is needed: --key or BULK_IMPORT_KEY (make one with ${commandLine('keys create --tenant NAME')})`);
   return { client: new BulkImportClient({ url: opts.url, key: opts.key }), json: Boolean(opts.json) };
 }
 
-const print = (text: string) => process.stdout.write(`${text}\n`);
+export const print = (text: string) => process.stdout.write(`${text}\n`);
 const num = (n: number | null | undefined) => (n == null ? '-' : n.toLocaleString('en-US'));
 
 /** The status as a person reads it: a queued job says how many jobs are ahead of it. */

@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 /**
  * The `bulk-import` command. Server-side commands (serve, keys) work on the configured database;
- * client commands (upload, jobs, job, errors) talk to a server over GraphQL.
+ * client commands (upload, jobs, job, errors, webhooks) talk to a server over GraphQL.
  */
 import { Command } from 'commander';
 import { loadConfig } from '../config.js';
 import { registerKeyCommands } from './keys.js';
 import { registerClientCommands } from './client.js';
+import { registerWebhookCommands } from './webhooks.js';
 import { COMMAND_NAME } from './commandName.js';
 
 const program = new Command();
@@ -22,6 +23,7 @@ program.command('serve').description('Run the server (npm start)').action(async 
 
 registerKeyCommands(program, loadConfig);
 registerClientCommands(program);
+registerWebhookCommands(program);
 
 program.parseAsync(process.argv).catch((err) => {
   console.error(err instanceof Error ? err.message : err);

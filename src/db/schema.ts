@@ -271,5 +271,64 @@ export const jobOutcomes = pgTable('job_outcomes', {
   recordId: uuid('record_id').notNull(),
 }, (t) => [primaryKey({ columns: [t.jobId, t.line] })]);
 
-export const schema = { tenants, apiKeys, importJobs, uploadReservations, stagedUploads, jobErrors, events, userEvents, collectionRecords, locations, organisations, users, jobOutcomes };
+/**
+ * The outbox of job ends: a row is inserted in the same statement that sets a job's terminal
+ * state, so an end that committed is never lost, whatever happens to the process after. The
+ * webhook dispatcher (webhooks/) turns each into its webhooks' messages and deletes it, in one
+ * transaction. Owned by jobs/jobEndings.ts.
+ */
+export const jobEndings = pgTable('job_endings', {
+  id: bigserial('id', { mode: 'number' }).primaryKey(),
+  jobId: uuid('job_id').notNull().references(() => importJobs.id, { onDelete: 'cascade' }),
+  tenantId: uuid('tenant_id').notNull(),
+  status: text('status').notNull(),
+  endedAt: timestamp('ended_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+/** A tenant's webhook: where job ends are sent. The signing secret is kept encrypted (webhooks/secretBox.ts). */
+export const webhooks = pgTable('webhooks', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  tenantId: uuid('tenant_id').notNull().references(() => tenants.id),
+  url: text('url').notNull(),
+  events: text('events').array().notNull(),
+  secretCiphertext: text('secret_ciphertext').notNull(),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+}, (t) => [index('webhooks_tenant_idx').on(t.tenantId)]);
+
+/**
+ * One event for one webhook (a Standard Webhooks message: its id and body stay the same across
+ * attempts). PENDING until DELIVERED or FAILED (given up); `attempts` is bumped by each claim and
+ * fences the claimer's write of the outcome.
+ */
+export const webhookMessages = pgTable('webhook_messages', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  webhookId: uuid('webhook_id').notNull().references(() => webhooks.id, { onDelete: 'cascade' }),
+  jobId: uuid('job_id').notNull(),
+  event: text('event').notNull(),
+  body: text('body').notNull(),
+  status: text('status').notNull().default('PENDING'),
+  attempts: integer('attempts').notNull().default(0),
+  nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true }).notNull().defaultNow(),
+  /** The instance delivering it now; its claim also moved next_attempt_at past the attempt's end. */
+  leaseOwner: text('lease_owner'),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+}, (t) => [index('webhook_messages_due_idx').on(t.nextAttemptAt).where(sql`status = 'PENDING'`)]);
+
+/** The delivery log: one row per attempt, with what the receiver answered (a prefix of its body only). */
+export const webhookAttempts = pgTable('webhook_attempts', {
+  id: bigserial('id', { mode: 'number' }).primaryKey(),
+  messageId: uuid('message_id').notNull().references(() => webhookMessages.id, { onDelete: 'cascade' }),
+  webhookId: uuid('webhook_id').notNull(),
+  attempt: integer('attempt').notNull(),
+  succeeded: boolean('succeeded').notNull(),
+  responseStatus: integer('response_status'),
+  responseBody: text('response_body'),
+  error: text('error'),
+  attemptedAt: timestamp('attempted_at', { withTimezone: true }).notNull(),
+  durationMs: integer('duration_ms').notNull(),
+  nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true }),
+}, (t) => [index('webhook_attempts_webhook_idx').on(t.webhookId, t.id)]);
+
+export const schema = { tenants, apiKeys, importJobs, uploadReservations, stagedUploads, jobErrors, events, userEvents, collectionRecords, locations, organisations, users, jobOutcomes,
+  jobEndings, webhooks, webhookMessages, webhookAttempts };
 export type JobRow = typeof importJobs.$inferSelect;

@@ -8,6 +8,7 @@ import { importJobs, type JobRow } from '../db/schema.js';
 import { LockIds } from '../db/lockIds.js';
 import { ACTIVE_STATUSES, JobStatus } from './states.js';
 import type { JobOptions } from '../kinds/types.js';
+import { endJobSql } from './jobEndings.js';
 
 export type Job = JobRow;
 
@@ -123,12 +124,13 @@ export async function countJobs(db: Database, tenantId: string, filter?: JobFilt
 /** Cancels a queued job at once; asks a running one to stop (its runner sees the flag at its next batch). */
 export async function requestCancel(db: Database, tenantId: string, id: string): Promise<Job | null> {
   if (!isUuid(id)) return null;
-  await db.query(
+  // A queued job ends here: its row in the outbox of job ends goes in with the same statement.
+  await db.query(endJobSql(
     `update import_jobs set
        status = case when status = 'QUEUED' then 'CANCELLED' else status end,
        finished_at = case when status = 'QUEUED' then now() else finished_at end,
        cancel_requested = true
-     where id = $1 and tenant_id = $2 and status = any($3)`,
+     where id = $1 and tenant_id = $2 and status = any($3) returning id, tenant_id, status`),
     [id, tenantId, ACTIVE_STATUSES],
   );
   return getJob(db, tenantId, id);

@@ -6,6 +6,7 @@
 import type { Database, Transaction } from '../db/database.js';
 import { JobStatus } from './states.js';
 import { CLAIM_ORDER, markServed, TENANT_NOT_RUNNING } from './claimOrder.js';
+import { endJobSql } from './jobEndings.js';
 
 export interface Fence { jobId: string; attempt: number }
 
@@ -70,10 +71,11 @@ export async function advanceCheckpoint(tx: Transaction, fence: Fence, c: BatchC
 
 /** Ends the job; false when the fence no longer holds (another runner has it), and nothing changed. */
 export async function finishIn(tx: Transaction, fence: Fence, status: JobStatus, reason: string | null): Promise<boolean> {
-  const rows = await tx.query(
+  // The job's end and its row in the outbox of job ends (webhooks) commit together.
+  const rows = await tx.query(endJobSql(
     `update import_jobs set status = $3, failure_reason = $4, finished_at = now(), lease_owner = null,
        lease_expires_at = null, rows_total = case when $3 = 'COMPLETED' then rows_processed else rows_total end
-     where id = $1 and attempt = $2 and status = 'RUNNING' returning id`,
+     where id = $1 and attempt = $2 and status = 'RUNNING' returning id, tenant_id, status`),
     [fence.jobId, fence.attempt, status, reason],
   );
   return rows.length > 0;

@@ -7,5 +7,6 @@ import './columnMappings.js';
 import './job.js';
 import './imports.js';
 import './stagedUploads.js';
+import './webhook.js';
 
 export const schema = builder.toSchema({ sortSchema: true });

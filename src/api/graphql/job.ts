@@ -43,7 +43,7 @@ const JOB_LIST_PAGE = { defaultSize: 100, maxSize: 1000 };
  * One forward page of a job's list (errors, outcomes), by keyset on a numeric key: up to 1,000
  * nodes (100 by default) after the cursor, and the total counted only if asked for.
  */
-async function forwardPage<T>(args: PageArgs, cursorPrefix: string, field: string, list: {
+export async function forwardPage<T>(args: PageArgs, cursorPrefix: string, field: string, list: {
   load(after: number | undefined, limit: number): Promise<T[]>;
   keyOf(node: T): number;
   count(): Promise<number>;

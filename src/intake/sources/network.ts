@@ -57,7 +57,7 @@ export function isPrivateAddress(address: string): boolean {
 /** Why a URL's host may not be connected to, or null. Only IP literals can be judged before the lookup. */
 export function refusedHost(hostname: string, settings: Pick<SourceSettings, 'allowPrivate'>): string | null {
   const bare = hostname.replace(/^\[(.*)\]$/, '$1');
-  if (!settings.allowPrivate && isPrivateAddress(bare)) return `${hostname} is a loopback or private address, which sources may not use`;
+  if (!settings.allowPrivate && isPrivateAddress(bare)) return `${hostname} is a loopback or private address, which this service may not connect to`;
   return null;
 }
 
@@ -70,7 +70,7 @@ const publicOnlyLookup = ((hostname: string, options: dns.LookupOptions, callbac
     if (err) { callback(err, ''); return; }
     const refused = addresses.find((a) => isPrivateAddress(a.address));
     if (refused) {
-      callback(new SourceError(`${hostname} resolves to a loopback or private address (${refused.address}), which sources may not use`), '');
+      callback(new SourceError(`${hostname} resolves to a loopback or private address (${refused.address}), which this service may not connect to`), '');
       return;
     }
     if (options.all) callback(null, addresses);
