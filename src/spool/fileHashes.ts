@@ -66,24 +66,83 @@ export interface FileHash {
   drop(): void;
 }
 
-export function hashWhileWritten(file: string): FileHash {
+/** One hash under way on the thread, under its own id. */
+function beginHash() {
   const id = nextId++;
   const thread = hashThread();
   if (thread.idle) { clearTimeout(thread.idle); thread.idle = null; }
   if (thread.hashing++ === 0) thread.worker.ref(); // while it hashes, it keeps the process alive
   let ended = false;
   const end = () => { if (!ended) { ended = true; hashEnded(thread); } };
-  const send = (request: HashRequest) => { if (thread.alive) thread.worker.postMessage(request); };
+  const send = (request: HashRequest, transfer: ArrayBuffer[] = []) => { if (thread.alive) thread.worker.postMessage(request, transfer); };
   return {
-    written: (bytes) => send({ id, file, upTo: bytes, end: false }),
-    digest: (size) => new Promise<string>((resolve, reject) => {
+    id,
+    send,
+    /** Sends the hash's last request, whose answer is the digest. */
+    digest: (last: HashRequest, transfer: ArrayBuffer[] = []) => new Promise<string>((resolve, reject) => {
       if (!thread.alive) { reject(new Error('the hash thread died while the upload was written')); return; }
       waiting.set(id, { resolve, reject });
-      send({ id, file, upTo: size, end: true });
+      send(last, transfer);
     }).finally(end),
     drop: () => {
       send({ id, drop: true });
       end();
     },
+  };
+}
+
+export function hashWhileWritten(file: string): FileHash {
+  const hash = beginHash();
+  return {
+    written: (bytes) => hash.send({ id: hash.id, file, upTo: bytes, end: false }),
+    digest: (size) => hash.digest({ id: hash.id, file, upTo: size, end: true }),
+    drop: hash.drop,
+  };
+}
+
+/** Bytes are sent to the thread in pieces of this size: few messages, little memory in flight. */
+const PIECE_BYTES = 1 << 20;
+
+export interface SentHash {
+  /** The next bytes of the upload (copied: the caller may reuse `chunk`). */
+  add(chunk: Buffer): void;
+  /** The SHA-256 (hex) of everything added. */
+  digest(): Promise<string>;
+  drop(): void;
+}
+
+/**
+ * The SHA-256 of bytes that pass through on their way elsewhere (an upload streamed into an S3
+ * store, with no file to read back), hashed on the hash thread as a spool file is: the bytes are
+ * copied into pieces whose memory moves to the thread.
+ */
+export function hashWhileSent(): SentHash {
+  const hash = beginHash();
+  let piece: Buffer | null = null;
+  let filled = 0;
+  const take = () => {
+    const full = piece;
+    piece = null;
+    return full ? { bytes: full.buffer as ArrayBuffer, length: filled } : { bytes: null, length: 0 };
+  };
+  return {
+    add(chunk) {
+      for (let at = 0; at < chunk.length;) {
+        piece ??= Buffer.allocUnsafeSlow(PIECE_BYTES);
+        const n = chunk.copy(piece, filled, at);
+        filled += n;
+        at += n;
+        if (filled === PIECE_BYTES) {
+          const { bytes, length } = take();
+          hash.send({ id: hash.id, bytes, length, end: false }, [bytes!]);
+          filled = 0;
+        }
+      }
+    },
+    digest() {
+      const { bytes, length } = take();
+      return hash.digest({ id: hash.id, bytes, length, end: true }, bytes ? [bytes] : []);
+    },
+    drop: hash.drop,
   };
 }

@@ -5,7 +5,9 @@
  * Protocol: main to thread `{ id, file, upTo, end }`: hash `file` up to byte `upTo`, which the
  * spool has written; with `end`, that is the file's size, and the thread answers `{ id, sha256 }`
  * or `{ id, error }` (a read that failed earlier is told here, the one answer the main thread
- * waits for). `{ id, drop: true }` forgets a hash (the upload failed).
+ * waits for). `{ id, bytes, length, end }` hashes the first `length` bytes of `bytes` (an upload
+ * with no file: its bytes are sent), answering as above with `end`. `{ id, drop: true }` forgets a
+ * hash (the upload failed).
  */
 import { createHash, type Hash } from 'node:crypto';
 import fs from 'node:fs';
@@ -13,6 +15,7 @@ import { parentPort } from 'node:worker_threads';
 
 export type HashRequest =
   | { id: number; file: string; upTo: number; end: boolean }
+  | { id: number; bytes: ArrayBuffer | null; length: number; end: boolean }
   | { id: number; drop: true };
 export type HashAnswer = { id: number; sha256: string } | { id: number; error: string };
 
@@ -46,7 +49,10 @@ port.on('message', (m: HashRequest) => {
   let h = hashings.get(m.id);
   if (!h) hashings.set(m.id, h = { fd: null, hashed: 0, hash: createHash('sha256'), error: null });
   try {
-    if (!h.error) hashUpTo(h, m.file, m.upTo);
+    if (!h.error) {
+      if ('file' in m) hashUpTo(h, m.file, m.upTo);
+      else if (m.bytes) h.hash.update(new Uint8Array(m.bytes, 0, m.length));
+    }
   } catch (err) {
     h.error = (err as Error).message;
   }
