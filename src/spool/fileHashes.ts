@@ -22,11 +22,14 @@ const IDLE_MS = 1000;
 let current: HashThread | null = null;
 let nextId = 1;
 const waiting = new Map<number, Waiter>();
+/** For hashes of sent bytes: called as the thread has hashed each piece (or has died). */
+const pieceHashed = new Map<number, () => void>();
 
 function hashThread(): HashThread {
   if (current?.alive) return current;
   const thread: HashThread = { worker: startThread('./hashThread', import.meta.url), alive: true, hashing: 0, idle: null };
   thread.worker.on('message', (answer: HashAnswer) => {
+    if ('pieceHashed' in answer) { pieceHashed.get(answer.id)?.(); return; }
     const waiter = waiting.get(answer.id);
     waiting.delete(answer.id);
     if ('error' in answer) waiter?.reject(new Error(`hashing the upload: ${answer.error}`));
@@ -37,6 +40,8 @@ function hashThread(): HashThread {
     thread.alive = false;
     for (const waiter of waiting.values()) waiter.reject(err);
     waiting.clear();
+    for (const release of pieceHashed.values()) release(); // nobody waits on a dead thread; the digest fails
+
   };
   thread.worker.on('error', died);
   thread.worker.on('exit', (code) => died(new Error(`the hash thread exited with code ${code}`)));
@@ -102,10 +107,15 @@ export function hashWhileWritten(file: string): FileHash {
 
 /** Bytes are sent to the thread in pieces of this size: few messages, little memory in flight. */
 const PIECE_BYTES = 1 << 20;
+/** Pieces sent and not yet hashed, past which the upload waits for the thread: bounded memory. */
+const PIECES_IN_FLIGHT = 4;
 
 export interface SentHash {
-  /** The next bytes of the upload (copied: the caller may reuse `chunk`). */
-  add(chunk: Buffer): void;
+  /**
+   * The next bytes of the upload (copied: the caller may reuse `chunk`). A promise when the
+   * thread is behind: take no more bytes until it settles.
+   */
+  add(chunk: Buffer): Promise<void> | undefined;
   /** The SHA-256 (hex) of everything added. */
   digest(): Promise<string>;
   drop(): void;
@@ -120,6 +130,14 @@ export function hashWhileSent(): SentHash {
   const hash = beginHash();
   let piece: Buffer | null = null;
   let filled = 0;
+  let inFlight = 0;
+  let caughtUp: (() => void) | null = null;
+  pieceHashed.set(hash.id, () => {
+    inFlight = Math.max(0, inFlight - 1);
+    caughtUp?.();
+    caughtUp = null;
+  });
+  const forget = () => pieceHashed.delete(hash.id);
   const take = () => {
     const full = piece;
     piece = null;
@@ -127,6 +145,7 @@ export function hashWhileSent(): SentHash {
   };
   return {
     add(chunk) {
+      let sent = false;
       for (let at = 0; at < chunk.length;) {
         piece ??= Buffer.allocUnsafeSlow(PIECE_BYTES);
         const n = chunk.copy(piece, filled, at);
@@ -136,13 +155,22 @@ export function hashWhileSent(): SentHash {
           const { bytes, length } = take();
           hash.send({ id: hash.id, bytes, length, end: false }, [bytes!]);
           filled = 0;
+          inFlight++;
+          sent = true;
         }
       }
+      if (!sent || inFlight < PIECES_IN_FLIGHT) return undefined;
+      return new Promise<void>((resolve) => { caughtUp = resolve; });
     },
     digest() {
+      forget();
       const { bytes, length } = take();
       return hash.digest({ id: hash.id, bytes, length, end: true }, bytes ? [bytes] : []);
     },
-    drop: hash.drop,
+    drop: () => {
+      forget();
+      caughtUp?.();
+      hash.drop();
+    },
   };
 }

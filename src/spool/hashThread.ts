@@ -6,7 +6,8 @@
  * spool has written; with `end`, that is the file's size, and the thread answers `{ id, sha256 }`
  * or `{ id, error }` (a read that failed earlier is told here, the one answer the main thread
  * waits for). `{ id, bytes, length, end }` hashes the first `length` bytes of `bytes` (an upload
- * with no file: its bytes are sent), answering as above with `end`. `{ id, drop: true }` forgets a
+ * with no file: its bytes are sent), answering `{ id, pieceHashed }` for each piece before the
+ * last, and as above with `end`. `{ id, drop: true }` forgets a
  * hash (the upload failed).
  */
 import { createHash, type Hash } from 'node:crypto';
@@ -17,7 +18,7 @@ export type HashRequest =
   | { id: number; file: string; upTo: number; end: boolean }
   | { id: number; bytes: ArrayBuffer | null; length: number; end: boolean }
   | { id: number; drop: true };
-export type HashAnswer = { id: number; sha256: string } | { id: number; error: string };
+export type HashAnswer = { id: number; sha256: string } | { id: number; error: string } | { id: number; pieceHashed: true };
 
 /** Read back in pieces of this size, into one buffer reused for every file. */
 const READ_BYTES = 1 << 20;
@@ -56,7 +57,11 @@ port.on('message', (m: HashRequest) => {
   } catch (err) {
     h.error = (err as Error).message;
   }
-  if (!m.end) return;
+  if (!m.end) {
+    // Sent bytes: the sender holds back once a few pieces are on their way (fileHashes.ts).
+    if ('bytes' in m) port.postMessage({ id: m.id, pieceHashed: true } satisfies HashAnswer);
+    return;
+  }
   const answer: HashAnswer = h.error ? { id: m.id, error: h.error } : { id: m.id, sha256: h.hash.digest('hex') };
   forget(m.id);
   port.postMessage(answer);

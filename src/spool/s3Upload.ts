@@ -44,17 +44,20 @@ export async function spoolToS3(source: Readable, spool: S3Spool, key: string, o
   const head: Buffer[] = [];
   let headKept = 0;
   let size = 0;
-  const keep = (chunk: Buffer) => {
-    hash.add(chunk);
+  /** Passes the chunk on, once the hash thread is not too far behind. */
+  const keep = (chunk: Buffer, done: (err?: Error | null, chunk?: Buffer) => void) => {
     if (headKept < opts.headBytes) { head.push(Buffer.from(chunk.subarray(0, opts.headBytes - headKept))); headKept += head.at(-1)!.length; }
+    const behind = hash.add(chunk);
+    if (behind) behind.then(() => done(null, chunk), done);
+    else done(null, chunk);
   };
   const count = new Transform({
     transform(chunk: Buffer, _enc, done) {
       size += chunk.length;
       if (size > opts.maxBytes) { done(new PastLimit('FILE_TOO_LARGE')); return; }
-      if (!opts.room || size <= opts.room.allowed) { keep(chunk); done(null, chunk); return; }
+      if (!opts.room || size <= opts.room.allowed) { keep(chunk, done); return; }
       opts.room.grow(Math.min(opts.maxBytes, size + opts.roomStep)).then(
-        (granted) => { if (!granted) { done(new PastLimit('SPOOL_FULL')); return; } keep(chunk); done(null, chunk); },
+        (granted) => { if (!granted) { done(new PastLimit('SPOOL_FULL')); return; } keep(chunk, done); },
         (err: Error) => done(err),
       );
     },
