@@ -8,12 +8,14 @@ import { ListMultipartUploadsCommand, ListObjectsV2Command } from '@aws-sdk/clie
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JobsDocument, UploadImportDocument } from '../src/generated/gql/graphql.js';
 import { eventsCsv, manyEvents } from './support/events.js';
+import { closing, sendMultipart, uploadHead } from './support/multipart.js';
 import { waitFor } from './support/importIntegrity.js';
 import { requireS3, s3Client, s3Store } from './support/s3Store.js';
 import { startTcpProxy, type TcpProxy } from './support/tcpProxy.js';
 import { startTestApp, type TestApp } from './support/testApp.js';
 
 const enabled = requireS3('the S3 upload fault tests');
+const MB = 1 << 20;
 
 describe.runIf(enabled)('an S3 spool under faults', () => {
   let proxy: TcpProxy;
@@ -42,15 +44,18 @@ describe.runIf(enabled)('an S3 spool under faults', () => {
     const t = await startTestApp({ spoolS3: { bucket: s3Store().bucket, prefix }, s3Endpoint: `http://127.0.0.1:${proxy.port}` });
     try {
       const client = await t.clientFor('store-away');
-      // 40 MB: several parts, so the multipart upload exists while the file still streams.
+      // 40 MB in 1 MB pieces 50 ms apart: the multipart upload exists while most of the file is still to come.
       const content = eventsCsv(manyEvents(160_000));
-      const answer = client.upload(UploadImportDocument, { input: { kind: 'EVENTS' } }, { name: 'big.csv', content });
+      const pieces = [uploadHead('big.csv')];
+      for (let at = 0; at < content.length; at += MB) pieces.push(content.slice(at, at + MB));
+      pieces.push(`\r\n${closing()}`);
+      const sent = sendMultipart(t.url, { key: client.key!, pieces, pauseMs: 50, stopWhenAnswered: true, timeoutMs: 50_000 });
       await waitFor('the multipart upload to begin', async () => (await storeHolds(prefix)).uploads > 0, { timeoutMs: 30_000, intervalMs: 20 });
       await proxy.down();
       setTimeout(() => void proxy.up(), 2000);
-      const { status, body } = await answer;
+      const { status, json } = await sent;
       expect(status).toBe(503);
-      expect(body.errors?.[0]).toMatchObject({ message: 'The upload store is unavailable for a moment; try again shortly', extensions: { code: 'SERVICE_UNAVAILABLE' } });
+      expect(json?.errors?.[0]).toMatchObject({ message: 'The upload store is unavailable for a moment; try again shortly', extensions: { code: 'SERVICE_UNAVAILABLE' } });
       expect(await storeHolds(prefix)).toEqual({ objects: 0, uploads: 0 });
       const jobs = await client.request(JobsDocument, { first: 5 });
       expect(jobs.body.data?.jobs.totalCount).toBe(0);
