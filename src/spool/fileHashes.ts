@@ -7,8 +7,12 @@
 import type { Worker } from 'node:worker_threads';
 import type { HashAnswer, HashRequest } from './hashThread.js';
 import { startThread } from '../threads/startThread.js';
+import type { Utf8Break } from './utf8Check.js';
 
-interface Waiter { resolve(sha256: string): void; reject(err: Error): void }
+/** A written file's SHA-256 (hex), and where it first is not UTF-8 (null: it is all UTF-8). */
+export interface FileDigest { sha256: string; notUtf8: Utf8Break | null }
+
+interface Waiter { resolve(digest: FileDigest): void; reject(err: Error): void }
 interface HashThread { worker: Worker; alive: boolean; hashing: number; idle: NodeJS.Timeout | null }
 
 /**
@@ -33,7 +37,7 @@ function hashThread(): HashThread {
     const waiter = waiting.get(answer.id);
     waiting.delete(answer.id);
     if ('error' in answer) waiter?.reject(new Error(`hashing the upload: ${answer.error}`));
-    else waiter?.resolve(answer.sha256);
+    else waiter?.resolve({ sha256: answer.sha256, notUtf8: answer.notUtf8 });
   });
   const died = (err: Error) => {
     if (!thread.alive) return;
@@ -65,8 +69,8 @@ function hashEnded(thread: HashThread): void {
 export interface FileHash {
   /** The file now holds at least `bytes` bytes, which the thread may hash. */
   written(bytes: number): void;
-  /** The SHA-256 (hex) of the whole file, once the file is complete at `size` bytes. */
-  digest(size: number): Promise<string>;
+  /** The SHA-256 of the whole file, and whether it is UTF-8, once the file is complete at `size` bytes. */
+  digest(size: number): Promise<FileDigest>;
   /** The file was given up: its hash is forgotten. */
   drop(): void;
 }
@@ -84,7 +88,7 @@ function beginHash() {
     id,
     send,
     /** Sends the hash's last request, whose answer is the digest. */
-    digest: (last: HashRequest, transfer: ArrayBuffer[] = []) => new Promise<string>((resolve, reject) => {
+    digest: (last: HashRequest, transfer: ArrayBuffer[] = []) => new Promise<FileDigest>((resolve, reject) => {
       if (!thread.alive) { reject(new Error('the hash thread died while the upload was written')); return; }
       waiting.set(id, { resolve, reject });
       send(last, transfer);
@@ -116,8 +120,8 @@ export interface SentHash {
    * thread is behind: take no more bytes until it settles.
    */
   add(chunk: Buffer): Promise<void> | undefined;
-  /** The SHA-256 (hex) of everything added. */
-  digest(): Promise<string>;
+  /** The SHA-256 of everything added, and where it first is not UTF-8. */
+  digest(): Promise<FileDigest>;
   drop(): void;
 }
 

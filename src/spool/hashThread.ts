@@ -3,28 +3,26 @@
  * thread serves every upload of the process, each hash under the id the main thread gave it.
  *
  * Protocol: main to thread `{ id, file, upTo, end }`: hash `file` up to byte `upTo`, which the
- * spool has written; with `end`, that is the file's size, and the thread answers `{ id, sha256 }`
- * or `{ id, error }` (a read that failed earlier is told here, the one answer the main thread
- * waits for). `{ id, bytes, length, end }` hashes the first `length` bytes of `bytes` (an upload
- * with no file: its bytes are sent), answering `{ id, pieceHashed }` for each piece before the
- * last, and as above with `end`. `{ id, drop: true }` forgets a
- * hash (the upload failed).
+ * spool has written; with `end`, that is the file's size, and the thread answers `{ id, sha256, notUtf8 }`
+ * (notUtf8: where the file first is not UTF-8, or null; utf8Check.ts) or `{ id, error }` (a read that failed earlier is told here, the one answer the main thread
+ * waits for). `{ id, drop: true }` forgets a hash (the upload failed).
  */
 import { createHash, type Hash } from 'node:crypto';
 import fs from 'node:fs';
 import { parentPort } from 'node:worker_threads';
+import { locate, Utf8Check, type Utf8Break } from './utf8Check.js';
 
 export type HashRequest =
   | { id: number; file: string; upTo: number; end: boolean }
   | { id: number; bytes: ArrayBuffer | null; length: number; end: boolean }
   | { id: number; drop: true };
-export type HashAnswer = { id: number; sha256: string } | { id: number; error: string } | { id: number; pieceHashed: true };
+export type HashAnswer = { id: number; sha256: string; notUtf8: Utf8Break | null } | { id: number; error: string } | { id: number; pieceHashed: true };
 
 /** Read back in pieces of this size, into one buffer reused for every file. */
 const READ_BYTES = 1 << 20;
 const buffer = Buffer.allocUnsafe(READ_BYTES);
 
-interface Hashing { fd: number | null; hashed: number; hash: Hash; error: string | null }
+interface Hashing { fd: number | null; hashed: number; hash: Hash; utf8: Utf8Check; error: string | null }
 const hashings = new Map<number, Hashing>();
 const port = parentPort!;
 
@@ -35,8 +33,24 @@ function hashUpTo(h: Hashing, file: string, upTo: number): void {
     const read = fs.readSync(h.fd, buffer, 0, Math.min(READ_BYTES, upTo - h.hashed), h.hashed);
     if (read === 0) throw new Error(`${file} ended at byte ${h.hashed}, ${upTo} expected`);
     h.hash.update(buffer.subarray(0, read));
+    h.utf8.feed(buffer.subarray(0, read));
     h.hashed += read;
   }
+}
+
+function hashBytes(h: Hashing, bytes: Uint8Array): void {
+  const piece = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+  h.hash.update(piece);
+  h.utf8.feed(piece);
+  h.hashed += piece.length;
+}
+
+/** Where the file first is not UTF-8: its lines are counted only then, from the file. */
+function whereNotUtf8(h: Hashing): Utf8Break | null {
+  const broken = h.utf8.finish();
+  if (!broken || h.fd === null) return broken;
+  const fd = h.fd;
+  return locate(broken.offset, (into, at) => fs.readSync(fd, into, 0, into.length, at), buffer);
 }
 
 function forget(id: number): void {
@@ -48,11 +62,12 @@ function forget(id: number): void {
 port.on('message', (m: HashRequest) => {
   if ('drop' in m) { forget(m.id); return; }
   let h = hashings.get(m.id);
-  if (!h) hashings.set(m.id, h = { fd: null, hashed: 0, hash: createHash('sha256'), error: null });
+  // Sent bytes cannot be read again to find a break's line: their lines are counted as they pass.
+  if (!h) hashings.set(m.id, h = { fd: null, hashed: 0, hash: createHash('sha256'), utf8: new Utf8Check(!('file' in m)), error: null });
   try {
     if (!h.error) {
       if ('file' in m) hashUpTo(h, m.file, m.upTo);
-      else if (m.bytes) h.hash.update(new Uint8Array(m.bytes, 0, m.length));
+      else if (m.bytes) hashBytes(h, new Uint8Array(m.bytes, 0, m.length));
     }
   } catch (err) {
     h.error = (err as Error).message;
@@ -62,7 +77,12 @@ port.on('message', (m: HashRequest) => {
     if ('bytes' in m) port.postMessage({ id: m.id, pieceHashed: true } satisfies HashAnswer);
     return;
   }
-  const answer: HashAnswer = h.error ? { id: m.id, error: h.error } : { id: m.id, sha256: h.hash.digest('hex') };
+  let answer: HashAnswer;
+  try {
+    answer = h.error ? { id: m.id, error: h.error } : { id: m.id, sha256: h.hash.digest('hex'), notUtf8: whereNotUtf8(h) };
+  } catch (err) {
+    answer = { id: m.id, error: (err as Error).message };
+  }
   forget(m.id);
   port.postMessage(answer);
 });

@@ -1,7 +1,7 @@
 /**
  * Streams an upload into an S3 spool's object as a multipart upload (@aws-sdk/lib-storage: a few
- * parts in flight, so memory stays bounded whatever the file's size), hashing it on the hash
- * thread (fileHashes.ts) and keeping its first bytes for inspection as it passes. The size limit
+ * parts in flight, so memory stays bounded whatever the file's size), hashing it and checking it
+ * is UTF-8 on the hash thread (fileHashes.ts) and keeping its first bytes for inspection as it passes. The size limit
  * and the spool's room are enforced as for a folder spool.
  *
  * A failure is the request's, with nothing left behind: the client's stream breaking off is an
@@ -16,7 +16,8 @@ import type { Logger } from '../logger.js';
 import { isTransientStoreError, retryDelayMs } from '../parse/transientStoreErrors.js';
 import { hashWhileSent } from './fileHashes.js';
 import { removeUploadLeftovers, type S3Spool } from './s3Spool.js';
-import { UploadStreamError, type SpoolRoom } from './spool.js';
+import { FileRefusal, UploadStreamError, type SpoolRoom } from './spool.js';
+import type { Utf8Break } from './utf8Check.js';
 
 const PART_BYTES = 8 << 20;
 /** Parts uploading at once: the memory an upload holds is about this many parts, plus one being filled. */
@@ -25,8 +26,9 @@ export const PARTS_IN_FLIGHT = 2;
 const CLEANUP_FOR_MS = 10_000;
 
 export type S3SpoolResult =
-  | { ok: true; location: string; size: number; sha256: string; head: Buffer }
-  | { ok: false; code: 'FILE_TOO_LARGE' | 'SPOOL_FULL' };
+  | { ok: true; location: string; size: number; sha256: string; notUtf8: Utf8Break | null; head: Buffer }
+  | { ok: false; code: 'FILE_TOO_LARGE' | 'SPOOL_FULL' }
+  | { ok: false; code: 'INVALID_FILE' | 'FILE_TOO_LARGE'; message: string };
 
 /** The S3 store failed while an upload was written to it: the server's condition, not the client's. */
 export class SpoolStoreError extends Error {
@@ -83,10 +85,13 @@ export async function spoolToS3(source: Readable, spool: S3Spool, key: string, o
     await removeLeftovers(spool, key, opts.log);
     const limit = [err, count.errored].find((e): e is PastLimit => e instanceof PastLimit);
     if (limit) return { ok: false, code: limit.code };
-    if (sourceError) throw new UploadStreamError(sourceError.message);
+    // The file as decoded on its way in (fileDecoding.ts) refused: the client's file, not its stream.
+    if (sourceError instanceof FileRefusal) return { ok: false, code: sourceError.code, message: sourceError.message };
+    if (sourceError) throw new UploadStreamError((sourceError as Error).message);
     throw new SpoolStoreError(err);
   }
-  return { ok: true, location: `s3://${spool.bucket}/${key}`, size, sha256: await hash.digest(), head: Buffer.concat(head) };
+  const { sha256, notUtf8 } = await hash.digest();
+  return { ok: true, location: `s3://${spool.bucket}/${key}`, size, sha256, notUtf8, head: Buffer.concat(head) };
 }
 
 /** Aborts the key's multipart upload and removes its object (a completion whose answer was lost), trying again while the store is away. */

@@ -113,6 +113,19 @@ export async function reserveArrival(deps: { db: Database; config: Limits; store
   };
 }
 
+/**
+ * Runs `make` (which puts a file of `bytes` bytes in the spool at once: a staged upload's) only if
+ * the spool has room for it, weighed as arriving files are; else throws SpoolFullError.
+ */
+export async function withSpoolRoom<T>(deps: { db: Database; config: Limits; storedSizes?: StoredSizes }, bytes: number, make: () => Promise<T>): Promise<T> {
+  const storedSizes = deps.storedSizes ?? (() => folderSizes(deps.config.spoolDir));
+  return deps.db.transaction(async (tx) => {
+    await lockSpoolRoom(tx);
+    if (inUse(await storedSizes(), await listReservations(tx)) + bytes > deps.config.spoolMaxBytes) throw new SpoolFullError();
+    return make();
+  });
+}
+
 /** The spool folder's files and their sizes, spares aside (uploads write over them). */
 export async function folderSizes(spoolDir: string): Promise<Map<string, number>> {
   const names = await fs.readdir(spoolDir).catch((err: NodeJS.ErrnoException) => {
