@@ -36,7 +36,7 @@ describe.runIf(requireS3('the S3 spool tests'))('an S3 spool checked at start', 
     const store = s3Store();
     return startServerChild({
       label,
-      readyTimeoutMs: 30_000,
+      readyTimeoutMs: 90_000,
       env: {
         ...databaseEnv(db), DATA_DIR: path.join(tmp, label),
         SPOOL_URL: `s3://${store.bucket}/jobs`, S3_ENDPOINT: store.endpoint,

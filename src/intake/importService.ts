@@ -240,7 +240,7 @@ async function importFile(deps: ImportDeps, req: ImportOptions & Pick<UploadRequ
   const file = deps.uploads.newLocation();
   let arrival: Awaited<ReturnType<typeof reserveArrival>>;
   try {
-    arrival = await reserveArrival(deps, { tenantId: req.tenantId, file, bytes: source.declaredBytes });
+    arrival = await reserveArrival({ ...deps, storedSizes: deps.uploads.storedSizes }, { tenantId: req.tenantId, file, bytes: source.declaredBytes });
   } catch (err) {
     source.abandon();
     throw err;

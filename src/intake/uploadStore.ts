@@ -7,8 +7,9 @@ import fs from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { Logger } from '../logger.js';
 import { HEAD_BYTES, inspectFile, inspectHead, type Inspection } from './inspect.js';
-import { newObjectLocation, removeObject, type S3Spool } from '../spool/s3Spool.js';
-import { spoolToS3 } from '../spool/s3Upload.js';
+import { newObjectLocation, objectSizes, removeObject, type S3Spool } from '../spool/s3Spool.js';
+import { folderSizes, type StoredSizes } from '../spool/spoolReservations.js';
+import { spoolToS3, SpoolStoreError } from '../spool/s3Upload.js';
 import { newSpoolFile, roomStep, SPOOL_FULL_MESSAGE, spoolUpload, tooLargeMessage, type SpoolOptions, type SpoolResult } from '../spool/spool.js';
 
 export interface UploadStore {
@@ -18,6 +19,8 @@ export interface UploadStore {
   inspect(location: string, opts: Parameters<typeof inspectFile>[1]): Promise<Inspection>;
   /** An upload no job will run is given up. */
   discard(location: string): Promise<void>;
+  /** What the spool holds now, for SPOOL_MAX_BYTES. */
+  storedSizes: StoredSizes;
 }
 
 export function folderUploads(spoolDir: string): UploadStore {
@@ -26,6 +29,7 @@ export function folderUploads(spoolDir: string): UploadStore {
     spool: spoolUpload,
     inspect: inspectFile,
     discard: (file) => fs.rm(file, { force: true }),
+    storedSizes: () => folderSizes(spoolDir),
   };
 }
 
@@ -35,7 +39,7 @@ export function s3Uploads(spool: S3Spool, log: Logger): UploadStore {
     newLocation: () => newObjectLocation(spool),
     async spool(source, opts) {
       const key = opts.file.slice(`s3://${spool.bucket}/`.length);
-      const done = await spoolToS3(source, spool, key, { maxBytes: opts.maxBytes, room: opts.room, roomStep: roomStep(opts.maxBytes), headBytes: HEAD_BYTES });
+      const done = await spoolToS3(source, spool, key, { maxBytes: opts.maxBytes, room: opts.room, roomStep: roomStep(opts.maxBytes), headBytes: HEAD_BYTES, log });
       if (!done.ok) return 'message' in done ? done : { ...done, message: done.code === 'FILE_TOO_LARGE' ? tooLargeMessage(opts.maxBytes) : SPOOL_FULL_MESSAGE };
       heads.set(done.location, done.head);
       return { ok: true, path: done.location, size: done.size, sha256: done.sha256, notUtf8: done.notUtf8 };
@@ -50,5 +54,6 @@ export function s3Uploads(spool: S3Spool, log: Logger): UploadStore {
       heads.delete(location);
       await removeObject(spool, location, log);
     },
+    storedSizes: () => objectSizes(spool).catch((err: unknown) => { throw new SpoolStoreError(err); }),
   };
 }

@@ -26,11 +26,14 @@ const IDLE_MS = 1000;
 let current: HashThread | null = null;
 let nextId = 1;
 const waiting = new Map<number, Waiter>();
+/** For hashes of sent bytes: called as the thread has hashed each piece (or has died). */
+const pieceHashed = new Map<number, () => void>();
 
 function hashThread(): HashThread {
   if (current?.alive) return current;
   const thread: HashThread = { worker: startThread('./hashThread', import.meta.url), alive: true, hashing: 0, idle: null };
   thread.worker.on('message', (answer: HashAnswer) => {
+    if ('pieceHashed' in answer) { pieceHashed.get(answer.id)?.(); return; }
     const waiter = waiting.get(answer.id);
     waiting.delete(answer.id);
     if ('error' in answer) waiter?.reject(new Error(`hashing the upload: ${answer.error}`));
@@ -41,6 +44,8 @@ function hashThread(): HashThread {
     thread.alive = false;
     for (const waiter of waiting.values()) waiter.reject(err);
     waiting.clear();
+    for (const release of pieceHashed.values()) release(); // nobody waits on a dead thread; the digest fails
+
   };
   thread.worker.on('error', died);
   thread.worker.on('exit', (code) => died(new Error(`the hash thread exited with code ${code}`)));
@@ -70,24 +75,106 @@ export interface FileHash {
   drop(): void;
 }
 
-export function hashWhileWritten(file: string): FileHash {
+/** One hash under way on the thread, under its own id. */
+function beginHash() {
   const id = nextId++;
   const thread = hashThread();
   if (thread.idle) { clearTimeout(thread.idle); thread.idle = null; }
   if (thread.hashing++ === 0) thread.worker.ref(); // while it hashes, it keeps the process alive
   let ended = false;
   const end = () => { if (!ended) { ended = true; hashEnded(thread); } };
-  const send = (request: HashRequest) => { if (thread.alive) thread.worker.postMessage(request); };
+  const send = (request: HashRequest, transfer: ArrayBuffer[] = []) => { if (thread.alive) thread.worker.postMessage(request, transfer); };
   return {
-    written: (bytes) => send({ id, file, upTo: bytes, end: false }),
-    digest: (size) => new Promise<FileDigest>((resolve, reject) => {
+    id,
+    send,
+    /** Sends the hash's last request, whose answer is the digest. */
+    digest: (last: HashRequest, transfer: ArrayBuffer[] = []) => new Promise<FileDigest>((resolve, reject) => {
       if (!thread.alive) { reject(new Error('the hash thread died while the upload was written')); return; }
       waiting.set(id, { resolve, reject });
-      send({ id, file, upTo: size, end: true });
+      send(last, transfer);
     }).finally(end),
     drop: () => {
       send({ id, drop: true });
       end();
+    },
+  };
+}
+
+export function hashWhileWritten(file: string): FileHash {
+  const hash = beginHash();
+  return {
+    written: (bytes) => hash.send({ id: hash.id, file, upTo: bytes, end: false }),
+    digest: (size) => hash.digest({ id: hash.id, file, upTo: size, end: true }),
+    drop: hash.drop,
+  };
+}
+
+/** Bytes are sent to the thread in pieces of this size: few messages, little memory in flight. */
+const PIECE_BYTES = 1 << 20;
+/** Pieces sent and not yet hashed, past which the upload waits for the thread: bounded memory. */
+const PIECES_IN_FLIGHT = 4;
+
+export interface SentHash {
+  /**
+   * The next bytes of the upload (copied: the caller may reuse `chunk`). A promise when the
+   * thread is behind: take no more bytes until it settles.
+   */
+  add(chunk: Buffer): Promise<void> | undefined;
+  /** The SHA-256 of everything added, and where it first is not UTF-8. */
+  digest(): Promise<FileDigest>;
+  drop(): void;
+}
+
+/**
+ * The SHA-256 of bytes that pass through on their way elsewhere (an upload streamed into an S3
+ * store, with no file to read back), hashed on the hash thread as a spool file is: the bytes are
+ * copied into pieces whose memory moves to the thread.
+ */
+export function hashWhileSent(): SentHash {
+  const hash = beginHash();
+  let piece: Buffer | null = null;
+  let filled = 0;
+  let inFlight = 0;
+  let caughtUp: (() => void) | null = null;
+  pieceHashed.set(hash.id, () => {
+    inFlight = Math.max(0, inFlight - 1);
+    caughtUp?.();
+    caughtUp = null;
+  });
+  const forget = () => pieceHashed.delete(hash.id);
+  const take = () => {
+    const full = piece;
+    piece = null;
+    return full ? { bytes: full.buffer as ArrayBuffer, length: filled } : { bytes: null, length: 0 };
+  };
+  return {
+    add(chunk) {
+      let sent = false;
+      for (let at = 0; at < chunk.length;) {
+        piece ??= Buffer.allocUnsafeSlow(PIECE_BYTES);
+        const n = chunk.copy(piece, filled, at);
+        filled += n;
+        at += n;
+        if (filled === PIECE_BYTES) {
+          const { bytes, length } = take();
+          hash.send({ id: hash.id, bytes, length, end: false }, [bytes!]);
+          filled = 0;
+          inFlight++;
+          sent = true;
+        }
+      }
+      if (!sent || inFlight < PIECES_IN_FLIGHT) return undefined;
+      return new Promise<void>((resolve) => { caughtUp = resolve; });
+    },
+    digest() {
+      forget();
+      const { bytes, length } = take();
+      return hash.digest({ id: hash.id, bytes, length, end: true }, bytes ? [bytes] : []);
+    },
+    drop: () => {
+      forget();
+      caughtUp?.();
+      hash.drop();
     },
   };
 }

@@ -14,8 +14,9 @@ import { locate, Utf8Check, type Utf8Break } from './utf8Check.js';
 
 export type HashRequest =
   | { id: number; file: string; upTo: number; end: boolean }
+  | { id: number; bytes: ArrayBuffer | null; length: number; end: boolean }
   | { id: number; drop: true };
-export type HashAnswer = { id: number; sha256: string; notUtf8: Utf8Break | null } | { id: number; error: string };
+export type HashAnswer = { id: number; sha256: string; notUtf8: Utf8Break | null } | { id: number; error: string } | { id: number; pieceHashed: true };
 
 /** Read back in pieces of this size, into one buffer reused for every file. */
 const READ_BYTES = 1 << 20;
@@ -37,6 +38,13 @@ function hashUpTo(h: Hashing, file: string, upTo: number): void {
   }
 }
 
+function hashBytes(h: Hashing, bytes: Uint8Array): void {
+  const piece = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+  h.hash.update(piece);
+  h.utf8.feed(piece);
+  h.hashed += piece.length;
+}
+
 /** Where the file first is not UTF-8: its lines are counted only then, from the file. */
 function whereNotUtf8(h: Hashing): Utf8Break | null {
   const broken = h.utf8.finish();
@@ -54,13 +62,21 @@ function forget(id: number): void {
 port.on('message', (m: HashRequest) => {
   if ('drop' in m) { forget(m.id); return; }
   let h = hashings.get(m.id);
-  if (!h) hashings.set(m.id, h = { fd: null, hashed: 0, hash: createHash('sha256'), utf8: new Utf8Check(false), error: null });
+  // Sent bytes cannot be read again to find a break's line: their lines are counted as they pass.
+  if (!h) hashings.set(m.id, h = { fd: null, hashed: 0, hash: createHash('sha256'), utf8: new Utf8Check(!('file' in m)), error: null });
   try {
-    if (!h.error) hashUpTo(h, m.file, m.upTo);
+    if (!h.error) {
+      if ('file' in m) hashUpTo(h, m.file, m.upTo);
+      else if (m.bytes) hashBytes(h, new Uint8Array(m.bytes, 0, m.length));
+    }
   } catch (err) {
     h.error = (err as Error).message;
   }
-  if (!m.end) return;
+  if (!m.end) {
+    // Sent bytes: the sender holds back once a few pieces are on their way (fileHashes.ts).
+    if ('bytes' in m) port.postMessage({ id: m.id, pieceHashed: true } satisfies HashAnswer);
+    return;
+  }
   let answer: HashAnswer;
   try {
     answer = h.error ? { id: m.id, error: h.error } : { id: m.id, sha256: h.hash.digest('hex'), notUtf8: whereNotUtf8(h) };

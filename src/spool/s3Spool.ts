@@ -71,6 +71,32 @@ export async function removeObject(spool: S3Spool, location: string, log: Logger
 }
 
 /**
+ * The spool's objects and their sizes, by location, for SPOOL_MAX_BYTES (spoolReservations.ts).
+ * Parts of multipart uploads under way are not objects yet: their uploads' reservations count them.
+ */
+export async function objectSizes(spool: S3Spool): Promise<Map<string, number>> {
+  const { ListObjectsV2Command } = await import('@aws-sdk/client-s3');
+  const sizes = new Map<string, number>();
+  let token: string | undefined;
+  do {
+    const page = await spool.client.send(new ListObjectsV2Command({ Bucket: spool.bucket, Prefix: spool.prefix, ContinuationToken: token }));
+    token = page.NextContinuationToken;
+    for (const o of page.Contents ?? []) if (o.Key?.endsWith('.upload')) sizes.set(`s3://${spool.bucket}/${o.Key}`, o.Size ?? 0);
+  } while (token);
+  return sizes;
+}
+
+/** Aborts every multipart upload of `key` and deletes its object, if any (an upload that failed). */
+export async function removeUploadLeftovers(spool: S3Spool, key: string): Promise<void> {
+  const { ListMultipartUploadsCommand, AbortMultipartUploadCommand, DeleteObjectCommand } = await import('@aws-sdk/client-s3');
+  const page = await spool.client.send(new ListMultipartUploadsCommand({ Bucket: spool.bucket, Prefix: key }));
+  for (const upload of page.Uploads ?? []) {
+    if (upload.Key === key) await spool.client.send(new AbortMultipartUploadCommand({ Bucket: spool.bucket, Key: key, UploadId: upload.UploadId }));
+  }
+  await spool.client.send(new DeleteObjectCommand({ Bucket: spool.bucket, Key: key }));
+}
+
+/**
  * The S3 spool's housekeeping, as sweepSpool's for a folder: removes the objects of jobs that
  * ended more than `retentionMs` ago and objects no job refers to after an hour, and aborts the
  * multipart uploads begun more than an hour ago (an instance killed while receiving a file), but

@@ -1,69 +1,112 @@
 /**
  * Streams an upload into an S3 spool's object as a multipart upload (@aws-sdk/lib-storage: a few
- * parts in flight, so memory stays bounded whatever the file's size), hashing it and keeping its
- * first bytes for inspection as it passes. The size limit and the spool's room are enforced as
- * for a folder spool; on any error the multipart upload is aborted, so nothing is left behind.
+ * parts in flight, so memory stays bounded whatever the file's size), hashing it and checking it
+ * is UTF-8 on the hash thread (fileHashes.ts) and keeping its first bytes for inspection as it passes. The size limit
+ * and the spool's room are enforced as for a folder spool.
+ *
+ * A failure is the request's, with nothing left behind: the client's stream breaking off is an
+ * UploadStreamError (the client's fault, as for a folder spool), the store failing a
+ * SpoolStoreError (a 503: try again); either way the multipart upload is aborted and the object
+ * removed, tried again for a few seconds if the store is away; past that the sweep (s3Spool.ts)
+ * and the bucket's lifecycle rule for incomplete multipart uploads clear what is left.
  */
-import { createHash } from 'node:crypto';
 import { Transform, type Readable } from 'node:stream';
 import { Upload } from '@aws-sdk/lib-storage';
-import type { S3Spool } from './s3Spool.js';
-import { FileRefusal, type SpoolRoom } from './spool.js';
-import { Utf8Check, type Utf8Break } from './utf8Check.js';
+import type { Logger } from '../logger.js';
+import { isTransientStoreError, retryDelayMs } from '../parse/transientStoreErrors.js';
+import { hashWhileSent } from './fileHashes.js';
+import { removeUploadLeftovers, type S3Spool } from './s3Spool.js';
+import { FileRefusal, UploadStreamError, type SpoolRoom } from './spool.js';
+import type { Utf8Break } from './utf8Check.js';
 
 const PART_BYTES = 8 << 20;
 /** Parts uploading at once: the memory an upload holds is about this many parts, plus one being filled. */
-const PARTS_IN_FLIGHT = 2;
+export const PARTS_IN_FLIGHT = 2;
+/** How long a failed upload's leftovers are tried to be removed before the sweep is left to do it. */
+const CLEANUP_FOR_MS = 10_000;
 
 export type S3SpoolResult =
   | { ok: true; location: string; size: number; sha256: string; notUtf8: Utf8Break | null; head: Buffer }
   | { ok: false; code: 'FILE_TOO_LARGE' | 'SPOOL_FULL' }
   | { ok: false; code: 'INVALID_FILE' | 'FILE_TOO_LARGE'; message: string };
 
+/** The S3 store failed while an upload was written to it: the server's condition, not the client's. */
+export class SpoolStoreError extends Error {
+  constructor(cause: unknown) {
+    super('The upload store is unavailable for a moment; try again shortly', { cause });
+  }
+}
+
 class PastLimit extends Error {
   constructor(readonly code: 'FILE_TOO_LARGE' | 'SPOOL_FULL') { super(code); }
 }
 
-export async function spoolToS3(source: Readable, spool: S3Spool, key: string, opts: { maxBytes: number; room?: SpoolRoom; roomStep: number; headBytes: number }): Promise<S3SpoolResult> {
-  const hash = createHash('sha256');
-  const utf8 = new Utf8Check();
+export async function spoolToS3(source: Readable, spool: S3Spool, key: string, opts: { maxBytes: number; room?: SpoolRoom; roomStep: number; headBytes: number; log?: Logger }): Promise<S3SpoolResult> {
+  const hash = hashWhileSent();
   const head: Buffer[] = [];
   let headKept = 0;
   let size = 0;
-  const keep = (chunk: Buffer) => {
-    hash.update(chunk);
-    utf8.feed(chunk);
-    if (headKept < opts.headBytes) { head.push(chunk.subarray(0, opts.headBytes - headKept)); headKept += head.at(-1)!.length; }
+  /** Passes the chunk on, once the hash thread is not too far behind. */
+  const keep = (chunk: Buffer, done: (err?: Error | null, chunk?: Buffer) => void) => {
+    if (headKept < opts.headBytes) { head.push(Buffer.from(chunk.subarray(0, opts.headBytes - headKept))); headKept += head.at(-1)!.length; }
+    const behind = hash.add(chunk);
+    if (behind) behind.then(() => done(null, chunk), done);
+    else done(null, chunk);
   };
   const count = new Transform({
     transform(chunk: Buffer, _enc, done) {
       size += chunk.length;
       if (size > opts.maxBytes) { done(new PastLimit('FILE_TOO_LARGE')); return; }
-      if (!opts.room || size <= opts.room.allowed) { keep(chunk); done(null, chunk); return; }
+      if (!opts.room || size <= opts.room.allowed) { keep(chunk, done); return; }
       opts.room.grow(Math.min(opts.maxBytes, size + opts.roomStep)).then(
-        (granted) => { if (!granted) { done(new PastLimit('SPOOL_FULL')); return; } keep(chunk); done(null, chunk); },
+        (granted) => { if (!granted) { done(new PastLimit('SPOOL_FULL')); return; } keep(chunk, done); },
         (err: Error) => done(err),
       );
     },
   });
-  source.once('error', (err) => count.destroy(err));
-  source.pipe(count);
+  // The upload's own stream may have failed before we listened (while the tenant's limit was checked).
+  let sourceError = (source.errored as Error | null) ?? null;
+  source.once('error', (err) => { sourceError = err; count.destroy(err); });
+  if (sourceError) count.destroy(sourceError);
+  else source.pipe(count);
   const upload = new Upload({
     client: spool.client,
     params: { Bucket: spool.bucket, Key: key, Body: count },
     partSize: PART_BYTES,
     queueSize: PARTS_IN_FLIGHT,
-    leavePartsOnError: false,
+    // Aborted by us, below, whatever failed (lib-storage's own abort replaces the error with its own when it fails).
+    leavePartsOnError: true,
   });
   try {
     await upload.done();
   } catch (err) {
     source.unpipe(count);
-    if (err instanceof PastLimit) return { ok: false, code: err.code };
-    const cause = (count.errored ?? null) as Error | null;
-    if (cause instanceof PastLimit) return { ok: false, code: cause.code };
-    if (cause instanceof FileRefusal) return { ok: false, code: cause.code, message: cause.message };
-    throw cause ?? err;
+    hash.drop();
+    await removeLeftovers(spool, key, opts.log);
+    const limit = [err, count.errored].find((e): e is PastLimit => e instanceof PastLimit);
+    if (limit) return { ok: false, code: limit.code };
+    // The file as decoded on its way in (fileDecoding.ts) refused: the client's file, not its stream.
+    if (sourceError instanceof FileRefusal) return { ok: false, code: sourceError.code, message: sourceError.message };
+    if (sourceError) throw new UploadStreamError((sourceError as Error).message);
+    throw new SpoolStoreError(err);
   }
-  return { ok: true, location: `s3://${spool.bucket}/${key}`, size, sha256: hash.digest('hex'), notUtf8: utf8.finish(), head: Buffer.concat(head) };
+  const { sha256, notUtf8 } = await hash.digest();
+  return { ok: true, location: `s3://${spool.bucket}/${key}`, size, sha256, notUtf8, head: Buffer.concat(head) };
+}
+
+/** Aborts the key's multipart upload and removes its object (a completion whose answer was lost), trying again while the store is away. */
+async function removeLeftovers(spool: S3Spool, key: string, log: Logger | undefined): Promise<void> {
+  const started = Date.now();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await removeUploadLeftovers(spool, key);
+      return;
+    } catch (err) {
+      if (!isTransientStoreError(err) || Date.now() - started > CLEANUP_FOR_MS) {
+        log?.warn({ err, key }, 'could not remove a failed upload from the store; the sweep will');
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, retryDelayMs(attempt)));
+    }
+  }
 }

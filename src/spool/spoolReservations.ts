@@ -9,8 +9,8 @@
  *   still write. A file of known size reserves all of it at once; one of unknown size (a chunked
  *   upload, a download) reserves a step at a time as it grows, and is cut off when there is no
  *   more room. Past the cap the answer is SpoolFullError, which the API turns into a 503.
- * The folder is measured, not reckoned, so files another instance writes into a shared folder
- * count as they are.
+ * The spool is measured, not reckoned (the folder's files, or an S3 spool's objects), so files
+ * another instance writes into a shared folder or the store count as they are.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -54,9 +54,14 @@ export interface ArrivalRequest {
 
 type Limits = Pick<Config, 'maxActiveJobsPerTenant' | 'maxConcurrentUploadsPerTenant' | 'maxFileSize' | 'spoolDir' | 'spoolMaxBytes'>;
 
+/** The sizes of the files the spool holds now, by location (spares aside). */
+export type StoredSizes = () => Promise<Map<string, number>>;
+
 /** Reserves room for a file about to arrive, or says why not (TenantBusy, or SpoolFullError thrown). */
-export async function reserveArrival(deps: { db: Database; config: Limits }, req: ArrivalRequest): Promise<Arrival | TenantBusy> {
+export async function reserveArrival(deps: { db: Database; config: Limits; storedSizes?: StoredSizes }, req: ArrivalRequest): Promise<Arrival | TenantBusy> {
   const { db, config } = deps;
+  const storedSizes = deps.storedSizes ?? (() => folderSizes(config.spoolDir));
+  const bytesInUse = async (reservations: ReservationRow[]) => inUse(await storedSizes(), reservations);
   const wanted = Math.min(req.bytes ?? roomStep(config.maxFileSize), config.maxFileSize);
   const reserved = await db.transaction(async (tx): Promise<string | TenantBusy> => {
     await lockTenantJobs(tx, req.tenantId);
@@ -73,7 +78,7 @@ export async function reserveArrival(deps: { db: Database; config: Limits }, req
       return { code: 'IMPORT_IN_PROGRESS', message: jobsInProgressMessage(config.maxActiveJobsPerTenant) };
     }
     await lockSpoolRoom(tx);
-    if (await bytesInUse(config.spoolDir, await listReservations(tx)) + wanted > config.spoolMaxBytes) throw new SpoolFullError();
+    if (await bytesInUse(await listReservations(tx)) + wanted > config.spoolMaxBytes) throw new SpoolFullError();
     return insertReservation(tx, { tenantId: req.tenantId, spoolPath: req.file, bytes: wanted, ttlMs: RESERVATION_TTL_MS });
   });
   if (typeof reserved !== 'string') return reserved;
@@ -91,7 +96,7 @@ export async function reserveArrival(deps: { db: Database; config: Limits }, req
       const granted = await db.transaction(async (tx) => {
         await lockSpoolRoom(tx);
         const others = (await listReservations(tx)).filter((r) => r.id !== id);
-        if (await bytesInUse(config.spoolDir, [...others, { id, spoolPath: req.file, bytes }]) > config.spoolMaxBytes) return false;
+        if (await bytesInUse([...others, { id, spoolPath: req.file, bytes }]) > config.spoolMaxBytes) return false;
         await setReservationBytes(tx, id, bytes);
         return true;
       });
@@ -109,22 +114,20 @@ export async function reserveArrival(deps: { db: Database; config: Limits }, req
 }
 
 /**
- * Runs `make` (which puts a file of `bytes` bytes in the spool folder at once: a staged upload's)
- * only if the spool has room for it, weighed as arriving files are; else throws SpoolFullError.
+ * Runs `make` (which puts a file of `bytes` bytes in the spool at once: a staged upload's) only if
+ * the spool has room for it, weighed as arriving files are; else throws SpoolFullError.
  */
-export async function withSpoolRoom<T>(deps: { db: Database; config: Limits }, bytes: number, make: () => Promise<T>): Promise<T> {
+export async function withSpoolRoom<T>(deps: { db: Database; config: Limits; storedSizes?: StoredSizes }, bytes: number, make: () => Promise<T>): Promise<T> {
+  const storedSizes = deps.storedSizes ?? (() => folderSizes(deps.config.spoolDir));
   return deps.db.transaction(async (tx) => {
     await lockSpoolRoom(tx);
-    if (await bytesInUse(deps.config.spoolDir, await listReservations(tx)) + bytes > deps.config.spoolMaxBytes) throw new SpoolFullError();
+    if (inUse(await storedSizes(), await listReservations(tx)) + bytes > deps.config.spoolMaxBytes) throw new SpoolFullError();
     return make();
   });
 }
 
-/**
- * What the spool holds: its files as they are now (spares aside), plus what each arriving file
- * may still write beyond what it has written.
- */
-async function bytesInUse(spoolDir: string, reservations: ReservationRow[]): Promise<number> {
+/** The spool folder's files and their sizes, spares aside (uploads write over them). */
+export async function folderSizes(spoolDir: string): Promise<Map<string, number>> {
   const names = await fs.readdir(spoolDir).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT') return [];
     throw err;
@@ -135,6 +138,14 @@ async function bytesInUse(spoolDir: string, reservations: ReservationRow[]): Pro
     const stat = await fs.stat(file).catch(() => null); // removed meanwhile
     if (stat?.isFile()) sizes.set(file, stat.size);
   }));
+  return sizes;
+}
+
+/**
+ * What the spool holds: its files as they are now, plus what each arriving file may still write
+ * beyond what it has written.
+ */
+function inUse(sizes: Map<string, number>, reservations: ReservationRow[]): number {
   let total = 0;
   for (const size of sizes.values()) total += size;
   for (const r of reservations) total += Math.max(0, r.bytes - (sizes.get(r.spoolPath) ?? 0));

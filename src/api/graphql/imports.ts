@@ -5,6 +5,7 @@ import { importFromUrl, importRecords, importUpload, type ImportOptions, type Im
 import type { Readable } from 'node:stream';
 import { UploadStreamError } from '../../spool/spool.js';
 import { SpoolFullError } from '../../spool/spoolReservations.js';
+import { SpoolStoreError } from '../../spool/s3Upload.js';
 import { MultipartError, multipartBodyOf, type MultipartBody } from '../http/multipartRequest.js';
 import type { AppContext } from '../context.js';
 import type { Job } from '../../jobs/jobStore.js';
@@ -91,8 +92,9 @@ const ImportFromUrlInput = builder.inputType('ImportFromUrlInput', {
 /**
  * Failures that are not the resolver's: a multipart body that turns out malformed only once the
  * file streams (a file part missing, a body cut before its closing boundary, a second file) is
- * the client's error (its 4xx, with the parser's message); a spool without room is the server's
- * condition (503, try again later). Neither is an unexpected error.
+ * the client's error (its 4xx, with the parser's message); a spool without room, or an S3 spool's
+ * store failing under the upload, is the server's condition (503, try again later). None is an
+ * unexpected error.
  */
 export async function asRequestErrors<T>(run: () => Promise<T>): Promise<T> {
   try {
@@ -100,6 +102,9 @@ export async function asRequestErrors<T>(run: () => Promise<T>): Promise<T> {
   } catch (err) {
     if (err instanceof SpoolFullError) {
       throw new GraphQLError(err.message, { extensions: { code: 'SPOOL_FULL', http: { status: 503, headers: { 'retry-after': '60' } } } });
+    }
+    if (err instanceof SpoolStoreError) {
+      throw new GraphQLError(err.message, { extensions: { code: 'SERVICE_UNAVAILABLE', http: { status: 503, headers: { 'retry-after': '5' } } } });
     }
     if (err instanceof MultipartError || err instanceof UploadStreamError) {
       throw new GraphQLError(`Invalid multipart request: ${err.message}`, {
