@@ -133,6 +133,17 @@ describe('staged uploads (folder spool)', () => {
     expect(userErrors[0]).toMatchObject({ code: 'SCHEMA_MISMATCH' });
   });
 
+  it('two imports of the same staged upload at once make one job', async () => {
+    const body = Buffer.from(eventsCsv(manyEvents(500, 900_000)));
+    const upload = (await create(client, body, { filename: 'twice.csv' })).stagedUpload!;
+    expect(await putPart(upload.parts[0].url, body)).toBe(200);
+    const both = await Promise.all([1, 2].map(() => client.data(ImportStagedUploadDocument, { input: { stagedUploadId: upload.id, kind: 'EVENTS' } })));
+    const jobs = both.map((r) => r.importStagedUpload.job).filter(Boolean);
+    expect(jobs).toHaveLength(1);
+    expect(both.flatMap((r) => r.importStagedUpload.userErrors)).toEqual([expect.objectContaining({ code: 'INVALID_INPUT' })]);
+    await waitForJob(client, jobs[0]!.id, 60_000);
+  }, 90_000);
+
   it('expires: its URLs are refused, and the sweep removes its file', async () => {
     const short = await startTestApp({ stagedUploadTtlMs: 1500 });
     try {

@@ -5,9 +5,13 @@ import https from 'node:https';
 /** Bytes [ (n-1)*partSize, n*partSize ) of the file: part n. */
 export const partOf = (file: Buffer, partSize: number, n: number) => file.subarray((n - 1) * partSize, n * partSize);
 
-/** PUTs `body` to a part URL; the answer's status. */
+/**
+ * PUTs `body` to a part URL; the answer's status. A connection each: on this loaded machine a
+ * kept-alive one was now and then reused just as the server closed it (ECONNRESET), which is
+ * the client's retry to handle, not what these tests are about.
+ */
 export async function putPart(url: string, body: Buffer, headers: Record<string, string> = {}): Promise<number> {
-  const res = await fetch(url, { method: 'PUT', body: new Uint8Array(body), headers });
+  const res = await fetch(url, { method: 'PUT', body: new Uint8Array(body), headers: { connection: 'close', ...headers } });
   await res.arrayBuffer();
   return res.status;
 }
