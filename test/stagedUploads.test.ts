@@ -136,6 +136,13 @@ describe('staged uploads (folder spool)', () => {
     expect(userErrors[0]).toMatchObject({ code: 'SCHEMA_MISMATCH' });
   });
 
+  it('a tenant has at most 10 staged uploads under way', async () => {
+    const busy = await t.clientFor('many-staged');
+    const body = Buffer.from('x'.repeat(100));
+    for (let i = 0; i < 10; i++) expect((await create(busy, body, { filename: `f${i}.csv` })).userErrors).toEqual([]);
+    expect((await create(busy, body, { filename: 'f10.csv' })).userErrors[0]).toMatchObject({ code: 'IMPORT_IN_PROGRESS' });
+  });
+
   it('two imports of the same staged upload at once make one job', async () => {
     const body = Buffer.from(eventsCsv(manyEvents(500, 900_000)));
     const upload = (await create(client, body, { filename: 'twice.csv' })).stagedUpload!;

@@ -61,6 +61,13 @@ export async function getOpenStagedUpload(db: SqlExecutor, id: string): Promise<
   return row ? fromRaw(row) : null;
 }
 
+/** The tenant's staged uploads neither expired nor imported. */
+export async function countLiveStagedUploads(db: SqlExecutor, tenantId: string): Promise<number> {
+  const [row] = await db.query<{ n: number }>(
+    'select count(*)::int as n from staged_uploads where tenant_id = $1 and expires_at > now() and job_id is null', [tenantId]);
+  return row.n;
+}
+
 /** A part is being written: it no longer counts as received until its last byte is. */
 export async function unmarkPart(db: SqlExecutor, id: string, part: number): Promise<void> {
   await db.query('update staged_uploads set received_parts = array_remove(received_parts, $2::int) where id = $1', [id, part]);
