@@ -29,6 +29,7 @@ describe('staged uploads (folder spool)', () => {
   let t: TestApp;
   let client: GraphQLTestClient;
   let file: Buffer;
+  let second: Buffer;
 
   const create = async (c: GraphQLTestClient, body: Buffer, extra: { sha256?: string; filename?: string; allowDuplicateFile?: boolean } = {}) =>
     (await c.data(CreateStagedUploadDocument, { input: { filename: extra.filename ?? 'events.csv', fileSize: body.length, ...extra } })).createStagedUpload;
@@ -37,6 +38,7 @@ describe('staged uploads (folder spool)', () => {
     t = await startTestApp({ maxActiveJobsPerTenant: 4 });
     client = await t.clientFor('staged');
     file = Buffer.from(eventsCsv(manyEvents(ROWS)));
+    second = Buffer.from(eventsCsv(manyEvents(ROWS, ROWS)));
   }, 60_000);
   afterAll(async () => { await t?.close(); });
 
@@ -76,7 +78,7 @@ describe('staged uploads (folder spool)', () => {
   }, 120_000);
 
   it('a client killed half-way resumes: it asks which parts arrived and sends only the others', async () => {
-    const body = Buffer.from(eventsCsv(manyEvents(ROWS, ROWS)));
+    const body = second;
     const upload = (await create(client, body)).stagedUpload!;
     const before = await partPutsReceived(t);
     const first = upload.parts.slice(0, 2);
