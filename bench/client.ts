@@ -33,10 +33,14 @@ export interface UploadResult { jobId: string; status: string; seconds: number }
  * The upload goes through the service's own client (src/client), which streams the file from disk
  * in a GraphQL multipart request: only the few hundred bytes around the file are built in memory.
  */
-export async function uploadFile(opts: { url: string; key: string; file: string; kind: string; allowDuplicateFile?: boolean }): Promise<UploadResult> {
+/** How a file reaches the service: one multipart request, or a staged upload (parts in parallel, then importStagedUpload). */
+export type UploadMode = 'multipart' | 'staged';
+
+export async function uploadFile(opts: { url: string; key: string; file: string; kind: string; allowDuplicateFile?: boolean; mode?: UploadMode }): Promise<UploadResult> {
   const started = performance.now();
   const client = new BulkImportClient({ url: opts.url, key: opts.key });
-  const { job, userErrors } = await client.upload(opts.file, { kind: opts.kind as ImportKind, allowDuplicateFile: opts.allowDuplicateFile });
+  const options = { kind: opts.kind as ImportKind, allowDuplicateFile: opts.allowDuplicateFile };
+  const { job, userErrors } = opts.mode === 'staged' ? await client.uploadStaged(opts.file, options) : await client.upload(opts.file, options);
   if (!job) throw new Error(`upload of ${path.basename(opts.file)} refused: ${userErrors.map((e) => `${e.code}: ${e.message}`).join('; ')}`);
   return { jobId: job.id, status: job.status, seconds: (performance.now() - started) / 1000 };
 }

@@ -54,6 +54,8 @@ export interface RoundFigures {
 export interface Target { name: string; target: string; value: string; pass: boolean }
 
 export interface BenchReport {
+  /** How the files reached the service (bench/client.ts UploadMode); absent in reports from before staged uploads. */
+  upload?: 'multipart' | 'staged';
   rows: number;
   seed: number;
   csvBytes: number;
@@ -154,9 +156,9 @@ export function render(r: BenchReport): string {
   ];
   const rows: string[][] = [
     ['COPY into twin', fmt(r.copy.seconds, 2), fmt(r.copy.rowsPerSec, 0), '1.00', '-', '-', '-', '-', '-', 'baseline'],
-    importRow('CSV upload', r.csv),
+    importRow(r.upload === 'staged' ? 'CSV staged upload' : 'CSV upload', r.csv),
   ];
-  if (r.ndjson) rows.push(importRow('NDJSON upload', r.ndjson));
+  if (r.ndjson) rows.push(importRow(r.upload === 'staged' ? 'NDJSON staged upload' : 'NDJSON upload', r.ndjson));
   if (r.pglite && !('seconds' in r.pglite)) {
     rows.push([`PGlite CSV (${fmt(r.pglite.rows, 0)})`, '-', '-', '-', '-', '-', '-', '-', '-', `FAILED: ${r.pglite.problem}`]);
   } else if (r.pglite) {

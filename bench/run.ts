@@ -41,7 +41,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import {
-  createApiKey, followJob, jobUuid, startJobsPoller, uploadFile, type FollowResult, type PollerResult, type UploadResult,
+  createApiKey, followJob, jobUuid, startJobsPoller, uploadFile, type FollowResult, type PollerResult, type UploadMode, type UploadResult,
 } from './client.js';
 import {
   checkpoint, connect, copyIntoTwin, countEventsOfJob, createBenchDatabase, serverDatabaseEnv, serverVersion, sessionUrlOf, type Sql,
@@ -83,6 +83,7 @@ function options() {
       seed: { type: 'string', default: '1' },
       'timeout-min': { type: 'string', default: '30' },
       spool: { type: 'string', default: 'folder' },
+      upload: { type: 'string', default: 'multipart' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -90,7 +91,9 @@ function options() {
     console.log(USAGE);
     process.exit(0);
   }
+  if (values.upload !== 'multipart' && values.upload !== 'staged') throw new Error(`--upload must be multipart or staged, got "${values.upload}"`);
   return {
+    upload: values.upload as UploadMode,
     rows: count('rows', values.rows!),
     rounds: count('rounds', values.rounds!),
     warmup: values.warmup === '0' ? 0 : count('warmup', values.warmup!),
@@ -201,7 +204,7 @@ function combineRounds(rounds: Round[], pick: (r: Round) => Measured): ImportFig
  */
 async function measureImport(opts: {
   server: ServerProcess; key: string; file: string; rows: number; timeoutMs: number;
-  pollJobs: boolean; verify: (jobUuid: string, rowsImported: number) => Promise<number>; allowDuplicateFile?: boolean;
+  pollJobs: boolean; verify: (jobUuid: string, rowsImported: number) => Promise<number>; allowDuplicateFile?: boolean; upload: UploadMode;
 }) {
   await opts.server.rss.beginPhase();
   const poller = opts.pollJobs ? await startJobsPoller({ url: opts.server.url, key: opts.key, intervalMs: JOBS_POLL_MS }) : null;
@@ -211,7 +214,7 @@ async function measureImport(opts: {
   let follow: FollowResult;
   let polled: PollerResult | undefined;
   try {
-    upload = await uploadFile({ url: opts.server.url, key: opts.key, file: opts.file, kind: 'EVENTS', allowDuplicateFile: opts.allowDuplicateFile });
+    upload = await uploadFile({ url: opts.server.url, key: opts.key, file: opts.file, kind: 'EVENTS', allowDuplicateFile: opts.allowDuplicateFile, mode: opts.upload });
     follow = await followJob({ wsUrl: opts.server.wsUrl, key: opts.key, jobId: upload.jobId, timeoutMs: opts.timeoutMs });
   } catch (err) {
     // The server's last words are usually the explanation (a crash, an exception it logged).
@@ -284,7 +287,7 @@ async function measurePglite(opts: Options, workDir: string, cleanup: Cleanup): 
     const key = await createApiKey(env, TENANT);
     log('PGlite: uploading the CSV');
     const f = await measureImport({
-      server, key, file: csvPath, rows: opts.pgliteRows, timeoutMs: opts.timeoutMs, pollJobs: false,
+      server, key, file: csvPath, rows: opts.pgliteRows, timeoutMs: opts.timeoutMs, pollJobs: false, upload: opts.upload,
       // The PGlite folder belongs to the server, so the job's own count is what can be checked here.
       verify: async (_id, rowsImported) => rowsImported,
     });
@@ -387,7 +390,7 @@ async function main(): Promise<number> {
       const measure = async (name: string, file: string) => {
         await checkpoint(pg);
         log(`${of}: ${name} import`);
-        const figures = await measureImport({ server, key, file, rows: opts.rows, timeoutMs: opts.timeoutMs, pollJobs: true, verify, allowDuplicateFile: !firstRound });
+        const figures = await measureImport({ server, key, file, rows: opts.rows, timeoutMs: opts.timeoutMs, pollJobs: true, verify, allowDuplicateFile: !firstRound, upload: opts.upload });
         // Counted (verify) before it goes. Each load, the COPY's included, then starts as the
         // COPY always did: an empty table, right after a table of the same size was dropped.
         await pg.unsafe('truncate events');
@@ -431,6 +434,7 @@ async function main(): Promise<number> {
     const reference = { csvRowsPerSec: csv.rowsPerSec, ndjsonRowsPerSec: ndjson?.rowsPerSec ?? null };
 
     const report: BenchReport = {
+      upload: opts.upload,
       rows: opts.rows,
       seed: opts.seed,
       csvBytes: files.csvBytes!,

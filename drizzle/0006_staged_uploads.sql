@@ -11,6 +11,7 @@ CREATE TABLE "staged_uploads" (
 	"received_parts" integer[] DEFAULT '{}'::integer[] NOT NULL,
 	"completed" boolean DEFAULT false NOT NULL,
 	"job_id" uuid,
+	"importing_until" timestamp with time zone,
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
 	"expires_at" timestamp with time zone NOT NULL
 );

@@ -133,9 +133,11 @@ export async function buildApp(config: Config, opts: { log?: Logger } = {}): Pro
   const ops = opsRoutes(db, metrics, log, s3Spool ? () => s3SpoolProblem(s3Spool) : null);
   const reports = reportRoutes(db);
   const parts = stagedPartRoutes({ db, log, metrics, uploadIdleTimeoutMs: config.uploadIdleTimeoutMs });
+  // With an S3 spool the console PUTs staged parts to the store: its endpoint, or AWS's S3 hosts.
+  const consolePage = consoleRoutes(s3Spool ? [config.s3Endpoint ? new URL(config.s3Endpoint).origin : 'https://*.amazonaws.com'] : []);
   const route = async (req: IncomingMessage, res: ServerResponse) => {
     checkRequest(req);
-    if (!(await ops(req, res)) && !(await reports(req, res)) && !(await parts(req, res)) && !(await consoleRoutes(req, res))) yoga(req, res);
+    if (!(await ops(req, res)) && !(await reports(req, res)) && !(await parts(req, res)) && !(await consolePage(req, res))) yoga(req, res);
   };
   const server: Server = createServer((req, res) => {
     cutOffBodyAfterAnswer(req, res);

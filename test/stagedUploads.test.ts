@@ -4,10 +4,12 @@
  * limits and refusals that hold before any byte is stored.
  */
 import { createHash } from 'node:crypto';
+import fs from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CreateStagedUploadDocument, ImportStagedUploadDocument, StagedUploadDocument } from '../src/generated/gql/graphql.js';
 import { sweepStagedUploads } from '../src/intake/stagedUploads/stagedSweep.js';
 import { folderStaging } from '../src/intake/stagedUploads/folderStaging.js';
+import { sweepSpool } from '../src/spool/spool.js';
 import type { GraphQLTestClient } from './support/client.js';
 import { eventsCsv, manyEvents } from './support/events.js';
 import { jobUuid, spoolFiles, waitForJob } from './support/jobs.js';
@@ -15,6 +17,7 @@ import { partOf, putPart, putPartCut, shuffled } from './support/stagedParts.js'
 import { startTestApp, type TestApp } from './support/testApp.js';
 
 const ROWS = 100_000;
+const stagedUuid = (globalId: string) => Buffer.from(globalId, 'base64').toString('utf8').split(':')[1];
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 async function partPutsReceived(t: TestApp): Promise<number> {
@@ -26,6 +29,7 @@ describe('staged uploads (folder spool)', () => {
   let t: TestApp;
   let client: GraphQLTestClient;
   let file: Buffer;
+  let second: Buffer;
 
   const create = async (c: GraphQLTestClient, body: Buffer, extra: { sha256?: string; filename?: string; allowDuplicateFile?: boolean } = {}) =>
     (await c.data(CreateStagedUploadDocument, { input: { filename: extra.filename ?? 'events.csv', fileSize: body.length, ...extra } })).createStagedUpload;
@@ -34,6 +38,7 @@ describe('staged uploads (folder spool)', () => {
     t = await startTestApp({ maxActiveJobsPerTenant: 4 });
     client = await t.clientFor('staged');
     file = Buffer.from(eventsCsv(manyEvents(ROWS)));
+    second = Buffer.from(eventsCsv(manyEvents(ROWS, ROWS)));
   }, 60_000);
   afterAll(async () => { await t?.close(); });
 
@@ -73,7 +78,7 @@ describe('staged uploads (folder spool)', () => {
   }, 120_000);
 
   it('a client killed half-way resumes: it asks which parts arrived and sends only the others', async () => {
-    const body = Buffer.from(eventsCsv(manyEvents(ROWS, ROWS)));
+    const body = second;
     const upload = (await create(client, body)).stagedUpload!;
     const before = await partPutsReceived(t);
     const first = upload.parts.slice(0, 2);
@@ -131,6 +136,39 @@ describe('staged uploads (folder spool)', () => {
     expect(await putPart(upload.parts[0].url, body)).toBe(200);
     const { userErrors } = (await client.data(ImportStagedUploadDocument, { input: { stagedUploadId: upload.id, kind: 'EVENTS' } })).importStagedUpload;
     expect(userErrors[0]).toMatchObject({ code: 'SCHEMA_MISMATCH' });
+  });
+
+  it('a tenant has at most 10 staged uploads under way', async () => {
+    const busy = await t.clientFor('many-staged');
+    const body = Buffer.from('x'.repeat(100));
+    for (let i = 0; i < 10; i++) expect((await create(busy, body, { filename: `f${i}.csv` })).userErrors).toEqual([]);
+    expect((await create(busy, body, { filename: 'f10.csv' })).userErrors[0]).toMatchObject({ code: 'IMPORT_IN_PROGRESS' });
+  });
+
+  it('two imports of the same staged upload at once make one job', async () => {
+    const body = Buffer.from(eventsCsv(manyEvents(500, 900_000)));
+    const upload = (await create(client, body, { filename: 'twice.csv' })).stagedUpload!;
+    expect(await putPart(upload.parts[0].url, body)).toBe(200);
+    const both = await Promise.all([1, 2].map(() => client.data(ImportStagedUploadDocument, { input: { stagedUploadId: upload.id, kind: 'EVENTS' } })));
+    const jobs = both.map((r) => r.importStagedUpload.job).filter(Boolean);
+    expect(jobs).toHaveLength(1);
+    expect(both.flatMap((r) => r.importStagedUpload.userErrors)).toEqual([expect.objectContaining({ code: 'INVALID_INPUT' })]);
+    await waitForJob(client, jobs[0]!.id, 60_000);
+  }, 90_000);
+
+  it("the spool sweep leaves a live staged upload's file, however long it waits between parts", async () => {
+    const body = Buffer.from(eventsCsv(manyEvents(100, 950_000)));
+    const upload = (await create(client, body, { filename: 'slow.csv' })).stagedUpload!;
+    const [row] = await t.app.db.query<{ location: string }>('select location from staged_uploads where id = $1', [stagedUuid(upload.id)]);
+    const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);
+    await fs.utimes(row.location, twoHoursAgo, twoHoursAgo);
+    const { keep } = await sweepStagedUploads(t.app.db, folderStaging(t.app.config.spoolDir), t.app.log);
+    await sweepSpool(t.app.db, t.app.config.spoolDir, 0, t.app.log, keep);
+    expect(await putPart(upload.parts[0].url, body)).toBe(200);
+    // Without the staged upload to keep it, the same file, as old, is an orphan the sweep removes.
+    await fs.utimes(row.location, twoHoursAgo, twoHoursAgo);
+    await sweepSpool(t.app.db, t.app.config.spoolDir, 0, t.app.log);
+    await expect(fs.stat(row.location)).rejects.toThrow('ENOENT');
   });
 
   it('expires: its URLs are refused, and the sweep removes its file', async () => {

@@ -62,21 +62,43 @@ async function readSaved(stateFile: string): Promise<SavedUpload | null> {
   }
 }
 
-/** PUTs bytes [start, start + length) of the file; resolves to the answer's status. `onBytes` counts what left. */
+/** How long a part PUT waits for `100 Continue` before it sends the body anyway (a server that ignores Expect). */
+const CONTINUE_WAIT_MS = 1000;
+
+/**
+ * PUTs bytes [start, start + length) of the file; resolves to the answer's status. `onBytes`
+ * counts what left. With `Expect: 100-continue`, a refused URL (403) or length (400) is answered
+ * before the body goes, not by a connection closed under the client's writes.
+ */
 function putPart(url: string, file: string, start: number, length: number, onBytes: (n: number) => void): Promise<number> {
   return new Promise((resolve, reject) => {
     const target = new URL(url);
-    const req = (target.protocol === 'https:' ? https : http).request(target, { method: 'PUT', headers: { 'content-length': String(length) } });
+    const req = (target.protocol === 'https:' ? https : http).request(target, {
+      method: 'PUT', headers: { 'content-length': String(length), expect: '100-continue' },
+    });
     req.once('error', reject);
     req.once('response', (res) => {
       res.resume();
-      res.once('end', () => resolve(res.statusCode ?? 0));
+      res.once('end', () => {
+        if (!sending) req.destroy(); // answered before the body went: the request is over
+        resolve(res.statusCode ?? 0);
+      });
       res.once('error', reject);
     });
-    const body = fs.createReadStream(file, { start, end: start + length - 1, highWaterMark: 1 << 20 });
-    body.on('data', (chunk) => onBytes(chunk.length));
-    body.once('error', (err) => req.destroy(err));
-    body.pipe(req);
+    let sending = false;
+    const send = () => {
+      if (sending || req.destroyed) return;
+      sending = true;
+      const body = fs.createReadStream(file, { start, end: start + length - 1, highWaterMark: 1 << 20 });
+      body.on('data', (chunk) => onBytes(chunk.length));
+      body.once('error', (err) => req.destroy(err));
+      body.pipe(req);
+    };
+    const late = setTimeout(send, CONTINUE_WAIT_MS);
+    req.once('continue', () => { clearTimeout(late); send(); });
+    req.once('response', () => clearTimeout(late));
+    req.once('close', () => clearTimeout(late));
+    req.flushHeaders();
   });
 }
 

@@ -7,3 +7,6 @@ export declare const CANCEL_MUTATION: string;
 export declare const JOB_QUERY: string;
 export declare const JOB_PROGRESS_SUBSCRIPTION: string;
 export declare const CHECK_KEY_QUERY: string;
+export declare const CREATE_STAGED_MUTATION: string;
+export declare const STAGED_QUERY: string;
+export declare const IMPORT_STAGED_MUTATION: string;

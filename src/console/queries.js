@@ -37,3 +37,14 @@ export const CANCEL_MUTATION = `mutation ConsoleCancel($id: ID!) {
 export const JOB_QUERY = `query ConsoleJob($id: ID!) { job(id: $id) { ${JOB_FIELDS} } }`;
 export const JOB_PROGRESS_SUBSCRIPTION = `subscription ConsoleJobProgress($id: ID!) { jobProgress(id: $id) { ${JOB_FIELDS} } }`;
 export const CHECK_KEY_QUERY = 'query ConsoleCheckKey { jobs(first: 1) { totalCount } }';
+const STAGED_FIELDS = 'id partSize expiresAt parts { number url received }';
+export const CREATE_STAGED_MUTATION = `mutation ConsoleCreateStagedUpload($input: CreateStagedUploadInput!) {
+  createStagedUpload(input: $input) { stagedUpload { ${STAGED_FIELDS} } userErrors { code message field } }
+}`;
+export const STAGED_QUERY = `query ConsoleStagedUpload($id: ID!) { stagedUpload(id: $id) { ${STAGED_FIELDS} } }`;
+export const IMPORT_STAGED_MUTATION = `mutation ConsoleImportStagedUpload($input: ImportStagedUploadInput!) {
+  importStagedUpload(input: $input) {
+    job { ${JOB_FIELDS} }
+    userErrors { code message field }
+  }
+}`;

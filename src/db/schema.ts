@@ -122,6 +122,8 @@ export const stagedUploads = pgTable('staged_uploads', {
   /** The S3 multipart upload was completed into `location` (a first importStagedUpload got that far). */
   completed: boolean('completed').notNull().default(false),
   jobId: uuid('job_id'),
+  /** An importStagedUpload holds it until then: one import at a time, and no part written meanwhile. */
+  importingUntil: timestamp('importing_until', { withTimezone: true }),
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
 }, (t) => [index('staged_uploads_tenant_idx').on(t.tenantId), index('staged_uploads_expires_idx').on(t.expiresAt)]);

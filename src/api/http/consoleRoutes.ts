@@ -18,8 +18,17 @@ const TYPES: Record<string, string> = {
   '.svg': 'image/svg+xml',
 };
 
+/**
+ * The console's routes. `partOrigins`: where staged uploads' parts go besides this service (an S3
+ * spool's store), which the page's CSP must let it PUT to.
+ */
+export function consoleRoutes(partOrigins: string[] = []) {
+  const csp = `default-src 'self'; connect-src 'self' ws: wss:${partOrigins.map((o) => ` ${o}`).join('')}; img-src 'self' data:; style-src 'self'`;
+  return (req: IncomingMessage, res: ServerResponse) => serveConsole(req, res, csp);
+}
+
 /** Answers the request and returns true when it is for the console. */
-export async function consoleRoutes(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+async function serveConsole(req: IncomingMessage, res: ServerResponse, csp: string): Promise<boolean> {
   if (req.method !== 'GET' && req.method !== 'HEAD') return false;
   const urlPath = requestPath(req);
   let relative: string;
@@ -36,7 +45,7 @@ export async function consoleRoutes(req: IncomingMessage, res: ServerResponse): 
   res.writeHead(200, {
     'content-type': type,
     'cache-control': 'no-cache',
-    'content-security-policy': "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; style-src 'self'",
+    'content-security-policy': csp,
     'x-content-type-options': 'nosniff',
   });
   res.end(req.method === 'HEAD' ? undefined : body);

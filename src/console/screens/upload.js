@@ -6,6 +6,7 @@ import { fmtBytes, fmtPercent } from '../format.js';
 import { UPLOAD_MUTATION } from '../queries.js';
 import { handleError } from '../session.js';
 import { loadJobs } from './jobList.js';
+import { hasUnfinishedUpload, STAGED_THRESHOLD_BYTES, uploadStaged } from '../stagedUpload.js';
 import { readUploadInput, resetUploadForm } from './uploadForm.js';
 import { clearResult, showRefusal, showResult, showUploaded } from './uploadResult.js';
 
@@ -31,22 +32,27 @@ $('upload-form').addEventListener('submit', async (event) => {
   const text = $('upload-progress-text');
   progress.hidden = false;
   bar.value = 0;
+  // Large files go in parts, and continue after a reload; small ones in one request.
+  const staged = file.size > STAGED_THRESHOLD_BYTES || hasUnfinishedUpload(file);
   text.textContent = `Uploading ${file.name}…`;
   announce(`Uploading ${file.name}.`);
   let lastQuarter = 0;
 
-  const upload = uploadFile(UPLOAD_MUTATION, { input }, file, (sent, total) => {
+  const onProgress = (sent, total, resumed) => {
     const percent = total ? (sent / total) * 100 : 0;
     bar.value = percent;
     if (sent >= total) {
       bar.removeAttribute('value'); // the server is still checking the file: indeterminate
       text.textContent = `Uploaded ${fmtBytes(total)}; checking the file…`;
     } else {
-      text.textContent = `Uploading ${file.name}: ${fmtBytes(sent)} of ${fmtBytes(total)} (${fmtPercent(Math.floor(percent))})`;
+      text.textContent = `${resumed ? 'Continuing' : 'Uploading'} ${file.name}: ${fmtBytes(sent)} of ${fmtBytes(total)} (${fmtPercent(Math.floor(percent))})`;
     }
     const quarter = Math.floor(percent / 25);
     if (quarter > lastQuarter && quarter < 4) { lastQuarter = quarter; announce(`Upload ${quarter * 25}% done.`); }
-  });
+  };
+  const upload = staged
+    ? (({ promise, abort }) => ({ promise: promise.then((uploadImport) => ({ uploadImport })), abort }))(uploadStaged(file, input, onProgress))
+    : uploadFile(UPLOAD_MUTATION, { input }, file, onProgress);
 
   try {
     const { uploadImport } = await upload.promise;

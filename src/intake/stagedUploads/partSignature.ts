@@ -10,7 +10,7 @@ export const newSigningKey = () => randomBytes(32).toString('hex');
 
 export const partPath = (uploadId: string, part: number) => `/staged/${uploadId}/parts/${part}`;
 
-const PART_PATH = /^\/staged\/([0-9a-f-]{36})\/parts\/([1-9][0-9]{0,4})$/;
+const PART_PATH = /^\/staged\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\/parts\/([1-9][0-9]{0,4})$/;
 
 export function parsePartPath(path: string): { uploadId: string; part: number } | null {
   const match = PART_PATH.exec(path);

@@ -13,7 +13,7 @@ import { checkOptions, queueSpooledFile, type ImportDeps, type ImportOptions, ty
 import { HEAD_BYTES, inspectHead } from '../inspect.js';
 import type { UserError } from '../userErrors.js';
 import type { StagedDeps } from './stagedUploadService.js';
-import { attachJob, deleteStagedUpload, getTenantStagedUpload, markCompleted } from './stagedUploadRows.js';
+import { attachJob, claimForImport, deleteStagedUpload, getTenantStagedUpload, markCompleted, releaseImportClaim, type StagedUploadRow } from './stagedUploadRows.js';
 
 export interface StagedImportRequest extends ImportOptions { stagedUploadId: string }
 
@@ -23,15 +23,28 @@ const PARTS_NAMED = 20;
 
 const refuse = (error: UserError): ImportResult => ({ ok: false, ...error });
 
+/** Longer than reading back a 1 GiB file takes; a claim whose instance died frees itself then. */
+const IMPORT_CLAIM_MS = 15 * 60_000;
+
 export async function importStagedUpload(deps: ImportDeps & StagedDeps, req: StagedImportRequest): Promise<ImportResult> {
   const upload = await getTenantStagedUpload(deps.db, req.tenantId, req.stagedUploadId);
   if (!upload) return refuse({ code: 'NOT_FOUND', message: 'No such staged upload (or it has expired)', field: FIELD });
   if (upload.jobId) return refuse({ code: 'INVALID_INPUT', message: `This staged upload was already imported (job ${jobGlobalId(upload.jobId)})`, field: FIELD });
   const wrong = checkOptions(req);
   if (wrong) return refuse(wrong);
-  const kind = KINDS[req.kind]!;
   if (upload.fileSize > deps.config.maxFileSize) return refuse({ code: 'FILE_TOO_LARGE', message: tooLargeMessage(deps.config.maxFileSize), field: FIELD });
+  if (!(await claimForImport(deps.db, upload.id, IMPORT_CLAIM_MS))) {
+    return refuse({ code: 'INVALID_INPUT', message: 'This staged upload is being imported by another request right now', field: FIELD });
+  }
+  try {
+    return await importClaimed(deps, req, upload);
+  } finally {
+    await releaseImportClaim(deps.db, upload.id);
+  }
+}
 
+async function importClaimed(deps: ImportDeps & StagedDeps, req: StagedImportRequest, upload: StagedUploadRow): Promise<ImportResult> {
+  const kind = KINDS[req.kind]!;
   const missing = await deps.staged.assemble(upload);
   if (missing.length) {
     const named = missing.slice(0, PARTS_NAMED).join(', ') + (missing.length > PARTS_NAMED ? ` and ${missing.length - PARTS_NAMED} more` : '');

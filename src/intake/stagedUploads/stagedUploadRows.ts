@@ -51,10 +51,21 @@ export async function getTenantStagedUpload(db: SqlExecutor, tenantId: string, i
   return row ? fromRaw(row) : null;
 }
 
-/** Any tenant's, for a part URL (which carries its own authority); null when expired or imported. */
+/** Any tenant's, for a part URL (which carries its own authority); null when expired, imported or being imported. */
 export async function getOpenStagedUpload(db: SqlExecutor, id: string): Promise<StagedUploadRow | null> {
-  const [row] = await db.query<RawRow>(`select ${COLUMNS} from staged_uploads where id = $1 and expires_at > now() and job_id is null`, [id]);
+  const [row] = await db.query<RawRow>(
+    `select ${COLUMNS} from staged_uploads
+     where id = $1 and expires_at > now() and job_id is null and (importing_until is null or importing_until < now())`,
+    [id],
+  );
   return row ? fromRaw(row) : null;
+}
+
+/** The tenant's staged uploads neither expired nor imported. */
+export async function countLiveStagedUploads(db: SqlExecutor, tenantId: string): Promise<number> {
+  const [row] = await db.query<{ n: number }>(
+    'select count(*)::int as n from staged_uploads where tenant_id = $1 and expires_at > now() and job_id is null', [tenantId]);
+  return row.n;
 }
 
 /** A part is being written: it no longer counts as received until its last byte is. */
@@ -71,6 +82,23 @@ export async function markPartReceived(db: SqlExecutor, id: string, part: number
 
 export async function markCompleted(db: SqlExecutor, id: string): Promise<void> {
   await db.query('update staged_uploads set completed = true where id = $1', [id]);
+}
+
+/**
+ * Takes the upload for one import, for at most `ms`: false when another import holds it. While
+ * held, its part URLs are refused, so the file does not change under the import.
+ */
+export async function claimForImport(db: SqlExecutor, id: string, ms: number): Promise<boolean> {
+  const rows = await db.query<{ id: string }>(
+    `update staged_uploads set importing_until = now() + $2 * interval '1 millisecond'
+     where id = $1 and job_id is null and (importing_until is null or importing_until < now()) returning id`,
+    [id, ms],
+  );
+  return rows.length > 0;
+}
+
+export async function releaseImportClaim(db: SqlExecutor, id: string): Promise<void> {
+  await db.query('update staged_uploads set importing_until = null where id = $1', [id]);
 }
 
 /** Records the job the upload became; false when another import of it got there first. */

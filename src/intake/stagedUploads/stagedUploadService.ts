@@ -16,7 +16,7 @@ import type { UserError } from '../userErrors.js';
 import { partCount, partSizeFor } from './partPlan.js';
 import { newSigningKey } from './partSignature.js';
 import type { StagedStorage } from './stagedStorage.js';
-import { getTenantStagedUpload, insertStagedUpload, type StagedUploadRow } from './stagedUploadRows.js';
+import { countLiveStagedUploads, getTenantStagedUpload, insertStagedUpload, type StagedUploadRow } from './stagedUploadRows.js';
 
 export interface StagedDeps { db: Database; config: Config; staged: StagedStorage; s3Staged: boolean }
 
@@ -33,6 +33,11 @@ export type StagedResult = { ok: true; upload: StagedUploadRow } | ({ ok: false 
 export interface StagedPart { number: number; url: string; received: boolean }
 
 const MAX_FILENAME_LENGTH = 255;
+/**
+ * Staged uploads a tenant may have under way (not imported, not expired): each holds its file's
+ * room in the spool until it expires, so one tenant must not be able to take all of it.
+ */
+export const MAX_LIVE_STAGED_UPLOADS = 10;
 
 function checkRequest(req: CreateStagedRequest, config: Config): UserError | null {
   if (req.filename.length === 0 || req.filename.length > MAX_FILENAME_LENGTH || /[\u0000-\u001f\u007f/\\]/.test(req.filename)) {
@@ -60,6 +65,12 @@ export async function createStagedUpload(deps: StagedDeps, req: CreateStagedRequ
         message: `This file was already imported as ${earlier.kind} (job ${jobGlobalId(earlier.id)}); send allowDuplicateFile: true to send it again`,
       };
     }
+  }
+  if (await countLiveStagedUploads(deps.db, req.tenantId) >= MAX_LIVE_STAGED_UPLOADS) {
+    return {
+      ok: false, code: 'IMPORT_IN_PROGRESS',
+      message: `This tenant already has ${MAX_LIVE_STAGED_UPLOADS} staged uploads under way; import them, or wait for them to expire`,
+    };
   }
   const partSize = partSizeFor(req.fileSize);
   // A folder spool's file takes its whole size at once: weighed against the spool's room like an

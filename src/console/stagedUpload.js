@@ -1,0 +1,105 @@
+/**
+ * Large files go as staged uploads (createStagedUpload, a PUT per part, importStagedUpload), as
+ * the CLI sends them: parts read from the file with Blob.slice, a few in flight, each retried with
+ * backoff, progress over bytes. The upload's id is kept in localStorage under the file's name,
+ * size and date, so after a page reload the same file chosen again continues where it stopped:
+ * the parts the server already has are not sent again. Part URLs need no API key.
+ */
+import { ApiError, graphql } from './api.js';
+import { CREATE_STAGED_MUTATION, IMPORT_STAGED_MUTATION, STAGED_QUERY } from './queries.js';
+
+/** Past this size a file goes as a staged upload (the CLI's threshold too). */
+export const STAGED_THRESHOLD_BYTES = 32 * 1024 * 1024;
+const PARALLEL = 4;
+const ATTEMPTS = 6;
+const BACKOFF_FIRST_MS = 500;
+const BACKOFF_MAX_MS = 15_000;
+
+const memoryKey = (file) => `bulk-import.staged:${file.name}:${file.size}:${file.lastModified}`;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * A part URL on this service is PUT at the same path on the page's own origin (the service may
+ * give its listening address, which the browser may know by another name); a store's URL as it is.
+ */
+function partTarget(url) {
+  const target = new URL(url, location.href);
+  return target.pathname.startsWith('/staged/') ? `${location.origin}${target.pathname}${target.search}` : target.href;
+}
+
+/** PUTs a Blob; resolves to the HTTP status (0: network error or aborted). */
+function putBlob(url, blob, onBytes, signal) {
+  return new Promise((resolve) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open('PUT', partTarget(url));
+    xhr.upload.addEventListener('progress', (e) => onBytes(e.loaded));
+    xhr.addEventListener('load', () => resolve(xhr.status));
+    xhr.addEventListener('error', () => resolve(0));
+    xhr.addEventListener('abort', () => resolve(0));
+    signal.addEventListener('abort', () => xhr.abort(), { once: true });
+    xhr.send(blob);
+  });
+}
+
+/** Whether this file has an unfinished staged upload from an earlier page. */
+export const hasUnfinishedUpload = (file) => localStorage.getItem(memoryKey(file)) !== null;
+
+/**
+ * Sends `file` as a staged upload and imports it with `input` (uploadImport's options without the
+ * file). `onProgress(sent, total, resumed)`. Returns { promise, abort }; the promise resolves to
+ * importStagedUpload's payload (or createStagedUpload's refusal, as { job: null, userErrors }).
+ */
+export function uploadStaged(file, input, onProgress) {
+  const controller = new AbortController();
+  const promise = (async () => {
+    let upload = null;
+    let resumed = false;
+    const remembered = localStorage.getItem(memoryKey(file));
+    if (remembered) {
+      upload = (await graphql(STAGED_QUERY, { id: remembered })).stagedUpload;
+      resumed = Boolean(upload);
+      if (!upload) localStorage.removeItem(memoryKey(file));
+    }
+    if (!upload) {
+      const { createStagedUpload } = await graphql(CREATE_STAGED_MUTATION, {
+        input: { filename: file.name, fileSize: file.size, allowDuplicateFile: input.allowDuplicateFile },
+      });
+      if (!createStagedUpload.stagedUpload) return { job: null, userErrors: createStagedUpload.userErrors };
+      upload = createStagedUpload.stagedUpload;
+      localStorage.setItem(memoryKey(file), upload.id);
+    }
+    const urls = new Map(upload.parts.map((p) => [p.number, p.url]));
+    const lengthOf = (n) => Math.min(upload.partSize, file.size - (n - 1) * upload.partSize);
+    let sent = upload.parts.filter((p) => p.received).reduce((sum, p) => sum + lengthOf(p.number), 0);
+    const inFlight = new Map();
+    const report = () => onProgress(sent + [...inFlight.values()].reduce((a, b) => a + b, 0), file.size, resumed);
+    report();
+    const refreshUrls = async () => {
+      const { stagedUpload } = await graphql(STAGED_QUERY, { id: upload.id });
+      if (!stagedUpload) throw new ApiError('The upload expired on the server before all its parts were sent. Upload the file again.');
+      for (const p of stagedUpload.parts) urls.set(p.number, p.url);
+    };
+    const sendPart = async (n) => {
+      const start = (n - 1) * upload.partSize;
+      for (let attempt = 1; ; attempt++) {
+        if (controller.signal.aborted) throw new ApiError('The upload was cancelled.');
+        const status = await putBlob(urls.get(n), file.slice(start, start + lengthOf(n)), (bytes) => { inFlight.set(n, bytes); report(); }, controller.signal);
+        inFlight.delete(n);
+        if (status >= 200 && status < 300) { sent += lengthOf(n); report(); return; }
+        report();
+        if (controller.signal.aborted) throw new ApiError('The upload was cancelled.');
+        if (attempt >= ATTEMPTS) throw new ApiError(`Part ${n} of the file could not be sent (${status ? `HTTP ${status}` : 'no connection'}). Choose the same file again to continue.`);
+        if (status === 403) await refreshUrls();
+        await sleep(Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** (attempt - 1)));
+      }
+    };
+    const queue = upload.parts.filter((p) => !p.received).map((p) => p.number);
+    await Promise.all(Array.from({ length: Math.min(PARALLEL, queue.length) }, async () => {
+      for (let n = queue.shift(); n !== undefined; n = queue.shift()) await sendPart(n);
+    }));
+    const { importStagedUpload } = await graphql(IMPORT_STAGED_MUTATION, { input: { ...input, stagedUploadId: upload.id } });
+    if (importStagedUpload.job || importStagedUpload.userErrors.some((e) => e.code !== 'IMPORT_IN_PROGRESS')) localStorage.removeItem(memoryKey(file));
+    return importStagedUpload;
+  })();
+  return { promise, abort: () => controller.abort() };
+}
