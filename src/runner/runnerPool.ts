@@ -88,7 +88,7 @@ export class RunnerPool {
       db: this.db, bus: this.bus, log: this.log, metrics: this.metrics, ...this.opts, stopping: () => this.stopping,
       queueChanges: () => this.queueChanges,
       claimWaiting: async (tenantId) => {
-        next = await claimJob(this.db, owner, this.opts.leaseMs, { yieldingTenant: tenantId }).catch((err) => {
+        next = await claimJob(this.db, owner, this.opts.leaseMs, { yieldingTenant: tenantId, waitedMs: this.opts.sliceMs }).catch((err) => {
           this.log.warn({ err }, 'looking for a waiting tenant failed; the job goes on');
           return null;
         });
