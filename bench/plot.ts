@@ -9,7 +9,7 @@ export interface Marker { x: number; label: string }
 
 const WIDTH = 760;
 const HEIGHT = 360;
-const PAD = { left: 70, right: 20, top: 40, bottom: 50 };
+const PAD = { left: 70, right: 20, top: 56, bottom: 50 };
 
 const escape = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
@@ -20,7 +20,8 @@ function ticks(max: number, count: number): number[] {
   const power = 10 ** Math.floor(Math.log10(raw));
   const step = [1, 2, 5, 10].map((m) => m * power).find((s) => s >= raw)!;
   const out: number[] = [];
-  for (let v = 0; v <= max + step / 1e6; v += step) out.push(v);
+  // The last tick is at or past `max`, so that every point lies inside the axes.
+  for (let v = 0; out.length === 0 || out.at(-1)! < max; v += step) out.push(v);
   return out;
 }
 
@@ -55,17 +56,18 @@ export function lineChartSvg(opts: { title: string; xLabel: string; yLabel: stri
   parts.push(`<text transform="translate(16 ${PAD.top + plotH / 2}) rotate(-90)" text-anchor="middle">${escape(opts.yLabel)}</text>`);
   for (const m of opts.markers ?? []) {
     parts.push(`<line x1="${sx(m.x)}" x2="${sx(m.x)}" y1="${PAD.top}" y2="${PAD.top + plotH}" stroke="#888" stroke-dasharray="4 3"/>`);
-    parts.push(`<text x="${sx(m.x) + 4}" y="${PAD.top + 12}" fill="#555">${escape(m.label)}</text>`);
+    parts.push(`<text x="${sx(m.x) + 4}" y="${PAD.top + 14}" fill="#555">${escape(m.label)}</text>`);
   }
   opts.series.forEach((s, i) => {
     if (s.points.length) {
       const d = s.points.map(([x, y], j) => `${j ? 'L' : 'M'}${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join(' ');
       parts.push(`<path d="${d}" fill="none" stroke="${s.color}" stroke-width="2"/>`);
     }
-    const ly = PAD.top + 8 + i * 16;
-    const lx = WIDTH - PAD.right - 150;
-    parts.push(`<line x1="${lx}" x2="${lx + 18}" y1="${ly + 22}" y2="${ly + 22}" stroke="${s.color}" stroke-width="3"/>`);
-    parts.push(`<text x="${lx + 24}" y="${ly + 26}">${escape(s.name)}</text>`);
+    // The legend: one row above the plot, so it never hides a line.
+    const lx = PAD.left + i * 170;
+    const ly = PAD.top - 14;
+    parts.push(`<line x1="${lx}" x2="${lx + 18}" y1="${ly}" y2="${ly}" stroke="${s.color}" stroke-width="3"/>`);
+    parts.push(`<text x="${lx + 24}" y="${ly + 4}">${escape(s.name)}</text>`);
   });
   parts.push('</svg>');
   return `${parts.join('\n')}\n`;
