@@ -45,6 +45,27 @@ export async function uploadFile(opts: { url: string; key: string; file: string;
   return { jobId: job.id, status: job.status, seconds: (performance.now() - started) / 1000 };
 }
 
+/**
+ * The upload as the README's curl example sends it: curl builds the multipart request, with its
+ * own boundary and part headers, and streams the file. What a user with a standard client meets.
+ */
+export async function curlUpload(opts: { url: string; key: string; file: string; kind: string; allowDuplicateFile?: boolean }): Promise<UploadResult> {
+  const started = performance.now();
+  const input = `{file: $file, kind: ${opts.kind}${opts.allowDuplicateFile ? ', allowDuplicateFile: true' : ''}}`;
+  const operations = JSON.stringify({
+    query: `mutation($file: Upload!) { uploadImport(input: ${input}) { job { id status } userErrors { code message } } }`,
+    variables: { file: null },
+  });
+  const { stdout } = await promisify(execFile)('curl', [
+    '-sS', '--fail-with-body', opts.url, '-H', `Authorization: Bearer ${opts.key}`,
+    '-F', `operations=${operations}`, '-F', 'map={"0":["variables.file"]}', '-F', `0=@${opts.file}`,
+  ], { maxBuffer: 1024 * 1024 });
+  const body = JSON.parse(stdout) as { data?: { uploadImport: { job: { id: string; status: string } | null; userErrors: { code: string; message: string }[] } }; errors?: unknown };
+  const job = body.data?.uploadImport.job;
+  if (!job) throw new Error(`curl upload of ${path.basename(opts.file)} refused: ${JSON.stringify(body.data?.uploadImport.userErrors ?? body.errors)}`);
+  return { jobId: job.id, status: job.status, seconds: (performance.now() - started) / 1000 };
+}
+
 const JOB_PROGRESS = `subscription JobProgress($id: ID!) {
   jobProgress(id: $id) { id status rowsProcessed rowsImported rowsFailed rowsDuplicate percentComplete insertRate failureReason }
 }`;

@@ -22,6 +22,8 @@
  * round's ratio compares an import with the COPY just before it, and the table gives the median
  * of the rounds for speed, the worst round for latency, progress gaps and memory.
  *
+ * `--scenario fairness` runs bench/fairness.ts instead: two tenants' big imports and a third's small one.
+ *
  * Options: --rows N (1,000,000)  --rounds N (3)  --warmup N (1)  --out FILE (bench/out/latest.json)  --skip-ndjson
  *          --server-log FILE (the server's output, at LOG_LEVEL or info: its completion logs
  *          tell parseWaitMs from commitMs)
@@ -52,6 +54,7 @@ import { judge, machine, percentile, render, type BenchReport, type ImportFigure
 import { cpuBetween, cpuSnapshot, type CpuFigures } from './cpuUsage.js';
 import { buildServer, startServer, type ServerProcess } from './serverProcess.js';
 import { judgeEmbedded, measureEmbedded, renderEmbedded, type Engine, type EmbeddedFigures } from './embedded.js';
+import { runFairness } from './fairness.js';
 
 const JOBS_POLL_MS = 100;
 const TENANT = 'bench';
@@ -483,7 +486,13 @@ async function main(): Promise<number> {
   }
 }
 
-main().then((code) => process.exit(code), (err) => {
+// `--scenario fairness` is a run of its own (bench/fairness.ts), with its own options.
+const scenario = process.argv.find((arg, i) => process.argv[i - 1] === '--scenario') ?? process.argv.find((arg) => arg.startsWith('--scenario='))?.slice(11);
+if (scenario && scenario !== 'fairness') {
+  console.error(`bench: no scenario "${scenario}" (there is: fairness)`);
+  process.exit(2);
+}
+(scenario ? runFairness() : main()).then((code) => process.exit(code), (err) => {
   if (interruptedBy) return; // the signal handler exits once cleanup is done
   console.error(`bench failed: ${err instanceof Error ? err.stack ?? err.message : err}`);
   process.exit(1);

@@ -9,17 +9,18 @@
  * back to the queue, and the tenant that waited comes first.
  */
 
+/** Whether the tenant of `j` (import_jobs) has another job running, under a live lease. */
+const TENANT_RUNNING = `exists (select 1 from import_jobs r where r.tenant_id = j.tenant_id and r.status = 'RUNNING'
+  and r.id <> j.id and r.lease_expires_at >= now())`;
+
 /** ORDER BY terms over import_jobs aliased `j`. */
 export const CLAIM_ORDER = `
-  exists (select 1 from import_jobs r where r.tenant_id = j.tenant_id and r.status = 'RUNNING'
-          and r.id <> j.id and r.lease_expires_at >= now()),
+  ${TENANT_RUNNING},
   (select s.served_at from tenant_service s where s.tenant_id = j.tenant_id) asc nulls first,
   j.seq`;
 
 /** A WHERE term over `j`: its tenant has no job running (a tenant waiting for its turn). */
-export const TENANT_NOT_RUNNING = `
-  not exists (select 1 from import_jobs r where r.tenant_id = j.tenant_id and r.status = 'RUNNING'
-              and r.id <> j.id and r.lease_expires_at >= now())`;
+export const TENANT_NOT_RUNNING = `not ${TENANT_RUNNING}`;
 
 /**
  * A CTE step that records that the tenants in `source` (a CTE returning tenant_id) were served

@@ -17,11 +17,15 @@ export class LeaseLostError extends Error {
 /**
  * Claims the next job in the claim order (claimOrder.ts): a queued one, or a running one whose
  * lease has expired (its runner died). With `yieldingTenant`, only a queued job of another tenant
- * that has no job running: what a runner whose time slice is up hands its job over to.
+ * that has no job running and has waited at least `waitedMs` since it was last served: what a
+ * runner whose time slice is up hands its job over to. (A tenant that has just made way itself
+ * waits its turn, so two runners do not hand their jobs back and forth.)
  */
-export async function claimJob(db: Database, owner: string, leaseMs: number, opts: { yieldingTenant?: string } = {}): Promise<Fence | null> {
+export async function claimJob(db: Database, owner: string, leaseMs: number, opts: { yieldingTenant?: string; waitedMs?: number } = {}): Promise<Fence | null> {
   const candidates = opts.yieldingTenant
-    ? `j.status = 'QUEUED' and j.tenant_id <> $3 and ${TENANT_NOT_RUNNING}`
+    ? `j.status = 'QUEUED' and j.tenant_id <> $3 and ${TENANT_NOT_RUNNING}
+       and not exists (select 1 from tenant_service s where s.tenant_id = j.tenant_id
+                       and s.served_at > now() - $4 * interval '1 millisecond')`
     : `j.status = 'QUEUED' or (j.status = 'RUNNING' and j.lease_expires_at < now())`;
   const [row] = await db.query<{ id: string; attempt: number }>(
     `with claimed as (
@@ -33,7 +37,7 @@ export async function claimJob(db: Database, owner: string, leaseMs: number, opt
        returning id, attempt, tenant_id),
      ${markServed('claimed')}
      select id, attempt from claimed`,
-    opts.yieldingTenant ? [owner, leaseMs, opts.yieldingTenant] : [owner, leaseMs],
+    opts.yieldingTenant ? [owner, leaseMs, opts.yieldingTenant, opts.waitedMs ?? 0] : [owner, leaseMs],
   );
   return row ? { jobId: row.id, attempt: row.attempt } : null;
 }

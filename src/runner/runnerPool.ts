@@ -35,6 +35,8 @@ export class RunnerPool {
   private unsubscribe: (() => void) | null = null;
   /** Moves at every job_queued notice: running jobs whose slice is up then look for a waiting tenant. */
   private queueChanges = 0;
+  /** Runners of this pool inside a job's run; fewer than all means one is free to claim. */
+  private busy = 0;
   readonly owner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
 
   constructor(
@@ -88,7 +90,10 @@ export class RunnerPool {
       db: this.db, bus: this.bus, log: this.log, metrics: this.metrics, ...this.opts, stopping: () => this.stopping,
       queueChanges: () => this.queueChanges,
       claimWaiting: async (tenantId) => {
-        next = await claimJob(this.db, owner, this.opts.leaseMs, { yieldingTenant: tenantId }).catch((err) => {
+        // A runner of this pool that is free (or just finished) takes the waiting job itself:
+        // making way for it too would hand a job back for nothing.
+        if (this.busy < this.opts.concurrency) return false;
+        next = await claimJob(this.db, owner, this.opts.leaseMs, { yieldingTenant: tenantId, waitedMs: this.opts.sliceMs }).catch((err) => {
           this.log.warn({ err }, 'looking for a waiting tenant failed; the job goes on');
           return null;
         });
@@ -111,11 +116,14 @@ export class RunnerPool {
       }
       if (!fence) { await this.idle(this.opts.pollIntervalMs); continue; }
       const started = performance.now();
+      this.busy++;
       try {
         await runJob(deps, fence);
       } catch (err) {
         this.log.error({ err, jobId: fence.jobId }, 'job failed');
         await failJob(deps, fence, err).catch((e) => this.log.error({ err: e, jobId: fence.jobId }, 'could not mark the job failed'));
+      } finally {
+        this.busy--;
       }
       await this.recordDuration(fence.jobId, (performance.now() - started) / 1000);
     }

@@ -52,6 +52,8 @@ describe.runIf(requirePostgres('the core claim order tests'))('the claim order b
     expect(await requeueJob(db, fenceA)).toBe(true);
     expect(await jobNow(db, a1.id)).toMatchObject({ status: 'QUEUED', leaseOwner: null, leaseExpiresAt: null });
     expect(await requeueJob(db, fenceA)).toBe(false); // fenced: done once
+    // a has just been served: b's runner, its slice up, does not make way for it yet...
+    expect(await claimJob(db, 'r2', LEASE_MS, { yieldingTenant: b, waitedMs: 60_000 })).toBeNull();
     // Both of a's jobs wait, in their order; b keeps running.
     expect([await queuePosition(db, a1.id), await queuePosition(db, a2.id)]).toEqual([1, 2]);
     expect(await claimJob(db, 'r1', LEASE_MS)).toEqual({ jobId: a1.id, attempt: 2 });

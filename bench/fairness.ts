@@ -1,0 +1,202 @@
+/**
+ * `npm run bench -- --scenario fairness` (issue 22): two tenants' big imports and a third
+ * tenant's small upload on one server with its default settings (two runners, JOB_SLICE_MS).
+ *
+ *   generate two CSVs of --rows (1,000,000) and one of --small-rows (1,000) -> fresh database ->
+ *   server child process (as `npm start` runs it) -> three tenants' keys
+ *   -> one after the other: tenant A's import, then tenant B's (the fresh server's first imports count)
+ *   -> together: A's and B's files again (allowDuplicateFile), uploaded at once; --small-after-s
+ *      (6) seconds after both run, tenant C's small file; `jobs` queried every 100 ms throughout,
+ *      each tenant's rows_processed sampled every 250 ms from the database
+ *   -> every import's rows counted in `events` (tables keep their rows: nothing is emptied)
+ * Every upload is sent by curl (its own multipart boundary), as the README's example sends it.
+ *   -> JSON (--out) and an SVG plot of rows/s over time per tenant (--plot); --server-log FILE
+ *      keeps the server's log at info (when each job started, made way, resumed, completed).
+ *
+ * Reported: the small upload's wait (from the upload's answer to COMPLETED), the combined rows/s
+ * of the two big imports together against one after the other, and the `jobs` p99.
+ */
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { createApiKey, curlUpload, followJob, jobUuid, startJobsPoller } from './client.js';
+import { connect, countEventsOfJob, createBenchDatabase, type Sql } from './database.js';
+import { generateEvents } from './generate.js';
+import { lineChartSvg, type Series } from './plot.js';
+import { machine, percentile } from './report.js';
+import { buildServer, startServer, type ServerProcess } from './serverProcess.js';
+
+const log = (message: string) => console.error(`[bench fairness] ${message}`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const SAMPLE_MS = 250;
+const TENANTS = { a: 'fair-a', b: 'fair-b', c: 'fair-c' } as const;
+const COLORS: Record<string, string> = { 'fair-a': '#1f77b4', 'fair-b': '#ff7f0e', 'fair-c': '#2ca02c' };
+
+function options() {
+  const { values } = parseArgs({
+    options: {
+      scenario: { type: 'string' },
+      rows: { type: 'string', default: '1000000' },
+      'small-rows': { type: 'string', default: '1000' },
+      'small-after-s': { type: 'string', default: '6' },
+      seed: { type: 'string', default: '1' },
+      out: { type: 'string', default: 'bench/out/fairness.json' },
+      plot: { type: 'string', default: 'bench/out/fairness.svg' },
+      'timeout-min': { type: 'string', default: '30' },
+      'server-log': { type: 'string' },
+    },
+  });
+  const n = (name: string, raw: string) => {
+    const v = Number(raw.replace(/[_,]/g, ''));
+    if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name} must be a positive number, got "${raw}"`);
+    return v;
+  };
+  return {
+    rows: n('rows', values.rows!), smallRows: n('small-rows', values['small-rows']!), smallAfterMs: n('small-after-s', values['small-after-s']!) * 1000,
+    seed: n('seed', values.seed!), out: path.resolve(values.out!), plot: path.resolve(values.plot!), timeoutMs: n('timeout-min', values['timeout-min']!) * 60_000,
+    serverLog: values['server-log'] ? path.resolve(values['server-log']) : undefined,
+  };
+}
+
+interface Imported { tenant: string; jobId: string; seconds: number; rows: number }
+
+/** Uploads a file as `key`'s tenant and follows the job to its end; its rows are counted in `events`. */
+async function importOne(server: ServerProcess, pg: Sql, key: string, tenant: string, file: string, rows: number, timeoutMs: number, again: boolean): Promise<Imported & { answeredAt: number }> {
+  const started = performance.now();
+  const upload = await curlUpload({ url: server.url, key, file, kind: 'EVENTS', allowDuplicateFile: again });
+  const answeredAt = performance.now();
+  const { final } = await followJob({ wsUrl: server.wsUrl, key, jobId: upload.jobId, timeoutMs });
+  const seconds = (performance.now() - started) / 1000;
+  const counted = await countEventsOfJob(pg, jobUuid(upload.jobId));
+  if (final.status !== 'COMPLETED' || counted !== rows) throw new Error(`${tenant}'s import ended ${final.status} with ${counted} rows in events, ${rows} expected`);
+  return { tenant, jobId: jobUuid(upload.jobId), seconds, rows, answeredAt };
+}
+
+/** Every SAMPLE_MS, each tenant's rows processed by the jobs created since `since`. */
+function startSampler(pg: Sql, since: Date) {
+  const samples: { atMs: number; rows: Record<string, number> }[] = [];
+  const started = performance.now();
+  let stopped = false;
+  const loop = (async () => {
+    while (!stopped) {
+      const rows = await pg<{ name: string; rows: string }[]>`
+        select t.name, sum(j.rows_processed) as rows from import_jobs j join tenants t on t.id = j.tenant_id
+        where j.created_at >= ${since} group by t.name`;
+      samples.push({ atMs: performance.now() - started, rows: Object.fromEntries(rows.map((r) => [r.name, Number(r.rows)])) });
+      await sleep(SAMPLE_MS);
+    }
+  })();
+  return { started, async stop() { stopped = true; await loop; return samples; } };
+}
+
+/** Rows/s over this window: a batch (20,000 rows) commits at once, so a shorter one shows steps, not speed. */
+const RATE_WINDOW_MS = 3000;
+
+/** rows/s per tenant over RATE_WINDOW_MS, at each sample. */
+function rateSeries(samples: { atMs: number; rows: Record<string, number> }[]): Series[] {
+  const window = Math.max(1, Math.round(RATE_WINDOW_MS / SAMPLE_MS));
+  return Object.values(TENANTS).map((name) => {
+    const points: [number, number][] = [];
+    for (let i = window; i < samples.length; i++) {
+      const a = samples[i - window];
+      const b = samples[i];
+      const rate = ((b.rows[name] ?? 0) - (a.rows[name] ?? 0)) / ((b.atMs - a.atMs) / 1000);
+      points.push([b.atMs / 1000, Math.max(0, rate)]);
+    }
+    return { name: `tenant ${name}`, color: COLORS[name], points };
+  });
+}
+
+export async function runFairness(): Promise<number> {
+  const opts = options();
+  const adminUrl = process.env.DATABASE_URL;
+  if (!adminUrl) { console.error('bench: DATABASE_URL is not set'); return 2; }
+  const workDir = await fs.mkdtemp(path.join(os.tmpdir(), 'bulk-import-fair-'));
+  let server: ServerProcess | undefined;
+  let pg: Sql | undefined;
+  const db = await createBenchDatabase(adminUrl);
+  try {
+    log(`generating 2 x ${opts.rows.toLocaleString('en-US')} rows and ${opts.smallRows.toLocaleString('en-US')} rows in ${workDir}`);
+    const file = (name: string) => path.join(workDir, `${name}.csv`);
+    await generateEvents({ rows: opts.rows, seed: opts.seed, csvPath: file('a') });
+    await generateEvents({ rows: opts.rows, seed: opts.seed + 1, csvPath: file('b') });
+    await generateEvents({ rows: opts.smallRows, seed: opts.seed + 2, csvPath: file('c') });
+    const dataDir = path.join(workDir, 'data');
+    await fs.mkdir(dataDir);
+    const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: opts.serverLog ? 'info' : 'warn', DATABASE_URL: db.url, DATA_DIR: dataDir };
+    log('building and starting the server (node dist/main.js)');
+    await buildServer();
+    server = await startServer({ env, label: 'server', logFile: opts.serverLog });
+    const keys = { a: await createApiKey(env, TENANTS.a), b: await createApiKey(env, TENANTS.b), c: await createApiKey(env, TENANTS.c) };
+    pg = connect(db.url);
+
+    log('one after the other: A, then B');
+    const alone = [
+      await importOne(server, pg, keys.a, TENANTS.a, file('a'), opts.rows, opts.timeoutMs, false),
+      await importOne(server, pg, keys.b, TENANTS.b, file('b'), opts.rows, opts.timeoutMs, false),
+    ];
+    const sequentialSeconds = alone[0].seconds + alone[1].seconds;
+
+    log(`together: A and B, and C's ${opts.smallRows} rows ${opts.smallAfterMs / 1000} s after both run`);
+    const [{ now }] = await pg<{ now: Date }[]>`select now()`;
+    const sampler = startSampler(pg, now);
+    const poller = await startJobsPoller({ url: server.url, key: keys.c, intervalMs: 100 });
+    const bigs = Promise.all([
+      importOne(server, pg, keys.a, TENANTS.a, file('a'), opts.rows, opts.timeoutMs, true),
+      importOne(server, pg, keys.b, TENANTS.b, file('b'), opts.rows, opts.timeoutMs, true),
+    ]);
+    const running = async () => (await pg!<{ n: number }[]>`select count(*)::int as n from import_jobs where status = 'RUNNING' and created_at >= ${now}`)[0].n;
+    while ((await running()) < 2) await sleep(100);
+    await sleep(opts.smallAfterMs);
+    const smallUploadAt = (performance.now() - sampler.started) / 1000;
+    const small = await importOne(server, pg, keys.c, TENANTS.c, file('c'), opts.smallRows, opts.timeoutMs, false);
+    const smallWaitMs = performance.now() - small.answeredAt;
+    const together = await bigs;
+    const combinedSeconds = Math.max(...together.map((t) => t.seconds));
+    const jobs = await poller.stop();
+    const samples = await sampler.stop();
+
+    const sequentialRowsPerSec = (2 * opts.rows) / sequentialSeconds;
+    const combinedRowsPerSec = (2 * opts.rows) / combinedSeconds;
+    const report = {
+      scenario: 'fairness',
+      rows: opts.rows, smallRows: opts.smallRows,
+      smallUploadSeconds: small.seconds - smallWaitMs / 1000,
+      smallWaitMs,
+      sequential: { seconds: sequentialSeconds, rowsPerSec: sequentialRowsPerSec, imports: alone.map(({ answeredAt: _a, ...i }) => i) },
+      together: { seconds: combinedSeconds, rowsPerSec: combinedRowsPerSec, imports: together.map(({ answeredAt: _a, ...i }) => i) },
+      combinedVsSequential: combinedRowsPerSec / sequentialRowsPerSec,
+      jobsP99Ms: percentile(jobs.latenciesMs, 99), jobsErrors: jobs.errors,
+      targets: {
+        smallWaitMs: '<= 2000', combinedVsSequential: '>= 0.9', jobsP99Ms: '<= 100',
+      },
+      samples, smallUploadAt,
+      machine: machine(), loadAverage: os.loadavg(), node: process.version, date: new Date().toISOString(),
+    };
+    const svg = lineChartSvg({
+      title: `Rows/s per tenant: two ${opts.rows.toLocaleString('en-US')}-row imports and a ${opts.smallRows.toLocaleString('en-US')}-row one`,
+      xLabel: 'seconds since the big uploads began', yLabel: `rows/s (${RATE_WINDOW_MS / 1000} s window)`,
+      series: rateSeries(samples),
+      markers: [{ x: smallUploadAt, label: `C uploads (done ${(smallWaitMs / 1000).toFixed(1)} s later)` }],
+    });
+    await fs.mkdir(path.dirname(opts.out), { recursive: true });
+    await fs.writeFile(opts.out, `${JSON.stringify(report, null, 2)}\n`);
+    await fs.mkdir(path.dirname(opts.plot), { recursive: true });
+    await fs.writeFile(opts.plot, svg);
+    console.log([
+      `small upload (${opts.smallRows} rows): completed ${(smallWaitMs / 1000).toFixed(2)} s after its upload's answer (target <= 2 s)`,
+      `one after the other: ${sequentialSeconds.toFixed(1)} s, ${Math.round(sequentialRowsPerSec)} rows/s`,
+      `together:            ${combinedSeconds.toFixed(1)} s, ${Math.round(combinedRowsPerSec)} rows/s (${report.combinedVsSequential.toFixed(2)}x; target >= 0.9x)`,
+      `jobs p99: ${report.jobsP99Ms?.toFixed(0)} ms over ${jobs.latenciesMs.length} queries, ${jobs.errors} errors (target <= 100 ms)`,
+      `load average at the end: ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`,
+      `written to ${path.relative(process.cwd(), opts.out)} and ${path.relative(process.cwd(), opts.plot)}`,
+    ].join('\n'));
+    return 0;
+  } finally {
+    await pg?.end({ timeout: 5 });
+    await server?.stop();
+    await db.drop().catch((err) => console.error(`cleanup: could not drop ${db.name}: ${err.message}`));
+    await fs.rm(workDir, { recursive: true, force: true });
+  }
+}
