@@ -30,6 +30,8 @@ export interface Config {
   maxActiveJobsPerTenant: number;
   /** A tenant's files arriving into the spool at once (uploads, downloads), across instances. */
   maxConcurrentUploadsPerTenant: number;
+  /** How long a staged upload (createStagedUpload) and its part URLs stay valid; past it the sweep removes what was sent. */
+  stagedUploadTtlMs: number;
   /** An upload whose client sends nothing for this long is cut off (its connection closed, its tenant's slot freed). */
   uploadIdleTimeoutMs: number;
   workerConcurrency: number;
@@ -146,6 +148,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     maxActiveJobsPerTenant: int(env, 'MAX_ACTIVE_JOBS_PER_TENANT', 1),
     maxConcurrentUploadsPerTenant: int(env, 'MAX_CONCURRENT_UPLOADS_PER_TENANT', 1),
     uploadIdleTimeoutMs: int(env, 'UPLOAD_IDLE_TIMEOUT_MS', 60_000),
+    // A day: time for a 1 GiB file over a slow uplink, with restarts. S3 presigned URLs cap at 7 days.
+    stagedUploadTtlMs: int(env, 'STAGED_UPLOAD_TTL_MS', 24 * 60 * 60_000),
     workerConcurrency: int(env, 'WORKER_CONCURRENCY', 2),
     // Each batch is a transaction of its own (COPY, job row, checkpoint, COMMIT), and its costs
     // are paid per batch by Postgres and by the server alike, so larger batches import faster.

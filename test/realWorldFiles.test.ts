@@ -12,11 +12,12 @@ import zlib from 'node:zlib';
 import ExcelJS from 'exceljs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  ImportFromUrlDocument, JobErrorsDocument, JobOutcomesDocument, UploadImportDocument, type ImportKind, type UploadImportInput,
+  CreateStagedUploadDocument, ImportFromUrlDocument, ImportStagedUploadDocument, JobErrorsDocument, JobOutcomesDocument, UploadImportDocument, type ImportKind, type UploadImportInput,
 } from '../src/generated/gql/graphql.js';
 import type { GraphQLTestClient } from './support/client.js';
 import { eventsCsv, manyEvents } from './support/events.js';
 import { jobCount, spoolFiles, waitForJob } from './support/jobs.js';
+import { partOf, putPart } from './support/stagedParts.js';
 import { startTestApp, type TestApp } from './support/testApp.js';
 
 const MAX_FILE_SIZE = 4 << 20;
@@ -128,6 +129,22 @@ describe('gzip', () => {
     }
     const { body } = await client.request(ImportFromUrlDocument, { input: { url: `${filesOrigin}/brotli.ndjson`, kind: 'COLLECTION', collection: 'mixpanel' } });
     expect(body.data!.importFromUrl.userErrors[0].message).toContain('Content-Encoding: br; only gzip (or none) is read');
+  });
+
+  it('a staged upload of a gzipped export (and of a UTF-16 one) imports like an uploaded one', async () => {
+    for (const [filename, file, rows] of [
+      ['mixpanel-staged.ndjson.gz', zlib.gzipSync(mixpanelExport(2000, 30_000)), 2000],
+      ['unicode-staged.txt', Buffer.from('\uFEFF' + mixpanelExport(30, 40_000), 'utf16le'), 30],
+    ] as const) {
+      const { stagedUpload, userErrors } = (await client.data(CreateStagedUploadDocument, { input: { filename, fileSize: file.length } })).createStagedUpload;
+      expect(userErrors).toEqual([]);
+      for (const part of stagedUpload!.parts) expect(await putPart(part.url, partOf(file, stagedUpload!.partSize, part.number))).toBe(200);
+      const imported = (await client.data(ImportStagedUploadDocument, { input: { stagedUploadId: stagedUpload!.id, kind: 'COLLECTION', collection: 'staged', format: 'NDJSON' } })).importStagedUpload;
+      expect(imported.userErrors).toEqual([]);
+      const { job } = await finished(imported.job!.id);
+      expect(job).toMatchObject({ status: 'COMPLETED', rowsImported: rows, rowsFailed: 0 });
+    }
+    expect(await spoolFiles(t.dataDir)).toEqual([]); // the staged files went once decoded
   });
 
   it('a decompression bomb is refused with FILE_TOO_LARGE naming MAX_UNCOMPRESSED_SIZE, as soon as it passes it', async () => {

@@ -4,10 +4,14 @@
  * scripts. Exit codes: 0 success; 1 the job failed, was cancelled, or had failed rows; 2 the
  * upload was refused (user errors) or the command could not run.
  */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
-import { BulkImportClient, type JobSnapshot } from '../client/bulkImportClient.js';
+import { BulkImportClient, STAGED_THRESHOLD_BYTES, type JobSnapshot } from '../client/bulkImportClient.js';
 import {
   ClientJobDocument, ClientJobErrorsDocument, ClientJobsDocument,
   type ImportFormat, type ImportKind, type TextEncoding, type JobStatus, type LocationType,
@@ -15,6 +19,11 @@ import {
 import { commandLine } from './commandName.js';
 
 interface GlobalOptions { url: string; key?: string; json?: boolean }
+
+interface UploadCommandOptions {
+  kind: string; collection?: string; locationType?: string; format?: string; encoding?: string; sheet?: string; dryRun?: boolean; maxErrors?: number;
+  allowDuplicateFile?: boolean; wait: boolean; staged?: boolean; resume?: boolean; parallel: number;
+}
 
 function clientFrom(command: Command): { client: BulkImportClient; json: boolean } {
   const opts = command.optsWithGlobals<GlobalOptions>();
@@ -34,6 +43,12 @@ function summary(job: JobSnapshot): string {
     ...(job.failureReason ? [`  reason: ${job.failureReason}`] : []),
     ...(job.rowsFailed > 0 ? [`  see the failed rows: ${commandLine('errors', job.id)}`] : []),
   ].join('\n');
+}
+
+/** Where the CLI remembers a staged upload of `file` under way, to continue it with --resume. */
+function uploadStateFile(file: string): string {
+  const dir = process.env.BULK_IMPORT_STATE_DIR || path.join(os.homedir(), '.bulk-import', 'uploads');
+  return path.join(dir, `${createHash('sha256').update(path.resolve(file)).digest('hex').slice(0, 32)}.json`);
 }
 
 export function exitCodeOf(job: JobSnapshot): number {
@@ -58,12 +73,20 @@ export function registerClientCommands(program: Command): void {
     .option('--max-errors <n>', 'fail the job once more rows than this have failed', (v) => Number.parseInt(v, 10))
     .option('--allow-duplicate-file', 'import a file even if the same one was imported before')
     .option('--no-wait', 'return once the job is queued')
-    .action(async (file: string, opts: { kind: string; collection?: string; locationType?: string; format?: string; encoding?: string; sheet?: string; dryRun?: boolean; maxErrors?: number; allowDuplicateFile?: boolean; wait: boolean }, command: Command) => {
+    .option('--staged', `send the file in parts (staged upload) whatever its size; files over ${STAGED_THRESHOLD_BYTES >> 20} MiB always are`)
+    .option('--resume', 'continue the staged upload of this file that was interrupted (the CLI stopped or the network failed)')
+    .option('--parallel <n>', 'staged upload: parts in flight at once', (v) => Number.parseInt(v, 10), 4)
+    .action(async (file: string, opts: UploadCommandOptions, command: Command) => {
       const { client, json } = clientFrom(command);
       const interactive = process.stderr.isTTY && !json;
       const uploadBar = interactive ? new SingleBar({ format: 'upload   [{bar}] {percentage}% {value}/{total} bytes', hideCursor: true }) : null;
       let started = false;
-      const { job, userErrors } = await client.upload(file, {
+      const onSent = (sent: number, total: number) => {
+        if (!uploadBar) return;
+        if (!started) { uploadBar.start(total, 0); started = true; }
+        uploadBar.update(sent);
+      };
+      const options = {
         kind: opts.kind.toUpperCase() as ImportKind,
         collection: opts.collection,
         locationType: opts.locationType?.toUpperCase() as LocationType | undefined,
@@ -73,12 +96,19 @@ export function registerClientCommands(program: Command): void {
         dryRun: opts.dryRun,
         maxErrors: opts.maxErrors,
         allowDuplicateFile: opts.allowDuplicateFile,
-      }, (sent, total) => {
-        if (!uploadBar) return;
-        if (!started) { uploadBar.start(total, 0); started = true; }
-        uploadBar.update(sent);
-      });
+      };
+      const staged = opts.staged || opts.resume || (await fs.promises.stat(file)).size > STAGED_THRESHOLD_BYTES;
+      const stateFile = uploadStateFile(file);
+      let partsSent = 0;
+      const { job, userErrors } = staged
+        ? await client.uploadStaged(file, options, { stateFile, resume: opts.resume, parallel: opts.parallel, onSent, onPart: () => { partsSent++; } })
+          .catch((err: Error) => {
+            uploadBar?.stop();
+            throw new Error(`${err.message}\nWhat arrived is kept: run the same command with --resume to send the rest`);
+          })
+        : await client.upload(file, options, onSent);
       uploadBar?.stop();
+      if (staged && !json) console.error(`sent ${partsSent} part(s) as a staged upload`);
       if (!job) {
         if (json) print(JSON.stringify({ userErrors }, null, 2));
         else for (const e of userErrors) console.error(`${e.code}: ${e.message}`);

@@ -83,6 +83,33 @@ export const uploadReservations = pgTable('upload_reservations', {
   expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
 }, (t) => [index('upload_reservations_tenant_idx').on(t.tenantId)]);
 
+/**
+ * A file the client sends in parts, straight to storage (createStagedUpload), until it is imported
+ * or expires. `location` is where the whole file will be (a spool file or s3://bucket/key): a
+ * folder spool writes each part at its offset in that file; an S3 spool has a multipart upload
+ * (`s3UploadId`) that completes into that object. `receivedParts` counts a folder spool's parts
+ * only once their last byte is written; an S3 spool asks the store (ListParts).
+ */
+export const stagedUploads = pgTable('staged_uploads', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  tenantId: uuid('tenant_id').notNull().references(() => tenants.id),
+  filename: text('filename').notNull(),
+  fileSize: bigint('file_size', { mode: 'number' }).notNull(),
+  partSize: bigint('part_size', { mode: 'number' }).notNull(),
+  /** What the client declared; checked against the file before it is imported. */
+  sha256: text('sha256'),
+  location: text('location').notNull(),
+  s3UploadId: text('s3_upload_id'),
+  /** The HMAC key of this upload's part URLs on the service's own endpoint; never leaves the database. */
+  signingKey: text('signing_key').notNull(),
+  receivedParts: integer('received_parts').array().notNull().default(sql`'{}'::integer[]`),
+  /** The S3 multipart upload was completed into `location` (a first importStagedUpload got that far). */
+  completed: boolean('completed').notNull().default(false),
+  jobId: uuid('job_id'),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+}, (t) => [index('staged_uploads_tenant_idx').on(t.tenantId), index('staged_uploads_expires_idx').on(t.expiresAt)]);
+
 export const jobErrors = pgTable('job_errors', {
   id: bigserial('id', { mode: 'number' }).primaryKey(),
   jobId: uuid('job_id').notNull().references(() => importJobs.id, { onDelete: 'cascade' }),
@@ -212,5 +239,5 @@ export const jobOutcomes = pgTable('job_outcomes', {
   recordId: uuid('record_id').notNull(),
 }, (t) => [primaryKey({ columns: [t.jobId, t.line] })]);
 
-export const schema = { tenants, apiKeys, importJobs, uploadReservations, jobErrors, events, userEvents, collectionRecords, locations, organisations, users, jobOutcomes };
+export const schema = { tenants, apiKeys, importJobs, uploadReservations, stagedUploads, jobErrors, events, userEvents, collectionRecords, locations, organisations, users, jobOutcomes };
 export type JobRow = typeof importJobs.$inferSelect;

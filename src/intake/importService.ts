@@ -26,7 +26,8 @@ import { describeSource, openSource, parseSource, type OpenedSource, type S3Cred
 import { recordLine } from './recordLines.js';
 import { decodeArrival } from './fileDecoding.js';
 import type { TextEncoding } from './textDecoding.js';
-import { notUtf8Message } from '../spool/utf8Check.js';
+import { notUtf8Message, type Utf8Break } from '../spool/utf8Check.js';
+import type { Inspection } from './inspect.js';
 
 export type { UserError, UserErrorCode } from './userErrors.js';
 
@@ -171,7 +172,7 @@ export async function importFromUrl(deps: ImportDeps, req: UrlImportRequest): Pr
  */
 const PART_HEAD_ALLOWANCE = 64 * 1024;
 
-interface FileSource {
+export interface FileSource {
   /** The input field that file errors (size, format, header) point at. */
   field: string[];
   /** At most how many bytes the file has, if known: it reserves that much room, and picks the spare to write over (spoolSpares.ts). */
@@ -183,7 +184,7 @@ interface FileSource {
 }
 
 /** Why the kind and options don't make sense together, if they don't. */
-function checkOptions(req: ImportOptions): UserError | null {
+export function checkOptions(req: ImportOptions): UserError | null {
   const kind = KINDS[req.kind];
   if (!kind) return { code: 'INVALID_INPUT', message: `Import kind ${req.kind} is not supported yet`, field: ['input', 'kind'] };
   if (req.maxErrors != null && req.maxErrors < 0) {
@@ -198,7 +199,7 @@ function checkOptions(req: ImportOptions): UserError | null {
  * the tenant's limits, the spool's room) comes first and answers at once; only then is the file
  * opened and spooled, into the room reserved for it, which is held until its job exists.
  */
-async function importFile(deps: ImportDeps, req: ImportOptions & Pick<UploadRequest, 'confirmRequest'>, source: FileSource): Promise<ImportResult> {
+export async function importFile(deps: ImportDeps, req: ImportOptions & Pick<UploadRequest, 'confirmRequest'>, source: FileSource): Promise<ImportResult> {
   const refuse = (error: UserError): ImportResult => {
     source.abandon();
     return { ok: false, ...error };
@@ -266,32 +267,60 @@ async function spoolAndQueue(
   const filename = opened.filename;
   // A decoded file's hash is the one of the bytes sent, so sending the same file again is found.
   const sha256 = decoded.sentSha256?.() ?? spooled.sha256;
+  return queueSpooledFile(deps, req, kind, { ...spooled, sha256, filename }, {
+    field: source.field,
+    inspect: () => deps.uploads.inspect(spooled.path, { filename: decoded.filename, format: decoded.format, kind }),
+    giveUp: () => deps.uploads.discard(spooled.path),
+  });
+}
 
+/**
+ * A whole file in the spool, with what was measured as it arrived: sha256 is the one of the bytes
+ * sent; notUtf8, where the spooled file first is not UTF-8 (null: it all is).
+ */
+export interface SpooledFile { path: string; size: number; sha256: string; filename: string | null; notUtf8: Utf8Break | null }
+
+export interface QueueSteps {
+  /** The input field that file errors (format, header, duplicate) point at. */
+  field: string[];
+  inspect(): Promise<Inspection>;
+  /** Called when the file is refused: what becomes of it (an upload's is removed; a staged upload's stays, to be imported again). */
+  giveUp(): Promise<void>;
+}
+
+/**
+ * The checks on a file that is all in the spool, then its QUEUED job: the request's last word,
+ * DUPLICATE_FILE, format and header against the kind, missing options, and the tenant's active
+ * jobs (IMPORT_IN_PROGRESS). Every file import ends here, whatever brought the file.
+ */
+export async function queueSpooledFile(
+  deps: ImportDeps, req: ImportOptions & Pick<UploadRequest, 'confirmRequest'>, kind: ImportKind, spooled: SpooledFile, steps: QueueSteps,
+): Promise<ImportResult> {
   const discard = async (error: UserError): Promise<ImportResult> => {
-    await deps.uploads.discard(spooled.path);
+    await steps.giveUp();
     return { ok: false, ...error };
   };
   let objection: UserError | null | undefined;
   try {
     objection = await req.confirmRequest?.();
   } catch (err) {
-    await deps.uploads.discard(spooled.path);
+    await steps.giveUp();
     throw err;
   }
   if (objection) return discard(objection);
-  if (spooled.notUtf8) return discard({ code: 'INVALID_FILE', message: notUtf8Message(spooled.notUtf8), field: source.field });
+  if (spooled.notUtf8) return discard({ code: 'INVALID_FILE', message: notUtf8Message(spooled.notUtf8), field: steps.field });
   if (!req.allowDuplicateFile && !req.dryRun) {
-    const earlier = await findSameFile(deps.db, req.tenantId, kind.name, sha256, jobOptionsFor(kind, req));
+    const earlier = await findSameFile(deps.db, req.tenantId, kind.name, spooled.sha256, jobOptionsFor(kind, req));
     if (earlier) {
       return discard({
         code: 'DUPLICATE_FILE',
         message: `This file was already imported as ${kind.name} (job ${jobGlobalId(earlier)}); send allowDuplicateFile: true to import it again`,
-        field: source.field,
+        field: steps.field,
       });
     }
   }
-  const inspection = await deps.uploads.inspect(spooled.path, { filename: decoded.filename, format: decoded.format, kind });
-  if (!inspection.ok) return discard({ code: inspection.code, message: inspection.message, field: source.field });
+  const inspection = await steps.inspect();
+  if (!inspection.ok) return discard({ code: inspection.code, message: inspection.message, field: steps.field });
 
   const missing = refuseMissingOptions(kind, req, inspection.columns);
   if (missing) return discard({ code: 'INVALID_INPUT', message: missing.message, field: ['input', missing.option] });
@@ -303,9 +332,9 @@ async function spoolAndQueue(
     format: inspection.format,
     dryRun: req.dryRun ?? false,
     maxErrors: req.maxErrors,
-    filename,
+    filename: spooled.filename,
     fileSize: spooled.size,
-    fileSha256: sha256,
+    fileSha256: spooled.sha256,
     spoolPath: spooled.path,
     header: inspection.header,
   }, deps.config.maxActiveJobsPerTenant);

@@ -51,4 +51,12 @@ export interface ReadFrom {
    * Without it, records stay valid for as long as they are held.
    */
   reuseBuffers?: boolean;
+  /** For an s3:// location: how a read the store broke off is retried (parse/objectChunks.ts). */
+  store?: StoreReadOptions;
+}
+
+export interface StoreReadOptions {
+  /** How long reads are retried after the first failure of a run of them. */
+  retryForMs: number;
+  onRetry?: (retry: { attempt: number; delayMs: number; error: string }) => void;
 }

@@ -130,9 +130,10 @@ export async function spoolUpload(source: Readable, opts: SpoolOptions): Promise
  * that ended more than `retentionMs` ago (SPOOL_RETENTION_MS; at 0 a runner removes its job's file
  * itself as the job ends, or keeps it as a spare), spares unused for SPARE_IDLE_MS, and files no
  * job refers to that nobody has written to for an hour (with a shared spool folder, another
- * instance may be receiving that upload right now).
+ * instance may be receiving that upload right now). Files in `keep` (those of live staged uploads,
+ * which may wait idle for hours between parts) are left be.
  */
-export async function sweepSpool(db: SqlExecutor, spoolDir: string, retentionMs: number, log: Logger): Promise<number> {
+export async function sweepSpool(db: SqlExecutor, spoolDir: string, retentionMs: number, log: Logger, keep: SpoolKeep = NOTHING_KEPT): Promise<number> {
   let names: string[];
   try { names = await fs.promises.readdir(spoolDir); } catch { return 0; }
   if (names.length === 0) return 0;
@@ -142,7 +143,7 @@ export async function sweepSpool(db: SqlExecutor, spoolDir: string, retentionMs:
   for (const name of names) {
     const file = path.resolve(spoolDir, name);
     const job = jobs.get(file);
-    if (job?.active) continue;
+    if (job?.active || keep.locations.has(file)) continue;
     if (job) {
       if (job.endedMs !== null && Date.now() - job.endedMs < retentionMs) continue;
     } else {
@@ -155,6 +156,10 @@ export async function sweepSpool(db: SqlExecutor, spoolDir: string, retentionMs:
   if (removed) log.info({ removed }, 'removed spool files');
   return removed;
 }
+
+/** What the sweeps must not remove whatever its age: spool locations, and S3 multipart upload ids. */
+export interface SpoolKeep { locations: ReadonlySet<string>; s3UploadIds: ReadonlySet<string> }
+export const NOTHING_KEPT: SpoolKeep = { locations: new Set(), s3UploadIds: new Set() };
 
 export async function removeSpoolFile(file: string, log: Logger): Promise<void> {
   await fs.promises.rm(file, { force: true }).catch((err) => log.warn({ err, file }, 'could not remove spool file'));

@@ -15,7 +15,7 @@ import { UserErrorRef } from './userError.js';
 
 interface ImportPayloadShape { job: Job | null; userErrors: UserError[] }
 
-const ImportPayloadRef = builder.objectRef<ImportPayloadShape>('ImportPayload').implement({
+export const ImportPayloadRef = builder.objectRef<ImportPayloadShape>('ImportPayload').implement({
   description: 'The queued job, or why there is none',
   fields: (t) => ({
     job: t.field({ type: JobRef, nullable: true, resolve: (p) => p.job }),
@@ -23,11 +23,11 @@ const ImportPayloadRef = builder.objectRef<ImportPayloadShape>('ImportPayload').
   }),
 });
 
-const toPayload = (result: ImportResult): ImportPayloadShape =>
+export const toPayload = (result: ImportResult): ImportPayloadShape =>
   result.ok ? { job: result.job, userErrors: [] } : { job: null, userErrors: [{ code: result.code, message: result.message, field: result.field }] };
 
-const ENCODING_HELP = 'The text\'s encoding when it is not UTF-8 (Excel\'s "CSV" on Windows is WINDOWS_1252); UTF-16 with a BOM is recognised without it';
-const SHEET_HELP = 'XLSX: the sheet to import; default: the first';
+export const ENCODING_HELP = 'The text\'s encoding when it is not UTF-8 (Excel\'s "CSV" on Windows is WINDOWS_1252); UTF-16 with a BOM is recognised without it';
+export const SHEET_HELP = 'XLSX: the sheet to import; default: the first';
 
 const UploadImportInput = builder.inputType('UploadImportInput', {
   fields: (t) => ({
@@ -87,7 +87,7 @@ const ImportFromUrlInput = builder.inputType('ImportFromUrlInput', {
  * the client's error (its 4xx, with the parser's message); a spool without room is the server's
  * condition (503, try again later). Neither is an unexpected error.
  */
-async function asRequestErrors<T>(run: () => Promise<T>): Promise<T> {
+export async function asRequestErrors<T>(run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (err) {
@@ -136,7 +136,7 @@ async function receiveFile(upload: Promise<FileUpload> | Upload): Promise<{ stre
 }
 
 /** The options uploadImport and importFromUrl share, whatever brings the file. */
-function fileImportOptions(ctx: AppContext, input: Omit<ImportOptions, 'tenantId'>): ImportOptions {
+export function fileImportOptions(ctx: AppContext, input: Omit<ImportOptions, 'tenantId'>): ImportOptions {
   return {
     tenantId: ctx.tenant.id,
     kind: input.kind,
