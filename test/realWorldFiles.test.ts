@@ -160,7 +160,7 @@ describe('gzip', () => {
     expect(error.message).toContain('MAX_UNCOMPRESSED_SIZE');
     expect(error.message).toContain(String(MAX_UNCOMPRESSED_SIZE));
     // Stopped near the limit, not after inflating the whole gigabyte.
-    expect(Date.now() - started).toBeLessThan(5000);
+    expect(Date.now() - started).toBeLessThan(30_000); // generous: the machine running the tests may be busy
     expect(process.memoryUsage().rss - rssBefore).toBeLessThan(200 << 20);
   });
 
