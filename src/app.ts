@@ -154,7 +154,7 @@ export async function buildApp(config: Config, opts: { log?: Logger } = {}): Pro
     maxSubscriptionsPerTenant: config.maxSubscriptionsPerTenant, maxPendingWebSockets: config.maxPendingWebSockets, maxMessageBytes: config.maxJsonBodyBytes,
     maxWebSocketsPerTenant: config.maxWebSocketsPerTenant,
   });
-  const pool = new RunnerPool(db, bus, log, metrics, { ...config, concurrency: config.workerConcurrency, s3Spool });
+  const pool = new RunnerPool(db, bus, log, metrics, { ...config, concurrency: config.workerConcurrency, sliceMs: config.jobSliceMs, s3Spool });
   let stopInbox = () => {};
   let stopSweeper = () => {};
 

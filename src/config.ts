@@ -35,6 +35,8 @@ export interface Config {
   /** An upload whose client sends nothing for this long is cut off (its connection closed, its tenant's slot freed). */
   uploadIdleTimeoutMs: number;
   workerConcurrency: number;
+  /** How long a job runs before, at a batch boundary, it makes way for another tenant's waiting job (0: never). */
+  jobSliceMs: number;
   batchSize: number;
   leaseMs: number;
   pollIntervalMs: number;
@@ -151,6 +153,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     // A day: time for a 1 GiB file over a slow uplink, with restarts. S3 presigned URLs cap at 7 days.
     stagedUploadTtlMs: int(env, 'STAGED_UPLOAD_TTL_MS', 24 * 60 * 60_000),
     workerConcurrency: int(env, 'WORKER_CONCURRENCY', 2),
+    // Long enough that a hand-back (its commits drained, a parse thread started again at the
+    // checkpoint) costs little of a slice; short enough that a small job waits seconds at most.
+    jobSliceMs: int(env, 'JOB_SLICE_MS', 3000),
     // Each batch is a transaction of its own (COPY, job row, checkpoint, COMMIT), and its costs
     // are paid per batch by Postgres and by the server alike, so larger batches import faster.
     // Memory bounds them: each batch parsed and not yet committed takes a parse slot

@@ -23,6 +23,7 @@ interface GlobalOptions { url: string; key?: string; json?: boolean }
 interface UploadCommandOptions {
   kind: string; collection?: string; locationType?: string; format?: string; encoding?: string; sheet?: string; dryRun?: boolean; maxErrors?: number;
   allowDuplicateFile?: boolean; wait: boolean; staged?: boolean; resume?: boolean; parallel: number;
+  delimiter?: string; map?: string[]; saveMapping?: string;
 }
 
 function clientFrom(command: Command): { client: BulkImportClient; json: boolean } {
@@ -34,9 +35,15 @@ function clientFrom(command: Command): { client: BulkImportClient; json: boolean
 const print = (text: string) => process.stdout.write(`${text}\n`);
 const num = (n: number | null | undefined) => (n == null ? '-' : n.toLocaleString('en-US'));
 
+/** The status as a person reads it: a queued job says how many jobs are ahead of it. */
+export function statusText(job: Pick<JobSnapshot, 'status' | 'queuePosition'>): string {
+  if (job.status !== 'QUEUED' || job.queuePosition == null) return job.status;
+  return job.queuePosition <= 1 ? 'QUEUED, next' : `QUEUED, ${job.queuePosition - 1} ahead`;
+}
+
 function summary(job: JobSnapshot): string {
   return [
-    `job ${job.id}: ${job.status}${job.dryRun ? ' (dry run)' : ''}`,
+    `job ${job.id}: ${statusText(job)}${job.dryRun ? ' (dry run)' : ''}`,
     `  rows: ${num(job.rowsProcessed)} processed, ${num(job.rowsImported)} imported, ${num(job.rowsFailed)} failed, ${num(job.rowsDuplicate)} duplicate`,
     ...(job.rowsCreated + job.rowsUpdated > 0 ? [`  records: ${num(job.rowsCreated)} created, ${num(job.rowsUpdated)} updated`] : []),
     `  time: ${job.elapsedSeconds?.toFixed(1) ?? '-'} s, ${num(job.insertRate)} rows/s`,
@@ -49,6 +56,32 @@ function summary(job: JobSnapshot): string {
 function uploadStateFile(file: string): string {
   const dir = process.env.BULK_IMPORT_STATE_DIR || path.join(os.homedir(), '.bulk-import', 'uploads');
   return path.join(dir, `${createHash('sha256').update(path.resolve(file)).digest('hex').slice(0, 32)}.json`);
+}
+
+type RowError = { line: number; column?: string | null; value?: string | null; message: string };
+
+/** One row error as `errors` and `upload` print it: line, column (value): reason. */
+const errorLine = (e: RowError) => `line ${e.line}${e.column ? `, ${e.column}` : ''}${e.value != null ? ` (${JSON.stringify(e.value)})` : ''}: ${e.message}`;
+
+/** How many of a job's row errors `upload` prints after its summary; `errors` prints them all. */
+const ERRORS_AFTER_SUMMARY = 10;
+
+async function firstErrors(client: BulkImportClient, id: string): Promise<string[]> {
+  const { job } = await client.request(ClientJobErrorsDocument, { id, first: ERRORS_AFTER_SUMMARY });
+  if (!job || job.errors.edges.length === 0) return [];
+  const shown = job.errors.edges.length;
+  const more = job.errors.totalCount > shown ? ` (the first ${shown} of ${num(job.errors.totalCount)})` : '';
+  return [`  row errors${more}:`, ...job.errors.edges.map((e) => `    ${errorLine(e.node)}`)];
+}
+
+/** `--map` values: `Phone=MOBILE PHONE` maps a column, `Notes=` ignores one. */
+function columnMappingOf(pairs: string[] | undefined): { from: string; to: string | null }[] | undefined {
+  return pairs?.map((pair) => {
+    const at = pair.lastIndexOf('=');
+    if (at <= 0) throw new Error(`--map takes FROM=TO (or FROM= to ignore a column); got ${JSON.stringify(pair)}`);
+    const to = pair.slice(at + 1).trim();
+    return { from: pair.slice(0, at).trim(), to: to === '' ? null : to };
+  });
 }
 
 export function exitCodeOf(job: JobSnapshot): number {
@@ -72,6 +105,9 @@ export function registerClientCommands(program: Command): void {
     .option('--dry-run', 'check every row, write nothing')
     .option('--max-errors <n>', 'fail the job once more rows than this have failed', (v) => Number.parseInt(v, 10))
     .option('--allow-duplicate-file', 'import a file even if the same one was imported before')
+    .option('--delimiter <char>', 'CSV: the delimiter, e.g. ";" or tab (default: detected from the header line)')
+    .option('--map <FROM=TO...>', 'CSV: a column of the file and the kind\'s column it is (FROM= ignores it); repeatable')
+    .option('--save-mapping <name>', 'save the --map mapping under this name: later files with the same header use it unasked')
     .option('--no-wait', 'return once the job is queued')
     .option('--staged', `send the file in parts (staged upload) whatever its size; files over ${STAGED_THRESHOLD_BYTES >> 20} MiB always are`)
     .option('--resume', 'continue the staged upload of this file that was interrupted (the CLI stopped or the network failed)')
@@ -96,6 +132,9 @@ export function registerClientCommands(program: Command): void {
         dryRun: opts.dryRun,
         maxErrors: opts.maxErrors,
         allowDuplicateFile: opts.allowDuplicateFile,
+        delimiter: opts.delimiter === 'tab' || opts.delimiter === '\\t' ? '\t' : opts.delimiter,
+        columnMapping: columnMappingOf(opts.map),
+        saveMappingAs: opts.saveMapping,
       };
       const staged = opts.staged || opts.resume || (await fs.promises.stat(file)).size > STAGED_THRESHOLD_BYTES;
       const stateFile = uploadStateFile(file);
@@ -116,25 +155,28 @@ export function registerClientCommands(program: Command): void {
         return;
       }
       if (!opts.wait) {
-        print(json ? JSON.stringify(job, null, 2) : `job ${job.id}: ${job.status}`);
+        print(json ? JSON.stringify(job, null, 2) : `job ${job.id}: ${statusText(job)}`);
         return;
       }
       if (!json) console.error(`job ${job.id} queued; following it (Ctrl-C stops watching, not the job)`);
       const bar = interactive
         ? new SingleBar({ format: 'import   [{bar}] {percentage}% | {rows} rows | {rate} rows/s | {failed} failed | {status}', hideCursor: true })
         : null;
-      bar?.start(100, 0, { rows: 0, rate: 0, failed: 0, status: job.status });
+      bar?.start(100, 0, { rows: 0, rate: 0, failed: 0, status: statusText(job) });
       let lastLine = 0;
+      let lastStatus = '';
       const final = await client.follow(job.id, (snapshot) => {
-        const payload = { rows: num(snapshot.rowsProcessed), rate: num(snapshot.insertRate), failed: num(snapshot.rowsFailed), status: snapshot.status };
+        const payload = { rows: num(snapshot.rowsProcessed), rate: num(snapshot.insertRate), failed: num(snapshot.rowsFailed), status: statusText(snapshot) };
         if (bar) bar.update(Math.floor(snapshot.percentComplete), payload);
-        else if (!json && Date.now() - lastLine > 1000) {
+        else if (!json && (Date.now() - lastLine > 1000 || payload.status !== lastStatus)) {
           lastLine = Date.now();
-          console.error(`${snapshot.status} ${snapshot.percentComplete.toFixed(1)}% ${payload.rows} rows ${payload.rate} rows/s ${payload.failed} failed`);
+          lastStatus = payload.status;
+          console.error(`${payload.status} ${snapshot.percentComplete.toFixed(1)}% ${payload.rows} rows ${payload.rate} rows/s ${payload.failed} failed`);
         }
       });
       bar?.stop();
       print(json ? JSON.stringify(final, null, 2) : summary(final));
+      if (!json && final.rowsFailed > 0) for (const line of await firstErrors(client, final.id)) print(line);
       process.exitCode = exitCodeOf(final);
     });
 
@@ -151,7 +193,7 @@ export function registerClientCommands(program: Command): void {
         filter: { status: opts.status?.map((s) => s.toUpperCase() as JobStatus), kind: opts.kind?.map((k) => k.toUpperCase() as ImportKind) },
       });
       if (json) { print(JSON.stringify(jobs, null, 2)); return; }
-      const rows = jobs.edges.map(({ node: j }) => [j.id, j.kind, j.status, num(j.rowsImported), num(j.rowsFailed), `${j.percentComplete.toFixed(0)}%`, j.filename ?? '', j.createdAt]);
+      const rows = jobs.edges.map(({ node: j }) => [j.id, j.kind, statusText(j), num(j.rowsImported), num(j.rowsFailed), `${j.percentComplete.toFixed(0)}%`, j.filename ?? '', j.createdAt]);
       const header = ['ID', 'KIND', 'STATUS', 'IMPORTED', 'FAILED', 'DONE', 'FILE', 'CREATED'];
       const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
       for (const r of [header, ...rows]) print(r.map((c, i) => String(c).padEnd(widths[i])).join('  ').trimEnd());
@@ -178,7 +220,7 @@ export function registerClientCommands(program: Command): void {
         else console.error('The job has no row errors');
         return;
       }
-      const all: { line: number; column?: string | null; value?: string | null; message: string }[] = [];
+      const all: RowError[] = [];
       let after: string | null | undefined;
       for (;;) {
         const { job } = await client.request(ClientJobErrorsDocument, { id, first: 1000, after });
@@ -188,6 +230,6 @@ export function registerClientCommands(program: Command): void {
         after = job.errors.pageInfo.endCursor;
       }
       if (json) print(JSON.stringify(all, null, 2));
-      else for (const e of all) print(`line ${e.line}${e.column ? `, ${e.column}` : ''}${e.value != null ? ` (${JSON.stringify(e.value)})` : ''}: ${e.message}`);
+      else for (const e of all) print(errorLine(e));
     });
 }

@@ -42,6 +42,11 @@ export const importJobs = pgTable('import_jobs', {
   spoolPath: text('spool_path'),
   /** The CSV header as written in the file, so a resumed reader can start mid-file. */
   header: jsonb('header').$type<string[]>(),
+  /** CSV: the delimiter (given or detected at upload); null is a comma. */
+  delimiter: text('delimiter'),
+  /** CSV: the column mapping applied to the header (kinds/columnMapping.ts), given or saved; and the saved one's name. */
+  columnMapping: jsonb('column_mapping').$type<{ from: string; to: string | null }[]>(),
+  columnMappingName: text('column_mapping_name'),
   bytesProcessed: bigint('bytes_processed', { mode: 'number' }).notNull().default(0),
   rowsTotal: integer('rows_total'),
   rowsProcessed: integer('rows_processed').notNull().default(0),
@@ -65,7 +70,18 @@ export const importJobs = pgTable('import_jobs', {
 }, (t) => [
   index('import_jobs_tenant_seq_idx').on(t.tenantId, t.seq),
   index('import_jobs_claimable_idx').on(t.seq).where(sql`status in ('QUEUED', 'RUNNING')`),
+  // The claim order asks, per queued job, whether its tenant already has a job running.
+  index('import_jobs_running_tenant_idx').on(t.tenantId).where(sql`status = 'RUNNING'`),
 ]);
+
+/**
+ * When each tenant last had a runner (a claim, or a job handed back at the end of its time
+ * slice): claims prefer the tenant served least recently, across every instance (jobs/claimOrder.ts).
+ */
+export const tenantService = pgTable('tenant_service', {
+  tenantId: uuid('tenant_id').primaryKey().references(() => tenants.id),
+  servedAt: timestamp('served_at', { withTimezone: true }).notNull(),
+});
 
 /**
  * A file arriving into the spool (an upload, a download, a batch's records), from before its
@@ -109,6 +125,22 @@ export const stagedUploads = pgTable('staged_uploads', {
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
 }, (t) => [index('staged_uploads_tenant_idx').on(t.tenantId), index('staged_uploads_expires_idx').on(t.expiresAt)]);
+
+/**
+ * A tenant's saved column mappings (intake/columnMappingStore.ts): `mapping` as given, and the
+ * header of the file it was saved with, which a later file's header must match for the mapping
+ * to apply to it unasked.
+ */
+export const columnMappings = pgTable('column_mappings', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  tenantId: uuid('tenant_id').notNull().references(() => tenants.id),
+  name: text('name').notNull(),
+  kind: text('kind').notNull(),
+  mapping: jsonb('mapping').notNull().$type<{ from: string; to: string | null }[]>(),
+  headers: jsonb('headers').notNull().$type<string[]>(),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+}, (t) => [uniqueIndex('column_mappings_tenant_name_key').on(t.tenantId, t.name)]);
 
 export const jobErrors = pgTable('job_errors', {
   id: bigserial('id', { mode: 'number' }).primaryKey(),

@@ -24,10 +24,13 @@ import type { UserError } from './userErrors.js';
 import type { SourceSettings } from './sources/network.js';
 import { describeSource, openSource, parseSource, type OpenedSource, type S3Credentials } from './sources/urlSource.js';
 import { recordLine } from './recordLines.js';
+import type { FileReading, Inspection } from './inspect.js';
 import { decodeArrival } from './fileDecoding.js';
 import type { TextEncoding } from './textDecoding.js';
-import { notUtf8Message, type Utf8Break } from '../spool/utf8Check.js';
-import type { Inspection } from './inspect.js';
+import { notUtf8Message } from '../spool/utf8Check.js';
+import { canonicalMapping, MAX_MAPPING_NAME_LENGTH, refuseMapping, type ColumnMappingEntry } from '../kinds/columnMapping.js';
+import { refuseDelimiter } from '../parse/csvDialect.js';
+import { listColumnMappings, saveColumnMapping } from './columnMappingStore.js';
 
 export type { UserError, UserErrorCode } from './userErrors.js';
 
@@ -50,6 +53,12 @@ export interface ImportOptions {
   dryRun?: boolean | null;
   maxErrors?: number | null;
   allowDuplicateFile?: boolean | null;
+  /** CSV: the delimiter; detected from the header line when absent. */
+  delimiter?: string | null;
+  /** CSV: the kind's column for each of the file's (or null: ignore it); a saved mapping whose headers are the file's when absent. */
+  columnMapping?: readonly ColumnMappingEntry[] | null;
+  /** Saves columnMapping under this name for the tenant, once the job exists. */
+  saveMappingAs?: string | null;
 }
 
 export interface UploadRequest extends ImportOptions {
@@ -191,7 +200,24 @@ export function checkOptions(req: ImportOptions): UserError | null {
     return { code: 'INVALID_INPUT', message: 'maxErrors must be 0 or more', field: ['input', 'maxErrors'] };
   }
   const refused = refuseOptions(kind, req);
-  return refused ? { code: 'INVALID_INPUT', message: refused.message, field: ['input', refused.option] } : null;
+  if (refused) return { code: 'INVALID_INPUT', message: refused.message, field: ['input', refused.option] };
+  return checkCsvOptions(kind, req);
+}
+
+/** The delimiter, the column mapping and the name to save it as. */
+function checkCsvOptions(kind: ImportKind, req: ImportOptions): UserError | null {
+  const delimiterRefused = req.delimiter != null ? refuseDelimiter(req.delimiter) : null;
+  if (delimiterRefused) return { code: 'INVALID_INPUT', message: delimiterRefused, field: ['input', 'delimiter'] };
+  const mappingRefused = req.columnMapping ? refuseMapping(kind, req.columnMapping) : null;
+  if (mappingRefused) return { code: 'INVALID_INPUT', message: mappingRefused, field: ['input', 'columnMapping'] };
+  if (req.saveMappingAs != null) {
+    const name = req.saveMappingAs;
+    if (!req.columnMapping) return { code: 'INVALID_INPUT', message: 'saveMappingAs saves the columnMapping sent with it; send one', field: ['input', 'saveMappingAs'] };
+    if (name.trim() === '' || name !== name.trim() || name.length > MAX_MAPPING_NAME_LENGTH) {
+      return { code: 'INVALID_INPUT', message: `saveMappingAs must be a name of 1 to ${MAX_MAPPING_NAME_LENGTH} characters, without spaces at either end`, field: ['input', 'saveMappingAs'] };
+    }
+  }
+  return null;
 }
 
 /**
@@ -265,25 +291,27 @@ async function spoolAndQueue(
     return { ok: false, code: spooled.code, message: spooled.message, field: source.field };
   }
   const filename = opened.filename;
+  const spooledPath = spooled.path;
   // A decoded file's hash is the one of the bytes sent, so sending the same file again is found.
   const sha256 = decoded.sentSha256?.() ?? spooled.sha256;
-  return queueSpooledFile(deps, req, kind, { ...spooled, sha256, filename }, {
+  return queueSpooledFile(deps, req, kind, { path: spooledPath, size: spooled.size, sha256, filename }, {
     field: source.field,
-    inspect: () => deps.uploads.inspect(spooled.path, { filename: decoded.filename, format: decoded.format, kind }),
-    giveUp: () => deps.uploads.discard(spooled.path),
+    fileError: spooled.notUtf8 ? { code: 'INVALID_FILE', message: notUtf8Message(spooled.notUtf8) } : undefined,
+    inspect: (reading) => deps.uploads.inspect(spooledPath, { filename: decoded.filename, format: decoded.format, kind, ...reading }),
+    giveUp: () => deps.uploads.discard(spooledPath),
   });
 }
 
-/**
- * A whole file in the spool, with what was measured as it arrived: sha256 is the one of the bytes
- * sent; notUtf8, where the spooled file first is not UTF-8 (null: it all is).
- */
-export interface SpooledFile { path: string; size: number; sha256: string; filename: string | null; notUtf8: Utf8Break | null }
+/** A whole file in the spool, with what was measured as it arrived (sha256: of the bytes sent). */
+export interface SpooledFile { path: string; size: number; sha256: string; filename: string | null }
 
 export interface QueueSteps {
   /** The input field that file errors (format, header, duplicate) point at. */
   field: string[];
-  inspect(): Promise<Inspection>;
+  /** What was found wrong with the file as it was spooled (not valid in its encoding); refused after the request's own objection. */
+  fileError?: Omit<UserError, 'field'>;
+  /** Format and header against the kind, read the way the request says (delimiter, column mapping). */
+  inspect(reading: FileReading): Promise<Inspection>;
   /** Called when the file is refused: what becomes of it (an upload's is removed; a staged upload's stays, to be imported again). */
   giveUp(): Promise<void>;
 }
@@ -308,7 +336,7 @@ export async function queueSpooledFile(
     throw err;
   }
   if (objection) return discard(objection);
-  if (spooled.notUtf8) return discard({ code: 'INVALID_FILE', message: notUtf8Message(spooled.notUtf8), field: steps.field });
+  if (steps.fileError) return discard({ ...steps.fileError, field: steps.field });
   if (!req.allowDuplicateFile && !req.dryRun) {
     const earlier = await findSameFile(deps.db, req.tenantId, kind.name, spooled.sha256, jobOptionsFor(kind, req));
     if (earlier) {
@@ -319,8 +347,13 @@ export async function queueSpooledFile(
       });
     }
   }
-  const inspection = await steps.inspect();
-  if (!inspection.ok) return discard({ code: inspection.code, message: inspection.message, field: steps.field });
+  const columnMapping = req.columnMapping ? canonicalMapping(kind, req.columnMapping) : null;
+  // Sent without a mapping, a CSV file may have a saved one: its header says which.
+  const savedMappings = columnMapping || kind.fromRecord ? [] : await listColumnMappings(deps.db, req.tenantId, kind.name);
+  const inspection = await steps.inspect({ delimiter: req.delimiter, columnMapping, savedMappings });
+  if (!inspection.ok) return discard({ code: inspection.code, message: inspection.message, field: inspection.field ?? steps.field });
+  const csv = inspection.csv;
+  const saveAs = req.saveMappingAs && !req.dryRun && csv?.columnMapping ? req.saveMappingAs : null;
 
   const missing = refuseMissingOptions(kind, req, inspection.columns);
   if (missing) return discard({ code: 'INVALID_INPUT', message: missing.message, field: ['input', missing.option] });
@@ -337,10 +370,14 @@ export async function queueSpooledFile(
     fileSha256: spooled.sha256,
     spoolPath: spooled.path,
     header: inspection.header,
+    delimiter: csv && csv.delimiter !== ',' ? csv.delimiter : null,
+    columnMapping: csv?.columnMapping ?? null,
+    columnMappingName: saveAs ?? csv?.columnMappingName ?? null,
   }, deps.config.maxActiveJobsPerTenant);
   if (!job) {
     return discard({ code: 'IMPORT_IN_PROGRESS', message: jobsInProgressMessage(deps.config.maxActiveJobsPerTenant) });
   }
+  if (saveAs) await saveColumnMapping(deps.db, req.tenantId, { name: saveAs, kind: kind.name, mapping: csv!.columnMapping!, headers: inspection.header! });
   deps.metrics.bytesUploaded.inc(spooled.size);
   await deps.bus.publishQueued(job.id);
   return { ok: true, job };

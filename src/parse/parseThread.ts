@@ -75,7 +75,7 @@ async function run(): Promise<void> {
   // An S3 store that breaks off a read is retried here, and the main thread told (it logs it).
   const store = { retryForMs: request.storeRetryMs, onRetry: (retry: StoreRetry) => send({ type: 'storeRetry', ...retry }) };
   const from = { path: request.path, offset: request.offset, line: request.line, batchSize: Math.min(SLICE_ROWS, request.batchSize), store };
-  const slices = request.format === 'CSV' ? readCsv({ ...from, skipHeader: request.offset === 0, decode: false, reuseBuffers: true }) : readNdjson({ ...from, decode: false, reuseBuffers: true });
+  const slices = request.format === 'CSV' ? readCsv({ ...from, skipHeader: request.offset === 0, delimiter: request.delimiter ?? ',', decode: false, reuseBuffers: true }) : readNdjson({ ...from, decode: false, reuseBuffers: true });
   let batch: PreparedBatch | null = null;
 
   const flush = async () => {

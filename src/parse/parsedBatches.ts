@@ -11,6 +11,7 @@
  * its own.
  */
 import type { ImportFormat } from './types.js';
+import type { ColumnMappingEntry } from '../kinds/columnMapping.js';
 import type { CopyEncoding } from './copyData.js';
 import type { PreparedBatch } from './rowPipeline.js';
 import { startThread } from '../threads/startThread.js';
@@ -22,6 +23,9 @@ export interface ParseRequest {
   line: number;
   format: ImportFormat;
   header: string[] | null;
+  /** CSV: the delimiter (a comma when null) and the column mapping applied to the header. */
+  delimiter?: string | null;
+  columnMapping?: ColumnMappingEntry[] | null;
   kind: string;
   tenantId: string;
   jobId: string;

@@ -18,7 +18,7 @@ export interface WriteTarget { kind: ImportKind; format: ImportFormat; copy: Cop
 export function writeTargetFor(db: Database, job: Job, leaseMs: number): WriteTarget {
   const kind = getKind(job.kind);
   const format = spooledFormat(job.format);
-  const columns = copyColumnsFor({ kind, format, header: job.header });
+  const columns = copyColumnsFor({ kind, format, header: job.header, columnMapping: job.columnMapping });
   const binaryTypes = db.driver === 'postgres' ? binaryTypesOf(kind.table, columns) : null;
   const copy: CopyEncoding = binaryTypes ? { format: 'binary', types: binaryTypes } : { format: 'csv' };
   const target: BatchTarget = {

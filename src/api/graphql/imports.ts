@@ -12,6 +12,7 @@ import { builder } from './builder.js';
 import { ImportFormatEnum, ImportKindEnum, LocationTypeEnum, TextEncodingEnum } from './enums.js';
 import { JobRef } from './job.js';
 import { UserErrorRef } from './userError.js';
+import { ColumnMappingInput } from './columnMappings.js';
 
 interface ImportPayloadShape { job: Job | null; userErrors: UserError[] }
 
@@ -41,6 +42,9 @@ const UploadImportInput = builder.inputType('UploadImportInput', {
     dryRun: t.boolean(),
     maxErrors: t.int(),
     allowDuplicateFile: t.boolean(),
+    delimiter: t.string({ description: 'CSV: one character; default: detected from the header line among , ; tab | (a .tsv file: tab)' }),
+    columnMapping: t.field({ type: [ColumnMappingInput], description: "CSV: the kind's column for each of the file's that is named otherwise (to: null ignores one). Default: a saved mapping whose headers are the file's" }),
+    saveMappingAs: t.string({ description: 'Saves columnMapping under this name for later files with the same header (replacing a mapping of that name)' }),
   }),
 });
 
@@ -78,6 +82,9 @@ const ImportFromUrlInput = builder.inputType('ImportFromUrlInput', {
     dryRun: t.boolean(),
     maxErrors: t.int(),
     allowDuplicateFile: t.boolean(),
+    delimiter: t.string({ description: 'CSV: one character; default: detected from the header line among , ; tab | (a .tsv file: tab)' }),
+    columnMapping: t.field({ type: [ColumnMappingInput], description: "CSV: the kind's column for each of the file's that is named otherwise (to: null ignores one). Default: a saved mapping whose headers are the file's" }),
+    saveMappingAs: t.string({ description: 'Saves columnMapping under this name for later files with the same header (replacing a mapping of that name)' }),
   }),
 });
 
@@ -136,7 +143,7 @@ async function receiveFile(upload: Promise<FileUpload> | Upload): Promise<{ stre
 }
 
 /** The options uploadImport and importFromUrl share, whatever brings the file. */
-export function fileImportOptions(ctx: AppContext, input: Omit<ImportOptions, 'tenantId'>): ImportOptions {
+export function fileImportOptions(ctx: AppContext, input: Omit<ImportOptions, 'tenantId' | 'columnMapping'> & { columnMapping?: { from: string; to?: string | null }[] | null }): ImportOptions {
   return {
     tenantId: ctx.tenant.id,
     kind: input.kind,
@@ -148,6 +155,9 @@ export function fileImportOptions(ctx: AppContext, input: Omit<ImportOptions, 't
     dryRun: input.dryRun,
     maxErrors: input.maxErrors,
     allowDuplicateFile: input.allowDuplicateFile,
+    delimiter: input.delimiter,
+    columnMapping: input.columnMapping?.map((m) => ({ from: m.from, to: m.to ?? null })),
+    saveMappingAs: input.saveMappingAs,
   };
 }
 

@@ -2,6 +2,7 @@
 import { GraphQLError } from 'graphql';
 import { resolveCursorConnection } from '@pothos/plugin-relay';
 import { countJobs, distinctValues, getJob, listJobs, type Job } from '../../jobs/jobStore.js';
+import { queuePosition } from '../../jobs/queuePosition.js';
 import { countJobErrors, listJobErrors, type JobError } from '../../jobs/rowErrors.js';
 import { countJobOutcomes, listJobOutcomes, type JobOutcome } from '../../jobs/rowOutcomes.js';
 import { KINDS } from '../../kinds/index.js';
@@ -18,6 +19,7 @@ import { jobIdArgument } from './globalIdArgs.js';
 import { decodeCursor, encodeCursor, pageSize } from './cursors.js';
 import { ImportFormatEnum, ImportKindEnum, JobStatusEnum, LocationTypeEnum } from './enums.js';
 import { UserErrorRef } from './userError.js';
+import { ColumnMappingEntryRef } from './columnMappings.js';
 
 const secondsBetween = (from: Date, to: Date) => (to.getTime() - from.getTime()) / 1000;
 
@@ -88,6 +90,9 @@ export const JobRef = builder.node(builder.objectRef<Job>('Job'), {
     status: t.field({ type: JobStatusEnum, resolve: (j) => j.status as never }),
     dryRun: t.exposeBoolean('dryRun'),
     filename: t.exposeString('filename', { nullable: true }),
+    delimiter: t.string({ nullable: true, description: 'CSV: the delimiter the file is read with (given, or detected from its header line)', resolve: (j) => (j.format === 'CSV' ? (j.delimiter ?? ',') : null) }),
+    columnMapping: t.field({ type: [ColumnMappingEntryRef], nullable: true, description: "CSV: the column mapping applied to the file's header, if any", resolve: (j) => j.columnMapping }),
+    columnMappingName: t.string({ nullable: true, description: 'The saved column mapping the job used: one whose headers matched the file\'s, or the one saveMappingAs saved', resolve: (j) => j.columnMappingName }),
     fileSize: t.float({ nullable: true, resolve: (j) => j.fileSize }),
     bytesProcessed: t.float({ resolve: (j) => j.bytesProcessed }),
     rowsTotal: t.int({ nullable: true, resolve: (j) => j.rowsTotal }),
@@ -113,6 +118,11 @@ export const JobRef = builder.node(builder.objectRef<Job>('Job'), {
         const seconds = secondsBetween(j.startedAt, j.finishedAt ?? new Date());
         return seconds > 0 ? Math.round(j.rowsProcessed / seconds) : null;
       },
+    }),
+    queuePosition: t.int({
+      nullable: true,
+      description: 'While QUEUED: its place in the queue of every tenant\'s jobs, 1 being the next a free runner takes (tenants with nothing running go first, then the tenant served least recently); null otherwise. Pushed over jobProgress as the queue moves',
+      resolve: (j, _args, ctx) => (j.status === JobStatus.QUEUED ? queuePosition(ctx.db, j.id) : null),
     }),
     createdAt: t.field({ type: 'DateTime', resolve: (j) => j.createdAt }),
     startedAt: t.field({ type: 'DateTime', nullable: true, resolve: (j) => j.startedAt }),

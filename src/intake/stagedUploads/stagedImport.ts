@@ -13,6 +13,7 @@ import { checkOptions, importFile, queueSpooledFile, type ImportDeps, type Impor
 import { HEAD_BYTES, inspectHead } from '../inspect.js';
 import type { UserError } from '../userErrors.js';
 import { needsDecoding } from '../fileDecoding.js';
+import { notUtf8Message } from '../../spool/utf8Check.js';
 import type { StagedUploadRow } from './stagedUploadRows.js';
 import type { StagedDeps } from './stagedUploadService.js';
 import { attachJob, deleteStagedUpload, getTenantStagedUpload, markCompleted } from './stagedUploadRows.js';
@@ -52,9 +53,10 @@ export async function importStagedUpload(deps: ImportDeps & StagedDeps, req: Sta
     return refuse({ code: 'INVALID_FILE', message: `The file that arrived has ${found}: a part was damaged on the way. Nothing was imported; create a new staged upload and send the file again`, field: FIELD });
   }
   if (needsDecoding(file.head, { filename: upload.filename, format: req.format, encoding: req.encoding })) return importDecoded(deps, req, upload);
-  const result = await queueSpooledFile(deps, req, kind, { path: upload.location, size: file.size, sha256: file.sha256, filename: upload.filename, notUtf8: file.notUtf8 }, {
+  const result = await queueSpooledFile(deps, req, kind, { path: upload.location, size: file.size, sha256: file.sha256, filename: upload.filename }, {
     field: FIELD,
-    inspect: async () => inspectHead(file.head, { filename: upload.filename, format: req.format, kind }),
+    fileError: file.notUtf8 ? { code: 'INVALID_FILE', message: notUtf8Message(file.notUtf8) } : undefined,
+    inspect: async (reading) => inspectHead(file.head, { filename: upload.filename, format: req.format, kind, ...reading }),
     giveUp: async () => {},
   });
   if (result.ok) await attachJob(deps.db, upload.id, result.job.id);
