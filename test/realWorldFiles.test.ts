@@ -185,10 +185,10 @@ describe('encodings', () => {
     expect(await names('T-1', 'T-2')).toEqual(['Zoë Fernández', 'Jürgen Müller']);
   });
 
-  // Excel's "Unicode Text" is UTF-16 LE with a BOM and tab-separated; the delimiter is another
-  // change's (detection among , ; tab |), so the file here keeps commas.
-  it('a UTF-16 LE "Unicode text" export with its BOM, and the same in UTF-16 BE', async () => {
-    const text = '\uFEFF' + [USERS_HEADER, 'Ana Conceição,9876500003,,SCH-1,teacher,,T-3', '李小龍,9876500004,,SCH-1,other,,T-4'].join('\r\n') + '\r\n';
+  // Excel's "Unicode Text": UTF-16 LE with a BOM, tab-separated (the tab found from the header).
+  it('a UTF-16 LE "Unicode text" export with its BOM, tab-separated, and the same in UTF-16 BE', async () => {
+    const tabbed = (line: string) => line.replace(/,/g, '\t');
+    const text = '\uFEFF' + [USERS_HEADER, 'Ana Conceição,9876500003,,SCH-1,teacher,,T-3', '李小龍,9876500004,,SCH-1,other,,T-4'].map(tabbed).join('\r\n') + '\r\n';
     const le = Buffer.from(text, 'utf16le');
     const { job } = await importFile('USERS', 'Unicode text.txt', le, { format: 'CSV' });
     expect(job).toMatchObject({ status: 'COMPLETED', rowsCreated: 2, rowsFailed: 0 });
