@@ -135,6 +135,12 @@ class SentBytes {
   }
 }
 
+/** Whether a file that starts with `head` is spooled other than as it is (decodeArrival decides the same). */
+export function needsDecoding(head: Buffer, opts: Pick<DecodeOptions, 'filename' | 'format' | 'encoding'>): boolean {
+  return startsWith(head, GZIP) || startsWith(head, ZIP) || startsWith(head, OLE) || opts.format === 'XLSX'
+    || (!opts.format && /\.xlsx$/i.test(opts.filename ?? '')) || textEncoding(head, opts.encoding) !== null;
+}
+
 /** The encoding to decode from, or null for UTF-8 (which passes as it is). */
 function textEncoding(head: Buffer, asked: TextEncoding | null | undefined): Exclude<TextEncoding, 'UTF8'> | null {
   if (asked && asked !== 'UTF8') return asked;

@@ -181,7 +181,7 @@ export async function importFromUrl(deps: ImportDeps, req: UrlImportRequest): Pr
  */
 const PART_HEAD_ALLOWANCE = 64 * 1024;
 
-interface FileSource {
+export interface FileSource {
   /** The input field that file errors (size, format, header) point at. */
   field: string[];
   /** At most how many bytes the file has, if known: it reserves that much room, and picks the spare to write over (spoolSpares.ts). */
@@ -225,7 +225,7 @@ function checkCsvOptions(kind: ImportKind, req: ImportOptions): UserError | null
  * the tenant's limits, the spool's room) comes first and answers at once; only then is the file
  * opened and spooled, into the room reserved for it, which is held until its job exists.
  */
-async function importFile(deps: ImportDeps, req: ImportOptions & Pick<UploadRequest, 'confirmRequest'>, source: FileSource): Promise<ImportResult> {
+export async function importFile(deps: ImportDeps, req: ImportOptions & Pick<UploadRequest, 'confirmRequest'>, source: FileSource): Promise<ImportResult> {
   const refuse = (error: UserError): ImportResult => {
     source.abandon();
     return { ok: false, ...error };
@@ -302,7 +302,7 @@ async function spoolAndQueue(
   });
 }
 
-/** A whole file in the spool, with what was measured as it arrived. */
+/** A whole file in the spool, with what was measured as it arrived (sha256: of the bytes sent). */
 export interface SpooledFile { path: string; size: number; sha256: string; filename: string | null }
 
 export interface QueueSteps {

@@ -28,8 +28,8 @@ export const ImportPayloadRef = builder.objectRef<ImportPayloadShape>('ImportPay
 export const toPayload = (result: ImportResult): ImportPayloadShape =>
   result.ok ? { job: result.job, userErrors: [] } : { job: null, userErrors: [{ code: result.code, message: result.message, field: result.field }] };
 
-const ENCODING_HELP = 'The text\'s encoding when it is not UTF-8 (Excel\'s "CSV" on Windows is WINDOWS_1252); UTF-16 with a BOM is recognised without it';
-const SHEET_HELP = 'XLSX: the sheet to import; default: the first';
+export const ENCODING_HELP = 'The text\'s encoding when it is not UTF-8 (Excel\'s "CSV" on Windows is WINDOWS_1252); UTF-16 with a BOM is recognised without it';
+export const SHEET_HELP = 'XLSX: the sheet to import; default: the first';
 
 const UploadImportInput = builder.inputType('UploadImportInput', {
   fields: (t) => ({

@@ -10,9 +10,9 @@ import type { StagedUploadRow } from '../../intake/stagedUploads/stagedUploadRow
 import type { UserError } from '../../intake/userErrors.js';
 import type { AppContext } from '../context.js';
 import { builder } from './builder.js';
-import { ImportFormatEnum, ImportKindEnum, LocationTypeEnum } from './enums.js';
+import { ImportFormatEnum, ImportKindEnum, LocationTypeEnum, TextEncodingEnum } from './enums.js';
 import { stagedUploadIdArgument } from './globalIdArgs.js';
-import { asRequestErrors, fileImportOptions, ImportPayloadRef, toPayload } from './imports.js';
+import { asRequestErrors, ENCODING_HELP, fileImportOptions, ImportPayloadRef, SHEET_HELP, toPayload } from './imports.js';
 import { UserErrorRef } from './userError.js';
 
 const stagedDeps = (ctx: AppContext): StagedDeps => ({ db: ctx.db, config: ctx.config, staged: ctx.staged, s3Staged: ctx.s3Spool !== null });
@@ -63,6 +63,8 @@ const ImportStagedUploadInput = builder.inputType('ImportStagedUploadInput', {
     collection: t.string({ description: 'COLLECTION only' }),
     locationType: t.field({ type: LocationTypeEnum, description: 'LOCATIONS only' }),
     format: t.field({ type: ImportFormatEnum, description: 'Default: from the file name, then from the content' }),
+    encoding: t.field({ type: TextEncodingEnum, description: ENCODING_HELP }),
+    sheet: t.string({ description: SHEET_HELP }),
     dryRun: t.boolean(),
     maxErrors: t.int(),
     allowDuplicateFile: t.boolean(),

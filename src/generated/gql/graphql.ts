@@ -80,12 +80,16 @@ export type ImportStagedUploadInput = {
   /** COLLECTION only */
   collection?: string | null | undefined;
   dryRun?: boolean | null | undefined;
+  /** The text's encoding when it is not UTF-8 (Excel's "CSV" on Windows is WINDOWS_1252); UTF-16 with a BOM is recognised without it */
+  encoding?: TextEncoding | null | undefined;
   /** Default: from the file name, then from the content */
   format?: ImportFormat | null | undefined;
   kind: ImportKind;
   /** LOCATIONS only */
   locationType?: LocationType | null | undefined;
   maxErrors?: number | null | undefined;
+  /** XLSX: the sheet to import; default: the first */
+  sheet?: string | null | undefined;
   stagedUploadId: string | number;
 };
 

@@ -35,8 +35,9 @@ export function folderStaging(spoolDir: string): StagedStorage {
         const { bytesRead } = await handle.read(buf, 0, buf.length, 0);
         head = buf.subarray(0, bytesRead);
       } finally { await handle.close(); }
-      return { size, sha256: (await hashWhileWritten(row.location).digest(size)).sha256, head };
+      return { size, ...(await hashWhileWritten(row.location).digest(size)), head };
     },
+    open: async (row) => fs.createReadStream(row.location, { highWaterMark: 1 << 20 }),
     discard: (row) => fs.promises.rm(row.location, { force: true }),
   };
 }

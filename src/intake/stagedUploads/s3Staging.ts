@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { Logger } from '../../logger.js';
 import { newObjectLocation, removeObject, type S3Spool } from '../../spool/s3Spool.js';
+import { Utf8Check } from '../../spool/utf8Check.js';
 import { splitObjectLocation } from '../../parse/objectChunks.js';
 import { missingParts, partCount, partLength } from './partPlan.js';
 import type { StagedStorage } from './stagedStorage.js';
@@ -77,6 +78,7 @@ export function s3Staging(spool: S3Spool, log: Logger): StagedStorage {
       const { bucket, key } = splitObjectLocation(row.location);
       const got = await spool.client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
       const hash = createHash('sha256');
+      const utf8 = new Utf8Check();
       const head: Buffer[] = [];
       let size = 0;
       for await (const chunk of got.Body as Readable) {
@@ -84,8 +86,15 @@ export function s3Staging(spool: S3Spool, log: Logger): StagedStorage {
         if (size < headBytes) head.push(bytes.subarray(0, headBytes - size));
         size += bytes.length;
         hash.update(bytes);
+        utf8.feed(bytes);
       }
-      return { size, sha256: hash.digest('hex'), head: Buffer.concat(head) };
+      return { size, sha256: hash.digest('hex'), notUtf8: utf8.finish(), head: Buffer.concat(head) };
+    },
+    async open(row) {
+      const { GetObjectCommand } = await sdk;
+      const { bucket, key } = splitObjectLocation(row.location);
+      const got = await spool.client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      return got.Body as Readable;
     },
     async discard(row) {
       if (!row.completed) {

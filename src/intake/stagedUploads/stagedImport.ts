@@ -9,9 +9,12 @@
 import { jobGlobalId } from '../../jobs/globalIds.js';
 import { KINDS } from '../../kinds/index.js';
 import { tooLargeMessage } from '../../spool/spool.js';
-import { checkOptions, queueSpooledFile, type ImportDeps, type ImportOptions, type ImportResult } from '../importService.js';
+import { checkOptions, importFile, queueSpooledFile, type ImportDeps, type ImportOptions, type ImportResult } from '../importService.js';
 import { HEAD_BYTES, inspectHead } from '../inspect.js';
 import type { UserError } from '../userErrors.js';
+import { needsDecoding } from '../fileDecoding.js';
+import { notUtf8Message } from '../../spool/utf8Check.js';
+import type { StagedUploadRow } from './stagedUploadRows.js';
 import type { StagedDeps } from './stagedUploadService.js';
 import { attachJob, claimForImport, deleteStagedUpload, getTenantStagedUpload, markCompleted, releaseImportClaim, type StagedUploadRow } from './stagedUploadRows.js';
 
@@ -62,11 +65,32 @@ async function importClaimed(deps: ImportDeps & StagedDeps, req: StagedImportReq
     const found = file.size !== upload.fileSize ? `${file.size} bytes, not the ${upload.fileSize} declared` : `SHA-256 ${file.sha256}, not the ${declared} declared`;
     return refuse({ code: 'INVALID_FILE', message: `The file that arrived has ${found}: a part was damaged on the way. Nothing was imported; create a new staged upload and send the file again`, field: FIELD });
   }
+  if (needsDecoding(file.head, { filename: upload.filename, format: req.format, encoding: req.encoding })) return importDecoded(deps, req, upload);
   const result = await queueSpooledFile(deps, req, kind, { path: upload.location, size: file.size, sha256: file.sha256, filename: upload.filename }, {
     field: FIELD,
+    fileError: file.notUtf8 ? { code: 'INVALID_FILE', message: notUtf8Message(file.notUtf8) } : undefined,
     inspect: async (reading) => inspectHead(file.head, { filename: upload.filename, format: req.format, kind, ...reading }),
     giveUp: async () => {},
   });
   if (result.ok) await attachJob(deps.db, upload.id, result.job.id);
+  return result;
+}
+
+/**
+ * A staged file that is gzipped, XLSX or not UTF-8 is read once more, decoded into a new spool
+ * file as an upload's would be (importService's importFile: its limits, MAX_UNCOMPRESSED_SIZE, the
+ * hash of the bytes sent), and the job reads that one; the staged file then goes. Refused, the
+ * staged upload stays as it is, to be imported again.
+ */
+async function importDecoded(deps: ImportDeps & StagedDeps, req: StagedImportRequest, upload: StagedUploadRow): Promise<ImportResult> {
+  const result = await importFile(deps, req, {
+    field: FIELD,
+    declaredBytes: null,
+    open: async () => ({ ok: true, stream: await deps.staged.open(upload), filename: upload.filename }),
+    abandon: () => {},
+  });
+  if (!result.ok) return result;
+  await attachJob(deps.db, upload.id, result.job.id);
+  await deps.staged.discard(upload);
   return result;
 }

@@ -4,7 +4,9 @@
  * parts of a multipart upload from presigned URLs (s3Staging.ts). Either way the whole file ends
  * at `location`, the spool location a job reads.
  */
+import type { Readable } from 'node:stream';
 import type { StagedUploadRow } from './stagedUploadRows.js';
+import type { Utf8Break } from '../../spool/utf8Check.js';
 
 export interface StagedStorage {
   /** Makes room for a new upload's file. */
@@ -16,7 +18,9 @@ export interface StagedStorage {
   /** Puts the parts together into `location`; answers the parts still missing (or of the wrong size), none when done. */
   assemble(row: StagedUploadRow): Promise<number[]>;
   /** The whole file's size, SHA-256 and first `headBytes` bytes. */
-  read(row: StagedUploadRow, headBytes: number): Promise<{ size: number; sha256: string; head: Buffer }>;
+  read(row: StagedUploadRow, headBytes: number): Promise<{ size: number; sha256: string; notUtf8: Utf8Break | null; head: Buffer }>;
+  /** The whole file, to read once (when it must be decoded into a new spool file: intake/fileDecoding.ts). */
+  open(row: StagedUploadRow): Promise<Readable>;
   /** Removes what was sent (the upload expired, or its file was refused for good). */
   discard(row: StagedUploadRow): Promise<void>;
 }
