@@ -7,3 +7,4 @@ export declare const CANCEL_MUTATION: string;
 export declare const JOB_QUERY: string;
 export declare const JOB_PROGRESS_SUBSCRIPTION: string;
 export declare const CHECK_KEY_QUERY: string;
+export declare const KIND_COLUMNS_QUERY: string;

@@ -37,3 +37,4 @@ export const CANCEL_MUTATION = `mutation ConsoleCancel($id: ID!) {
 export const JOB_QUERY = `query ConsoleJob($id: ID!) { job(id: $id) { ${JOB_FIELDS} } }`;
 export const JOB_PROGRESS_SUBSCRIPTION = `subscription ConsoleJobProgress($id: ID!) { jobProgress(id: $id) { ${JOB_FIELDS} } }`;
 export const CHECK_KEY_QUERY = 'query ConsoleCheckKey { jobs(first: 1) { totalCount } }';
+export const KIND_COLUMNS_QUERY = 'query ConsoleKindColumns($kind: ImportKind!) { kindColumns(kind: $kind) { name required } }';
