@@ -26,6 +26,9 @@
  *          --server-log FILE (the server's output, at LOG_LEVEL or info: its completion logs
  *          tell parseWaitMs from commitMs)
  *          --pglite  --pglite-rows N (100,000)  --seed N (1)  --timeout-min N (30, per import)
+ *          --spool folder|s3 (folder): with s3, the server spools into an S3 store (SPOOL_URL=s3://...):
+ *          the one in S3_ENDPOINT and S3_BUCKET when set, else a local radosgw the run starts
+ *          (scripts/radosgw.sh) and stops
  * Needs DATABASE_URL: the Postgres server the run creates its database on. BENCH_SERVER_NODE_ARGS
  * adds node options to the server's command line (e.g. "--cpu-prof --cpu-prof-dir=prof" for
  * a CPU profile of each of its threads, written as it exits).
@@ -37,7 +40,10 @@ import { parseArgs } from 'node:util';
 import {
   createApiKey, followJob, jobUuid, startJobsPoller, uploadFile, type FollowResult, type PollerResult, type UploadResult,
 } from './client.js';
-import { checkpoint, connect, copyIntoTwin, countEventsOfJob, createBenchDatabase, serverVersion, type Sql } from './database.js';
+import {
+  checkpoint, connect, copyIntoTwin, countEventsOfJob, createBenchDatabase, serverDatabaseEnv, serverVersion, sessionUrlOf, type Sql,
+} from './database.js';
+import { startRadosgw } from './radosgw.js';
 import { generateEvents } from './generate.js';
 import { judge, machine, percentile, render, type BenchReport, type ImportFigures, type PgliteFigures } from './report.js';
 import { cpuBetween, cpuSnapshot, type CpuFigures } from './cpuUsage.js';
@@ -55,7 +61,7 @@ function count(name: string, raw: string): number {
 }
 
 const USAGE = `usage: DATABASE_URL=postgres://... npm run bench -- [--rows N] [--rounds N] [--warmup N] [--out FILE] [--skip-ndjson] [--server-log FILE]
-                                        [--pglite] [--pglite-rows N] [--seed N] [--timeout-min N]`;
+                                        [--pglite] [--pglite-rows N] [--seed N] [--timeout-min N] [--spool folder|s3]`;
 
 function options() {
   const { values } = parseArgs({
@@ -70,6 +76,7 @@ function options() {
       'pglite-rows': { type: 'string', default: '100000' },
       seed: { type: 'string', default: '1' },
       'timeout-min': { type: 'string', default: '30' },
+      spool: { type: 'string', default: 'folder' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -88,10 +95,16 @@ function options() {
     pgliteRows: count('pglite-rows', values['pglite-rows']!),
     seed: count('seed', values.seed!),
     timeoutMs: count('timeout-min', values['timeout-min']!) * 60_000,
+    spool: spoolKind(values.spool!),
   };
 }
 
 type Options = ReturnType<typeof options>;
+
+function spoolKind(raw: string): 'folder' | 's3' {
+  if (raw === 'folder' || raw === 's3') return raw;
+  throw new Error(`--spool must be folder or s3, got "${raw}"`);
+}
 
 /**
  * Cleanup steps, run last-in first-out at the end, on error, and on Ctrl-C. Whoever calls `run`
@@ -325,7 +338,13 @@ async function main(): Promise<number> {
     log(`database ${db.name}`);
     const dataDir = path.join(workDir, 'data');
     await fs.mkdir(dataDir);
-    const env = serverEnv({ DATABASE_URL: db.url, DATA_DIR: dataDir, ...(opts.serverLog ? { LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' } : {}) });
+    let spoolEnv: Record<string, string> = {};
+    if (opts.spool === 's3') {
+      const store = await startRadosgw(workDir, cleanup);
+      log(`S3 spool: s3://${store.bucket}/bench at ${store.endpoint}`);
+      spoolEnv = { ...store.env, SPOOL_URL: `s3://${store.bucket}/bench` };
+    }
+    const env = serverEnv({ ...serverDatabaseEnv(db), DATA_DIR: dataDir, ...spoolEnv, ...(opts.serverLog ? { LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' } : {}) });
 
     log('building and starting the server (node dist/main.js)');
     await buildServer();
@@ -335,7 +354,7 @@ async function main(): Promise<number> {
     // What the server holds before any import (code, pools): the imports' peaks include it.
     const serverIdleRssMb = await server.rss.currentMb();
 
-    const pg = connect(db.url);
+    const pg = connect(sessionUrlOf(db));
     sql = pg;
     const postgresVersion = await serverVersion(pg);
 
@@ -400,7 +419,11 @@ async function main(): Promise<number> {
       machine: machine(),
       node: process.version,
       postgres: postgresVersion,
-      serverEnv: Object.fromEntries(SERVER_KNOBS.filter((k) => process.env[k]).map((k) => [k, process.env[k]!])),
+      serverEnv: {
+        ...Object.fromEntries(SERVER_KNOBS.filter((k) => process.env[k]).map((k) => [k, process.env[k]!])),
+        ...(opts.spool === 's3' ? { SPOOL_URL: spoolEnv.SPOOL_URL } : {}),
+        ...(db.directUrl ? { DATABASE_DIRECT_URL: '(set: DATABASE_URL through a pooler)' } : {}),
+      },
       date: new Date().toISOString(),
     };
     console.log(render(report));

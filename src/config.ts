@@ -23,14 +23,20 @@ export interface Config {
   /** How many completed uploads' files the spool keeps for later uploads to write over (spool/spoolSpares.ts). */
   spoolSpareFiles: number;
   maxFileSize: number;
+  /** What a gzipped, XLSX or non-UTF-8 file may grow to, decompressed or converted to UTF-8, as spooled (intake/fileDecoding.ts). */
+  maxUncompressedSize: number;
   /** The spool's total: its files plus what arriving uploads may still write; past it uploads get a 503 (spool/spoolReservations.ts). */
   spoolMaxBytes: number;
   maxActiveJobsPerTenant: number;
   /** A tenant's files arriving into the spool at once (uploads, downloads), across instances. */
   maxConcurrentUploadsPerTenant: number;
+  /** How long a staged upload (createStagedUpload) and its part URLs stay valid; past it the sweep removes what was sent. */
+  stagedUploadTtlMs: number;
   /** An upload whose client sends nothing for this long is cut off (its connection closed, its tenant's slot freed). */
   uploadIdleTimeoutMs: number;
   workerConcurrency: number;
+  /** How long a job runs before, at a batch boundary, it makes way for another tenant's waiting job (0: never). */
+  jobSliceMs: number;
   batchSize: number;
   leaseMs: number;
   pollIntervalMs: number;
@@ -138,12 +144,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     spoolRetentionMs: int(env, 'SPOOL_RETENTION_MS', 0),
     spoolSpareFiles: int(env, 'SPOOL_SPARE_FILES', 2),
     maxFileSize,
+    maxUncompressedSize: int(env, 'MAX_UNCOMPRESSED_SIZE', 4 * maxFileSize),
     // Room for eight files of the largest size, queued or arriving.
     spoolMaxBytes: int(env, 'SPOOL_MAX_BYTES', 8 * maxFileSize),
     maxActiveJobsPerTenant: int(env, 'MAX_ACTIVE_JOBS_PER_TENANT', 1),
     maxConcurrentUploadsPerTenant: int(env, 'MAX_CONCURRENT_UPLOADS_PER_TENANT', 1),
     uploadIdleTimeoutMs: int(env, 'UPLOAD_IDLE_TIMEOUT_MS', 60_000),
+    // A day: time for a 1 GiB file over a slow uplink, with restarts. S3 presigned URLs cap at 7 days.
+    stagedUploadTtlMs: int(env, 'STAGED_UPLOAD_TTL_MS', 24 * 60 * 60_000),
     workerConcurrency: int(env, 'WORKER_CONCURRENCY', 2),
+    // Long enough that a hand-back (its commits drained, a parse thread started again at the
+    // checkpoint) costs little of a slice; short enough that a small job waits seconds at most.
+    jobSliceMs: int(env, 'JOB_SLICE_MS', 3000),
     // Each batch is a transaction of its own (COPY, job row, checkpoint, COMMIT), and its costs
     // are paid per batch by Postgres and by the server alike, so larger batches import faster.
     // Memory bounds them: each batch parsed and not yet committed takes a parse slot

@@ -4,17 +4,27 @@
  * scripts. Exit codes: 0 success; 1 the job failed, was cancelled, or had failed rows; 2 the
  * upload was refused (user errors) or the command could not run.
  */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
-import { BulkImportClient, type JobSnapshot } from '../client/bulkImportClient.js';
+import { BulkImportClient, STAGED_THRESHOLD_BYTES, type JobSnapshot } from '../client/bulkImportClient.js';
 import {
   ClientJobDocument, ClientJobErrorsDocument, ClientJobsDocument,
-  type ImportFormat, type ImportKind, type JobStatus, type LocationType,
+  type ImportFormat, type ImportKind, type TextEncoding, type JobStatus, type LocationType,
 } from '../generated/gql/graphql.js';
 import { commandLine } from './commandName.js';
 
 interface GlobalOptions { url: string; key?: string; json?: boolean }
+
+interface UploadCommandOptions {
+  kind: string; collection?: string; locationType?: string; format?: string; encoding?: string; sheet?: string; dryRun?: boolean; maxErrors?: number;
+  allowDuplicateFile?: boolean; wait: boolean; staged?: boolean; resume?: boolean; parallel: number;
+  delimiter?: string; map?: string[]; saveMapping?: string;
+}
 
 function clientFrom(command: Command): { client: BulkImportClient; json: boolean } {
   const opts = command.optsWithGlobals<GlobalOptions>();
@@ -25,15 +35,27 @@ function clientFrom(command: Command): { client: BulkImportClient; json: boolean
 const print = (text: string) => process.stdout.write(`${text}\n`);
 const num = (n: number | null | undefined) => (n == null ? '-' : n.toLocaleString('en-US'));
 
+/** The status as a person reads it: a queued job says how many jobs are ahead of it. */
+export function statusText(job: Pick<JobSnapshot, 'status' | 'queuePosition'>): string {
+  if (job.status !== 'QUEUED' || job.queuePosition == null) return job.status;
+  return job.queuePosition <= 1 ? 'QUEUED, next' : `QUEUED, ${job.queuePosition - 1} ahead`;
+}
+
 function summary(job: JobSnapshot): string {
   return [
-    `job ${job.id}: ${job.status}${job.dryRun ? ' (dry run)' : ''}`,
+    `job ${job.id}: ${statusText(job)}${job.dryRun ? ' (dry run)' : ''}`,
     `  rows: ${num(job.rowsProcessed)} processed, ${num(job.rowsImported)} imported, ${num(job.rowsFailed)} failed, ${num(job.rowsDuplicate)} duplicate`,
     ...(job.rowsCreated + job.rowsUpdated > 0 ? [`  records: ${num(job.rowsCreated)} created, ${num(job.rowsUpdated)} updated`] : []),
     `  time: ${job.elapsedSeconds?.toFixed(1) ?? '-'} s, ${num(job.insertRate)} rows/s`,
     ...(job.failureReason ? [`  reason: ${job.failureReason}`] : []),
     ...(job.rowsFailed > 0 ? [`  see the failed rows: ${commandLine('errors', job.id)}`] : []),
   ].join('\n');
+}
+
+/** Where the CLI remembers a staged upload of `file` under way, to continue it with --resume. */
+function uploadStateFile(file: string): string {
+  const dir = process.env.BULK_IMPORT_STATE_DIR || path.join(os.homedir(), '.bulk-import', 'uploads');
+  return path.join(dir, `${createHash('sha256').update(path.resolve(file)).digest('hex').slice(0, 32)}.json`);
 }
 
 type RowError = { line: number; column?: string | null; value?: string | null; message: string };
@@ -77,7 +99,9 @@ export function registerClientCommands(program: Command): void {
     .requiredOption('--kind <kind>', 'EVENTS, USER_EVENTS, USERS, ORGANISATIONS, LOCATIONS or COLLECTION')
     .option('--collection <name>', 'COLLECTION only')
     .option('--location-type <type>', 'LOCATIONS only: STATE, DISTRICT, BLOCK or CLUSTER')
-    .option('--format <format>', 'CSV or NDJSON (default: from the file name, then the content)')
+    .option('--format <format>', 'CSV, NDJSON or XLSX (default: from the file name, then the content)')
+    .option('--encoding <encoding>', 'UTF8, UTF16LE, UTF16BE, WINDOWS_1252 or ISO_8859_1 (default: UTF-8, or UTF-16 by its BOM)')
+    .option('--sheet <name>', 'XLSX: the sheet to import (default: the first)')
     .option('--dry-run', 'check every row, write nothing')
     .option('--max-errors <n>', 'fail the job once more rows than this have failed', (v) => Number.parseInt(v, 10))
     .option('--allow-duplicate-file', 'import a file even if the same one was imported before')
@@ -85,31 +109,45 @@ export function registerClientCommands(program: Command): void {
     .option('--map <FROM=TO...>', 'CSV: a column of the file and the kind\'s column it is (FROM= ignores it); repeatable')
     .option('--save-mapping <name>', 'save the --map mapping under this name: later files with the same header use it unasked')
     .option('--no-wait', 'return once the job is queued')
-    .action(async (file: string, opts: {
-      kind: string; collection?: string; locationType?: string; format?: string; dryRun?: boolean; maxErrors?: number; allowDuplicateFile?: boolean;
-      delimiter?: string; map?: string[]; saveMapping?: string; wait: boolean;
-    }, command: Command) => {
+    .option('--staged', `send the file in parts (staged upload) whatever its size; files over ${STAGED_THRESHOLD_BYTES >> 20} MiB always are`)
+    .option('--resume', 'continue the staged upload of this file that was interrupted (the CLI stopped or the network failed)')
+    .option('--parallel <n>', 'staged upload: parts in flight at once', (v) => Number.parseInt(v, 10), 4)
+    .action(async (file: string, opts: UploadCommandOptions, command: Command) => {
       const { client, json } = clientFrom(command);
       const interactive = process.stderr.isTTY && !json;
       const uploadBar = interactive ? new SingleBar({ format: 'upload   [{bar}] {percentage}% {value}/{total} bytes', hideCursor: true }) : null;
       let started = false;
-      const { job, userErrors } = await client.upload(file, {
+      const onSent = (sent: number, total: number) => {
+        if (!uploadBar) return;
+        if (!started) { uploadBar.start(total, 0); started = true; }
+        uploadBar.update(sent);
+      };
+      const options = {
         kind: opts.kind.toUpperCase() as ImportKind,
         collection: opts.collection,
         locationType: opts.locationType?.toUpperCase() as LocationType | undefined,
         format: opts.format?.toUpperCase() as ImportFormat | undefined,
+        encoding: opts.encoding?.toUpperCase().replace(/-/g, '_') as TextEncoding | undefined,
+        sheet: opts.sheet,
         dryRun: opts.dryRun,
         maxErrors: opts.maxErrors,
         allowDuplicateFile: opts.allowDuplicateFile,
         delimiter: opts.delimiter === 'tab' || opts.delimiter === '\\t' ? '\t' : opts.delimiter,
         columnMapping: columnMappingOf(opts.map),
         saveMappingAs: opts.saveMapping,
-      }, (sent, total) => {
-        if (!uploadBar) return;
-        if (!started) { uploadBar.start(total, 0); started = true; }
-        uploadBar.update(sent);
-      });
+      };
+      const staged = opts.staged || opts.resume || (await fs.promises.stat(file)).size > STAGED_THRESHOLD_BYTES;
+      const stateFile = uploadStateFile(file);
+      let partsSent = 0;
+      const { job, userErrors } = staged
+        ? await client.uploadStaged(file, options, { stateFile, resume: opts.resume, parallel: opts.parallel, onSent, onPart: () => { partsSent++; } })
+          .catch((err: Error) => {
+            uploadBar?.stop();
+            throw new Error(`${err.message}\nWhat arrived is kept: run the same command with --resume to send the rest`);
+          })
+        : await client.upload(file, options, onSent);
       uploadBar?.stop();
+      if (staged && !json) console.error(`sent ${partsSent} part(s) as a staged upload`);
       if (!job) {
         if (json) print(JSON.stringify({ userErrors }, null, 2));
         else for (const e of userErrors) console.error(`${e.code}: ${e.message}`);
@@ -117,21 +155,23 @@ export function registerClientCommands(program: Command): void {
         return;
       }
       if (!opts.wait) {
-        print(json ? JSON.stringify(job, null, 2) : `job ${job.id}: ${job.status}`);
+        print(json ? JSON.stringify(job, null, 2) : `job ${job.id}: ${statusText(job)}`);
         return;
       }
       if (!json) console.error(`job ${job.id} queued; following it (Ctrl-C stops watching, not the job)`);
       const bar = interactive
         ? new SingleBar({ format: 'import   [{bar}] {percentage}% | {rows} rows | {rate} rows/s | {failed} failed | {status}', hideCursor: true })
         : null;
-      bar?.start(100, 0, { rows: 0, rate: 0, failed: 0, status: job.status });
+      bar?.start(100, 0, { rows: 0, rate: 0, failed: 0, status: statusText(job) });
       let lastLine = 0;
+      let lastStatus = '';
       const final = await client.follow(job.id, (snapshot) => {
-        const payload = { rows: num(snapshot.rowsProcessed), rate: num(snapshot.insertRate), failed: num(snapshot.rowsFailed), status: snapshot.status };
+        const payload = { rows: num(snapshot.rowsProcessed), rate: num(snapshot.insertRate), failed: num(snapshot.rowsFailed), status: statusText(snapshot) };
         if (bar) bar.update(Math.floor(snapshot.percentComplete), payload);
-        else if (!json && Date.now() - lastLine > 1000) {
+        else if (!json && (Date.now() - lastLine > 1000 || payload.status !== lastStatus)) {
           lastLine = Date.now();
-          console.error(`${snapshot.status} ${snapshot.percentComplete.toFixed(1)}% ${payload.rows} rows ${payload.rate} rows/s ${payload.failed} failed`);
+          lastStatus = payload.status;
+          console.error(`${payload.status} ${snapshot.percentComplete.toFixed(1)}% ${payload.rows} rows ${payload.rate} rows/s ${payload.failed} failed`);
         }
       });
       bar?.stop();
@@ -153,7 +193,7 @@ export function registerClientCommands(program: Command): void {
         filter: { status: opts.status?.map((s) => s.toUpperCase() as JobStatus), kind: opts.kind?.map((k) => k.toUpperCase() as ImportKind) },
       });
       if (json) { print(JSON.stringify(jobs, null, 2)); return; }
-      const rows = jobs.edges.map(({ node: j }) => [j.id, j.kind, j.status, num(j.rowsImported), num(j.rowsFailed), `${j.percentComplete.toFixed(0)}%`, j.filename ?? '', j.createdAt]);
+      const rows = jobs.edges.map(({ node: j }) => [j.id, j.kind, statusText(j), num(j.rowsImported), num(j.rowsFailed), `${j.percentComplete.toFixed(0)}%`, j.filename ?? '', j.createdAt]);
       const header = ['ID', 'KIND', 'STATUS', 'IMPORTED', 'FAILED', 'DONE', 'FILE', 'CREATED'];
       const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
       for (const r of [header, ...rows]) print(r.map((c, i) => String(c).padEnd(widths[i])).join('  ').trimEnd());

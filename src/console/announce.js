@@ -1,6 +1,6 @@
 /** Announcements for screen readers: one polite live region, never faster than the eye. */
 import { $ } from './dom.js';
-import { fmtInt, fmtPercent } from './format.js';
+import { fmtInt, fmtPercent, queuePlace } from './format.js';
 
 let announceTimer = 0;
 export function announce(text) {
@@ -30,7 +30,7 @@ export function progressAnnouncer(name) {
 
 function statusSentence(job) {
   switch (job.status) {
-    case 'QUEUED': return 'queued, waiting to start.';
+    case 'QUEUED': return queuePlace(job) ? `queued, ${queuePlace(job)}.` : 'queued, waiting to start.';
     case 'RUNNING': return `running, ${fmtPercent(job.percentComplete)} done.`;
     case 'COMPLETED': return `completed${job.dryRun ? ' (dry run)' : ''}: ${fmtInt(job.rowsImported)} rows imported, ${fmtInt(job.rowsFailed)} failed.`;
     case 'FAILED': return `failed. ${job.failureReason ?? ''}`.trim();

@@ -62,8 +62,17 @@ export const STATUS_LABELS = {
 
 export const kindLabel = (job) => (job.kind === 'COLLECTION' && job.collection ? `Collection ${job.collection}` : KIND_LABELS[job.kind] ?? job.kind);
 
-export function statusBadge(status) {
-  return h('span', { class: `badge badge-${status.toLowerCase()}` }, STATUS_LABELS[status] ?? status);
+/** How many jobs are ahead of a queued one: "2 ahead", "next"; null when it is not queued or its place is unknown. */
+export function queuePlace(job) {
+  if (job.status !== 'QUEUED' || job.queuePosition == null) return null;
+  return job.queuePosition <= 1 ? 'next' : `${fmtInt(job.queuePosition - 1)} ahead`;
+}
+
+/** The job's status as a badge; a queued job's says its place: "Queued, 2 ahead". */
+export function statusBadge(job) {
+  const place = queuePlace(job);
+  const label = STATUS_LABELS[job.status] ?? job.status;
+  return h('span', { class: `badge badge-${job.status.toLowerCase()}` }, place ? `${label}, ${place}` : label);
 }
 
 export const jobName = (job) => job.filename || `${kindLabel(job)} job`;

@@ -6,7 +6,7 @@
 export const JOB_FIELDS = `
   id kind collection format status dryRun filename fileSize bytesProcessed
   rowsTotal rowsProcessed rowsImported rowsCreated rowsUpdated rowsDuplicate rowsFailed
-  percentComplete insertRate createdAt startedAt finishedAt elapsedSeconds failureReason errorReportUrl`;
+  percentComplete insertRate queuePosition createdAt startedAt finishedAt elapsedSeconds failureReason errorReportUrl`;
 
 export const JOBS_QUERY = `query ConsoleJobs($first: Int, $after: String, $last: Int, $before: String, $filter: JobFilter) {
   jobs(first: $first, after: $after, last: $last, before: $before, filter: $filter) {

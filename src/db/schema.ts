@@ -70,7 +70,18 @@ export const importJobs = pgTable('import_jobs', {
 }, (t) => [
   index('import_jobs_tenant_seq_idx').on(t.tenantId, t.seq),
   index('import_jobs_claimable_idx').on(t.seq).where(sql`status in ('QUEUED', 'RUNNING')`),
+  // The claim order asks, per queued job, whether its tenant already has a job running.
+  index('import_jobs_running_tenant_idx').on(t.tenantId).where(sql`status = 'RUNNING'`),
 ]);
+
+/**
+ * When each tenant last had a runner (a claim, or a job handed back at the end of its time
+ * slice): claims prefer the tenant served least recently, across every instance (jobs/claimOrder.ts).
+ */
+export const tenantService = pgTable('tenant_service', {
+  tenantId: uuid('tenant_id').primaryKey().references(() => tenants.id),
+  servedAt: timestamp('served_at', { withTimezone: true }).notNull(),
+});
 
 /**
  * A file arriving into the spool (an upload, a download, a batch's records), from before its
@@ -87,6 +98,33 @@ export const uploadReservations = pgTable('upload_reservations', {
   bytes: bigint('bytes', { mode: 'number' }).notNull(),
   expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
 }, (t) => [index('upload_reservations_tenant_idx').on(t.tenantId)]);
+
+/**
+ * A file the client sends in parts, straight to storage (createStagedUpload), until it is imported
+ * or expires. `location` is where the whole file will be (a spool file or s3://bucket/key): a
+ * folder spool writes each part at its offset in that file; an S3 spool has a multipart upload
+ * (`s3UploadId`) that completes into that object. `receivedParts` counts a folder spool's parts
+ * only once their last byte is written; an S3 spool asks the store (ListParts).
+ */
+export const stagedUploads = pgTable('staged_uploads', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  tenantId: uuid('tenant_id').notNull().references(() => tenants.id),
+  filename: text('filename').notNull(),
+  fileSize: bigint('file_size', { mode: 'number' }).notNull(),
+  partSize: bigint('part_size', { mode: 'number' }).notNull(),
+  /** What the client declared; checked against the file before it is imported. */
+  sha256: text('sha256'),
+  location: text('location').notNull(),
+  s3UploadId: text('s3_upload_id'),
+  /** The HMAC key of this upload's part URLs on the service's own endpoint; never leaves the database. */
+  signingKey: text('signing_key').notNull(),
+  receivedParts: integer('received_parts').array().notNull().default(sql`'{}'::integer[]`),
+  /** The S3 multipart upload was completed into `location` (a first importStagedUpload got that far). */
+  completed: boolean('completed').notNull().default(false),
+  jobId: uuid('job_id'),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+}, (t) => [index('staged_uploads_tenant_idx').on(t.tenantId), index('staged_uploads_expires_idx').on(t.expiresAt)]);
 
 /**
  * A tenant's saved column mappings (intake/columnMappingStore.ts): `mapping` as given, and the
@@ -233,5 +271,5 @@ export const jobOutcomes = pgTable('job_outcomes', {
   recordId: uuid('record_id').notNull(),
 }, (t) => [primaryKey({ columns: [t.jobId, t.line] })]);
 
-export const schema = { tenants, apiKeys, importJobs, uploadReservations, jobErrors, events, userEvents, collectionRecords, locations, organisations, users, jobOutcomes };
+export const schema = { tenants, apiKeys, importJobs, uploadReservations, stagedUploads, jobErrors, events, userEvents, collectionRecords, locations, organisations, users, jobOutcomes };
 export type JobRow = typeof importJobs.$inferSelect;

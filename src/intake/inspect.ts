@@ -6,7 +6,7 @@ import fs from 'node:fs/promises';
 import { checkHeader } from '../kinds/columns.js';
 import { headersMatch, mapHeader, refuseMappingForHeader, type ColumnMappingEntry } from '../kinds/columnMapping.js';
 import type { ImportKind } from '../kinds/types.js';
-import type { ImportFormat } from '../parse/types.js';
+import type { FileFormat, ImportFormat } from '../parse/types.js';
 import { csvDelimiter } from '../parse/csvDialect.js';
 import { splitRecord } from '../parse/csvReader.js';
 import { MAX_NDJSON_LINE_BYTES } from '../parse/ndjsonReader.js';
@@ -14,16 +14,20 @@ import { MAX_NDJSON_LINE_BYTES } from '../parse/ndjsonReader.js';
 /** A tenant's saved mapping, as inspection weighs it for a file sent without one. */
 export interface SavedMappingCandidate { name: string; mapping: ColumnMappingEntry[]; headers: string[] }
 
-interface InspectOptions {
-  filename?: string | null;
-  format?: ImportFormat | null;
-  kind: ImportKind;
+/** What the request says about reading a CSV file. */
+export interface FileReading {
   /** CSV: the delimiter given with the import (checked already); detected when absent. */
   delimiter?: string | null;
   /** CSV: the mapping given with the import (checked against the kind already). */
   columnMapping?: readonly ColumnMappingEntry[] | null;
   /** CSV sent without a mapping: the tenant's saved mappings for the kind, newest first; the first whose headers are the file's applies. */
   savedMappings?: readonly SavedMappingCandidate[];
+}
+
+interface InspectOptions extends FileReading {
+  filename?: string | null;
+  format?: FileFormat | null;
+  kind: ImportKind;
 }
 
 export const HEAD_BYTES = MAX_NDJSON_LINE_BYTES + 2;
@@ -36,7 +40,7 @@ export type Inspection =
    * header: a CSV's header as written, kept with the job; columns: the kind's names for the CSV
    * header's columns (mapped) or the first NDJSON record's keys; csv: how the CSV is read.
    */
-  | { ok: true; format: ImportFormat; header: string[] | null; columns: string[]; csv: CsvReading | null }
+  | { ok: true; format: FileFormat; header: string[] | null; columns: string[]; csv: CsvReading | null }
   | { ok: false; code: 'INVALID_FILE' | 'SCHEMA_MISMATCH' | 'INVALID_INPUT'; message: string; field?: string[] };
 
 function formatFromName(filename: string | null | undefined): ImportFormat | null {
@@ -62,9 +66,6 @@ export async function inspectFile(path: string, opts: InspectOptions): Promise<I
 /** The same from the file's first HEAD_BYTES bytes (all of it when shorter), as an S3 spool keeps them. */
 export function inspectHead(bytes: Buffer, opts: InspectOptions): Inspection {
   bytes = bytes.subarray(0, HEAD_BYTES);
-  if ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff)) {
-    return { ok: false, code: 'INVALID_FILE', message: 'The file is UTF-16; save it as UTF-8 and upload it again' };
-  }
   const head = bytes.toString('utf8').replace(/^\ufeff/, '');
   const wholeFile = bytes.length < HEAD_BYTES;
   const firstChar = /\S/.exec(head)?.[0];
@@ -76,7 +77,9 @@ export function inspectHead(bytes: Buffer, opts: InspectOptions): Inspection {
   if (format === 'CSV') return inspectCsv(head, wholeFile, opts);
   if (opts.delimiter) return { ok: false, code: 'INVALID_INPUT', message: 'delimiter is for CSV files; this one is NDJSON', field: ['input', 'delimiter'] };
   if (opts.columnMapping) return { ok: false, code: 'INVALID_INPUT', message: 'columnMapping is for CSV files; NDJSON fields are matched by name', field: ['input', 'columnMapping'] };
-  return inspectNdjson(head, opts.kind);
+  const inspection = inspectNdjson(head, opts.kind);
+  // An XLSX workbook is spooled as NDJSON (intake/xlsxRows.ts); the job says what was sent.
+  return inspection.ok ? { ...inspection, format } : inspection;
 }
 
 function inspectCsv(head: string, wholeFile: boolean, opts: InspectOptions): Inspection {

@@ -160,6 +160,17 @@ export async function findSameFile(db: SqlExecutor, tenantId: string, kind: stri
   return row?.id ?? null;
 }
 
+/** The tenant's latest job, of any kind, that imported (or is importing) a file with this SHA-256. */
+export async function findSameFileAnyKind(db: SqlExecutor, tenantId: string, sha256: string): Promise<{ id: string; kind: string } | null> {
+  const [row] = await db.query<{ id: string; kind: string }>(
+    `select id, kind from import_jobs
+     where tenant_id = $1 and file_sha256 = $2 and not dry_run and status = any($3)
+     order by seq desc limit 1`,
+    [tenantId, sha256, [...ACTIVE_STATUSES, JobStatus.COMPLETED]],
+  );
+  return row ?? null;
+}
+
 /** How many jobs, across all tenants and instances, are in each active state (the bulk_import_jobs gauge). */
 export async function countActiveJobsByStatus(db: SqlExecutor): Promise<Map<JobStatus, number>> {
   const rows = await db.query<{ status: JobStatus; n: number }>(

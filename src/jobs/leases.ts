@@ -5,6 +5,7 @@
  */
 import type { Database, Transaction } from '../db/database.js';
 import { JobStatus } from './states.js';
+import { CLAIM_ORDER, markServed, TENANT_NOT_RUNNING } from './claimOrder.js';
 
 export interface Fence { jobId: string; attempt: number }
 
@@ -12,17 +13,26 @@ export class LeaseLostError extends Error {
   constructor(jobId: string) { super(`lease on job ${jobId} was lost to another runner`); }
 }
 
-/** Claims the oldest queued job, or a running one whose lease has expired (its runner died). */
-export async function claimJob(db: Database, owner: string, leaseMs: number): Promise<Fence | null> {
+/**
+ * Claims the next job in the claim order (claimOrder.ts): a queued one, or a running one whose
+ * lease has expired (its runner died). With `yieldingTenant`, only a queued job of another tenant
+ * that has no job running: what a runner whose time slice is up hands its job over to.
+ */
+export async function claimJob(db: Database, owner: string, leaseMs: number, opts: { yieldingTenant?: string } = {}): Promise<Fence | null> {
+  const candidates = opts.yieldingTenant
+    ? `j.status = 'QUEUED' and j.tenant_id <> $3 and ${TENANT_NOT_RUNNING}`
+    : `j.status = 'QUEUED' or (j.status = 'RUNNING' and j.lease_expires_at < now())`;
   const [row] = await db.query<{ id: string; attempt: number }>(
-    `update import_jobs set status = 'RUNNING', lease_owner = $1, attempt = attempt + 1,
-       lease_expires_at = now() + $2 * interval '1 millisecond', started_at = coalesce(started_at, now())
-     where id = (
-       select id from import_jobs
-       where status = 'QUEUED' or (status = 'RUNNING' and lease_expires_at < now())
-       order by seq for update skip locked limit 1)
-     returning id, attempt`,
-    [owner, leaseMs],
+    `with claimed as (
+       update import_jobs set status = 'RUNNING', lease_owner = $1, attempt = attempt + 1,
+         lease_expires_at = now() + $2 * interval '1 millisecond', started_at = coalesce(started_at, now())
+       where id = (
+         select j.id from import_jobs j where ${candidates}
+         order by ${CLAIM_ORDER} for update of j skip locked limit 1)
+       returning id, attempt, tenant_id),
+     ${markServed('claimed')}
+     select id, attempt from claimed`,
+    opts.yieldingTenant ? [owner, leaseMs, opts.yieldingTenant] : [owner, leaseMs],
   );
   return row ? { jobId: row.id, attempt: row.attempt } : null;
 }
@@ -90,4 +100,20 @@ export async function releaseLease(db: Database, fence: Fence): Promise<void> {
      where id = $1 and attempt = $2 and status = 'RUNNING'`,
     [fence.jobId, fence.attempt],
   );
+}
+
+/**
+ * Puts the job back in the queue at its checkpoint (its time slice is up and another tenant
+ * waits), its tenant marked served; false when the fence no longer holds.
+ */
+export async function requeueJob(db: Database, fence: Fence): Promise<boolean> {
+  const rows = await db.query(
+    `with requeued as (
+       update import_jobs set status = 'QUEUED', lease_owner = null, lease_expires_at = null
+       where id = $1 and attempt = $2 and status = 'RUNNING' returning tenant_id),
+     ${markServed('requeued')}
+     select 1 from requeued`,
+    [fence.jobId, fence.attempt],
+  );
+  return rows.length > 0;
 }

@@ -5,6 +5,7 @@
  *                        |  \--fatal error / maxErrors--> FAILED
  *                        |  \--cancelJob--> CANCELLED      (QUEUED can be cancelled too)
  *                        \--lease expires (crash)--> claimed again, resumes at its checkpoint
+ *                        \--time slice up, another tenant waits--> QUEUED, resumes at its checkpoint
  *
  * QUEUED and RUNNING are active: they count against MAX_ACTIVE_JOBS_PER_TENANT. The terminal
  * states never change again.

@@ -67,7 +67,7 @@ export async function* readCsv(from: CsvFrom & { decode?: boolean }): AsyncGener
   const reuse = from.reuseBuffers
     ? (buffer: ArrayBufferLike) => buffer !== data.buffer && !records.some((r) => r.data?.buffer === buffer)
     : undefined;
-  const chunks = await openChunks({ path: from.path, offset: from.offset, chunkBytes, signal: from.signal, reuse });
+  const chunks = await openChunks({ path: from.path, offset: from.offset, chunkBytes, signal: from.signal, reuse, store: from.store });
   const joins = reuse ? new ReusedBuffers(chunkBytes + JOIN_SPARE_BYTES, JOINS_KEPT, reuse) : null;
   /** The unread tail and the next chunk in one buffer: with `reuse`, one of a few kept for it. */
   const join = (tail: Buffer, chunk: Buffer): Buffer => {

@@ -9,6 +9,8 @@ import type { Database } from '../db/database.js';
 
 const CHANNEL = 'job_progress';
 const QUEUE_CHANNEL = 'job_queued';
+/** A job left the queue (claimed, cancelled): the jobs behind it moved up. */
+const QUEUE_MOVED_CHANNEL = 'job_queue_moved';
 
 export class ProgressBus {
   private readonly local = new EventEmitter();
@@ -20,7 +22,8 @@ export class ProgressBus {
 
   async start(): Promise<void> {
     this.unlisten.push(await this.db.listen(CHANNEL, (jobId) => this.local.emit(`job:${jobId}`)));
-    this.unlisten.push(await this.db.listen(QUEUE_CHANNEL, () => this.local.emit('queued')));
+    this.unlisten.push(await this.db.listen(QUEUE_CHANNEL, () => { this.local.emit('queued'); this.local.emit('queue'); }));
+    this.unlisten.push(await this.db.listen(QUEUE_MOVED_CHANNEL, () => this.local.emit('queue')));
   }
 
   async stop(): Promise<void> {
@@ -35,22 +38,32 @@ export class ProgressBus {
     return this.db.notify(QUEUE_CHANNEL, jobId);
   }
 
+  publishQueueMoved(jobId: string): Promise<void> {
+    return this.db.notify(QUEUE_MOVED_CHANNEL, jobId);
+  }
+
   onQueued(listener: () => void): () => void {
     this.local.on('queued', listener);
     return () => this.local.off('queued', listener);
   }
 
-  /** Resolves at the job's next progress notice or after `timeoutMs`, whichever comes first. */
-  nextChange(jobId: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+  /**
+   * Resolves at the job's next progress notice or after `timeoutMs`, whichever comes first; with
+   * `queue` (the job is queued), also when the queue changes: a job joined it (it may go ahead:
+   * claims are by tenant, jobs/claimOrder.ts) or left it.
+   */
+  nextChange(jobId: string, timeoutMs: number, signal?: AbortSignal, opts: { queue?: boolean } = {}): Promise<void> {
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
         this.local.off(`job:${jobId}`, done);
+        this.local.off('queue', done);
         signal?.removeEventListener('abort', done);
         resolve();
       };
       const timer = setTimeout(done, timeoutMs);
       this.local.once(`job:${jobId}`, done);
+      if (opts.queue) this.local.once('queue', done);
       signal?.addEventListener('abort', done, { once: true });
     });
   }

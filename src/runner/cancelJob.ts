@@ -17,5 +17,7 @@ export async function cancelJob(deps: CancelDeps, tenantId: string, jobId: strin
   if (!job) return null;
   if (job.status === JobStatus.CANCELLED && job.spoolPath) await releaseJobUpload(job.spoolPath, deps.release, deps.log);
   await deps.bus.publishProgress(job.id);
+  // A queued job left the queue: the jobs behind it moved up.
+  if (job.status === JobStatus.CANCELLED) await deps.bus.publishQueueMoved(job.id);
   return job;
 }

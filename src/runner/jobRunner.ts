@@ -7,7 +7,7 @@
 import type { Database } from '../db/database.js';
 import { retryTransient } from '../db/transientErrors.js';
 import { getJobById, jobOptionsOf } from '../jobs/jobStore.js';
-import { finishJob, LeaseLostError, releaseLease, type Fence } from '../jobs/leases.js';
+import { finishJob, LeaseLostError, releaseLease, requeueJob, type Fence } from '../jobs/leases.js';
 import { JobStatus } from '../jobs/states.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../ops/metrics.js';
@@ -19,6 +19,7 @@ import { commitBatch } from './commitBatch.js';
 import { CommitWindow } from './commitWindow.js';
 import { keepLease } from './leaseHeartbeat.js';
 import { progressNotifier } from './progressNotifier.js';
+import { TimeSlice } from './timeSlice.js';
 import { writeTargetFor } from './writeTarget.js';
 
 export interface RunnerDeps {
@@ -35,9 +36,19 @@ export interface RunnerDeps {
   spoolSpareFiles: number;
   /** Set at shutdown: the runner stops after the batch in hand and gives the job back. */
   stopping: () => boolean;
+  /** JOB_SLICE_MS: how long a job runs before it makes way for another tenant's waiting job (0: never). */
+  sliceMs: number;
+  /** A counter that moves at every job_queued notice (runner/timeSlice.ts). */
+  queueChanges: () => number;
+  /**
+   * Claims, for this runner's next run, a queued job of another tenant that has none running;
+   * false when there is none. Claiming before handing back means that of several runners whose
+   * slices are up, only one makes way for each waiting tenant.
+   */
+  claimWaiting: (tenantId: string) => Promise<boolean>;
 }
 
-export type RunResult = 'finished' | 'handed-back' | 'lease-lost';
+export type RunResult = 'finished' | 'handed-back' | 'yielded' | 'lease-lost';
 
 /** Batch transactions a job has under way at once against Postgres (docs/performance.md has the measurements). */
 const COMMITS_IN_FLIGHT = 2;
@@ -51,6 +62,7 @@ export async function runJob(deps: RunnerDeps, fence: Fence): Promise<RunResult>
   const commits = new CommitWindow(db.driver === 'postgres' ? COMMITS_IN_FLIGHT : 1);
   const lease = keepLease(db, fence, deps.leaseMs, () => commits.oldestUnsettledSince(), log);
   const notify = progressNotifier(deps.bus, job.id, deps.progressIntervalMs, log);
+  const slice = new TimeSlice(deps.sliceMs, deps.queueChanges);
 
   log.info({ from: job.checkpointOffset, attempt: fence.attempt }, job.checkpointOffset > 0 ? 'job resumed' : 'job started');
   notify(true);
@@ -59,7 +71,9 @@ export async function runJob(deps: RunnerDeps, fence: Fence): Promise<RunResult>
     delimiter: job.delimiter, columnMapping: job.columnMapping,
     kind: kind.name, tenantId: job.tenantId, jobId: job.id, batchSize: deps.batchSize,
     jobValues: jobOptionsOf(job), copy,
-  });
+    // An S3 store away is waited for as long as the database would be (see the commits below).
+    storeRetryMs: deps.leaseMs * 4,
+  }, ({ attempt, delayMs, error }) => log.warn({ attempt, delayMs, error }, 'spool store unavailable; retrying the read'));
   // Where the time goes, for the completion log: waiting on the parse thread vs on commits.
   const timing = { parseWaitMs: 0, commitMs: 0 };
 
@@ -102,6 +116,7 @@ export async function runJob(deps: RunnerDeps, fence: Fence): Promise<RunResult>
       if (!commits.full) continue;
       if (!(await settleOldest())) return await stopped();
       if (deps.stopping()) return await handBack();
+      if (slice.shouldAsk() && await deps.claimWaiting(job.tenantId)) return await makeWay();
     }
     while (commits.size) if (!(await settleOldest())) return await stopped();
     const finished = await retryTransient(() => finishJob(db, fence, JobStatus.COMPLETED, null), { giveUpAfterMs: deps.leaseMs * 4 });
@@ -141,6 +156,21 @@ export async function runJob(deps: RunnerDeps, fence: Fence): Promise<RunResult>
     log.info('job handed back at shutdown');
     notify(true);
     return 'handed-back';
+  }
+
+  /**
+   * Time slice up and another tenant waits (already claimed for this runner): the commits under
+   * way finish, then the job goes back to the queue at its checkpoint, and is resumed from there
+   * as any job is (the checkpoint rules: nothing lost, nothing repeated).
+   */
+  async function makeWay(): Promise<RunResult> {
+    while (commits.size) if (!(await settleOldest())) return stopped();
+    if (!(await requeueJob(db, fence))) throw new LeaseLostError(fence.jobId);
+    log.info('job handed back: its time slice is up and another tenant waits');
+    notify(true);
+    // Wakes idle runners anywhere in the fleet: the job goes on as soon as one is free.
+    await deps.bus.publishQueued(fence.jobId).catch((err) => log.warn({ err }, 'queue notice failed'));
+    return 'yielded';
   }
 }
 

@@ -7,7 +7,7 @@ import type { S3Spool } from '../spool/s3Spool.js';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Database } from '../db/database.js';
-import { claimJob } from '../jobs/leases.js';
+import { claimJob, releaseLease, type Fence } from '../jobs/leases.js';
 import type { ProgressBus } from '../progress/progressBus.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../ops/metrics.js';
@@ -24,6 +24,8 @@ export interface PoolOptions {
   spoolRetentionMs: number;
   s3Spool: S3Spool | null;
   spoolSpareFiles: number;
+  /** JOB_SLICE_MS (runner/timeSlice.ts). */
+  sliceMs: number;
 }
 
 export class RunnerPool {
@@ -31,6 +33,8 @@ export class RunnerPool {
   private readonly runners: Promise<void>[] = [];
   private readonly wakers = new Set<() => void>();
   private unsubscribe: (() => void) | null = null;
+  /** Moves at every job_queued notice: running jobs whose slice is up then look for a waiting tenant. */
+  private queueChanges = 0;
   readonly owner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
 
   constructor(
@@ -42,7 +46,7 @@ export class RunnerPool {
   ) {}
 
   start(): void {
-    this.unsubscribe = this.bus.onQueued(() => this.wakeAll());
+    this.unsubscribe = this.bus.onQueued(() => { this.queueChanges++; this.wakeAll(); });
     for (let i = 0; i < this.opts.concurrency; i++) this.runners.push(this.loop(i));
   }
 
@@ -66,18 +70,40 @@ export class RunnerPool {
     });
   }
 
+  /** A job left the queue: the queued jobs' subscribers read their position again. */
+  private queueMoved(jobId: string): void {
+    this.bus.publishQueueMoved(jobId).catch((err) => this.log.warn({ err }, 'queue notice failed'));
+  }
+
   private async recordDuration(jobId: string, seconds: number): Promise<void> {
     const job = await getJobById(this.db, jobId).catch(() => null);
     if (job && isTerminal(job.status)) this.metrics.jobDuration.observe({ kind: job.kind, status: job.status }, seconds);
   }
 
   private async loop(index: number): Promise<void> {
-    const deps: RunnerDeps = { db: this.db, bus: this.bus, log: this.log, metrics: this.metrics, ...this.opts, stopping: () => this.stopping };
     const owner = `${this.owner}/${index}`;
+    // A job claimed by a run that made way for it (its time slice was up): this runner's next.
+    let next: Fence | null = null;
+    const deps: RunnerDeps = {
+      db: this.db, bus: this.bus, log: this.log, metrics: this.metrics, ...this.opts, stopping: () => this.stopping,
+      queueChanges: () => this.queueChanges,
+      claimWaiting: async (tenantId) => {
+        next = await claimJob(this.db, owner, this.opts.leaseMs, { yieldingTenant: tenantId }).catch((err) => {
+          this.log.warn({ err }, 'looking for a waiting tenant failed; the job goes on');
+          return null;
+        });
+        if (next) this.queueMoved(next.jobId);
+        return next !== null;
+      },
+    };
     while (!this.stopping) {
-      let fence;
+      let fence: Fence | null = next;
+      next = null;
       try {
-        fence = await claimJob(this.db, owner, this.opts.leaseMs);
+        if (!fence) {
+          fence = await claimJob(this.db, owner, this.opts.leaseMs);
+          if (fence) this.queueMoved(fence.jobId);
+        }
       } catch (err) {
         this.log.error({ err }, 'claiming a job failed; retrying');
         await this.idle(this.opts.pollIntervalMs);
@@ -93,5 +119,8 @@ export class RunnerPool {
       }
       await this.recordDuration(fence.jobId, (performance.now() - started) / 1000);
     }
+    // Claimed by the last run as it made way, then shutdown came: another runner resumes it.
+    const unstarted = next as Fence | null;
+    if (unstarted) await releaseLease(this.db, unstarted).catch((err) => this.log.warn({ err, jobId: unstarted.jobId }, 'could not give back a claimed job'));
   }
 }

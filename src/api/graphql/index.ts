@@ -6,5 +6,6 @@ import './userError.js';
 import './columnMappings.js';
 import './job.js';
 import './imports.js';
+import './stagedUploads.js';
 
 export const schema = builder.toSchema({ sortSchema: true });

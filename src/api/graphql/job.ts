@@ -2,6 +2,7 @@
 import { GraphQLError } from 'graphql';
 import { resolveCursorConnection } from '@pothos/plugin-relay';
 import { countJobs, distinctValues, getJob, listJobs, type Job } from '../../jobs/jobStore.js';
+import { queuePosition } from '../../jobs/queuePosition.js';
 import { countJobErrors, listJobErrors, type JobError } from '../../jobs/rowErrors.js';
 import { countJobOutcomes, listJobOutcomes, type JobOutcome } from '../../jobs/rowOutcomes.js';
 import { KINDS } from '../../kinds/index.js';
@@ -117,6 +118,11 @@ export const JobRef = builder.node(builder.objectRef<Job>('Job'), {
         const seconds = secondsBetween(j.startedAt, j.finishedAt ?? new Date());
         return seconds > 0 ? Math.round(j.rowsProcessed / seconds) : null;
       },
+    }),
+    queuePosition: t.int({
+      nullable: true,
+      description: 'While QUEUED: its place in the queue of every tenant\'s jobs, 1 being the next a free runner takes (tenants with nothing running go first, then the tenant served least recently); null otherwise. Pushed over jobProgress as the queue moves',
+      resolve: (j, _args, ctx) => (j.status === JobStatus.QUEUED ? queuePosition(ctx.db, j.id) : null),
     }),
     createdAt: t.field({ type: 'DateTime', resolve: (j) => j.createdAt }),
     startedAt: t.field({ type: 'DateTime', nullable: true, resolve: (j) => j.startedAt }),

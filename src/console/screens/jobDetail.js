@@ -68,7 +68,7 @@ function renderJob(job, first) {
   $('job-title').textContent = name;
   const when = job.startedAt ? `started ${fmtDateTime(job.startedAt)}` : `created ${fmtDateTime(job.createdAt)}`;
   $('job-sub').textContent = `${kindLabel(job)} · ${job.format}${job.dryRun ? ' · dry run' : ''} · ${when}`;
-  $('job-status').replaceChildren(statusBadge(job.status));
+  $('job-status').replaceChildren(statusBadge(job));
   $('cancel-job').hidden = TERMINAL.has(job.status);
 
   showJobBar($('job-bar'), job);

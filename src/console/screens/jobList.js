@@ -138,7 +138,7 @@ function jobRow(job) {
     cells.kind, cells.status, cells.progress, cells.rows, cells.imported, cells.failed, cells.created);
   const update = (j) => {
     cells.kind.textContent = kindLabel(j);
-    cells.status.replaceChildren(statusBadge(j.status));
+    cells.status.replaceChildren(statusBadge(j));
     showJobBar(bar, j);
     percent.textContent = j.status === 'QUEUED' ? '–' : fmtPercent(j.percentComplete);
     cells.rows.textContent = fmtProcessed(j, ' / ');

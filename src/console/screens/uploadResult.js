@@ -60,7 +60,7 @@ export function showUploaded(job) {
   followUploadedJob(job, (j) => {
     title.textContent = uploadedTitle(j);
     showJobBar(bar, j);
-    status.replaceChildren(statusBadge(j.status), ' ', shortProgress(j));
+    status.replaceChildren(statusBadge(j), ' ', shortProgress(j));
   });
 }
 
