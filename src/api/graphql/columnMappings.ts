@@ -13,6 +13,15 @@ export const ColumnMappingInput = builder.inputType('ColumnMappingInput', {
   }),
 });
 
+type InputFields = Parameters<Parameters<typeof builder.inputType>[1]['fields']>[0];
+
+/** How a CSV file is read: the fields every file import's input has (uploadImport, importFromUrl, importStagedUpload). */
+export const csvReadingFields = (t: InputFields) => ({
+  delimiter: t.string({ description: 'CSV: one character; default: detected from the header line among , ; tab | (a .tsv file: tab)' }),
+  columnMapping: t.field({ type: [ColumnMappingInput], description: "CSV: the kind's column for each of the file's that is named otherwise (to: null ignores one). Default: a saved mapping whose headers are the file's" }),
+  saveMappingAs: t.string({ description: 'Saves columnMapping under this name for later files with the same header (replacing a mapping of that name)' }),
+});
+
 export const ColumnMappingEntryRef = builder.objectRef<ColumnMappingEntry>('ColumnMappingEntry').implement({
   description: "One of a file's columns and the kind's column it is; to is null for a column that is ignored",
   fields: (t) => ({

@@ -10,6 +10,7 @@ import type { StagedUploadRow } from '../../intake/stagedUploads/stagedUploadRow
 import type { UserError } from '../../intake/userErrors.js';
 import type { AppContext } from '../context.js';
 import { builder } from './builder.js';
+import { csvReadingFields } from './columnMappings.js';
 import { ImportFormatEnum, ImportKindEnum, LocationTypeEnum } from './enums.js';
 import { stagedUploadIdArgument } from './globalIdArgs.js';
 import { asRequestErrors, fileImportOptions, ImportPayloadRef, toPayload } from './imports.js';
@@ -66,6 +67,7 @@ const ImportStagedUploadInput = builder.inputType('ImportStagedUploadInput', {
     dryRun: t.boolean(),
     maxErrors: t.int(),
     allowDuplicateFile: t.boolean(),
+    ...csvReadingFields(t),
   }),
 });
 
