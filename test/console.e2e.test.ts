@@ -11,7 +11,7 @@ import path from 'node:path';
 import { buildSchema, parse, validate } from 'graphql';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { JobReportDocument, UploadImportDocument } from '../src/generated/gql/graphql.js';
+import { ColumnMappingsDocument, JobReportDocument, UploadImportDocument } from '../src/generated/gql/graphql.js';
 import * as consoleQueries from '../src/console/queries.js';
 import { launchChromium, requireChromium } from './support/browser.js';
 import type { GraphQLTestClient } from './support/client.js';
@@ -290,6 +290,37 @@ describe.skipIf(!haveChromium)('import console in a browser', () => {
     await page.getByLabel('Status').selectOption('FAILED');
     await page.getByText('No jobs with this status.').waitFor();
   });
+
+  it('maps the columns of an upload refused for its header, saves the mapping, and a later file with that header imports as it is', async () => {
+    const staff = (name: string) => fs.readFile(new URL(`files/${name}`, import.meta.url));
+    await page.locator('input[type=file]').setInputFiles({ name: 'staff-export-2024.csv', mimeType: 'text/csv', buffer: await staff('staff-export-2024.csv') });
+    await page.getByLabel('Kind of data').selectOption('USERS');
+    await page.getByRole('button', { name: 'Upload and import' }).click();
+    const result = page.locator('#upload-result');
+    await result.getByText("Check the file's columns").waitFor();
+    expect(await result.innerText()).toContain('Phone: did you mean MOBILE PHONE?');
+    await result.getByText("Map the file's columns to USERS").waitFor();
+    await shot('08-map-columns');
+
+    // Sending no choice at all is said before anything is sent.
+    await page.getByRole('button', { name: 'Import with these columns' }).click();
+    await result.getByText('Choose a column (or "Ignore")').waitFor();
+    for (const [from, to] of [['Full Name', 'NAME'], ['Phone', 'MOBILE PHONE'], ['E-mail address', 'EMAIL'], ['Staff No', 'External ID'], ['Designation', 'USER_TYPE']]) {
+      await result.getByLabel(from, { exact: true }).selectOption(to);
+    }
+    await result.getByLabel('Notes', { exact: true }).selectOption({ label: 'Ignore this column' });
+    await result.getByLabel('Save this mapping as (optional)').fill('Staff export');
+    await page.getByRole('button', { name: 'Import with these columns' }).click();
+    await result.getByText('staff-export-2024.csv has been imported.').waitFor({ timeout: 60_000 });
+    const saved = await client.data(ColumnMappingsDocument, { kind: 'USERS' });
+    expect(saved.columnMappings.map((m) => [m.name, m.mapping.length])).toEqual([['Staff export', 6]]);
+
+    await page.locator('input[type=file]').setInputFiles({ name: 'staff-export-2025.csv', mimeType: 'text/csv', buffer: await staff('staff-export-2025.csv') });
+    await page.getByLabel('Kind of data').selectOption('USERS');
+    await page.getByRole('button', { name: 'Upload and import' }).click();
+    await result.getByText('staff-export-2025.csv has been imported.').waitFor({ timeout: 60_000 });
+    await shot('09-mapped-by-saved-mapping');
+  }, 180_000);
 
   it('logged no errors and broke no CSP rule', () => {
     expect(pageProblems).toEqual([]);

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { text } from 'node:stream/consumers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKey } from '../src/auth/apiKeys.js';
-import { ImportFromUrlDocument, type ImportFromUrlInput } from '../src/generated/gql/graphql.js';
+import { ImportFromUrlDocument, JobReadingDocument, type ImportFromUrlInput } from '../src/generated/gql/graphql.js';
 import { isPrivateAddress, type SourceSettings } from '../src/intake/sources/network.js';
 import { openSource, parseSource } from '../src/intake/sources/urlSource.js';
 import { GraphQLTestClient } from './support/client.js';
@@ -57,6 +57,7 @@ function fileServer(req: http.IncomingMessage, res: http.ServerResponse): void {
     case '/exports/presigned.csv': csv(PRESIGNED_EVENTS); return;
     case '/exports/bad-header.csv': csv(eventsCsv([eventRow(1)], ['event_type', 'inserted_at', 'favourite_colour'])); return;
     case '/exports/too-large.csv': csv(TOO_LARGE); return;
+    case '/exports/staff.txt': csv('Full Name|Phone|Staff No\nAsha Kumari|9845012345|KA-T-0001\n'); return;
     case '/redirect': res.writeHead(302, { location: '/exports/other.csv' }).end(); return;
     case '/loop': res.writeHead(302, { location: '/loop' }).end(); return;
     case '/to-http': res.writeHead(301, { location: `http://127.0.0.1:${(req.socket.address() as AddressInfo).port}/exports/events.csv` }).end(); return;
@@ -188,6 +189,16 @@ describe('importFromUrl from https', () => {
       expect(await importFromUrl(client, { url, kind: 'EVENTS' }), url).toEqual({ job: null, userErrors: [{ code: 'INVALID_INPUT', message, field: ['input', 'url'] }] });
     }
     expect(await jobCount(client)).toBe(0);
+  });
+
+  it('takes a delimiter, a column mapping and a name to save it as, as an upload does', async () => {
+    const client = await clientFor('https-mapping');
+    const columnMapping = [{ from: 'Full Name', to: 'NAME' }, { from: 'Phone', to: 'MOBILE PHONE' }, { from: 'Staff No', to: 'External ID' }];
+    const payload = await importFromUrl(client, { url: `${files.origin}/exports/staff.txt`, kind: 'USERS', format: 'CSV', delimiter: '|', columnMapping, saveMappingAs: 'staff' });
+    expect(payload.userErrors).toEqual([]);
+    expect(await waitForJob(client, payload.job!.id)).toMatchObject({ status: 'COMPLETED', rowsCreated: 1 });
+    const { job } = await client.data(JobReadingDocument, { id: payload.job!.id });
+    expect(job).toMatchObject({ delimiter: '|', columnMappingName: 'staff', columnMapping });
   });
 
   it('checks the file as an upload is checked: SCHEMA_MISMATCH, and FILE_TOO_LARGE with or without a Content-Length, keeping nothing', async () => {

@@ -10,3 +10,4 @@ export declare const CHECK_KEY_QUERY: string;
 export declare const CREATE_STAGED_MUTATION: string;
 export declare const STAGED_QUERY: string;
 export declare const IMPORT_STAGED_MUTATION: string;
+export declare const KIND_COLUMNS_QUERY: string;

@@ -48,3 +48,4 @@ export const IMPORT_STAGED_MUTATION = `mutation ConsoleImportStagedUpload($input
     userErrors { code message field }
   }
 }`;
+export const KIND_COLUMNS_QUERY = 'query ConsoleKindColumns($kind: ImportKind!) { kindColumns(kind: $kind) { name required } }';

@@ -13,7 +13,7 @@ import { builder } from './builder.js';
 import { ImportFormatEnum, ImportKindEnum, LocationTypeEnum, TextEncodingEnum } from './enums.js';
 import { JobRef } from './job.js';
 import { UserErrorRef } from './userError.js';
-import { ColumnMappingInput } from './columnMappings.js';
+import { csvReadingFields } from './columnMappings.js';
 
 interface ImportPayloadShape { job: Job | null; userErrors: UserError[] }
 
@@ -43,9 +43,7 @@ const UploadImportInput = builder.inputType('UploadImportInput', {
     dryRun: t.boolean(),
     maxErrors: t.int(),
     allowDuplicateFile: t.boolean(),
-    delimiter: t.string({ description: 'CSV: one character; default: detected from the header line among , ; tab | (a .tsv file: tab)' }),
-    columnMapping: t.field({ type: [ColumnMappingInput], description: "CSV: the kind's column for each of the file's that is named otherwise (to: null ignores one). Default: a saved mapping whose headers are the file's" }),
-    saveMappingAs: t.string({ description: 'Saves columnMapping under this name for later files with the same header (replacing a mapping of that name)' }),
+    ...csvReadingFields(t),
   }),
 });
 
@@ -83,9 +81,7 @@ const ImportFromUrlInput = builder.inputType('ImportFromUrlInput', {
     dryRun: t.boolean(),
     maxErrors: t.int(),
     allowDuplicateFile: t.boolean(),
-    delimiter: t.string({ description: 'CSV: one character; default: detected from the header line among , ; tab | (a .tsv file: tab)' }),
-    columnMapping: t.field({ type: [ColumnMappingInput], description: "CSV: the kind's column for each of the file's that is named otherwise (to: null ignores one). Default: a saved mapping whose headers are the file's" }),
-    saveMappingAs: t.string({ description: 'Saves columnMapping under this name for later files with the same header (replacing a mapping of that name)' }),
+    ...csvReadingFields(t),
   }),
 });
 

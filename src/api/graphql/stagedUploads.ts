@@ -10,6 +10,7 @@ import type { StagedUploadRow } from '../../intake/stagedUploads/stagedUploadRow
 import type { UserError } from '../../intake/userErrors.js';
 import type { AppContext } from '../context.js';
 import { builder } from './builder.js';
+import { csvReadingFields } from './columnMappings.js';
 import { ImportFormatEnum, ImportKindEnum, LocationTypeEnum, TextEncodingEnum } from './enums.js';
 import { stagedUploadIdArgument } from './globalIdArgs.js';
 import { asRequestErrors, ENCODING_HELP, fileImportOptions, ImportPayloadRef, SHEET_HELP, toPayload } from './imports.js';
@@ -68,6 +69,7 @@ const ImportStagedUploadInput = builder.inputType('ImportStagedUploadInput', {
     dryRun: t.boolean(),
     maxErrors: t.int(),
     allowDuplicateFile: t.boolean(),
+    ...csvReadingFields(t),
   }),
 });
 

@@ -9,6 +9,7 @@ import { loadJobs } from './jobList.js';
 import { hasUnfinishedUpload, STAGED_THRESHOLD_BYTES, uploadStaged } from '../stagedUpload.js';
 import { readUploadInput, resetUploadForm } from './uploadForm.js';
 import { clearResult, showRefusal, showResult, showUploaded } from './uploadResult.js';
+import { columnMapper } from './columnMapper.js';
 
 let uploading = false;
 
@@ -23,6 +24,13 @@ $('upload-form').addEventListener('submit', async (event) => {
     return;
   }
 
+  await send(file, input);
+});
+
+/** Uploads `file` with `input`; a refusal for its columns offers to map them and send it again. */
+async function send(file, input) {
+  if (uploading) return;
+  clearResult();
   uploading = true;
   const button = $('upload-button');
   button.disabled = true;
@@ -58,6 +66,9 @@ $('upload-form').addEventListener('submit', async (event) => {
     const { uploadImport } = await upload.promise;
     if (uploadImport.userErrors.length || !uploadImport.job) {
       showRefusal(uploadImport.userErrors);
+      const columns = uploadImport.userErrors.some((e) => e.code === 'SCHEMA_MISMATCH' || e.field?.includes('columnMapping'));
+      const mapper = columns ? await columnMapper(file, input.kind, (mapping) => send(file, { ...input, ...mapping })) : null;
+      if (mapper) $('upload-result').append(mapper);
       $('upload-result').focus();
       return;
     }
@@ -75,4 +86,4 @@ $('upload-form').addEventListener('submit', async (event) => {
     progress.hidden = true;
     bar.value = 0;
   }
-});
+}

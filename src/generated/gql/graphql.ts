@@ -79,6 +79,10 @@ export type ImportStagedUploadInput = {
   allowDuplicateFile?: boolean | null | undefined;
   /** COLLECTION only */
   collection?: string | null | undefined;
+  /** CSV: the kind's column for each of the file's that is named otherwise (to: null ignores one). Default: a saved mapping whose headers are the file's */
+  columnMapping?: Array<ColumnMappingInput> | null | undefined;
+  /** CSV: one character; default: detected from the header line among , ; tab | (a .tsv file: tab) */
+  delimiter?: string | null | undefined;
   dryRun?: boolean | null | undefined;
   /** The text's encoding when it is not UTF-8 (Excel's "CSV" on Windows is WINDOWS_1252); UTF-16 with a BOM is recognised without it */
   encoding?: TextEncoding | null | undefined;
@@ -88,6 +92,8 @@ export type ImportStagedUploadInput = {
   /** LOCATIONS only */
   locationType?: LocationType | null | undefined;
   maxErrors?: number | null | undefined;
+  /** Saves columnMapping under this name for later files with the same header (replacing a mapping of that name) */
+  saveMappingAs?: string | null | undefined;
   /** XLSX: the sheet to import; default: the first */
   sheet?: string | null | undefined;
   stagedUploadId: string | number;

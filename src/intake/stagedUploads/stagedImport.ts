@@ -14,7 +14,6 @@ import { HEAD_BYTES, inspectHead } from '../inspect.js';
 import type { UserError } from '../userErrors.js';
 import { needsDecoding } from '../fileDecoding.js';
 import { notUtf8Message } from '../../spool/utf8Check.js';
-import type { StagedUploadRow } from './stagedUploadRows.js';
 import type { StagedDeps } from './stagedUploadService.js';
 import { attachJob, claimForImport, deleteStagedUpload, getTenantStagedUpload, markCompleted, releaseImportClaim, type StagedUploadRow } from './stagedUploadRows.js';
 
