@@ -15,7 +15,7 @@ import { UserErrorRef } from './userError.js';
 
 interface ImportPayloadShape { job: Job | null; userErrors: UserError[] }
 
-const ImportPayloadRef = builder.objectRef<ImportPayloadShape>('ImportPayload').implement({
+export const ImportPayloadRef = builder.objectRef<ImportPayloadShape>('ImportPayload').implement({
   description: 'The queued job, or why there is none',
   fields: (t) => ({
     job: t.field({ type: JobRef, nullable: true, resolve: (p) => p.job }),

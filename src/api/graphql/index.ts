@@ -5,5 +5,6 @@ import './enums.js';
 import './userError.js';
 import './job.js';
 import './imports.js';
+import './revert.js';
 
 export const schema = builder.toSchema({ sortSchema: true });
