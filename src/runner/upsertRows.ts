@@ -76,13 +76,18 @@ async function loadIndexes(tx: Transaction, kind: ImportKind, rows: readonly Ups
     // The kind's own records come with their values and last writer: what an update compares
     // with (UNCHANGED, its changes) and keeps for revertJob.
     const own = lookup.kind === kind.name;
-    const found = await tx.query<{ id: string; key: string | null; type: string | null; values?: (string | null)[]; job_id?: string; line?: number }>(
+    // (One column per value: the drivers' parsers of a text[] do not agree on NULL elements.)
+    const found = await tx.query<{ id: string; key: string | null; type: string | null; job_id?: string; line?: number } & Record<`v${number}`, string | null>>(
       `select id::text as id, "${rules.keyColumn}" as key, ${rules.typeColumn ? `"${rules.typeColumn}"` : 'null'}::text as type
-         ${own ? `, array[${rules.columns.map((c) => `"${c}"::text`).join(', ')}] as values, job_id::text as job_id, line::float8 as line` : ''}
+         ${own ? `, job_id::text as job_id, line::float8 as line, ${rules.columns.map((c, i) => `"${c}"::text as v${i}`).join(', ')}` : ''}
        from "${target.table}" where tenant_id = $1 and (id = any($2::uuid[]) or "${rules.keyColumn}" = any($3::text[]))`,
       [tenantId, [...ids], [...keys]],
     );
-    for (const r of found) index.put(own ? { id: r.id, key: r.key, type: r.type, values: r.values, jobId: r.job_id, line: r.line } : r);
+    for (const r of found) {
+      index.put(own
+        ? { id: r.id, key: r.key, type: r.type, values: rules.columns.map((_, i) => r[`v${i}`]), jobId: r.job_id, line: r.line }
+        : r);
+    }
     // A dry run's earlier batches "wrote" over the table: what they decided wins over what it holds.
     if (dryRunRecords && lookup.kind === kind.name) {
       for (const record of found) overlay(index, dryRunRecords.byId(record.id));
