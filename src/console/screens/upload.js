@@ -22,6 +22,14 @@ $('upload-form').addEventListener('submit', async (event) => {
     return;
   }
 
+  await send(file, input);
+});
+
+
+/** Uploads `file` with `input`, shows its progress, then its job (and, for a dry run, the preview and its confirmation). */
+async function send(file, input) {
+  if (uploading) return;
+  clearResult();
   uploading = true;
   const button = $('upload-button');
   button.disabled = true;
@@ -56,7 +64,8 @@ $('upload-form').addEventListener('submit', async (event) => {
       return;
     }
     resetUploadForm();
-    showUploaded(uploadImport.job);
+    // Confirming a dry run's preview imports the same file, with the same options, for real.
+    showUploaded(uploadImport.job, input.dryRun ? () => send(file, { ...input, dryRun: undefined }) : undefined);
     await loadJobs('first');
   } catch (err) {
     if (err instanceof UnauthorizedError) { handleError(err); return; }
@@ -69,4 +78,4 @@ $('upload-form').addEventListener('submit', async (event) => {
     progress.hidden = true;
     bar.value = 0;
   }
-});
+}
