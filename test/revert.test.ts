@@ -6,7 +6,7 @@
  * import, and only within the tenant. Roster batches of 2 rows, so one record's rows cross batches.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { JobLinksDocument, RevertJobDocument, UploadImportDocument, type RevertJobInput } from '../src/generated/gql/graphql.js';
+import { CancelJobDocument, JobLinksDocument, RevertJobDocument, UploadImportDocument, type RevertJobInput } from '../src/generated/gql/graphql.js';
 import { jobIdFromGlobalId } from '../src/jobs/globalIds.js';
 import type { GraphQLTestClient } from './support/client.js';
 import { eventsCsv, manyEvents } from './support/events.js';
@@ -110,6 +110,31 @@ describe('reverting roster imports', () => {
     expect(errors).toEqual([]);
     expect(job).toMatchObject({ status: 'COMPLETED', rowsImported: 2, rowsFailed: 0 });
     // Farah gets back what the import overwrote; Gita, which it created, is gone.
+    expect(await users()).toEqual(before);
+  });
+
+  it('a cancelled revert stops between batches; the next revert goes on from there, and together they undo each row once', async () => {
+    const n = 60;
+    const rows = (suffix: string, from: number) => Array.from({ length: n }, (_, i) => `Person ${from + i}${suffix},98765${String(10_000 + from + i)},R-${from + i}`);
+    await importFile(client, 'USERS', 'r-base.csv', csv('NAME,MOBILE PHONE,External ID', ...rows('', 0)));
+    const before = await users();
+    const change = await importFile(client, 'USERS', 'r-change.csv', csv('NAME,MOBILE PHONE,External ID', ...rows(' (new name)', 0), ...rows('', n)));
+    expect(change.job).toMatchObject({ rowsUpdated: n, rowsCreated: n });
+
+    const first = await revert(client, change.job.id);
+    const { cancelJob } = await client.data(CancelJobDocument, { id: first.job!.id });
+    expect(cancelJob.userErrors).toEqual([]);
+    const cancelled = await waitForJob(client, first.job!.id);
+    expect(cancelled.status).toBe('CANCELLED');
+    expect(cancelled.rowsProcessed).toBeLessThan(2 * n);
+    // Cancelled, the import is not reverted: revertedBy names the cancelled revert, and another may follow.
+    expect((await client.data(JobLinksDocument, { id: change.job.id })).job!.revertedBy).toMatchObject({ id: first.job!.id, status: 'CANCELLED' });
+
+    const { job, errors } = await reverted(client, change.job.id);
+    expect(errors).toEqual([]);
+    expect(job.status).toBe('COMPLETED');
+    expect(cancelled.rowsProcessed + job.rowsProcessed).toBe(2 * n);
+    expect(cancelled.rowsImported + job.rowsImported).toBe(2 * n);
     expect(await users()).toEqual(before);
   });
 
