@@ -163,3 +163,33 @@ describe('invoking bulk-import as the README says', () => {
     expect(secondPage.stdout).not.toBe(firstPage.stdout);
   });
 });
+
+describe('bulk-import upload --dry-run / revert', () => {
+  it("a dry run's summary shows its counts; `revert ID --dry-run` tells what it would undo, `revert ID` undoes it, a second is refused", async () => {
+    const file = path.join(t.dataDir, 'users.csv');
+    await fs.writeFile(file, 'NAME,MOBILE PHONE,External ID\nAsha,9876500000,U-1\nRavi,9876500001,U-2\nBad,12,U-3\n');
+    const dry = await cli(['upload', file, '--kind', 'USERS', '--dry-run']);
+    expect(dry.stdout).toContain('(dry run)');
+    expect(dry.stdout).toContain('dry run, nothing written: 3 rows checked, 2 would be imported, 1 failed');
+    expect(dry.stdout).toContain('records it would write: 2 created, 0 updated, 0 unchanged');
+
+    const real = await cli(['upload', file, '--kind', 'USERS', '--json']);
+    const job = JSON.parse(real.stdout);
+    expect(job).toMatchObject({ status: 'COMPLETED', rowsCreated: 2 });
+
+    const preview = await cli(['revert', job.id, '--dry-run']);
+    expect(preview.code).toBe(0);
+    expect(preview.stdout).toContain(`(revert of ${job.id}) (dry run)`);
+    expect(preview.stdout).toContain('would undo: 2 of 2 rows, 0 in conflict');
+
+    const revert = await cli(['revert', job.id]);
+    expect(revert.code).toBe(0);
+    expect(revert.stdout).toMatch(/: COMPLETED \(revert of /);
+    expect(revert.stdout).toContain('undone: 2 of 2 rows, 0 in conflict');
+    expect(await t.app.db.query("select 1 from users where external_id in ('U-1', 'U-2')")).toEqual([]);
+
+    const again = await cli(['revert', job.id]);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toContain('INVALID_INPUT: This import has already been reverted');
+  });
+});

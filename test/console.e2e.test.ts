@@ -321,6 +321,32 @@ describe.skipIf(!haveChromium)('import console in a browser', () => {
     await result.getByText('staff-export-2025.csv has been imported.').waitFor({ timeout: 60_000 });
     await shot('09-mapped-by-saved-mapping');
   }, 180_000);
+  it('previews a dry run of a roster file (created, updated with its changes, unchanged, failed), and imports it when confirmed', async () => {
+    const seed = await client.upload(UploadImportDocument, { input: { kind: 'USERS' } }, { name: 'seed-users.csv', content: 'NAME,MOBILE PHONE,External ID\nAsha,9876500000,P-1\nRavi,9876500001,P-2\n' });
+    await waitForJob(client, seed.body.data!.uploadImport.job!.id);
+    const file = 'NAME,MOBILE PHONE,External ID\nAsha,9876500000,P-1\nRavi Kumar,9876500001,P-2\nNew,9876500002,P-3\nBad,12,P-4\n';
+    await page.locator('input[type=file]').setInputFiles({ name: 'users-preview.csv', mimeType: 'text/csv', buffer: Buffer.from(file) });
+    await page.getByLabel('Kind of data').selectOption('USERS');
+    await page.getByLabel('Dry run').check();
+    await page.getByRole('button', { name: 'Upload and import' }).click();
+
+    const result = page.locator('#upload-result');
+    await result.getByText('users-preview.csv has been checked (dry run): this is what the import would do.').waitFor({ timeout: 30_000 });
+    const preview = result.getByLabel('Preview of the import');
+    const count = (label: string) => preview.locator('.stat', { hasText: label }).locator('dd').innerText();
+    expect([await count('Would create'), await count('Would update'), await count('Unchanged'), await count('Would fail')]).toEqual(['1', '1', '1', '1']);
+    const rows = preview.locator('tbody tr');
+    await expect.poll(() => rows.count()).toBe(3);
+    expect(await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-outcome')))).toEqual(['UNCHANGED', 'UPDATED', 'CREATED']);
+    expect(await rows.nth(1).innerText()).toContain('NAME: Ravi → Ravi Kumar');
+    await shot('08-dry-run-preview');
+    const ravi = () => t.app.db.query<{ name: string }>("select name from users where external_id = 'P-2'").then((r) => r[0].name);
+    expect(await ravi()).toBe('Ravi');
+
+    await preview.getByRole('button', { name: 'Import for real' }).click();
+    await result.getByText('users-preview.csv has been imported.').waitFor({ timeout: 30_000 });
+    expect(await ravi()).toBe('Ravi Kumar');
+  });
 
   it('logged no errors and broke no CSP rule', () => {
     expect(pageProblems).toEqual([]);

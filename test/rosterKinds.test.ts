@@ -95,8 +95,9 @@ describe('LOCATIONS', () => {
     ]);
     block = outcomes[0].recordId;
     expect(outcomes).toEqual([
-      { line: 2, outcome: 'CREATED', recordId: block },
-      { line: 7, outcome: 'UPDATED', recordId: block },
+      { line: 2, outcome: 'CREATED', recordId: block, changes: null },
+      // Only what the row changes: its parent (APDIST1) is the one BLK1 already has.
+      { line: 7, outcome: 'UPDATED', recordId: block, changes: [{ column: 'name', from: 'Block One', to: 'Block One (renamed)' }] },
     ]);
     expect(await locationRow('BLK1')).toMatchObject({ name: 'Block One (renamed)', parent_id: district1 });
   });
@@ -131,11 +132,13 @@ describe('LOCATIONS', () => {
   it('a dry run of a hierarchy file finds parents from earlier batches too, and reports what the real run then reports', async () => {
     const file = csv('code,name,parentCode,parentId,type', 'GA,Goa,,,state', 'GA-N,North Goa,GA,,district', 'GA-B,Block,GA-N,,block', 'GA-X,Stray,GA-Q,,block');
     const dry = await importFile('LOCATIONS', 'goa.csv', file, { dryRun: true });
-    expect(dry.job).toMatchObject({ status: 'COMPLETED', rowsCreated: 0, rowsFailed: 1 });
+    expect(dry.job).toMatchObject({ status: 'COMPLETED', rowsCreated: 3, rowsImported: 0, rowsFailed: 1 });
     expect(await locationRow('GA')).toBeUndefined();
     const real = await importFile('LOCATIONS', 'goa.csv', file);
-    expect(real.job).toMatchObject({ rowsCreated: 3, rowsFailed: 1 });
+    expect(real.job).toMatchObject({ rowsCreated: 3, rowsImported: 3, rowsFailed: 1 });
     expect(real.errors).toEqual(dry.errors);
+    const shape = (o: { line: number; outcome: string; changes: unknown }) => [o.line, o.outcome, o.changes];
+    expect(dry.outcomes.map(shape)).toEqual(real.outcomes.map(shape));
     expect(dry.errors).toEqual([{ line: 5, column: 'parentCode', value: 'GA-Q', message: 'parentCode "GA-Q" does not name a location of this tenant (in the database or earlier in the file)' }]);
   });
 
@@ -269,7 +272,7 @@ describe('USERS', () => {
     ));
     expect(errors).toEqual([{ line: 6, column: 'External ID', value: 'T-1', message: 'External ID "T-1" already belongs to another user' }]);
     expect(job).toMatchObject({ rowsCreated: 1, rowsUpdated: 3, rowsImported: 4, rowsFailed: 1 });
-    expect(outcomes).toEqual([
+    expect(outcomes.map(({ changes: _, ...o }) => o)).toEqual([
       { line: 2, outcome: 'UPDATED', recordId: asha.id },
       { line: 3, outcome: 'UPDATED', recordId: ravi.id },
       { line: 4, outcome: 'CREATED', recordId: expect.any(String) },
@@ -344,8 +347,9 @@ describe('USERS', () => {
   it('a dry run checks references and writes nothing; the real run then has the same errors', async () => {
     const file = csv(USER_HEADER, 'Dry One,9876500001,,SCH-1,teacher,,,D-1', 'Dry Two,9876500002,,SCH-999,teacher,,,D-2');
     const dry = await importFile('USERS', 'dry.csv', file, { dryRun: true });
-    expect(dry.job).toMatchObject({ status: 'COMPLETED', dryRun: true, rowsCreated: 0, rowsImported: 0, rowsFailed: 1 });
-    expect(dry.outcomes).toEqual([]);
+    // The dry run counts and lists what it would create; it imports nothing.
+    expect(dry.job).toMatchObject({ status: 'COMPLETED', dryRun: true, rowsCreated: 1, rowsImported: 0, rowsFailed: 1 });
+    expect(dry.outcomes.map((o) => [o.line, o.outcome])).toEqual([[2, 'CREATED']]);
     expect(await t.app.db.query("select 1 from users where external_id like 'D-%'")).toEqual([]);
     const real = await importFile('USERS', 'dry.csv', file);
     expect(real.job).toMatchObject({ rowsCreated: 1, rowsFailed: 1 });

@@ -23,6 +23,7 @@ type Mutation {
   importBatch(input: ImportBatchInput!): ImportPayload!     # synchronous, at most 5,000 records in the request
   importFromUrl(input: ImportFromUrlInput!): ImportPayload! # https:// or s3:// source
   cancelJob(id: ID!): JobPayload!
+  revertJob(id: ID!, input: RevertJobInput): ImportPayload!   # undo a COMPLETED or FAILED import, once
 }
 type Query {
   job(id: ID!): Job
@@ -57,6 +58,10 @@ input ImportFromUrlInput {
   dryRun: Boolean  maxErrors: Int  allowDuplicateFile: Boolean
 }
 input JobFilter { status: [JobStatus!], kind: [ImportKind!] }
+input RevertJobInput { dryRun: Boolean  force: Boolean }
+type JobOutcome { line: Int!  outcome: RowOutcome!  recordId: ID!  changes: [FieldChange!] }
+type FieldChange { column: String!  from: String  to: String }
+enum RowOutcome { CREATED UPDATED UNCHANGED }
 type ImportPayload { job: Job, userErrors: [UserError!]! }   # Shopify style: job or errors
 type JobPayload { job: Job, userErrors: [UserError!]! }
 type UserError { code: UserErrorCode!, message: String!, field: [String!] }
@@ -74,6 +79,7 @@ type Job implements Node {
   rowsDuplicate: Int!  rowsFailed: Int!  percentComplete: Float!  insertRate: Float
   createdAt: DateTime!  startedAt: DateTime  finishedAt: DateTime  elapsedSeconds: Float
   failureReason: String
+  rowsUnchanged: Int!  revertOf: Job  revertedBy: Job
   errors(first: Int, after: String): JobErrorConnection!   # JobError { line column value message }
   errorReportUrl: String        # CSV of failed rows: line, column, value, message, original row
   facets: [Facet!]!             # distinct values of a kind's key field, e.g. course_id: { field values }

@@ -1,5 +1,5 @@
 /**
- * The client commands: upload (with a live progress bar from `jobProgress`), jobs, job, errors.
+ * The client commands: upload and revert (with a live progress bar from `jobProgress`), jobs, job, errors.
  * `--url` and `--key` fall back to BULK_IMPORT_URL and BULK_IMPORT_KEY; `--json` prints JSON for
  * scripts. Exit codes: 0 success; 1 the job failed, was cancelled, or had failed rows; 2 the
  * upload was refused (user errors) or the command could not run.
@@ -13,7 +13,7 @@ import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { BulkImportClient, STAGED_THRESHOLD_BYTES, type JobSnapshot } from '../client/bulkImportClient.js';
 import {
-  ClientJobDocument, ClientJobErrorsDocument, ClientJobsDocument,
+  ClientJobDocument, ClientJobErrorsDocument, ClientJobsDocument, ClientRevertJobDocument,
   type ImportFormat, type ImportKind, type TextEncoding, type JobStatus, type LocationType,
 } from '../generated/gql/graphql.js';
 import { commandLine } from './commandName.js';
@@ -41,11 +41,25 @@ export function statusText(job: Pick<JobSnapshot, 'status' | 'queuePosition'>): 
   return job.queuePosition <= 1 ? 'QUEUED, next' : `QUEUED, ${job.queuePosition - 1} ahead`;
 }
 
+/** The rows line: what an import wrote, what a dry run would write, what a revert undid. */
+function rowsLine(job: JobSnapshot): string {
+  if (job.revertOf) {
+    return `  ${job.dryRun ? 'would undo' : 'undone'}: ${num(job.rowsImported)} of ${num(job.rowsProcessed)} rows`
+      + `${job.rowsUpdated > 0 ? ` (${num(job.rowsUpdated)} restored)` : ''}, ${num(job.rowsFailed)} in conflict`
+      + `${job.rowsUnchanged > 0 ? `, ${num(job.rowsUnchanged)} had changed nothing` : ''}`;
+  }
+  if (job.dryRun) {
+    return `  dry run, nothing written: ${num(job.rowsProcessed)} rows checked, ${num(job.rowsProcessed - job.rowsFailed)} would be imported, ${num(job.rowsFailed)} failed`;
+  }
+  return `  rows: ${num(job.rowsProcessed)} processed, ${num(job.rowsImported)} imported, ${num(job.rowsFailed)} failed, ${num(job.rowsDuplicate)} duplicate`;
+}
+
 function summary(job: JobSnapshot): string {
+  const records = job.rowsCreated + job.rowsUpdated + job.rowsUnchanged > 0 && !job.revertOf;
   return [
-    `job ${job.id}: ${statusText(job)}${job.dryRun ? ' (dry run)' : ''}`,
-    `  rows: ${num(job.rowsProcessed)} processed, ${num(job.rowsImported)} imported, ${num(job.rowsFailed)} failed, ${num(job.rowsDuplicate)} duplicate`,
-    ...(job.rowsCreated + job.rowsUpdated > 0 ? [`  records: ${num(job.rowsCreated)} created, ${num(job.rowsUpdated)} updated`] : []),
+    `job ${job.id}: ${statusText(job)}${job.revertOf ? ` (revert of ${job.revertOf.id})` : ''}${job.dryRun ? ' (dry run)' : ''}`,
+    rowsLine(job),
+    ...(records ? [`  records${job.dryRun ? ' it would write' : ''}: ${num(job.rowsCreated)} created, ${num(job.rowsUpdated)} updated, ${num(job.rowsUnchanged)} unchanged`] : []),
     `  time: ${job.elapsedSeconds?.toFixed(1) ?? '-'} s, ${num(job.insertRate)} rows/s`,
     ...(job.failureReason ? [`  reason: ${job.failureReason}`] : []),
     ...(job.rowsFailed > 0 ? [`  see the failed rows: ${commandLine('errors', job.id)}`] : []),
@@ -82,6 +96,47 @@ function columnMappingOf(pairs: string[] | undefined): { from: string; to: strin
     const to = pair.slice(at + 1).trim();
     return { from: pair.slice(0, at).trim(), to: to === '' ? null : to };
   });
+}
+
+/**
+ * After a job is queued: prints the refusal (exit 2), or the job (with --no-wait), or follows it
+ * live to its end and prints its summary and its first row errors.
+ */
+async function reportJob(
+  client: BulkImportClient, result: { job?: JobSnapshot | null; userErrors: { code: string; message: string }[] }, opts: { json: boolean; wait: boolean; label: string },
+): Promise<void> {
+  const { job, userErrors } = result;
+  const { json } = opts;
+  if (!job) {
+    if (json) print(JSON.stringify({ userErrors }, null, 2));
+    else for (const e of userErrors) console.error(`${e.code}: ${e.message}`);
+    process.exitCode = 2;
+    return;
+  }
+  if (!opts.wait) {
+    print(json ? JSON.stringify(job, null, 2) : `job ${job.id}: ${statusText(job)}`);
+    return;
+  }
+  if (!json) console.error(`job ${job.id} queued; following it (Ctrl-C stops watching, not the job)`);
+  const bar = process.stderr.isTTY && !json
+    ? new SingleBar({ format: `${opts.label.padEnd(8)} [{bar}] {percentage}% | {rows} rows | {rate} rows/s | {failed} failed | {status}`, hideCursor: true })
+    : null;
+  bar?.start(100, 0, { rows: 0, rate: 0, failed: 0, status: statusText(job) });
+  let lastLine = 0;
+  let lastStatus = '';
+  const final = await client.follow(job.id, (snapshot) => {
+    const payload = { rows: num(snapshot.rowsProcessed), rate: num(snapshot.insertRate), failed: num(snapshot.rowsFailed), status: statusText(snapshot) };
+    if (bar) bar.update(Math.floor(snapshot.percentComplete), payload);
+    else if (!json && (Date.now() - lastLine > 1000 || payload.status !== lastStatus)) {
+      lastLine = Date.now();
+      lastStatus = payload.status;
+      console.error(`${payload.status} ${snapshot.percentComplete.toFixed(1)}% ${payload.rows} rows ${payload.rate} rows/s ${payload.failed} failed`);
+    }
+  });
+  bar?.stop();
+  print(json ? JSON.stringify(final, null, 2) : summary(final));
+  if (!json && final.rowsFailed > 0) for (const line of await firstErrors(client, final.id)) print(line);
+  process.exitCode = exitCodeOf(final);
 }
 
 export function exitCodeOf(job: JobSnapshot): number {
@@ -148,36 +203,18 @@ export function registerClientCommands(program: Command): void {
         : await client.upload(file, options, onSent);
       uploadBar?.stop();
       if (staged && !json) console.error(`sent ${partsSent} part(s) as a staged upload`);
-      if (!job) {
-        if (json) print(JSON.stringify({ userErrors }, null, 2));
-        else for (const e of userErrors) console.error(`${e.code}: ${e.message}`);
-        process.exitCode = 2;
-        return;
-      }
-      if (!opts.wait) {
-        print(json ? JSON.stringify(job, null, 2) : `job ${job.id}: ${statusText(job)}`);
-        return;
-      }
-      if (!json) console.error(`job ${job.id} queued; following it (Ctrl-C stops watching, not the job)`);
-      const bar = interactive
-        ? new SingleBar({ format: 'import   [{bar}] {percentage}% | {rows} rows | {rate} rows/s | {failed} failed | {status}', hideCursor: true })
-        : null;
-      bar?.start(100, 0, { rows: 0, rate: 0, failed: 0, status: statusText(job) });
-      let lastLine = 0;
-      let lastStatus = '';
-      const final = await client.follow(job.id, (snapshot) => {
-        const payload = { rows: num(snapshot.rowsProcessed), rate: num(snapshot.insertRate), failed: num(snapshot.rowsFailed), status: statusText(snapshot) };
-        if (bar) bar.update(Math.floor(snapshot.percentComplete), payload);
-        else if (!json && (Date.now() - lastLine > 1000 || payload.status !== lastStatus)) {
-          lastLine = Date.now();
-          lastStatus = payload.status;
-          console.error(`${payload.status} ${snapshot.percentComplete.toFixed(1)}% ${payload.rows} rows ${payload.rate} rows/s ${payload.failed} failed`);
-        }
-      });
-      bar?.stop();
-      print(json ? JSON.stringify(final, null, 2) : summary(final));
-      if (!json && final.rowsFailed > 0) for (const line of await firstErrors(client, final.id)) print(line);
-      process.exitCode = exitCodeOf(final);
+      await reportJob(client, { job, userErrors }, { json, wait: opts.wait, label: 'import' });
+    });
+
+  program.command('revert').description('Undo a completed or failed import (created records deleted, updated ones restored, appended rows deleted); follow it live')
+    .argument('<id>')
+    .option('--dry-run', 'tell what the revert would undo and where it would conflict, change nothing')
+    .option('--force', 'also undo rows whose records a later job changed again')
+    .option('--no-wait', 'return once the revert is queued')
+    .action(async (id: string, opts: { dryRun?: boolean; force?: boolean; wait: boolean }, command: Command) => {
+      const { client, json } = clientFrom(command);
+      const { revertJob } = await client.request(ClientRevertJobDocument, { id, input: { dryRun: opts.dryRun, force: opts.force } });
+      await reportJob(client, revertJob, { json, wait: opts.wait, label: 'revert' });
     });
 
   program.command('jobs').description("List your jobs, newest first")

@@ -2,6 +2,7 @@
 export declare const JOB_FIELDS: string;
 export declare const JOBS_QUERY: string;
 export declare const ERRORS_QUERY: string;
+export declare const OUTCOMES_QUERY: string;
 export declare const UPLOAD_MUTATION: string;
 export declare const CANCEL_MUTATION: string;
 export declare const JOB_QUERY: string;

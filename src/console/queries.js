@@ -5,7 +5,7 @@
 
 export const JOB_FIELDS = `
   id kind collection format status dryRun filename fileSize bytesProcessed
-  rowsTotal rowsProcessed rowsImported rowsCreated rowsUpdated rowsDuplicate rowsFailed
+  rowsTotal rowsProcessed rowsImported rowsCreated rowsUpdated rowsUnchanged rowsDuplicate rowsFailed
   percentComplete insertRate queuePosition createdAt startedAt finishedAt elapsedSeconds failureReason errorReportUrl`;
 
 export const JOBS_QUERY = `query ConsoleJobs($first: Int, $after: String, $last: Int, $before: String, $filter: JobFilter) {
@@ -21,6 +21,16 @@ export const ERRORS_QUERY = `query ConsoleJobErrors($id: ID!, $first: Int, $afte
     errors(first: $first, after: $after) {
       totalCount
       edges { node { line column value message } }
+      pageInfo { hasNextPage endCursor }
+    }
+  }
+}`;
+export const OUTCOMES_QUERY = `query ConsoleJobOutcomes($id: ID!, $first: Int, $after: String) {
+  job(id: $id) {
+    id
+    outcomes(first: $first, after: $after) {
+      totalCount
+      edges { node { line outcome recordId changes { column from to } } }
       pageInfo { hasNextPage endCursor }
     }
   }

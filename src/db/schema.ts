@@ -4,7 +4,7 @@
  */
 import { sql } from 'drizzle-orm';
 import {
-  bigint, bigserial, boolean, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid,
+  type AnyPgColumn, bigint, bigserial, boolean, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid,
 } from 'drizzle-orm/pg-core';
 
 export const tenants = pgTable('tenants', {
@@ -55,6 +55,15 @@ export const importJobs = pgTable('import_jobs', {
   rowsUpdated: integer('rows_updated').notNull().default(0),
   rowsDuplicate: integer('rows_duplicate').notNull().default(0),
   rowsFailed: integer('rows_failed').notNull().default(0),
+  /** Roster rows equal to the stored record: nothing written. */
+  rowsUnchanged: integer('rows_unchanged').notNull().default(0),
+  /**
+   * Set on a revert job (runner/revertJob.ts): the import it undoes. Its checkpoint_offset is then
+   * a cursor in that import's rows (runner/revertCursor.ts), not a byte offset in a file.
+   */
+  revertOf: uuid('revert_of').references((): AnyPgColumn => importJobs.id),
+  /** A revert that also undoes rows a later job changed again (RevertJobInput.force). */
+  revertForce: boolean('revert_force').notNull().default(false),
   /** Byte offset and line number just past the last committed batch: where a resumed run starts. */
   checkpointOffset: bigint('checkpoint_offset', { mode: 'number' }).notNull().default(0),
   checkpointLine: bigint('checkpoint_line', { mode: 'number' }).notNull().default(0),
@@ -72,6 +81,7 @@ export const importJobs = pgTable('import_jobs', {
   index('import_jobs_claimable_idx').on(t.seq).where(sql`status in ('QUEUED', 'RUNNING')`),
   // The claim order asks, per queued job, whether its tenant already has a job running.
   index('import_jobs_running_tenant_idx').on(t.tenantId).where(sql`status = 'RUNNING'`),
+  index('import_jobs_revert_of_idx').on(t.revertOf).where(sql`revert_of is not null`),
 ]);
 
 /**
@@ -265,12 +275,20 @@ export const users = pgTable('users', {
   externalId: text('external_id'),
 }, (t) => [uniqueIndex('users_tenant_external_id_key').on(t.tenantId, t.externalId).where(sql`external_id is not null`)]);
 
-/** What each row of an upsert job did: created or updated which record. Job.outcomes pages through it. */
+/**
+ * What each row of an upsert job did: created, updated or left unchanged which record. Job.outcomes
+ * pages through it. An update keeps what it overwrote, in the same transaction as the write, so
+ * that revertJob can put it back: `changes` ([{column, from, to}], table columns, values as text)
+ * and the job and line that had written the record before it.
+ */
 export const jobOutcomes = pgTable('job_outcomes', {
   jobId: uuid('job_id').notNull().references(() => importJobs.id, { onDelete: 'cascade' }),
   line: bigint('line', { mode: 'number' }).notNull(),
   outcome: text('outcome').notNull(),
   recordId: uuid('record_id').notNull(),
+  changes: jsonb('changes').$type<{ column: string; from: string | null; to: string | null }[]>(),
+  previousJobId: uuid('previous_job_id'),
+  previousLine: bigint('previous_line', { mode: 'number' }),
 }, (t) => [primaryKey({ columns: [t.jobId, t.line] })]);
 
 /**

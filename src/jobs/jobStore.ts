@@ -69,7 +69,8 @@ export async function createJobWithinLimit(db: Database, job: NewJob, maxActive:
     collection: job.options?.collection ?? null, locationType: job.options?.locationType ?? null, maxErrors: job.maxErrors ?? null,
     filename: job.filename ?? null, delimiter: job.delimiter ?? null, columnMapping: job.columnMapping ?? null,
     columnMappingName: job.columnMappingName ?? null, status: 'QUEUED', bytesProcessed: 0, rowsTotal: null, rowsProcessed: 0,
-    rowsImported: 0, rowsCreated: 0, rowsUpdated: 0, rowsDuplicate: 0, rowsFailed: 0, checkpointOffset: 0,
+    rowsImported: 0, rowsCreated: 0, rowsUpdated: 0, rowsDuplicate: 0, rowsFailed: 0, rowsUnchanged: 0, checkpointOffset: 0,
+    revertOf: null, revertForce: false,
     checkpointLine: 0, leaseOwner: null, leaseExpiresAt: null, attempt: 0, cancelRequested: false,
     failureReason: null, startedAt: null, finishedAt: null,
   };
@@ -149,13 +150,15 @@ export async function distinctValues(db: Database, table: string, column: string
 
 /**
  * An earlier job of the tenant that imported a byte-identical file (same SHA-256) as the same
- * kind (into the same collection): for DUPLICATE_FILE. Dry runs, failed and cancelled jobs don't count: their rows are not in.
+ * kind (into the same collection): for DUPLICATE_FILE. Dry runs, failed and cancelled jobs don't count: their rows are not in;
+ * nor do reverted ones.
  */
 export async function findSameFile(db: SqlExecutor, tenantId: string, kind: string, sha256: string, options: JobOptions): Promise<string | null> {
   const [row] = await db.query<{ id: string }>(
     `select id from import_jobs
      where tenant_id = $1 and kind = $2 and file_sha256 = $3 and collection is not distinct from $4
        and not dry_run and status = any($5)
+       and not exists (select 1 from import_jobs r where r.revert_of = import_jobs.id and r.status = 'COMPLETED' and not r.dry_run)
      order by seq desc limit 1`,
     [tenantId, kind, sha256, options.collection, [...ACTIVE_STATUSES, JobStatus.COMPLETED]],
   );

@@ -56,7 +56,7 @@ export async function lockForBatch(tx: Transaction, fence: Fence): Promise<{ can
 /** A batch's counters, added to the job's, and the checkpoint it moves the job to. */
 export interface BatchCounts {
   rowsProcessed: number; rowsImported: number; rowsFailed: number; rowsDuplicate: number;
-  rowsCreated: number; rowsUpdated: number; offset: number; line: number;
+  rowsCreated: number; rowsUpdated: number; rowsUnchanged: number; offset: number; line: number;
 }
 
 /** Moves counters and checkpoint together, in the batch's transaction, and extends the lease. */
@@ -65,11 +65,12 @@ export async function advanceCheckpoint(tx: Transaction, fence: Fence, c: BatchC
     `update import_jobs set
        rows_processed = rows_processed + $3, rows_imported = rows_imported + $4, rows_failed = rows_failed + $5,
        rows_duplicate = rows_duplicate + $9, rows_created = rows_created + $10, rows_updated = rows_updated + $11,
+       rows_unchanged = rows_unchanged + $12,
        bytes_processed = $6, checkpoint_offset = $6, checkpoint_line = $7,
        lease_expires_at = clock_timestamp() + $8 * interval '1 millisecond'
      where id = $1 and attempt = $2`,
     [fence.jobId, fence.attempt, c.rowsProcessed, c.rowsImported, c.rowsFailed,
-      c.offset, c.line, leaseMs, c.rowsDuplicate, c.rowsCreated, c.rowsUpdated],
+      c.offset, c.line, leaseMs, c.rowsDuplicate, c.rowsCreated, c.rowsUpdated, c.rowsUnchanged],
   );
 }
 

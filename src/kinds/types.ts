@@ -81,8 +81,15 @@ export interface ImportKind {
 /** A valid row of an upsert kind, as the parse thread hands it over: its checked values in `columns` order. */
 export interface UpsertRow { line: number; values: (string | null)[]; raw: string }
 
-/** A record a row may name: one already in the table, or one written by an earlier row of the batch. */
-export interface KnownRecord { id: string; key: string | null; type: string | null }
+/**
+ * A record a row may name: one already in the table, or one written by an earlier row of the batch.
+ * Records of the kind being imported also carry their values (UpsertRules.columns order, as text)
+ * and the job and line that last wrote them: what an update compares with and keeps.
+ */
+export interface KnownRecord {
+  id: string; key: string | null; type: string | null;
+  values?: (string | null)[]; jobId?: string; line?: number;
+}
 
 /** Finds one kind's records by id or by natural key (code, external id), within the tenant. */
 export interface RecordLookup {

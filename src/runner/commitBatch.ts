@@ -92,7 +92,7 @@ async function writeBatch(tx: Transaction, fence: Fence, batch: BatchToCommit, t
   if (errors.length > 0) await insertRowErrors(tx, fence.jobId, errors);
   await advanceCheckpoint(tx, fence, {
     rowsProcessed: batch.rowsProcessed, rowsImported: written.imported, rowsFailed, rowsDuplicate: written.duplicates,
-    rowsCreated: written.created, rowsUpdated: written.updated, offset: batch.endOffset, line: batch.endLine,
+    rowsCreated: written.created, rowsUpdated: written.updated, rowsUnchanged: written.unchanged, offset: batch.endOffset, line: batch.endLine,
   }, target.leaseMs);
   const failed = job.rows_failed + rowsFailed;
   if (job.max_errors !== null && failed > job.max_errors) {
@@ -108,6 +108,7 @@ interface Written {
   duplicates: number;
   created: number;
   updated: number;
+  unchanged: number;
   errors?: (RowError & { rawRow: string })[];
   rowsFailed?: number;
 }
@@ -115,17 +116,17 @@ interface Written {
 /** Appended kinds: COPY the rows; those with a dedup key go through the staging table. */
 async function appendBatch(tx: Transaction, batch: BatchToCommit, target: BatchTarget, plainCopied: boolean): Promise<Written> {
   let duplicates = 0;
-  if (target.dryRun) return { imported: 0, duplicates, created: 0, updated: 0 };
+  if (target.dryRun) return { imported: 0, duplicates, created: 0, updated: 0, unchanged: 0 };
   if (!plainCopied && hasPlainRows(batch, target)) await tx.copy(target.table, target.columns, batch.copyData, target.copyFormat);
   if (batch.rowsKeyed > 0) duplicates = batch.rowsKeyed - await insertSkippingDuplicates(tx, target, batch.keyedData);
-  return { imported: batch.rowsValid - duplicates, duplicates, created: 0, updated: 0 };
+  return { imported: batch.rowsValid - duplicates, duplicates, created: 0, updated: 0, unchanged: 0 };
 }
 
-/** Roster kinds: each row creates or updates a record (runner/upsertRows.ts). */
+/** Roster kinds: each row creates, updates or leaves a record (runner/upsertRows.ts); a dry run counts what it would do but imports nothing. */
 async function upsertBatch(tx: Transaction, fence: Fence, batch: BatchToCommit, target: BatchTarget): Promise<Written> {
   const { kind, tenantId, options, dryRunRecords } = target.upsert!;
   const result = await upsertRows(tx, kind, batch.upsertRows, { ...options, tenantId, jobId: fence.jobId, dryRun: target.dryRun, dryRunRecords });
-  return { imported: result.created + result.updated, duplicates: 0, ...result };
+  return { imported: target.dryRun ? 0 : result.created + result.updated, duplicates: 0, ...result };
 }
 
 /**

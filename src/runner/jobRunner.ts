@@ -4,51 +4,22 @@
  * tells subscribers. The thread parses ahead while a batch commits, so parsing and Postgres' COPY
  * keep both cores busy, and the event loop stays free for requests.
  */
-import type { Database } from '../db/database.js';
 import { retryTransient } from '../db/transientErrors.js';
 import { getJobById, jobOptionsOf } from '../jobs/jobStore.js';
 import { finishJob, LeaseLostError, releaseLease, requeueJob, type Fence } from '../jobs/leases.js';
 import { JobStatus } from '../jobs/states.js';
-import type { Logger } from '../logger.js';
-import type { Metrics } from '../ops/metrics.js';
 import { parseInThread } from '../parse/parsedBatches.js';
-import type { ProgressBus } from '../progress/progressBus.js';
 import { releaseJobUpload, type UploadRelease } from '../spool/spool.js';
-import type { S3Spool } from '../spool/s3Spool.js';
 import { commitBatch } from './commitBatch.js';
 import { CommitWindow } from './commitWindow.js';
 import { keepLease } from './leaseHeartbeat.js';
+import { isRevert, runRevert } from './revertJob.js';
 import { progressNotifier } from './progressNotifier.js';
 import { TimeSlice } from './timeSlice.js';
 import { writeTargetFor } from './writeTarget.js';
+import type { RunnerDeps, RunResult } from './runnerDeps.js';
 
-export interface RunnerDeps {
-  db: Database;
-  bus: ProgressBus;
-  log: Logger;
-  metrics: Metrics;
-  batchSize: number;
-  leaseMs: number;
-  progressIntervalMs: number;
-  spoolRetentionMs: number;
-  /** The S3 spool's store, where an s3:// upload is removed; null for a folder spool. */
-  s3Spool: S3Spool | null;
-  spoolSpareFiles: number;
-  /** Set at shutdown: the runner stops after the batch in hand and gives the job back. */
-  stopping: () => boolean;
-  /** JOB_SLICE_MS: how long a job runs before it makes way for another tenant's waiting job (0: never). */
-  sliceMs: number;
-  /** A counter that moves at every job_queued notice (runner/timeSlice.ts). */
-  queueChanges: () => number;
-  /**
-   * Claims, for this runner's next run, a queued job of another tenant that has none running;
-   * false when there is none. Claiming before handing back means that of several runners whose
-   * slices are up, only one makes way for each waiting tenant.
-   */
-  claimWaiting: (tenantId: string) => Promise<boolean>;
-}
-
-export type RunResult = 'finished' | 'handed-back' | 'yielded' | 'lease-lost';
+export type { RunnerDeps, RunResult } from './runnerDeps.js';
 
 /** Batch transactions a job has under way at once against Postgres (docs/performance.md has the measurements). */
 const COMMITS_IN_FLIGHT = 2;
@@ -56,6 +27,7 @@ const COMMITS_IN_FLIGHT = 2;
 export async function runJob(deps: RunnerDeps, fence: Fence): Promise<RunResult> {
   const { db } = deps;
   const job = await getJobById(db, fence.jobId);
+  if (job && isRevert(job)) return runRevert(deps, fence, job);
   if (!job || !job.spoolPath) throw new Error(`job ${fence.jobId} has no spool file`);
   const log = deps.log.child({ jobId: job.id, tenantId: job.tenantId });
   const { kind, format, copy, target } = writeTargetFor(db, job, deps.leaseMs);

@@ -3,14 +3,15 @@
  * transaction: find every record the batch's rows name in one query per kind, decide each row in
  * line order (so a row sees what earlier rows created: a parent earlier in the file), then write
  * the records with one COPY and one INSERT ... ON CONFLICT, and each row's outcome with one COPY.
- * Never a query per row.
+ * Never a query per row. An update records what it changes and what it overwrote in its outcome;
+ * a row that changes nothing is UNCHANGED and writes no record.
  */
 import { randomUUID } from 'node:crypto';
 import type { Transaction } from '../db/database.js';
 import { csvCell } from '../codecs/copyCsv.js';
 import { copyIntoStaging } from '../db/stagingTable.js';
 import { LockIds } from '../db/lockIds.js';
-import { insertRowOutcomes } from '../jobs/rowOutcomes.js';
+import { insertRowOutcomes, type FieldChange } from '../jobs/rowOutcomes.js';
 import { getKind } from '../kinds/index.js';
 import type { ErrorSink, ImportKind, KnownRecord, RecordLookup, RowError, UpsertJob, UpsertRow } from '../kinds/types.js';
 import { shown } from '../kinds/values.js';
@@ -30,6 +31,8 @@ export interface UpsertContext extends UpsertJob {
 export interface UpsertResult {
   created: number;
   updated: number;
+  /** Rows whose values equal the stored record's: nothing written. */
+  unchanged: number;
   /** Rows that named records which do not exist, or took a key another record holds. */
   errors: (RowError & { rawRow: string })[];
   rowsFailed: number;
@@ -70,12 +73,21 @@ async function loadIndexes(tx: Transaction, kind: ImportKind, rows: readonly Ups
     const index = indexes.get(lookup.kind) ?? new RecordIndex();
     indexes.set(lookup.kind, index);
     if (ids.size === 0 && keys.size === 0) continue;
-    const found = await tx.query<{ id: string; key: string | null; type: string | null }>(
+    // The kind's own records come with their values and last writer: what an update compares
+    // with (UNCHANGED, its changes) and keeps for revertJob.
+    const own = lookup.kind === kind.name;
+    // (One column per value: the drivers' parsers of a text[] do not agree on NULL elements.)
+    const found = await tx.query<{ id: string; key: string | null; type: string | null; job_id?: string; line?: number } & Record<`v${number}`, string | null>>(
       `select id::text as id, "${rules.keyColumn}" as key, ${rules.typeColumn ? `"${rules.typeColumn}"` : 'null'}::text as type
+         ${own ? `, job_id::text as job_id, line::float8 as line, ${rules.columns.map((c, i) => `"${c}"::text as v${i}`).join(', ')}` : ''}
        from "${target.table}" where tenant_id = $1 and (id = any($2::uuid[]) or "${rules.keyColumn}" = any($3::text[]))`,
       [tenantId, [...ids], [...keys]],
     );
-    for (const record of found) index.put(record);
+    for (const r of found) {
+      index.put(own
+        ? { id: r.id, key: r.key, type: r.type, values: rules.columns.map((_, i) => r[`v${i}`]), jobId: r.job_id, line: r.line }
+        : r);
+    }
     // A dry run's earlier batches "wrote" over the table: what they decided wins over what it holds.
     if (dryRunRecords && lookup.kind === kind.name) {
       for (const record of found) overlay(index, dryRunRecords.byId(record.id));
@@ -103,9 +115,11 @@ export async function upsertRows(tx: Transaction, kind: ImportKind, rows: readon
   if (ctx.dryRun) {
     const memory = ctx.dryRunRecords;
     for (const id of records.keys()) if (memory && memory.size < DRY_RUN_MEMORY) memory.put(own.byId(id)!);
-    return { ...result, created: 0, updated: 0 };
+  } else if (records.size > 0) {
+    await writeRecords(tx, kind, ctx, records, own);
   }
-  if (records.size > 0) await writeRecords(tx, kind, ctx, records, own, outcomes);
+  // A dry run keeps its outcomes too: the preview of what the real run would create and change.
+  if (outcomes !== '') await insertRowOutcomes(tx, outcomes);
   return result;
 }
 
@@ -122,7 +136,7 @@ function decideRows(kind: ImportKind, rows: readonly UpsertRow[], indexes: Map<s
     return index;
   };
   const own = indexes.get(kind.name)!;
-  const result: UpsertResult = { created: 0, updated: 0, errors: [], rowsFailed: 0 };
+  const result: UpsertResult = { created: 0, updated: 0, unchanged: 0, errors: [], rowsFailed: 0 };
   let current: UpsertRow;
   let failed = false;
   const fail: ErrorSink = (column, value, message) => {
@@ -144,23 +158,48 @@ function decideRows(kind: ImportKind, rows: readonly UpsertRow[], indexes: Map<s
     }
     if (failed || !decision) { result.rowsFailed++; continue; }
     const id = decision.id ?? randomUUID();
+    const before = own.byId(id);
+    const changes = decision.id === null ? null : changesOf(rules.columns, before?.values, decision.values);
+    if (changes?.length === 0) {
+      result.unchanged++;
+      outcomes += `${ctx.jobId},${row.line},unchanged,${id},,,\n`;
+      continue;
+    }
     const earlier = records.get(id);
     // Null leaves a value as it was, in the table or as an earlier row of the batch set it.
     const values = earlier ? decision.values.map((v, i) => v ?? earlier.values[i]) : decision.values;
-    const before = own.byId(id);
     records.set(id, { id, line: row.line, values, keyBefore: earlier ? earlier.keyBefore : decision.id === null ? undefined : before?.key ?? null });
-    own.put({ id, key: decision.key ?? before?.key ?? null, type: decision.type ?? before?.type ?? null });
-    if (decision.id === null) result.created++;
-    else result.updated++;
-    outcomes += `${ctx.jobId},${row.line},${decision.id === null ? 'created' : 'updated'},${id}\n`;
+    own.put({
+      id, key: decision.key ?? before?.key ?? null, type: decision.type ?? before?.type ?? null,
+      values: decision.values.map((v, i) => v ?? before?.values?.[i] ?? null), jobId: ctx.jobId, line: row.line,
+    });
+    if (changes === null) {
+      result.created++;
+      outcomes += `${ctx.jobId},${row.line},created,${id},,,\n`;
+    } else {
+      result.updated++;
+      outcomes += `${ctx.jobId},${row.line},updated,${id},${csvCell(JSON.stringify(changes))},${before?.jobId ?? ''},${before?.line ?? ''}\n`;
+    }
   }
   return { result, records, outcomes };
 }
 
-/** One COPY into the staging twin and one INSERT ... ON CONFLICT (id) for the records; one COPY for the outcomes. */
-async function writeRecords(
-  tx: Transaction, kind: ImportKind, ctx: UpsertContext, records: Map<string, FinalRecord>, own: RecordIndex, outcomes: string,
-): Promise<void> {
+/**
+ * What an update changes: each value it gives (null gives none) that differs from the record's as
+ * it stands (stored, or as an earlier row of the job left it), with the value it replaces. Values
+ * are compared as the text Postgres reads and prints, which the kinds' checks produce.
+ */
+export function changesOf(columns: readonly string[], current: readonly (string | null)[] | undefined, next: readonly (string | null)[]): FieldChange[] {
+  const changes: FieldChange[] = [];
+  for (let i = 0; i < columns.length; i++) {
+    const from = current?.[i] ?? null;
+    if (next[i] !== null && next[i] !== from) changes.push({ column: columns[i], from, to: next[i] });
+  }
+  return changes;
+}
+
+/** One COPY into the staging twin and one INSERT ... ON CONFLICT (id) for the records. */
+async function writeRecords(tx: Transaction, kind: ImportKind, ctx: UpsertContext, records: Map<string, FinalRecord>, own: RecordIndex): Promise<void> {
   const rules = kind.upsert!;
   // Records that change their key give up the old one first: one INSERT checks uniqueness row by
   // row, so a new record taking a key that an updated one gives up (or two swapping keys) would
@@ -184,5 +223,4 @@ async function writeRecords(
      order by s.line
      on conflict (id) do update set ${updates}, updated_at = now()`,
   );
-  await insertRowOutcomes(tx, outcomes);
 }

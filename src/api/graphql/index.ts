@@ -8,5 +8,6 @@ import './job.js';
 import './imports.js';
 import './stagedUploads.js';
 import './webhook.js';
+import './revert.js';
 
 export const schema = builder.toSchema({ sortSchema: true });

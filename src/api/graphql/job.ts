@@ -4,7 +4,7 @@ import { resolveCursorConnection } from '@pothos/plugin-relay';
 import { countJobs, distinctValues, getJob, listJobs, type Job } from '../../jobs/jobStore.js';
 import { queuePosition } from '../../jobs/queuePosition.js';
 import { countJobErrors, listJobErrors, type JobError } from '../../jobs/rowErrors.js';
-import { countJobOutcomes, listJobOutcomes, type JobOutcome } from '../../jobs/rowOutcomes.js';
+import { countJobOutcomes, listJobOutcomes, type FieldChange, type JobOutcome } from '../../jobs/rowOutcomes.js';
 import { KINDS } from '../../kinds/index.js';
 import { isTerminal, JobStatus } from '../../jobs/states.js';
 import { jobProgressStream } from './jobProgressStream.js';
@@ -63,14 +63,32 @@ export async function forwardPage<T>(args: PageArgs, cursorPrefix: string, field
   };
 }
 
-export const RowOutcomeEnum = builder.enumType('RowOutcome', { values: ['CREATED', 'UPDATED'] as const });
+export const RowOutcomeEnum = builder.enumType('RowOutcome', { values: ['CREATED', 'UPDATED', 'UNCHANGED'] as const });
 
-export const JobOutcomeRef = builder.objectRef<JobOutcome>('JobOutcome').implement({
-  description: 'What one row of a USERS, ORGANISATIONS or LOCATIONS import did: created or updated which record',
+/** A change as shown: the kind's column name (as in its files) where the table column has one. */
+interface ShownChange extends FieldChange { kind: string }
+
+export const FieldChangeRef = builder.objectRef<ShownChange>('FieldChange').implement({
+  description: 'One value an update changed: the column (as the kind\'s files name it), the value it replaced and the one it wrote, as text',
+  fields: (t) => ({
+    column: t.string({ resolve: (c) => KINDS[c.kind]?.columns.find((k) => k.dbColumn === c.column)?.name ?? c.column }),
+    from: t.string({ nullable: true, resolve: (c) => c.from }),
+    to: t.string({ nullable: true, resolve: (c) => c.to }),
+  }),
+});
+
+export const JobOutcomeRef = builder.objectRef<JobOutcome & { kind: string }>('JobOutcome').implement({
+  description: 'What one row of a USERS, ORGANISATIONS or LOCATIONS import did (or, in a dry run, would do): created, updated or left unchanged which record',
   fields: (t) => ({
     line: t.int({ resolve: (o) => o.line }),
-    outcome: t.field({ type: RowOutcomeEnum, resolve: (o) => (o.outcome === 'created' ? 'CREATED' : 'UPDATED') }),
-    recordId: t.id({ description: "The record's id (a USER ID, a SCHOOL ID, a location's parentId)", resolve: (o) => o.recordId }),
+    outcome: t.field({ type: RowOutcomeEnum, resolve: (o) => o.outcome.toUpperCase() as 'CREATED' | 'UPDATED' | 'UNCHANGED' }),
+    recordId: t.id({ description: "The record's id (a USER ID, a SCHOOL ID, a location's parentId); in a dry run, a created record's id is only a stand-in", resolve: (o) => o.recordId }),
+    changes: t.field({
+      type: [FieldChangeRef],
+      nullable: true,
+      description: 'UPDATED rows: each value the row changed, with the value it replaced; null for other outcomes',
+      resolve: (o) => o.changes?.map((c) => ({ ...c, kind: o.kind })) ?? null,
+    }),
   }),
 });
 
@@ -102,10 +120,13 @@ export const JobRef = builder.node(builder.objectRef<Job>('Job'), {
     rowsUpdated: t.exposeInt('rowsUpdated'),
     rowsDuplicate: t.exposeInt('rowsDuplicate'),
     rowsFailed: t.exposeInt('rowsFailed'),
+    rowsUnchanged: t.exposeInt('rowsUnchanged', { description: 'Roster kinds: rows equal to the stored record, which wrote nothing' }),
     percentComplete: t.float({
       description: 'Share of the file read and committed, 0 to 100',
       resolve: (j) => {
         if (j.status === 'COMPLETED') return 100;
+        // A revert has no file: its share is of the rows it undoes.
+        if (j.revertOf) return j.rowsTotal ? Math.min(100, Math.round((j.rowsProcessed / j.rowsTotal) * 10_000) / 100) : 0;
         if (!j.fileSize) return 0;
         return Math.min(100, Math.round((j.bytesProcessed / j.fileSize) * 10_000) / 100);
       },
@@ -147,7 +168,7 @@ export const JobRef = builder.node(builder.objectRef<Job>('Job'), {
       type: JobOutcomeRef,
       description: 'Roster kinds (USERS, ORGANISATIONS, LOCATIONS): each imported row with its outcome and record id, in line order',
       resolve: (job, args, ctx) => forwardPage(args, 'outcome', 'Job.outcomes', {
-        load: (after, limit) => listJobOutcomes(ctx.db, job.id, { afterLine: after, limit }),
+        load: async (after, limit) => (await listJobOutcomes(ctx.db, job.id, { afterLine: after, limit })).map((o) => ({ ...o, kind: job.kind })),
         keyOf: (o) => o.line,
         count: () => countJobOutcomes(ctx.db, job.id),
       }),

@@ -27,7 +27,7 @@ $('upload-form').addEventListener('submit', async (event) => {
   await send(file, input);
 });
 
-/** Uploads `file` with `input`; a refusal for its columns offers to map them and send it again. */
+/** Uploads `file` with `input`, shows its progress, then its job (and, for a dry run, the preview and its confirmation); a refusal for its columns offers to map them and send it again. */
 async function send(file, input) {
   if (uploading) return;
   clearResult();
@@ -73,7 +73,8 @@ async function send(file, input) {
       return;
     }
     resetUploadForm();
-    showUploaded(uploadImport.job);
+    // Confirming a dry run's preview imports the same file, with the same options, for real.
+    showUploaded(uploadImport.job, input.dryRun ? () => send(file, { ...input, dryRun: undefined }) : undefined);
     await loadJobs('first');
   } catch (err) {
     if (err instanceof UnauthorizedError) { handleError(err); return; }

@@ -4,6 +4,7 @@ import { progressAnnouncer } from '../announce.js';
 import { $, h } from '../dom.js';
 import { fmtInt, fmtPercent, jobName, showJobBar, statusBadge } from '../format.js';
 import { signOutIfRefused } from '../session.js';
+import { dryRunPreview } from './preview.js';
 
 const USER_ERROR_TITLES = {
   IMPORT_IN_PROGRESS: 'Another import is still running',
@@ -48,8 +49,11 @@ export function showRefusal(userErrors) {
   showResult('error', title, lines);
 }
 
-/** The job just created, with a link to it and its progress until it ends. */
-export function showUploaded(job) {
+/**
+ * The job just created, with a link to it and its progress until it ends; a dry run that ends
+ * COMPLETED then shows its preview, whose button calls `confirm` (the real import of the file).
+ */
+export function showUploaded(job, confirm) {
   const link = h('a', { href: `#/jobs/${encodeURIComponent(job.id)}` }, 'Open the job');
   const bar = h('progress', { max: '100', 'aria-label': `Import of ${jobName(job)}` });
   const status = h('span', { class: 'result-status' });
@@ -57,10 +61,15 @@ export function showUploaded(job) {
     h('div', { class: 'result-live' }, bar, status),
     h('p', {}, link, ' to see its progress and row errors.'));
   const title = $('upload-result').querySelector('.result-title');
+  let previewed = false;
   followUploadedJob(job, (j) => {
     title.textContent = uploadedTitle(j);
     showJobBar(bar, j);
     status.replaceChildren(statusBadge(j), ' ', shortProgress(j));
+    if (j.dryRun && j.status === 'COMPLETED' && confirm && !previewed) {
+      previewed = true;
+      $('upload-result').append(dryRunPreview(j, confirm));
+    }
   });
 }
 
@@ -82,7 +91,7 @@ function followUploadedJob(job, show) {
 function uploadedTitle(job) {
   const name = jobName(job);
   switch (job.status) {
-    case 'COMPLETED': return job.dryRun ? `${name} has been checked (dry run): nothing was written.` : `${name} has been imported.`;
+    case 'COMPLETED': return job.dryRun ? `${name} has been checked (dry run): this is what the import would do.` : `${name} has been imported.`;
     case 'FAILED': return `The import of ${name} failed.`;
     case 'CANCELLED': return `The import of ${name} was cancelled.`;
     default: return `${name} was uploaded and its import has started${job.dryRun ? ' (dry run)' : ''}.`;

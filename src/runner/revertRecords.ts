@@ -1,0 +1,135 @@
+/**
+ * Reverting an import of a roster kind (USERS, ORGANISATIONS, LOCATIONS) from its outcomes,
+ * last line first: an UPDATED row gets back the values it overwrote (its `changes`' from) and the
+ * job and line that had written the record before it; a CREATED row's record is deleted; an
+ * UNCHANGED row wrote nothing. Undone in that order, several rows of the import on one record
+ * leave it exactly as it was before the import.
+ *
+ * A row is undone only while its record is as the row left it (written by this import, at this
+ * line). Otherwise a later job changed the record again: a conflict, reported as the row's error
+ * and left as it is, unless the revert is forced. A key the import moved away from a record is
+ * given back only if no other record has taken it since, forced or not.
+ *
+ * The cursor is the lowest line undone (0: none yet). Each batch decides its rows in memory, then
+ * writes with one DELETE and one UPDATE; a dry run keeps what it "undid" in memory instead.
+ */
+import type { Transaction } from '../db/database.js';
+import { LockIds } from '../db/lockIds.js';
+import { jobGlobalId } from '../jobs/globalIds.js';
+import { listJobOutcomesBackwards, type JobOutcome } from '../jobs/rowOutcomes.js';
+import { getKind } from '../kinds/index.js';
+import type { RevertContext, UndoneBatch, UndoStep } from './revertSteps.js';
+
+/** A record as the revert finds it, then as its decisions leave it. */
+interface RecordState { exists: boolean; jobId: string; line: number; key: string | null }
+
+/** An updated record's values to put back (by table column), and the writer it goes back to. */
+interface Restore { id: string; values: Record<string, string | null>; jobId: string | null; line: number | null }
+
+export function rosterUndo({ revert, original, batchSize }: RevertContext): UndoStep {
+  const kind = getKind(original.kind);
+  const rules = kind.upsert!;
+  const keyName = kind.columns.find((c) => c.dbColumn === rules.keyColumn)?.name ?? rules.keyColumn;
+  const dryRunMemory = revert.dryRun ? new Map<string, RecordState>() : null;
+
+  return async (tx: Transaction, cursor: number): Promise<UndoneBatch | null> => {
+    const outcomes = await listJobOutcomesBackwards(tx, original.id, { beforeLine: cursor === 0 ? Number.MAX_SAFE_INTEGER : cursor, limit: batchSize });
+    if (outcomes.length === 0) return null;
+    // The same lock as the import's batches: no upsert changes these records while they are decided.
+    await tx.query('select pg_advisory_xact_lock($1, hashtext($2))', [LockIds.ROSTER, `${original.tenantId}:${kind.table}`]);
+    const { states, holders } = await loadStates(tx, kind.table, rules.keyColumn, original.tenantId, outcomes, dryRunMemory);
+    const done: UndoneBatch = { cursor: outcomes.at(-1)!.line, processed: outcomes.length, undone: 0, restored: 0, unchanged: 0, errors: [] };
+    const fail = (o: JobOutcome, message: string) => done.errors.push({ line: o.line, column: null, value: o.recordId, message, rawRow: '' });
+    const deletes = new Set<string>();
+    const restores = new Map<string, Restore>();
+    const release = (s: RecordState, id: string) => { if (s.key !== null && holders.get(s.key) === id) holders.delete(s.key); };
+
+    for (const o of outcomes) {
+      if (o.outcome === 'unchanged') { done.unchanged++; continue; }
+      const s = states.get(o.recordId);
+      if (!s?.exists) { fail(o, `Record ${o.recordId} no longer exists: nothing to undo`); continue; }
+      if (!(s.jobId === original.id && s.line === o.line) && !revert.revertForce) {
+        fail(o, `Record ${o.recordId} was changed after this row by job ${jobGlobalId(s.jobId)}; left as it is (revert with force to undo it anyway)`);
+        continue;
+      }
+      if (o.outcome === 'created') {
+        deletes.add(o.recordId);
+        restores.delete(o.recordId);
+        release(s, o.recordId);
+        s.exists = false;
+        done.undone++;
+        continue;
+      }
+      const keyChange = o.changes?.find((c) => c.column === rules.keyColumn);
+      const holder = keyChange?.from != null ? holders.get(keyChange.from) : undefined;
+      if (holder !== undefined && holder !== o.recordId) {
+        fail(o, `${keyName} "${keyChange!.from}" now belongs to record ${holder}; this row is left as it is`);
+        continue;
+      }
+      const restore = restores.get(o.recordId) ?? { id: o.recordId, values: {}, jobId: null, line: null };
+      for (const c of o.changes ?? []) restore.values[c.column] = c.from;
+      restore.jobId = o.previousJobId;
+      restore.line = o.previousLine;
+      restores.set(o.recordId, restore);
+      if (keyChange) {
+        release(s, o.recordId);
+        s.key = keyChange.from;
+        if (s.key !== null) holders.set(s.key, o.recordId);
+      }
+      s.jobId = o.previousJobId ?? s.jobId;
+      s.line = o.previousLine ?? s.line;
+      done.undone++;
+      done.restored++;
+    }
+    if (dryRunMemory) for (const [id, s] of states) dryRunMemory.set(id, s);
+    else await writeUndo(tx, kind.table, rules.keyColumn, rules.columns, original.tenantId, deletes, restores);
+    return done;
+  };
+}
+
+/**
+ * The records the batch's outcomes name, and those holding the keys it may give back, by id; and
+ * who holds each of those keys. A dry run's earlier batches "undid" some of them: that wins.
+ */
+async function loadStates(
+  tx: Transaction, table: string, keyColumn: string, tenantId: string, outcomes: readonly JobOutcome[], memory: Map<string, RecordState> | null,
+) {
+  const ids = new Set<string>();
+  const keys = new Set<string>();
+  for (const o of outcomes) {
+    if (o.outcome === 'unchanged') continue;
+    ids.add(o.recordId);
+    for (const c of o.changes ?? []) if (c.column === keyColumn && c.from !== null) keys.add(c.from);
+  }
+  const rows = await tx.query<{ id: string; job_id: string; line: number; key: string | null }>(
+    `select id::text as id, job_id::text as job_id, line::float8 as line, "${keyColumn}" as key from "${table}"
+     where tenant_id = $1 and (id = any($2::uuid[]) or "${keyColumn}" = any($3::text[]))`,
+    [tenantId, [...ids], [...keys]],
+  );
+  const states = new Map<string, RecordState>();
+  for (const r of rows) states.set(r.id, { exists: true, jobId: r.job_id, line: Number(r.line), key: r.key });
+  if (memory) for (const id of ids) { const s = memory.get(id); if (s) states.set(id, { ...s }); }
+  const holders = new Map<string, string>();
+  for (const [id, s] of states) if (s.exists && s.key !== null) holders.set(s.key, id);
+  return { states, holders };
+}
+
+async function writeUndo(
+  tx: Transaction, table: string, keyColumn: string, columns: readonly string[], tenantId: string,
+  deletes: Set<string>, restores: Map<string, Restore>,
+): Promise<void> {
+  if (deletes.size > 0) await tx.query(`delete from "${table}" where tenant_id = $1 and id = any($2::uuid[])`, [tenantId, [...deletes]]);
+  if (restores.size === 0) return;
+  // Keys given back give up the ones they hold first: one UPDATE checks uniqueness row by row,
+  // so two records swapping keys would collide halfway although the end state is consistent.
+  const rekeyed = [...restores.values()].filter((r) => keyColumn in r.values).map((r) => r.id);
+  if (rekeyed.length > 0) await tx.query(`update "${table}" set "${keyColumn}" = null where tenant_id = $1 and id = any($2::uuid[])`, [tenantId, rekeyed]);
+  const sets = columns.map((c) => `"${c}" = case when v.c ? '${c}' then (v.r)."${c}" else t."${c}" end`).join(', ');
+  await tx.query(
+    `update "${table}" t set ${sets}, job_id = coalesce(v.job_id, t.job_id), line = coalesce(v.line, t.line), updated_at = now()
+     from (select x.id, x.c, x.job_id, x.line, jsonb_populate_record(null::"${table}", x.c) as r
+           from jsonb_to_recordset($2::jsonb) as x(id uuid, c jsonb, job_id uuid, line bigint)) v
+     where t.tenant_id = $1 and t.id = v.id`,
+    [tenantId, JSON.stringify([...restores.values()].map((r) => ({ id: r.id, c: r.values, job_id: r.jobId, line: r.line })))],
+  );
+}
