@@ -11,6 +11,8 @@ const NOT_POOLED = [
   'test/core/**',
   // Browser tests: the console and GraphiQL pages, whose database part the API tests cover.
   'test/*.e2e.test.ts',
+  // Runs behind a PgBouncer of its own in either pass.
+  'test/fleet.test.ts',
   // The embedded PGlite, whatever DATABASE_URL says.
   'test/pglite.smoke.test.ts',
   'test/keysCli.test.ts',

@@ -23,7 +23,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { jobUuid, uploadFile } from './client.js';
-import { createBenchDatabase, type BenchDatabase } from './database.js';
+import { createBenchDatabase, sessionUrlOf, type BenchDatabase } from './database.js';
 import { generateEvents, prng } from './generate.js'; // prng: kill points replay with --seed
 import {
   abortedIdleSessions, contentChecksum, createKeyIn, exactLines, fileChecksum, jobState, lineCheck, openSql, waitFor,
@@ -124,9 +124,9 @@ async function main(): Promise<number> {
     log(`${path.basename(csv)}: ${(generated.csvBytes! / 1024 / 1024).toFixed(1)} MiB`);
 
     database = await createBenchDatabase(adminUrl);
-    sql = openSql(database.url);
+    sql = openSql(sessionUrlOf(database));
     const env: Record<string, string> = {
-      DATABASE_URL: database.url, DATA_DIR: dataDir, LEASE_MS: String(opts.leaseMs), POLL_INTERVAL_MS: '200',
+      ...(database.directUrl ? { DATABASE_DIRECT_URL: database.directUrl } : {}), DATABASE_URL: database.url, DATA_DIR: dataDir, LEASE_MS: String(opts.leaseMs), POLL_INTERVAL_MS: '200',
       ...(opts.batchSize ? { BATCH_SIZE: String(opts.batchSize) } : {}),
     };
     let generation = 1;

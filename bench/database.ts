@@ -11,28 +11,46 @@ import { EVENT_COLUMNS } from './generate.js';
 
 export type Sql = postgres.Sql;
 
-export interface BenchDatabase { name: string; url: string; drop(): Promise<void> }
+/**
+ * `url` as DATABASE_URL names the server (maybe through a pooler); `directUrl` straight to
+ * Postgres when DATABASE_DIRECT_URL is set: where the servers LISTEN and migrate, and where the
+ * bench's own queries and the drop go (postgres.js prepares its statements, which a
+ * transaction-mode pooler does not keep).
+ */
+export interface BenchDatabase { name: string; url: string; directUrl: string | undefined; drop(): Promise<void> }
+
+/** The database settings a server of the run gets: its URL, and its direct URL behind a pooler. */
+export const serverDatabaseEnv = (db: BenchDatabase): Record<string, string | undefined> => ({ DATABASE_URL: db.url, DATABASE_DIRECT_URL: db.directUrl });
+
+/** Where the bench itself reads the database: a session, never the pooler. */
+export const sessionUrlOf = (db: BenchDatabase): string => db.directUrl ?? db.url;
+
+const withDatabase = (serverUrl: string, name: string) => {
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+};
 
 export const connect = (url: string): Sql =>
   // Zone-less timestamps mean UTC, as the service reads them; it does not change the cost of COPY.
   postgres(url, { max: 2, onnotice: () => {}, connection: { TimeZone: 'UTC', application_name: 'bulk-import-bench' } });
 
 /** A new database on the server of `adminUrl`, so a run never sees (or leaves) other data. */
-export async function createBenchDatabase(adminUrl: string): Promise<BenchDatabase> {
+export async function createBenchDatabase(adminUrl: string, directAdminUrl = process.env.DATABASE_DIRECT_URL || undefined): Promise<BenchDatabase> {
   const name = `bulk_import_bench_${randomBytes(6).toString('hex')}`;
-  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  const admin = postgres(directAdminUrl ?? adminUrl, { max: 1, onnotice: () => {} });
   try {
     await admin.unsafe(`create database ${name}`);
   } finally {
     await admin.end();
   }
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
   return {
     name,
-    url: url.toString(),
+    url: withDatabase(adminUrl, name),
+    directUrl: directAdminUrl && withDatabase(directAdminUrl, name),
     drop: async () => {
-      const again = postgres(adminUrl, { max: 1, onnotice: () => {} });
+      // `with (force)` on a session of its own ends a pooler's server connections to it too.
+      const again = postgres(directAdminUrl ?? adminUrl, { max: 1, onnotice: () => {} });
       try {
         await again.unsafe(`drop database if exists ${name} with (force)`);
       } finally {

@@ -73,6 +73,8 @@ export interface BenchReport {
   rssMethod: string;
   /** Null without --pglite; only `rows` and `problem` when the embedded run could not finish. */
   pglite: PgliteFigures | { rows: number; problem: string } | null;
+  /** With --embedded: the embedded default, engine by engine (embedded.ts). */
+  embedded?: unknown[];
   targets: Target[];
   machine: { cpus: number; cpuModel: string; totalMemMb: number; platform: string; release: string };
   node: string;

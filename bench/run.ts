@@ -28,6 +28,12 @@
  *          --server-log FILE (the server's output, at LOG_LEVEL or info: its completion logs
  *          tell parseWaitMs from commitMs)
  *          --pglite  --pglite-rows N (100,000)  --seed N (1)  --timeout-min N (30, per import)
+ *          --spool folder|s3 (folder): with s3, the server spools into an S3 store (SPOOL_URL=s3://...):
+ *          the one in S3_ENDPOINT and S3_BUCKET when set, else a local radosgw the run starts
+ *          (scripts/radosgw.sh) and stops
+ *          --embedded: then the embedded default, engine by engine (--embedded-engines, postgres,pglite),
+ *          with the same files: memory of the server and its database together, speed against the
+ *          rounds above, start times, install size (embedded.ts)
  * Needs DATABASE_URL: the Postgres server the run creates its database on. BENCH_SERVER_NODE_ARGS
  * adds node options to the server's command line (e.g. "--cpu-prof --cpu-prof-dir=prof" for
  * a CPU profile of each of its threads, written as it exits).
@@ -39,12 +45,16 @@ import { parseArgs } from 'node:util';
 import {
   createApiKey, followJob, jobUuid, startJobsPoller, uploadFile, type FollowResult, type PollerResult, type UploadResult,
 } from './client.js';
-import { checkpoint, connect, copyIntoTwin, countEventsOfJob, createBenchDatabase, serverVersion, type Sql } from './database.js';
+import {
+  checkpoint, connect, copyIntoTwin, countEventsOfJob, createBenchDatabase, serverDatabaseEnv, serverVersion, sessionUrlOf, type Sql,
+} from './database.js';
+import { startRadosgw } from './radosgw.js';
 import { generateEvents } from './generate.js';
 import { judge, machine, percentile, render, type BenchReport, type ImportFigures, type PgliteFigures } from './report.js';
 import { cpuBetween, cpuSnapshot, type CpuFigures } from './cpuUsage.js';
 import { buildServer, startServer, type ServerProcess } from './serverProcess.js';
 import { runFairness } from './fairness.js';
+import { judgeEmbedded, measureEmbedded, renderEmbedded, type Engine, type EmbeddedFigures } from './embedded.js';
 
 const JOBS_POLL_MS = 100;
 const TENANT = 'bench';
@@ -58,7 +68,7 @@ function count(name: string, raw: string): number {
 }
 
 const USAGE = `usage: DATABASE_URL=postgres://... npm run bench -- [--rows N] [--rounds N] [--warmup N] [--out FILE] [--skip-ndjson] [--server-log FILE]
-                                        [--pglite] [--pglite-rows N] [--seed N] [--timeout-min N]`;
+                                        [--pglite] [--pglite-rows N] [--embedded] [--embedded-engines postgres,pglite] [--seed N] [--timeout-min N] [--spool folder|s3]`;
 
 function options() {
   const { values } = parseArgs({
@@ -70,9 +80,12 @@ function options() {
       'skip-ndjson': { type: 'boolean', default: false },
       'server-log': { type: 'string' },
       pglite: { type: 'boolean', default: false },
+      embedded: { type: 'boolean', default: false },
+      'embedded-engines': { type: 'string', default: 'postgres,pglite' },
       'pglite-rows': { type: 'string', default: '100000' },
       seed: { type: 'string', default: '1' },
       'timeout-min': { type: 'string', default: '30' },
+      spool: { type: 'string', default: 'folder' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -88,13 +101,27 @@ function options() {
     ndjson: !values['skip-ndjson'],
     serverLog: values['server-log'] ? path.resolve(values['server-log']) : undefined,
     pglite: values.pglite!,
+    embedded: values.embedded!,
+    embeddedEngines: engines(values['embedded-engines']!),
     pgliteRows: count('pglite-rows', values['pglite-rows']!),
     seed: count('seed', values.seed!),
     timeoutMs: count('timeout-min', values['timeout-min']!) * 60_000,
+    spool: spoolKind(values.spool!),
   };
 }
 
 type Options = ReturnType<typeof options>;
+
+function spoolKind(raw: string): 'folder' | 's3' {
+  if (raw === 'folder' || raw === 's3') return raw;
+  throw new Error(`--spool must be folder or s3, got "${raw}"`);
+}
+
+function engines(raw: string): Engine[] {
+  const list = raw.split(',').map((e) => e.trim()).filter(Boolean);
+  for (const e of list) if (e !== 'postgres' && e !== 'pglite') throw new Error(`--embedded-engines takes postgres and/or pglite, got "${e}"`);
+  return list as Engine[];
+}
 
 /**
  * Cleanup steps, run last-in first-out at the end, on error, and on Ctrl-C. Whoever calls `run`
@@ -250,7 +277,7 @@ async function measurePglite(opts: Options, workDir: string, cleanup: Cleanup): 
   const files = await generateEvents({ rows: opts.pgliteRows, seed: opts.seed, csvPath });
   const dataDir = path.join(workDir, 'pglite-data');
   await fs.mkdir(dataDir);
-  const env = serverEnv({ DATABASE_URL: undefined, DATA_DIR: dataDir });
+  const env = serverEnv({ DATABASE_URL: undefined, DATA_DIR: dataDir, EMBEDDED_DATABASE: 'pglite' });
 
   log('PGlite: starting the server');
   const server = await startServer({ env, label: 'PGlite server' });
@@ -314,6 +341,8 @@ async function main(): Promise<number> {
   let sql: Sql | undefined;
   try {
     const workDir = await fs.mkdtemp(path.join(os.tmpdir(), 'bulk-import-bench-'));
+    // As root, the embedded PostgreSQL runs as the user postgres, which must reach its data folder in here.
+    if (opts.embedded) await fs.chmod(workDir, 0o755);
     cleanup.add('remove the work folder', () => fs.rm(workDir, { recursive: true, force: true }));
 
     log(`generating ${opts.rows.toLocaleString('en-US')} rows (seed ${opts.seed}) in ${workDir}`);
@@ -328,7 +357,13 @@ async function main(): Promise<number> {
     log(`database ${db.name}`);
     const dataDir = path.join(workDir, 'data');
     await fs.mkdir(dataDir);
-    const env = serverEnv({ DATABASE_URL: db.url, DATA_DIR: dataDir, ...(opts.serverLog ? { LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' } : {}) });
+    let spoolEnv: Record<string, string> = {};
+    if (opts.spool === 's3') {
+      const store = await startRadosgw(workDir, cleanup);
+      log(`S3 spool: s3://${store.bucket}/bench at ${store.endpoint}`);
+      spoolEnv = { ...store.env, SPOOL_URL: `s3://${store.bucket}/bench` };
+    }
+    const env = serverEnv({ ...serverDatabaseEnv(db), DATA_DIR: dataDir, ...spoolEnv, ...(opts.serverLog ? { LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' } : {}) });
 
     log('building and starting the server (node dist/main.js)');
     await buildServer();
@@ -338,7 +373,7 @@ async function main(): Promise<number> {
     // What the server holds before any import (code, pools): the imports' peaks include it.
     const serverIdleRssMb = await server.rss.currentMb();
 
-    const pg = connect(db.url);
+    const pg = connect(sessionUrlOf(db));
     sql = pg;
     const postgresVersion = await serverVersion(pg);
 
@@ -383,6 +418,21 @@ async function main(): Promise<number> {
       });
     }
 
+    // The embedded engines also run alone, one after the other, on the same files.
+    const embedded: (EmbeddedFigures | { engine: Engine; problem: string })[] = [];
+    if (opts.embedded) {
+      for (const engine of opts.embeddedEngines) {
+        embedded.push(await measureEmbedded({
+          engine, workDir, rows: opts.rows, csvPath: files.csvPath!, ndjsonPath: files.ndjsonPath ?? null, timeoutMs: opts.timeoutMs,
+          log, onStop: (what, fn) => cleanup.add(what, fn),
+        }).catch((err: Error) => {
+          console.error(`[bench] embedded ${engine} run failed: ${err.message}`);
+          return { engine, problem: err.message.split('\n')[0] };
+        }));
+      }
+    }
+    const reference = { csvRowsPerSec: csv.rowsPerSec, ndjsonRowsPerSec: ndjson?.rowsPerSec ?? null };
+
     const report: BenchReport = {
       rows: opts.rows,
       seed: opts.seed,
@@ -399,14 +449,24 @@ async function main(): Promise<number> {
       serverIdleRssMb,
       rssMethod,
       pglite,
+      embedded: embedded.length ? embedded : undefined,
       targets: judge({ csv, ndjson, serverPeakRssMb }),
       machine: machine(),
       node: process.version,
       postgres: postgresVersion,
-      serverEnv: Object.fromEntries(SERVER_KNOBS.filter((k) => process.env[k]).map((k) => [k, process.env[k]!])),
+      serverEnv: {
+        ...Object.fromEntries(SERVER_KNOBS.filter((k) => process.env[k]).map((k) => [k, process.env[k]!])),
+        ...(opts.spool === 's3' ? { SPOOL_URL: spoolEnv.SPOOL_URL } : {}),
+        ...(db.directUrl ? { DATABASE_DIRECT_URL: '(set: DATABASE_URL through a pooler)' } : {}),
+      },
       date: new Date().toISOString(),
     };
     console.log(render(report));
+    if (embedded.length) {
+      console.log(`\nEmbedded default (no DATABASE_URL), ${opts.rows.toLocaleString('en-US')} rows, against the imports above into the machine's PostgreSQL:\n`);
+      console.log(renderEmbedded(embedded, reference));
+      for (const f of embedded) if ('idle' in f) console.log(judgeEmbedded(f, reference).join('\n'));
+    }
     await fs.mkdir(path.dirname(opts.out), { recursive: true });
     await fs.writeFile(opts.out, `${JSON.stringify(report, roundNumbers, 2)}\n`);
     console.log(`\nwritten to ${path.relative(process.cwd(), opts.out) || opts.out}`);
@@ -414,7 +474,7 @@ async function main(): Promise<number> {
     // Targets missed are results, not errors; an import that failed or lost rows is an error.
     // A warm-up import that lost rows is as broken as a counted one.
     const warmupImports = warmupRounds.flatMap((r) => [r.csv, r.ndjson]);
-    const broken = [csv, ndjson, pglite, ...warmupImports].filter((f) => f?.problem);
+    const broken = [csv, ndjson, pglite, ...embedded, ...warmupImports].filter((f) => f?.problem);
     return broken.length ? 1 : 0;
   } finally {
     await sql?.end({ timeout: 5 });

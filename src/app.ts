@@ -35,6 +35,10 @@ import { folderUploads, s3Uploads } from './intake/uploadStore.js';
 import { BadRequest, checkRequest } from './api/http/requestTarget.js';
 import { publicBaseUrl } from './api/http/publicUrl.js';
 import { cutOffBodyAfterAnswer } from './api/http/answeredBodies.js';
+import { stagedPartRoutes } from './api/http/stagedPartRoutes.js';
+import { folderStaging } from './intake/stagedUploads/folderStaging.js';
+import { s3Staging } from './intake/stagedUploads/s3Staging.js';
+import { sweepStagedUploads } from './intake/stagedUploads/stagedSweep.js';
 
 export interface App {
   config: Config;
@@ -66,14 +70,19 @@ export async function buildApp(config: Config, opts: { log?: Logger } = {}): Pro
     const problem = await s3SpoolProblem(s3Spool);
     if (problem) {
       s3Spool.client.destroy();
+      s3Spool.presignClient.destroy();
       throw new Error(`SPOOL_URL=${s3Spool.url}: ${problem}`);
     }
   }
-  const db = await openDatabase(config);
+  const db = await openDatabase(config, { log: { warn: (msg) => log.warn(msg), debug: (msg) => log.debug({ postgres: msg }, 'embedded PostgreSQL') } });
   const uploads = s3Spool ? s3Uploads(s3Spool, log) : folderUploads(config.spoolDir);
-  const sweep = () => (s3Spool
-    ? sweepS3Spool(db, s3Spool, config.spoolRetentionMs, log)
-    : sweepSpool(db, config.spoolDir, config.spoolRetentionMs, log));
+  const staged = s3Spool ? s3Staging(s3Spool, log) : folderStaging(config.spoolDir);
+  const sweep = async () => {
+    const { keep } = await sweepStagedUploads(db, staged, log);
+    return s3Spool
+      ? sweepS3Spool(db, s3Spool, config.spoolRetentionMs, log, undefined, keep)
+      : sweepSpool(db, config.spoolDir, config.spoolRetentionMs, log, keep);
+  };
   const bus = new ProgressBus(db);
   const metrics = new Metrics(db);
   const tenants = new WeakMap<Request, Tenant>();
@@ -110,15 +119,16 @@ export async function buildApp(config: Config, opts: { log?: Logger } = {}): Pro
       // The base of the absolute URLs we hand out (Job.errorReportUrl); never the client's Host header.
       const headers = (initial as { req?: IncomingMessage }).req?.headers;
       const origin = publicBaseUrl(config, headers, server.address());
-      return { db, bus, config, log, metrics, uploads, s3Spool, tenant, origin, congested: fromSocket.congested };
+      return { db, bus, config, log, metrics, uploads, staged, s3Spool, tenant, origin, congested: fromSocket.congested };
     },
   });
 
   const ops = opsRoutes(db, metrics, log, s3Spool ? () => s3SpoolProblem(s3Spool) : null);
   const reports = reportRoutes(db);
+  const parts = stagedPartRoutes({ db, log, metrics, uploadIdleTimeoutMs: config.uploadIdleTimeoutMs });
   const route = async (req: IncomingMessage, res: ServerResponse) => {
     checkRequest(req);
-    if (!(await ops(req, res)) && !(await reports(req, res)) && !(await consoleRoutes(req, res))) yoga(req, res);
+    if (!(await ops(req, res)) && !(await reports(req, res)) && !(await parts(req, res)) && !(await consoleRoutes(req, res))) yoga(req, res);
   };
   const server: Server = createServer((req, res) => {
     cutOffBodyAfterAnswer(req, res);

@@ -4,8 +4,13 @@ import path from 'node:path';
 export interface Config {
   port: number;
   host: string;
-  /** Postgres URL; when unset the service uses an embedded PGlite database under dataDir. */
+  /** Postgres URL; when unset the service runs an embedded database under dataDir (embeddedDatabase). */
   databaseUrl: string | undefined;
+  /**
+   * The embedded database with no databaseUrl: a PostgreSQL the service starts from the binaries
+   * npm installed (db/embeddedCluster.ts), or the in-process PGlite, where those cannot run.
+   */
+  embeddedDatabase: EmbeddedDatabase;
   /**
    * A direct (session) connection to the same database, for LISTEN and migrations, when
    * databaseUrl goes through a transaction-mode pooler; unset: databaseUrl.
@@ -23,11 +28,15 @@ export interface Config {
   /** How many completed uploads' files the spool keeps for later uploads to write over (spool/spoolSpares.ts). */
   spoolSpareFiles: number;
   maxFileSize: number;
+  /** What a gzipped, XLSX or non-UTF-8 file may grow to, decompressed or converted to UTF-8, as spooled (intake/fileDecoding.ts). */
+  maxUncompressedSize: number;
   /** The spool's total: its files plus what arriving uploads may still write; past it uploads get a 503 (spool/spoolReservations.ts). */
   spoolMaxBytes: number;
   maxActiveJobsPerTenant: number;
   /** A tenant's files arriving into the spool at once (uploads, downloads), across instances. */
   maxConcurrentUploadsPerTenant: number;
+  /** How long a staged upload (createStagedUpload) and its part URLs stay valid; past it the sweep removes what was sent. */
+  stagedUploadTtlMs: number;
   /** An upload whose client sends nothing for this long is cut off (its connection closed, its tenant's slot freed). */
   uploadIdleTimeoutMs: number;
   workerConcurrency: number;
@@ -70,6 +79,14 @@ export interface Config {
   sourceDeadlineMs: number;
   /** importFromUrl: a PEM file of extra CA certificates to trust for sources (a private CA), on top of Node's. */
   sourceCaFile: string | undefined;
+}
+
+export type EmbeddedDatabase = 'postgres' | 'pglite';
+
+function embeddedDatabase(env: NodeJS.ProcessEnv): EmbeddedDatabase {
+  const raw = (env.EMBEDDED_DATABASE || 'postgres').trim().toLowerCase();
+  if (raw !== 'postgres' && raw !== 'pglite') throw new Error(`EMBEDDED_DATABASE must be postgres or pglite, got "${env.EMBEDDED_DATABASE}"`);
+  return raw;
 }
 
 export interface S3SpoolLocation { bucket: string; prefix: string }
@@ -134,17 +151,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     host: env.HOST || '0.0.0.0',
     databaseUrl: env.DATABASE_URL || undefined,
     databaseDirectUrl: env.DATABASE_DIRECT_URL || undefined,
+    embeddedDatabase: embeddedDatabase(env),
     dataDir,
     ...spoolLocation(env, dataDir),
     s3Endpoint: env.S3_ENDPOINT ? parseBaseUrl(env.S3_ENDPOINT, 'S3_ENDPOINT') : undefined,
     spoolRetentionMs: int(env, 'SPOOL_RETENTION_MS', 0),
     spoolSpareFiles: int(env, 'SPOOL_SPARE_FILES', 2),
     maxFileSize,
+    maxUncompressedSize: int(env, 'MAX_UNCOMPRESSED_SIZE', 4 * maxFileSize),
     // Room for eight files of the largest size, queued or arriving.
     spoolMaxBytes: int(env, 'SPOOL_MAX_BYTES', 8 * maxFileSize),
     maxActiveJobsPerTenant: int(env, 'MAX_ACTIVE_JOBS_PER_TENANT', 1),
     maxConcurrentUploadsPerTenant: int(env, 'MAX_CONCURRENT_UPLOADS_PER_TENANT', 1),
     uploadIdleTimeoutMs: int(env, 'UPLOAD_IDLE_TIMEOUT_MS', 60_000),
+    // A day: time for a 1 GiB file over a slow uplink, with restarts. S3 presigned URLs cap at 7 days.
+    stagedUploadTtlMs: int(env, 'STAGED_UPLOAD_TTL_MS', 24 * 60 * 60_000),
     workerConcurrency: int(env, 'WORKER_CONCURRENCY', 2),
     // Long enough that a hand-back (its commits drained, a parse thread started again at the
     // checkpoint) costs little of a slice; short enough that a small job waits seconds at most.

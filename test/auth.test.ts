@@ -205,8 +205,8 @@ describe('bulk-import keys create', () => {
     delete env.DATABASE_URL;
     delete env.DATABASE_DIRECT_URL;
     if (realPostgres) Object.assign(env, { DATABASE_URL: t.databaseUrl }, t.databaseDirectUrl ? { DATABASE_DIRECT_URL: t.databaseDirectUrl } : {});
-    // Embedded: the server holds the PGlite folder, and the CLI hands the key to it through DATA_DIR.
-    else env.DATA_DIR = t.dataDir;
+    // Embedded (the suite's PGlite): the server holds the folder, and the CLI hands the key to it through DATA_DIR.
+    else Object.assign(env, { DATA_DIR: t.dataDir, EMBEDDED_DATABASE: 'pglite' });
 
     const { stdout } = await run('npx', ['tsx', 'src/cli/index.ts', 'keys', 'create', '--tenant', 'cli-tenant'], { cwd: ROOT, env, timeout: 45_000 });
     expect(stdout).toMatch(/^bik_[A-Za-z0-9_-]{20,}\n$/);

@@ -56,11 +56,11 @@ const VALUES: Record<string, { good: readonly string[]; bad: readonly string[] }
 const HEADER = Object.keys(VALUES);
 
 /** A field as a CSV writer would quote it, or one of the ways files get quoting wrong. */
-const fieldText = (value: string, quoting: number) => {
+const fieldText = (value: string, quoting: number, delimiter = ',') => {
   if (quoting === 1) return `"${value.replace(/"/g, '""')}"`; // quoted although it need not be
   if (quoting === 2 && value) return `${value[0]}"${value.slice(1)}`; // a stray quote
   if (quoting === 3) return `"${value.replace(/"/g, '""')}"x`; // text after the closing quote
-  return /[",\n\r]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
+  return /["\n\r]/.test(value) || value.includes(delimiter) ? `"${value.replace(/"/g, '""')}"` : value;
 };
 
 /** Mostly good values, so that a row often fails (or would be changed) by one column alone. */
@@ -71,18 +71,27 @@ const value = (h: string) => fc.oneof(
 );
 const row = fc.record(Object.fromEntries(HEADER.map((h) => [h, value(h)]))) as fc.Arbitrary<Record<string, string>>;
 const quoting = fc.oneof({ weight: 12, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.integer({ min: 1, max: 3 }) });
-const record = fc.tuple(row, fc.array(quoting, { minLength: HEADER.length, maxLength: HEADER.length }), fc.integer({ min: 0, max: 30 }))
-  .map(([values, quotings, shape]) => {
-    const fields = HEADER.map((h, i) => fieldText(values[h], quotings[i]));
-    if (shape === 0) fields.pop(); // one field short
-    if (shape === 1) fields.push('extra');
-    const bytes = Buffer.from(fields.join(','));
-    if (shape === 2) return Buffer.concat([bytes, Buffer.from([0xff, 0xfe])]); // not UTF-8
-    if (shape === 3) return Buffer.concat([bytes, Buffer.from('\0')]);
-    return bytes;
-  });
-const csvFile = fc.tuple(fc.array(record, { minLength: 1, maxLength: 60 }), fc.constantFrom('\n', '\r\n'))
-  .map(([records, eol]) => Buffer.concat([Buffer.from(HEADER.join(',') + eol), ...records.flatMap((r) => [r, Buffer.from(eol)])]));
+/**
+ * A CSV file with the given delimiter; with `ignored`, a column that a column mapping ignores
+ * (kinds/columnMapping.ts) is the third of each record, and holds quotes and delimiters too.
+ */
+const csvFileOf = (delimiter: string, ignored: boolean) => {
+  const record = fc.tuple(row, fc.array(quoting, { minLength: HEADER.length, maxLength: HEADER.length }), fc.integer({ min: 0, max: 30 }), fc.constantFrom('', 'x', `a${delimiter}"b"`))
+    .map(([values, quotings, shape, note]) => {
+      const fields = HEADER.map((h, i) => fieldText(values[h], quotings[i], delimiter));
+      if (ignored) fields.splice(2, 0, fieldText(note, 0, delimiter));
+      if (shape === 0) fields.pop(); // one field short
+      if (shape === 1) fields.push('extra');
+      const bytes = Buffer.from(fields.join(delimiter));
+      if (shape === 2) return Buffer.concat([bytes, Buffer.from([0xff, 0xfe])]); // not UTF-8
+      if (shape === 3) return Buffer.concat([bytes, Buffer.from('\0')]);
+      return bytes;
+    });
+  return fc.tuple(fc.array(record, { minLength: 1, maxLength: 60 }), fc.constantFrom('\n', '\r\n'))
+    .map(([records, eol]) => Buffer.concat([Buffer.from(csvHeader(ignored).join(delimiter) + eol), ...records.flatMap((r) => [r, Buffer.from(eol)])]));
+};
+const csvHeader = (ignored: boolean) => (ignored ? [...HEADER.slice(0, 2), 'Notes', ...HEADER.slice(2)] : HEADER);
+const csvFile = csvFileOf(',', false);
 
 /** Mostly 0 (as a writer would give it), sometimes one of the odd shapes 1..n. */
 const shape = (n: number) => fc.oneof({ weight: 40, arbitrary: fc.constant(0) }, { weight: n, arbitrary: fc.integer({ min: 1, max: n }) });
@@ -136,15 +145,17 @@ function copyRows(data: Buffer, types: readonly string[]): unknown[][] {
 }
 
 /** Everything a pipeline produced for a file: per batch, its counts, errors and rows. */
-async function runPipeline(format: ImportFormat, filePath: string, decode: boolean, batchSize: number) {
-  const header = format === 'CSV' ? HEADER : null;
-  const columns = copyColumnsFor({ kind: EVENTS, format, header });
+async function runPipeline(format: ImportFormat, filePath: string, decode: boolean, batchSize: number, dialect = { delimiter: ',', ignored: false }) {
+  const header = format === 'CSV' ? csvHeader(dialect.ignored) : null;
+  const columnMapping = dialect.ignored ? [{ from: 'Notes', to: null }] : null;
+  const columns = copyColumnsFor({ kind: EVENTS, format, header, columnMapping });
   const types = binaryTypesOf('events', columns)!;
   const copy = { format: 'binary' as const, types };
-  const pipeline = createRowPipeline({ kind: EVENTS, format, header, tenantId: TENANT, jobId: JOB, startOffset: 0, copy });
+  const { delimiter } = dialect;
+  const pipeline = createRowPipeline({ kind: EVENTS, format, header, columnMapping, delimiter, tenantId: TENANT, jobId: JOB, startOffset: 0, copy });
   const from = { path: filePath, offset: 0, line: 0, batchSize };
   const batches = (format === 'CSV'
-    ? (decode ? readCsv({ ...from, skipHeader: true }) : readCsv({ ...from, skipHeader: true, decode: false }))
+    ? (decode ? readCsv({ ...from, skipHeader: true, delimiter }) : readCsv({ ...from, skipHeader: true, delimiter, decode: false }))
     : (decode ? readNdjson(from) : readNdjson({ ...from, decode: false }))) as AsyncGenerator<RecordBatch<SourceRecord | RecordBytes>>;
   const out: { prepared: PreparedBatch; rows: unknown[][]; keyedRows: unknown[][] }[] = [];
   for await (const batch of batches) {
@@ -156,6 +167,16 @@ async function runPipeline(format: ImportFormat, filePath: string, decode: boole
 }
 
 describe('the byte path', () => {
+  for (const dialect of [{ delimiter: ';', ignored: false }, { delimiter: '|', ignored: true }, { delimiter: '\t', ignored: true }]) {
+    it(`gives the same rows and row errors as the string way for CSV with ${JSON.stringify(dialect.delimiter)}${dialect.ignored ? ' and a column a mapping ignores' : ''}`, async () => {
+      await fc.assert(fc.asyncProperty(csvFileOf(dialect.delimiter, dialect.ignored), fc.constantFrom(1, 7, 500), async (bytes, batchSize) => {
+        const filePath = path.join(dir, `f${++fileNo}.csv`);
+        await fs.writeFile(filePath, bytes);
+        expect(await runPipeline('CSV', filePath, false, batchSize, dialect)).toEqual(await runPipeline('CSV', filePath, true, batchSize, dialect));
+      }), { numRuns: 150 });
+    });
+  }
+
   for (const [format, files] of [['CSV', csvFile], ['NDJSON', ndjsonFile]] as const) {
     it(`gives the same rows and row errors as the string way, for any ${format} file`, async () => {
       await fc.assert(fc.asyncProperty(files, fc.constantFrom(1, 7, 500), async (bytes, batchSize) => {

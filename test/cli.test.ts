@@ -122,6 +122,28 @@ describe('invoking bulk-import as the README says', () => {
     expect(keysHelp.stdout).toMatch(/^Usage: npx bulk-import keys create \[options\]\n/);
   });
 
+  it('prints the first 10 row errors after its summary: line, column, value and reason', async () => {
+    const file = path.join(t.dataDir, 'twelve-bad.csv');
+    await fs.writeFile(file, eventsCsv(manyEvents(20).map((r, i) => (i < 12 ? { ...r, event_type: `bad-${i}` } : r))));
+    const { code, stdout } = await cli(['upload', file, '--kind', 'EVENTS']);
+    expect(code).toBe(1);
+    const [summary, errors] = stdout.split('  row errors (the first 10 of 12):\n');
+    expect(summary).toContain('20 processed, 8 imported, 12 failed');
+    expect(errors).toBe(Array.from({ length: 10 }, (_, i) =>
+      `    line ${i + 2}, event_type ("bad-${i}"): event_type must be one of identify_user, identify_company, page_view, track\n`).join(''));
+  });
+
+  it('takes a column mapping (--map, --save-mapping) and a delimiter', async () => {
+    const file = path.join(t.dataDir, 'staff.csv');
+    await fs.writeFile(file, 'Full Name|Phone|Staff No|Notes\nAsha Kumari|9845012345|KA-T-0001|x\nRavi Shankar|9845067890|KA-T-0002|\n');
+    const refused = await cli(['upload', file, '--kind', 'USERS']);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('Phone: did you mean MOBILE PHONE?');
+    const { code, stdout } = await cli(['upload', file, '--kind', 'USERS', '--delimiter', '|', '--map', 'Full Name=NAME', '--map', 'Phone=MOBILE PHONE',
+      '--map', 'Staff No=External ID', '--map', 'Notes=', '--save-mapping', 'staff']);
+    expect({ code, stdout }).toMatchObject({ code: 0, stdout: expect.stringContaining('records: 2 created, 0 updated') });
+  });
+
   it('its hints are commands that run as printed: the summary\'s `errors` line, the next page of `jobs`', async () => {
     const file = path.join(t.dataDir, 'hint.csv');
     await fs.writeFile(file, eventsCsv([eventRow(0), eventRow(1, { event_type: 'nope' })]));

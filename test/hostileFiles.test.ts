@@ -288,42 +288,45 @@ describe('NUL bytes', () => {
 describe('invalid UTF-8', () => {
   const BAD = Buffer.from([0xc3, 0x28, 0xff, 0xfe, 0xed, 0xa0, 0x80]); // bad continuation, invalid bytes, an encoded surrogate
 
-  it('in a CSV row: a row error at its line, the other rows imported', async () => {
+  // Issue "real-world files": a file not valid in its encoding is refused before a job exists,
+  // at the line and byte where it breaks (it used to fail row by row).
+  it('in a CSV row: the file is refused, naming the line and the byte, with a hint at encoding', async () => {
     const lines: (string | Buffer)[] = csvLines(manyEvents(10));
     const [before, after] = (lines[6] as string).split(',User-5,');
     lines[6] = Buffer.concat([Buffer.from(`${before},User-`), BAD, Buffer.from(`,${after}`)]); // line 7
-    const job = await importFile('latin1.csv', joinLines(lines));
-    expect(job).toMatchObject({ status: 'COMPLETED', rowsImported: 9, rowsFailed: 1 });
-    expect(await errorsOf(job)).toEqual([{ line: 7, column: null, value: null, message: 'the record is not valid UTF-8 (save the file as UTF-8)' }]);
-    expect(await storedLines(job)).toEqual(without(range(2, 11), 7));
-    expect(await alignedRows(job, 2)).toBe(9);
+    const error = await refused('latin1.csv', joinLines(lines), ['INVALID_FILE']);
+    expect(error.message).toContain(`line 7, byte ${before.length + ',User-'.length + 1} of the line`);
+    expect(error.message).toMatch(/encoding: WINDOWS_1252/);
     await expectStillServes();
   });
 
-  it('in an NDJSON line: a row error at its line, the other rows imported', async () => {
+  it('in an NDJSON line: the file is refused, naming the line and the byte', async () => {
     const lines: (string | Buffer)[] = ndjsonLines(manyEvents(10));
     const [before, after] = (lines[6] as string).split('"User-6"');
     lines[6] = Buffer.concat([Buffer.from(`${before}"User-`), BAD, Buffer.from(`"${after}`)]); // line 7
-    const job = await importFile('latin1.ndjson', joinLines(lines));
-    expect(job).toMatchObject({ status: 'COMPLETED', rowsImported: 9, rowsFailed: 1 });
-    expect(await errorsOf(job)).toEqual([{ line: 7, column: null, value: null, message: 'the line is not valid UTF-8' }]);
-    expect(await storedLines(job)).toEqual(without(range(1, 10), 7));
-    expect(await alignedRows(job, 1)).toBe(9);
+    const error = await refused('latin1.ndjson', joinLines(lines), ['INVALID_FILE']);
+    expect(error.message).toContain(`line 7, byte ${before.length + '"User-'.length + 1} of the line`);
+    await expectStillServes();
+  });
+
+  it('a character cut off by the end of the file', async () => {
+    const error = await refused('cut.csv', Buffer.concat([Buffer.from(eventsCsv(manyEvents(2))), Buffer.from([0xe2, 0x82])]), ['INVALID_FILE']);
+    expect(error.message).toContain('line 4, byte 1 of the line');
+  });
+});
+
+describe('UTF-16', () => {
+  it('a UTF-16 file (BOM FF FE, and FE FF) is read as UTF-16 and imported', async () => {
+    const le = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(eventsCsv(manyEvents(3)), 'utf16le')]);
+    expect(await importFile('utf16.csv', le)).toMatchObject({ status: 'COMPLETED', rowsImported: 3, rowsFailed: 0 });
+    const be = Buffer.from(le);
+    be.swap16(); // FE FF, then big-endian text
+    expect(await importFile('utf16be.csv', be)).toMatchObject({ status: 'COMPLETED', rowsImported: 3, rowsFailed: 0 });
     await expectStillServes();
   });
 });
 
 describe('files refused whole', () => {
-  it('a UTF-16 file (BOM FF FE, and FE FF): INVALID_FILE mentioning UTF-16', async () => {
-    const le = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(eventsCsv(manyEvents(3)), 'utf16le')]);
-    expect((await refused('utf16.csv', le, ['INVALID_FILE'])).message).toMatch(/UTF-16/);
-    const be = Buffer.from(le);
-    be.swap16(); // FE FF, then big-endian text
-    expect((await refused('utf16be.csv', be, ['INVALID_FILE'])).message).toMatch(/UTF-16/);
-    expect((await refused('utf16.ndjson', le, ['INVALID_FILE'])).message).toMatch(/UTF-16/);
-    await expectStillServes();
-  });
-
   it('an empty file, and a BOM alone: INVALID_FILE "empty"', async () => {
     expect((await refused('empty.csv', '', ['INVALID_FILE'])).message).toMatch(/empty/i);
     expect((await refused('empty.ndjson', Buffer.alloc(0), ['INVALID_FILE'])).message).toMatch(/empty/i);

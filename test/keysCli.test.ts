@@ -1,6 +1,6 @@
 /**
  * `bulk-import keys create` on the embedded database (no DATABASE_URL), where the trap is a key
- * written into a data folder that no server uses: it goes to the server running on the folder,
+ * written into a data folder that no server uses: it goes to the database of the server running on the folder,
  * warns (naming the folder and DATA_DIR) when none is running there, and refuses outright when
  * the folder holds no database at all. Whatever it says goes to stderr; stdout holds the key alone.
  */
@@ -20,7 +20,10 @@ const BIN = path.resolve(import.meta.dirname, '..', 'bin', 'bulk-import.js');
 const KEY_ALONE = /^bik_[A-Za-z0-9_-]{20,}\n$/;
 
 let scratch: string;
-beforeAll(async () => { scratch = await fs.mkdtemp(path.join(os.tmpdir(), 'bulk-import-keys-')); });
+beforeAll(async () => {
+  scratch = await fs.mkdtemp(path.join(os.tmpdir(), 'bulk-import-keys-'));
+  await fs.chmod(scratch, 0o755); // as root, the embedded PostgreSQL runs as the user postgres, which must reach the data folders inside
+});
 afterAll(() => fs.rm(scratch, { recursive: true, force: true }));
 
 /** `bulk-import keys create` in `cwd`, on the embedded database whatever this run's DATABASE_URL. */
@@ -53,7 +56,8 @@ async function works(url: string, key: string): Promise<boolean> {
   return res.status === 200;
 }
 
-describe('bulk-import keys create on the embedded database', () => {
+// Servers and CLI processes start, and a cluster is initialised: slow on a loaded machine.
+describe('bulk-import keys create on the embedded database', { timeout: 240_000 }, () => {
   it('refuses in a folder with no server and no database, names the folder and DATA_DIR, and creates nothing', async () => {
     // Run from another folder than the server's: the default data folder is ./data of that folder.
     const elsewhere = path.join(scratch, 'elsewhere');

@@ -27,7 +27,7 @@ async function requestFor(content: string, batchSize: number, format: ImportForm
   return {
     path: file, offset: 0, line: 0, format, header, kind: 'EVENTS',
     tenantId: '00000000-0000-4000-8000-000000000001', jobId: '00000000-0000-4000-8000-000000000002',
-    batchSize, jobValues: {}, copy: { format: 'binary', types: binaryTypesOf('events', copyColumnsFor({ kind, format, header }))! },
+    batchSize, jobValues: {}, copy: { format: 'binary', types: binaryTypesOf('events', copyColumnsFor({ kind, format, header }))! }, storeRetryMs: 0,
   };
 }
 

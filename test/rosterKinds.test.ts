@@ -288,7 +288,9 @@ describe('USERS', () => {
     expect(payload.job).toBeNull();
     expect(payload.userErrors).toEqual([{
       code: 'SCHEMA_MISMATCH', field: ['input', 'file'],
-      message: "The file's columns do not match USERS: missing required column: NAME; unknown column: SCHOOL",
+      message: "The file's columns do not match USERS: missing required column: NAME; unknown column: SCHOOL. SCHOOL: did you mean SCHOOL ID? "
+        + 'USERS expects: NAME (required), MOBILE PHONE, EMAIL, SCHOOL ID, USER_TYPE, ROLES, USER ID, External ID. '
+        + "Send columnMapping to name the kind's column for each of yours.",
     }]);
   });
 

@@ -38,6 +38,8 @@ input UploadImportInput {
   collection: String          # COLLECTION only
   locationType: LocationType  # LOCATIONS only
   format: ImportFormat        # default: from the file name, then from the content
+  encoding: TextEncoding      # real-world files: the text's encoding when not UTF-8
+  sheet: String               # XLSX: default the first sheet
   dryRun: Boolean
   maxErrors: Int
   allowDuplicateFile: Boolean
@@ -50,6 +52,7 @@ input ImportBatchInput {
 input ImportFromUrlInput {
   url: String!                # https://... or s3://bucket/key
   kind: ImportKind!  collection: String  locationType: LocationType  format: ImportFormat
+  encoding: TextEncoding  sheet: String
   s3: S3SourceInput           # accessKeyId, secretAccessKey, region, endpoint (S3-compatible stores)
   dryRun: Boolean  maxErrors: Int  allowDuplicateFile: Boolean
 }
@@ -59,7 +62,8 @@ type JobPayload { job: Job, userErrors: [UserError!]! }
 type UserError { code: UserErrorCode!, message: String!, field: [String!] }
 enum UserErrorCode { IMPORT_IN_PROGRESS FILE_TOO_LARGE SCHEMA_MISMATCH INVALID_FILE DUPLICATE_FILE BATCH_TOO_LARGE INVALID_INPUT NOT_FOUND }
 enum ImportKind { EVENTS USER_EVENTS USERS ORGANISATIONS LOCATIONS COLLECTION }
-enum ImportFormat { CSV NDJSON }
+enum ImportFormat { CSV NDJSON XLSX }
+enum TextEncoding { UTF8 UTF16LE UTF16BE WINDOWS_1252 ISO_8859_1 }
 enum JobStatus { QUEUED RUNNING COMPLETED FAILED CANCELLED }
 enum LocationType { STATE DISTRICT BLOCK CLUSTER }
 type Job implements Node {

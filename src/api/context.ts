@@ -7,6 +7,7 @@ import type { ProgressBus } from '../progress/progressBus.js';
 import type { Metrics } from '../ops/metrics.js';
 import type { S3Spool } from '../spool/s3Spool.js';
 import type { UploadStore } from '../intake/uploadStore.js';
+import type { StagedStorage } from '../intake/stagedUploads/stagedStorage.js';
 
 /** What every resolver gets. `tenant` is set for every operation: unauthenticated ones never reach a resolver. */
 export interface AppContext {
@@ -17,6 +18,8 @@ export interface AppContext {
   metrics: Metrics;
   /** Where arriving files are spooled (a folder, or the S3 store). */
   uploads: UploadStore;
+  /** Where staged uploads' parts go (the spool file, or the S3 store's multipart upload). */
+  staged: StagedStorage;
   /** The S3 spool's store; null for a folder spool. */
   s3Spool: S3Spool | null;
   tenant: Tenant;

@@ -4,17 +4,27 @@
  * scripts. Exit codes: 0 success; 1 the job failed, was cancelled, or had failed rows; 2 the
  * upload was refused (user errors) or the command could not run.
  */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
-import { BulkImportClient, type JobSnapshot } from '../client/bulkImportClient.js';
+import { BulkImportClient, STAGED_THRESHOLD_BYTES, type JobSnapshot } from '../client/bulkImportClient.js';
 import {
   ClientJobDocument, ClientJobErrorsDocument, ClientJobsDocument,
-  type ImportFormat, type ImportKind, type JobStatus, type LocationType,
+  type ImportFormat, type ImportKind, type TextEncoding, type JobStatus, type LocationType,
 } from '../generated/gql/graphql.js';
 import { commandLine } from './commandName.js';
 
 interface GlobalOptions { url: string; key?: string; json?: boolean }
+
+interface UploadCommandOptions {
+  kind: string; collection?: string; locationType?: string; format?: string; encoding?: string; sheet?: string; dryRun?: boolean; maxErrors?: number;
+  allowDuplicateFile?: boolean; wait: boolean; staged?: boolean; resume?: boolean; parallel: number;
+  delimiter?: string; map?: string[]; saveMapping?: string;
+}
 
 function clientFrom(command: Command): { client: BulkImportClient; json: boolean } {
   const opts = command.optsWithGlobals<GlobalOptions>();
@@ -42,6 +52,38 @@ function summary(job: JobSnapshot): string {
   ].join('\n');
 }
 
+/** Where the CLI remembers a staged upload of `file` under way, to continue it with --resume. */
+function uploadStateFile(file: string): string {
+  const dir = process.env.BULK_IMPORT_STATE_DIR || path.join(os.homedir(), '.bulk-import', 'uploads');
+  return path.join(dir, `${createHash('sha256').update(path.resolve(file)).digest('hex').slice(0, 32)}.json`);
+}
+
+type RowError = { line: number; column?: string | null; value?: string | null; message: string };
+
+/** One row error as `errors` and `upload` print it: line, column (value): reason. */
+const errorLine = (e: RowError) => `line ${e.line}${e.column ? `, ${e.column}` : ''}${e.value != null ? ` (${JSON.stringify(e.value)})` : ''}: ${e.message}`;
+
+/** How many of a job's row errors `upload` prints after its summary; `errors` prints them all. */
+const ERRORS_AFTER_SUMMARY = 10;
+
+async function firstErrors(client: BulkImportClient, id: string): Promise<string[]> {
+  const { job } = await client.request(ClientJobErrorsDocument, { id, first: ERRORS_AFTER_SUMMARY });
+  if (!job || job.errors.edges.length === 0) return [];
+  const shown = job.errors.edges.length;
+  const more = job.errors.totalCount > shown ? ` (the first ${shown} of ${num(job.errors.totalCount)})` : '';
+  return [`  row errors${more}:`, ...job.errors.edges.map((e) => `    ${errorLine(e.node)}`)];
+}
+
+/** `--map` values: `Phone=MOBILE PHONE` maps a column, `Notes=` ignores one. */
+function columnMappingOf(pairs: string[] | undefined): { from: string; to: string | null }[] | undefined {
+  return pairs?.map((pair) => {
+    const at = pair.lastIndexOf('=');
+    if (at <= 0) throw new Error(`--map takes FROM=TO (or FROM= to ignore a column); got ${JSON.stringify(pair)}`);
+    const to = pair.slice(at + 1).trim();
+    return { from: pair.slice(0, at).trim(), to: to === '' ? null : to };
+  });
+}
+
 export function exitCodeOf(job: JobSnapshot): number {
   return job.status === 'COMPLETED' && job.rowsFailed === 0 ? 0 : 1;
 }
@@ -57,30 +99,55 @@ export function registerClientCommands(program: Command): void {
     .requiredOption('--kind <kind>', 'EVENTS, USER_EVENTS, USERS, ORGANISATIONS, LOCATIONS or COLLECTION')
     .option('--collection <name>', 'COLLECTION only')
     .option('--location-type <type>', 'LOCATIONS only: STATE, DISTRICT, BLOCK or CLUSTER')
-    .option('--format <format>', 'CSV or NDJSON (default: from the file name, then the content)')
+    .option('--format <format>', 'CSV, NDJSON or XLSX (default: from the file name, then the content)')
+    .option('--encoding <encoding>', 'UTF8, UTF16LE, UTF16BE, WINDOWS_1252 or ISO_8859_1 (default: UTF-8, or UTF-16 by its BOM)')
+    .option('--sheet <name>', 'XLSX: the sheet to import (default: the first)')
     .option('--dry-run', 'check every row, write nothing')
     .option('--max-errors <n>', 'fail the job once more rows than this have failed', (v) => Number.parseInt(v, 10))
     .option('--allow-duplicate-file', 'import a file even if the same one was imported before')
+    .option('--delimiter <char>', 'CSV: the delimiter, e.g. ";" or tab (default: detected from the header line)')
+    .option('--map <FROM=TO...>', 'CSV: a column of the file and the kind\'s column it is (FROM= ignores it); repeatable')
+    .option('--save-mapping <name>', 'save the --map mapping under this name: later files with the same header use it unasked')
     .option('--no-wait', 'return once the job is queued')
-    .action(async (file: string, opts: { kind: string; collection?: string; locationType?: string; format?: string; dryRun?: boolean; maxErrors?: number; allowDuplicateFile?: boolean; wait: boolean }, command: Command) => {
+    .option('--staged', `send the file in parts (staged upload) whatever its size; files over ${STAGED_THRESHOLD_BYTES >> 20} MiB always are`)
+    .option('--resume', 'continue the staged upload of this file that was interrupted (the CLI stopped or the network failed)')
+    .option('--parallel <n>', 'staged upload: parts in flight at once', (v) => Number.parseInt(v, 10), 4)
+    .action(async (file: string, opts: UploadCommandOptions, command: Command) => {
       const { client, json } = clientFrom(command);
       const interactive = process.stderr.isTTY && !json;
       const uploadBar = interactive ? new SingleBar({ format: 'upload   [{bar}] {percentage}% {value}/{total} bytes', hideCursor: true }) : null;
       let started = false;
-      const { job, userErrors } = await client.upload(file, {
+      const onSent = (sent: number, total: number) => {
+        if (!uploadBar) return;
+        if (!started) { uploadBar.start(total, 0); started = true; }
+        uploadBar.update(sent);
+      };
+      const options = {
         kind: opts.kind.toUpperCase() as ImportKind,
         collection: opts.collection,
         locationType: opts.locationType?.toUpperCase() as LocationType | undefined,
         format: opts.format?.toUpperCase() as ImportFormat | undefined,
+        encoding: opts.encoding?.toUpperCase().replace(/-/g, '_') as TextEncoding | undefined,
+        sheet: opts.sheet,
         dryRun: opts.dryRun,
         maxErrors: opts.maxErrors,
         allowDuplicateFile: opts.allowDuplicateFile,
-      }, (sent, total) => {
-        if (!uploadBar) return;
-        if (!started) { uploadBar.start(total, 0); started = true; }
-        uploadBar.update(sent);
-      });
+        delimiter: opts.delimiter === 'tab' || opts.delimiter === '\\t' ? '\t' : opts.delimiter,
+        columnMapping: columnMappingOf(opts.map),
+        saveMappingAs: opts.saveMapping,
+      };
+      const staged = opts.staged || opts.resume || (await fs.promises.stat(file)).size > STAGED_THRESHOLD_BYTES;
+      const stateFile = uploadStateFile(file);
+      let partsSent = 0;
+      const { job, userErrors } = staged
+        ? await client.uploadStaged(file, options, { stateFile, resume: opts.resume, parallel: opts.parallel, onSent, onPart: () => { partsSent++; } })
+          .catch((err: Error) => {
+            uploadBar?.stop();
+            throw new Error(`${err.message}\nWhat arrived is kept: run the same command with --resume to send the rest`);
+          })
+        : await client.upload(file, options, onSent);
       uploadBar?.stop();
+      if (staged && !json) console.error(`sent ${partsSent} part(s) as a staged upload`);
       if (!job) {
         if (json) print(JSON.stringify({ userErrors }, null, 2));
         else for (const e of userErrors) console.error(`${e.code}: ${e.message}`);
@@ -109,6 +176,7 @@ export function registerClientCommands(program: Command): void {
       });
       bar?.stop();
       print(json ? JSON.stringify(final, null, 2) : summary(final));
+      if (!json && final.rowsFailed > 0) for (const line of await firstErrors(client, final.id)) print(line);
       process.exitCode = exitCodeOf(final);
     });
 
@@ -152,7 +220,7 @@ export function registerClientCommands(program: Command): void {
         else console.error('The job has no row errors');
         return;
       }
-      const all: { line: number; column?: string | null; value?: string | null; message: string }[] = [];
+      const all: RowError[] = [];
       let after: string | null | undefined;
       for (;;) {
         const { job } = await client.request(ClientJobErrorsDocument, { id, first: 1000, after });
@@ -162,6 +230,6 @@ export function registerClientCommands(program: Command): void {
         after = job.errors.pageInfo.endCursor;
       }
       if (json) print(JSON.stringify(all, null, 2));
-      else for (const e of all) print(`line ${e.line}${e.column ? `, ${e.column}` : ''}${e.value != null ? ` (${JSON.stringify(e.value)})` : ''}: ${e.message}`);
+      else for (const e of all) print(errorLine(e));
     });
 }

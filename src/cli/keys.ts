@@ -1,8 +1,10 @@
 /**
- * `keys create|list|revoke`. Against Postgres they write directly. In embedded mode the PGlite
- * folder belongs to the server while it runs, so `keys create` hands the new key's hash to it
- * through the key inbox (auth/keyInbox.ts) and prints the key once the server has stored it; with
- * no server running, it opens the folder itself.
+ * `keys create|list|revoke`. Against Postgres they write directly, and so they do on the embedded
+ * PostgreSQL: while the server runs, through its port (the cluster's postmaster.pid); with no
+ * server, the command starts the cluster for the moment it needs. On the PGlite fallback
+ * (EMBEDDED_DATABASE=pglite, or a data folder made by an earlier version) the folder belongs to the
+ * server while it runs, so `keys create` and `revoke` hand their change to it through the key
+ * inbox (auth/keyInbox.ts), and `keys list` waits for it to stop.
  *
  * The embedded folder is DATA_DIR, by default ./data of the current folder: run from another
  * folder, or with another DATA_DIR than the server's, a key lands in a database no server reads.
@@ -16,11 +18,15 @@ import { createKey, generateKey, hashKey, listKeys, revokeKey } from '../auth/ap
 import { embeddedServerRunning, postToInbox, serverPidFile, waitUntilTaken } from '../auth/keyInbox.js';
 import type { Config } from '../config.js';
 import { pgliteFolder, type Database } from '../db/database.js';
-import { openDatabase } from '../db/openDatabase.js';
+import { clusterFolder, runningClusterUrl } from '../db/embeddedCluster.js';
+import { embeddedEngine, openDatabase } from '../db/openDatabase.js';
 import { commandLine } from './commandName.js';
 
-/** Where a key command's change goes: Postgres, the running embedded server, or the embedded folder itself. */
-type Target = 'postgres' | 'embedded server' | 'embedded folder';
+/**
+ * Where a key command's change goes: Postgres (DATABASE_URL, or the embedded PostgreSQL a server
+ * runs), the running PGlite server's inbox, or the embedded folder with no server on it.
+ */
+type Target = 'postgres' | 'pglite server' | 'embedded folder';
 
 const pointAtServer = 'set DATA_DIR to its data folder (by default ./data in the folder it was started from)';
 
@@ -31,8 +37,11 @@ const pointAtServer = 'set DATA_DIR to its data folder (by default ./data in the
 async function targetOf(config: Config, change?: string): Promise<Target> {
   if (config.databaseUrl) return 'postgres';
   const { dataDir } = config;
-  if (await embeddedServerRunning(dataDir)) return 'embedded server';
-  const hasDatabase = await fs.access(path.join(pgliteFolder(dataDir), 'PG_VERSION')).then(() => true, () => false);
+  const { engine } = await embeddedEngine(dataDir, config.embeddedDatabase);
+  if (engine === 'postgres' && await runningClusterUrl(dataDir)) return 'postgres';
+  if (engine === 'pglite' && await embeddedServerRunning(dataDir)) return 'pglite server';
+  const folder = engine === 'pglite' ? pgliteFolder(dataDir) : clusterFolder(dataDir);
+  const hasDatabase = await fs.access(path.join(folder, 'PG_VERSION')).then(() => true, () => false);
   if (!hasDatabase) {
     throw new Error(`No bulk-import server is running on the data folder ${dataDir}, and the folder holds no database. `
       + `Start the server first (${commandLine('serve')}); if one is running elsewhere, ${pointAtServer}, or DATABASE_URL for PostgreSQL.`);
@@ -45,7 +54,7 @@ async function targetOf(config: Config, change?: string): Promise<Target> {
 }
 
 async function withDatabase<T>(config: Config, fn: (db: Database) => Promise<T>): Promise<T> {
-  const db = await openDatabase(config);
+  const db = await openDatabase(config, { shareRunning: true });
   try { return await fn(db); } finally { await db.close(); }
 }
 
@@ -61,7 +70,7 @@ export function registerKeyCommands(program: Command, loadConfig: () => Config):
     .requiredOption('--tenant <name>', 'tenant name')
     .action(async ({ tenant }: { tenant: string }) => {
       const config = loadConfig();
-      if (await targetOf(config, 'The new key is stored') === 'embedded server') {
+      if (await targetOf(config, 'The new key is stored') === 'pglite server') {
         const { key, hash, prefix } = generateKey();
         const file = await postToInbox(config.dataDir, { op: 'create', tenant, hash, prefix });
         if (!(await waitUntilTaken(file, 15_000))) {
@@ -78,13 +87,15 @@ export function registerKeyCommands(program: Command, loadConfig: () => Config):
   keys.command('list').description('List API keys (their prefixes, never the keys)')
     .option('--tenant <name>', 'only this tenant')
     .option('--json', 'print JSON')
-    .action(async (opts: { tenant?: string; json?: boolean }) => {
+    .action(async (opts: { tenant?: string; json?: boolean }, command: Command) => {
+      // The top-level --json (client commands) takes the flag when it follows `keys list`.
+      const json = opts.json || (command.optsWithGlobals() as { json?: boolean }).json;
       const config = loadConfig();
-      if (await targetOf(config) === 'embedded server') {
-        throw new Error('The embedded database is held by the running server; stop it to list keys (or use DATABASE_URL)');
+      if (await targetOf(config) === 'pglite server') {
+        throw new Error('The PGlite database is held by the running server; stop it to list keys (or use DATABASE_URL, or the embedded PostgreSQL: docs/performance.md#the-embedded-database)');
       }
       const rows = await withDatabase(config, (db) => listKeys(db, opts.tenant));
-      if (opts.json) { process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`); return; }
+      if (json) { process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`); return; }
       for (const k of rows) {
         process.stdout.write(`${k.id}  ${k.tenant.padEnd(20)}  ${k.prefix}…  ${k.createdAt.toISOString()}${k.revokedAt ? '  revoked' : ''}\n`);
       }
@@ -94,7 +105,7 @@ export function registerKeyCommands(program: Command, loadConfig: () => Config):
     .argument('<idOrKey>')
     .action(async (idOrKey: string) => {
       const config = loadConfig();
-      if (await targetOf(config, 'The key is revoked') === 'embedded server') {
+      if (await targetOf(config, 'The key is revoked') === 'pglite server') {
         const file = await postToInbox(config.dataDir, { op: 'revoke', idOrKeyHash: idOrKey.startsWith('bik_') ? hashKey(idOrKey) : idOrKey });
         if (!(await waitUntilTaken(file, 15_000))) throw notTaken(config, 'revocation');
         console.error('Revocation sent to the running server');

@@ -6,6 +6,9 @@
  *   const client = new BulkImportClient({ url: 'http://localhost:4000/graphql', key });
  *   const { job } = await client.upload('events.csv', { kind: 'EVENTS' }, (sent, total) => ...);
  *   const final = await client.follow(job.id, (snapshot) => console.log(snapshot.percentComplete));
+ *
+ * Large files (over STAGED_THRESHOLD_BYTES) are better sent with `uploadStaged`: in parts, a few
+ * at once, each retried, and resumable after the client itself was stopped (stagedSender.ts).
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -22,6 +25,13 @@ import {
   ClientJobErrorReportDocument, ClientJobProgressDocument, ClientUploadImportDocument,
   type ClientJobFragment, type ClientUploadImportMutation, type UploadImportInput,
 } from '../generated/gql/graphql.js';
+
+import { sendStaged, type StagedImportResult, type StagedSendOptions } from './stagedSender.js';
+
+export { StagedUploadError, type StagedSendOptions } from './stagedSender.js';
+
+/** Past this size the CLI and the console send a file as a staged upload. */
+export const STAGED_THRESHOLD_BYTES = 32 << 20;
 
 export type JobSnapshot = ClientJobFragment;
 export type UploadOptions = Omit<UploadImportInput, 'file'>;
@@ -127,6 +137,14 @@ export class BulkImportClient {
     if (!req.writableFinished) req.destroy();
     await sending;
     return this.readResult<ClientUploadImportMutation>(res.statusCode ?? 0, text).uploadImport;
+  }
+
+  /**
+   * Sends a file as a staged upload, parts in parallel, straight to storage when the service
+   * spools to S3, and queues its import; with `stateFile`, a later call with `resume` continues it.
+   */
+  uploadStaged(file: string, options: UploadOptions, opts: StagedSendOptions = {}): Promise<StagedImportResult> {
+    return sendStaged(this, file, options, opts);
   }
 
   /**

@@ -42,6 +42,11 @@ export const importJobs = pgTable('import_jobs', {
   spoolPath: text('spool_path'),
   /** The CSV header as written in the file, so a resumed reader can start mid-file. */
   header: jsonb('header').$type<string[]>(),
+  /** CSV: the delimiter (given or detected at upload); null is a comma. */
+  delimiter: text('delimiter'),
+  /** CSV: the column mapping applied to the header (kinds/columnMapping.ts), given or saved; and the saved one's name. */
+  columnMapping: jsonb('column_mapping').$type<{ from: string; to: string | null }[]>(),
+  columnMappingName: text('column_mapping_name'),
   bytesProcessed: bigint('bytes_processed', { mode: 'number' }).notNull().default(0),
   rowsTotal: integer('rows_total'),
   rowsProcessed: integer('rows_processed').notNull().default(0),
@@ -93,6 +98,49 @@ export const uploadReservations = pgTable('upload_reservations', {
   bytes: bigint('bytes', { mode: 'number' }).notNull(),
   expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
 }, (t) => [index('upload_reservations_tenant_idx').on(t.tenantId)]);
+
+/**
+ * A file the client sends in parts, straight to storage (createStagedUpload), until it is imported
+ * or expires. `location` is where the whole file will be (a spool file or s3://bucket/key): a
+ * folder spool writes each part at its offset in that file; an S3 spool has a multipart upload
+ * (`s3UploadId`) that completes into that object. `receivedParts` counts a folder spool's parts
+ * only once their last byte is written; an S3 spool asks the store (ListParts).
+ */
+export const stagedUploads = pgTable('staged_uploads', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  tenantId: uuid('tenant_id').notNull().references(() => tenants.id),
+  filename: text('filename').notNull(),
+  fileSize: bigint('file_size', { mode: 'number' }).notNull(),
+  partSize: bigint('part_size', { mode: 'number' }).notNull(),
+  /** What the client declared; checked against the file before it is imported. */
+  sha256: text('sha256'),
+  location: text('location').notNull(),
+  s3UploadId: text('s3_upload_id'),
+  /** The HMAC key of this upload's part URLs on the service's own endpoint; never leaves the database. */
+  signingKey: text('signing_key').notNull(),
+  receivedParts: integer('received_parts').array().notNull().default(sql`'{}'::integer[]`),
+  /** The S3 multipart upload was completed into `location` (a first importStagedUpload got that far). */
+  completed: boolean('completed').notNull().default(false),
+  jobId: uuid('job_id'),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+}, (t) => [index('staged_uploads_tenant_idx').on(t.tenantId), index('staged_uploads_expires_idx').on(t.expiresAt)]);
+
+/**
+ * A tenant's saved column mappings (intake/columnMappingStore.ts): `mapping` as given, and the
+ * header of the file it was saved with, which a later file's header must match for the mapping
+ * to apply to it unasked.
+ */
+export const columnMappings = pgTable('column_mappings', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  tenantId: uuid('tenant_id').notNull().references(() => tenants.id),
+  name: text('name').notNull(),
+  kind: text('kind').notNull(),
+  mapping: jsonb('mapping').notNull().$type<{ from: string; to: string | null }[]>(),
+  headers: jsonb('headers').notNull().$type<string[]>(),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+}, (t) => [uniqueIndex('column_mappings_tenant_name_key').on(t.tenantId, t.name)]);
 
 export const jobErrors = pgTable('job_errors', {
   id: bigserial('id', { mode: 'number' }).primaryKey(),
@@ -223,5 +271,5 @@ export const jobOutcomes = pgTable('job_outcomes', {
   recordId: uuid('record_id').notNull(),
 }, (t) => [primaryKey({ columns: [t.jobId, t.line] })]);
 
-export const schema = { tenants, apiKeys, importJobs, uploadReservations, jobErrors, events, userEvents, collectionRecords, locations, organisations, users, jobOutcomes };
+export const schema = { tenants, apiKeys, importJobs, uploadReservations, stagedUploads, jobErrors, events, userEvents, collectionRecords, locations, organisations, users, jobOutcomes };
 export type JobRow = typeof importJobs.$inferSelect;

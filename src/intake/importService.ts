@@ -13,7 +13,7 @@ import { isTerminal } from '../jobs/states.js';
 import { jobGlobalId } from '../jobs/globalIds.js';
 import type { ProgressBus } from '../progress/progressBus.js';
 import type { Metrics } from '../ops/metrics.js';
-import type { ImportFormat } from '../parse/types.js';
+import type { FileFormat } from '../parse/types.js';
 import { KINDS } from '../kinds/index.js';
 import type { ImportKind } from '../kinds/types.js';
 import { jobOptionsFor, refuseMissingOptions, refuseOptions } from '../kinds/options.js';
@@ -24,6 +24,13 @@ import type { UserError } from './userErrors.js';
 import type { SourceSettings } from './sources/network.js';
 import { describeSource, openSource, parseSource, type OpenedSource, type S3Credentials } from './sources/urlSource.js';
 import { recordLine } from './recordLines.js';
+import type { FileReading, Inspection } from './inspect.js';
+import { decodeArrival } from './fileDecoding.js';
+import type { TextEncoding } from './textDecoding.js';
+import { notUtf8Message } from '../spool/utf8Check.js';
+import { canonicalMapping, MAX_MAPPING_NAME_LENGTH, refuseMapping, type ColumnMappingEntry } from '../kinds/columnMapping.js';
+import { refuseDelimiter } from '../parse/csvDialect.js';
+import { listColumnMappings, saveColumnMapping } from './columnMappingStore.js';
 
 export type { UserError, UserErrorCode } from './userErrors.js';
 
@@ -38,10 +45,20 @@ export interface ImportOptions {
   collection?: string | null;
   /** LOCATIONS only: the type of every location in the file (GraphQL's LocationType, e.g. DISTRICT). */
   locationType?: string | null;
-  format?: ImportFormat | null;
+  format?: FileFormat | null;
+  /** The text's encoding when not UTF-8 (UTF-16 with a BOM is recognised without it). */
+  encoding?: TextEncoding | null;
+  /** XLSX: the sheet to import (default: the first). */
+  sheet?: string | null;
   dryRun?: boolean | null;
   maxErrors?: number | null;
   allowDuplicateFile?: boolean | null;
+  /** CSV: the delimiter; detected from the header line when absent. */
+  delimiter?: string | null;
+  /** CSV: the kind's column for each of the file's (or null: ignore it); a saved mapping whose headers are the file's when absent. */
+  columnMapping?: readonly ColumnMappingEntry[] | null;
+  /** Saves columnMapping under this name for the tenant, once the job exists. */
+  saveMappingAs?: string | null;
 }
 
 export interface UploadRequest extends ImportOptions {
@@ -176,14 +193,31 @@ interface FileSource {
 }
 
 /** Why the kind and options don't make sense together, if they don't. */
-function checkOptions(req: ImportOptions): UserError | null {
+export function checkOptions(req: ImportOptions): UserError | null {
   const kind = KINDS[req.kind];
   if (!kind) return { code: 'INVALID_INPUT', message: `Import kind ${req.kind} is not supported yet`, field: ['input', 'kind'] };
   if (req.maxErrors != null && req.maxErrors < 0) {
     return { code: 'INVALID_INPUT', message: 'maxErrors must be 0 or more', field: ['input', 'maxErrors'] };
   }
   const refused = refuseOptions(kind, req);
-  return refused ? { code: 'INVALID_INPUT', message: refused.message, field: ['input', refused.option] } : null;
+  if (refused) return { code: 'INVALID_INPUT', message: refused.message, field: ['input', refused.option] };
+  return checkCsvOptions(kind, req);
+}
+
+/** The delimiter, the column mapping and the name to save it as. */
+function checkCsvOptions(kind: ImportKind, req: ImportOptions): UserError | null {
+  const delimiterRefused = req.delimiter != null ? refuseDelimiter(req.delimiter) : null;
+  if (delimiterRefused) return { code: 'INVALID_INPUT', message: delimiterRefused, field: ['input', 'delimiter'] };
+  const mappingRefused = req.columnMapping ? refuseMapping(kind, req.columnMapping) : null;
+  if (mappingRefused) return { code: 'INVALID_INPUT', message: mappingRefused, field: ['input', 'columnMapping'] };
+  if (req.saveMappingAs != null) {
+    const name = req.saveMappingAs;
+    if (!req.columnMapping) return { code: 'INVALID_INPUT', message: 'saveMappingAs saves the columnMapping sent with it; send one', field: ['input', 'saveMappingAs'] };
+    if (name.trim() === '' || name !== name.trim() || name.length > MAX_MAPPING_NAME_LENGTH) {
+      return { code: 'INVALID_INPUT', message: `saveMappingAs must be a name of 1 to ${MAX_MAPPING_NAME_LENGTH} characters, without spaces at either end`, field: ['input', 'saveMappingAs'] };
+    }
+  }
+  return null;
 }
 
 /**
@@ -224,13 +258,28 @@ async function spoolAndQueue(
 ): Promise<ImportResult> {
   const opened = await source.open();
   if (!opened.ok) return opened;
+  let decoded: Awaited<ReturnType<typeof decodeArrival>>;
+  try {
+    decoded = await decodeArrival(opened.stream, {
+      filename: opened.filename, format: req.format, encoding: req.encoding, sheet: req.sheet,
+      maxFileSize: deps.config.maxFileSize, maxUncompressedSize: deps.config.maxUncompressedSize,
+    });
+  } catch (err) {
+    source.abandon();
+    if (err instanceof Error && !(err instanceof UploadStreamError)) throw new UploadStreamError(err.message);
+    throw err;
+  }
+  if (!decoded.ok) {
+    source.abandon();
+    return { ...decoded, field: source.field };
+  }
   let spooled: Awaited<ReturnType<UploadStore['spool']>>;
   try {
-    spooled = await deps.uploads.spool(opened.stream, {
+    spooled = await deps.uploads.spool(decoded.stream, {
       file,
-      maxBytes: deps.config.maxFileSize,
+      maxBytes: decoded.maxBytes,
       room,
-      spares: { maxSpares: deps.config.spoolRetentionMs === 0 ? deps.config.spoolSpareFiles : 0, expectedBytes: source.declaredBytes },
+      spares: { maxSpares: deps.config.spoolRetentionMs === 0 ? deps.config.spoolSpareFiles : 0, expectedBytes: decoded.sentSha256 ? null : source.declaredBytes },
     });
   } catch (err) {
     source.abandon(); // broken off: the rest of it is not wanted
@@ -242,31 +291,69 @@ async function spoolAndQueue(
     return { ok: false, code: spooled.code, message: spooled.message, field: source.field };
   }
   const filename = opened.filename;
+  const spooledPath = spooled.path;
+  // A decoded file's hash is the one of the bytes sent, so sending the same file again is found.
+  const sha256 = decoded.sentSha256?.() ?? spooled.sha256;
+  return queueSpooledFile(deps, req, kind, { path: spooledPath, size: spooled.size, sha256, filename }, {
+    field: source.field,
+    fileError: spooled.notUtf8 ? { code: 'INVALID_FILE', message: notUtf8Message(spooled.notUtf8) } : undefined,
+    inspect: (reading) => deps.uploads.inspect(spooledPath, { filename: decoded.filename, format: decoded.format, kind, ...reading }),
+    giveUp: () => deps.uploads.discard(spooledPath),
+  });
+}
 
+/** A whole file in the spool, with what was measured as it arrived. */
+export interface SpooledFile { path: string; size: number; sha256: string; filename: string | null }
+
+export interface QueueSteps {
+  /** The input field that file errors (format, header, duplicate) point at. */
+  field: string[];
+  /** What was found wrong with the file as it was spooled (not valid in its encoding); refused after the request's own objection. */
+  fileError?: Omit<UserError, 'field'>;
+  /** Format and header against the kind, read the way the request says (delimiter, column mapping). */
+  inspect(reading: FileReading): Promise<Inspection>;
+  /** Called when the file is refused: what becomes of it (an upload's is removed; a staged upload's stays, to be imported again). */
+  giveUp(): Promise<void>;
+}
+
+/**
+ * The checks on a file that is all in the spool, then its QUEUED job: the request's last word,
+ * DUPLICATE_FILE, format and header against the kind, missing options, and the tenant's active
+ * jobs (IMPORT_IN_PROGRESS). Every file import ends here, whatever brought the file.
+ */
+export async function queueSpooledFile(
+  deps: ImportDeps, req: ImportOptions & Pick<UploadRequest, 'confirmRequest'>, kind: ImportKind, spooled: SpooledFile, steps: QueueSteps,
+): Promise<ImportResult> {
   const discard = async (error: UserError): Promise<ImportResult> => {
-    await deps.uploads.discard(spooled.path);
+    await steps.giveUp();
     return { ok: false, ...error };
   };
   let objection: UserError | null | undefined;
   try {
     objection = await req.confirmRequest?.();
   } catch (err) {
-    await deps.uploads.discard(spooled.path);
+    await steps.giveUp();
     throw err;
   }
   if (objection) return discard(objection);
+  if (steps.fileError) return discard({ ...steps.fileError, field: steps.field });
   if (!req.allowDuplicateFile && !req.dryRun) {
     const earlier = await findSameFile(deps.db, req.tenantId, kind.name, spooled.sha256, jobOptionsFor(kind, req));
     if (earlier) {
       return discard({
         code: 'DUPLICATE_FILE',
         message: `This file was already imported as ${kind.name} (job ${jobGlobalId(earlier)}); send allowDuplicateFile: true to import it again`,
-        field: source.field,
+        field: steps.field,
       });
     }
   }
-  const inspection = await deps.uploads.inspect(spooled.path, { filename, format: req.format, kind });
-  if (!inspection.ok) return discard({ code: inspection.code, message: inspection.message, field: source.field });
+  const columnMapping = req.columnMapping ? canonicalMapping(kind, req.columnMapping) : null;
+  // Sent without a mapping, a CSV file may have a saved one: its header says which.
+  const savedMappings = columnMapping || kind.fromRecord ? [] : await listColumnMappings(deps.db, req.tenantId, kind.name);
+  const inspection = await steps.inspect({ delimiter: req.delimiter, columnMapping, savedMappings });
+  if (!inspection.ok) return discard({ code: inspection.code, message: inspection.message, field: inspection.field ?? steps.field });
+  const csv = inspection.csv;
+  const saveAs = req.saveMappingAs && !req.dryRun && csv?.columnMapping ? req.saveMappingAs : null;
 
   const missing = refuseMissingOptions(kind, req, inspection.columns);
   if (missing) return discard({ code: 'INVALID_INPUT', message: missing.message, field: ['input', missing.option] });
@@ -278,15 +365,19 @@ async function spoolAndQueue(
     format: inspection.format,
     dryRun: req.dryRun ?? false,
     maxErrors: req.maxErrors,
-    filename,
+    filename: spooled.filename,
     fileSize: spooled.size,
     fileSha256: spooled.sha256,
     spoolPath: spooled.path,
     header: inspection.header,
+    delimiter: csv && csv.delimiter !== ',' ? csv.delimiter : null,
+    columnMapping: csv?.columnMapping ?? null,
+    columnMappingName: saveAs ?? csv?.columnMappingName ?? null,
   }, deps.config.maxActiveJobsPerTenant);
   if (!job) {
     return discard({ code: 'IMPORT_IN_PROGRESS', message: jobsInProgressMessage(deps.config.maxActiveJobsPerTenant) });
   }
+  if (saveAs) await saveColumnMapping(deps.db, req.tenantId, { name: saveAs, kind: kind.name, mapping: csv!.columnMapping!, headers: inspection.header! });
   deps.metrics.bytesUploaded.inc(spooled.size);
   await deps.bus.publishQueued(job.id);
   return { ok: true, job };

@@ -36,9 +36,9 @@ export function s3Uploads(spool: S3Spool, log: Logger): UploadStore {
     async spool(source, opts) {
       const key = opts.file.slice(`s3://${spool.bucket}/`.length);
       const done = await spoolToS3(source, spool, key, { maxBytes: opts.maxBytes, room: opts.room, roomStep: roomStep(opts.maxBytes), headBytes: HEAD_BYTES });
-      if (!done.ok) return { ...done, message: done.code === 'FILE_TOO_LARGE' ? tooLargeMessage(opts.maxBytes) : SPOOL_FULL_MESSAGE };
+      if (!done.ok) return 'message' in done ? done : { ...done, message: done.code === 'FILE_TOO_LARGE' ? tooLargeMessage(opts.maxBytes) : SPOOL_FULL_MESSAGE };
       heads.set(done.location, done.head);
-      return { ok: true, path: done.location, size: done.size, sha256: done.sha256 };
+      return { ok: true, path: done.location, size: done.size, sha256: done.sha256, notUtf8: done.notUtf8 };
     },
     async inspect(location, opts) {
       const head = heads.get(location);

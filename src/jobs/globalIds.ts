@@ -4,19 +4,25 @@
  */
 import { decodeGlobalID, encodeGlobalID } from '@pothos/plugin-relay';
 
-/** The one type whose ids clients hold (the schema's only Node). */
+/** The types whose ids clients hold (the schema's Nodes). */
 export const JOB_TYPENAME = 'Job';
+export const STAGED_UPLOAD_TYPENAME = 'StagedUpload';
 
 export function jobGlobalId(jobId: string): string {
   return encodeGlobalID(JOB_TYPENAME, jobId);
 }
 
-/** The job uuid in a Job's global id; null for anything else (another type, garbage). */
-export function jobIdFromGlobalId(globalId: string): string | null {
+/** The uuid in a global id of `typename`; null for anything else (another type, garbage). */
+function idFromGlobalId(globalId: string, typename: string): string | null {
   try {
-    const { typename, id } = decodeGlobalID(globalId);
-    return typename === JOB_TYPENAME && id ? id : null;
+    const decoded = decodeGlobalID(globalId);
+    return decoded.typename === typename && decoded.id ? decoded.id : null;
   } catch {
     return null;
   }
 }
+
+/** The job uuid in a Job's global id; null for anything else (another type, garbage). */
+export const jobIdFromGlobalId = (globalId: string) => idFromGlobalId(globalId, JOB_TYPENAME);
+
+export const stagedUploadIdFromGlobalId = (globalId: string) => idFromGlobalId(globalId, STAGED_UPLOAD_TYPENAME);

@@ -24,6 +24,10 @@ export interface NewJob {
   fileSha256: string;
   spoolPath: string;
   header: string[] | null;
+  /** CSV: how the file is read (intake/inspect.ts CsvReading); a comma and no mapping when absent. */
+  delimiter?: string | null;
+  columnMapping?: { from: string; to: string | null }[] | null;
+  columnMappingName?: string | null;
 }
 
 
@@ -47,11 +51,13 @@ export async function createJobWithinLimit(db: Database, job: NewJob, maxActive:
     if ((await countActiveJobs(tx, job.tenantId)) >= maxActive) return null;
     const [row] = await tx.query<{ id: string; seq: number; created_ms: number }>(
       `insert into import_jobs (tenant_id, kind, collection, location_type, format, status, dry_run, max_errors,
-         filename, file_size, file_sha256, spool_path, header)
-       values ($1, $2, $3, $4, $5, 'QUEUED', $6, $7, $8, $9, $10, $11, $12::jsonb) returning id, seq, (extract(epoch from created_at) * 1000)::float8 as created_ms`,
+         filename, file_size, file_sha256, spool_path, header, delimiter, column_mapping, column_mapping_name)
+       values ($1, $2, $3, $4, $5, 'QUEUED', $6, $7, $8, $9, $10, $11, $12::jsonb, $13, $14::jsonb, $15)
+       returning id, seq, (extract(epoch from created_at) * 1000)::float8 as created_ms`,
       [job.tenantId, job.kind, job.options?.collection ?? null, job.options?.locationType ?? null, job.format, job.dryRun,
         job.maxErrors ?? null, job.filename ?? null, job.fileSize, job.fileSha256, job.spoolPath,
-        job.header ? JSON.stringify(job.header) : null],
+        job.header ? JSON.stringify(job.header) : null, job.delimiter ?? null,
+        job.columnMapping ? JSON.stringify(job.columnMapping) : null, job.columnMappingName ?? null],
     );
     return row;
   });
@@ -60,7 +66,8 @@ export async function createJobWithinLimit(db: Database, job: NewJob, maxActive:
   return {
     ...withoutOptions(job), id: created.id, seq: Number(created.seq), createdAt: new Date(Number(created.created_ms)),
     collection: job.options?.collection ?? null, locationType: job.options?.locationType ?? null, maxErrors: job.maxErrors ?? null,
-    filename: job.filename ?? null, status: 'QUEUED', bytesProcessed: 0, rowsTotal: null, rowsProcessed: 0,
+    filename: job.filename ?? null, delimiter: job.delimiter ?? null, columnMapping: job.columnMapping ?? null,
+    columnMappingName: job.columnMappingName ?? null, status: 'QUEUED', bytesProcessed: 0, rowsTotal: null, rowsProcessed: 0,
     rowsImported: 0, rowsCreated: 0, rowsUpdated: 0, rowsDuplicate: 0, rowsFailed: 0, checkpointOffset: 0,
     checkpointLine: 0, leaseOwner: null, leaseExpiresAt: null, attempt: 0, cancelRequested: false,
     failureReason: null, startedAt: null, finishedAt: null,
@@ -151,6 +158,17 @@ export async function findSameFile(db: SqlExecutor, tenantId: string, kind: stri
     [tenantId, kind, sha256, options.collection, [...ACTIVE_STATUSES, JobStatus.COMPLETED]],
   );
   return row?.id ?? null;
+}
+
+/** The tenant's latest job, of any kind, that imported (or is importing) a file with this SHA-256. */
+export async function findSameFileAnyKind(db: SqlExecutor, tenantId: string, sha256: string): Promise<{ id: string; kind: string } | null> {
+  const [row] = await db.query<{ id: string; kind: string }>(
+    `select id, kind from import_jobs
+     where tenant_id = $1 and file_sha256 = $2 and not dry_run and status = any($3)
+     order by seq desc limit 1`,
+    [tenantId, sha256, [...ACTIVE_STATUSES, JobStatus.COMPLETED]],
+  );
+  return row ?? null;
 }
 
 /** How many jobs, across all tenants and instances, are in each active state (the bulk_import_jobs gauge). */

@@ -12,6 +12,10 @@ export class Metrics {
   readonly rowsImported = new Counter({ name: 'bulk_import_rows_imported_total', help: 'Rows written to their table', labelNames: ['kind'], registers: [this.registry] });
   readonly rowsFailed = new Counter({ name: 'bulk_import_rows_failed_total', help: 'Rows that failed validation', labelNames: ['kind'], registers: [this.registry] });
   readonly bytesUploaded = new Counter({ name: 'bulk_import_bytes_uploaded_total', help: 'Bytes of accepted uploads', registers: [this.registry] });
+  readonly stagedPartPuts = new Counter({
+    name: 'bulk_import_staged_part_puts_total', help: 'Part PUTs of staged uploads received by the service (folder spool), by outcome',
+    labelNames: ['outcome'], registers: [this.registry],
+  });
   readonly jobDuration = new Histogram({
     name: 'bulk_import_job_duration_seconds',
     help: 'From start to end of jobs that ended on this instance',

@@ -19,13 +19,19 @@ import { readTimestampBytes, TimestampCheck } from '../codecs/timestamps.js';
 import type { ImportKind, RowBytes } from '../kinds/types.js';
 import { isNonNegativeIntBytes, isStorableJsonObjectBytes, MAX_KEY_BYTES } from '../kinds/values.js';
 
+export interface FileFields { count: number; kept: readonly number[] }
+
 export enum BytePathResult { Declined, Plain, Keyed }
 
 export interface BytePathOptions {
   kind: ImportKind;
   format: ImportFormat;
-  /** The kind column of each COPY column after the origin and job columns (for CSV, of each file field). */
+  /** The kind column of each COPY column after the origin and job columns (for CSV, of each field written). */
   order: readonly number[];
+  /** CSV: how many fields a record has and which are written, in `order` (a column mapping ignores the others); null: all. */
+  fileFields?: FileFields | null;
+  /** CSV: the delimiter; a comma when absent. */
+  delimiter?: string;
   /** Kind column indexes of the dedup key and of a unique index's column (too long a key fails the row), or -1. */
   keyColumn: number;
   uniqueColumn: number;
@@ -118,14 +124,18 @@ export abstract class BytePath<F extends Fields = Fields> implements RowBytes {
 
 class CsvBytePath extends BytePath<CsvFields> {
   private readonly fieldCount: number;
+  private readonly kept: readonly number[] | null;
 
   constructor(passes: (row: RowBytes) => boolean, opts: BytePathOptions) {
-    super(passes, new CsvFields(), opts);
-    this.fieldCount = opts.order.length;
+    super(passes, new CsvFields(opts.delimiter), opts);
+    this.kept = opts.fileFields?.kept ?? null;
+    this.fieldCount = opts.fileFields?.count ?? opts.order.length;
   }
 
   protected read(record: RecordBytes): boolean {
-    return this.fields.split(record.data, record.start, record.end, this.fieldCount);
+    if (!this.fields.split(record.data, record.start, record.end, this.fieldCount)) return false;
+    if (this.kept) this.fields.keep(this.kept);
+    return true;
   }
 }
 

@@ -10,9 +10,11 @@
  */
 
 const QUOTE = 0x22;
-const COMMA = 0x2c;
 
 export class CsvFields {
+  /** The delimiter's byte, and the highest byte the scan of a field must look at (above it, none of its tests can hold). */
+  private readonly delimiter: number;
+  private readonly scanAbove: number;
   count = 0;
   /** The buffer each field's value lies in. */
   readonly buf: Uint8Array[] = [];
@@ -21,10 +23,18 @@ export class CsvFields {
   private unescaped = Buffer.allocUnsafe(64 * 1024);
   private unescapedAt = 0;
 
+  /** `delimiter`: one ASCII character (csvDialect.ts); a comma unless given. */
+  constructor(delimiter = ',') {
+    this.delimiter = delimiter.charCodeAt(0);
+    this.scanAbove = Math.max(this.delimiter, QUOTE);
+  }
+
   /** Splits `data[from, to)` (one framed record) into `expected` fields; false when it is not a plain record of that many. */
   split(data: Uint8Array, from: number, to: number, expected: number): boolean {
     this.count = 0;
     this.unescapedAt = 0;
+    const delimiter = this.delimiter;
+    const scanAbove = this.scanAbove;
     let i = from;
     for (;;) {
       if (this.count === expected) return false;
@@ -35,20 +45,31 @@ export class CsvFields {
         const fieldStart = i;
         for (; i < to; i++) {
           const c = data[i];
-          if (c > COMMA) continue; // most bytes: one comparison, as none of the tests below can hold
-          if (c === COMMA) break;
+          if (c > scanAbove) continue; // most bytes: one comparison, as none of the tests below can hold
+          if (c === delimiter) break;
           if (c === QUOTE || c === 0) return false;
         }
         this.push(data, fieldStart, i);
       }
-      // `i` is at a comma or the record's end.
+      // `i` is at a delimiter or the record's end.
       if (i >= to) return this.count === expected;
       i++;
-      if (i === to) { // a trailing comma: one more, empty field
+      if (i === to) { // a trailing delimiter: one more, empty field
         this.push(data, to, to);
         return this.count === expected;
       }
     }
+  }
+
+  /** Keeps only the fields at `kept` (ascending indexes of the fields just split), in that order. */
+  keep(kept: readonly number[]): void {
+    for (let k = 0; k < kept.length; k++) {
+      const f = kept[k];
+      this.buf[k] = this.buf[f];
+      this.start[k] = this.start[f];
+      this.end[k] = this.end[f];
+    }
+    this.count = kept.length;
   }
 
   /** A quoted field's value from just past its opening quote; returns the index after its closing quote, or -1. */
@@ -68,8 +89,8 @@ export class CsvFields {
         i++;
         continue;
       }
-      // The closing quote: a comma or the record's end must follow.
-      if (i + 1 < to && data[i + 1] !== COMMA) return -1;
+      // The closing quote: a delimiter or the record's end must follow.
+      if (i + 1 < to && data[i + 1] !== this.delimiter) return -1;
       if (copied) {
         this.copy(data, segment, i);
         this.push(this.unescaped, copyStart, this.unescapedAt);

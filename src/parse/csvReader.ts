@@ -5,7 +5,8 @@
  * was several times slower (docs/performance.md); this reader also keeps each record's raw text
  * so that a valid record can go to COPY unchanged.
  *
- * Dialect: RFC 4180 (comma, double quotes, "" inside quotes), with LF, CRLF or CR line ends, mixed
+ * Dialect: RFC 4180 (a comma or another one-byte delimiter, double quotes, "" inside quotes), with
+ * LF, CRLF or CR line ends, mixed
  * freely; a UTF-8 BOM at the start is skipped; blank lines are skipped. Framing treats every quote
  * as a toggle, as Postgres' COPY does, so framing agrees with COPY even on malformed input; the
  * field splitter then refuses what RFC 4180 does not allow (a quote inside an unquoted field,
@@ -24,7 +25,8 @@ const QUOTE = 0x22;
 const LF = 0x0a;
 const CR = 0x0d;
 
-type CsvFrom = ReadFrom & { skipHeader: boolean; maxRecordBytes?: number };
+/** `delimiter`: one ASCII character other than a quote or a line end (csvDialect.ts); a comma unless given. */
+type CsvFrom = ReadFrom & { skipHeader: boolean; maxRecordBytes?: number; delimiter?: string };
 
 /** Join buffers kept for reuse, each a chunk and this much of an unread tail in size. */
 const JOINS_KEPT = 2;
@@ -37,6 +39,7 @@ export function readCsv(from: CsvFrom & { decode: false }): AsyncGenerator<Recor
 export async function* readCsv(from: CsvFrom & { decode?: boolean }): AsyncGenerator<RecordBatch<SourceRecord | RecordBytes>> {
   const maxRecord = from.maxRecordBytes ?? MAX_CSV_RECORD_BYTES;
   const decode = from.decode !== false;
+  const delimiter = from.delimiter ?? ',';
   const chunkBytes = from.chunkBytes ?? 1 << 20;
   let data: Buffer = Buffer.alloc(0);
   let base = from.offset; // file offset of data[0]
@@ -64,7 +67,7 @@ export async function* readCsv(from: CsvFrom & { decode?: boolean }): AsyncGener
   const reuse = from.reuseBuffers
     ? (buffer: ArrayBufferLike) => buffer !== data.buffer && !records.some((r) => r.data?.buffer === buffer)
     : undefined;
-  const chunks = await openChunks({ path: from.path, offset: from.offset, chunkBytes, signal: from.signal, reuse });
+  const chunks = await openChunks({ path: from.path, offset: from.offset, chunkBytes, signal: from.signal, reuse, store: from.store });
   const joins = reuse ? new ReusedBuffers(chunkBytes + JOIN_SPARE_BYTES, JOINS_KEPT, reuse) : null;
   /** The unread tail and the next chunk in one buffer: with `reuse`, one of a few kept for it. */
   const join = (tail: Buffer, chunk: Buffer): Buffer => {
@@ -107,7 +110,9 @@ export async function* readCsv(from: CsvFrom & { decode?: boolean }): AsyncGener
         } else if (eof && start < len) {
           if (inQuotes) {
             // A quote opened and never closed: without this, it would swallow the rest of the file.
-            resync(start, 'a quote opens here and is never closed');
+            // A quote inside an unquoted field opens nothing, though: say so when that is what it is.
+            const misplaced = splitRecord(data.toString('utf8', start, len), line + 1, delimiter).parseError;
+            resync(start, misplaced?.startsWith('a quote inside') ? misplaced : 'a quote opens here and is never closed');
             continue;
           }
           end = len;
@@ -129,7 +134,7 @@ export async function* readCsv(from: CsvFrom & { decode?: boolean }): AsyncGener
         if (end === start) continue; // blank line
         if (headerPending) { headerPending = false; continue; }
         const record: RecordBytes = { line: recordLine, data, start, end, utf8: false };
-        records.push(decode ? decodeCsvRecord(record) : record);
+        records.push(decode ? decodeCsvRecord(record, delimiter) : record);
         if (records.length >= from.batchSize) {
           utf8.mark(records, data, pos);
           yield { records, endOffset: base + pos, endLine: line };
@@ -155,13 +160,13 @@ export async function* readCsv(from: CsvFrom & { decode?: boolean }): AsyncGener
 }
 
 /** A framed record's text and fields. */
-export function decodeCsvRecord({ line, data, start, end }: RecordBytes): SourceRecord {
+export function decodeCsvRecord({ line, data, start, end }: RecordBytes, delimiter = ','): SourceRecord {
   const raw = data.toString('utf8', start, end);
   // U+FFFD in the text: either the file has it, or the bytes were not UTF-8. Only then look.
   if (raw.includes('\uFFFD') && !isUtf8(data.subarray(start, end))) {
     return { line, raw, parseError: 'the record is not valid UTF-8 (save the file as UTF-8)' };
   }
-  return splitRecord(raw, line);
+  return splitRecord(raw, line, delimiter);
 }
 
 /** Index just past the line end at `at` (CRLF counts as one). */
@@ -176,12 +181,15 @@ function findLineEnd(data: Buffer, from: number): number {
 
 /**
  * Splits one record's text into fields. `clean` says the raw text means exactly the fields to
- * COPY's CSV parser (no quoted empty field, which COPY reads as '' where we read "absent").
+ * COPY's CSV parser (no quoted empty field, which COPY reads as '' where we read "absent"; and
+ * COPY reads commas only).
  */
-export function splitRecord(raw: string, line: number): SourceRecord {
-  if (raw.indexOf('"') === -1) return { line, raw, fields: raw.split(','), clean: true };
+export function splitRecord(raw: string, line: number, delimiter = ','): SourceRecord {
+  const comma = delimiter === ',';
+  if (raw.indexOf('"') === -1) return { line, raw, fields: raw.split(delimiter), clean: comma };
+  const delimiterCode = delimiter.charCodeAt(0);
   const fields: string[] = [];
-  let clean = true;
+  let clean = comma;
   let i = 0;
   const n = raw.length;
   for (;;) {
@@ -200,20 +208,20 @@ export function splitRecord(raw: string, line: number): SourceRecord {
       if (value === '') clean = false;
       fields.push(value);
       if (i >= n) break;
-      if (raw.charCodeAt(i) !== 0x2c) {
+      if (raw.charCodeAt(i) !== delimiterCode) {
         return { line, raw, parseError: `unexpected text after the closing quote of field ${fields.length}` };
       }
       i++;
     } else {
-      const comma = raw.indexOf(',', i);
-      const stop = comma === -1 ? n : comma;
+      const at = raw.indexOf(delimiter, i);
+      const stop = at === -1 ? n : at;
       const value = raw.slice(i, stop);
       if (value.indexOf('"') !== -1) {
         return { line, raw, parseError: `a quote inside unquoted field ${fields.length + 1}; quote the whole field and double the quote` };
       }
       fields.push(value);
-      if (comma === -1) break;
-      i = comma + 1;
+      if (at === -1) break;
+      i = at + 1;
     }
     if (i === n) { fields.push(''); break; }
   }

@@ -7,6 +7,7 @@
  */
 import fs from 'node:fs/promises';
 import { isObjectLocation, openObjectChunks } from './objectChunks.js';
+import type { StoreReadOptions } from './types.js';
 
 /** Chunk buffers kept for reuse; a chunk that finds them all still needed gets a buffer of its own. */
 const REUSED_BUFFERS = 3;
@@ -45,11 +46,17 @@ export async function openChunks(opts: {
    * over? Without it, every chunk gets a new buffer.
    */
   reuse?: (buffer: ArrayBufferLike) => boolean;
+  store?: StoreReadOptions;
 }): Promise<ChunkReader> {
-  // An S3 spool's object: ranged GETs (the folder spool's files take the path below, unchanged).
-  if (isObjectLocation(opts.path)) return openObjectChunks({ location: opts.path, offset: opts.offset, chunkBytes: opts.chunkBytes, signal: opts.signal });
-  const handle = await fs.open(opts.path, 'r');
   const buffers = opts.reuse ? new ReusedBuffers(opts.chunkBytes, REUSED_BUFFERS, opts.reuse) : null;
+  // An S3 spool's object: ranged GETs (the folder spool's files take the path below, unchanged).
+  if (isObjectLocation(opts.path)) {
+    return openObjectChunks({
+      location: opts.path, offset: opts.offset, chunkBytes: opts.chunkBytes, signal: opts.signal, ...opts.store,
+      take: buffers ? (framing) => buffers.take(opts.chunkBytes, framing?.buffer) : undefined,
+    });
+  }
+  const handle = await fs.open(opts.path, 'r');
   let position = opts.offset;
   let ended = false;
 

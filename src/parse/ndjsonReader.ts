@@ -61,7 +61,7 @@ export async function* readNdjson(from: NdjsonFrom & { decode?: boolean }): Asyn
   // A buffer may be read over once no record waiting to be handed out lies in it (the records
   // handed out before are done with: see ReadFrom.reuseBuffers).
   const reuse = from.reuseBuffers ? (buffer: ArrayBufferLike) => !records.some((r) => r.data?.buffer === buffer) : undefined;
-  const chunks = await openChunks({ path: from.path, offset: from.offset, chunkBytes: from.chunkBytes ?? 1 << 20, signal: from.signal, reuse });
+  const chunks = await openChunks({ path: from.path, offset: from.offset, chunkBytes: from.chunkBytes ?? 1 << 20, signal: from.signal, reuse, store: from.store });
   try {
     for (let chunk = await chunks.next(); chunk; chunk = await chunks.next()) {
       // Lines are read where they lie in the chunk. Only a line split between chunks is joined, on

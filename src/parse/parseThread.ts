@@ -18,6 +18,7 @@ import { readNdjson } from './ndjsonReader.js';
 import { getKind } from '../kinds/index.js';
 import { createRowPipeline, type PreparedBatch } from './rowPipeline.js';
 import type { ParseThreadData, ParseThreadMessage } from './parsedBatches.js';
+import type { StoreRetry } from './objectChunks.js';
 
 const SLICE_ROWS = 500;
 
@@ -71,8 +72,10 @@ function ownCopy(bytes: Buffer): ArrayBuffer {
 
 async function run(): Promise<void> {
   const pipeline = createRowPipeline({ ...request, kind: getKind(request.kind), startOffset: request.offset });
-  const from = { path: request.path, offset: request.offset, line: request.line, batchSize: Math.min(SLICE_ROWS, request.batchSize) };
-  const slices = request.format === 'CSV' ? readCsv({ ...from, skipHeader: request.offset === 0, decode: false, reuseBuffers: true }) : readNdjson({ ...from, decode: false, reuseBuffers: true });
+  // An S3 store that breaks off a read is retried here, and the main thread told (it logs it).
+  const store = { retryForMs: request.storeRetryMs, onRetry: (retry: StoreRetry) => send({ type: 'storeRetry', ...retry }) };
+  const from = { path: request.path, offset: request.offset, line: request.line, batchSize: Math.min(SLICE_ROWS, request.batchSize), store };
+  const slices = request.format === 'CSV' ? readCsv({ ...from, skipHeader: request.offset === 0, delimiter: request.delimiter ?? ',', decode: false, reuseBuffers: true }) : readNdjson({ ...from, decode: false, reuseBuffers: true });
   let batch: PreparedBatch | null = null;
 
   const flush = async () => {

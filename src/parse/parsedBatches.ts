@@ -11,9 +11,11 @@
  * its own.
  */
 import type { ImportFormat } from './types.js';
+import type { ColumnMappingEntry } from '../kinds/columnMapping.js';
 import type { CopyEncoding } from './copyData.js';
 import type { PreparedBatch } from './rowPipeline.js';
 import { startThread } from '../threads/startThread.js';
+import type { StoreRetry } from './objectChunks.js';
 
 export interface ParseRequest {
   path: string;
@@ -21,6 +23,9 @@ export interface ParseRequest {
   line: number;
   format: ImportFormat;
   header: string[] | null;
+  /** CSV: the delimiter (a comma when null) and the column mapping applied to the header. */
+  delimiter?: string | null;
+  columnMapping?: ColumnMappingEntry[] | null;
   kind: string;
   tenantId: string;
   jobId: string;
@@ -28,6 +33,8 @@ export interface ParseRequest {
   /** Values of the kind's jobColumns. */
   jobValues: Record<string, string | null>;
   copy: CopyEncoding;
+  /** An S3 spool object's read broken off by the store is retried for this long (parse/objectChunks.ts). */
+  storeRetryMs: number;
 }
 
 /** What the thread is given besides the request: the shared slots. */
@@ -37,6 +44,8 @@ export interface ParseThreadData { request: ParseRequest; slots: SharedArrayBuff
 export type ParseThreadMessage =
   /** COPY data in `slot` (copyBytes, then keyedBytes), or, when it did not fit, in its own buffers. */
   | { type: 'batch'; batch: PreparedBatch; slot: number; copyBytes: number; keyedBytes: number; ownBuffers?: { copyData: ArrayBuffer; keyedData: ArrayBuffer } }
+  /** A read of the S3 store failed and is tried again after `delayMs`. */
+  | ({ type: 'storeRetry' } & StoreRetry)
   | { type: 'done' }
   | { type: 'error'; message: string };
 
@@ -70,19 +79,23 @@ const SLOT_BYTES = 8 << 20;
 const idleSlotMemory: SharedArrayBuffer[] = [];
 const MAX_IDLE_SLOT_MEMORY = 4;
 
-export async function* parseInThread(request: ParseRequest): AsyncGenerator<ParsedBatch> {
+export async function* parseInThread(request: ParseRequest, onStoreRetry?: (retry: StoreRetry) => void): AsyncGenerator<ParsedBatch> {
   const slots = idleSlotMemory.pop() ?? new SharedArrayBuffer(SLOTS * SLOT_BYTES);
   const workerData: ParseThreadData = { request, slots, slotBytes: SLOT_BYTES };
   // A young generation large enough that a slice's short-lived records die young instead of
   // being promoted (parseThread.ts reads in slices), and no larger: a larger one parsed no faster
   // and cost resident memory; a smaller one parsed more slowly (docs/performance.md).
   const worker = startThread('./parseThread', import.meta.url, { workerData, resourceLimits: { maxYoungGenerationSizeMb: 16 } });
-  const inbox: ParseThreadMessage[] = [];
+  const inbox: Exclude<ParseThreadMessage, { type: 'storeRetry' }>[] = [];
   let failure: Error | null = null;
   let exited = false;
   let notify: (() => void) | null = null;
   const poke = () => { notify?.(); notify = null; };
-  worker.on('message', (m: ParseThreadMessage) => { inbox.push(m); poke(); });
+  worker.on('message', (m: ParseThreadMessage) => {
+    if (m.type === 'storeRetry') { onStoreRetry?.(m); return; }
+    inbox.push(m);
+    poke();
+  });
   worker.on('error', (err) => { failure = err; poke(); });
   worker.on('exit', () => { exited = true; poke(); });
   // The slot memory goes back for the next job only once the thread has ended and every batch

@@ -8,10 +8,11 @@
  * through unchanged can go to a CSV COPY as its own raw text.
  */
 import { createCopyDataBuilder, type CopyEncoding } from './copyData.js';
-import { BytePathResult, createBytePath } from './bytePath.js';
+import { BytePathResult, createBytePath, type FileFields } from './bytePath.js';
 import { decodeCsvRecord } from './csvReader.js';
 import { decodeNdjsonLine } from './ndjsonReader.js';
 import { checkHeader, createKeyMatcher } from '../kinds/columns.js';
+import { mapHeader, type ColumnMappingEntry } from '../kinds/columnMapping.js';
 import type { RecordBytes, ImportFormat, RecordBatch, SourceRecord } from './types.js';
 import { ROW_ORIGIN_COLUMNS, type ErrorSink, type ImportKind, type RowError, type UpsertRow } from '../kinds/types.js';
 import { holdsNumber, JsonText, memberText } from '../codecs/jsonText.js';
@@ -40,6 +41,9 @@ export interface RowContext {
   kind: ImportKind;
   format: ImportFormat;
   header: string[] | null;
+  /** CSV: the delimiter (a comma when absent) and the mapping applied to the header (kinds/columnMapping.ts). */
+  delimiter?: string | null;
+  columnMapping?: readonly ColumnMappingEntry[] | null;
   tenantId: string;
   jobId: string;
   /** Byte offset of the first batch (the job's checkpoint). */
@@ -82,9 +86,10 @@ export function createRowPipeline(ctx: RowContext): RowPipeline {
   const plain = createCopyDataBuilder(encoding, origin, writer.order);
   const keyed = createCopyDataBuilder(encoding, origin, writer.order);
   const rawCsvWanted = encoding.format === 'csv'; // only a CSV COPY can take a record's raw text
+  const delimiter = ctx.delimiter ?? ',';
   // Rows of a kind that can check them as bytes, into binary COPY data, skip building strings.
   const bytePath = encoding.format === 'binary'
-    ? createBytePath({ kind, format: ctx.format, order: writer.order, keyColumn: keyIndex, uniqueColumn: uniqueIndex }) : null;
+    ? createBytePath({ kind, format: ctx.format, order: writer.order, fileFields: writer.fileFields, delimiter, keyColumn: keyIndex, uniqueColumn: uniqueIndex }) : null;
 
   let nextStart = ctx.startOffset;
   return {
@@ -102,7 +107,7 @@ export function createRowPipeline(ctx: RowContext): RowPipeline {
           const taken = bytePath ? bytePath.add(read, plain, keyed) : BytePathResult.Declined;
           if (taken === BytePathResult.Plain) { rowsCopied++; continue; }
           if (taken === BytePathResult.Keyed) { rowsKeyed++; continue; }
-          const decoded = ctx.format === 'CSV' ? decodeCsvRecord(read) : decodeNdjsonLine(read);
+          const decoded = ctx.format === 'CSV' ? decodeCsvRecord(read, delimiter) : decodeNdjsonLine(read);
           if (!decoded) throw new Error(`line ${read.line} was given as bytes but is blank`); // readNdjson gives only lines that open an object
           record = decoded;
         } else record = read;
@@ -144,15 +149,19 @@ export function createRowPipeline(ctx: RowContext): RowPipeline {
   };
 }
 
+type HeaderFields = Pick<RowContext, 'kind' | 'format' | 'header' | 'columnMapping'>;
+
 /** COPY's column list for a job: the origin columns, then the kind's columns in the order its rows are written. */
-export function copyColumnsFor({ kind, format, header }: Pick<RowContext, 'kind' | 'format' | 'header'>): string[] {
-  const order = format === 'CSV' && !kind.fromRecord ? csvColumnOrder(kind, header) : kind.columns.map((_, i) => i);
+export function copyColumnsFor(ctx: HeaderFields): string[] {
+  const { kind } = ctx;
+  const order = ctx.format === 'CSV' && !kind.fromRecord ? csvColumnOrder(ctx).filter((k) => k >= 0) : kind.columns.map((_, i) => i);
   return [...ROW_ORIGIN_COLUMNS, ...(kind.jobColumns ?? []), ...order.map((k) => kind.columns[k].dbColumn)];
 }
 
-function csvColumnOrder(kind: ImportKind, header: string[] | null): number[] {
+/** The kind column of each of the file's columns, -1 for one the mapping ignores. */
+function csvColumnOrder({ kind, header, columnMapping }: HeaderFields): number[] {
   if (!header) throw new Error('a CSV job needs its header');
-  const check = checkHeader(kind, header);
+  const check = checkHeader(kind, mapHeader(header, columnMapping));
   // The header was checked at upload; failing here means the job row is not what upload wrote.
   if (!check.ok) throw new Error(check.message);
   return check.kindIndexOfFileColumn;
@@ -161,6 +170,8 @@ function csvColumnOrder(kind: ImportKind, header: string[] | null): number[] {
 interface RowWriter {
   /** The kind column index of each COPY column after the origin and job columns (copyColumnsFor's order). */
   order: readonly number[];
+  /** CSV: a record's field count and the fields written (in `order`), or null when all are. */
+  fileFields?: FileFields | null;
   /** Validates a record: its values in kind column order, or null when it could not even be read as a row. */
   check(record: SourceRecord): (string | null)[] | null;
   /** A CSV record that passed `check` with `row`, when its raw text says exactly those values in `order`; else null. */
@@ -169,12 +180,17 @@ interface RowWriter {
 
 const notRaw = () => null;
 
-function csvRowWriter({ kind, header }: RowContext, fail: ErrorSink): RowWriter {
-  const order = csvColumnOrder(kind, header);
+function csvRowWriter(ctx: RowContext, fail: ErrorSink): RowWriter {
+  const { kind } = ctx;
+  const kindOfField = csvColumnOrder(ctx);
+  const order = kindOfField.filter((k) => k >= 0);
+  // Columns a mapping ignores are left out of COPY, so a record's raw text no longer lines up with it.
+  const fileFields = order.length === kindOfField.length ? null : { count: kindOfField.length, kept: kindOfField.flatMap((k, f) => (k >= 0 ? [f] : [])) };
   const width = kind.columns.length;
-  const fieldCount = order.length;
+  const fieldCount = kindOfField.length;
   return {
     order,
+    fileFields,
     check(record) {
       const fields = record.fields!;
       if (fields.length !== fieldCount) {
@@ -182,10 +198,11 @@ function csvRowWriter({ kind, header }: RowContext, fail: ErrorSink): RowWriter 
         return null;
       }
       const values: unknown[] = new Array(width);
-      for (let f = 0; f < fieldCount; f++) values[order[f]] = fields[f];
+      for (let f = 0; f < fieldCount; f++) if (kindOfField[f] >= 0) values[kindOfField[f]] = fields[f];
       return kind.validate(values, fail);
     },
     unchangedRaw(record, row) {
+      if (fileFields) return null;
       const fields = record.fields!;
       // Unchanged values (the same string, or '' read as NULL) mean the raw record says it all.
       let same = record.clean === true;

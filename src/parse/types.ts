@@ -1,4 +1,10 @@
+/** How a spooled file is read: every file is spooled as UTF-8 CSV or NDJSON (intake/fileDecoding.ts). */
 export type ImportFormat = 'CSV' | 'NDJSON';
+/** The format a file is sent in: an XLSX workbook is spooled as NDJSON, one line per sheet row. */
+export type FileFormat = ImportFormat | 'XLSX';
+
+/** How a job's file (its FileFormat) is read from the spool. */
+export const spooledFormat = (format: string): ImportFormat => (format === 'CSV' ? 'CSV' : 'NDJSON');
 
 /** One record as read from the file: CSV fields in header order, or one parsed NDJSON value. */
 export type SourceRecord =
@@ -45,4 +51,12 @@ export interface ReadFrom {
    * Without it, records stay valid for as long as they are held.
    */
   reuseBuffers?: boolean;
+  /** For an s3:// location: how a read the store broke off is retried (parse/objectChunks.ts). */
+  store?: StoreReadOptions;
+}
+
+export interface StoreReadOptions {
+  /** How long reads are retried after the first failure of a run of them. */
+  retryForMs: number;
+  onRetry?: (retry: { attempt: number; delayMs: number; error: string }) => void;
 }

@@ -68,9 +68,12 @@ export async function runJob(deps: RunnerDeps, fence: Fence): Promise<RunResult>
   notify(true);
   const batches = parseInThread({
     path: job.spoolPath, offset: job.checkpointOffset, line: job.checkpointLine, format, header: job.header,
+    delimiter: job.delimiter, columnMapping: job.columnMapping,
     kind: kind.name, tenantId: job.tenantId, jobId: job.id, batchSize: deps.batchSize,
     jobValues: jobOptionsOf(job), copy,
-  });
+    // An S3 store away is waited for as long as the database would be (see the commits below).
+    storeRetryMs: deps.leaseMs * 4,
+  }, ({ attempt, delayMs, error }) => log.warn({ attempt, delayMs, error }, 'spool store unavailable; retrying the read'));
   // Where the time goes, for the completion log: waiting on the parse thread vs on commits.
   const timing = { parseWaitMs: 0, commitMs: 0 };
 

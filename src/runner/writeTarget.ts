@@ -9,7 +9,7 @@ import { getKind } from '../kinds/index.js';
 import type { ImportKind } from '../kinds/types.js';
 import type { CopyEncoding } from '../parse/copyData.js';
 import { copyColumnsFor } from '../parse/rowPipeline.js';
-import type { ImportFormat } from '../parse/types.js';
+import { spooledFormat, type ImportFormat } from '../parse/types.js';
 import type { BatchTarget } from './commitBatch.js';
 import { RecordIndex } from './upsertRows.js';
 
@@ -17,8 +17,8 @@ export interface WriteTarget { kind: ImportKind; format: ImportFormat; copy: Cop
 
 export function writeTargetFor(db: Database, job: Job, leaseMs: number): WriteTarget {
   const kind = getKind(job.kind);
-  const format = job.format as ImportFormat;
-  const columns = copyColumnsFor({ kind, format, header: job.header });
+  const format = spooledFormat(job.format);
+  const columns = copyColumnsFor({ kind, format, header: job.header, columnMapping: job.columnMapping });
   const binaryTypes = db.driver === 'postgres' ? binaryTypesOf(kind.table, columns) : null;
   const copy: CopyEncoding = binaryTypes ? { format: 'binary', types: binaryTypes } : { format: 'csv' };
   const target: BatchTarget = {

@@ -7,8 +7,12 @@
 import type { Worker } from 'node:worker_threads';
 import type { HashAnswer, HashRequest } from './hashThread.js';
 import { startThread } from '../threads/startThread.js';
+import type { Utf8Break } from './utf8Check.js';
 
-interface Waiter { resolve(sha256: string): void; reject(err: Error): void }
+/** A written file's SHA-256 (hex), and where it first is not UTF-8 (null: it is all UTF-8). */
+export interface FileDigest { sha256: string; notUtf8: Utf8Break | null }
+
+interface Waiter { resolve(digest: FileDigest): void; reject(err: Error): void }
 interface HashThread { worker: Worker; alive: boolean; hashing: number; idle: NodeJS.Timeout | null }
 
 /**
@@ -30,7 +34,7 @@ function hashThread(): HashThread {
     const waiter = waiting.get(answer.id);
     waiting.delete(answer.id);
     if ('error' in answer) waiter?.reject(new Error(`hashing the upload: ${answer.error}`));
-    else waiter?.resolve(answer.sha256);
+    else waiter?.resolve({ sha256: answer.sha256, notUtf8: answer.notUtf8 });
   });
   const died = (err: Error) => {
     if (!thread.alive) return;
@@ -60,8 +64,8 @@ function hashEnded(thread: HashThread): void {
 export interface FileHash {
   /** The file now holds at least `bytes` bytes, which the thread may hash. */
   written(bytes: number): void;
-  /** The SHA-256 (hex) of the whole file, once the file is complete at `size` bytes. */
-  digest(size: number): Promise<string>;
+  /** The SHA-256 of the whole file, and whether it is UTF-8, once the file is complete at `size` bytes. */
+  digest(size: number): Promise<FileDigest>;
   /** The file was given up: its hash is forgotten. */
   drop(): void;
 }
@@ -76,7 +80,7 @@ export function hashWhileWritten(file: string): FileHash {
   const send = (request: HashRequest) => { if (thread.alive) thread.worker.postMessage(request); };
   return {
     written: (bytes) => send({ id, file, upTo: bytes, end: false }),
-    digest: (size) => new Promise<string>((resolve, reject) => {
+    digest: (size) => new Promise<FileDigest>((resolve, reject) => {
       if (!thread.alive) { reject(new Error('the hash thread died while the upload was written')); return; }
       waiting.set(id, { resolve, reject });
       send({ id, file, upTo: size, end: true });

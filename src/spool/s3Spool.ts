@@ -18,17 +18,24 @@ export interface S3Spool {
   prefix: string;
   /** s3://bucket/prefix, for messages. */
   url: string;
+  /**
+   * A client for presigned URLs (staged uploads): without the SDK's default request checksum,
+   * which would sign the checksum of an empty body into the URL, so the store refuses every real part.
+   */
+  presignClient: S3Client;
 }
 
 export async function openS3Spool(location: S3SpoolLocation, endpoint: string | undefined): Promise<S3Spool> {
   // Loaded only here: the SDK is large, and a folder spool never needs it.
   const { S3Client } = await import('@aws-sdk/client-s3');
-  const client = new S3Client({
+  const options = {
     // Credentials and region from the SDK's usual sources (AWS_ACCESS_KEY_ID, AWS_REGION, profiles, roles).
     ...(endpoint ? { endpoint, forcePathStyle: true } : {}),
     region: process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || 'us-east-1',
-  });
-  return { client, ...location, url: `s3://${location.bucket}/${location.prefix}` };
+  };
+  const client = new S3Client(options);
+  const presignClient = new S3Client({ ...options, requestChecksumCalculation: 'WHEN_REQUIRED' });
+  return { client, presignClient, ...location, url: `s3://${location.bucket}/${location.prefix}` };
 }
 
 /** Why the store cannot be used, in words fit for the log and /readyz (no secrets), or null. */
@@ -66,9 +73,13 @@ export async function removeObject(spool: S3Spool, location: string, log: Logger
 /**
  * The S3 spool's housekeeping, as sweepSpool's for a folder: removes the objects of jobs that
  * ended more than `retentionMs` ago and objects no job refers to after an hour, and aborts the
- * multipart uploads begun more than an hour ago (an instance killed while receiving a file).
+ * multipart uploads begun more than an hour ago (an instance killed while receiving a file), but
+ * not those in `keep` (live staged uploads: their client sends the parts, at its own pace).
  */
-export async function sweepS3Spool(db: SqlExecutor, spool: S3Spool, retentionMs: number, log: Logger, orphanAgeMs = ORPHAN_AGE_MS): Promise<number> {
+export async function sweepS3Spool(
+  db: SqlExecutor, spool: S3Spool, retentionMs: number, log: Logger, orphanAgeMs = ORPHAN_AGE_MS,
+  keep: { locations: ReadonlySet<string>; s3UploadIds: ReadonlySet<string> } = { locations: new Set(), s3UploadIds: new Set() },
+): Promise<number> {
   const { ListObjectsV2Command, ListMultipartUploadsCommand, AbortMultipartUploadCommand } = await import('@aws-sdk/client-s3');
   let removed = 0;
   let token: string | undefined;
@@ -81,7 +92,7 @@ export async function sweepS3Spool(db: SqlExecutor, spool: S3Spool, retentionMs:
     const jobs = new Map((await jobsUsingSpoolFiles(db, locations)).map((u) => [u.spoolPath, u]));
     for (const [i, location] of locations.entries()) {
       const job = jobs.get(location);
-      if (job?.active) continue;
+      if (job?.active || keep.locations.has(location)) continue;
       const kept = job
         ? job.endedMs !== null && Date.now() - job.endedMs < retentionMs
         : Date.now() - (objects[i].LastModified?.getTime() ?? 0) < orphanAgeMs;
@@ -97,7 +108,7 @@ export async function sweepS3Spool(db: SqlExecutor, spool: S3Spool, retentionMs:
     keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
     uploadIdMarker = page.IsTruncated ? page.NextUploadIdMarker : undefined;
     for (const upload of page.Uploads ?? []) {
-      if (Date.now() - (upload.Initiated?.getTime() ?? 0) < orphanAgeMs) continue;
+      if (Date.now() - (upload.Initiated?.getTime() ?? 0) < orphanAgeMs || keep.s3UploadIds.has(upload.UploadId ?? '')) continue;
       await spool.client.send(new AbortMultipartUploadCommand({ Bucket: spool.bucket, Key: upload.Key, UploadId: upload.UploadId }));
       removed++;
     }

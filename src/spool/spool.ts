@@ -15,6 +15,7 @@ import { pipeline } from 'node:stream/promises';
 import type { SqlExecutor } from '../db/database.js';
 import type { Logger } from '../logger.js';
 import { hashWhileWritten } from './fileHashes.js';
+import type { Utf8Break } from './utf8Check.js';
 import { isSpare, keepAsSpare, SPARE_IDLE_MS, takeSpare, type SpareUse } from './spoolSpares.js';
 import { jobsUsingSpoolFiles } from '../jobs/jobStore.js';
 import { isObjectLocation } from '../parse/objectChunks.js';
@@ -23,9 +24,18 @@ import { ORPHAN_AGE_MS, removeObject, type S3Spool } from './s3Spool.js';
 /** The upload itself broke off or was malformed (not our disk or database): the client's error. */
 export class UploadStreamError extends Error {}
 
+/**
+ * Thrown by a stream between the upload and the spool (intake/fileDecoding.ts: gunzip, another
+ * encoding, XLSX) when the file's content is refused: the spool answers with it as a result.
+ */
+export class FileRefusal extends Error {
+  constructor(readonly code: 'FILE_TOO_LARGE' | 'INVALID_FILE', message: string) { super(message); }
+}
+
 export type SpoolResult =
-  | { ok: true; path: string; size: number; sha256: string }
-  | { ok: false; code: 'FILE_TOO_LARGE' | 'SPOOL_FULL'; message: string };
+  /** notUtf8: where the spooled file first is not UTF-8 (null: all of it is). */
+  | { ok: true; path: string; size: number; sha256: string; notUtf8: Utf8Break | null }
+  | { ok: false; code: 'FILE_TOO_LARGE' | 'SPOOL_FULL' | 'INVALID_FILE'; message: string };
 
 /** The room the spool has given a file: it may write `allowed` bytes, and ask for more. */
 export interface SpoolRoom {
@@ -100,13 +110,14 @@ export async function spoolUpload(source: Readable, opts: SpoolOptions): Promise
     }
     // The upload's own stream may have failed before we listened (while the tenant's limit was checked).
     const fromSource = sourceError ?? source.errored;
+    if (fromSource instanceof FileRefusal) return { ok: false, code: fromSource.code, message: fromSource.message };
     if (fromSource) throw new UploadStreamError((fromSource as Error).message);
     throw err;
   }
   try {
     // What a spare holds past this upload's end is an earlier upload's: cut off before anything reads the file.
     if (overSpare) await fs.promises.truncate(file, size);
-    return { ok: true, path: file, size, sha256: await hash.digest(size) };
+    return { ok: true, path: file, size, ...(await hash.digest(size)) };
   } catch (err) {
     await fs.promises.rm(file, { force: true });
     throw err;
@@ -119,9 +130,10 @@ export async function spoolUpload(source: Readable, opts: SpoolOptions): Promise
  * that ended more than `retentionMs` ago (SPOOL_RETENTION_MS; at 0 a runner removes its job's file
  * itself as the job ends, or keeps it as a spare), spares unused for SPARE_IDLE_MS, and files no
  * job refers to that nobody has written to for an hour (with a shared spool folder, another
- * instance may be receiving that upload right now).
+ * instance may be receiving that upload right now). Files in `keep` (those of live staged uploads,
+ * which may wait idle for hours between parts) are left be.
  */
-export async function sweepSpool(db: SqlExecutor, spoolDir: string, retentionMs: number, log: Logger): Promise<number> {
+export async function sweepSpool(db: SqlExecutor, spoolDir: string, retentionMs: number, log: Logger, keep: SpoolKeep = NOTHING_KEPT): Promise<number> {
   let names: string[];
   try { names = await fs.promises.readdir(spoolDir); } catch { return 0; }
   if (names.length === 0) return 0;
@@ -131,7 +143,7 @@ export async function sweepSpool(db: SqlExecutor, spoolDir: string, retentionMs:
   for (const name of names) {
     const file = path.resolve(spoolDir, name);
     const job = jobs.get(file);
-    if (job?.active) continue;
+    if (job?.active || keep.locations.has(file)) continue;
     if (job) {
       if (job.endedMs !== null && Date.now() - job.endedMs < retentionMs) continue;
     } else {
@@ -144,6 +156,10 @@ export async function sweepSpool(db: SqlExecutor, spoolDir: string, retentionMs:
   if (removed) log.info({ removed }, 'removed spool files');
   return removed;
 }
+
+/** What the sweeps must not remove whatever its age: spool locations, and S3 multipart upload ids. */
+export interface SpoolKeep { locations: ReadonlySet<string>; s3UploadIds: ReadonlySet<string> }
+export const NOTHING_KEPT: SpoolKeep = { locations: new Set(), s3UploadIds: new Set() };
 
 export async function removeSpoolFile(file: string, log: Logger): Promise<void> {
   await fs.promises.rm(file, { force: true }).catch((err) => log.warn({ err, file }, 'could not remove spool file'));

@@ -109,6 +109,18 @@ export async function reserveArrival(deps: { db: Database; config: Limits }, req
 }
 
 /**
+ * Runs `make` (which puts a file of `bytes` bytes in the spool folder at once: a staged upload's)
+ * only if the spool has room for it, weighed as arriving files are; else throws SpoolFullError.
+ */
+export async function withSpoolRoom<T>(deps: { db: Database; config: Limits }, bytes: number, make: () => Promise<T>): Promise<T> {
+  return deps.db.transaction(async (tx) => {
+    await lockSpoolRoom(tx);
+    if (await bytesInUse(deps.config.spoolDir, await listReservations(tx)) + bytes > deps.config.spoolMaxBytes) throw new SpoolFullError();
+    return make();
+  });
+}
+
+/**
  * What the spool holds: its files as they are now (spares aside), plus what each arriving file
  * may still write beyond what it has written.
  */

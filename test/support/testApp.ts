@@ -44,7 +44,9 @@ export function testSettings(databaseUrl: string | undefined, dataDir: string, d
 export async function startTestApp(overrides: Partial<Config> = {}, opts: TestAppOptions = {}): Promise<TestApp> {
   const database = opts.pglite ? { url: undefined, directUrl: undefined, drop: async () => {} } : await createTestDatabase();
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'bulk-import-test-'));
-  const config = loadConfig({}, { ...testSettings(database.url, dataDir, database.directUrl), ...overrides });
+  // Without DATABASE_URL the suite runs on PGlite, quick to open in every file; the embedded
+  // PostgreSQL has tests of its own (embeddedPostgres.test.ts, keysCli.test.ts).
+  const config = loadConfig({}, { ...testSettings(database.url, dataDir, database.directUrl), embeddedDatabase: 'pglite', ...overrides });
   const app = await buildApp(config);
   const base = await app.start();
   const url = `${base}/graphql`;

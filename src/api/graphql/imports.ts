@@ -9,13 +9,14 @@ import { MultipartError, multipartBodyOf, type MultipartBody } from '../http/mul
 import type { AppContext } from '../context.js';
 import type { Job } from '../../jobs/jobStore.js';
 import { builder } from './builder.js';
-import { ImportFormatEnum, ImportKindEnum, LocationTypeEnum } from './enums.js';
+import { ImportFormatEnum, ImportKindEnum, LocationTypeEnum, TextEncodingEnum } from './enums.js';
 import { JobRef } from './job.js';
 import { UserErrorRef } from './userError.js';
+import { ColumnMappingInput } from './columnMappings.js';
 
 interface ImportPayloadShape { job: Job | null; userErrors: UserError[] }
 
-const ImportPayloadRef = builder.objectRef<ImportPayloadShape>('ImportPayload').implement({
+export const ImportPayloadRef = builder.objectRef<ImportPayloadShape>('ImportPayload').implement({
   description: 'The queued job, or why there is none',
   fields: (t) => ({
     job: t.field({ type: JobRef, nullable: true, resolve: (p) => p.job }),
@@ -23,8 +24,11 @@ const ImportPayloadRef = builder.objectRef<ImportPayloadShape>('ImportPayload').
   }),
 });
 
-const toPayload = (result: ImportResult): ImportPayloadShape =>
+export const toPayload = (result: ImportResult): ImportPayloadShape =>
   result.ok ? { job: result.job, userErrors: [] } : { job: null, userErrors: [{ code: result.code, message: result.message, field: result.field }] };
+
+const ENCODING_HELP = 'The text\'s encoding when it is not UTF-8 (Excel\'s "CSV" on Windows is WINDOWS_1252); UTF-16 with a BOM is recognised without it';
+const SHEET_HELP = 'XLSX: the sheet to import; default: the first';
 
 const UploadImportInput = builder.inputType('UploadImportInput', {
   fields: (t) => ({
@@ -33,9 +37,14 @@ const UploadImportInput = builder.inputType('UploadImportInput', {
     collection: t.string({ description: 'COLLECTION only' }),
     locationType: t.field({ type: LocationTypeEnum, description: 'LOCATIONS only' }),
     format: t.field({ type: ImportFormatEnum, description: 'Default: from the file name, then from the content' }),
+    encoding: t.field({ type: TextEncodingEnum, description: ENCODING_HELP }),
+    sheet: t.string({ description: SHEET_HELP }),
     dryRun: t.boolean(),
     maxErrors: t.int(),
     allowDuplicateFile: t.boolean(),
+    delimiter: t.string({ description: 'CSV: one character; default: detected from the header line among , ; tab | (a .tsv file: tab)' }),
+    columnMapping: t.field({ type: [ColumnMappingInput], description: "CSV: the kind's column for each of the file's that is named otherwise (to: null ignores one). Default: a saved mapping whose headers are the file's" }),
+    saveMappingAs: t.string({ description: 'Saves columnMapping under this name for later files with the same header (replacing a mapping of that name)' }),
   }),
 });
 
@@ -67,10 +76,15 @@ const ImportFromUrlInput = builder.inputType('ImportFromUrlInput', {
     collection: t.string(),
     locationType: t.field({ type: LocationTypeEnum }),
     format: t.field({ type: ImportFormatEnum }),
+    encoding: t.field({ type: TextEncodingEnum, description: ENCODING_HELP }),
+    sheet: t.string({ description: SHEET_HELP }),
     s3: t.field({ type: S3SourceInput, description: 's3:// URLs only' }),
     dryRun: t.boolean(),
     maxErrors: t.int(),
     allowDuplicateFile: t.boolean(),
+    delimiter: t.string({ description: 'CSV: one character; default: detected from the header line among , ; tab | (a .tsv file: tab)' }),
+    columnMapping: t.field({ type: [ColumnMappingInput], description: "CSV: the kind's column for each of the file's that is named otherwise (to: null ignores one). Default: a saved mapping whose headers are the file's" }),
+    saveMappingAs: t.string({ description: 'Saves columnMapping under this name for later files with the same header (replacing a mapping of that name)' }),
   }),
 });
 
@@ -80,7 +94,7 @@ const ImportFromUrlInput = builder.inputType('ImportFromUrlInput', {
  * the client's error (its 4xx, with the parser's message); a spool without room is the server's
  * condition (503, try again later). Neither is an unexpected error.
  */
-async function asRequestErrors<T>(run: () => Promise<T>): Promise<T> {
+export async function asRequestErrors<T>(run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (err) {
@@ -129,16 +143,21 @@ async function receiveFile(upload: Promise<FileUpload> | Upload): Promise<{ stre
 }
 
 /** The options uploadImport and importFromUrl share, whatever brings the file. */
-function fileImportOptions(ctx: AppContext, input: Omit<ImportOptions, 'tenantId'>): ImportOptions {
+export function fileImportOptions(ctx: AppContext, input: Omit<ImportOptions, 'tenantId' | 'columnMapping'> & { columnMapping?: { from: string; to?: string | null }[] | null }): ImportOptions {
   return {
     tenantId: ctx.tenant.id,
     kind: input.kind,
     collection: input.collection,
     locationType: input.locationType,
     format: input.format,
+    encoding: input.encoding,
+    sheet: input.sheet,
     dryRun: input.dryRun,
     maxErrors: input.maxErrors,
     allowDuplicateFile: input.allowDuplicateFile,
+    delimiter: input.delimiter,
+    columnMapping: input.columnMapping?.map((m) => ({ from: m.from, to: m.to ?? null })),
+    saveMappingAs: input.saveMappingAs,
   };
 }
 

@@ -19,6 +19,7 @@ import { jobIdArgument } from './globalIdArgs.js';
 import { decodeCursor, encodeCursor, pageSize } from './cursors.js';
 import { ImportFormatEnum, ImportKindEnum, JobStatusEnum, LocationTypeEnum } from './enums.js';
 import { UserErrorRef } from './userError.js';
+import { ColumnMappingEntryRef } from './columnMappings.js';
 
 const secondsBetween = (from: Date, to: Date) => (to.getTime() - from.getTime()) / 1000;
 
@@ -89,6 +90,9 @@ export const JobRef = builder.node(builder.objectRef<Job>('Job'), {
     status: t.field({ type: JobStatusEnum, resolve: (j) => j.status as never }),
     dryRun: t.exposeBoolean('dryRun'),
     filename: t.exposeString('filename', { nullable: true }),
+    delimiter: t.string({ nullable: true, description: 'CSV: the delimiter the file is read with (given, or detected from its header line)', resolve: (j) => (j.format === 'CSV' ? (j.delimiter ?? ',') : null) }),
+    columnMapping: t.field({ type: [ColumnMappingEntryRef], nullable: true, description: "CSV: the column mapping applied to the file's header, if any", resolve: (j) => j.columnMapping }),
+    columnMappingName: t.string({ nullable: true, description: 'The saved column mapping the job used: one whose headers matched the file\'s, or the one saveMappingAs saved', resolve: (j) => j.columnMappingName }),
     fileSize: t.float({ nullable: true, resolve: (j) => j.fileSize }),
     bytesProcessed: t.float({ resolve: (j) => j.bytesProcessed }),
     rowsTotal: t.int({ nullable: true, resolve: (j) => j.rowsTotal }),

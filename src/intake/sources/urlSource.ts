@@ -91,6 +91,12 @@ async function openHttps(start: URL, settings: SourceSettings): Promise<OpenedSo
       res.resume();
       return invalidUrl(`${describeUrl(url)} answered HTTP ${status}${res.statusMessage ? ` ${res.statusMessage}` : ''}; only a 2xx answer is imported`);
     }
+    // gzip is recognised by its bytes as the file is spooled (intake/fileDecoding.ts); no other coding is.
+    const coding = res.headers['content-encoding']?.trim().toLowerCase();
+    if (coding && coding !== 'identity' && coding !== 'gzip' && coding !== 'x-gzip') {
+      res.destroy();
+      return invalidUrl(`${describeUrl(url)} answered with Content-Encoding: ${coding}; only gzip (or none) is read`);
+    }
     const length = Number(res.headers['content-length']);
     if (Number.isFinite(length) && length > settings.maxBytes) {
       res.destroy(); // no need to download what would be refused
@@ -110,7 +116,7 @@ function get(url: URL, timeoutMs: number, agents: ReturnType<typeof sourceAgents
     const secure = url.protocol === 'https:';
     const req = (secure ? https : http).get(url, {
       agent: secure ? agents.httpsAgent : agents.httpAgent,
-      headers: { accept: 'text/csv, application/x-ndjson, application/json;q=0.9, */*;q=0.8', 'user-agent': 'bulk-import' },
+      headers: { accept: 'text/csv, application/x-ndjson, application/json;q=0.9, */*;q=0.8', 'accept-encoding': 'gzip', 'user-agent': 'bulk-import' },
       timeout: timeoutMs,
     }, (res) => {
       req.setTimeout(0); // from here on the body's own idle timeout (watchedBody) watches

@@ -1,0 +1,41 @@
+/** Column mappings: the input an import takes, the type a job and a saved mapping show, and the columnMappings query. */
+import type { ColumnMappingEntry } from '../../kinds/columnMapping.js';
+import { listColumnMappings, type SavedMapping } from '../../intake/columnMappingStore.js';
+import { builder } from './builder.js';
+import { ImportKindEnum } from './enums.js';
+
+export const ColumnMappingInput = builder.inputType('ColumnMappingInput', {
+  description: "One of the file's columns and the kind's column it is (matched as header names are); to: null ignores it",
+  fields: (t) => ({
+    from: t.string({ required: true, description: "A name in the file's header" }),
+    to: t.string({ required: false, description: "The kind's column; null: the column is ignored" }),
+  }),
+});
+
+export const ColumnMappingEntryRef = builder.objectRef<ColumnMappingEntry>('ColumnMappingEntry').implement({
+  description: "One of a file's columns and the kind's column it is; to is null for a column that is ignored",
+  fields: (t) => ({
+    from: t.exposeString('from'),
+    to: t.string({ nullable: true, resolve: (e) => e.to }),
+  }),
+});
+
+const ColumnMappingRef = builder.objectRef<SavedMapping>('ColumnMapping').implement({
+  description: "A tenant's saved column mapping (uploadImport's saveMappingAs). It applies unasked to a later file of its kind whose header has the same names as `headers`",
+  fields: (t) => ({
+    name: t.exposeString('name'),
+    kind: t.field({ type: ImportKindEnum, resolve: (m) => m.kind as never }),
+    mapping: t.field({ type: [ColumnMappingEntryRef], resolve: (m) => m.mapping }),
+    headers: t.exposeStringList('headers', { description: 'The header of the file it was saved with' }),
+    updatedAt: t.field({ type: 'DateTime', resolve: (m) => m.updatedAt }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  columnMappings: t.field({
+    type: [ColumnMappingRef],
+    description: "The tenant's saved column mappings, newest first; of one kind when kind is given",
+    args: { kind: t.arg({ type: ImportKindEnum, required: false }) },
+    resolve: (_root, { kind }, ctx) => listColumnMappings(ctx.db, ctx.tenant.id, kind),
+  }),
+}));

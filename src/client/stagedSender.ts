@@ -1,0 +1,155 @@
+/**
+ * Sends a file as a staged upload (createStagedUpload, a PUT per part, importStagedUpload): parts
+ * read from disk and sent a few at once, each retried with backoff on a network error or a 5xx,
+ * and fresh URLs asked for when they are refused (expired). A small state file remembers the
+ * upload, so a client that was killed continues with the parts the server does not have yet
+ * (stagedUpload says which) instead of starting again.
+ */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import path from 'node:path';
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import {
+  ClientCreateStagedUploadDocument, ClientImportStagedUploadDocument, ClientStagedUploadDocument,
+  type ClientImportStagedUploadMutation, type ImportStagedUploadInput,
+} from '../generated/gql/graphql.js';
+
+export type StagedImportOptions = Omit<ImportStagedUploadInput, 'stagedUploadId'>;
+export type StagedImportResult = ClientImportStagedUploadMutation['importStagedUpload'];
+
+interface Requester { readonly url: string; request<T, V>(document: TypedDocumentNode<T, V>, variables?: V): Promise<T> }
+
+export interface StagedSendOptions {
+  /** Parts in flight at once. */
+  parallel?: number;
+  /** Attempts per part before the upload gives up (the state file keeps what arrived). */
+  attempts?: number;
+  /** Where to remember the upload, to continue it after the client was stopped; none: not remembered. */
+  stateFile?: string | null;
+  /** Continue the upload the state file remembers for this file, if it is still there. */
+  resume?: boolean;
+  /** Bytes that have arrived (whole parts and parts under way). */
+  onSent?: (sent: number, total: number) => void;
+  /** Each part PUT that the server took. */
+  onPart?: (part: number) => void;
+}
+
+/** What the state file holds: enough to tell it is the same file, to the same service. */
+interface SavedUpload { service: string; file: string; size: number; mtimeMs: number; stagedUploadId: string }
+
+interface Part { number: number; url: string; received: boolean }
+interface Staged { id: string; partSize: number; parts: Part[] }
+
+export class StagedUploadError extends Error {}
+
+const BACKOFF_FIRST_MS = 500;
+const BACKOFF_MAX_MS = 15_000;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function fileSha256(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of fs.createReadStream(file, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+async function readSaved(stateFile: string): Promise<SavedUpload | null> {
+  try {
+    return JSON.parse(await fs.promises.readFile(stateFile, 'utf8')) as SavedUpload;
+  } catch {
+    return null; // none, or unreadable: a new upload
+  }
+}
+
+/** PUTs bytes [start, start + length) of the file; resolves to the answer's status. `onBytes` counts what left. */
+function putPart(url: string, file: string, start: number, length: number, onBytes: (n: number) => void): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const target = new URL(url);
+    const req = (target.protocol === 'https:' ? https : http).request(target, { method: 'PUT', headers: { 'content-length': String(length) } });
+    req.once('error', reject);
+    req.once('response', (res) => {
+      res.resume();
+      res.once('end', () => resolve(res.statusCode ?? 0));
+      res.once('error', reject);
+    });
+    const body = fs.createReadStream(file, { start, end: start + length - 1, highWaterMark: 1 << 20 });
+    body.on('data', (chunk) => onBytes(chunk.length));
+    body.once('error', (err) => req.destroy(err));
+    body.pipe(req);
+  });
+}
+
+export async function sendStaged(client: Requester, file: string, options: StagedImportOptions, opts: StagedSendOptions = {}): Promise<StagedImportResult> {
+  const parallel = Math.max(1, opts.parallel ?? 4);
+  const attempts = Math.max(1, opts.attempts ?? 6);
+  const stat = await fs.promises.stat(file);
+  const absolute = path.resolve(file);
+  const same = (s: SavedUpload | null) => s && s.service === client.url && s.file === absolute && s.size === stat.size && s.mtimeMs === stat.mtimeMs;
+
+  let staged: Staged | null = null;
+  if (opts.resume && opts.stateFile) {
+    const saved = await readSaved(opts.stateFile);
+    if (!same(saved)) throw new StagedUploadError(`Nothing to resume for ${file}: no unfinished upload of this file is remembered (${opts.stateFile})`);
+    staged = (await client.request(ClientStagedUploadDocument, { id: saved!.stagedUploadId })).stagedUpload ?? null;
+    if (!staged) throw new StagedUploadError('The unfinished upload has expired on the server; send the file again without --resume');
+  }
+  if (!staged) {
+    const created = (await client.request(ClientCreateStagedUploadDocument, {
+      input: { filename: path.basename(file), fileSize: stat.size, sha256: await fileSha256(file), allowDuplicateFile: options.allowDuplicateFile },
+    })).createStagedUpload;
+    if (!created.stagedUpload) return { job: null, userErrors: created.userErrors };
+    staged = created.stagedUpload;
+    if (opts.stateFile) {
+      const saved: SavedUpload = { service: client.url, file: absolute, size: stat.size, mtimeMs: stat.mtimeMs, stagedUploadId: staged.id };
+      await fs.promises.mkdir(path.dirname(opts.stateFile), { recursive: true });
+      await fs.promises.writeFile(opts.stateFile, JSON.stringify(saved));
+    }
+  }
+
+  const upload = staged;
+  const urls = new Map(upload.parts.map((p) => [p.number, p.url]));
+  const lengthOf = (n: number) => Math.min(upload.partSize, stat.size - (n - 1) * upload.partSize);
+  let sent = upload.parts.filter((p) => p.received).reduce((sum, p) => sum + lengthOf(p.number), 0);
+  opts.onSent?.(sent, stat.size);
+  const queue = upload.parts.filter((p) => !p.received).map((p) => p.number);
+  let refreshing: Promise<void> | null = null;
+  const refreshUrls = () => (refreshing ??= client.request(ClientStagedUploadDocument, { id: upload.id }).then(({ stagedUpload }) => {
+    if (!stagedUpload) throw new StagedUploadError('The upload expired on the server before all its parts were sent');
+    for (const p of stagedUpload.parts) urls.set(p.number, p.url);
+  }).finally(() => { refreshing = null; }));
+
+  const sendPart = async (n: number) => {
+    for (let attempt = 1; ; attempt++) {
+      let counted = 0;
+      const status = await putPart(urls.get(n)!, file, (n - 1) * upload.partSize, lengthOf(n), (bytes) => {
+        counted += bytes;
+        opts.onSent?.(sent + counted, stat.size);
+      }).catch(() => 0);
+      if (status >= 200 && status < 300) {
+        sent += lengthOf(n);
+        opts.onSent?.(sent, stat.size);
+        opts.onPart?.(n);
+        return;
+      }
+      opts.onSent?.(sent, stat.size);
+      if (status >= 400 && status < 500 && status !== 403 && status !== 408 && status !== 429) {
+        throw new StagedUploadError(`Part ${n} was refused (HTTP ${status})`);
+      }
+      if (attempt >= attempts) throw new StagedUploadError(`Part ${n} could not be sent after ${attempts} attempts (last: ${status ? `HTTP ${status}` : 'network error'})`);
+      if (status === 403) await refreshUrls(); // the URL expired (or the store's clock moved): fresh ones
+      await sleep(Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** (attempt - 1)));
+    }
+  };
+  const workers = Array.from({ length: Math.min(parallel, queue.length) }, async () => {
+    for (let n = queue.shift(); n !== undefined; n = queue.shift()) await sendPart(n);
+  });
+  await Promise.all(workers);
+
+  const { importStagedUpload } = await client.request(ClientImportStagedUploadDocument, { input: { ...options, stagedUploadId: upload.id } });
+  // Imported, or refused for a reason sending again will not change: nothing left to resume.
+  if (opts.stateFile && (importStagedUpload.job || importStagedUpload.userErrors.some((e) => e.code !== 'IMPORT_IN_PROGRESS'))) {
+    await fs.promises.rm(opts.stateFile, { force: true });
+  }
+  return importStagedUpload;
+}

@@ -1,0 +1,64 @@
+/**
+ * Staged uploads on the folder spool: the file is made at its full size when the upload is
+ * created (so the spool's room counts it at once: spoolReservations.ts measures the folder), and
+ * each part PUT to the service writes at its offset. A part counts as received only once its last
+ * byte is written; one sent again overwrites the same bytes.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { Transform, type Readable } from 'node:stream';
+import { hashWhileWritten } from '../../spool/fileHashes.js';
+import { newSpoolFile } from '../../spool/spool.js';
+import { missingParts, partLength, partOffset } from './partPlan.js';
+import { partPath, signedPartQuery } from './partSignature.js';
+import type { StagedStorage } from './stagedStorage.js';
+
+export function folderStaging(spoolDir: string): StagedStorage {
+  return {
+    async begin(fileSize) {
+      await fs.promises.mkdir(spoolDir, { recursive: true });
+      const location = path.resolve(newSpoolFile(spoolDir));
+      const handle = await fs.promises.open(location, 'wx');
+      try { await handle.truncate(fileSize); } finally { await handle.close(); }
+      return { location, s3UploadId: null };
+    },
+    partUrl: async (row, n, origin) => `${origin}${partPath(row.id, n)}?${signedPartQuery(row.signingKey, row.id, n, row.expiresAt)}`,
+    receivedParts: async (row) => [...row.receivedParts].sort((a, b) => a - b),
+    assemble: async (row) => missingParts(row.fileSize, row.partSize, row.receivedParts),
+    async read(row, headBytes) {
+      const size = (await fs.promises.stat(row.location)).size;
+      const handle = await fs.promises.open(row.location, 'r');
+      let head: Buffer;
+      try {
+        const buf = Buffer.alloc(Math.min(headBytes, size));
+        const { bytesRead } = await handle.read(buf, 0, buf.length, 0);
+        head = buf.subarray(0, bytesRead);
+      } finally { await handle.close(); }
+      return { size, sha256: (await hashWhileWritten(row.location).digest(size)).sha256, head };
+    },
+    discard: (row) => fs.promises.rm(row.location, { force: true }),
+  };
+}
+
+/** The part's body was not exactly the part's length: the client's error; the part is not received. */
+export class PartSizeError extends Error {}
+
+/**
+ * Writes part `n` of the upload from `body` at its offset; resolves once every byte of it is
+ * written, and fails (leaving the part not received) if the body ends short or runs past it.
+ */
+export async function writeFolderPart(row: { location: string; fileSize: number; partSize: number }, n: number, body: Readable): Promise<void> {
+  const length = partLength(row.fileSize, row.partSize, n);
+  let written = 0;
+  const count = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      written += chunk.length;
+      if (written > length) { done(new PartSizeError(`part ${n} is longer than its ${length} bytes`)); return; }
+      done(null, chunk);
+    },
+  });
+  const out = fs.createWriteStream(row.location, { flags: 'r+', start: partOffset(row.partSize, n) });
+  await pipeline(body, count, out);
+  if (written !== length) throw new PartSizeError(`part ${n} ended after ${written} of its ${length} bytes`);
+}

@@ -1,0 +1,59 @@
+/**
+ * importStagedUpload: puts the parts together (an S3 spool completes its multipart upload), reads
+ * the whole file once for its size, SHA-256 and head, refuses a file whose SHA-256 is not the one
+ * declared (INVALID_FILE; the upload is removed, nothing imported), then goes through every check
+ * of an uploaded file (importService.ts: options, size, DUPLICATE_FILE, format, header against the
+ * kind, IMPORT_IN_PROGRESS) and queues the job, which reads the staged file where it is. A refused
+ * import leaves the upload as it is, to be imported again (with other options, or later).
+ */
+import { jobGlobalId } from '../../jobs/globalIds.js';
+import { KINDS } from '../../kinds/index.js';
+import { tooLargeMessage } from '../../spool/spool.js';
+import { checkOptions, queueSpooledFile, type ImportDeps, type ImportOptions, type ImportResult } from '../importService.js';
+import { HEAD_BYTES, inspectHead } from '../inspect.js';
+import type { UserError } from '../userErrors.js';
+import type { StagedDeps } from './stagedUploadService.js';
+import { attachJob, deleteStagedUpload, getTenantStagedUpload, markCompleted } from './stagedUploadRows.js';
+
+export interface StagedImportRequest extends ImportOptions { stagedUploadId: string }
+
+const FIELD = ['input', 'stagedUploadId'];
+/** Missing parts named in a message; more are counted. */
+const PARTS_NAMED = 20;
+
+const refuse = (error: UserError): ImportResult => ({ ok: false, ...error });
+
+export async function importStagedUpload(deps: ImportDeps & StagedDeps, req: StagedImportRequest): Promise<ImportResult> {
+  const upload = await getTenantStagedUpload(deps.db, req.tenantId, req.stagedUploadId);
+  if (!upload) return refuse({ code: 'NOT_FOUND', message: 'No such staged upload (or it has expired)', field: FIELD });
+  if (upload.jobId) return refuse({ code: 'INVALID_INPUT', message: `This staged upload was already imported (job ${jobGlobalId(upload.jobId)})`, field: FIELD });
+  const wrong = checkOptions(req);
+  if (wrong) return refuse(wrong);
+  const kind = KINDS[req.kind]!;
+  if (upload.fileSize > deps.config.maxFileSize) return refuse({ code: 'FILE_TOO_LARGE', message: tooLargeMessage(deps.config.maxFileSize), field: FIELD });
+
+  const missing = await deps.staged.assemble(upload);
+  if (missing.length) {
+    const named = missing.slice(0, PARTS_NAMED).join(', ') + (missing.length > PARTS_NAMED ? ` and ${missing.length - PARTS_NAMED} more` : '');
+    return refuse({ code: 'INVALID_INPUT', message: `Part(s) ${named} of ${upload.filename} have not arrived: PUT them, then import again`, field: FIELD });
+  }
+  if (deps.s3Staged && !upload.completed) {
+    await markCompleted(deps.db, upload.id);
+    upload.completed = true;
+  }
+  const file = await deps.staged.read(upload, HEAD_BYTES);
+  const declared = upload.sha256;
+  if (file.size !== upload.fileSize || (declared && file.sha256 !== declared)) {
+    await deps.staged.discard(upload);
+    await deleteStagedUpload(deps.db, upload.id);
+    const found = file.size !== upload.fileSize ? `${file.size} bytes, not the ${upload.fileSize} declared` : `SHA-256 ${file.sha256}, not the ${declared} declared`;
+    return refuse({ code: 'INVALID_FILE', message: `The file that arrived has ${found}: a part was damaged on the way. Nothing was imported; create a new staged upload and send the file again`, field: FIELD });
+  }
+  const result = await queueSpooledFile(deps, req, kind, { path: upload.location, size: file.size, sha256: file.sha256, filename: upload.filename }, {
+    field: FIELD,
+    inspect: async (reading) => inspectHead(file.head, { filename: upload.filename, format: req.format, kind, ...reading }),
+    giveUp: async () => {},
+  });
+  if (result.ok) await attachJob(deps.db, upload.id, result.job.id);
+  return result;
+}

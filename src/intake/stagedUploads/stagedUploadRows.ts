@@ -1,0 +1,101 @@
+/**
+ * Every read and write of staged_uploads (db/schema.ts): one row per staged upload, from
+ * createStagedUpload until the sweep removes it after its expiry.
+ */
+import type { SqlExecutor } from '../../db/database.js';
+
+export interface StagedUploadRow {
+  id: string;
+  tenantId: string;
+  filename: string;
+  fileSize: number;
+  partSize: number;
+  sha256: string | null;
+  location: string;
+  s3UploadId: string | null;
+  signingKey: string;
+  receivedParts: number[];
+  completed: boolean;
+  jobId: string | null;
+  expiresAt: Date;
+}
+
+interface RawRow {
+  id: string; tenant_id: string; filename: string; file_size: string | number; part_size: string | number; sha256: string | null;
+  location: string; s3_upload_id: string | null; signing_key: string; received_parts: number[]; completed: boolean;
+  job_id: string | null; expires_at: Date | string;
+}
+
+const COLUMNS = 'id, tenant_id, filename, file_size, part_size, sha256, location, s3_upload_id, signing_key, received_parts, completed, job_id, expires_at';
+
+const fromRaw = (r: RawRow): StagedUploadRow => ({
+  id: r.id, tenantId: r.tenant_id, filename: r.filename, fileSize: Number(r.file_size), partSize: Number(r.part_size),
+  sha256: r.sha256, location: r.location, s3UploadId: r.s3_upload_id, signingKey: r.signing_key,
+  receivedParts: (r.received_parts ?? []).map(Number), completed: r.completed, jobId: r.job_id, expiresAt: new Date(r.expires_at),
+});
+
+export type NewStagedUpload = Omit<StagedUploadRow, 'receivedParts' | 'completed' | 'jobId' | 'expiresAt'> & { ttlMs: number };
+
+export async function insertStagedUpload(db: SqlExecutor, row: NewStagedUpload): Promise<StagedUploadRow> {
+  const [created] = await db.query<RawRow>(
+    `insert into staged_uploads (id, tenant_id, filename, file_size, part_size, sha256, location, s3_upload_id, signing_key, expires_at)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, now() + $10 * interval '1 millisecond') returning ${COLUMNS}`,
+    [row.id, row.tenantId, row.filename, row.fileSize, row.partSize, row.sha256, row.location, row.s3UploadId, row.signingKey, row.ttlMs],
+  );
+  return fromRaw(created);
+}
+
+/** The tenant's staged upload, unless it has expired (then it is as good as gone). */
+export async function getTenantStagedUpload(db: SqlExecutor, tenantId: string, id: string): Promise<StagedUploadRow | null> {
+  const [row] = await db.query<RawRow>(`select ${COLUMNS} from staged_uploads where id = $1 and tenant_id = $2 and expires_at > now()`, [id, tenantId]);
+  return row ? fromRaw(row) : null;
+}
+
+/** Any tenant's, for a part URL (which carries its own authority); null when expired or imported. */
+export async function getOpenStagedUpload(db: SqlExecutor, id: string): Promise<StagedUploadRow | null> {
+  const [row] = await db.query<RawRow>(`select ${COLUMNS} from staged_uploads where id = $1 and expires_at > now() and job_id is null`, [id]);
+  return row ? fromRaw(row) : null;
+}
+
+/** A part is being written: it no longer counts as received until its last byte is. */
+export async function unmarkPart(db: SqlExecutor, id: string, part: number): Promise<void> {
+  await db.query('update staged_uploads set received_parts = array_remove(received_parts, $2::int) where id = $1', [id, part]);
+}
+
+export async function markPartReceived(db: SqlExecutor, id: string, part: number): Promise<void> {
+  await db.query(
+    'update staged_uploads set received_parts = array_append(array_remove(received_parts, $2::int), $2::int) where id = $1',
+    [id, part],
+  );
+}
+
+export async function markCompleted(db: SqlExecutor, id: string): Promise<void> {
+  await db.query('update staged_uploads set completed = true where id = $1', [id]);
+}
+
+/** Records the job the upload became; false when another import of it got there first. */
+export async function attachJob(db: SqlExecutor, id: string, jobId: string): Promise<boolean> {
+  const rows = await db.query<{ id: string }>('update staged_uploads set job_id = $2 where id = $1 and job_id is null returning id', [id, jobId]);
+  return rows.length > 0;
+}
+
+export async function deleteStagedUpload(db: SqlExecutor, id: string): Promise<void> {
+  await db.query('delete from staged_uploads where id = $1', [id]);
+}
+
+/** Uploads past their expiry, oldest first. */
+export async function listExpiredStagedUploads(db: SqlExecutor, limit: number): Promise<StagedUploadRow[]> {
+  const rows = await db.query<RawRow>(`select ${COLUMNS} from staged_uploads where expires_at <= now() order by expires_at limit $1`, [limit]);
+  return rows.map(fromRaw);
+}
+
+/** Where live staged uploads not yet imported keep their file (and S3 multipart upload ids): the spool sweep leaves them be. */
+export async function liveStagedLocations(db: SqlExecutor): Promise<{ locations: Set<string>; s3UploadIds: Set<string> }> {
+  const rows = await db.query<{ location: string; s3_upload_id: string | null }>(
+    'select location, s3_upload_id from staged_uploads where expires_at > now() and job_id is null',
+  );
+  return {
+    locations: new Set(rows.map((r) => r.location)),
+    s3UploadIds: new Set(rows.flatMap((r) => (r.s3_upload_id ? [r.s3_upload_id] : []))),
+  };
+}

@@ -1,0 +1,136 @@
+/**
+ * An XLSX workbook read as it arrives (exceljs' streaming WorkbookReader), written out as NDJSON
+ * the existing readers import: one sheet (the first, or the one named), its first row with a value
+ * the header, every later row one object of the header's names and the cells as text. Each sheet
+ * row is the NDJSON line of the same number (blank lines stand for the header and for empty or
+ * missing rows), so row errors name the row Excel shows, and a cell with line breaks still takes
+ * one line (JSON escapes them). Cells become text as the sheet shows them: dates in ISO 8601 (date and time),
+ * numbers to Excel's 15 significant digits (no binary float noise), formulas as their cached value.
+ */
+import { Readable } from 'node:stream';
+import ExcelJS from 'exceljs';
+import { FileRefusal } from '../spool/spool.js';
+
+interface SheetReader extends AsyncIterable<ExcelJS.Row> { name?: string; id?: number | string }
+interface BookReader extends AsyncIterable<SheetReader> { model?: { sheets?: { name: string }[] } }
+
+/** The NDJSON text of a workbook's sheet (`sheet`, or the first one). */
+export async function* xlsxToNdjson(source: AsyncIterable<Buffer>, sheet: string | null): AsyncGenerator<Buffer> {
+  const input = Readable.from(source, { objectMode: false });
+  const book = new ExcelJS.stream.xlsx.WorkbookReader(input, {
+    sharedStrings: 'cache', styles: 'cache', hyperlinks: 'ignore', worksheets: 'emit', entries: 'ignore',
+  }) as unknown as BookReader;
+  const seen: string[] = [];
+  let done = false;
+  try {
+    for await (const ws of book) {
+      if (ws.name) seen.push(ws.name);
+      // Every sheet is passed over (exceljs drains the ones not read), so the upload is read to its end.
+      if (done || !isWanted(ws, sheet, book)) continue;
+      done = true;
+      yield* sheetRows(ws);
+    }
+  } catch (err) {
+    if (err instanceof FileRefusal) throw err;
+    throw new FileRefusal('INVALID_FILE', `The workbook cannot be read (not an .xlsx file, or damaged): ${(err as Error).message}`);
+  }
+  if (!done) {
+    throw new FileRefusal('INVALID_FILE', sheet === null ? 'The workbook has no sheet' : `The workbook has no sheet named "${sheet}"; its sheets: ${seen.map((s) => `"${s}"`).join(', ')}`);
+  }
+}
+
+function isWanted(ws: SheetReader, sheet: string | null, book: BookReader): boolean {
+  if (sheet === null) {
+    const first = book.model?.sheets?.[0]?.name;
+    return first === undefined || ws.name === first;
+  }
+  return ws.name === sheet || ws.name?.trim().toLowerCase() === sheet.trim().toLowerCase();
+}
+
+async function* sheetRows(ws: SheetReader): AsyncGenerator<Buffer> {
+  let header: string[] | null = null;
+  let lastRow = 0; // the last row written, as a line
+  const lines: string[] = [];
+  const flush = () => {
+    const out = Buffer.from(lines.join(''), 'utf8');
+    lines.length = 0;
+    return out;
+  };
+  for await (const row of ws) {
+    const cells: string[] = [];
+    row.eachCell({ includeEmpty: false }, (cell, col) => { cells[col - 1] = cellText(cell); });
+    // Lines for the rows between (empty rows are not in the file), and for this one if it stays blank.
+    lines.push('\n'.repeat(Math.max(0, row.number - lastRow - 1)));
+    lastRow = row.number;
+    const hasValue = cells.some((c) => c !== undefined && c !== '');
+    if (!hasValue) { lines.push('\n'); continue; }
+    if (!header) {
+      header = Array.from(cells, (c, i) => (c ?? '').trim() || `column ${columnLetters(i + 1)}`);
+      lines.push('\n');
+      continue;
+    }
+    const width = Math.max(header.length, cells.length);
+    const members: string[] = [];
+    for (let i = 0; i < width; i++) {
+      const name = header[i] ?? `column ${columnLetters(i + 1)}`;
+      members.push(`${JSON.stringify(name)}:${JSON.stringify(cells[i] ?? '')}`);
+    }
+    lines.push(`{${members.join(',')}}\n`);
+    if (lines.length >= 500) yield flush();
+  }
+  if (lines.length > 0) yield flush();
+}
+
+function columnLetters(n: number): string {
+  let s = '';
+  for (; n > 0; n = Math.floor((n - 1) / 26)) s = String.fromCharCode(65 + ((n - 1) % 26)) + s;
+  return s;
+}
+
+/** A cell's value as text, as the sheet shows it (see the header). */
+function cellText(cell: ExcelJS.Cell): string {
+  const value = cell.value as unknown;
+  return valueText(value, cell.numFmt);
+}
+
+function valueText(value: unknown, numFmt: string | undefined): string {
+  if (value === null || value === undefined) return '';
+  if (typeof value === 'string') return value;
+  if (typeof value === 'boolean') return value ? 'true' : 'false';
+  if (typeof value === 'number') return isDateFormat(numFmt) ? dateText(excelDate(value)) : numberText(value);
+  if (value instanceof Date) return dateText(value);
+  if (typeof value === 'object') {
+    const v = value as { result?: unknown; formula?: unknown; sharedFormula?: unknown; richText?: { text: string }[]; text?: unknown; error?: unknown };
+    if ('formula' in v || 'sharedFormula' in v) return valueText(v.result, numFmt);
+    if (Array.isArray(v.richText)) return v.richText.map((r) => r.text ?? '').join('');
+    if (v.text !== undefined) return valueText(v.text, numFmt);
+    if (typeof v.error === 'string') return v.error;
+  }
+  return String(value);
+}
+
+/** Excel shows at most 15 significant digits; the binary double's further digits are noise (0.1 + 0.2). */
+function numberText(n: number): string {
+  if (Number.isInteger(n) && Math.abs(n) < 1e21) return String(n);
+  return String(Number(n.toPrecision(15)));
+}
+
+/** A number format that shows a date or a time: d, m, y, h or s outside quoted text and [colour] tags. */
+function isDateFormat(numFmt: string | undefined): boolean {
+  if (!numFmt || numFmt === 'General') return false;
+  return /[dmyhs]/i.test(numFmt.replace(/"[^"]*"|\[[^\]]*\]|\\./g, ''));
+}
+
+/** An Excel serial date (days since 1899-12-30, the 1900 system) as the UTC instant exceljs uses. */
+function excelDate(serial: number): Date {
+  return new Date(Math.round((serial - 25569) * 86_400_000));
+}
+
+/**
+ * Date and time, without a zone (Excel's cells have none; the kinds read such a timestamp as UTC).
+ * A date alone gets midnight: every date column of the kinds is a timestamp.
+ */
+function dateText(d: Date): string {
+  const iso = d.toISOString();
+  return d.getUTCMilliseconds() === 0 ? iso.slice(0, 19) : iso.slice(0, 23);
+}

@@ -1,0 +1,153 @@
+/**
+ * Staged uploads on the folder spool (the embedded default's): parts PUT to the service's own
+ * signed URLs, in any order, again after a failure; resumed from what stagedUpload says arrived;
+ * limits and refusals that hold before any byte is stored.
+ */
+import { createHash } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CreateStagedUploadDocument, ImportStagedUploadDocument, StagedUploadDocument } from '../src/generated/gql/graphql.js';
+import { sweepStagedUploads } from '../src/intake/stagedUploads/stagedSweep.js';
+import { folderStaging } from '../src/intake/stagedUploads/folderStaging.js';
+import type { GraphQLTestClient } from './support/client.js';
+import { eventsCsv, manyEvents } from './support/events.js';
+import { jobUuid, spoolFiles, waitForJob } from './support/jobs.js';
+import { partOf, putPart, putPartCut, shuffled } from './support/stagedParts.js';
+import { startTestApp, type TestApp } from './support/testApp.js';
+
+const ROWS = 100_000;
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+async function partPutsReceived(t: TestApp): Promise<number> {
+  const text = await (await fetch(t.url.replace('/graphql', '/metrics'))).text();
+  return Number(/bulk_import_staged_part_puts_total\{outcome="received"\} (\d+)/.exec(text)?.[1] ?? 0);
+}
+
+describe('staged uploads (folder spool)', () => {
+  let t: TestApp;
+  let client: GraphQLTestClient;
+  let file: Buffer;
+
+  const create = async (c: GraphQLTestClient, body: Buffer, extra: { sha256?: string; filename?: string; allowDuplicateFile?: boolean } = {}) =>
+    (await c.data(CreateStagedUploadDocument, { input: { filename: extra.filename ?? 'events.csv', fileSize: body.length, ...extra } })).createStagedUpload;
+
+  beforeAll(async () => {
+    t = await startTestApp({ maxActiveJobsPerTenant: 4 });
+    client = await t.clientFor('staged');
+    file = Buffer.from(eventsCsv(manyEvents(ROWS)));
+  }, 60_000);
+  afterAll(async () => { await t?.close(); });
+
+  it('imports exact rows from parts sent shuffled, one twice, one cut mid-part and sent again', async () => {
+    const { stagedUpload, userErrors } = await create(client, file, { sha256: sha256(file) });
+    expect(userErrors).toEqual([]);
+    const upload = stagedUpload!;
+    expect(upload.partSize).toBeGreaterThanOrEqual(5 * 1024 * 1024);
+    expect(upload.parts.length).toBe(Math.ceil(file.length / upload.partSize));
+    expect(upload.parts.length).toBeGreaterThanOrEqual(3);
+    expect(upload.parts.every((p) => !p.received)).toBe(true);
+
+    const [cut, ...rest] = shuffled(upload.parts);
+    await putPartCut(cut.url, partOf(file, upload.partSize, cut.number), 1024 * 1024);
+    for (const part of rest) expect(await putPart(part.url, partOf(file, upload.partSize, part.number))).toBe(200);
+    expect(await putPart(rest[0].url, partOf(file, upload.partSize, rest[0].number))).toBe(200); // sent twice
+
+    const after = (await client.data(StagedUploadDocument, { id: upload.id })).stagedUpload!;
+    expect(after.parts.filter((p) => !p.received).map((p) => p.number)).toEqual([cut.number]);
+    const early = (await client.data(ImportStagedUploadDocument, { input: { stagedUploadId: upload.id, kind: 'EVENTS' } })).importStagedUpload;
+    expect(early.userErrors[0]).toMatchObject({ code: 'INVALID_INPUT', message: expect.stringContaining(`Part(s) ${cut.number} `) });
+
+    expect(await putPart(cut.url, partOf(file, upload.partSize, cut.number))).toBe(200);
+    const { job, userErrors: importErrors } = (await client.data(ImportStagedUploadDocument, { input: { stagedUploadId: upload.id, kind: 'EVENTS' } })).importStagedUpload;
+    expect(importErrors).toEqual([]);
+    expect(job).toMatchObject({ fileSize: file.length, filename: 'events.csv', format: 'CSV' });
+    const done = await waitForJob(client, job!.id, 60_000);
+    expect(done).toMatchObject({ status: 'COMPLETED', rowsImported: ROWS, rowsFailed: 0 });
+    const [counted] = await t.app.db.query<{ n: number; lines: number }>(
+      'select count(*)::int as n, count(distinct line)::int as lines from events where job_id = $1', [jobUuid(job!.id)]);
+    expect(counted).toEqual({ n: ROWS, lines: ROWS });
+
+    const again = (await client.data(ImportStagedUploadDocument, { input: { stagedUploadId: upload.id, kind: 'EVENTS' } })).importStagedUpload;
+    expect(again.userErrors[0]).toMatchObject({ code: 'INVALID_INPUT', message: expect.stringContaining('already imported') });
+    // The declared SHA-256 is now a file the tenant imported: refused before any byte travels.
+    expect((await create(client, file, { sha256: sha256(file) })).userErrors[0]).toMatchObject({ code: 'DUPLICATE_FILE', field: ['input', 'sha256'] });
+  }, 120_000);
+
+  it('a client killed half-way resumes: it asks which parts arrived and sends only the others', async () => {
+    const body = Buffer.from(eventsCsv(manyEvents(ROWS, ROWS)));
+    const upload = (await create(client, body)).stagedUpload!;
+    const before = await partPutsReceived(t);
+    const first = upload.parts.slice(0, 2);
+    for (const part of first) expect(await putPart(part.url, partOf(body, upload.partSize, part.number))).toBe(200);
+    // The "restarted" client knows only the id.
+    const resumed = (await client.data(StagedUploadDocument, { id: upload.id })).stagedUpload!;
+    const missing = resumed.parts.filter((p) => !p.received);
+    expect(missing.map((p) => p.number)).toEqual(upload.parts.slice(2).map((p) => p.number));
+    for (const part of missing) expect(await putPart(part.url, partOf(body, upload.partSize, part.number))).toBe(200);
+    expect(await partPutsReceived(t) - before).toBe(upload.parts.length);
+    const { job } = (await client.data(ImportStagedUploadDocument, { input: { stagedUploadId: upload.id, kind: 'EVENTS' } })).importStagedUpload;
+    expect(await waitForJob(client, job!.id, 60_000)).toMatchObject({ status: 'COMPLETED', rowsImported: ROWS });
+  }, 120_000);
+
+  it('refuses a tampered or foreign part URL and a part of the wrong size, before storing a byte', async () => {
+    const body = file;
+    const upload = (await create(client, body)).stagedUpload!;
+    const [one, , last] = upload.parts;
+    const part = partOf(body, upload.partSize, one.number);
+    const tampered = one.url.replace(/sig=([0-9a-f])/, (_m, c: string) => `sig=${c === '0' ? '1' : '0'}`);
+    expect(await putPart(tampered, part)).toBe(403);
+    expect(await putPart(one.url.replace(/expires=(\d+)/, (_m, e: string) => `expires=${Number(e) + 1}`), part)).toBe(403);
+    expect(await putPart(one.url.replace('/parts/1?', '/parts/2?'), part)).toBe(403); // part 1's signature on part 2
+    expect(await putPart(one.url, part.subarray(0, part.length - 1))).toBe(400);
+    expect(await putPart(one.url, Buffer.concat([part, Buffer.from('x')]))).toBe(400);
+    expect(await putPart(last.url, part)).toBe(400); // the last part is shorter than a whole one
+    const now = (await client.data(StagedUploadDocument, { id: upload.id })).stagedUpload!;
+    expect(now.parts.every((p) => !p.received)).toBe(true);
+  }, 60_000);
+
+  it("another tenant's staged upload is NOT_FOUND, for reading and for importing", async () => {
+    const upload = (await create(client, file)).stagedUpload!;
+    const other = await t.clientFor('someone-else');
+    expect((await other.data(StagedUploadDocument, { id: upload.id })).stagedUpload).toBeNull();
+    const { userErrors } = (await other.data(ImportStagedUploadDocument, { input: { stagedUploadId: upload.id, kind: 'EVENTS' } })).importStagedUpload;
+    expect(userErrors[0]).toMatchObject({ code: 'NOT_FOUND' });
+  });
+
+  it('a file whose SHA-256 is not the declared one is INVALID_FILE, and nothing is imported', async () => {
+    const body = Buffer.from(eventsCsv(manyEvents(1000)));
+    const upload = (await create(client, body, { sha256: sha256(Buffer.from('something else')) })).stagedUpload!;
+    expect(upload.parts.length).toBe(1);
+    expect(await putPart(upload.parts[0].url, body)).toBe(200);
+    const { job, userErrors } = (await client.data(ImportStagedUploadDocument, { input: { stagedUploadId: upload.id, kind: 'EVENTS' } })).importStagedUpload;
+    expect(job).toBeNull();
+    expect(userErrors[0]).toMatchObject({ code: 'INVALID_FILE', message: expect.stringContaining('SHA-256') });
+    expect((await client.data(StagedUploadDocument, { id: upload.id })).stagedUpload).toBeNull();
+  });
+
+  it('refuses at creation a file over the size limit; a header that does not fit the kind at import', async () => {
+    const big = await client.data(CreateStagedUploadDocument, { input: { filename: 'big.csv', fileSize: t.app.config.maxFileSize + 1 } });
+    expect(big.createStagedUpload.userErrors[0]).toMatchObject({ code: 'FILE_TOO_LARGE', field: ['input', 'fileSize'] });
+    const body = Buffer.from('a,b,c\n1,2,3\n');
+    const upload = (await create(client, body, { filename: 'wrong.csv' })).stagedUpload!;
+    expect(await putPart(upload.parts[0].url, body)).toBe(200);
+    const { userErrors } = (await client.data(ImportStagedUploadDocument, { input: { stagedUploadId: upload.id, kind: 'EVENTS' } })).importStagedUpload;
+    expect(userErrors[0]).toMatchObject({ code: 'SCHEMA_MISMATCH' });
+  });
+
+  it('expires: its URLs are refused, and the sweep removes its file', async () => {
+    const short = await startTestApp({ stagedUploadTtlMs: 1500 });
+    try {
+      const c = await short.clientFor('expiring');
+      const body = Buffer.from(eventsCsv(manyEvents(100)));
+      const upload = (await create(c, body)).stagedUpload!;
+      expect(await spoolFiles(short.dataDir)).toHaveLength(1);
+      await new Promise((r) => setTimeout(r, 2000));
+      expect(await putPart(upload.parts[0].url, body)).toBe(403);
+      expect((await c.data(StagedUploadDocument, { id: upload.id })).stagedUpload).toBeNull();
+      const { removed } = await sweepStagedUploads(short.app.db, folderStaging(short.app.config.spoolDir), short.app.log);
+      expect(removed).toBe(1);
+      expect(await spoolFiles(short.dataDir)).toEqual([]);
+    } finally {
+      await short.close();
+    }
+  });
+});

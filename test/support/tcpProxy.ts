@@ -1,0 +1,47 @@
+/**
+ * A plain TCP proxy that can take its target away: `down()` drops every open connection and stops
+ * listening (new ones are refused, as by a stopped server), `up()` listens again on the same port.
+ * The fleet test puts it in front of the run's radosgw, which other test files share and which
+ * must stay up for them.
+ */
+import net from 'node:net';
+
+export interface TcpProxy {
+  port: number;
+  /** Drops every connection through it and refuses new ones. */
+  down(): Promise<void>;
+  /** Accepts connections again, on the same port. */
+  up(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startTcpProxy(targetHost: string, targetPort: number): Promise<TcpProxy> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(targetPort, targetHost);
+    sockets.add(client).add(upstream);
+    const destroyBoth = () => { client.destroy(); upstream.destroy(); sockets.delete(client); sockets.delete(upstream); };
+    client.on('error', destroyBoth).on('close', destroyBoth);
+    upstream.on('error', destroyBoth).on('close', destroyBoth);
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+  const listen = (port: number) => new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => { server.off('error', reject); resolve(); });
+  });
+  await listen(0);
+  const port = (server.address() as net.AddressInfo).port;
+  const down = async () => {
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const s of sockets) s.destroy();
+    sockets.clear();
+    await closed;
+  };
+  return {
+    port,
+    down,
+    up: () => listen(port),
+    close: async () => { if (server.listening) await down(); },
+  };
+}
