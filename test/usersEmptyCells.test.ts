@@ -55,7 +55,8 @@ describe('USERS: empty cells', () => {
       `,,,,,", ,",${asha.id},`, // ROLES that lists no role
     ));
     expect(updated.errors).toEqual([]);
-    expect(updated.job).toMatchObject({ rowsUpdated: 3, rowsCreated: 0, rowsFailed: 0 });
+    // Every cell left the stored value as it was: nothing changed, so each row is UNCHANGED.
+    expect(updated.job).toMatchObject({ rowsUnchanged: 3, rowsUpdated: 0, rowsCreated: 0, rowsFailed: 0 });
     expect(await stored('E-1')).toEqual(asha);
     expect(await stored('E-2')).toEqual(ravi);
     expect(asha).toEqual({
@@ -65,7 +66,7 @@ describe('USERS: empty cells', () => {
 
     // NDJSON: null and a missing field are empty cells too.
     const json = await importFile('USERS', JSON.stringify({ 'USER ID': ravi.id, NAME: null, EMAIL: null, ROLES: '' }) + '\n', 'NDJSON');
-    expect(json.job).toMatchObject({ rowsUpdated: 1, rowsFailed: 0 });
+    expect(json.job).toMatchObject({ rowsUnchanged: 1, rowsUpdated: 0, rowsFailed: 0 });
     expect(await stored('E-2')).toEqual(ravi);
   });
 
