@@ -16,6 +16,9 @@ const NOT_POOLED = [
   // The embedded PGlite, whatever DATABASE_URL says.
   'test/pglite.smoke.test.ts',
   'test/keysCli.test.ts',
+  // The embedded PostgreSQL the service runs itself, whatever DATABASE_URL says.
+  'test/embeddedPostgres.test.ts',
+  'test/embeddedFallback.test.ts',
   // No database at all.
   'test/architecture.test.ts',
   'test/bytePath.test.ts',

@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clusterFolder } from '../src/db/embeddedCluster.js';
 import { startServerChild, stopAllServerChildren } from './support/serverProcess.js';
+import { waitFor } from './support/importIntegrity.js';
 import { eventsCsv, manyEvents } from './support/events.js';
 import { UploadImportDocument, JobProgressDocument } from '../src/generated/gql/graphql.js';
 import { GraphQLTestClient } from './support/client.js';
@@ -76,7 +77,9 @@ describe.runIf(process.platform === 'linux')('the embedded PostgreSQL', { timeou
     const dataDir = path.join(scratch, 'served');
     const server = await startServerChild({ env: embeddedEnv(dataDir), label: 'embedded' });
     try {
-      expect(server.logs().find((l) => l.msg === 'bulk-import listening')).toMatchObject({ database: 'postgres' });
+      // The log line may reach us a moment after the server answers its health check.
+      const listening = await waitFor('the server to log that it listens', async () => server.logs().find((l) => l.msg === 'bulk-import listening'), { timeoutMs: 10_000, intervalMs: 50 });
+      expect(listening).toMatchObject({ database: 'postgres' });
       expect((await fs.stat(path.join(clusterFolder(dataDir), 'PG_VERSION'))).isFile()).toBe(true);
       expect(await postgresProcessesOn(dataDir)).not.toEqual([]);
 
