@@ -13,7 +13,7 @@ export const ColumnMappingInput = builder.inputType('ColumnMappingInput', {
   }),
 });
 
-type InputFields = Parameters<Parameters<typeof builder.inputType>[1]['fields']>[0];
+export type InputFields = Parameters<Parameters<typeof builder.inputType>[1]['fields']>[0];
 
 /** How a CSV file is read: the fields every file import's input has (uploadImport, importFromUrl, importStagedUpload). */
 export const csvReadingFields = (t: InputFields) => ({

@@ -13,7 +13,7 @@ import { builder } from './builder.js';
 import { ImportFormatEnum, ImportKindEnum, LocationTypeEnum, TextEncodingEnum } from './enums.js';
 import { JobRef } from './job.js';
 import { UserErrorRef } from './userError.js';
-import { csvReadingFields } from './columnMappings.js';
+import { csvReadingFields, type InputFields } from './columnMappings.js';
 
 interface ImportPayloadShape { job: Job | null; userErrors: UserError[] }
 
@@ -31,19 +31,24 @@ export const toPayload = (result: ImportResult): ImportPayloadShape =>
 export const ENCODING_HELP = 'The text\'s encoding when it is not UTF-8 (Excel\'s "CSV" on Windows is WINDOWS_1252); UTF-16 with a BOM is recognised without it';
 export const SHEET_HELP = 'XLSX: the sheet to import; default: the first';
 
+/** What every import of a whole file takes besides the file itself (uploadImport, importStagedUpload). */
+export const fileImportFields = (t: InputFields) => ({
+  kind: t.field({ type: ImportKindEnum, required: true }),
+  collection: t.string({ description: 'COLLECTION only' }),
+  locationType: t.field({ type: LocationTypeEnum, description: 'LOCATIONS only' }),
+  format: t.field({ type: ImportFormatEnum, description: 'Default: from the file name, then from the content' }),
+  encoding: t.field({ type: TextEncodingEnum, description: ENCODING_HELP }),
+  sheet: t.string({ description: SHEET_HELP }),
+  dryRun: t.boolean(),
+  maxErrors: t.int(),
+  allowDuplicateFile: t.boolean(),
+  ...csvReadingFields(t),
+});
+
 const UploadImportInput = builder.inputType('UploadImportInput', {
   fields: (t) => ({
     file: t.field({ type: 'Upload', required: true }),
-    kind: t.field({ type: ImportKindEnum, required: true }),
-    collection: t.string({ description: 'COLLECTION only' }),
-    locationType: t.field({ type: LocationTypeEnum, description: 'LOCATIONS only' }),
-    format: t.field({ type: ImportFormatEnum, description: 'Default: from the file name, then from the content' }),
-    encoding: t.field({ type: TextEncodingEnum, description: ENCODING_HELP }),
-    sheet: t.string({ description: SHEET_HELP }),
-    dryRun: t.boolean(),
-    maxErrors: t.int(),
-    allowDuplicateFile: t.boolean(),
-    ...csvReadingFields(t),
+    ...fileImportFields(t),
   }),
 });
 

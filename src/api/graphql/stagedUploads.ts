@@ -10,10 +10,8 @@ import type { StagedUploadRow } from '../../intake/stagedUploads/stagedUploadRow
 import type { UserError } from '../../intake/userErrors.js';
 import type { AppContext } from '../context.js';
 import { builder } from './builder.js';
-import { csvReadingFields } from './columnMappings.js';
-import { ImportFormatEnum, ImportKindEnum, LocationTypeEnum, TextEncodingEnum } from './enums.js';
 import { stagedUploadIdArgument } from './globalIdArgs.js';
-import { asRequestErrors, ENCODING_HELP, fileImportOptions, ImportPayloadRef, SHEET_HELP, toPayload } from './imports.js';
+import { asRequestErrors, fileImportFields, fileImportOptions, ImportPayloadRef, toPayload } from './imports.js';
 import { UserErrorRef } from './userError.js';
 
 const stagedDeps = (ctx: AppContext): StagedDeps => ({ db: ctx.db, config: ctx.config, staged: ctx.staged, s3Staged: ctx.s3Spool !== null });
@@ -60,16 +58,7 @@ const CreateStagedUploadInput = builder.inputType('CreateStagedUploadInput', {
 const ImportStagedUploadInput = builder.inputType('ImportStagedUploadInput', {
   fields: (t) => ({
     stagedUploadId: t.id({ required: true }),
-    kind: t.field({ type: ImportKindEnum, required: true }),
-    collection: t.string({ description: 'COLLECTION only' }),
-    locationType: t.field({ type: LocationTypeEnum, description: 'LOCATIONS only' }),
-    format: t.field({ type: ImportFormatEnum, description: 'Default: from the file name, then from the content' }),
-    encoding: t.field({ type: TextEncodingEnum, description: ENCODING_HELP }),
-    sheet: t.string({ description: SHEET_HELP }),
-    dryRun: t.boolean(),
-    maxErrors: t.int(),
-    allowDuplicateFile: t.boolean(),
-    ...csvReadingFields(t),
+    ...fileImportFields(t),
   }),
 });
 
