@@ -1,22 +1,25 @@
 /**
  * `npm run bench`: the service's import speed, memory and responsiveness against plain COPY
- * (issue 4, item 1). One run:
+ * (issue 4, item 1; measured as issue 22, item 4 asks). One run:
  *
  *   generate CSV + NDJSON (seeded) -> fresh database -> server child process -> API key
- *   -> a warm-up round (--warmup, 1 by default), then the rounds (3 by default), each:
- *      COPY the CSV into a twin of `events` (the baseline)
- *      -> upload the CSV, then the NDJSON (one at a time: one active job per tenant), each followed
- *         over jobProgress while `jobs` is queried every 100 ms and the server's RSS sampled
- *      (each load into an empty table just after another load's table was emptied: see database.ts
- *      copyIntoTwin; every round after the first, warm-up or not, uploads with allowDuplicateFile)
+ *   -> the rounds (3 by default), the first of them on the freshly started server, each:
+ *      `psql \copy` of the CSV into a twin of `events` (the baseline)
+ *      -> the CSV, then the NDJSON, sent by curl (its own multipart boundary): the counted imports
+ *      -> the same two files sent by the project's own client (src/client), reported beside them
+ *      (one import at a time: one active job per tenant), each followed over jobProgress while
+ *      `jobs` is queried every 100 ms and the server's RSS sampled
  *   -> optionally the same in embedded (PGlite) mode with fewer rows, once
  *   -> table + JSON; server killed, database dropped and files removed, also on error.
  *
- * The warm-up round is measured and printed but not counted: a server's first import of a file
- * size writes a new spool file (later ones write over a spare, spool/spoolSpares.ts), its main
- * thread's code is not optimised yet (each job's parse thread starts cold in every round alike),
- * and the first COPY fills a table on memory nothing freed just before. What the rounds measure
- * is a server that has been running, as a service is.
+ * Nothing is emptied between loads: `events` and the COPY's twin keep every row (a service's
+ * tables grow), so each round loads into bigger tables than the one before. Every upload after a
+ * file's first says allowDuplicateFile. With --upload staged the counted imports are the project's
+ * client's staged uploads (curl has no such path) and nothing is reported beside them.
+ *
+ * `--warmup N` (0 by default) adds rounds before the counted ones, measured and printed but not
+ * counted: a server that has been running (its spool's spare files written, its code optimised)
+ * rather than one just started.
  *
  * Rounds, because this machine is shared: the same COPY took 4.3 to 6.3 s within one hour. Each
  * round's ratio compares an import with the COPY just before it, and the table gives the median
@@ -24,7 +27,8 @@
  *
  * `--scenario fairness` runs bench/fairness.ts instead: two tenants' big imports and a third's small one.
  *
- * Options: --rows N (1,000,000)  --rounds N (3)  --warmup N (1)  --out FILE (bench/out/latest.json)  --skip-ndjson
+ * Options: --rows N (1,000,000)  --rounds N (3)  --warmup N (0)  --out FILE (bench/out/latest.json)  --skip-ndjson
+ *          --skip-own-client (no imports by the project's client beside curl's)
  *          --server-log FILE (the server's output, at LOG_LEVEL or info: its completion logs
  *          tell parseWaitMs from commitMs)
  *          --pglite  --pglite-rows N (100,000)  --seed N (1)  --timeout-min N (30, per import)
@@ -43,10 +47,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import {
-  createApiKey, followJob, jobUuid, startJobsPoller, uploadFile, type FollowResult, type PollerResult, type UploadMode, type UploadResult,
+  createApiKey, curlUpload, followJob, jobUuid, startJobsPoller, uploadFile, type FollowResult, type PollerResult, type UploadMode, type UploadResult,
 } from './client.js';
 import {
-  checkpoint, connect, copyIntoTwin, countEventsOfJob, createBenchDatabase, serverDatabaseEnv, serverVersion, sessionUrlOf, type Sql,
+  checkpoint, connect, copyIntoTwin, countEventsOfJob, createCopyTwin, createBenchDatabase, serverDatabaseEnv, serverVersion, sessionUrlOf, type Sql,
 } from './database.js';
 import { startRadosgw } from './radosgw.js';
 import { generateEvents } from './generate.js';
@@ -57,6 +61,8 @@ import { judgeEmbedded, measureEmbedded, renderEmbedded, type Engine, type Embed
 import { runFairness } from './fairness.js';
 
 const JOBS_POLL_MS = 100;
+/** Who sends an upload: curl (a standard client, counted) or the project's own client (beside it). */
+type Sender = 'curl' | 'own';
 const TENANT = 'bench';
 /** Server settings worth recording with the figures when the caller sets them. */
 const SERVER_KNOBS = ['WORKER_CONCURRENCY', 'BATCH_SIZE', 'PROGRESS_INTERVAL_MS', 'POLL_INTERVAL_MS', 'MAX_FILE_SIZE', 'LEASE_MS'];
@@ -67,7 +73,7 @@ function count(name: string, raw: string): number {
   return n;
 }
 
-const USAGE = `usage: DATABASE_URL=postgres://... npm run bench -- [--rows N] [--rounds N] [--warmup N] [--out FILE] [--skip-ndjson] [--server-log FILE]
+const USAGE = `usage: DATABASE_URL=postgres://... npm run bench -- [--rows N] [--rounds N] [--warmup N] [--out FILE] [--skip-ndjson] [--skip-own-client] [--server-log FILE]
                                         [--pglite] [--pglite-rows N] [--embedded] [--embedded-engines postgres,pglite] [--seed N] [--timeout-min N] [--spool folder|s3]`;
 
 function options() {
@@ -75,7 +81,8 @@ function options() {
     options: {
       rows: { type: 'string', default: '1000000' },
       rounds: { type: 'string', default: '3' },
-      warmup: { type: 'string', default: '1' },
+      warmup: { type: 'string', default: '0' },
+      'skip-own-client': { type: 'boolean', default: false },
       out: { type: 'string', default: 'bench/out/latest.json' },
       'skip-ndjson': { type: 'boolean', default: false },
       'server-log': { type: 'string' },
@@ -102,6 +109,7 @@ function options() {
     warmup: values.warmup === '0' ? 0 : count('warmup', values.warmup!),
     out: path.resolve(values.out!),
     ndjson: !values['skip-ndjson'],
+    ownClientBeside: values.upload === 'multipart' && !values['skip-own-client'],
     serverLog: values['server-log'] ? path.resolve(values['server-log']) : undefined,
     pglite: values.pglite!,
     embedded: values.embedded!,
@@ -154,7 +162,7 @@ const log = (message: string) => console.error(`[bench] ${message}`);
 let interruptedBy: string | null = null;
 
 /** One round: its COPY baseline, and its imports (without a ratio yet). */
-interface Round { copySeconds: number; copyCpu: CpuFigures; csv: Measured; ndjson: Measured | null }
+interface Round { copySeconds: number; copyCpu: CpuFigures; csv: Measured; ndjson: Measured | null; ownCsv: Measured | null; ownNdjson: Measured | null }
 type Measured = Omit<ImportFigures, 'ratioToCopy'>;
 
 const median = (values: number[]) => {
@@ -175,6 +183,7 @@ const reportedRound = (r: Round): BenchReport['rounds'][number] => ({
   copyCpu: r.copyCpu,
   csv: roundFigures(r, r.csv),
   ndjson: r.ndjson ? roundFigures(r, r.ndjson) : null,
+  ownClient: r.ownCsv ? { csv: roundFigures(r, r.ownCsv), ndjson: r.ownNdjson ? roundFigures(r, r.ownNdjson) : null } : undefined,
 });
 
 /**
@@ -208,6 +217,7 @@ function combineRounds(rounds: Round[], pick: (r: Round) => Measured): ImportFig
 async function measureImport(opts: {
   server: ServerProcess; key: string; file: string; rows: number; timeoutMs: number;
   pollJobs: boolean; verify: (jobUuid: string, rowsImported: number) => Promise<number>; allowDuplicateFile?: boolean; upload: UploadMode;
+  sender?: Sender;
 }) {
   await opts.server.rss.beginPhase();
   const poller = opts.pollJobs ? await startJobsPoller({ url: opts.server.url, key: opts.key, intervalMs: JOBS_POLL_MS }) : null;
@@ -217,7 +227,8 @@ async function measureImport(opts: {
   let follow: FollowResult;
   let polled: PollerResult | undefined;
   try {
-    upload = await uploadFile({ url: opts.server.url, key: opts.key, file: opts.file, kind: 'EVENTS', allowDuplicateFile: opts.allowDuplicateFile, mode: opts.upload });
+    const request = { url: opts.server.url, key: opts.key, file: opts.file, kind: 'EVENTS', allowDuplicateFile: opts.allowDuplicateFile };
+    upload = opts.sender === 'curl' ? await curlUpload(request) : await uploadFile({ ...request, mode: opts.upload });
     follow = await followJob({ wsUrl: opts.server.wsUrl, key: opts.key, jobId: upload.jobId, timeoutMs: opts.timeoutMs });
   } catch (err) {
     // The server's last words are usually the explanation (a crash, an exception it logged).
@@ -384,29 +395,38 @@ async function main(): Promise<number> {
     const verify = (id: string) => countEventsOfJob(pg, id);
     const rounds: Round[] = [];
     const warmupRounds: Round[] = [];
+    const uploaded = new Set<string>();
+    // The counted sender: curl for the multipart path; the project's client for staged uploads.
+    const counted: Sender = opts.upload === 'multipart' ? 'curl' : 'own';
+    await createCopyTwin(pg);
     for (let round = 1 - opts.warmup; round <= opts.rounds; round++) {
       const of = round < 1 ? `warm-up round ${round + opts.warmup}/${opts.warmup}` : `round ${round}/${opts.rounds}`;
-      const firstRound = round === 1 - opts.warmup;
-      log(`${of}: COPY baseline`);
-      const twin = await copyIntoTwin(pg, files.csvPath!);
+      await checkpoint(pg);
+      log(`${of}: psql \\copy baseline`);
+      const twin = await copyIntoTwin(sessionUrlOf(db), files.csvPath!);
       if (twin.rows !== opts.rows) throw new Error(`COPY baseline loaded ${twin.rows} rows, ${opts.rows} expected`);
-      const measure = async (name: string, file: string) => {
+      const measure = async (name: string, file: string, sender: Sender) => {
         await checkpoint(pg);
-        log(`${of}: ${name} import`);
-        const figures = await measureImport({ server, key, file, rows: opts.rows, timeoutMs: opts.timeoutMs, pollJobs: true, verify, allowDuplicateFile: !firstRound, upload: opts.upload });
-        // Counted (verify) before it goes. Each load, the COPY's included, then starts as the
-        // COPY always did: an empty table, right after a table of the same size was dropped.
-        await pg.unsafe('truncate events');
+        log(`${of}: ${name} import (${sender === 'curl' ? 'curl' : `the project's client${opts.upload === 'staged' ? ', staged' : ''}`})`);
+        const figures = await measureImport({
+          server, key, file, rows: opts.rows, timeoutMs: opts.timeoutMs, pollJobs: true, verify, allowDuplicateFile: uploaded.has(file), upload: opts.upload, sender,
+        });
+        uploaded.add(file);
         return figures;
       };
-      const csv = await measure('CSV', files.csvPath!);
-      const ndjson = opts.ndjson ? await measure('NDJSON', files.ndjsonPath!) : null;
-      (round < 1 ? warmupRounds : rounds).push({ copySeconds: twin.seconds, copyCpu: twin.cpu, csv, ndjson });
+      const csv = await measure('CSV', files.csvPath!, counted);
+      const ndjson = opts.ndjson ? await measure('NDJSON', files.ndjsonPath!, counted) : null;
+      const ownCsv = opts.ownClientBeside ? await measure('CSV', files.csvPath!, 'own') : null;
+      const ownNdjson = opts.ownClientBeside && opts.ndjson ? await measure('NDJSON', files.ndjsonPath!, 'own') : null;
+      (round < 1 ? warmupRounds : rounds).push({ copySeconds: twin.seconds, copyCpu: twin.cpu, csv, ndjson, ownCsv, ownNdjson });
     }
     const copySeconds = median(rounds.map((r) => r.copySeconds));
     const copy = { seconds: copySeconds, rowsPerSec: opts.rows / copySeconds };
     const csv = combineRounds(rounds, (r) => r.csv);
     const ndjson = opts.ndjson ? combineRounds(rounds, (r) => r.ndjson!) : null;
+    const ownClient = opts.ownClientBeside
+      ? { csv: combineRounds(rounds, (r) => r.ownCsv!), ndjson: opts.ndjson ? combineRounds(rounds, (r) => r.ownNdjson!) : null }
+      : undefined;
     const serverPeakRssMb = server.rss.overallPeakMb;
     const rssMethod = server.rss.method;
     await server.stop();
@@ -438,6 +458,7 @@ async function main(): Promise<number> {
 
     const report: BenchReport = {
       upload: opts.upload,
+      countedSender: counted,
       rows: opts.rows,
       seed: opts.seed,
       csvBytes: files.csvBytes!,
@@ -447,6 +468,7 @@ async function main(): Promise<number> {
       copy,
       csv,
       ndjson,
+      ownClient,
       rounds: rounds.map(reportedRound),
       warmupRounds: warmupRounds.map(reportedRound),
       serverPeakRssMb,
@@ -477,8 +499,8 @@ async function main(): Promise<number> {
 
     // Targets missed are results, not errors; an import that failed or lost rows is an error.
     // A warm-up import that lost rows is as broken as a counted one.
-    const warmupImports = warmupRounds.flatMap((r) => [r.csv, r.ndjson]);
-    const broken = [csv, ndjson, pglite, ...embedded, ...warmupImports].filter((f) => f?.problem);
+    const warmupImports = warmupRounds.flatMap((r) => [r.csv, r.ndjson, r.ownCsv, r.ownNdjson]);
+    const broken = [csv, ndjson, ownClient?.csv, ownClient?.ndjson, pglite, ...embedded, ...warmupImports].filter((f) => f?.problem);
     return broken.length ? 1 : 0;
   } finally {
     await sql?.end({ timeout: 5 });
