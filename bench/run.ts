@@ -25,7 +25,8 @@
  * round's ratio compares an import with the COPY just before it, and the table gives the median
  * of the rounds for speed, the worst round for latency, progress gaps and memory.
  *
- * `--scenario fairness` runs bench/fairness.ts instead: two tenants' big imports and a third's small one.
+ * `--scenario fairness` runs bench/fairness.ts instead: two tenants' big imports and a third's small one;
+ * `--scenario big-file` runs bench/bigFile.ts: a 1 GiB file against a 1M-row one, and two at once.
  *
  * Options: --rows N (1,000,000)  --rounds N (3)  --warmup N (0)  --out FILE (bench/out/latest.json)  --skip-ndjson
  *          --skip-own-client (no imports by the project's client beside curl's)
@@ -59,6 +60,7 @@ import { cpuBetween, cpuSnapshot, type CpuFigures } from './cpuUsage.js';
 import { buildServer, startServer, type ServerProcess } from './serverProcess.js';
 import { judgeEmbedded, measureEmbedded, renderEmbedded, type Engine, type EmbeddedFigures } from './embedded.js';
 import { runFairness } from './fairness.js';
+import { runBigFile } from './bigFile.js';
 
 const JOBS_POLL_MS = 100;
 /** Who sends an upload: curl (a standard client, counted) or the project's own client (beside it). */
@@ -508,13 +510,14 @@ async function main(): Promise<number> {
   }
 }
 
-// `--scenario fairness` is a run of its own (bench/fairness.ts), with its own options.
+// `--scenario fairness` and `--scenario big-file` are runs of their own (bench/fairness.ts, bench/bigFile.ts), with their own options.
 const scenario = process.argv.find((arg, i) => process.argv[i - 1] === '--scenario') ?? process.argv.find((arg) => arg.startsWith('--scenario='))?.slice(11);
-if (scenario && scenario !== 'fairness') {
-  console.error(`bench: no scenario "${scenario}" (there is: fairness)`);
+const scenarios: Record<string, () => Promise<number>> = { fairness: runFairness, 'big-file': runBigFile };
+if (scenario && !scenarios[scenario]) {
+  console.error(`bench: no scenario "${scenario}" (there are: ${Object.keys(scenarios).join(', ')})`);
   process.exit(2);
 }
-(scenario ? runFairness() : main()).then((code) => process.exit(code), (err) => {
+(scenario ? scenarios[scenario]() : main()).then((code) => process.exit(code), (err) => {
   if (interruptedBy) return; // the signal handler exits once cleanup is done
   console.error(`bench failed: ${err instanceof Error ? err.stack ?? err.message : err}`);
   process.exit(1);
