@@ -2,14 +2,14 @@
  * `npm run bench -- --embedded`: the embedded default (no DATABASE_URL) as a new user runs it,
  * for each engine in turn (the embedded PostgreSQL, then PGlite): a new data folder, the server
  * started on it, a key through the CLI while it runs, the CSV then the NDJSON imported once each
- * (no warm-up, into the same table), the server stopped and started again on the now full folder.
+ * (sent by curl, as the counted imports of the rounds are; no warm-up, into the same table), the server stopped and started again on the now full folder.
  * Memory is the whole process tree's (processTree.ts): the server and the database it runs.
  */
 import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { createApiKey, followJob, uploadFile } from './client.js';
+import { createApiKey, curlUpload, followJob } from './client.js';
 import { treeMemory, TreeMonitor, type TreeMemory } from './processTree.js';
 import { REPO_ROOT, startServer } from './serverProcess.js';
 
@@ -48,7 +48,7 @@ async function importOnce(server: { url: string; wsUrl: string; pid: number }, k
   monitor.start();
   const started = performance.now();
   try {
-    const upload = await uploadFile({ url: server.url, key, file, kind: 'EVENTS', allowDuplicateFile: true });
+    const upload = await curlUpload({ url: server.url, key, file, kind: 'EVENTS', allowDuplicateFile: true });
     const { final } = await followJob({ wsUrl: server.wsUrl, key, jobId: upload.jobId, timeoutMs });
     const seconds = (performance.now() - started) / 1000;
     const problem = final.status !== 'COMPLETED' ? `job ${final.status}` : final.rowsImported !== rows ? `${final.rowsImported} rows imported, ${rows} expected` : undefined;

@@ -33,7 +33,7 @@ const SETTINGS: Record<string, string> = {
   listen_addresses: '127.0.0.1',
   unix_socket_directories: '',
   max_connections: '24',
-  shared_buffers: '32MB',
+  shared_buffers: '16MB',
   max_wal_size: '2GB',
   huge_pages: 'off',
   max_logical_replication_workers: '0',
