@@ -20,12 +20,12 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { createApiKey, curlUpload, followJob, jobUuid, startJobsPoller } from './client.js';
-import { connect, countEventsOfJob, createBenchDatabase, type Sql } from './database.js';
+import { createApiKey, startJobsPoller } from './client.js';
+import type { Sql } from './database.js';
 import { generateEvents } from './generate.js';
 import { lineChartSvg, type Series } from './plot.js';
 import { machine, percentile } from './report.js';
-import { buildServer, startServer, type ServerProcess } from './serverProcess.js';
+import { importByCurl, runScenario, wholeNumber, type CurlImport } from './scenario.js';
 
 const log = (message: string) => console.error(`[bench fairness] ${message}`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -47,30 +47,12 @@ function options() {
       'server-log': { type: 'string' },
     },
   });
-  const n = (name: string, raw: string) => {
-    const v = Number(raw.replace(/[_,]/g, ''));
-    if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name} must be a positive number, got "${raw}"`);
-    return v;
-  };
+  const n = wholeNumber;
   return {
     rows: n('rows', values.rows!), smallRows: n('small-rows', values['small-rows']!), smallAfterMs: n('small-after-s', values['small-after-s']!) * 1000,
     seed: n('seed', values.seed!), out: path.resolve(values.out!), plot: path.resolve(values.plot!), timeoutMs: n('timeout-min', values['timeout-min']!) * 60_000,
     serverLog: values['server-log'] ? path.resolve(values['server-log']) : undefined,
   };
-}
-
-interface Imported { tenant: string; jobId: string; seconds: number; rows: number }
-
-/** Uploads a file as `key`'s tenant and follows the job to its end; its rows are counted in `events`. */
-async function importOne(server: ServerProcess, pg: Sql, key: string, tenant: string, file: string, rows: number, timeoutMs: number, again: boolean): Promise<Imported & { answeredAt: number }> {
-  const started = performance.now();
-  const upload = await curlUpload({ url: server.url, key, file, kind: 'EVENTS', allowDuplicateFile: again });
-  const answeredAt = performance.now();
-  const { final } = await followJob({ wsUrl: server.wsUrl, key, jobId: upload.jobId, timeoutMs });
-  const seconds = (performance.now() - started) / 1000;
-  const counted = await countEventsOfJob(pg, jobUuid(upload.jobId));
-  if (final.status !== 'COMPLETED' || counted !== rows) throw new Error(`${tenant}'s import ended ${final.status} with ${counted} rows in events, ${rows} expected`);
-  return { tenant, jobId: jobUuid(upload.jobId), seconds, rows, answeredAt };
 }
 
 /** Every SAMPLE_MS, each tenant's rows processed by the jobs created since `since`. */
@@ -110,31 +92,26 @@ function rateSeries(samples: { atMs: number; rows: Record<string, number> }[]): 
 
 export async function runFairness(): Promise<number> {
   const opts = options();
-  const adminUrl = process.env.DATABASE_URL;
-  if (!adminUrl) { console.error('bench: DATABASE_URL is not set'); return 2; }
-  const workDir = await fs.mkdtemp(path.join(os.tmpdir(), 'bulk-import-fair-'));
-  let server: ServerProcess | undefined;
-  let pg: Sql | undefined;
-  const db = await createBenchDatabase(adminUrl);
-  try {
-    log(`generating 2 x ${opts.rows.toLocaleString('en-US')} rows and ${opts.smallRows.toLocaleString('en-US')} rows in ${workDir}`);
-    const file = (name: string) => path.join(workDir, `${name}.csv`);
-    await generateEvents({ rows: opts.rows, seed: opts.seed, csvPath: file('a') });
-    await generateEvents({ rows: opts.rows, seed: opts.seed + 1, csvPath: file('b') });
-    await generateEvents({ rows: opts.smallRows, seed: opts.seed + 2, csvPath: file('c') });
-    const dataDir = path.join(workDir, 'data');
-    await fs.mkdir(dataDir);
-    const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: opts.serverLog ? 'info' : 'warn', DATABASE_URL: db.url, DATA_DIR: dataDir };
-    log('building and starting the server (node dist/main.js)');
-    await buildServer();
-    server = await startServer({ env, label: 'server', logFile: opts.serverLog });
+  let file = (name: string) => name;
+  return runScenario({
+    name: 'fair', serverLog: opts.serverLog, log,
+    prepare: async (workDir) => {
+      log(`generating 2 x ${opts.rows.toLocaleString('en-US')} rows and ${opts.smallRows.toLocaleString('en-US')} rows in ${workDir}`);
+      file = (name: string) => path.join(workDir, `${name}.csv`);
+      await generateEvents({ rows: opts.rows, seed: opts.seed, csvPath: file('a') });
+      await generateEvents({ rows: opts.rows, seed: opts.seed + 1, csvPath: file('b') });
+      await generateEvents({ rows: opts.smallRows, seed: opts.seed + 2, csvPath: file('c') });
+    },
+  }, async (run) => {
+    const { server, pg, env } = run;
     const keys = { a: await createApiKey(env, TENANTS.a), b: await createApiKey(env, TENANTS.b), c: await createApiKey(env, TENANTS.c) };
-    pg = connect(db.url);
+    const importOne = (key: string, tenant: string, name: string, rows: number, again: boolean) =>
+      importByCurl(run, { key, tenant, file: file(name), rows, timeoutMs: opts.timeoutMs, again });
 
     log('one after the other: A, then B');
     const alone = [
-      await importOne(server, pg, keys.a, TENANTS.a, file('a'), opts.rows, opts.timeoutMs, false),
-      await importOne(server, pg, keys.b, TENANTS.b, file('b'), opts.rows, opts.timeoutMs, false),
+      await importOne(keys.a, TENANTS.a, 'a', opts.rows, false),
+      await importOne(keys.b, TENANTS.b, 'b', opts.rows, false),
     ];
     const sequentialSeconds = alone[0].seconds + alone[1].seconds;
 
@@ -143,20 +120,21 @@ export async function runFairness(): Promise<number> {
     const sampler = startSampler(pg, now);
     const poller = await startJobsPoller({ url: server.url, key: keys.c, intervalMs: 100 });
     const bigs = Promise.all([
-      importOne(server, pg, keys.a, TENANTS.a, file('a'), opts.rows, opts.timeoutMs, true),
-      importOne(server, pg, keys.b, TENANTS.b, file('b'), opts.rows, opts.timeoutMs, true),
+      importOne(keys.a, TENANTS.a, 'a', opts.rows, true),
+      importOne(keys.b, TENANTS.b, 'b', opts.rows, true),
     ]);
-    const running = async () => (await pg!<{ n: number }[]>`select count(*)::int as n from import_jobs where status = 'RUNNING' and created_at >= ${now}`)[0].n;
+    const running = async () => (await pg<{ n: number }[]>`select count(*)::int as n from import_jobs where status = 'RUNNING' and created_at >= ${now}`)[0].n;
     while ((await running()) < 2) await sleep(100);
     await sleep(opts.smallAfterMs);
     const smallUploadAt = (performance.now() - sampler.started) / 1000;
-    const small = await importOne(server, pg, keys.c, TENANTS.c, file('c'), opts.smallRows, opts.timeoutMs, false);
+    const small = await importOne(keys.c, TENANTS.c, 'c', opts.smallRows, false);
     const smallWaitMs = performance.now() - small.answeredAt;
     const together = await bigs;
     const combinedSeconds = Math.max(...together.map((t) => t.seconds));
     const jobs = await poller.stop();
     const samples = await sampler.stop();
 
+    const figures = ({ answeredAt: _a, ...i }: CurlImport) => i;
     const sequentialRowsPerSec = (2 * opts.rows) / sequentialSeconds;
     const combinedRowsPerSec = (2 * opts.rows) / combinedSeconds;
     const report = {
@@ -164,8 +142,8 @@ export async function runFairness(): Promise<number> {
       rows: opts.rows, smallRows: opts.smallRows,
       smallUploadSeconds: small.seconds - smallWaitMs / 1000,
       smallWaitMs,
-      sequential: { seconds: sequentialSeconds, rowsPerSec: sequentialRowsPerSec, imports: alone.map(({ answeredAt: _a, ...i }) => i) },
-      together: { seconds: combinedSeconds, rowsPerSec: combinedRowsPerSec, imports: together.map(({ answeredAt: _a, ...i }) => i) },
+      sequential: { seconds: sequentialSeconds, rowsPerSec: sequentialRowsPerSec, imports: alone.map(figures) },
+      together: { seconds: combinedSeconds, rowsPerSec: combinedRowsPerSec, imports: together.map(figures) },
       combinedVsSequential: combinedRowsPerSec / sequentialRowsPerSec,
       jobsP99Ms: percentile(jobs.latenciesMs, 99), jobsErrors: jobs.errors,
       targets: {
@@ -193,10 +171,5 @@ export async function runFairness(): Promise<number> {
       `written to ${path.relative(process.cwd(), opts.out)} and ${path.relative(process.cwd(), opts.plot)}`,
     ].join('\n'));
     return 0;
-  } finally {
-    await pg?.end({ timeout: 5 });
-    await server?.stop();
-    await db.drop().catch((err) => console.error(`cleanup: could not drop ${db.name}: ${err.message}`));
-    await fs.rm(workDir, { recursive: true, force: true });
-  }
+  });
 }
