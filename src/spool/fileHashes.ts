@@ -24,12 +24,17 @@ export class StoreWriteError extends Error {
     this.status = info.status;
   }
 }
-interface HashThread { worker: Worker; alive: boolean; hashing: number; idle: NodeJS.Timeout | null }
+interface HashThread {
+  worker: Worker; alive: boolean; hashing: number; idle: NodeJS.Timeout | null;
+  /** It has written into an S3 store: it holds the SDK and part buffers (~50 MiB), so it ends as soon as it is idle. */
+  wroteToStore: boolean;
+}
 
 /**
  * A hash thread left without uploads ends after this long: it holds resident memory of its own
  * (docs/performance.md), and an import's peak memory comes after its upload. Uploads in a row
- * share one thread.
+ * share one thread. One that wrote into an S3 store ends at once: its SDK and part buffers would
+ * otherwise be held while the import's parse thread starts (the S3 spool's peak, commit message).
  */
 const IDLE_MS = 1000;
 
@@ -37,8 +42,8 @@ const IDLE_MS = 1000;
 let current: HashThread | null = null;
 let nextId = 1;
 const waiting = new Map<number, Waiter>();
-/** For hashes of sent bytes: called as the thread has hashed each piece (or has died). */
-const pieceHashed = new Map<number, () => void>();
+/** For hashes of sent bytes: called as the thread has hashed each piece, with the piece's memory back (or has died). */
+const pieceHashed = new Map<number, (bytes: ArrayBuffer | null) => void>();
 /** For sent bytes written into a store: called when the store failed them (or the thread died). */
 const storeFailed = new Map<number, (err: Error) => void>();
 /** Drops waiting for the thread to have given their upload up. */
@@ -46,9 +51,9 @@ const dropped = new Map<number, () => void>();
 
 function hashThread(): HashThread {
   if (current?.alive) return current;
-  const thread: HashThread = { worker: startThread('./hashThread', import.meta.url), alive: true, hashing: 0, idle: null };
+  const thread: HashThread = { worker: startThread('./hashThread', import.meta.url), alive: true, hashing: 0, idle: null, wroteToStore: false };
   thread.worker.on('message', (answer: HashAnswer) => {
-    if ('pieceHashed' in answer) { pieceHashed.get(answer.id)?.(); return; }
+    if ('pieceHashed' in answer) { pieceHashed.get(answer.id)?.(answer.bytes); return; }
     if ('storeFailed' in answer) { storeFailed.get(answer.id)?.(new StoreWriteError(answer.storeFailed)); return; }
     if ('dropped' in answer) { dropped.get(answer.id)?.(); dropped.delete(answer.id); return; }
     const waiter = waiting.get(answer.id);
@@ -62,7 +67,7 @@ function hashThread(): HashThread {
     thread.alive = false;
     for (const waiter of waiting.values()) waiter.reject(err);
     waiting.clear();
-    for (const release of pieceHashed.values()) release(); // nobody waits on a dead thread; the digest fails
+    for (const release of pieceHashed.values()) release(null); // nobody waits on a dead thread; the digest fails
     for (const fail of storeFailed.values()) fail(err);
     for (const release of dropped.values()) release();
     dropped.clear();
@@ -82,7 +87,7 @@ function hashEnded(thread: HashThread): void {
     thread.alive = false;
     if (current === thread) current = null;
     void thread.worker.terminate();
-  }, IDLE_MS);
+  }, thread.wroteToStore ? 0 : IDLE_MS);
   thread.idle.unref();
 }
 
@@ -106,6 +111,7 @@ function beginHash() {
   const send = (request: HashRequest, transfer: ArrayBuffer[] = []) => { if (thread.alive) thread.worker.postMessage(request, transfer); };
   return {
     id,
+    thread,
     send,
     /** Sends the hash's last request, whose answer is the digest. */
     digest: (last: HashRequest, transfer: ArrayBuffer[] = []) => new Promise<FileDigest>((resolve, reject) => {
@@ -157,13 +163,19 @@ export interface SentHash {
  */
 export function hashWhileSent(store?: ObjectTarget): SentHash {
   const hash = beginHash();
-  if (store) hash.send({ id: hash.id, upload: store });
+  if (store) {
+    hash.thread.wroteToStore = true;
+    hash.send({ id: hash.id, upload: store });
+  }
+  /** Pieces the thread gave back, to fill again. */
+  const spare: Buffer[] = [];
   let piece: Buffer | null = null;
   let filled = 0;
   let inFlight = 0;
   let caughtUp: { resolve(): void; reject(err: Error): void } | null = null;
   let failed: Error | null = null;
-  pieceHashed.set(hash.id, () => {
+  pieceHashed.set(hash.id, (bytes) => {
+    if (bytes) spare.push(Buffer.from(bytes));
     inFlight = Math.max(0, inFlight - 1);
     caughtUp?.resolve();
     caughtUp = null;
@@ -184,7 +196,7 @@ export function hashWhileSent(store?: ObjectTarget): SentHash {
       if (failed) throw failed;
       let sent = false;
       for (let at = 0; at < chunk.length;) {
-        piece ??= Buffer.allocUnsafeSlow(PIECE_BYTES);
+        piece ??= spare.pop() ?? Buffer.allocUnsafeSlow(PIECE_BYTES);
         const n = chunk.copy(piece, filled, at);
         filled += n;
         at += n;

@@ -32,7 +32,8 @@ export type HashAnswer =
   | { id: number; error: string }
   | { id: number; storeError: StoreErrorInfo }
   | { id: number; storeFailed: StoreErrorInfo }
-  | { id: number; pieceHashed: true }
+  /** The piece's memory goes back to the sender, which fills it again: no new piece per megabyte on either side. */
+  | { id: number; pieceHashed: true; bytes: ArrayBuffer | null }
   | { id: number; dropped: true };
 
 /** Read back in pieces of this size, into one buffer reused for every file. */
@@ -101,6 +102,10 @@ function digestAnswer(h: Hashing, id: number): HashAnswer {
   }
 }
 
+function pieceDone(m: { id: number; bytes: ArrayBuffer | null }): void {
+  port.postMessage({ id: m.id, pieceHashed: true, bytes: m.bytes } satisfies HashAnswer, m.bytes ? [m.bytes] : []);
+}
+
 /** A piece of sent bytes for an upload written into the store: hashed, then copied into its parts. */
 async function uploadPiece(h: Hashing, m: { id: number; bytes: ArrayBuffer | null; length: number; end: boolean }): Promise<void> {
   const upload = h.upload!;
@@ -119,7 +124,7 @@ async function uploadPiece(h: Hashing, m: { id: number; bytes: ArrayBuffer | nul
     h.storeFailedTold = true;
     port.postMessage({ id: m.id, storeFailed: storeErrorInfo(upload.failure) } satisfies HashAnswer);
   }
-  if (!m.end) { port.postMessage({ id: m.id, pieceHashed: true } satisfies HashAnswer); return; }
+  if (!m.end) { pieceDone(m); return; }
   let answer: HashAnswer;
   if (upload.failure) {
     answer = { id: m.id, storeError: storeErrorInfo(upload.failure) };
@@ -162,7 +167,7 @@ port.on('message', (m: HashRequest) => {
   }
   if (!m.end) {
     // Sent bytes: the sender holds back once a few pieces are on their way (fileHashes.ts).
-    if ('bytes' in m) port.postMessage({ id: m.id, pieceHashed: true } satisfies HashAnswer);
+    if ('bytes' in m) pieceDone(m);
     return;
   }
   const answer = digestAnswer(h, m.id);
