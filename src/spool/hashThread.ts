@@ -128,7 +128,7 @@ async function uploadPiece(h: Hashing, m: { id: number; bytes: ArrayBuffer | nul
   let answer: HashAnswer;
   if (upload.failure) {
     answer = { id: m.id, storeError: storeErrorInfo(upload.failure) };
-    await upload.abort();
+    await upload.abort().catch(() => {}); // what is left, the main thread's cleanup removes
   } else {
     answer = digestAnswer(h, m.id);
   }
@@ -141,7 +141,7 @@ port.on('message', (m: HashRequest) => {
     const h = hashings.get(m.id);
     // Behind the requests before it: its parts in flight settle, then the multipart upload is aborted.
     h?.upload?.stop();
-    const dropped = h?.upload ? h.queue.then(() => h.upload!.abort()) : Promise.resolve();
+    const dropped = h?.upload ? h.queue.then(() => h.upload!.abort()).catch(() => {}) : Promise.resolve();
     void dropped.finally(() => {
       forget(m.id);
       port.postMessage({ id: m.id, dropped: true } satisfies HashAnswer);
@@ -154,7 +154,8 @@ port.on('message', (m: HashRequest) => {
   }
   const h = hashingOf(m, !('file' in m));
   if (h.upload && 'bytes' in m) {
-    h.queue = h.queue.then(() => uploadPiece(h, m));
+    // Never a rejected link: the requests after it must still be answered.
+    h.queue = h.queue.then(() => uploadPiece(h, m)).catch((err: Error) => { h.error ??= err.message; });
     return;
   }
   try {
