@@ -5,7 +5,8 @@
  * from the page cache what has been written, and keeps up with it.
  */
 import type { Worker } from 'node:worker_threads';
-import type { HashAnswer, HashRequest } from './hashThread.js';
+import type { HashAnswer, HashRequest, StoreErrorInfo } from './hashThread.js';
+import type { ObjectTarget } from './objectUpload.js';
 import { startThread } from '../threads/startThread.js';
 import type { Utf8Break } from './utf8Check.js';
 
@@ -13,12 +14,27 @@ import type { Utf8Break } from './utf8Check.js';
 export interface FileDigest { sha256: string; notUtf8: Utf8Break | null }
 
 interface Waiter { resolve(digest: FileDigest): void; reject(err: Error): void }
-interface HashThread { worker: Worker; alive: boolean; hashing: number; idle: NodeJS.Timeout | null }
+
+/** The S3 store failed an upload the hash thread was writing into it (objectUpload.ts). */
+export class StoreWriteError extends Error {
+  readonly status: number | undefined;
+  constructor(info: StoreErrorInfo) {
+    super(`${info.name}: ${info.message}`);
+    this.name = 'StoreWriteError';
+    this.status = info.status;
+  }
+}
+interface HashThread {
+  worker: Worker; alive: boolean; hashing: number; idle: NodeJS.Timeout | null;
+  /** It has written into an S3 store: it holds the SDK and part buffers (~50 MiB), so it ends as soon as it is idle. */
+  wroteToStore: boolean;
+}
 
 /**
  * A hash thread left without uploads ends after this long: it holds resident memory of its own
  * (docs/performance.md), and an import's peak memory comes after its upload. Uploads in a row
- * share one thread.
+ * share one thread. One that wrote into an S3 store ends at once: its SDK and part buffers would
+ * otherwise be held while the import's parse thread starts (the S3 spool's peak, commit message).
  */
 const IDLE_MS = 1000;
 
@@ -26,17 +42,24 @@ const IDLE_MS = 1000;
 let current: HashThread | null = null;
 let nextId = 1;
 const waiting = new Map<number, Waiter>();
-/** For hashes of sent bytes: called as the thread has hashed each piece (or has died). */
-const pieceHashed = new Map<number, () => void>();
+/** For hashes of sent bytes: called as the thread has hashed each piece, with the piece's memory back (or has died). */
+const pieceHashed = new Map<number, (bytes: ArrayBuffer | null) => void>();
+/** For sent bytes written into a store: called when the store failed them (or the thread died). */
+const storeFailed = new Map<number, (err: Error) => void>();
+/** Drops waiting for the thread to have given their upload up. */
+const dropped = new Map<number, () => void>();
 
 function hashThread(): HashThread {
   if (current?.alive) return current;
-  const thread: HashThread = { worker: startThread('./hashThread', import.meta.url), alive: true, hashing: 0, idle: null };
+  const thread: HashThread = { worker: startThread('./hashThread', import.meta.url), alive: true, hashing: 0, idle: null, wroteToStore: false };
   thread.worker.on('message', (answer: HashAnswer) => {
-    if ('pieceHashed' in answer) { pieceHashed.get(answer.id)?.(); return; }
+    if ('pieceHashed' in answer) { pieceHashed.get(answer.id)?.(answer.bytes); return; }
+    if ('storeFailed' in answer) { storeFailed.get(answer.id)?.(new StoreWriteError(answer.storeFailed)); return; }
+    if ('dropped' in answer) { dropped.get(answer.id)?.(); dropped.delete(answer.id); return; }
     const waiter = waiting.get(answer.id);
     waiting.delete(answer.id);
     if ('error' in answer) waiter?.reject(new Error(`hashing the upload: ${answer.error}`));
+    else if ('storeError' in answer) waiter?.reject(new StoreWriteError(answer.storeError));
     else waiter?.resolve({ sha256: answer.sha256, notUtf8: answer.notUtf8 });
   });
   const died = (err: Error) => {
@@ -44,8 +67,10 @@ function hashThread(): HashThread {
     thread.alive = false;
     for (const waiter of waiting.values()) waiter.reject(err);
     waiting.clear();
-    for (const release of pieceHashed.values()) release(); // nobody waits on a dead thread; the digest fails
-
+    for (const release of pieceHashed.values()) release(null); // nobody waits on a dead thread; the digest fails
+    for (const fail of storeFailed.values()) fail(err);
+    for (const release of dropped.values()) release();
+    dropped.clear();
   };
   thread.worker.on('error', died);
   thread.worker.on('exit', (code) => died(new Error(`the hash thread exited with code ${code}`)));
@@ -62,7 +87,7 @@ function hashEnded(thread: HashThread): void {
     thread.alive = false;
     if (current === thread) current = null;
     void thread.worker.terminate();
-  }, IDLE_MS);
+  }, thread.wroteToStore ? 0 : IDLE_MS);
   thread.idle.unref();
 }
 
@@ -86,6 +111,7 @@ function beginHash() {
   const send = (request: HashRequest, transfer: ArrayBuffer[] = []) => { if (thread.alive) thread.worker.postMessage(request, transfer); };
   return {
     id,
+    thread,
     send,
     /** Sends the hash's last request, whose answer is the digest. */
     digest: (last: HashRequest, transfer: ArrayBuffer[] = []) => new Promise<FileDigest>((resolve, reject) => {
@@ -93,10 +119,12 @@ function beginHash() {
       waiting.set(id, { resolve, reject });
       send(last, transfer);
     }).finally(end),
-    drop: () => {
+    /** Forgets the hash; resolves once the thread has (and has given up an upload it was writing). */
+    drop: () => new Promise<void>((resolve) => {
+      if (!thread.alive) { resolve(); return; }
+      dropped.set(id, resolve);
       send({ id, drop: true });
-      end();
-    },
+    }).finally(end),
   };
 }
 
@@ -105,7 +133,7 @@ export function hashWhileWritten(file: string): FileHash {
   return {
     written: (bytes) => hash.send({ id: hash.id, file, upTo: bytes, end: false }),
     digest: (size) => hash.digest({ id: hash.id, file, upTo: size, end: true }),
-    drop: hash.drop,
+    drop: () => { void hash.drop(); },
   };
 }
 
@@ -117,31 +145,47 @@ const PIECES_IN_FLIGHT = 4;
 export interface SentHash {
   /**
    * The next bytes of the upload (copied: the caller may reuse `chunk`). A promise when the
-   * thread is behind: take no more bytes until it settles.
+   * thread is behind: take no more bytes until it settles. Throws (or rejects) a StoreWriteError
+   * once the store has failed the upload.
    */
   add(chunk: Buffer): Promise<void> | undefined;
-  /** The SHA-256 of everything added, and where it first is not UTF-8. */
+  /** The SHA-256 of everything added, and where it first is not UTF-8; with a store, once its object is complete. */
   digest(): Promise<FileDigest>;
-  drop(): void;
+  /** Gives the hash up; resolves once the thread has aborted the store's multipart upload, if any. */
+  drop(): Promise<void>;
 }
 
 /**
  * The SHA-256 of bytes that pass through on their way elsewhere (an upload streamed into an S3
  * store, with no file to read back), hashed on the hash thread as a spool file is: the bytes are
- * copied into pieces whose memory moves to the thread.
+ * copied into pieces whose memory moves to the thread. With `store`, the thread also writes them
+ * into that object (objectUpload.ts), and a piece counts as hashed once it is in a part.
  */
-export function hashWhileSent(): SentHash {
+export function hashWhileSent(store?: ObjectTarget): SentHash {
   const hash = beginHash();
+  if (store) {
+    hash.thread.wroteToStore = true;
+    hash.send({ id: hash.id, upload: store });
+  }
+  /** Pieces the thread gave back, to fill again. */
+  const spare: Buffer[] = [];
   let piece: Buffer | null = null;
   let filled = 0;
   let inFlight = 0;
-  let caughtUp: (() => void) | null = null;
-  pieceHashed.set(hash.id, () => {
+  let caughtUp: { resolve(): void; reject(err: Error): void } | null = null;
+  let failed: Error | null = null;
+  pieceHashed.set(hash.id, (bytes) => {
+    if (bytes) spare.push(Buffer.from(bytes));
     inFlight = Math.max(0, inFlight - 1);
-    caughtUp?.();
+    caughtUp?.resolve();
     caughtUp = null;
   });
-  const forget = () => pieceHashed.delete(hash.id);
+  storeFailed.set(hash.id, (err) => {
+    failed ??= err;
+    caughtUp?.reject(err);
+    caughtUp = null;
+  });
+  const forget = () => { pieceHashed.delete(hash.id); storeFailed.delete(hash.id); };
   const take = () => {
     const full = piece;
     piece = null;
@@ -149,9 +193,10 @@ export function hashWhileSent(): SentHash {
   };
   return {
     add(chunk) {
+      if (failed) throw failed;
       let sent = false;
       for (let at = 0; at < chunk.length;) {
-        piece ??= Buffer.allocUnsafeSlow(PIECE_BYTES);
+        piece ??= spare.pop() ?? Buffer.allocUnsafeSlow(PIECE_BYTES);
         const n = chunk.copy(piece, filled, at);
         filled += n;
         at += n;
@@ -164,7 +209,7 @@ export function hashWhileSent(): SentHash {
         }
       }
       if (!sent || inFlight < PIECES_IN_FLIGHT) return undefined;
-      return new Promise<void>((resolve) => { caughtUp = resolve; });
+      return new Promise<void>((resolve, reject) => { caughtUp = { resolve, reject }; });
     },
     digest() {
       forget();
@@ -173,8 +218,9 @@ export function hashWhileSent(): SentHash {
     },
     drop: () => {
       forget();
-      caughtUp?.();
-      hash.drop();
+      caughtUp?.resolve();
+      caughtUp = null;
+      return hash.drop();
     },
   };
 }

@@ -18,6 +18,9 @@ export interface S3Spool {
   prefix: string;
   /** s3://bucket/prefix, for messages. */
   url: string;
+  /** S3_ENDPOINT (unset: AWS) and the region: the hash thread makes its own client from them (objectUpload.ts). */
+  endpoint?: string;
+  region: string;
   /**
    * A client for presigned URLs (staged uploads): without the SDK's default request checksum,
    * which would sign the checksum of an empty body into the URL, so the store refuses every real part.
@@ -28,14 +31,15 @@ export interface S3Spool {
 export async function openS3Spool(location: S3SpoolLocation, endpoint: string | undefined): Promise<S3Spool> {
   // Loaded only here: the SDK is large, and a folder spool never needs it.
   const { S3Client } = await import('@aws-sdk/client-s3');
+  const region = process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || 'us-east-1';
   const options = {
     // Credentials and region from the SDK's usual sources (AWS_ACCESS_KEY_ID, AWS_REGION, profiles, roles).
     ...(endpoint ? { endpoint, forcePathStyle: true } : {}),
-    region: process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || 'us-east-1',
+    region,
   };
   const client = new S3Client(options);
   const presignClient = new S3Client({ ...options, requestChecksumCalculation: 'WHEN_REQUIRED' });
-  return { client, presignClient, ...location, url: `s3://${location.bucket}/${location.prefix}` };
+  return { client, presignClient, ...location, url: `s3://${location.bucket}/${location.prefix}`, endpoint, region };
 }
 
 /** Why the store cannot be used, in words fit for the log and /readyz (no secrets), or null. */

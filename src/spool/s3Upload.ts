@@ -1,8 +1,9 @@
 /**
- * Streams an upload into an S3 spool's object as a multipart upload (@aws-sdk/lib-storage: a few
- * parts in flight, so memory stays bounded whatever the file's size), hashing it and checking it
- * is UTF-8 on the hash thread (fileHashes.ts) and keeping its first bytes for inspection as it passes. The size limit
- * and the spool's room are enforced as for a folder spool.
+ * Streams an upload into an S3 spool's object: the bytes go to the hash thread (fileHashes.ts),
+ * which hashes them, checks they are UTF-8 and writes them into the object as a multipart upload
+ * of a few reused part buffers (objectUpload.ts), so memory stays bounded whatever the file's size
+ * and the store's requests stay off the main thread. Its first bytes are kept here for inspection
+ * as they pass. The size limit and the spool's room are enforced as for a folder spool.
  *
  * A failure is the request's, with nothing left behind: the client's stream breaking off is an
  * UploadStreamError (the client's fault, as for a folder spool), the store failing a
@@ -10,18 +11,15 @@
  * removed, tried again for a few seconds if the store is away; past that the sweep (s3Spool.ts)
  * and the bucket's lifecycle rule for incomplete multipart uploads clear what is left.
  */
-import { Transform, type Readable } from 'node:stream';
-import { Upload } from '@aws-sdk/lib-storage';
+import { Writable, type Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import type { Logger } from '../logger.js';
 import { isTransientStoreError, retryDelayMs } from '../parse/transientStoreErrors.js';
-import { hashWhileSent } from './fileHashes.js';
+import { hashWhileSent, type FileDigest } from './fileHashes.js';
 import { removeUploadLeftovers, type S3Spool } from './s3Spool.js';
 import { FileRefusal, UploadStreamError, type SpoolRoom } from './spool.js';
 import type { Utf8Break } from './utf8Check.js';
 
-const PART_BYTES = 8 << 20;
-/** Parts uploading at once: the memory an upload holds is about this many parts, plus one being filled. */
-export const PARTS_IN_FLIGHT = 2;
 /** How long a failed upload's leftovers are tried to be removed before the sweep is left to do it. */
 const CLEANUP_FOR_MS = 10_000;
 
@@ -42,19 +40,25 @@ class PastLimit extends Error {
 }
 
 export async function spoolToS3(source: Readable, spool: S3Spool, key: string, opts: { maxBytes: number; room?: SpoolRoom; roomStep: number; headBytes: number; log?: Logger }): Promise<S3SpoolResult> {
-  const hash = hashWhileSent();
+  const hash = hashWhileSent({ endpoint: spool.endpoint, region: spool.region, bucket: spool.bucket, key });
   const head: Buffer[] = [];
   let headKept = 0;
   let size = 0;
-  /** Passes the chunk on, once the hash thread is not too far behind. */
-  const keep = (chunk: Buffer, done: (err?: Error | null, chunk?: Buffer) => void) => {
+  /** Hands the chunk to the hash thread (and so to the store); done once the thread is not too far behind. */
+  const keep = (chunk: Buffer, done: (err?: Error | null) => void) => {
     if (headKept < opts.headBytes) { head.push(Buffer.from(chunk.subarray(0, opts.headBytes - headKept))); headKept += head.at(-1)!.length; }
-    const behind = hash.add(chunk);
-    if (behind) behind.then(() => done(null, chunk), done);
-    else done(null, chunk);
+    let behind: Promise<void> | undefined;
+    try {
+      behind = hash.add(chunk);
+    } catch (err) {
+      done(err as Error);
+      return;
+    }
+    if (behind) behind.then(() => done(), done);
+    else done();
   };
-  const count = new Transform({
-    transform(chunk: Buffer, _enc, done) {
+  const count = new Writable({
+    write(chunk: Buffer, _enc, done) {
       size += chunk.length;
       if (size > opts.maxBytes) { done(new PastLimit('FILE_TOO_LARGE')); return; }
       if (!opts.room || size <= opts.room.allowed) { keep(chunk, done); return; }
@@ -69,19 +73,15 @@ export async function spoolToS3(source: Readable, spool: S3Spool, key: string, o
   source.once('error', (err) => { sourceError = err; count.destroy(err); });
   if (sourceError) count.destroy(sourceError);
   else source.pipe(count);
-  const upload = new Upload({
-    client: spool.client,
-    params: { Bucket: spool.bucket, Key: key, Body: count },
-    partSize: PART_BYTES,
-    queueSize: PARTS_IN_FLIGHT,
-    // Aborted by us, below, whatever failed (lib-storage's own abort replaces the error with its own when it fails).
-    leavePartsOnError: true,
-  });
+  let digest: FileDigest;
   try {
-    await upload.done();
+    await finished(count);
+    // The object is complete once the digest is in.
+    digest = await hash.digest();
   } catch (err) {
     source.unpipe(count);
-    hash.drop();
+    // The thread gives its multipart upload up first (its parts in flight settled), then we remove whatever is left.
+    await hash.drop();
     await removeLeftovers(spool, key, opts.log);
     const limit = [err, count.errored].find((e): e is PastLimit => e instanceof PastLimit);
     if (limit) return { ok: false, code: limit.code };
@@ -90,7 +90,7 @@ export async function spoolToS3(source: Readable, spool: S3Spool, key: string, o
     if (sourceError) throw new UploadStreamError((sourceError as Error).message);
     throw new SpoolStoreError(err);
   }
-  const { sha256, notUtf8 } = await hash.digest();
+  const { sha256, notUtf8 } = digest;
   return { ok: true, location: `s3://${spool.bucket}/${key}`, size, sha256, notUtf8, head: Buffer.concat(head) };
 }
 
