@@ -84,6 +84,10 @@ mon warn on pool no redundancy = false
 rgw frontends = beast endpoint=127.0.0.1:$rgw_port
 rgw data = $dir/run
 rgw dns name = 127.0.0.1
+# Deleted objects' data is freed by radosgw's garbage collector, after two hours by default: the
+# store is in RAM, and a benchmark that writes and deletes a GB a minute would fill it first.
+rgw gc obj min wait = 0
+rgw gc processor period = 10
 EOF
   monmaptool --create --fsid "$fsid" --addv a "[v2:127.0.0.1:$mon_port]" "$dir/monmap" >/dev/null
   ceph-mon --mkfs -i a -c "$conf" --monmap "$dir/monmap" >/dev/null 2>&1
