@@ -277,6 +277,26 @@ describe('XLSX', () => {
     expect(missing.message).toContain('no sheet named "Staff"; its sheets: "Teachers", "Notes"');
   });
 
+  it('`sheet` with a file that is not a workbook is refused naming sheet, before a job exists, however the file comes', async () => {
+    const csv = `${USERS_HEADER}\nA B,9876500301,,SCH-1,teacher,,S-1\n`;
+    const expected = { code: 'INVALID_INPUT', field: ['input', 'sheet'], message: expect.stringMatching(/^sheet is for XLSX workbooks/) };
+    expect(await refused('USERS', 'roster.csv', csv, { sheet: 'Teachers' })).toEqual(expected); // found from the name
+    expect(await refused('USERS', 'roster', zlib.gzipSync(csv), { sheet: 'Teachers' })).toEqual(expected); // from the bytes, gzipped
+    expect(await refused('USERS', 'roster.xlsx', csv, { sheet: 'Teachers', format: 'CSV' })).toEqual(expected); // said outright
+    const file = Buffer.from(csv);
+    const { stagedUpload } = (await client.data(CreateStagedUploadDocument, { input: { filename: 'roster.csv', fileSize: file.length } })).createStagedUpload;
+    for (const part of stagedUpload!.parts) expect(await putPart(part.url, partOf(file, stagedUpload!.partSize, part.number))).toBe(200);
+    const staged = (await client.data(ImportStagedUploadDocument, { input: { stagedUploadId: stagedUpload!.id, kind: 'USERS', sheet: 'Teachers' } })).importStagedUpload;
+    expect(staged.job).toBeNull();
+    expect(staged.userErrors).toEqual([expected]);
+    // The staged file stays; without sheet, it imports.
+    const again = (await client.data(ImportStagedUploadDocument, { input: { stagedUploadId: stagedUpload!.id, kind: 'USERS' } })).importStagedUpload;
+    expect(again.userErrors).toEqual([]);
+    const { job } = await finished(again.job!.id);
+    expect(job).toMatchObject({ status: 'COMPLETED', rowsCreated: 1 });
+    expect(await spoolFiles(t.dataDir)).toEqual([]);
+  });
+
   it('dates as ISO 8601 (date cells and formulas shown as dates), numbers without float noise, recognised by bytes and gzipped', async () => {
     const book = new ExcelJS.Workbook();
     const sheet = book.addWorksheet('Answers');
