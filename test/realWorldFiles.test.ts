@@ -6,8 +6,10 @@
  * written by exceljs. Bad files (a decompression bomb, damaged gzip, text not valid in its
  * encoding, an encrypted or damaged workbook) are refused before a job exists.
  */
+import fs from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import os from 'node:os';
 import zlib from 'node:zlib';
 import ExcelJS from 'exceljs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,6 +21,7 @@ import { eventsCsv, manyEvents } from './support/events.js';
 import { jobCount, spoolFiles, waitForJob } from './support/jobs.js';
 import { partOf, putPart } from './support/stagedParts.js';
 import { startTestApp, type TestApp } from './support/testApp.js';
+import { workbookArchive } from './support/zipArchive.js';
 
 const MAX_FILE_SIZE = 4 << 20;
 const MAX_UNCOMPRESSED_SIZE = 16 << 20;
@@ -231,6 +234,14 @@ async function names(...externalIds: string[]): Promise<string[]> {
   return externalIds.map((id) => rows.find((r) => r.external_id === id)?.name ?? '(missing)');
 }
 
+/**
+ * Temporary files of workbooks being read: intake/xlsxWorkbook.ts's folders, and the files exceljs'
+ * own reader leaves (the `tmp` package's, named with the process id) if it were used. The
+ * in-process server shares our tmpdir and pid.
+ */
+const xlsxTempFolders = async () => (await fs.readdir(os.tmpdir()))
+  .filter((name) => name.startsWith('bulk-import-xlsx-') || name.startsWith(`tmp-${process.pid}-`)).sort();
+
 /** A school's roster as Excel keeps it: a title-less header, a formula for emails, a blank row, a second sheet. */
 async function rosterWorkbook(): Promise<Buffer> {
   const book = new ExcelJS.Workbook();
@@ -270,7 +281,8 @@ describe('XLSX', () => {
 
   it('`sheet` picks another sheet; a sheet that is not there is named with the ones that are', async () => {
     const book = await rosterWorkbook();
-    const { job } = await importFile('USERS', 'roster.xlsx', book, { sheet: 'Notes' });
+    // The same workbook as the test above when written in the same second: another sheet of it is not a duplicate import.
+    const { job } = await importFile('USERS', 'roster.xlsx', book, { sheet: 'Notes', allowDuplicateFile: true });
     expect(job).toMatchObject({ status: 'COMPLETED', rowsCreated: 1 });
     const missing = await refused('USERS', 'roster.xlsx', book, { sheet: 'Staff' });
     expect(missing).toMatchObject({ code: 'INVALID_FILE' });
@@ -318,6 +330,28 @@ describe('XLSX', () => {
       { question_id: 'q2', ts: '2024-06-03T00:00:00', response_time_ms: 3000 },
       { question_id: 'q1', ts: '2024-06-04T00:00:00', response_time_ms: 2100 },
     ]);
+  });
+
+  it('a workbook whose sheet unzips far past MAX_UNCOMPRESSED_SIZE is FILE_TOO_LARGE at that limit, leaves no temporary file, and the server goes on', async () => {
+    const header = ['NAME', 'MOBILE PHONE', 'SCHOOL ID', 'External ID'];
+    // The hand-made workbook imports when it is small: it is a workbook like any (its sheet comes
+    // before the parts that name it, as Excel writes them, so the sheet waits in a temporary file).
+    const small = await workbookArchive([header, ['Zip Small', '9876500401', 'SCH-1', 'Z-1']], { chunk: '<x/>', times: 1000 });
+    expect((await importFile('USERS', 'zipped roster.xlsx', small)).job).toMatchObject({ status: 'COMPLETED', rowsCreated: 1 });
+
+    // 512 MiB of sheet XML in a few hundred KiB: an element no reader makes a row of, repeated, so
+    // only counting what the workbook unzips to can stop it (the NDJSON made of it stays tiny).
+    const bomb = await workbookArchive([header, ['Zip Bomb', '9876500402', 'SCH-1', 'Z-2']], { chunk: '<x/>'.repeat(16384), times: 8192 });
+    expect(bomb.length).toBeLessThan(MAX_FILE_SIZE);
+    const tempBefore = await xlsxTempFolders();
+    const error = await refused('USERS', 'roster.xlsx', bomb);
+    expect(error).toMatchObject({ code: 'FILE_TOO_LARGE', field: ['input', 'file'] });
+    expect(error.message).toBe(`Unzipped, the workbook is larger than the limit of ${MAX_UNCOMPRESSED_SIZE} bytes (MAX_UNCOMPRESSED_SIZE)`);
+    expect(await xlsxTempFolders()).toEqual(tempBefore);
+
+    expect((await fetch(t.url.replace(/\/graphql$/, '/healthz'))).status).toBe(200);
+    const after = await importFile('USERS', 'roster after.xlsx', await workbookArchive([header, ['Zip After', '9876500403', 'SCH-1', 'Z-3']]));
+    expect(after.job).toMatchObject({ status: 'COMPLETED', rowsCreated: 1 });
   });
 
   it('an encrypted workbook, a damaged one, and a workbook sent as CSV are INVALID_FILE', async () => {

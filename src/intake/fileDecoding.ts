@@ -107,7 +107,7 @@ export async function decodeArrival(stream: Readable, opts: DecodeOptions): Prom
     sent = new SentBytes(opts.maxFileSize);
     out = sent.count(source);
   }
-  if (xlsx) out = xlsxToNdjson(out, opts.sheet ?? null);
+  if (xlsx) out = xlsxToNdjson(out, opts.sheet ?? null, opts.maxUncompressedSize);
   else if (encoding) out = toUtf8(out, encoding);
   const bytesSent = sent;
   return {
