@@ -100,8 +100,11 @@ function* sheetReaders(book: BookParts, rows: Readable, sheetNo: string): Genera
 
 /**
  * The archive's entries, one at a time: the next is asked for only once the one before has been
- * read to its end (unzipper goes on only then). unzipper says the archive ended by emitting 'end'
- * itself, so entries still buffered then are taken with read().
+ * read to its end (unzipper goes on only then). unzipper also emits an 'end' of its own as soon as
+ * all the bytes have been written to it, while it may still be parsing the last entries from them
+ * (exceljs' reader takes that for the end, and now and then lost the workbook part that comes
+ * last: "Cannot read properties of undefined (reading 'sheets')"); only the readable side's own
+ * end, once the end of the central directory has been read, is the archive's.
  */
 async function* entriesOf(zip: Readable): AsyncGenerator<Entry> {
   const queue: Entry[] = [];
@@ -110,15 +113,12 @@ async function* entriesOf(zip: Readable): AsyncGenerator<Entry> {
   let wake: (() => void) | null = null;
   const poke = () => { const w = wake; wake = null; w?.(); };
   zip.on('data', (entry: Entry) => { queue.push(entry); zip.pause(); poke(); });
-  zip.on('end', () => { ended = true; poke(); });
+  zip.on('end', () => { if (zip.readableEnded) { ended = true; poke(); } });
   zip.on('error', (err: Error) => { failure ??= err; poke(); });
   for (;;) {
     if (failure) throw failure;
-    if (queue.length === 0 && ended) {
-      for (let entry: Entry | null; (entry = zip.read() as Entry | null) !== null;) queue.push(entry);
-      if (queue.length === 0) return;
-    }
     if (queue.length > 0) { yield queue.shift()!; continue; }
+    if (ended) return;
     const woken = new Promise<void>((resolve) => { wake = resolve; });
     zip.resume();
     await woken;
