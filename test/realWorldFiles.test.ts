@@ -27,6 +27,7 @@ import { workbookArchive } from './support/zipArchive.js';
 
 const MAX_FILE_SIZE = 4 << 20;
 const MAX_UNCOMPRESSED_SIZE = 16 << 20;
+const MAX_XLSX_SHARED_STRINGS = 2 << 20;
 
 let t: TestApp;
 let client: GraphQLTestClient;
@@ -36,7 +37,7 @@ let filesOrigin: string;
 const served = new Map<string, { body: Buffer; encoding?: string }>();
 
 beforeAll(async () => {
-  t = await startTestApp({ maxFileSize: MAX_FILE_SIZE, maxUncompressedSize: MAX_UNCOMPRESSED_SIZE, allowInsecureSourceUrls: true, allowPrivateSourceAddresses: true });
+  t = await startTestApp({ maxFileSize: MAX_FILE_SIZE, maxUncompressedSize: MAX_UNCOMPRESSED_SIZE, maxXlsxSharedStrings: MAX_XLSX_SHARED_STRINGS, allowInsecureSourceUrls: true, allowPrivateSourceAddresses: true });
   client = await t.clientFor('school-district');
   files = http.createServer((req, res) => {
     const file = served.get(req.url ?? '');
@@ -363,6 +364,18 @@ describe('XLSX', () => {
     expect((await fetch(t.url.replace(/\/graphql$/, '/healthz'))).status).toBe(200);
     const after = await importFile('USERS', 'roster after.xlsx', await workbookArchive([header, ['Zip After', '9876500403', 'SCH-1', 'Z-3']]));
     expect(after.job).toMatchObject({ status: 'COMPLETED', rowsCreated: 1 });
+  });
+
+  it('a workbook\'s shared strings (held in memory) are bounded on their own: past MAX_XLSX_SHARED_STRINGS, FILE_TOO_LARGE naming it', async () => {
+    const header = ['NAME', 'MOBILE PHONE', 'SCHOOL ID', 'External ID'];
+    const si = '<si><t>Government Higher Primary School, Nellore</t></si>'; // 55 bytes
+    const fits = await workbookArchive([header, ['Strings Ok', '9876500501', 'SCH-1', 'SS-1']], undefined, { chunk: si, times: 30_000 }); // 1.6 MiB
+    expect((await importFile('USERS', 'strings.xlsx', fits)).job).toMatchObject({ status: 'COMPLETED', rowsCreated: 1 });
+    // 8 MiB of strings: within MAX_UNCOMPRESSED_SIZE (16 MiB), past their own limit (2 MiB).
+    const many = await workbookArchive([header, ['Strings Many', '9876500502', 'SCH-1', 'SS-2']], undefined, { chunk: si, times: 150_000 });
+    const error = await refused('USERS', 'strings.xlsx', many);
+    expect(error).toMatchObject({ code: 'FILE_TOO_LARGE', field: ['input', 'file'] });
+    expect(error.message).toContain(`larger than the limit of ${MAX_XLSX_SHARED_STRINGS} bytes (MAX_XLSX_SHARED_STRINGS)`);
   });
 
   it('an encrypted workbook, a damaged one, and a workbook sent as CSV are INVALID_FILE', async () => {

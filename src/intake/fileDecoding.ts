@@ -28,6 +28,8 @@ export interface DecodeOptions {
   sheet?: string | null;
   maxFileSize: number;
   maxUncompressedSize: number;
+  /** XLSX: what its shared strings may unzip to (they are held in memory). */
+  maxXlsxSharedStrings: number;
 }
 
 export type Decoded =
@@ -107,7 +109,7 @@ export async function decodeArrival(stream: Readable, opts: DecodeOptions): Prom
     sent = new SentBytes(opts.maxFileSize);
     out = sent.count(source);
   }
-  if (xlsx) out = xlsxToNdjson(out, opts.sheet ?? null, opts.maxUncompressedSize);
+  if (xlsx) out = xlsxToNdjson(out, opts.sheet ?? null, { maxUnzipped: opts.maxUncompressedSize, maxSharedStrings: opts.maxXlsxSharedStrings });
   else if (encoding) out = toUtf8(out, encoding);
   const bytesSent = sent;
   return {

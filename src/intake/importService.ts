@@ -266,7 +266,7 @@ async function spoolAndQueue(
   try {
     decoded = await decodeArrival(opened.stream, {
       filename: opened.filename, format: req.format, encoding: req.encoding, sheet: req.sheet,
-      maxFileSize: deps.config.maxFileSize, maxUncompressedSize: deps.config.maxUncompressedSize,
+      maxFileSize: deps.config.maxFileSize, maxUncompressedSize: deps.config.maxUncompressedSize, maxXlsxSharedStrings: deps.config.maxXlsxSharedStrings,
     });
   } catch (err) {
     source.abandon();

@@ -9,15 +9,15 @@
  */
 import type ExcelJS from 'exceljs';
 import { FileRefusal } from '../spool/spool.js';
-import { readWorkbook, type SheetReader, type Workbook } from './xlsxWorkbook.js';
+import { readWorkbook, type SheetReader, type Workbook, type WorkbookLimits } from './xlsxWorkbook.js';
 
 /**
  * The NDJSON text of a workbook's sheet (`sheet`, or the first one). What the workbook's parts
- * unzip to counts against `maxUnzipped` (xlsxWorkbook.ts), the NDJSON made of them against the
- * same limit where it is spooled.
+ * unzip to counts against `limits` (xlsxWorkbook.ts), the NDJSON made of them against
+ * MAX_UNCOMPRESSED_SIZE where it is spooled.
  */
-export async function* xlsxToNdjson(source: AsyncIterable<Buffer>, sheet: string | null, maxUnzipped: number): AsyncGenerator<Buffer> {
-  const book = readWorkbook(source, maxUnzipped);
+export async function* xlsxToNdjson(source: AsyncIterable<Buffer>, sheet: string | null, limits: WorkbookLimits): AsyncGenerator<Buffer> {
+  const book = readWorkbook(source, limits);
   const seen: string[] = [];
   let done = false;
   try {

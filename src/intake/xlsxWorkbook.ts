@@ -7,6 +7,10 @@
  * exceljs' own parsers for each part (WorkbookReader's `_parse*` methods, exceljs 4.4.0, pinned):
  * - every part's inflated bytes, read or skipped, count against one budget (MAX_UNCOMPRESSED_SIZE):
  *   past it, FILE_TOO_LARGE at once, with a few chunks in memory and on disk;
+ * - the shared strings (every distinct text of the workbook) are the one part held in memory, for
+ *   the sheets to look their cells up in: about twice their XML's size (measured: 256 MiB of
+ *   strings' XML took the process from 113 to 577 MiB RSS), so they have a bound of their own
+ *   (MAX_XLSX_SHARED_STRINGS), far below what a 4 GiB MAX_UNCOMPRESSED_SIZE would let them hold;
  * - a sheet that has to wait for the shared strings waits in a file of a temporary folder of its
  *   own (so within the same budget), removed when the workbook has been read or refused.
  * A sheet is parsed only once the workbook's relationships and sheet list are known, so a sheet
@@ -40,6 +44,16 @@ interface BookParts {
 export const unzippedTooLargeMessage = (max: number) =>
   `Unzipped, the workbook is larger than the limit of ${max} bytes (MAX_UNCOMPRESSED_SIZE)`;
 
+export const sharedStringsTooLargeMessage = (max: number) =>
+  `Unzipped, the workbook's shared strings (its texts, held in memory while the sheet is read) are larger than the limit of ${max} bytes (MAX_XLSX_SHARED_STRINGS); save the sheet as CSV UTF-8 and send that`;
+
+export interface WorkbookLimits {
+  /** All parts together (MAX_UNCOMPRESSED_SIZE). */
+  maxUnzipped: number;
+  /** The shared strings part (MAX_XLSX_SHARED_STRINGS). */
+  maxSharedStrings: number;
+}
+
 export interface Workbook {
   /** The workbook's sheets in tab order, once its workbook part has been read. */
   sheetNames(): string[] | undefined;
@@ -49,29 +63,30 @@ export interface Workbook {
 
 const SHEET_PART = /^xl\/worksheets\/sheet(\d+)\.xml$/;
 
-export function readWorkbook(source: AsyncIterable<Buffer>, maxUnzipped: number): Workbook {
+export function readWorkbook(source: AsyncIterable<Buffer>, limits: WorkbookLimits): Workbook {
   const book = new ExcelJS.stream.xlsx.WorkbookReader(Readable.from([]), {
     sharedStrings: 'cache', styles: 'cache', hyperlinks: 'ignore', worksheets: 'emit', entries: 'ignore',
   }) as unknown as BookParts;
-  return { sheetNames: () => book.model?.sheets?.map((s) => s.name), sheets: sheetsOf(book, source, maxUnzipped) };
+  return { sheetNames: () => book.model?.sheets?.map((s) => s.name), sheets: sheetsOf(book, source, limits) };
 }
 
-async function* sheetsOf(book: BookParts, source: AsyncIterable<Buffer>, maxUnzipped: number): AsyncGenerator<SheetReader> {
+async function* sheetsOf(book: BookParts, source: AsyncIterable<Buffer>, limits: WorkbookLimits): AsyncGenerator<SheetReader> {
   const input = Readable.from(source, { objectMode: false });
   const zip = unzipper.Parse({ forceStream: true });
   // The upload's own refusals (MAX_FILE_SIZE, a broken connection) end the walk with their error.
   pipeline(input, zip, () => {});
-  const budget = new Budget(maxUnzipped);
+  const budget = new Budget(limits.maxUnzipped);
   const waiting: { sheetNo: string; file: string }[] = [];
   let tempDir: string | null = null;
   try {
     for await (const entry of entriesOf(zip)) {
-      const part = budget.count(entry, (err) => zip.destroy(err));
+      const strings = entry.path === 'xl/sharedStrings.xml';
+      const part = budget.count(entry, (err) => zip.destroy(err), strings ? { max: limits.maxSharedStrings, message: sharedStringsTooLargeMessage } : null);
       const sheet = SHEET_PART.exec(entry.path)?.[1];
       if (entry.path === 'xl/_rels/workbook.xml.rels') await book._parseRels(part);
       else if (entry.path === 'xl/workbook.xml') await book._parseWorkbook(part);
       else if (entry.path === 'xl/styles.xml') await book._parseStyles(part);
-      else if (entry.path === 'xl/sharedStrings.xml') { for await (const _ of book._parseSharedStrings(part)); }
+      else if (strings) { for await (const _ of book._parseSharedStrings(part)); }
       else if (sheet !== undefined && book.sharedStrings && book.workbookRels && book.model) {
         yield* sheetReaders(book, part, sheet);
       } else if (sheet !== undefined) {
@@ -131,13 +146,18 @@ class Budget {
   private refusal: FileRefusal | null = null;
   constructor(private readonly max: number) {}
 
-  /** The entry's bytes as they are inflated, counted; past the budget, the stream fails (and `fail` is told). */
-  count(entry: Entry, fail: (err: Error) => void): Readable {
+  /**
+   * The entry's bytes as they are inflated, counted; past the budget (or the part's own limit),
+   * the stream fails (and `fail` is told).
+   */
+  count(entry: Entry, fail: (err: Error) => void, own: { max: number; message: (max: number) => string } | null): Readable {
+    let partBytes = 0;
     const counter = new Transform({
       transform: (chunk: Buffer, _encoding: string, done: TransformCallback) => {
         this.used += chunk.length;
-        if (this.used > this.max) {
-          this.refusal ??= new FileRefusal('FILE_TOO_LARGE', unzippedTooLargeMessage(this.max));
+        partBytes += chunk.length;
+        if (this.used > this.max || (own && partBytes > own.max)) {
+          this.refusal ??= new FileRefusal('FILE_TOO_LARGE', own && partBytes > own.max ? own.message(own.max) : unzippedTooLargeMessage(this.max));
           done(this.refusal);
           return;
         }

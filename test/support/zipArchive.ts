@@ -86,12 +86,13 @@ const column = (i: number) => String.fromCharCode(65 + i); // A..Z is all these 
  * A one-sheet workbook: `rows` (cells as inline strings, the first the header), then `filler`
  * repeated `times` times inside its sheetData, in the order Excel writes its parts: the sheet
  * before the workbook part and its relationships (so a reader has to keep the sheet until it
- * knows them).
+ * knows them). `strings`: a shared strings part of that chunk (`<si>...</si>`) repeated, first.
  */
-export function workbookArchive(rows: string[][], filler?: { chunk: string; times: number }): Promise<Buffer> {
+export function workbookArchive(rows: string[][], filler?: { chunk: string; times: number }, strings?: { chunk: string; times: number }): Promise<Buffer> {
   const sheetRows = rows.map((cells, r) =>
     `<row r="${r + 1}">${cells.map((v, c) => `<c r="${column(c)}${r + 1}" t="inlineStr"><is><t>${v}</t></is></c>`).join('')}</row>`).join('');
   return zipArchive([
+    ...(strings ? [{ name: 'xl/sharedStrings.xml', repeat: { before: `<?xml version="1.0" encoding="UTF-8"?><sst xmlns="${MAIN}">`, ...strings, after: '</sst>' } }] : []),
     { name: '[Content_Types].xml', text: `<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>` },
     { name: '_rels/.rels', text: `<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="${RELS}"><Relationship Id="rId1" Type="${OFFICE_RELS}/officeDocument" Target="xl/workbook.xml"/></Relationships>` },
     { name: 'xl/worksheets/sheet1.xml', repeat: { before: `<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="${MAIN}"><sheetData>${sheetRows}`, chunk: filler?.chunk ?? '', times: filler?.times ?? 0, after: '</sheetData></worksheet>' } },
