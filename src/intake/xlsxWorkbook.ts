@@ -101,7 +101,14 @@ async function* sheetsOf(book: BookParts, source: AsyncIterable<Buffer>, limits:
     }
     budget.check();
     if (waiting.length > 0 && !book.model) throw new FileRefusal('INVALID_FILE', 'The workbook has no xl/workbook.xml: it is not an .xlsx file, or it is damaged');
-    for (const { sheetNo, file } of waiting) yield* sheetReaders(book, fs.createReadStream(file), sheetNo);
+    for (const { sheetNo, file } of waiting) {
+      const rows = fs.createReadStream(file);
+      try {
+        yield* sheetReaders(book, rows, sheetNo);
+      } finally {
+        rows.destroy(); // a sheet passed over is never read: its file is closed all the same
+      }
+    }
   } finally {
     input.destroy();
     zip.destroy();
