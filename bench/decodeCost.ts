@@ -35,7 +35,7 @@ async function cpu(run: () => Promise<unknown>): Promise<number> {
   return (used.user + used.system) / 1e6;
 }
 
-const opts = { filename: null, maxFileSize: 8 * 2 ** 30, maxUncompressedSize: 32 * 2 ** 30 };
+const opts = { filename: null, maxFileSize: 8 * 2 ** 30, maxUncompressedSize: 32 * 2 ** 30, maxXlsxSharedStrings: 256 << 20 };
 const chunks = (file: string) => fs.createReadStream(file, { highWaterMark: 1 << 20 });
 
 try {

@@ -30,6 +30,8 @@ export interface Config {
   maxFileSize: number;
   /** What a gzipped, XLSX or non-UTF-8 file may grow to, decompressed or converted to UTF-8, as spooled (intake/fileDecoding.ts). */
   maxUncompressedSize: number;
+  /** What an XLSX workbook's shared strings (held in memory while its sheet is read) may unzip to (intake/xlsxWorkbook.ts). */
+  maxXlsxSharedStrings: number;
   /** The spool's total: its files plus what arriving uploads may still write; past it uploads get a 503 (spool/spoolReservations.ts). */
   spoolMaxBytes: number;
   maxActiveJobsPerTenant: number;
@@ -182,6 +184,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     spoolSpareFiles: int(env, 'SPOOL_SPARE_FILES', 2),
     maxFileSize,
     maxUncompressedSize: int(env, 'MAX_UNCOMPRESSED_SIZE', 4 * maxFileSize),
+    maxXlsxSharedStrings: int(env, 'MAX_XLSX_SHARED_STRINGS', 256 * 1024 ** 2),
     // Room for eight files of the largest size, queued or arriving.
     spoolMaxBytes: int(env, 'SPOOL_MAX_BYTES', 8 * maxFileSize),
     maxActiveJobsPerTenant: int(env, 'MAX_ACTIVE_JOBS_PER_TENANT', 1),

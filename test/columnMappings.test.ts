@@ -3,8 +3,10 @@
  * system's, not Sunbird's (test/files/staff-export-*.csv): refused with the expected columns and
  * a hint for each unknown header; imported with a columnMapping that is saved; listed; applied
  * unasked to the next export with the same headers (in another order), for that tenant only.
+ * The same for an XLSX roster (the sheet's header) and for NDJSON (the first record's keys).
  */
 import fs from 'node:fs/promises';
+import ExcelJS from 'exceljs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ColumnMappingsDocument, JobErrorsDocument, JobReadingDocument, UploadImportDocument, type UploadImportInput,
@@ -139,6 +141,149 @@ describe('a mapping that cannot be used is refused before the file is read, nami
     expect(payload.userErrors).toEqual([{
       code: 'SCHEMA_MISMATCH', field: ['input', 'file'],
       message: expect.stringMatching(/^The file's columns \(with the columnMapping given\) do not match USERS: missing required column: NAME; unknown column: Full Name\. Full Name: did you mean NAME\?/),
+    }]);
+  });
+});
+
+/** The staff export as the school system's Excel keeps it: the same headers, in a workbook. */
+async function staffWorkbook(header: string[], rows: (string | number | null)[][]): Promise<Buffer> {
+  const book = new ExcelJS.Workbook();
+  const sheet = book.addWorksheet('Staff');
+  sheet.addRow(header);
+  for (const row of rows) sheet.addRow(row);
+  return Buffer.from(await book.xlsx.writeBuffer());
+}
+
+const ndjson = (records: Record<string, unknown>[]) => Buffer.from(records.map((r) => JSON.stringify(r)).join('\n') + '\n');
+
+async function send(as: GraphQLTestClient, name: string, content: Buffer, options: Omit<UploadImportInput, 'file' | 'kind'> = {}) {
+  const { body } = await as.upload(UploadImportDocument, { input: { kind: 'USERS', ...options } }, { name, content });
+  expect(body.errors).toBeUndefined();
+  return body.data!.uploadImport;
+}
+
+describe('an XLSX roster is mapped as a CSV is', () => {
+  let excel: GraphQLTestClient;
+  beforeAll(async () => { excel = await t.clientFor('school-excel'); });
+  const HEADER = ['Full Name', 'Phone', 'E-mail address', 'Staff No', 'Designation', 'Notes'];
+
+  it('unmapped, it is refused with the same "did you mean" hints as the same header in CSV', async () => {
+    const book = await staffWorkbook(HEADER, [['Asha Kumari', 9845012345, null, 'XL-1', 'teacher', 'Class teacher']]);
+    const xlsx = await send(excel, 'Staff 2024.xlsx', book);
+    expect(xlsx.job).toBeNull();
+    const csv = await upload('staff-export-2024.csv', {}, excel);
+    expect(csv.userErrors).toHaveLength(1);
+    expect(xlsx.userErrors).toEqual(csv.userErrors);
+    expect(xlsx.userErrors[0]).toMatchObject({ code: 'SCHEMA_MISMATCH', message: expect.stringContaining('Phone: did you mean MOBILE PHONE?') });
+    expect(xlsx.userErrors[0].message).toContain('Send columnMapping');
+  });
+
+  it('imports with columnMapping and saveMappingAs, the saved headers being the sheet\'s; a later workbook in another order uses it unasked', async () => {
+    const book = await staffWorkbook(HEADER, [
+      ['Asha Kumari', 9845012345, null, 'XL-1', 'teacher', 'Class teacher, 5B'],
+      ['Ravi Shankar', '9845067890', 'ravi@example.org', 'XL-2', 'teacher', null],
+      ['Meena Iyer', 12345, null, 'XL-3', 'teacher', null], // too short a phone: the row's error, named by the kind's column
+    ]);
+    const first = await send(excel, 'Staff 2024.xlsx', book, { columnMapping: STAFF_MAPPING, saveMappingAs: 'Excel staff' });
+    expect(first.userErrors).toEqual([]);
+    const job = await waitForJob(excel, first.job!.id);
+    expect(job).toMatchObject({ status: 'COMPLETED', format: 'XLSX', rowsCreated: 2, rowsFailed: 1 });
+    const { job: reading } = await excel.data(JobReadingDocument, { id: job.id });
+    expect(reading).toMatchObject({ columnMappingName: 'Excel staff', columnMapping: expect.arrayContaining([{ from: 'Notes', to: null }]) });
+    const { job: withErrors } = await excel.data(JobErrorsDocument, { id: job.id, first: 10 });
+    expect(withErrors!.errors.edges.map((e) => e.node)).toEqual([{ line: 4, column: 'MOBILE PHONE', value: '12345', message: expect.any(String) }]);
+    expect(await userByExternalId('XL-1')).toEqual({ name: 'Asha Kumari', phone: '9845012345', email: null, user_type: 'teacher', external_id: 'XL-1' });
+    const { columnMappings } = await excel.data(ColumnMappingsDocument, { kind: 'USERS' });
+    expect(columnMappings.map((m) => [m.name, m.headers])).toEqual([['Excel staff', HEADER]]);
+
+    const later = await staffWorkbook(['Staff No', 'Designation', 'Full Name', 'Notes', 'Phone', 'E-mail address'], [
+      ['XL-2', 'teacher', 'Ravi Shankar', 'phone changed', 9845067891, null],
+      ['XL-4', 'other', 'Kiran Rao', null, 9880054321, 'kiran@example.org'],
+    ]);
+    const second = await send(excel, 'Staff 2025.xlsx', later);
+    expect(second.userErrors).toEqual([]);
+    const job2 = await waitForJob(excel, second.job!.id);
+    expect(job2).toMatchObject({ status: 'COMPLETED', rowsCreated: 1, rowsUpdated: 1, rowsFailed: 0 });
+    expect((await excel.data(JobReadingDocument, { id: job2.id })).job?.columnMappingName).toBe('Excel staff');
+    expect(await userByExternalId('XL-2')).toMatchObject({ name: 'Ravi Shankar', phone: '9845067891' });
+    expect(await userByExternalId('XL-4')).toMatchObject({ name: 'Kiran Rao', user_type: 'other', email: 'kiran@example.org' });
+  });
+
+  it('a mapping saved with a CSV applies to a workbook with the same header', async () => {
+    const other = await t.clientFor('school-mixed');
+    const saved = await upload('staff-export-2024.csv', { columnMapping: STAFF_MAPPING, saveMappingAs: 'from CSV', allowDuplicateFile: true }, other);
+    expect(saved.userErrors).toEqual([]);
+    await waitForJob(other, saved.job!.id);
+    const book = await staffWorkbook(HEADER, [['Devi Prasad', 9845000001, null, 'XL-9', 'teacher', null]]);
+    const payload = await send(other, 'staff.xlsx', book);
+    expect(payload.userErrors).toEqual([]);
+    const job = await waitForJob(other, payload.job!.id);
+    expect(job).toMatchObject({ status: 'COMPLETED', rowsCreated: 1 });
+    expect((await other.data(JobReadingDocument, { id: job.id })).job?.columnMappingName).toBe('from CSV');
+  });
+
+  it('a mapping naming a column the sheet does not have is refused naming columnMapping and the sheet\'s header', async () => {
+    const book = await staffWorkbook(HEADER, [['A B', 9845000002, null, 'XL-10', 'teacher', null]]);
+    const payload = await send(excel, 'staff.xlsx', book, { columnMapping: [{ from: 'Telefon', to: 'MOBILE PHONE' }], allowDuplicateFile: true });
+    expect(payload.job).toBeNull();
+    expect(payload.userErrors).toEqual([{ code: 'INVALID_INPUT', message: expect.stringContaining('"Telefon", which the sheet\'s header (Full Name, Phone'), field: ['input', 'columnMapping'] }]);
+  });
+});
+
+describe('NDJSON keys are mapped as a header is (the first record\'s keys are the header)', () => {
+  let json: GraphQLTestClient;
+  beforeAll(async () => { json = await t.clientFor('school-json'); });
+  const record = (name: string, phone: string, id: string, extra: Record<string, unknown> = {}) =>
+    ({ 'Full Name': name, Phone: phone, 'Staff No': id, Designation: 'teacher', Notes: 'ignored', ...extra });
+
+  it('imports with columnMapping (an ignored key skipped on every line), saves it, and a later file with those keys uses it', async () => {
+    const unmapped = await send(json, 'staff.ndjson', ndjson([record('Asha Kumari', '9845012345', 'NJ-1')]));
+    expect(unmapped.userErrors).toEqual([expect.objectContaining({ code: 'SCHEMA_MISMATCH', message: expect.stringContaining('Phone: did you mean MOBILE PHONE?') })]);
+
+    const file = ndjson([
+      record('Asha Kumari', '9845012345', 'NJ-1'),
+      record('Ravi Shankar', '9845067890', 'NJ-2', { 'E-mail address': 'ravi@example.org' }), // a key the first record left out, mapped too
+      record('Meena Iyer', '9845067892', 'NJ-3', { Room: '5B' }), // a key neither the kind nor the mapping knows: that row's error
+    ]);
+    const payload = await send(json, 'staff.ndjson', file, { columnMapping: STAFF_MAPPING, saveMappingAs: 'JSON staff' });
+    expect(payload.userErrors).toEqual([]);
+    const job = await waitForJob(json, payload.job!.id);
+    expect(job).toMatchObject({ status: 'COMPLETED', format: 'NDJSON', rowsCreated: 2, rowsFailed: 1 });
+    const { job: withErrors } = await json.data(JobErrorsDocument, { id: job.id, first: 10 });
+    expect(withErrors!.errors.edges.map((e) => e.node)).toEqual([{ line: 3, column: 'Room', value: null, message: 'unknown field "Room"' }]);
+    expect(await userByExternalId('NJ-2')).toEqual({ name: 'Ravi Shankar', phone: '9845067890', email: 'ravi@example.org', user_type: 'teacher', external_id: 'NJ-2' });
+    const { columnMappings } = await json.data(ColumnMappingsDocument, { kind: 'USERS' });
+    expect(columnMappings.map((m) => [m.name, m.headers])).toEqual([['JSON staff', ['Full Name', 'Phone', 'Staff No', 'Designation', 'Notes']]]);
+
+    const later = await send(json, 'staff-2.ndjson', ndjson([{ Designation: 'other', 'Staff No': 'NJ-4', Notes: '', Phone: '9880054321', 'Full Name': 'Kiran Rao' }]));
+    expect(later.userErrors).toEqual([]);
+    const job2 = await waitForJob(json, later.job!.id);
+    expect(job2).toMatchObject({ status: 'COMPLETED', rowsCreated: 1, rowsFailed: 0 });
+    expect((await json.data(JobReadingDocument, { id: job2.id })).job?.columnMappingName).toBe('JSON staff');
+    expect(await userByExternalId('NJ-4')).toMatchObject({ name: 'Kiran Rao', user_type: 'other' });
+  });
+
+  it('a mapping that swaps two of the kind\'s own names holds on every line, the fast path for plain rows included', async () => {
+    // The exporter's event_type is the kind's event_name, and the other way round.
+    const lines = Array.from({ length: 50 }, (_, i) => ({ event_type: 'track', event_name: 'page_view', user_id: `u${i}`, inserted_at: '2024-04-13 14:36:15', metadata: { n: i }, event_id: `swap-${i}` }));
+    const payload = await json.upload(UploadImportDocument, {
+      input: { kind: 'EVENTS', columnMapping: [{ from: 'event_type', to: 'event_name' }, { from: 'event_name', to: 'event_type' }] },
+    }, { name: 'events.ndjson', content: ndjson(lines) });
+    expect(payload.body.data!.uploadImport.userErrors).toEqual([]);
+    const job = await waitForJob(json, payload.body.data!.uploadImport.job!.id);
+    expect(job).toMatchObject({ status: 'COMPLETED', rowsImported: 50, rowsFailed: 0 });
+    const rows = await t.app.db.query<{ event_type: string; event_name: string }>(
+      `select event_type, event_name from events where event_id in ('swap-0', 'swap-49') order by line`);
+    expect(rows).toEqual([{ event_type: 'page_view', event_name: 'track' }, { event_type: 'page_view', event_name: 'track' }]);
+  });
+
+  it('a mapping may name keys the first record lacks; one that misses a key of it is SCHEMA_MISMATCH with the hints', async () => {
+    const typo = STAFF_MAPPING.map((m) => (m.from === 'Phone' ? { from: 'Telefon', to: 'MOBILE PHONE' } : m));
+    const payload = await send(json, 'staff.ndjson', ndjson([record('A B', '9845000003', 'NJ-9')]), { columnMapping: typo, allowDuplicateFile: true });
+    expect(payload.job).toBeNull();
+    expect(payload.userErrors).toEqual([{
+      code: 'SCHEMA_MISMATCH', field: ['input', 'file'],
+      message: expect.stringMatching(/^The file's columns \(with the columnMapping given\) do not match USERS: unknown column: Phone\. Phone: did you mean MOBILE PHONE\?/),
     }]);
   });
 });

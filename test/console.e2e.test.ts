@@ -321,6 +321,27 @@ describe.skipIf(!haveChromium)('import console in a browser', () => {
     await result.getByText('staff-export-2025.csv has been imported.').waitFor({ timeout: 60_000 });
     await shot('09-mapped-by-saved-mapping');
   }, 180_000);
+  it('offers the same mapping form for an NDJSON file, its first record\'s keys as the header', async () => {
+    const lines = [
+      { 'Full Name': 'Nila Das', Phone: '9845099001', 'Staff No': 'ND-1', Notes: 'new' },
+      { 'Full Name': 'Arun Pillai', Phone: '9845099002', 'Staff No': 'ND-2', Notes: '' },
+    ];
+    const buffer = Buffer.from(lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+    await page.locator('input[type=file]').setInputFiles({ name: 'staff.ndjson', mimeType: 'application/x-ndjson', buffer });
+    await page.getByLabel('Kind of data').selectOption('USERS');
+    await page.getByRole('button', { name: 'Upload and import' }).click();
+    const result = page.locator('#upload-result');
+    await result.getByText("Map the file's columns to USERS").waitFor();
+    for (const [from, to] of [['Full Name', 'NAME'], ['Phone', 'MOBILE PHONE'], ['Staff No', 'External ID']]) {
+      await result.getByLabel(from, { exact: true }).selectOption(to);
+    }
+    await result.getByLabel('Notes', { exact: true }).selectOption({ label: 'Ignore this column' });
+    await page.getByRole('button', { name: 'Import with these columns' }).click();
+    await result.getByText('staff.ndjson has been imported.').waitFor({ timeout: 60_000 });
+    const rows = await t.app.db.query<{ name: string; phone: string }>("select name, phone from users where external_id in ('ND-1', 'ND-2') order by external_id");
+    expect(rows).toEqual([{ name: 'Nila Das', phone: '9845099001' }, { name: 'Arun Pillai', phone: '9845099002' }]);
+  }, 180_000);
+
   it('previews a dry run of a roster file (created, updated with its changes, unchanged, failed), and imports it when confirmed', async () => {
     const seed = await client.upload(UploadImportDocument, { input: { kind: 'USERS' } }, { name: 'seed-users.csv', content: 'NAME,MOBILE PHONE,External ID\nAsha,9876500000,P-1\nRavi,9876500001,P-2\n' });
     await waitForJob(client, seed.body.data!.uploadImport.job!.id);

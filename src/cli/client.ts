@@ -161,7 +161,7 @@ export function registerClientCommands(program: Command): void {
     .option('--max-errors <n>', 'fail the job once more rows than this have failed', (v) => Number.parseInt(v, 10))
     .option('--allow-duplicate-file', 'import a file even if the same one was imported before')
     .option('--delimiter <char>', 'CSV: the delimiter, e.g. ";" or tab (default: detected from the header line)')
-    .option('--map <FROM=TO...>', 'CSV: a column of the file and the kind\'s column it is (FROM= ignores it); repeatable')
+    .option('--map <FROM=TO...>', 'a column of the file (CSV or XLSX header, NDJSON key) and the kind\'s column it is (FROM= ignores it); repeatable')
     .option('--save-mapping <name>', 'save the --map mapping under this name: later files with the same header use it unasked')
     .option('--no-wait', 'return once the job is queued')
     .option('--staged', `send the file in parts (staged upload) whatever its size; files over ${STAGED_THRESHOLD_BYTES >> 20} MiB always are`)

@@ -18,6 +18,7 @@ import { FileRefusal, tooLargeMessage } from '../spool/spool.js';
 import type { FileFormat } from '../parse/types.js';
 import { toUtf8, type TextEncoding } from './textDecoding.js';
 import { xlsxToNdjson } from './xlsxRows.js';
+import { sheetRefused } from './inspect.js';
 import type { UserError } from './userErrors.js';
 
 export interface DecodeOptions {
@@ -27,6 +28,8 @@ export interface DecodeOptions {
   sheet?: string | null;
   maxFileSize: number;
   maxUncompressedSize: number;
+  /** XLSX: what its shared strings may unzip to (they are held in memory). */
+  maxXlsxSharedStrings: number;
 }
 
 export type Decoded =
@@ -90,6 +93,11 @@ export async function decodeArrival(stream: Readable, opts: DecodeOptions): Prom
   const xlsx = opts.format === 'XLSX' || (!opts.format && (zipped || byName));
   if (xlsx && !zipped) return refuse(`The file is not an XLSX workbook (an .xlsx file is a zip archive${gzipped ? ', here inside gzip' : ''}); send format: CSV or NDJSON for text`);
   if (!xlsx && zipped) return refuse(`The file is a zip archive, not ${opts.format ?? 'CSV or NDJSON'} text; if it is an Excel workbook, send format: XLSX`);
+  if (!xlsx && opts.sheet != null) {
+    source.destroy();
+    const { code, message, field } = sheetRefused(opts.format ?? 'text, not a workbook');
+    return { ok: false, code, message, field };
+  }
 
   const encoding = xlsx ? null : textEncoding(head, opts.encoding);
   if (!sent && !xlsx && encoding === null) {
@@ -101,7 +109,7 @@ export async function decodeArrival(stream: Readable, opts: DecodeOptions): Prom
     sent = new SentBytes(opts.maxFileSize);
     out = sent.count(source);
   }
-  if (xlsx) out = xlsxToNdjson(out, opts.sheet ?? null);
+  if (xlsx) out = xlsxToNdjson(out, opts.sheet ?? null, { maxUnzipped: opts.maxUncompressedSize, maxSharedStrings: opts.maxXlsxSharedStrings });
   else if (encoding) out = toUtf8(out, encoding);
   const bytesSent = sent;
   return {

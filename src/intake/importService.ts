@@ -24,7 +24,7 @@ import type { UserError } from './userErrors.js';
 import type { SourceSettings } from './sources/network.js';
 import { describeSource, openSource, parseSource, type OpenedSource, type S3Credentials } from './sources/urlSource.js';
 import { recordLine } from './recordLines.js';
-import type { FileReading, Inspection } from './inspect.js';
+import { sheetRefused, type FileReading, type Inspection } from './inspect.js';
 import { decodeArrival } from './fileDecoding.js';
 import type { TextEncoding } from './textDecoding.js';
 import { notUtf8Message } from '../spool/utf8Check.js';
@@ -55,7 +55,7 @@ export interface ImportOptions {
   allowDuplicateFile?: boolean | null;
   /** CSV: the delimiter; detected from the header line when absent. */
   delimiter?: string | null;
-  /** CSV: the kind's column for each of the file's (or null: ignore it); a saved mapping whose headers are the file's when absent. */
+  /** The kind's column for each of the file's (or null: ignore it), in any format; a saved mapping whose headers are the file's when absent. */
   columnMapping?: readonly ColumnMappingEntry[] | null;
   /** Saves columnMapping under this name for the tenant, once the job exists. */
   saveMappingAs?: string | null;
@@ -201,11 +201,15 @@ export function checkOptions(req: ImportOptions): UserError | null {
   }
   const refused = refuseOptions(kind, req);
   if (refused) return { code: 'INVALID_INPUT', message: refused.message, field: ['input', refused.option] };
-  return checkCsvOptions(kind, req);
+  // A format given as text refuses sheet before a byte is read; one found from the file, once it is known (decodeArrival, inspect).
+  if (req.sheet != null && req.format && req.format !== 'XLSX') return userError(sheetRefused(req.format));
+  return checkReadingOptions(kind, req);
 }
 
+const userError = ({ code, message, field }: UserError): UserError => ({ code, message, field });
+
 /** The delimiter, the column mapping and the name to save it as. */
-function checkCsvOptions(kind: ImportKind, req: ImportOptions): UserError | null {
+function checkReadingOptions(kind: ImportKind, req: ImportOptions): UserError | null {
   const delimiterRefused = req.delimiter != null ? refuseDelimiter(req.delimiter) : null;
   if (delimiterRefused) return { code: 'INVALID_INPUT', message: delimiterRefused, field: ['input', 'delimiter'] };
   const mappingRefused = req.columnMapping ? refuseMapping(kind, req.columnMapping) : null;
@@ -262,7 +266,7 @@ async function spoolAndQueue(
   try {
     decoded = await decodeArrival(opened.stream, {
       filename: opened.filename, format: req.format, encoding: req.encoding, sheet: req.sheet,
-      maxFileSize: deps.config.maxFileSize, maxUncompressedSize: deps.config.maxUncompressedSize,
+      maxFileSize: deps.config.maxFileSize, maxUncompressedSize: deps.config.maxUncompressedSize, maxXlsxSharedStrings: deps.config.maxXlsxSharedStrings,
     });
   } catch (err) {
     source.abandon();
@@ -271,7 +275,7 @@ async function spoolAndQueue(
   }
   if (!decoded.ok) {
     source.abandon();
-    return { ...decoded, field: source.field };
+    return { ...decoded, field: decoded.field ?? source.field };
   }
   let spooled: Awaited<ReturnType<UploadStore['spool']>>;
   try {
@@ -348,12 +352,12 @@ export async function queueSpooledFile(
     }
   }
   const columnMapping = req.columnMapping ? canonicalMapping(kind, req.columnMapping) : null;
-  // Sent without a mapping, a CSV file may have a saved one: its header says which.
+  // Sent without a mapping, a file (any format) may have a saved one: its column names say which.
   const savedMappings = columnMapping || kind.fromRecord ? [] : await listColumnMappings(deps.db, req.tenantId, kind.name);
-  const inspection = await steps.inspect({ delimiter: req.delimiter, columnMapping, savedMappings });
+  const inspection = await steps.inspect({ delimiter: req.delimiter, columnMapping, savedMappings, sheet: req.sheet });
   if (!inspection.ok) return discard({ code: inspection.code, message: inspection.message, field: inspection.field ?? steps.field });
-  const csv = inspection.csv;
-  const saveAs = req.saveMappingAs && !req.dryRun && csv?.columnMapping ? req.saveMappingAs : null;
+  const { csv, mapping } = inspection;
+  const saveAs = req.saveMappingAs && !req.dryRun && mapping.columnMapping ? req.saveMappingAs : null;
 
   const missing = refuseMissingOptions(kind, req, inspection.columns);
   if (missing) return discard({ code: 'INVALID_INPUT', message: missing.message, field: ['input', missing.option] });
@@ -371,13 +375,13 @@ export async function queueSpooledFile(
     spoolPath: spooled.path,
     header: inspection.header,
     delimiter: csv && csv.delimiter !== ',' ? csv.delimiter : null,
-    columnMapping: csv?.columnMapping ?? null,
-    columnMappingName: saveAs ?? csv?.columnMappingName ?? null,
+    columnMapping: mapping.columnMapping,
+    columnMappingName: saveAs ?? mapping.columnMappingName,
   }, deps.config.maxActiveJobsPerTenant);
   if (!job) {
     return discard({ code: 'IMPORT_IN_PROGRESS', message: jobsInProgressMessage(deps.config.maxActiveJobsPerTenant) });
   }
-  if (saveAs) await saveColumnMapping(deps.db, req.tenantId, { name: saveAs, kind: kind.name, mapping: csv!.columnMapping!, headers: inspection.header! });
+  if (saveAs) await saveColumnMapping(deps.db, req.tenantId, { name: saveAs, kind: kind.name, mapping: mapping.columnMapping!, headers: inspection.fileColumns });
   deps.metrics.bytesUploaded.inc(spooled.size);
   await deps.bus.publishQueued(job.id);
   return { ok: true, job };

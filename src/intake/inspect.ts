@@ -14,14 +14,16 @@ import { MAX_NDJSON_LINE_BYTES } from '../parse/ndjsonReader.js';
 /** A tenant's saved mapping, as inspection weighs it for a file sent without one. */
 export interface SavedMappingCandidate { name: string; mapping: ColumnMappingEntry[]; headers: string[] }
 
-/** What the request says about reading a CSV file. */
+/** What the request says about reading a file. */
 export interface FileReading {
   /** CSV: the delimiter given with the import (checked already); detected when absent. */
   delimiter?: string | null;
-  /** CSV: the mapping given with the import (checked against the kind already). */
+  /** The mapping given with the import (checked against the kind already), for any format. */
   columnMapping?: readonly ColumnMappingEntry[] | null;
-  /** CSV sent without a mapping: the tenant's saved mappings for the kind, newest first; the first whose headers are the file's applies. */
+  /** A file sent without a mapping: the tenant's saved mappings for the kind, newest first; the first whose headers are the file's applies. */
   savedMappings?: readonly SavedMappingCandidate[];
+  /** XLSX: the sheet asked for; any other format refuses it. */
+  sheet?: string | null;
 }
 
 interface InspectOptions extends FileReading {
@@ -32,16 +34,25 @@ interface InspectOptions extends FileReading {
 
 export const HEAD_BYTES = MAX_NDJSON_LINE_BYTES + 2;
 
-/** How a CSV file is read: its delimiter, and the mapping applied to its header (given, or a saved one by name). */
-export interface CsvReading { delimiter: string; columnMapping: ColumnMappingEntry[] | null; columnMappingName: string | null }
+/** How a CSV file is read: its delimiter. */
+export interface CsvReading { delimiter: string }
+
+/** The mapping applied to a file's column names (given, or a saved one by name), in any format. */
+export interface ColumnReading { columnMapping: ColumnMappingEntry[] | null; columnMappingName: string | null }
+
+type Refusal = { ok: false; code: 'INVALID_FILE' | 'SCHEMA_MISMATCH' | 'INVALID_INPUT'; message: string; field?: string[] };
 
 export type Inspection =
   /**
-   * header: a CSV's header as written, kept with the job; columns: the kind's names for the CSV
-   * header's columns (mapped) or the first NDJSON record's keys; csv: how the CSV is read.
+   * header: a CSV's header as written, kept with the job; fileColumns: the names the file gives
+   * its columns (the CSV or XLSX header, the first NDJSON record's keys), which a mapping is
+   * checked against and saved with; columns: the kind's names for them (mapped); csv: how the
+   * CSV is read; mapping: the one applied.
    */
-  | { ok: true; format: FileFormat; header: string[] | null; columns: string[]; csv: CsvReading | null }
-  | { ok: false; code: 'INVALID_FILE' | 'SCHEMA_MISMATCH' | 'INVALID_INPUT'; message: string; field?: string[] };
+  | { ok: true; format: FileFormat; header: string[] | null; fileColumns: string[]; columns: string[]; csv: CsvReading | null; mapping: ColumnReading }
+  | Refusal;
+
+const UNMAPPED: ColumnReading = { columnMapping: null, columnMappingName: null };
 
 function formatFromName(filename: string | null | undefined): ImportFormat | null {
   const ext = /\.([a-z0-9]+)$/i.exec(filename ?? '')?.[1]?.toLowerCase();
@@ -74,10 +85,10 @@ export function inspectHead(bytes: Buffer, opts: InspectOptions): Inspection {
     return { ok: false, code: 'INVALID_FILE', message: 'The file is one JSON array; send NDJSON instead: one JSON object per line' };
   }
   const format = opts.format ?? formatFromName(opts.filename) ?? (firstChar === '{' ? 'NDJSON' : 'CSV');
+  if (opts.sheet != null && format !== 'XLSX') return sheetRefused(format);
   if (format === 'CSV') return inspectCsv(head, wholeFile, opts);
-  if (opts.delimiter) return { ok: false, code: 'INVALID_INPUT', message: 'delimiter is for CSV files; this one is NDJSON', field: ['input', 'delimiter'] };
-  if (opts.columnMapping) return { ok: false, code: 'INVALID_INPUT', message: 'columnMapping is for CSV files; NDJSON fields are matched by name', field: ['input', 'columnMapping'] };
-  const inspection = inspectNdjson(head, opts.kind);
+  if (opts.delimiter) return { ok: false, code: 'INVALID_INPUT', message: `delimiter is for CSV files; this one is ${format}`, field: ['input', 'delimiter'] };
+  const inspection = inspectNdjson(head, { ...opts, format });
   // An XLSX workbook is spooled as NDJSON (intake/xlsxRows.ts); the job says what was sent.
   return inspection.ok ? { ...inspection, format } : inspection;
 }
@@ -92,31 +103,51 @@ function inspectCsv(head: string, wholeFile: boolean, opts: InspectOptions): Ins
     return { ok: false, code: 'INVALID_FILE', message: `Line 1: the CSV header cannot be read: ${record.parseError}` };
   }
   const header = record.fields!;
-  const plain: CsvReading = { delimiter, columnMapping: null, columnMappingName: null };
-  if (kind.fromRecord) return { ok: true, format: 'CSV', header, columns: header, csv: plain }; // any columns: the record is the data
-  let csv = plain;
-  if (opts.columnMapping) {
-    const misfit = refuseMappingForHeader(header, opts.columnMapping);
-    if (misfit) return { ok: false, code: 'INVALID_INPUT', message: misfit, field: ['input', 'columnMapping'] };
-    csv = { ...plain, columnMapping: [...opts.columnMapping] };
-  } else {
-    const saved = opts.savedMappings?.find((m) => headersMatch(m.headers, header));
-    if (saved) csv = { ...plain, columnMapping: saved.mapping, columnMappingName: saved.name };
-  }
-  const mapped = mapHeader(header, csv.columnMapping);
-  const check = checkHeader(kind, mapped);
-  if (!check.ok) {
-    const tried = csv.columnMappingName ? ` (with the saved column mapping "${csv.columnMappingName}")` : csv.columnMapping ? ' (with the columnMapping given)' : '';
-    const advice = csv.columnMapping ? '' : ' Send columnMapping to name the kind\'s column for each of yours.';
-    return { ok: false, code: 'SCHEMA_MISMATCH', message: check.message.replace(/^The file's columns/, `The file's columns${tried}`) + advice };
-  }
+  const csv: CsvReading = { delimiter };
+  if (kind.fromRecord) return { ok: true, format: 'CSV', header, fileColumns: header, columns: header, csv, mapping: UNMAPPED }; // any columns: the record is the data
+  const named = nameColumns(kind, header, "the file's header", opts);
+  if (!named.ok) return named;
   if (wholeFile && head.slice(firstLine.length).trim() === '') {
     return { ok: false, code: 'INVALID_FILE', message: 'The file has a header (line 1) but no rows' };
   }
-  return { ok: true, format: 'CSV', header, columns: mapped.filter((n): n is string => n !== null), csv };
+  return { ok: true, format: 'CSV', header, fileColumns: header, columns: named.columns, csv, mapping: named.mapping };
 }
 
-function inspectNdjson(head: string, kind: ImportKind): Inspection {
+/**
+ * The file's column names (`names`: a header, or the first record's keys) read through the
+ * mapping given, else through the tenant's newest saved mapping made for the same names, and
+ * checked against the kind: every format goes through here, so each gets the same mappings, the
+ * same refusals and the same "did you mean" hints.
+ */
+function nameColumns(kind: ImportKind, names: readonly string[], namesAre: string | null, opts: FileReading):
+  { ok: true; mapping: ColumnReading; columns: string[] } | Refusal {
+  let mapping = UNMAPPED;
+  if (opts.columnMapping) {
+    // namesAre null: `names` need not hold every name the mapping gives (NDJSON's first record).
+    const misfit = namesAre === null ? null : refuseMappingForHeader(names, opts.columnMapping, namesAre);
+    if (misfit) return { ok: false, code: 'INVALID_INPUT', message: misfit, field: ['input', 'columnMapping'] };
+    mapping = { columnMapping: [...opts.columnMapping], columnMappingName: null };
+  } else {
+    const saved = opts.savedMappings?.find((m) => headersMatch(m.headers, names));
+    if (saved) mapping = { columnMapping: saved.mapping, columnMappingName: saved.name };
+  }
+  const mapped = mapHeader(names, mapping.columnMapping);
+  const check = checkHeader(kind, mapped);
+  if (!check.ok) {
+    const tried = mapping.columnMappingName ? ` (with the saved column mapping "${mapping.columnMappingName}")` : mapping.columnMapping ? ' (with the columnMapping given)' : '';
+    const advice = mapping.columnMapping ? '' : ' Send columnMapping to name the kind\'s column for each of yours.';
+    return { ok: false, code: 'SCHEMA_MISMATCH', message: check.message.replace(/^The file's columns/, `The file's columns${tried}`) + advice };
+  }
+  return { ok: true, mapping, columns: mapped.filter((n): n is string => n !== null) };
+}
+
+/** `sheet` names a sheet of a workbook: any other file refuses it rather than ignore it. */
+export function sheetRefused(format: string): Refusal {
+  return { ok: false, code: 'INVALID_INPUT', message: `sheet is for XLSX workbooks; this file is ${format}: send it without sheet`, field: ['input', 'sheet'] };
+}
+
+function inspectNdjson(head: string, opts: InspectOptions & { format: FileFormat }): Inspection {
+  const { kind } = opts;
   const lines = head.split('\n');
   const index = lines.findIndex((l) => l.trim() !== '');
   const firstLine = lines[index];
@@ -131,10 +162,14 @@ function inspectNdjson(head: string, kind: ImportKind): Inspection {
   if (typeof first !== 'object' || first === null || Array.isArray(first)) {
     return { ok: false, code: 'INVALID_FILE', message: `Line ${index + 1} is not a JSON object; the file must be NDJSON: one JSON object per line` };
   }
-  if (kind.fromRecord) return { ok: true, format: 'NDJSON', header: null, columns: Object.keys(first), csv: null };
-  const check = checkHeader(kind, Object.keys(first));
+  const keys = Object.keys(first);
+  if (kind.fromRecord) return { ok: true, format: 'NDJSON', header: null, fileColumns: keys, columns: keys, csv: null, mapping: UNMAPPED };
   // Optional fields may be absent from any one NDJSON record, so only unknown fields and a
-  // missing required field are judged from the first record.
-  if (!check.ok) return { ok: false, code: 'SCHEMA_MISMATCH', message: check.message };
-  return { ok: true, format: 'NDJSON', header: null, columns: Object.keys(first), csv: null };
+  // missing required field are judged from the first record, and a mapping may name keys it
+  // lacks (a later line may have them). An XLSX sheet's rows each hold every column of its
+  // header: there the first record's keys are the header, and a mapping must fit it.
+  const xlsx = opts.format === 'XLSX';
+  const named = nameColumns(kind, keys, xlsx ? "the sheet's header" : null, opts);
+  if (!named.ok) return named;
+  return { ok: true, format: 'NDJSON', header: null, fileColumns: keys, columns: named.columns, csv: null, mapping: named.mapping };
 }

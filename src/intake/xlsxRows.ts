@@ -7,25 +7,23 @@
  * one line (JSON escapes them). Cells become text as the sheet shows them: dates in ISO 8601 (date and time),
  * numbers to Excel's 15 significant digits (no binary float noise), formulas as their cached value.
  */
-import { Readable } from 'node:stream';
-import ExcelJS from 'exceljs';
+import type ExcelJS from 'exceljs';
 import { FileRefusal } from '../spool/spool.js';
+import { readWorkbook, type SheetReader, type Workbook, type WorkbookLimits } from './xlsxWorkbook.js';
 
-interface SheetReader extends AsyncIterable<ExcelJS.Row> { name?: string; id?: number | string }
-interface BookReader extends AsyncIterable<SheetReader> { model?: { sheets?: { name: string }[] } }
-
-/** The NDJSON text of a workbook's sheet (`sheet`, or the first one). */
-export async function* xlsxToNdjson(source: AsyncIterable<Buffer>, sheet: string | null): AsyncGenerator<Buffer> {
-  const input = Readable.from(source, { objectMode: false });
-  const book = new ExcelJS.stream.xlsx.WorkbookReader(input, {
-    sharedStrings: 'cache', styles: 'cache', hyperlinks: 'ignore', worksheets: 'emit', entries: 'ignore',
-  }) as unknown as BookReader;
+/**
+ * The NDJSON text of a workbook's sheet (`sheet`, or the first one). What the workbook's parts
+ * unzip to counts against `limits` (xlsxWorkbook.ts), the NDJSON made of them against
+ * MAX_UNCOMPRESSED_SIZE where it is spooled.
+ */
+export async function* xlsxToNdjson(source: AsyncIterable<Buffer>, sheet: string | null, limits: WorkbookLimits): AsyncGenerator<Buffer> {
+  const book = readWorkbook(source, limits);
   const seen: string[] = [];
   let done = false;
   try {
-    for await (const ws of book) {
+    for await (const ws of book.sheets) {
       if (ws.name) seen.push(ws.name);
-      // Every sheet is passed over (exceljs drains the ones not read), so the upload is read to its end.
+      // Every sheet is passed over (the ones not read are drained), so the upload is read to its end.
       if (done || !isWanted(ws, sheet, book)) continue;
       done = true;
       yield* sheetRows(ws);
@@ -39,9 +37,9 @@ export async function* xlsxToNdjson(source: AsyncIterable<Buffer>, sheet: string
   }
 }
 
-function isWanted(ws: SheetReader, sheet: string | null, book: BookReader): boolean {
+function isWanted(ws: SheetReader, sheet: string | null, book: Workbook): boolean {
   if (sheet === null) {
-    const first = book.model?.sheets?.[0]?.name;
+    const first = book.sheetNames()?.[0];
     return first === undefined || ws.name === first;
   }
   return ws.name === sheet || ws.name?.trim().toLowerCase() === sheet.trim().toLowerCase();

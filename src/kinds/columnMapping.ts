@@ -2,9 +2,11 @@
  * Column mappings: a tenant's file names its columns its own way (`Phone`, `Full name`), and a
  * mapping says which of the kind's columns each one is, or that it is ignored (`to: null`).
  * A file column the mapping does not name keeps its own name, matched as always
- * (columns.ts). Applied to the header once, when the file is inspected and again when its job
- * is parsed, so rows are never renamed one by one: the mapped header gives each file column its
- * kind column, and an ignored column is a file column that has none.
+ * (columns.ts). A CSV's header is mapped once, when the file is inspected and again when its job
+ * is parsed, so CSV rows are never renamed one by one: the mapped header gives each file column
+ * its kind column, and an ignored column is a file column that has none. NDJSON (and XLSX, which
+ * is spooled as NDJSON) names its columns on every line, so each key goes through the same
+ * columnNamer; the "header" a mapping is checked against, and saved with, is the first record's keys.
  */
 import { normalizeColumnName } from './columns.js';
 import type { ImportKind } from './types.js';
@@ -26,14 +28,23 @@ export function headerKey(name: string): string {
   return key === '' ? name.trim() : key;
 }
 
-/** The header as the kind reads it: each column renamed by the mapping, null where the mapping ignores it. */
-export function mapHeader(header: readonly string[], mapping: readonly ColumnMappingEntry[] | null | undefined): (string | null)[] {
-  if (!mapping?.length) return [...header];
+/**
+ * A file column's name as the kind reads it: renamed by the mapping, null where the mapping
+ * ignores it, else its own. The one rule for every format: a CSV or XLSX header's names, an
+ * NDJSON line's keys.
+ */
+export function columnNamer(mapping: readonly ColumnMappingEntry[] | null | undefined): (name: string) => string | null {
+  if (!mapping?.length) return (name) => name;
   const byKey = new Map(mapping.map((m) => [headerKey(m.from), m.to]));
-  return header.map((name) => {
+  return (name) => {
     const key = headerKey(name);
     return byKey.has(key) ? byKey.get(key)! : name;
-  });
+  };
+}
+
+/** The header as the kind reads it: each column renamed by the mapping, null where the mapping ignores it. */
+export function mapHeader(header: readonly string[], mapping: readonly ColumnMappingEntry[] | null | undefined): (string | null)[] {
+  return header.map(columnNamer(mapping));
 }
 
 /** Why a mapping cannot be used for `kind`, before any file is read; null when it can. */
@@ -59,11 +70,11 @@ export function refuseMapping(kind: ImportKind, mapping: readonly ColumnMappingE
 }
 
 /** Why a mapping given with a file does not fit its header (a `from` the header lacks); null when it does. */
-export function refuseMappingForHeader(header: readonly string[], mapping: readonly ColumnMappingEntry[]): string | null {
+export function refuseMappingForHeader(header: readonly string[], mapping: readonly ColumnMappingEntry[], headerIs = "the file's header"): string | null {
   const keys = new Set(header.map(headerKey));
   const absent = mapping.filter((m) => !keys.has(headerKey(m.from))).map((m) => m.from);
   if (absent.length === 0) return null;
-  return `columnMapping names ${absent.map((a) => `"${a}"`).join(', ')}, which the file's header (${header.join(', ')}) does not have`;
+  return `columnMapping names ${absent.map((a) => `"${a}"`).join(', ')}, which ${headerIs} (${header.join(', ')}) does not have`;
 }
 
 /** A saved mapping applies to a file whose header has the same names as the file it was saved with, in any order. */

@@ -12,7 +12,7 @@ import { BytePathResult, createBytePath, type FileFields } from './bytePath.js';
 import { decodeCsvRecord } from './csvReader.js';
 import { decodeNdjsonLine } from './ndjsonReader.js';
 import { checkHeader, createKeyMatcher } from '../kinds/columns.js';
-import { mapHeader, type ColumnMappingEntry } from '../kinds/columnMapping.js';
+import { columnNamer, mapHeader, type ColumnMappingEntry } from '../kinds/columnMapping.js';
 import type { RecordBytes, ImportFormat, RecordBatch, SourceRecord } from './types.js';
 import { ROW_ORIGIN_COLUMNS, type ErrorSink, type ImportKind, type RowError, type UpsertRow } from '../kinds/types.js';
 import { holdsNumber, JsonText, memberText } from '../codecs/jsonText.js';
@@ -41,8 +41,9 @@ export interface RowContext {
   kind: ImportKind;
   format: ImportFormat;
   header: string[] | null;
-  /** CSV: the delimiter (a comma when absent) and the mapping applied to the header (kinds/columnMapping.ts). */
+  /** CSV: the delimiter (a comma when absent). */
   delimiter?: string | null;
+  /** The mapping applied to a CSV's header, or to each NDJSON line's keys (kinds/columnMapping.ts). */
   columnMapping?: readonly ColumnMappingEntry[] | null;
   tenantId: string;
   jobId: string;
@@ -88,7 +89,10 @@ export function createRowPipeline(ctx: RowContext): RowPipeline {
   const rawCsvWanted = encoding.format === 'csv'; // only a CSV COPY can take a record's raw text
   const delimiter = ctx.delimiter ?? ',';
   // Rows of a kind that can check them as bytes, into binary COPY data, skip building strings.
-  const bytePath = encoding.format === 'binary'
+  // The NDJSON byte path reads keys that are the kind's names exactly: a mapped file's lines (whose
+  // keys the mapping may rename or ignore) go the string way, through columnNamer.
+  const mappedNdjson = ctx.format === 'NDJSON' && (ctx.columnMapping?.length ?? 0) > 0;
+  const bytePath = encoding.format === 'binary' && !mappedNdjson
     ? createBytePath({ kind, format: ctx.format, order: writer.order, fileFields: writer.fileFields, delimiter, keyColumn: keyIndex, uniqueColumn: uniqueIndex }) : null;
 
   let nextStart = ctx.startOffset;
@@ -264,8 +268,9 @@ function anyShapeRowWriter({ kind, format, header }: RowContext, fail: ErrorSink
   };
 }
 
-function ndjsonRowWriter({ kind }: RowContext, fail: ErrorSink): RowWriter {
+function ndjsonRowWriter({ kind, columnMapping }: RowContext, fail: ErrorSink): RowWriter {
   const indexOf = createKeyMatcher(kind);
+  const mapped = columnMapping?.length ? columnNamer(columnMapping) : null;
   const width = kind.columns.length;
   const order = kind.columns.map((_, i) => i);
   return {
@@ -277,7 +282,9 @@ function ndjsonRowWriter({ kind }: RowContext, fail: ErrorSink): RowWriter {
       const values: unknown[] = new Array(width);
       const unknown: string[] = [];
       for (const key in json) {
-        const i = indexOf(key);
+        let name: string | null = key;
+        if (mapped && (name = mapped(key)) === null) continue; // a key the mapping ignores
+        const i = indexOf(name);
         if (i < 0) unknown.push(key);
         else values[i] = ownText(record.raw, key, json[key]);
       }

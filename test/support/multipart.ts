@@ -36,6 +36,8 @@ export interface MultipartAnswer {
   json: { data?: any; errors?: { message: string; extensions?: Record<string, unknown> }[] } | undefined;
   /** The answer's head came before the last piece was written: the server answered without waiting for the rest. */
   answeredEarly: boolean;
+  /** How many of the pieces had been written when the answer's head came. */
+  piecesWritten: number;
 }
 
 export interface SendOptions {
@@ -64,18 +66,20 @@ export function sendMultipart(url: string, opts: SendOptions): Promise<Multipart
   };
   let sent = false;
   let answered = false;
+  let written = 0;
   let timer: NodeJS.Timeout | undefined;
   return new Promise<MultipartAnswer>((resolve, reject) => {
     const req = http.request(url, { method: 'POST', headers, agent: opts.agent }, (res) => {
       answered = true;
       const answeredEarly = !sent;
+      const piecesWritten = written;
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
         const text = Buffer.concat(chunks).toString('utf8');
         let json: MultipartAnswer['json'];
         try { json = JSON.parse(text); } catch { json = undefined; }
-        resolve({ status: res.statusCode ?? 0, text, json, answeredEarly });
+        resolve({ status: res.statusCode ?? 0, text, json, answeredEarly, piecesWritten });
         if (!sent && opts.stopWhenAnswered) req.destroy(); // the rest is not sent
       });
       res.on('error', reject);
@@ -92,6 +96,7 @@ export function sendMultipart(url: string, opts: SendOptions): Promise<Multipart
         if (opts.stopWhenAnswered && answered) break;
         if (i > 0 && opts.pauseMs) await new Promise((r) => setTimeout(r, opts.pauseMs));
         if (!req.write(body)) await new Promise((r) => req.once('drain', r));
+        written = i + 1;
       }
       if (opts.stopWhenAnswered && answered) return;
       sent = true;

@@ -8,17 +8,17 @@ import { KINDS } from '../../kinds/index.js';
 export const ColumnMappingInput = builder.inputType('ColumnMappingInput', {
   description: "One of the file's columns and the kind's column it is (matched as header names are); to: null ignores it",
   fields: (t) => ({
-    from: t.string({ required: true, description: "A name in the file's header" }),
+    from: t.string({ required: true, description: "A name in the file's header (CSV, XLSX) or a key of its first record (NDJSON)" }),
     to: t.string({ required: false, description: "The kind's column; null: the column is ignored" }),
   }),
 });
 
 export type InputFields = Parameters<Parameters<typeof builder.inputType>[1]['fields']>[0];
 
-/** How a CSV file is read: the fields every file import's input has (uploadImport, importFromUrl, importStagedUpload). */
+/** How a file's columns are read: the fields every file import's input has (uploadImport, importFromUrl, importStagedUpload). */
 export const csvReadingFields = (t: InputFields) => ({
   delimiter: t.string({ description: 'CSV: one character; default: detected from the header line among , ; tab | (a .tsv file: tab)' }),
-  columnMapping: t.field({ type: [ColumnMappingInput], description: "CSV: the kind's column for each of the file's that is named otherwise (to: null ignores one). Default: a saved mapping whose headers are the file's" }),
+  columnMapping: t.field({ type: [ColumnMappingInput], description: "CSV, XLSX and NDJSON: the kind's column for each of the file's that is named otherwise (to: null ignores one). Default: a saved mapping whose headers are the file's (an NDJSON file's: its first record's keys)" }),
   saveMappingAs: t.string({ description: 'Saves columnMapping under this name for later files with the same header (replacing a mapping of that name)' }),
 });
 

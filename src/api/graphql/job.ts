@@ -109,7 +109,7 @@ export const JobRef = builder.node(builder.objectRef<Job>('Job'), {
     dryRun: t.exposeBoolean('dryRun'),
     filename: t.exposeString('filename', { nullable: true }),
     delimiter: t.string({ nullable: true, description: 'CSV: the delimiter the file is read with (given, or detected from its header line)', resolve: (j) => (j.format === 'CSV' ? (j.delimiter ?? ',') : null) }),
-    columnMapping: t.field({ type: [ColumnMappingEntryRef], nullable: true, description: "CSV: the column mapping applied to the file's header, if any", resolve: (j) => j.columnMapping }),
+    columnMapping: t.field({ type: [ColumnMappingEntryRef], nullable: true, description: "The column mapping applied to the file's header (CSV, XLSX) or keys (NDJSON), if any", resolve: (j) => j.columnMapping }),
     columnMappingName: t.string({ nullable: true, description: 'The saved column mapping the job used: one whose headers matched the file\'s, or the one saveMappingAs saved', resolve: (j) => j.columnMappingName }),
     fileSize: t.float({ nullable: true, resolve: (j) => j.fileSize }),
     bytesProcessed: t.float({ resolve: (j) => j.bytesProcessed }),

@@ -1,6 +1,6 @@
 /**
- * Mapping the columns of an upload refused for its header: the file's header is read here, in
- * the browser, and each of its columns gets a menu of the kind's columns (or "ignore"). Sending
+ * Mapping the columns of an upload refused for its header: the file's header (a CSV's first
+ * record, an NDJSON file's first record's keys) is read here, in the browser, and each of its columns gets a menu of the kind's columns (or "ignore"). Sending
  * uploads the file again with that columnMapping, and saves it under a name when one is given,
  * so later files with the same header import as they are.
  */
@@ -48,13 +48,30 @@ export function csvHeader(text) {
   return fields;
 }
 
+/** An NDJSON file's "header", as the server takes it: its first record's keys. */
+export function ndjsonKeys(text) {
+  const line = text.replace(/^\uFEFF/, '').split('\n').find((l) => l.trim() !== '');
+  try {
+    const first = JSON.parse(line ?? '');
+    return first && typeof first === 'object' && !Array.isArray(first) ? Object.keys(first) : [];
+  } catch {
+    return []; // a first line longer than what was read, or not JSON: no form
+  }
+}
+
+/** Zip (an XLSX workbook) or gzip bytes: their header is read by the server only (API or CLI `--map`). */
+const packed = (bytes) => (bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 0x03 && bytes[3] === 0x04) || (bytes[0] === 0x1f && bytes[1] === 0x8b);
+
 /**
  * The mapping form for `file` refused as `kind`, or null when its header cannot be read here.
  * `send({ columnMapping, saveMappingAs })` uploads it again.
  */
 export async function columnMapper(file, kind, send) {
-  if (/\.(nd)?jsonl?$/i.test(file.name)) return null;
-  const [header, { kindColumns }] = await Promise.all([file.slice(0, HEAD_BYTES).text().then(csvHeader), graphql(KIND_COLUMNS_QUERY, { kind })]);
+  const head = new Uint8Array(await file.slice(0, HEAD_BYTES).arrayBuffer());
+  if (packed(head)) return null;
+  const text = new TextDecoder().decode(head);
+  const header = /\.(nd)?jsonl?$/i.test(file.name) || /^\uFEFF?\s*\{/.test(text) ? ndjsonKeys(text) : csvHeader(text);
+  const { kindColumns } = await graphql(KIND_COLUMNS_QUERY, { kind });
   if (!header.length || !kindColumns.length) return null;
   const menus = header.map((name, i) => {
     const own = kindColumns.find((c) => same(c.name, name));

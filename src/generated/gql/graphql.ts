@@ -6,7 +6,7 @@ export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' |
 import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-node/core';
 /** One of the file's columns and the kind's column it is (matched as header names are); to: null ignores it */
 export type ColumnMappingInput = {
-  /** A name in the file's header */
+  /** A name in the file's header (CSV, XLSX) or a key of its first record (NDJSON) */
   from: string;
   /** The kind's column; null: the column is ignored */
   to?: string | null | undefined;
@@ -46,7 +46,7 @@ export type ImportFormat =
 export type ImportFromUrlInput = {
   allowDuplicateFile?: boolean | null | undefined;
   collection?: string | null | undefined;
-  /** CSV: the kind's column for each of the file's that is named otherwise (to: null ignores one). Default: a saved mapping whose headers are the file's */
+  /** CSV, XLSX and NDJSON: the kind's column for each of the file's that is named otherwise (to: null ignores one). Default: a saved mapping whose headers are the file's (an NDJSON file's: its first record's keys) */
   columnMapping?: Array<ColumnMappingInput> | null | undefined;
   /** CSV: one character; default: detected from the header line among , ; tab | (a .tsv file: tab) */
   delimiter?: string | null | undefined;
@@ -61,7 +61,7 @@ export type ImportFromUrlInput = {
   s3?: S3SourceInput | null | undefined;
   /** Saves columnMapping under this name for later files with the same header (replacing a mapping of that name) */
   saveMappingAs?: string | null | undefined;
-  /** XLSX: the sheet to import; default: the first */
+  /** XLSX: the sheet to import; default: the first. Refused (INVALID_INPUT) for a file that is not a workbook */
   sheet?: string | null | undefined;
   /** https://... or s3://bucket/key; the file name (for the format) is the last segment of its path */
   url: string;
@@ -79,7 +79,7 @@ export type ImportStagedUploadInput = {
   allowDuplicateFile?: boolean | null | undefined;
   /** COLLECTION only */
   collection?: string | null | undefined;
-  /** CSV: the kind's column for each of the file's that is named otherwise (to: null ignores one). Default: a saved mapping whose headers are the file's */
+  /** CSV, XLSX and NDJSON: the kind's column for each of the file's that is named otherwise (to: null ignores one). Default: a saved mapping whose headers are the file's (an NDJSON file's: its first record's keys) */
   columnMapping?: Array<ColumnMappingInput> | null | undefined;
   /** CSV: one character; default: detected from the header line among , ; tab | (a .tsv file: tab) */
   delimiter?: string | null | undefined;
@@ -94,7 +94,7 @@ export type ImportStagedUploadInput = {
   maxErrors?: number | null | undefined;
   /** Saves columnMapping under this name for later files with the same header (replacing a mapping of that name) */
   saveMappingAs?: string | null | undefined;
-  /** XLSX: the sheet to import; default: the first */
+  /** XLSX: the sheet to import; default: the first. Refused (INVALID_INPUT) for a file that is not a workbook */
   sheet?: string | null | undefined;
   stagedUploadId: string | number;
 };
@@ -151,7 +151,7 @@ export type UploadImportInput = {
   allowDuplicateFile?: boolean | null | undefined;
   /** COLLECTION only */
   collection?: string | null | undefined;
-  /** CSV: the kind's column for each of the file's that is named otherwise (to: null ignores one). Default: a saved mapping whose headers are the file's */
+  /** CSV, XLSX and NDJSON: the kind's column for each of the file's that is named otherwise (to: null ignores one). Default: a saved mapping whose headers are the file's (an NDJSON file's: its first record's keys) */
   columnMapping?: Array<ColumnMappingInput> | null | undefined;
   /** CSV: one character; default: detected from the header line among , ; tab | (a .tsv file: tab) */
   delimiter?: string | null | undefined;
@@ -167,7 +167,7 @@ export type UploadImportInput = {
   maxErrors?: number | null | undefined;
   /** Saves columnMapping under this name for later files with the same header (replacing a mapping of that name) */
   saveMappingAs?: string | null | undefined;
-  /** XLSX: the sheet to import; default: the first */
+  /** XLSX: the sheet to import; default: the first. Refused (INVALID_INPUT) for a file that is not a workbook */
   sheet?: string | null | undefined;
 };
 

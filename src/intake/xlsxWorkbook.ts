@@ -1,0 +1,189 @@
+/**
+ * exceljs' streaming workbook reader, with its unzipping bounded. A workbook is a zip archive, and
+ * what its parts inflate to is not what was sent: a few MiB of .xlsx can hold a sheet (or shared
+ * strings, or any other part) of gigabytes. exceljs' own reader inflates every part with no bound,
+ * and writes the sheets that come before the shared strings (Excel writes them so) to temporary
+ * files that nothing removes until the process exits. So the archive is walked here instead, with
+ * exceljs' own parsers for each part (WorkbookReader's `_parse*` methods, exceljs 4.4.0, pinned):
+ * - every part's inflated bytes, read or skipped, count against one budget (MAX_UNCOMPRESSED_SIZE):
+ *   past it, FILE_TOO_LARGE at once, with a few chunks in memory and on disk;
+ * - the shared strings (every distinct text of the workbook) are the one part held in memory, for
+ *   the sheets to look their cells up in: about twice their XML's size (measured: 256 MiB of
+ *   strings' XML took the process from 113 to 577 MiB RSS), so they have a bound of their own
+ *   (MAX_XLSX_SHARED_STRINGS), far below what a 4 GiB MAX_UNCOMPRESSED_SIZE would let them hold;
+ * - a sheet that has to wait for the shared strings waits in a file of a temporary folder of its
+ *   own (so within the same budget), removed when the workbook has been read or refused.
+ * A sheet is parsed only once the workbook's relationships and sheet list are known, so a sheet
+ * is named whatever order the parts come in.
+ */
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable, Transform, pipeline, type TransformCallback } from 'node:stream';
+import { pipeline as pipelineAsync } from 'node:stream/promises';
+import ExcelJS from 'exceljs';
+import unzipper, { type Entry } from 'unzipper';
+import { FileRefusal } from '../spool/spool.js';
+
+/** A sheet as exceljs' reader gives it: its rows, as they are parsed. */
+export interface SheetReader extends AsyncIterable<ExcelJS.Row> { name?: string; id?: number | string }
+
+/** What exceljs' WorkbookReader keeps and the parsers of its parts, used as they are. */
+interface BookParts {
+  sharedStrings?: unknown[];
+  workbookRels?: unknown;
+  model?: { sheets?: { name: string }[] };
+  _parseRels(entry: Readable): Promise<void>;
+  _parseWorkbook(entry: Readable): Promise<void>;
+  _parseSharedStrings(entry: Readable): AsyncGenerator<unknown>;
+  _parseStyles(entry: Readable): Promise<void>;
+  _parseWorksheet(rows: AsyncIterable<Buffer>, sheetNo: string): Generator<{ eventType: string; value: SheetReader }>;
+}
+
+export const unzippedTooLargeMessage = (max: number) =>
+  `Unzipped, the workbook is larger than the limit of ${max} bytes (MAX_UNCOMPRESSED_SIZE)`;
+
+export const sharedStringsTooLargeMessage = (max: number) =>
+  `Unzipped, the workbook's shared strings (its texts, held in memory while the sheet is read) are larger than the limit of ${max} bytes (MAX_XLSX_SHARED_STRINGS); save the sheet as CSV UTF-8 and send that`;
+
+export interface WorkbookLimits {
+  /** All parts together (MAX_UNCOMPRESSED_SIZE). */
+  maxUnzipped: number;
+  /** The shared strings part (MAX_XLSX_SHARED_STRINGS). */
+  maxSharedStrings: number;
+}
+
+export interface Workbook {
+  /** The workbook's sheets in tab order, once its workbook part has been read. */
+  sheetNames(): string[] | undefined;
+  /** Each sheet of the archive as it comes; one not read is skipped (its bytes still count). */
+  sheets: AsyncGenerator<SheetReader>;
+}
+
+const SHEET_PART = /^xl\/worksheets\/sheet(\d+)\.xml$/;
+
+export function readWorkbook(source: AsyncIterable<Buffer>, limits: WorkbookLimits): Workbook {
+  const book = new ExcelJS.stream.xlsx.WorkbookReader(Readable.from([]), {
+    sharedStrings: 'cache', styles: 'cache', hyperlinks: 'ignore', worksheets: 'emit', entries: 'ignore',
+  }) as unknown as BookParts;
+  return { sheetNames: () => book.model?.sheets?.map((s) => s.name), sheets: sheetsOf(book, source, limits) };
+}
+
+async function* sheetsOf(book: BookParts, source: AsyncIterable<Buffer>, limits: WorkbookLimits): AsyncGenerator<SheetReader> {
+  const input = Readable.from(source, { objectMode: false });
+  const zip = unzipper.Parse({ forceStream: true });
+  // The upload's own refusals (MAX_FILE_SIZE, a broken connection) end the walk with their error.
+  pipeline(input, zip, () => {});
+  const budget = new Budget(limits.maxUnzipped);
+  const waiting: { sheetNo: string; file: string }[] = [];
+  let tempDir: string | null = null;
+  try {
+    for await (const entry of entriesOf(zip)) {
+      const strings = entry.path === 'xl/sharedStrings.xml';
+      const part = budget.count(entry, (err) => zip.destroy(err), strings ? { max: limits.maxSharedStrings, message: sharedStringsTooLargeMessage } : null);
+      const sheet = SHEET_PART.exec(entry.path)?.[1];
+      if (entry.path === 'xl/_rels/workbook.xml.rels') await book._parseRels(part);
+      else if (entry.path === 'xl/workbook.xml') await book._parseWorkbook(part);
+      else if (entry.path === 'xl/styles.xml') await book._parseStyles(part);
+      else if (strings) { for await (const _ of book._parseSharedStrings(part)); }
+      else if (sheet !== undefined && book.sharedStrings && book.workbookRels && book.model) {
+        yield* sheetReaders(book, part, sheet);
+      } else if (sheet !== undefined) {
+        tempDir ??= await fsp.mkdtemp(path.join(os.tmpdir(), 'bulk-import-xlsx-'));
+        const file = path.join(tempDir, `sheet${sheet}.xml`);
+        await pipelineAsync(part, fs.createWriteStream(file));
+        waiting.push({ sheetNo: sheet, file });
+      }
+      // Whatever was not read of it (a part not wanted, a sheet passed over) is inflated and counted all the same.
+      part.resume();
+      await budget.settled(part);
+    }
+    budget.check();
+    if (waiting.length > 0 && !book.model) throw new FileRefusal('INVALID_FILE', 'The workbook has no xl/workbook.xml: it is not an .xlsx file, or it is damaged');
+    for (const { sheetNo, file } of waiting) {
+      const rows = fs.createReadStream(file);
+      try {
+        yield* sheetReaders(book, rows, sheetNo);
+      } finally {
+        rows.destroy(); // a sheet passed over is never read: its file is closed all the same
+      }
+    }
+  } finally {
+    input.destroy();
+    zip.destroy();
+    if (tempDir) await fsp.rm(tempDir, { recursive: true, force: true });
+  }
+}
+
+function* sheetReaders(book: BookParts, rows: Readable, sheetNo: string): Generator<SheetReader> {
+  for (const { eventType, value } of book._parseWorksheet(rows, sheetNo)) if (eventType === 'worksheet') yield value;
+}
+
+/**
+ * The archive's entries, one at a time: the next is asked for only once the one before has been
+ * read to its end (unzipper goes on only then). unzipper also emits an 'end' of its own as soon as
+ * all the bytes have been written to it, while it may still be parsing the last entries from them
+ * (exceljs' reader takes that for the end, and now and then lost the workbook part that comes
+ * last: "Cannot read properties of undefined (reading 'sheets')"); only the readable side's own
+ * end, once the end of the central directory has been read, is the archive's.
+ */
+async function* entriesOf(zip: Readable): AsyncGenerator<Entry> {
+  const queue: Entry[] = [];
+  let ended = false;
+  let failure: Error | null = null;
+  let wake: (() => void) | null = null;
+  const poke = () => { const w = wake; wake = null; w?.(); };
+  zip.on('data', (entry: Entry) => { queue.push(entry); zip.pause(); poke(); });
+  zip.on('end', () => { if (zip.readableEnded) { ended = true; poke(); } });
+  zip.on('error', (err: Error) => { failure ??= err; poke(); });
+  for (;;) {
+    if (failure) throw failure;
+    if (queue.length > 0) { yield queue.shift()!; continue; }
+    if (ended) return;
+    const woken = new Promise<void>((resolve) => { wake = resolve; });
+    zip.resume();
+    await woken;
+  }
+}
+
+/** The inflated bytes of all the archive's parts together, against MAX_UNCOMPRESSED_SIZE. */
+class Budget {
+  private used = 0;
+  private refusal: FileRefusal | null = null;
+  constructor(private readonly max: number) {}
+
+  /**
+   * The entry's bytes as they are inflated, counted; past the budget (or the part's own limit),
+   * the stream fails (and `fail` is told).
+   */
+  count(entry: Entry, fail: (err: Error) => void, own: { max: number; message: (max: number) => string } | null): Readable {
+    let partBytes = 0;
+    const counter = new Transform({
+      transform: (chunk: Buffer, _encoding: string, done: TransformCallback) => {
+        this.used += chunk.length;
+        partBytes += chunk.length;
+        if (this.used > this.max || (own && partBytes > own.max)) {
+          this.refusal ??= new FileRefusal('FILE_TOO_LARGE', own && partBytes > own.max ? own.message(own.max) : unzippedTooLargeMessage(this.max));
+          done(this.refusal);
+          return;
+        }
+        done(null, chunk);
+      },
+    });
+    pipeline(entry, counter, (err) => { if (err) fail(this.refusal ?? err); });
+    return counter;
+  }
+
+  /** Waits until the part has been read to its end, or has failed. */
+  async settled(part: Readable): Promise<void> {
+    if (!part.readableEnded && !part.destroyed) {
+      await new Promise<void>((resolve) => { part.once('end', resolve); part.once('close', resolve); part.once('error', () => resolve()); });
+    }
+    this.check();
+  }
+
+  check(): void {
+    if (this.refusal) throw this.refusal;
+  }
+}
