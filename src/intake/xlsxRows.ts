@@ -9,7 +9,7 @@
  */
 import type ExcelJS from 'exceljs';
 import { FileRefusal } from '../spool/spool.js';
-import { readWorkbook, type SheetReader, type Workbook, type WorkbookLimits } from './xlsxWorkbook.js';
+import type { SheetReader, Workbook, WorkbookLimits } from './xlsxWorkbook.js';
 
 /**
  * The NDJSON text of a workbook's sheet (`sheet`, or the first one). What the workbook's parts
@@ -17,6 +17,9 @@ import { readWorkbook, type SheetReader, type Workbook, type WorkbookLimits } fr
  * MAX_UNCOMPRESSED_SIZE where it is spooled.
  */
 export async function* xlsxToNdjson(source: AsyncIterable<Buffer>, sheet: string | null, limits: WorkbookLimits): AsyncGenerator<Buffer> {
+  // Loaded with the first workbook: exceljs and its unzipper hold ~27 MiB a server that never
+  // sees one would carry from its start.
+  const { readWorkbook } = await import('./xlsxWorkbook.js');
   const book = readWorkbook(source, limits);
   const seen: string[] = [];
   let done = false;
