@@ -2,16 +2,45 @@
  * A hostile tenant against the second wave's surfaces (staged uploads, webhooks, importFromUrl's
  * redirects), through the real server: each limit holds however the requests are timed.
  */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CreateStagedUploadDocument } from '../src/generated/gql/graphql.js';
+import { CreateStagedUploadDocument, ImportFromUrlDocument } from '../src/generated/gql/graphql.js';
+import { eventsCsv, manyEvents } from './support/events.js';
 import { spoolFiles } from './support/jobs.js';
 import { startTestApp, type TestApp } from './support/testApp.js';
 
 describe('a hostile tenant', () => {
   let t: TestApp;
 
-  beforeAll(async () => { t = await startTestApp(); }, 60_000);
-  afterAll(async () => { await t?.close(); });
+  /** A source that never stops sending on the answers it does not mean to be read (a redirect's, an error's). */
+  let source: http.Server;
+  let origin = '';
+  /** Connections of the source that are still open. */
+  const openConnections = new Set<http.ServerResponse>();
+
+  beforeAll(async () => {
+    t = await startTestApp({ allowInsecureSourceUrls: true, allowPrivateSourceAddresses: true });
+    source = http.createServer((req, res) => {
+      openConnections.add(res);
+      res.on('close', () => openConnections.delete(res));
+      const endless = (status: number, headers: Record<string, string>) => {
+        res.writeHead(status, headers);
+        const timer = setInterval(() => res.write('x'.repeat(16_384)), 5);
+        res.on('close', () => clearInterval(timer));
+      };
+      if (req.url === '/redirect') endless(302, { location: '/events.csv' });
+      else if (req.url === '/broken') endless(500, { 'content-type': 'text/plain' });
+      else res.writeHead(200, { 'content-type': 'text/csv' }).end(eventsCsv(manyEvents(10)));
+    });
+    await new Promise<void>((resolve) => source.listen(0, '127.0.0.1', resolve));
+    origin = `http://127.0.0.1:${(source.address() as AddressInfo).port}`;
+  }, 60_000);
+  afterAll(async () => {
+    source?.closeAllConnections();
+    source?.close();
+    await t?.close();
+  });
 
   it('cannot pass the cap of 10 staged uploads by sending its creates all at once', async () => {
     const rush = await t.clientFor('staged-rush');
@@ -25,5 +54,18 @@ describe('a hostile tenant', () => {
     expect(row.n).toBe(10);
     // The refused ones' files do not stay behind in the spool either.
     expect(await spoolFiles(t.dataDir)).toHaveLength(10);
+  });
+
+  it("importFromUrl does not go on reading a redirect's or an error's endless body once it has its answer", async () => {
+    const client = await t.clientFor('endless-bodies');
+    const redirected = (await client.data(ImportFromUrlDocument, { input: { url: `${origin}/redirect`, kind: 'EVENTS', dryRun: true } })).importFromUrl;
+    expect(redirected.userErrors).toEqual([]);
+    const other = await t.clientFor('endless-bodies-2');
+    const broken = (await other.data(ImportFromUrlDocument, { input: { url: `${origin}/broken`, kind: 'EVENTS' } })).importFromUrl;
+    expect(broken.userErrors[0]).toMatchObject({ code: 'INVALID_INPUT', message: expect.stringContaining('HTTP 500') });
+    // Each of those answers' connections is closed: the service does not download them for ever.
+    const deadline = Date.now() + 3000;
+    while (openConnections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(openConnections.size).toBe(0);
   });
 });
