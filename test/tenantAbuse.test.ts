@@ -5,7 +5,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CreateStagedUploadDocument, ImportFromUrlDocument } from '../src/generated/gql/graphql.js';
+import { CreateStagedUploadDocument, CreateWebhookDocument, ImportBatchDocument, ImportFromUrlDocument } from '../src/generated/gql/graphql.js';
 import { eventsCsv, manyEvents } from './support/events.js';
 import { spoolFiles } from './support/jobs.js';
 import { startTestApp, type TestApp } from './support/testApp.js';
@@ -16,12 +16,19 @@ describe('a hostile tenant', () => {
   /** A source that never stops sending on the answers it does not mean to be read (a redirect's, an error's). */
   let source: http.Server;
   let origin = '';
+  /** When each path of the source last got a request. */
+  const requested = new Map<string, number>();
   /** Connections of the source that are still open. */
   const openConnections = new Set<http.ServerResponse>();
 
   beforeAll(async () => {
-    t = await startTestApp({ allowInsecureSourceUrls: true, allowPrivateSourceAddresses: true });
+    t = await startTestApp({
+      allowInsecureSourceUrls: true, allowPrivateSourceAddresses: true, webhookTimeoutMs: 5000, webhookRetryScheduleMs: [600_000],
+    });
     source = http.createServer((req, res) => {
+      requested.set(req.url ?? '', Date.now());
+      if (req.url?.startsWith('/hooks/slow')) { req.resume(); return; } // a receiver that never answers
+      if (req.url === '/hooks/fast') { req.resume(); req.on('end', () => res.writeHead(204).end()); return; }
       openConnections.add(res);
       res.on('close', () => openConnections.delete(res));
       const endless = (status: number, headers: Record<string, string>) => {
@@ -68,4 +75,25 @@ describe('a hostile tenant', () => {
     while (openConnections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     expect(openConnections.size).toBe(0);
   });
+
+  it("one tenant's webhooks that never answer do not hold up another tenant's deliveries", async () => {
+    const hostile = await t.clientFor('slow-receivers');
+    for (let i = 0; i < 10; i++) {
+      const made = (await hostile.data(CreateWebhookDocument, { input: { url: `${origin}/hooks/slow${i}`, events: ['JOB_COMPLETED'] } })).createWebhook;
+      expect(made.userErrors).toEqual([]);
+    }
+    const record = { event_type: 'track', event_name: 'clicked', user_id: 'u1', inserted_at: '2024-07-28T08:55:35Z' };
+    // One job end: ten deliveries, each holding a slot of the dispatcher until its timeout.
+    expect((await hostile.data(ImportBatchDocument, { input: { kind: 'EVENTS', records: [record] } })).importBatch.job?.status).toBe('COMPLETED');
+    const started = Date.now();
+    while ([...requested.keys()].filter((k) => k.startsWith('/hooks/slow')).length < 2 && Date.now() - started < 5000) await new Promise((r) => setTimeout(r, 20));
+
+    const neighbour = await t.clientFor('fast-receiver');
+    expect((await neighbour.data(CreateWebhookDocument, { input: { url: `${origin}/hooks/fast`, events: ['JOB_COMPLETED'] } })).createWebhook.userErrors).toEqual([]);
+    expect((await neighbour.data(ImportBatchDocument, { input: { kind: 'EVENTS', records: [record] } })).importBatch.job?.status).toBe('COMPLETED');
+    const ended = Date.now();
+    while (!requested.has('/hooks/fast') && Date.now() - ended < 10_000) await new Promise((r) => setTimeout(r, 20));
+    // Well before the hostile tenant's attempts time out (5 s).
+    expect(requested.get('/hooks/fast')! - ended).toBeLessThan(2000);
+  }, 30_000);
 });
