@@ -5,7 +5,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CreateStagedUploadDocument, CreateWebhookDocument, ImportBatchDocument, ImportFromUrlDocument } from '../src/generated/gql/graphql.js';
+import { ColumnMappingsDocument, CreateStagedUploadDocument, CreateWebhookDocument, ImportBatchDocument, ImportFromUrlDocument, UploadImportDocument } from '../src/generated/gql/graphql.js';
 import { eventsCsv, manyEvents } from './support/events.js';
 import { spoolFiles } from './support/jobs.js';
 import { startTestApp, type TestApp } from './support/testApp.js';
@@ -24,6 +24,7 @@ describe('a hostile tenant', () => {
   beforeAll(async () => {
     t = await startTestApp({
       allowInsecureSourceUrls: true, allowPrivateSourceAddresses: true, webhookTimeoutMs: 5000, webhookRetryScheduleMs: [600_000],
+      maxActiveJobsPerTenant: 500,
     });
     source = http.createServer((req, res) => {
       requested.set(req.url ?? '', Date.now());
@@ -96,4 +97,29 @@ describe('a hostile tenant', () => {
     // Well before the hostile tenant's attempts time out (5 s).
     expect(requested.get('/hooks/fast')! - ended).toBeLessThan(2000);
   }, 30_000);
+
+  it('cannot keep column mappings without bound: at most 100 saved, refused past that with the reason', async () => {
+    const hoarder = await t.clientFor('mapping-hoarder');
+    const save = async (name: string) => (await hoarder.upload(UploadImportDocument, {
+      input: { kind: 'USERS', columnMapping: [{ from: 'Full Name', to: 'NAME' }], saveMappingAs: name, allowDuplicateFile: true },
+    }, { name: 'staff.csv', content: Buffer.from('Full Name\nAsha\n') })).body.data!.uploadImport;
+    for (let i = 0; i < 100; i++) expect((await save(`m${i}`)).userErrors).toEqual([]);
+    const refused = await save('m100');
+    expect(refused.job).toBeNull();
+    expect(refused.userErrors[0]).toMatchObject({ code: 'INVALID_INPUT', field: ['input', 'saveMappingAs'], message: expect.stringContaining('100') });
+    expect((await save('m7')).userErrors).toEqual([]); // replacing one it has is fine
+    expect((await hoarder.data(ColumnMappingsDocument, {})).columnMappings).toHaveLength(100);
+  }, 120_000);
+
+  it('cannot save a mapping with a header of hundreds of KiB, which every later import of the kind would load', async () => {
+    const wide = await t.clientFor('mapping-wide');
+    const extra = Array.from({ length: 400 }, (_, i) => `c${i}${'x'.repeat(900)}`);
+    const csv = `Full Name,${extra.join(',')}\nAsha,${extra.map(() => '').join(',')}\n`;
+    const { body } = await wide.upload(UploadImportDocument, {
+      input: { kind: 'USERS', columnMapping: [{ from: 'Full Name', to: 'NAME' }, ...extra.map((from) => ({ from, to: null }))], saveMappingAs: 'wide' },
+    }, { name: 'wide.csv', content: Buffer.from(csv) });
+    expect(body.errors).toBeUndefined();
+    expect(body.data!.uploadImport.userErrors[0]).toMatchObject({ code: 'INVALID_INPUT', field: ['input', 'saveMappingAs'] });
+    expect((await wide.data(ColumnMappingsDocument, {})).columnMappings).toEqual([]);
+  });
 });
