@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ColumnMappingsDocument, CreateStagedUploadDocument, CreateWebhookDocument, ImportBatchDocument, ImportFromUrlDocument, UploadImportDocument } from '../src/generated/gql/graphql.js';
 import { eventsCsv, manyEvents } from './support/events.js';
 import { spoolFiles } from './support/jobs.js';
+import { xlsxBomb } from './support/xlsxBomb.js';
 import { startTestApp, type TestApp } from './support/testApp.js';
 
 describe('a hostile tenant', () => {
@@ -122,4 +123,29 @@ describe('a hostile tenant', () => {
     expect(body.data!.uploadImport.userErrors[0]).toMatchObject({ code: 'INVALID_INPUT', field: ['input', 'saveMappingAs'] });
     expect((await wide.data(ColumnMappingsDocument, {})).columnMappings).toEqual([]);
   });
+
+  // Fails today: the upload answers INVALID_FILE "The file is empty" after the server's RSS grew
+  // ~250 MiB (exceljs caches every shared string: sharedStrings: 'cache' in src/intake/xlsxRows.ts,
+  // which counts only the NDJSON it writes against MAX_UNCOMPRESSED_SIZE). xlsxRows.ts is being
+  // changed on another branch: enable this with its fix (count the shared strings' characters
+  // against MAX_UNCOMPRESSED_SIZE as they are read, FILE_TOO_LARGE past it).
+  it.skip("an XLSX whose shared strings inflate past MAX_UNCOMPRESSED_SIZE is FILE_TOO_LARGE, without holding them in memory", async () => {
+    // 200 MB of shared strings in about 450 KiB; the app's MAX_UNCOMPRESSED_SIZE is 4 x 1 GiB by
+    // default, so the test app's own is lowered to 16 MiB below.
+    const bomb = await xlsxBomb(200 << 20);
+    expect(bomb.length).toBeLessThan(1 << 20);
+    const small = await startTestApp({ maxUncompressedSize: 16 << 20 });
+    try {
+      const sender = await small.clientFor('xlsx-bomb');
+      const rssBefore = process.memoryUsage().rss;
+      let peak = rssBefore;
+      const sampler = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss); }, 10);
+      const { body } = await sender.upload(UploadImportDocument, { input: { kind: 'EVENTS' } }, { name: 'bomb.xlsx', content: bomb });
+      clearInterval(sampler);
+      expect(body.data!.uploadImport.userErrors[0]).toMatchObject({ code: 'FILE_TOO_LARGE', message: expect.stringContaining('MAX_UNCOMPRESSED_SIZE') });
+      expect(peak - rssBefore).toBeLessThan(100 << 20);
+    } finally {
+      await small.close();
+    }
+  }, 60_000);
 });
