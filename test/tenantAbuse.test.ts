@@ -78,6 +78,16 @@ describe('a hostile tenant', () => {
     expect(openConnections.size).toBe(0);
   });
 
+  it('cannot pass the cap of 20 webhooks by sending its creates all at once', async () => {
+    const rush = await t.clientFor('webhook-rush');
+    const answers = await Promise.all(Array.from({ length: 40 }, (_, i) =>
+      rush.data(CreateWebhookDocument, { input: { url: `${origin}/hooks/rush${i}`, events: ['JOB_COMPLETED'] } })));
+    expect(answers.filter((a) => a.createWebhook.webhook !== null)).toHaveLength(20);
+    const [row] = await t.app.db.query<{ n: number }>(
+      "select count(*)::int as n from webhooks w join tenants t on t.id = w.tenant_id where t.name = 'webhook-rush'");
+    expect(row.n).toBe(20);
+  });
+
   it("one tenant's webhooks that never answer do not hold up another tenant's deliveries", async () => {
     const hostile = await t.clientFor('slow-receivers');
     for (let i = 0; i < 10; i++) {

@@ -11,4 +11,6 @@ export const LockIds = {
   ROSTER: 7_311_003,
   /** One tenant's staged uploads, with the tenant as the second key: two creates cannot both pass the cap. */
   TENANT_STAGED: 7_311_004,
+  /** One tenant's webhooks, with the tenant as the second key: two creates cannot both pass the cap. */
+  TENANT_WEBHOOKS: 7_311_005,
 } as const;
