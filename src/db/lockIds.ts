@@ -13,4 +13,6 @@ export const LockIds = {
   TENANT_STAGED: 7_311_004,
   /** One tenant's webhooks, with the tenant as the second key: two creates cannot both pass the cap. */
   TENANT_WEBHOOKS: 7_311_005,
+  /** One tenant's saved column mappings, with the tenant as the second key: two saves cannot both pass the cap. */
+  TENANT_MAPPINGS: 7_311_006,
 } as const;

@@ -4,6 +4,7 @@
  */
 import { and, desc, eq } from 'drizzle-orm';
 import type { Database } from '../db/database.js';
+import { LockIds } from '../db/lockIds.js';
 import { columnMappings } from '../db/schema.js';
 import type { ColumnMappingEntry } from '../kinds/columnMapping.js';
 
@@ -49,16 +50,20 @@ export async function refuseSavingMapping(db: Database, tenantId: string, name: 
 
 /**
  * Saves (or replaces) the tenant's mapping called `name`; a new name only while the tenant has
- * fewer than MAX_SAVED_MAPPINGS_PER_TENANT (refuseSavingMapping said why beforehand; two imports
- * racing past that check save one of them).
+ * fewer than MAX_SAVED_MAPPINGS_PER_TENANT, counted under a lock on the tenant's mappings
+ * (refuseSavingMapping said why beforehand; of imports racing past that check, those past the cap
+ * are imported without saving their mapping).
  */
 export async function saveColumnMapping(db: Database, tenantId: string, saved: Omit<SavedMapping, 'updatedAt'>): Promise<void> {
-  await db.query(
-    `insert into column_mappings (tenant_id, name, kind, mapping, headers)
-     select $1, $2, $3, $4::jsonb, $5::jsonb
-     where exists (select 1 from column_mappings where tenant_id = $1 and name = $2)
-        or (select count(*) from column_mappings where tenant_id = $1) < $6
-     on conflict (tenant_id, name) do update set kind = excluded.kind, mapping = excluded.mapping, headers = excluded.headers, updated_at = now()`,
-    [tenantId, saved.name, saved.kind, JSON.stringify(saved.mapping), JSON.stringify(saved.headers), MAX_SAVED_MAPPINGS_PER_TENANT],
-  );
+  await db.transaction(async (tx) => {
+    await tx.query('select pg_advisory_xact_lock($1, hashtext($2))', [LockIds.TENANT_MAPPINGS, tenantId]);
+    await tx.query(
+      `insert into column_mappings (tenant_id, name, kind, mapping, headers)
+       select $1, $2, $3, $4::jsonb, $5::jsonb
+       where exists (select 1 from column_mappings where tenant_id = $1 and name = $2)
+          or (select count(*) from column_mappings where tenant_id = $1) < $6
+       on conflict (tenant_id, name) do update set kind = excluded.kind, mapping = excluded.mapping, headers = excluded.headers, updated_at = now()`,
+      [tenantId, saved.name, saved.kind, JSON.stringify(saved.mapping), JSON.stringify(saved.headers), MAX_SAVED_MAPPINGS_PER_TENANT],
+    );
+  });
 }
