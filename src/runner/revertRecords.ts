@@ -150,27 +150,34 @@ async function writeUndo(
  * Of the records the batch would delete, those a record that stays points to, with that record's
  * kind: pointed to by a record of another job, by a record this revert leaves (a conflict), or by
  * one it keeps for this very reason (a district of a kept state's), found round after round.
- * A dry run deleted nothing: the records its memory says are gone count as gone.
+ * A dry run deleted nothing: a record of the kind's own table that its memory says is gone points
+ * to nothing.
  */
 async function stillReferenced(
   tx: Transaction, kindName: string, tenantId: string, deletes: ReadonlySet<string>, memory: Map<string, RecordState> | null,
 ): Promise<Map<string, string>> {
+  const own = getKind(kindName).table;
   const referrers = Object.values(KINDS).flatMap((k) => (k.upsert?.references ?? [])
     .filter((r) => r.kind === kindName).map((r) => ({ kind: k.name, table: k.table, column: r.column })));
   const kept = new Map<string, string>();
   if (referrers.length === 0 || deletes.size === 0) return kept;
-  const goneBefore = memory ? [...memory].filter(([, s]) => !s.exists).map(([id]) => id) : [];
   const going = new Set(deletes);
   for (;;) {
     const candidates = [...going];
-    const gone = [...candidates, ...goneBefore];
     let found = false;
     for (const r of referrers) {
-      const rows = await tx.query<{ ref: string }>(
-        `select distinct "${r.column}"::text as ref from "${r.table}"
-         where tenant_id = $1 and "${r.column}" = any($2::uuid[]) and not (id = any($3::uuid[]))`,
-        [tenantId, candidates, gone],
-      );
+      // Another kind's records are never deleted by this revert; the kind's own are, by this batch
+      // (`going`) or, in a dry run, by its earlier batches (the memory).
+      const rows = r.table === own
+        ? (await tx.query<{ id: string; ref: string }>(
+          `select id::text as id, "${r.column}"::text as ref from "${r.table}"
+           where tenant_id = $1 and "${r.column}" = any($2::uuid[]) and not (id = any($2::uuid[]))`,
+          [tenantId, candidates],
+        )).filter((row) => memory?.get(row.id)?.exists !== false)
+        : await tx.query<{ ref: string }>(
+          `select distinct "${r.column}"::text as ref from "${r.table}" where tenant_id = $1 and "${r.column}" = any($2::uuid[])`,
+          [tenantId, candidates],
+        );
       for (const { ref } of rows) {
         if (!going.delete(ref)) continue;
         kept.set(ref, r.kind);
