@@ -3,7 +3,7 @@
  * redirects), through the real server: each limit holds however the requests are timed.
  */
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ColumnMappingsDocument, CreateStagedUploadDocument, CreateWebhookDocument, ImportBatchDocument, ImportFromUrlDocument, UploadImportDocument } from '../src/generated/gql/graphql.js';
 import { eventsCsv, manyEvents } from './support/events.js';
@@ -43,7 +43,7 @@ describe('a hostile tenant', () => {
       else res.writeHead(200, { 'content-type': 'text/csv' }).end(eventsCsv(manyEvents(10)));
     });
     await new Promise<void>((resolve) => source.listen(0, '127.0.0.1', resolve));
-    origin = `http://127.0.0.1:${(source.address() as AddressInfo).port}`;
+    origin = `http://127.0.0.1:${(source.address() as net.AddressInfo).port}`;
   }, 60_000);
   afterAll(async () => {
     source?.closeAllConnections();
@@ -63,6 +63,27 @@ describe('a hostile tenant', () => {
     expect(row.n).toBe(10);
     // The refused ones' files do not stay behind in the spool either.
     expect(await spoolFiles(t.dataDir)).toHaveLength(10);
+  });
+
+  it('a part PUT that sends Expect: 100-continue is refused before its body is asked for, and accepted one is asked for it', async () => {
+    const sender = await t.clientFor('staged-continue');
+    const body = Buffer.from(eventsCsv(manyEvents(5)));
+    const upload = (await sender.data(CreateStagedUploadDocument, { input: { filename: 'c.csv', fileSize: body.length } })).createStagedUpload.stagedUpload!;
+    const url = new URL(upload.parts[0].url);
+    /** The headers of a part PUT sent alone, and what the server answers within `ms`. */
+    const headersOnly = (target: string, ms = 700) => new Promise<string>((resolve) => {
+      const socket = net.connect(Number(url.port), '127.0.0.1');
+      let answer = '';
+      socket.on('data', (d) => { answer += d; });
+      socket.on('error', () => {});
+      socket.write(`PUT ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: ${body.length}\r\nExpect: 100-continue\r\n\r\n`);
+      setTimeout(() => { socket.destroy(); resolve(answer); }, ms);
+    });
+    const tampered = await headersOnly(`${url.pathname}${url.search.replace(/sig=[0-9a-f]/, 'sig=x')}`);
+    expect(tampered).toMatch(/^HTTP\/1\.1 403/); // no "100 Continue" first: the client never sends the part
+    const wrongPart = await headersOnly(`${url.pathname.replace(/\/1$/, '/7')}${url.search}`);
+    expect(wrongPart).toMatch(/^HTTP\/1\.1 403/);
+    expect(await headersOnly(`${url.pathname}${url.search}`)).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\n$/);
   });
 
   it("importFromUrl does not go on reading a redirect's or an error's endless body once it has its answer", async () => {
