@@ -65,7 +65,7 @@ describe('a hostile tenant', () => {
     expect(await spoolFiles(t.dataDir)).toHaveLength(10);
   });
 
-  it('a part PUT that sends Expect: 100-continue is refused before its body is asked for, and accepted one is asked for it', async () => {
+  it('a part PUT that sends Expect: 100-continue is refused before its body is asked for, an accepted one is asked for it', async () => {
     const sender = await t.clientFor('staged-continue');
     const body = Buffer.from(eventsCsv(manyEvents(5)));
     const upload = (await sender.data(CreateStagedUploadDocument, { input: { filename: 'c.csv', fileSize: body.length } })).createStagedUpload.stagedUpload!;
