@@ -5,9 +5,11 @@
 import http from 'node:http';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ColumnMappingsDocument, CreateStagedUploadDocument, CreateWebhookDocument, ImportBatchDocument, ImportFromUrlDocument, UploadImportDocument } from '../src/generated/gql/graphql.js';
+import { ColumnMappingsDocument, CreateStagedUploadDocument, CreateWebhookDocument, ImportBatchDocument, ImportFromUrlDocument, ImportStagedUploadDocument, StagedUploadDocument, UploadImportDocument } from '../src/generated/gql/graphql.js';
 import { eventsCsv, manyEvents } from './support/events.js';
 import { spoolFiles } from './support/jobs.js';
+import { postGraphql } from './support/rawGraphql.js';
+import { putPart } from './support/stagedParts.js';
 import { xlsxBomb } from './support/xlsxBomb.js';
 import { startTestApp, type TestApp } from './support/testApp.js';
 
@@ -84,6 +86,34 @@ describe('a hostile tenant', () => {
     const wrongPart = await headersOnly(`${url.pathname.replace(/\/1$/, '/7')}${url.search}`);
     expect(wrongPart).toMatch(/^HTTP\/1\.1 403/);
     expect(await headersOnly(`${url.pathname}${url.search}`)).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\n$/);
+  });
+
+  it('cannot make the server read staged files it will not import: one importStagedUpload per operation, IMPORT_IN_PROGRESS before reading', async () => {
+    const idle = await startTestApp({ workerConcurrency: 0 }); // jobs stay QUEUED: the tenant is at its one active job
+    try {
+      const busy = await idle.clientFor('staged-busy');
+      const body = Buffer.from(eventsCsv(manyEvents(100)));
+      const staged = async (name: string) => {
+        // The SHA-256 declared is wrong: reading the file would find it, refuse it and remove the upload.
+        const upload = (await busy.data(CreateStagedUploadDocument, { input: { filename: name, fileSize: body.length, sha256: '0'.repeat(64) } })).createStagedUpload.stagedUpload!;
+        expect(await putPart(upload.parts[0].url, body)).toBe(200);
+        return upload.id;
+      };
+      const [a, b] = [await staged('a.csv'), await staged('b.csv')];
+      const both = await postGraphql(idle.url, busy.key, `mutation($a: ID!, $b: ID!) {
+        a: importStagedUpload(input: { stagedUploadId: $a, kind: EVENTS }) { job { id } userErrors { code } }
+        b: importStagedUpload(input: { stagedUploadId: $b, kind: EVENTS }) { job { id } userErrors { code } } }`, { a, b });
+      expect(both.json?.errors?.[0]?.message).toContain('An operation may start one import');
+
+      const queued = (await busy.upload(UploadImportDocument, { input: { kind: 'EVENTS' } }, { name: 'q.csv', content: eventsCsv(manyEvents(3, 500)) })).body.data!.uploadImport;
+      expect(queued.job?.status).toBe('QUEUED');
+      const refused = (await busy.data(ImportStagedUploadDocument, { input: { stagedUploadId: a, kind: 'EVENTS' } })).importStagedUpload;
+      expect(refused.userErrors[0]).toMatchObject({ code: 'IMPORT_IN_PROGRESS' });
+      // Refused before a byte of it was read: the upload is still there, to import later.
+      expect((await busy.data(StagedUploadDocument, { id: a })).stagedUpload?.id).toBe(a);
+    } finally {
+      await idle.close();
+    }
   });
 
   it("importFromUrl does not go on reading a redirect's or an error's endless body once it has its answer", async () => {
