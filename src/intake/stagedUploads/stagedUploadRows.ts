@@ -124,16 +124,20 @@ export async function deleteStagedUpload(db: SqlExecutor, id: string): Promise<v
   await db.query('delete from staged_uploads where id = $1', [id]);
 }
 
-/** Uploads past their expiry, oldest first. */
+/** Uploads past their expiry, oldest first; not one an import holds (it began before the expiry, and reads the file). */
 export async function listExpiredStagedUploads(db: SqlExecutor, limit: number): Promise<StagedUploadRow[]> {
-  const rows = await db.query<RawRow>(`select ${COLUMNS} from staged_uploads where expires_at <= now() order by expires_at limit $1`, [limit]);
+  const rows = await db.query<RawRow>(
+    `select ${COLUMNS} from staged_uploads
+     where expires_at <= now() and (importing_until is null or importing_until < now()) order by expires_at limit $1`,
+    [limit],
+  );
   return rows.map(fromRaw);
 }
 
-/** Where live staged uploads not yet imported keep their file (and S3 multipart upload ids): the spool sweep leaves them be. */
+/** Where live staged uploads not yet imported, or being imported, keep their file (and S3 multipart upload ids): the spool sweep leaves them be. */
 export async function liveStagedLocations(db: SqlExecutor): Promise<{ locations: Set<string>; s3UploadIds: Set<string> }> {
   const rows = await db.query<{ location: string; s3_upload_id: string | null }>(
-    'select location, s3_upload_id from staged_uploads where expires_at > now() and job_id is null',
+    'select location, s3_upload_id from staged_uploads where (expires_at > now() or importing_until > now()) and job_id is null',
   );
   return {
     locations: new Set(rows.map((r) => r.location)),
