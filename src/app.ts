@@ -35,7 +35,7 @@ import { folderUploads, s3Uploads } from './intake/uploadStore.js';
 import { BadRequest, checkRequest } from './api/http/requestTarget.js';
 import { publicBaseUrl } from './api/http/publicUrl.js';
 import { cutOffBodyAfterAnswer } from './api/http/answeredBodies.js';
-import { stagedPartRoutes } from './api/http/stagedPartRoutes.js';
+import { isPartRequest, stagedPartRoutes } from './api/http/stagedPartRoutes.js';
 import { folderStaging } from './intake/stagedUploads/folderStaging.js';
 import { s3Staging } from './intake/stagedUploads/s3Staging.js';
 import { sweepStagedUploads } from './intake/stagedUploads/stagedSweep.js';
@@ -154,6 +154,14 @@ export async function buildApp(config: Config, opts: { log?: Logger } = {}): Pro
       log.error({ err }, 'request routing failed');
       if (!res.headersSent) res.writeHead(500).end();
     });
+  });
+  // Node answers `Expect: 100-continue` itself unless told otherwise, before any route has looked
+  // at the request: a part PUT is asked for its body only once its URL and length are accepted
+  // (stagedPartRoutes), so a refused part is answered before the client sends megabytes for
+  // nothing; every other request is asked at once, as Node would.
+  server.on('checkContinue', (req, res) => {
+    if (!isPartRequest(req)) res.writeContinue();
+    server.emit('request', req, res);
   });
   // Node bounds a whole request to five minutes by default, which cuts off a 1 GiB upload over any
   // uplink slower than ~3.6 MB/s. Bodies are bounded by a pause instead (UPLOAD_IDLE_TIMEOUT_MS,

@@ -371,7 +371,9 @@ describe('source rules, with the default settings', () => {
     // IPv4-compatible (::127.0.0.1), local-use NAT64 (RFC 8215: reaches the IPv4 network behind a
     // local translator), 6to4 (2002:ac10:1:: carries 172.16.0.1), discard-only, documentation.
     for (const url of ['https://[::127.0.0.1]/a.csv', 'https://[::a00:1]/a.csv', 'https://[64:ff9b:1::a00:1]/a.csv', 'https://[2002:ac10:1::1]/a.csv',
-      'https://[100::1]/a.csv', 'https://[2001:db8::1]/a.csv', 'https://192.0.2.1/a.csv', 'https://198.51.100.7/a.csv', 'https://203.0.113.9/a.csv']) {
+      'https://[100::1]/a.csv', 'https://[2001:db8::1]/a.csv', 'https://192.0.2.1/a.csv', 'https://198.51.100.7/a.csv', 'https://203.0.113.9/a.csv',
+      // IPv4-translated (SIIT, ::ffff:0:0:0/96: ::ffff:0:7f00:1 carries 127.0.0.1) and site-local (fec0::/10, deprecated, still routed inside old networks).
+      'https://[::ffff:0:7f00:1]/a.csv', 'https://[::ffff:0:a9fe:a9fe]/a.csv', 'https://[fec0::1]/a.csv']) {
       const result = parseSource({ url }, defaults);
       expect(result, url).toMatchObject({ ok: false, code: 'INVALID_INPUT', field: ['input', 'url'], message: expect.stringContaining('loopback or private address') });
     }

@@ -157,6 +157,39 @@ describe('reverting roster imports', () => {
     expect(await users()).toEqual(before);
   });
 
+  it("a record a later job's records point to is not deleted (forced or not): it is that row's error, the rest undone", async () => {
+    const schools = await importFile(client, 'ORGANISATIONS', 'schools.csv', csv('SCHOOL NAME,BLOCK CODE,SCHOOL ID,EXTERNAL ID,STATUS,DESCRIPTION',
+      'Referenced School,,,RS-1,active,', 'Lonely School,,,RS-2,active,'));
+    expect(schools.job.rowsCreated).toBe(2);
+    const staff = await importFile(client, 'USERS', 'staff.csv', csv(USER_HEADER, 'Teacher,9876500090,,RS-1,teacher,,,RS-T-1'));
+    expect(staff.job).toMatchObject({ rowsCreated: 1, rowsFailed: 0 });
+    const school = (await t.app.db.query<{ id: string }>("select id::text from organisations where external_id = 'RS-1'"))[0].id;
+    const conflict = [{ line: 2, column: null, value: school, message: expect.stringContaining(`Record ${school} is still referenced`) }];
+
+    const dry = await reverted(client, schools.job.id, { dryRun: true });
+    expect(dry.job).toMatchObject({ status: 'COMPLETED', rowsImported: 1, rowsFailed: 1 });
+    expect(dry.errors).toEqual(conflict);
+    const { job, errors } = await reverted(client, schools.job.id, { force: true });
+    expect(job).toMatchObject({ status: 'COMPLETED', rowsImported: 1, rowsFailed: 1 });
+    expect(errors).toEqual(conflict);
+    // The teacher's school is still there; the school no one points to is gone.
+    expect(await t.app.db.query("select external_id from organisations where external_id like 'RS-%'")).toEqual([{ external_id: 'RS-1' }]);
+    expect(await t.app.db.query("select o.external_id from users u join organisations o on o.id = u.organisation_id where u.external_id = 'RS-T-1'"))
+      .toEqual([{ external_id: 'RS-1' }]);
+  });
+
+  it("LOCATIONS: a later job's block keeps the district it is in, and the district its state, the rest undone", async () => {
+    const client = await t.clientFor('revert-kept-tree');
+    const tree = await importFile(client, 'LOCATIONS', 'kept-tree.csv', csv('code,name,parentCode,parentId,type',
+      'KS,State,,,state', 'KD,District,KS,,district', 'KD2,Other District,KS,,district'));
+    const block = await importFile(client, 'LOCATIONS', 'kept-block.csv', csv('code,name,parentCode,parentId,type', 'KB,Block,KD,,block'));
+    expect(block.job).toMatchObject({ rowsCreated: 1, rowsFailed: 0 });
+    const { job, errors } = await reverted(client, tree.job.id);
+    expect(job).toMatchObject({ status: 'COMPLETED', rowsImported: 1, rowsFailed: 2 });
+    expect(errors.map((e) => e.line).sort()).toEqual([2, 3]);
+    expect(await t.app.db.query("select code from locations where code like 'K%' order by code")).toEqual([{ code: 'KB' }, { code: 'KD' }, { code: 'KS' }]);
+  });
+
   it("LOCATIONS: a revert deletes what the import created, a parent and its children alike; another tenant's import is NOT_FOUND", async () => {
     const tree = await importFile(client, 'LOCATIONS', 'tree.csv', csv('code,name,parentCode,parentId,type', 'S,State,,,state', 'D,District,S,,district', 'B,Block,D,,block'));
     expect(tree.job.rowsCreated).toBe(3);
@@ -164,7 +197,7 @@ describe('reverting roster imports', () => {
     expect(await revert(other, tree.job.id)).toEqual({ job: null, userErrors: [{ code: 'NOT_FOUND', message: 'Job not found', field: ['id'] }] });
     const { job } = await reverted(client, tree.job.id);
     expect(job).toMatchObject({ kind: 'LOCATIONS', status: 'COMPLETED', rowsImported: 3 });
-    expect(await t.app.db.query('select code from locations')).toEqual([]);
+    expect(await t.app.db.query("select code from locations where code in ('S', 'D', 'B')")).toEqual([]);
   });
 });
 

@@ -10,6 +10,7 @@ import { CreateStagedUploadDocument, ImportStagedUploadDocument, StagedUploadDoc
 import { sweepStagedUploads } from '../src/intake/stagedUploads/stagedSweep.js';
 import { folderStaging } from '../src/intake/stagedUploads/folderStaging.js';
 import { sweepSpool } from '../src/spool/spool.js';
+import { LockIds } from '../src/db/lockIds.js';
 import type { GraphQLTestClient } from './support/client.js';
 import { eventsCsv, manyEvents } from './support/events.js';
 import { jobUuid, spoolFiles, waitForJob } from './support/jobs.js';
@@ -169,6 +170,40 @@ describe('staged uploads (folder spool)', () => {
     await fs.utimes(row.location, twoHoursAgo, twoHoursAgo);
     await sweepSpool(t.app.db, t.app.config.spoolDir, 0, t.app.log);
     await expect(fs.stat(row.location)).rejects.toThrow('ENOENT');
+  });
+
+  it('an import under way when the upload expires keeps its file: the sweeps leave it, the job imports every row', async () => {
+    const short = await startTestApp({ stagedUploadTtlMs: 2500 });
+    let release = () => {};
+    try {
+      const c = await short.clientFor('expiring-mid-import');
+      const body = Buffer.from(eventsCsv(manyEvents(200, 700_000)));
+      const upload = (await create(c, body, { filename: 'late.csv' })).stagedUpload!;
+      expect(await putPart(upload.parts[0].url, body)).toBe(200);
+      // The import stops where its job is made (the tenant's jobs lock, held here), after reading the file.
+      const [{ id: tenantId }] = await short.app.db.query<{ id: string }>("select id::text from tenants where name = 'expiring-mid-import'");
+      const held = new Promise<void>((resolve) => { release = resolve; });
+      let locked = () => {};
+      const isLocked = new Promise<void>((resolve) => { locked = resolve; });
+      const holder = short.app.db.transaction(async (tx) => {
+        await tx.query('select pg_advisory_xact_lock($1, hashtext($2))', [LockIds.TENANT_JOBS, tenantId]);
+        locked();
+        await held;
+      });
+      await isLocked;
+      const importing = c.data(ImportStagedUploadDocument, { input: { stagedUploadId: upload.id, kind: 'EVENTS' } });
+      await new Promise((r) => setTimeout(r, new Date(upload.expiresAt).getTime() - Date.now() + 300));
+      const { keep } = await sweepStagedUploads(short.app.db, folderStaging(short.app.config.spoolDir), short.app.log);
+      await sweepSpool(short.app.db, short.app.config.spoolDir, 0, short.app.log, keep);
+      release();
+      await holder;
+      const { job, userErrors } = (await importing).importStagedUpload;
+      expect(userErrors).toEqual([]);
+      expect(await waitForJob(c, job!.id, 60_000)).toMatchObject({ status: 'COMPLETED', rowsImported: 200, rowsFailed: 0 });
+    } finally {
+      release();
+      await short.close();
+    }
   });
 
   it('expires: its URLs are refused, and the sweep removes its file', async () => {

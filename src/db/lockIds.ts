@@ -9,4 +9,10 @@ export const LockIds = {
   TENANT_JOBS: 7_311_002,
   /** One tenant's roster table, with tenant and table as the second key: upserts of one roster never interleave. */
   ROSTER: 7_311_003,
+  /** One tenant's staged uploads, with the tenant as the second key: two creates cannot both pass the cap. */
+  TENANT_STAGED: 7_311_004,
+  /** One tenant's webhooks, with the tenant as the second key: two creates cannot both pass the cap. */
+  TENANT_WEBHOOKS: 7_311_005,
+  /** One tenant's saved column mappings, with the tenant as the second key: two saves cannot both pass the cap. */
+  TENANT_MAPPINGS: 7_311_006,
 } as const;

@@ -30,7 +30,7 @@ import type { TextEncoding } from './textDecoding.js';
 import { notUtf8Message } from '../spool/utf8Check.js';
 import { canonicalMapping, MAX_MAPPING_NAME_LENGTH, refuseMapping, type ColumnMappingEntry } from '../kinds/columnMapping.js';
 import { refuseDelimiter } from '../parse/csvDialect.js';
-import { listColumnMappings, saveColumnMapping } from './columnMappingStore.js';
+import { listColumnMappings, refuseSavingMapping, saveColumnMapping } from './columnMappingStore.js';
 
 export type { UserError, UserErrorCode } from './userErrors.js';
 
@@ -361,6 +361,8 @@ export async function queueSpooledFile(
 
   const missing = refuseMissingOptions(kind, req, inspection.columns);
   if (missing) return discard({ code: 'INVALID_INPUT', message: missing.message, field: ['input', missing.option] });
+  const unsaveable = saveAs ? await refuseSavingMapping(deps.db, req.tenantId, saveAs, inspection.header!) : null;
+  if (unsaveable) return discard({ code: 'INVALID_INPUT', message: unsaveable, field: ['input', 'saveMappingAs'] });
 
   const job = await createJobWithinLimit(deps.db, {
     tenantId: req.tenantId,

@@ -55,6 +55,7 @@ function findParent(values: (string | null)[], type: string, locations: RecordLo
 const upsert: UpsertRules = {
   columns: ['code', 'name', 'type', 'parent_id'],
   keyColumn: 'code',
+  references: [{ column: 'parent_id', kind: 'LOCATIONS' }],
   typeColumn: 'type',
   keyTaken: (code) => ({ column: 'code', message: `code "${code}" already belongs to another location` }),
   lookups: [{ kind: 'LOCATIONS', idColumns: [PARENT_ID], keyColumns: [CODE, PARENT_CODE] }],

@@ -19,6 +19,7 @@ const NAME = 0, BLOCK_CODE = 1, SCHOOL_ID = 2, EXTERNAL_ID = 3, STATUS = 4, DESC
 const upsert: UpsertRules = {
   columns: ['name', 'external_id', 'status', 'description', 'location_id'],
   keyColumn: 'external_id',
+  references: [{ column: 'location_id', kind: 'LOCATIONS' }],
   keyTaken: (id) => ({ column: 'EXTERNAL ID', message: `EXTERNAL ID "${id}" already belongs to another organisation` }),
   lookups: [
     { kind: 'ORGANISATIONS', idColumns: [SCHOOL_ID], keyColumns: [EXTERNAL_ID] },

@@ -119,6 +119,8 @@ export interface UpsertRules {
    * for each kind, the row values (by column index) to find by id and by key.
    */
   lookups: readonly { kind: string; idColumns: readonly number[]; keyColumns: readonly number[] }[];
+  /** The columns of this kind's table that hold another record's id, and that record's kind: a revert deletes no record still pointed to. */
+  references?: readonly { column: string; kind: string }[];
   /**
    * Decides one row, in line order: rows see the records that earlier rows of the file created
    * or changed. A row that names a record that does not exist fails through `fail`.

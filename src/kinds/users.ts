@@ -82,6 +82,7 @@ function requireOfNewUser(values: readonly (string | null)[], fail: ErrorSink): 
 const upsert: UpsertRules = {
   columns: ['name', 'phone', 'email', 'organisation_id', 'user_type', 'roles', 'external_id'],
   keyColumn: 'external_id',
+  references: [{ column: 'organisation_id', kind: 'ORGANISATIONS' }],
   keyTaken: (id) => ({ column: 'External ID', message: `External ID "${id}" already belongs to another user` }),
   lookups: [
     { kind: 'USERS', idColumns: [USER_ID], keyColumns: [EXTERNAL_ID] },

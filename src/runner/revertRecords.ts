@@ -8,7 +8,10 @@
  * A row is undone only while its record is as the row left it (written by this import, at this
  * line). Otherwise a later job changed the record again: a conflict, reported as the row's error
  * and left as it is, unless the revert is forced. A key the import moved away from a record is
- * given back only if no other record has taken it since, forced or not.
+ * given back only if no other record has taken it since, forced or not; and a record the import
+ * created is not deleted while a record the revert leaves points to it (a later job's user at a
+ * school the import created), forced or not: the import's rows never point to a missing record,
+ * and neither does a revert.
  *
  * The cursor is the lowest line undone (0: none yet). Each batch decides its rows in memory, then
  * writes with one DELETE and one UPDATE; a dry run keeps what it "undid" in memory instead.
@@ -17,7 +20,7 @@ import type { Transaction } from '../db/database.js';
 import { LockIds } from '../db/lockIds.js';
 import { jobGlobalId } from '../jobs/globalIds.js';
 import { listJobOutcomesBackwards, type JobOutcome } from '../jobs/rowOutcomes.js';
-import { getKind } from '../kinds/index.js';
+import { getKind, KINDS } from '../kinds/index.js';
 import type { RevertContext, UndoneBatch, UndoStep } from './revertSteps.js';
 
 /** A record as the revert finds it, then as its decisions leave it. */
@@ -41,6 +44,7 @@ export function rosterUndo({ revert, original, batchSize }: RevertContext): Undo
     const done: UndoneBatch = { cursor: outcomes.at(-1)!.line, processed: outcomes.length, undone: 0, restored: 0, unchanged: 0, errors: [] };
     const fail = (o: JobOutcome, message: string) => done.errors.push({ line: o.line, column: null, value: o.recordId, message, rawRow: '' });
     const deletes = new Set<string>();
+    const createdBy = new Map<string, JobOutcome>();
     const restores = new Map<string, Restore>();
     const release = (s: RecordState, id: string) => { if (s.key !== null && holders.get(s.key) === id) holders.delete(s.key); };
 
@@ -54,6 +58,7 @@ export function rosterUndo({ revert, original, batchSize }: RevertContext): Undo
       }
       if (o.outcome === 'created') {
         deletes.add(o.recordId);
+        createdBy.set(o.recordId, o);
         restores.delete(o.recordId);
         release(s, o.recordId);
         s.exists = false;
@@ -81,6 +86,13 @@ export function rosterUndo({ revert, original, batchSize }: RevertContext): Undo
       done.undone++;
       done.restored++;
     }
+    for (const [id, referrer] of await stillReferenced(tx, kind.name, original.tenantId, deletes, dryRunMemory)) {
+      deletes.delete(id);
+      states.get(id)!.exists = true;
+      done.undone--;
+      fail(createdBy.get(id)!, `Record ${id} is still referenced by a record of ${referrer} that stays; left as it is, forced or not`);
+    }
+    done.errors.sort((a, b) => b.line - a.line);
     if (dryRunMemory) for (const [id, s] of states) dryRunMemory.set(id, s);
     else await writeUndo(tx, kind.table, rules.keyColumn, rules.columns, original.tenantId, deletes, restores);
     return done;
@@ -132,4 +144,46 @@ async function writeUndo(
      where t.tenant_id = $1 and t.id = v.id`,
     [tenantId, JSON.stringify([...restores.values()].map((r) => ({ id: r.id, c: r.values, job_id: r.jobId, line: r.line })))],
   );
+}
+
+/**
+ * Of the records the batch would delete, those a record that stays points to, with that record's
+ * kind: pointed to by a record of another job, by a record this revert leaves (a conflict), or by
+ * one it keeps for this very reason (a district of a kept state's), found round after round.
+ * A dry run deleted nothing: a record of the kind's own table that its memory says is gone points
+ * to nothing.
+ */
+async function stillReferenced(
+  tx: Transaction, kindName: string, tenantId: string, deletes: ReadonlySet<string>, memory: Map<string, RecordState> | null,
+): Promise<Map<string, string>> {
+  const own = getKind(kindName).table;
+  const referrers = Object.values(KINDS).flatMap((k) => (k.upsert?.references ?? [])
+    .filter((r) => r.kind === kindName).map((r) => ({ kind: k.name, table: k.table, column: r.column })));
+  const kept = new Map<string, string>();
+  if (referrers.length === 0 || deletes.size === 0) return kept;
+  const going = new Set(deletes);
+  for (;;) {
+    const candidates = [...going];
+    let found = false;
+    for (const r of referrers) {
+      // Another kind's records are never deleted by this revert; the kind's own are, by this batch
+      // (`going`) or, in a dry run, by its earlier batches (the memory).
+      const rows = r.table === own
+        ? (await tx.query<{ id: string; ref: string }>(
+          `select id::text as id, "${r.column}"::text as ref from "${r.table}"
+           where tenant_id = $1 and "${r.column}" = any($2::uuid[]) and not (id = any($2::uuid[]))`,
+          [tenantId, candidates],
+        )).filter((row) => memory?.get(row.id)?.exists !== false)
+        : await tx.query<{ ref: string }>(
+          `select distinct "${r.column}"::text as ref from "${r.table}" where tenant_id = $1 and "${r.column}" = any($2::uuid[])`,
+          [tenantId, candidates],
+        );
+      for (const { ref } of rows) {
+        if (!going.delete(ref)) continue;
+        kept.set(ref, r.kind);
+        found = true;
+      }
+    }
+    if (!found || going.size === 0) return kept;
+  }
 }

@@ -33,19 +33,40 @@ export interface ClaimedMessage {
 }
 
 /**
+ * Attempts one tenant's messages may have in flight at once, over all instances (two claiming at the
+ * same moment may each give it this many): a tenant whose
+ * receivers never answer holds this many of the dispatchers' slots until their timeout, not all of
+ * them, so other tenants' deliveries go on.
+ */
+export const MAX_IN_FLIGHT_PER_TENANT = 2;
+
+/**
  * Claims up to `limit` due messages for one attempt each. The claim moves the message's next
  * attempt `holdMs` ahead: if this instance dies mid-attempt, the message falls due again then.
+ * Tenants take turns: each tenant's due messages are ranked oldest first, a tenant with messages in
+ * flight (claimed, their hold not run out) gets that many fewer, and the first of every tenant go
+ * before the second of any.
  */
 export async function claimDueMessages(db: SqlExecutor, owner: string, holdMs: number, limit: number): Promise<ClaimedMessage[]> {
   const rows = await db.query<{ id: string; webhook_id: string; event: WebhookEvent; body: string; attempts: number; url: string; secret_ciphertext: string }>(
-    `update webhook_messages m set attempts = m.attempts + 1, lease_owner = $1,
+    `with in_flight as (
+       select w.tenant_id, count(*)::int as n from webhook_messages m join webhooks w on w.id = m.webhook_id
+       where m.status = 'PENDING' and m.lease_owner is not null and m.next_attempt_at > now()
+       group by w.tenant_id),
+     ranked as (
+       select m.id, m.next_attempt_at, coalesce(f.n, 0)
+           + row_number() over (partition by w.tenant_id order by m.next_attempt_at, m.id) as turn
+       from webhook_messages m join webhooks w on w.id = m.webhook_id left join in_flight f on f.tenant_id = w.tenant_id
+       where m.status = 'PENDING' and m.next_attempt_at <= now())
+     update webhook_messages m set attempts = m.attempts + 1, lease_owner = $1,
        next_attempt_at = now() + $2 * interval '1 millisecond'
      from webhooks w
      where w.id = m.webhook_id and m.id in (
-       select id from webhook_messages where status = 'PENDING' and next_attempt_at <= now()
-       order by next_attempt_at for update skip locked limit $3)
+       select id from webhook_messages where status = 'PENDING' and next_attempt_at <= now() and id in (
+         select id from ranked where turn <= $4 order by turn, next_attempt_at limit $3)
+       for update skip locked)
      returning m.id, m.webhook_id, m.event, m.body, m.attempts, w.url, w.secret_ciphertext`,
-    [owner, holdMs, limit],
+    [owner, holdMs, limit, MAX_IN_FLIGHT_PER_TENANT],
   );
   return rows.map((r) => ({ id: r.id, webhookId: r.webhook_id, event: r.event, body: r.body, attempt: r.attempts, url: r.url, secretCiphertext: r.secret_ciphertext }));
 }

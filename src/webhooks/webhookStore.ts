@@ -1,5 +1,6 @@
 /** Every read and write of the webhooks table; reads and deletes are scoped by tenant. */
-import type { SqlExecutor } from '../db/database.js';
+import type { Database, SqlExecutor } from '../db/database.js';
+import { LockIds } from '../db/lockIds.js';
 import { isUuid } from '../jobs/jobStore.js';
 
 /** A webhook as the tenant sees it: never its secret. */
@@ -11,15 +12,21 @@ const COLUMNS = 'id, tenant_id, url, events, (extract(epoch from created_at) * 1
 
 const toWebhook = (r: WebhookSqlRow): Webhook => ({ id: r.id, tenantId: r.tenant_id, url: r.url, events: r.events, createdAt: new Date(Number(r.created_ms)) });
 
-/** Inserts the webhook unless the tenant already has `max`; null when it has. */
-export async function insertWebhook(db: SqlExecutor, hook: { tenantId: string; url: string; events: string[]; secretCiphertext: string }, max: number): Promise<Webhook | null> {
-  const [row] = await db.query<WebhookSqlRow>(
-    `insert into webhooks (tenant_id, url, events, secret_ciphertext)
-     select $1, $2, $3, $4 where (select count(*) from webhooks where tenant_id = $1) < $5
-     returning ${COLUMNS}`,
-    [hook.tenantId, hook.url, hook.events, hook.secretCiphertext, max],
-  );
-  return row ? toWebhook(row) : null;
+/**
+ * Inserts the webhook unless the tenant already has `max`; null when it has. Under a lock on the
+ * tenant's webhooks: creates sent all at once would otherwise each count the others' rows uncommitted.
+ */
+export async function insertWebhook(db: Database, hook: { tenantId: string; url: string; events: string[]; secretCiphertext: string }, max: number): Promise<Webhook | null> {
+  return db.transaction(async (tx) => {
+    await tx.query('select pg_advisory_xact_lock($1, hashtext($2))', [LockIds.TENANT_WEBHOOKS, hook.tenantId]);
+    const [row] = await tx.query<WebhookSqlRow>(
+      `insert into webhooks (tenant_id, url, events, secret_ciphertext)
+       select $1, $2, $3, $4 where (select count(*) from webhooks where tenant_id = $1) < $5
+       returning ${COLUMNS}`,
+      [hook.tenantId, hook.url, hook.events, hook.secretCiphertext, max],
+    );
+    return row ? toWebhook(row) : null;
+  });
 }
 
 export async function listWebhooks(db: SqlExecutor, tenantId: string): Promise<Webhook[]> {

@@ -1,5 +1,5 @@
 /**
- * At most one import (uploadImport, importFromUrl, importBatch) per operation, checked when the
+ * At most one import (uploadImport, importFromUrl, importBatch, importStagedUpload) per operation, checked when the
  * document is validated, before anything runs. Mutation fields run one after another and each
  * commits on its own: with two imports in one operation (aliases, or two fields sharing one
  * uploaded file) the first could queue its job while the second fails, and the client, seeing
@@ -8,7 +8,7 @@
 import { GraphQLError, Kind, type ASTVisitor, type FragmentDefinitionNode, type SelectionSetNode, type ValidationContext } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 
-const IMPORT_FIELDS = new Set(['uploadImport', 'importFromUrl', 'importBatch']);
+const IMPORT_FIELDS = new Set(['uploadImport', 'importFromUrl', 'importBatch', 'importStagedUpload']);
 
 export function oneImportPerOperation(): Plugin {
   return {

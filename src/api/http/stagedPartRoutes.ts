@@ -20,6 +20,15 @@ import { requestPath } from './requestTarget.js';
 
 interface PartRouteDeps { db: Database; log: Logger; metrics: Metrics; uploadIdleTimeoutMs: number }
 
+/** Whether the request is for a part URL (the route answers Expect: 100-continue itself). */
+export function isPartRequest(req: IncomingMessage): boolean {
+  try {
+    return parsePartPath(requestPath(req)) !== null;
+  } catch {
+    return false; // a malformed target: the router answers it with 400
+  }
+}
+
 function answer(res: ServerResponse, status: number, message: string, headers: Record<string, string> = {}): void {
   if (!res.headersSent) res.writeHead(status, { 'content-type': 'text/plain', ...headers }).end(`${message}\n`);
 }
@@ -58,6 +67,8 @@ export function stagedPartRoutes(deps: PartRouteDeps) {
       return true;
     }
     await unmarkPart(deps.db, upload.id, target.part);
+    // app.ts leaves `100 Continue` to this route: the part is accepted, the client may send it.
+    if (/^100-continue$/i.test(String(req.headers.expect ?? '').trim())) res.writeContinue();
     const written = writeFolderPart(upload, target.part, req);
     closeIfBodyPauses(req, res, deps.uploadIdleTimeoutMs, written);
     try {

@@ -40,10 +40,12 @@ for (const [network, prefix] of [
 ] as const) NOT_PUBLIC.addSubnet(network, prefix, 'ipv4');
 // IPv6 forms that carry an IPv4 address are refused whole rather than judged by the address they
 // carry: IPv4-compatible (::/96, also :: and ::1), NAT64 (the well-known prefix and RFC 8215's
-// local-use one, which reaches the IPv4 network behind a local translator) and 6to4 (2002::/16).
+// local-use one, which reaches the IPv4 network behind a local translator), 6to4 (2002::/16) and
+// IPv4-translated (SIIT, ::ffff:0:0:0/96); besides them, site-local (fec0::/10: deprecated, yet
+// still routed inside older networks).
 for (const [network, prefix] of [
-  ['::', 96], ['64:ff9b::', 96], ['64:ff9b:1::', 48], ['100::', 64], ['2001:db8::', 32], ['2002::', 16],
-  ['fc00::', 7], ['fe80::', 10], ['ff00::', 8],
+  ['::', 96], ['::ffff:0:0:0', 96], ['64:ff9b::', 96], ['64:ff9b:1::', 48], ['100::', 64], ['2001:db8::', 32], ['2002::', 16],
+  ['fc00::', 7], ['fe80::', 10], ['fec0::', 10], ['ff00::', 8],
 ] as const) NOT_PUBLIC.addSubnet(network, prefix, 'ipv6');
 
 /** Loopback, private, link-local (cloud metadata services live there), CGNAT, multicast or reserved. */

@@ -78,7 +78,7 @@ async function openHttps(start: URL, settings: SourceSettings): Promise<OpenedSo
     const status = res.statusCode ?? 0;
     const location = res.headers.location;
     if (REDIRECTS.has(status) && location) {
-      res.resume(); // the redirect's own body is of no interest
+      res.destroy(); // the redirect's own body is of no interest, and may never end: reading it would hold a connection for ever
       if (redirects === MAX_REDIRECTS) return invalidUrl(`${describeUrl(start)} redirected more than ${MAX_REDIRECTS} times`);
       let next: URL;
       try { next = new URL(location, url); } catch { return invalidUrl(`${describeUrl(url)} redirected to an invalid URL`); }
@@ -88,7 +88,7 @@ async function openHttps(start: URL, settings: SourceSettings): Promise<OpenedSo
       continue;
     }
     if (status < 200 || status > 299) {
-      res.resume();
+      res.destroy(); // as for a redirect: an error's body is not read
       return invalidUrl(`${describeUrl(url)} answered HTTP ${status}${res.statusMessage ? ` ${res.statusMessage}` : ''}; only a 2xx answer is imported`);
     }
     // gzip is recognised by its bytes as the file is spooled (intake/fileDecoding.ts); no other coding is.

@@ -8,7 +8,9 @@
  */
 import { jobGlobalId } from '../../jobs/globalIds.js';
 import { KINDS } from '../../kinds/index.js';
+import { countActiveJobs } from '../../jobs/jobStore.js';
 import { tooLargeMessage } from '../../spool/spool.js';
+import { jobsInProgressMessage } from '../../spool/spoolReservations.js';
 import { checkOptions, importFile, queueSpooledFile, type ImportDeps, type ImportOptions, type ImportResult } from '../importService.js';
 import { HEAD_BYTES, inspectHead } from '../inspect.js';
 import type { UserError } from '../userErrors.js';
@@ -35,6 +37,11 @@ export async function importStagedUpload(deps: ImportDeps & StagedDeps, req: Sta
   const wrong = checkOptions(req);
   if (wrong) return refuse(wrong);
   if (upload.fileSize > deps.config.maxFileSize) return refuse({ code: 'FILE_TOO_LARGE', message: tooLargeMessage(deps.config.maxFileSize), field: FIELD });
+  // As for an upload, before the file is read: the whole file is read back (its SHA-256) before the
+  // job is made, which checks again; a tenant at its limit must not make the server read its files.
+  if (await countActiveJobs(deps.db, req.tenantId) >= deps.config.maxActiveJobsPerTenant) {
+    return refuse({ code: 'IMPORT_IN_PROGRESS', message: jobsInProgressMessage(deps.config.maxActiveJobsPerTenant) });
+  }
   if (!(await claimForImport(deps.db, upload.id, IMPORT_CLAIM_MS))) {
     return refuse({ code: 'INVALID_INPUT', message: 'This staged upload is being imported by another request right now', field: FIELD });
   }

@@ -2,7 +2,8 @@
  * Every read and write of staged_uploads (db/schema.ts): one row per staged upload, from
  * createStagedUpload until the sweep removes it after its expiry.
  */
-import type { SqlExecutor } from '../../db/database.js';
+import type { Database, SqlExecutor } from '../../db/database.js';
+import { LockIds } from '../../db/lockIds.js';
 
 export interface StagedUploadRow {
   id: string;
@@ -36,7 +37,19 @@ const fromRaw = (r: RawRow): StagedUploadRow => ({
 
 export type NewStagedUpload = Omit<StagedUploadRow, 'receivedParts' | 'completed' | 'jobId' | 'expiresAt'> & { ttlMs: number };
 
-export async function insertStagedUpload(db: SqlExecutor, row: NewStagedUpload): Promise<StagedUploadRow> {
+/**
+ * Inserts the upload unless the tenant already has `maxLive` under way (then null), under a lock
+ * on the tenant's staged uploads: creates sent all at once are counted one after another.
+ */
+export async function insertStagedUpload(db: Database, row: NewStagedUpload, maxLive: number): Promise<StagedUploadRow | null> {
+  return db.transaction(async (tx) => {
+    await tx.query('select pg_advisory_xact_lock($1, hashtext($2))', [LockIds.TENANT_STAGED, row.tenantId]);
+    if (await countLiveStagedUploads(tx, row.tenantId) >= maxLive) return null;
+    return insertRow(tx, row);
+  });
+}
+
+async function insertRow(db: SqlExecutor, row: NewStagedUpload): Promise<StagedUploadRow> {
   const [created] = await db.query<RawRow>(
     `insert into staged_uploads (id, tenant_id, filename, file_size, part_size, sha256, location, s3_upload_id, signing_key, expires_at)
      values ($1, $2, $3, $4, $5, $6, $7, $8, $9, now() + $10 * interval '1 millisecond') returning ${COLUMNS}`,
@@ -111,16 +124,20 @@ export async function deleteStagedUpload(db: SqlExecutor, id: string): Promise<v
   await db.query('delete from staged_uploads where id = $1', [id]);
 }
 
-/** Uploads past their expiry, oldest first. */
+/** Uploads past their expiry, oldest first; not one an import holds (it began before the expiry, and reads the file). */
 export async function listExpiredStagedUploads(db: SqlExecutor, limit: number): Promise<StagedUploadRow[]> {
-  const rows = await db.query<RawRow>(`select ${COLUMNS} from staged_uploads where expires_at <= now() order by expires_at limit $1`, [limit]);
+  const rows = await db.query<RawRow>(
+    `select ${COLUMNS} from staged_uploads
+     where expires_at <= now() and (importing_until is null or importing_until < now()) order by expires_at limit $1`,
+    [limit],
+  );
   return rows.map(fromRaw);
 }
 
-/** Where live staged uploads not yet imported keep their file (and S3 multipart upload ids): the spool sweep leaves them be. */
+/** Where live staged uploads not yet imported, or being imported, keep their file (and S3 multipart upload ids): the spool sweep leaves them be. */
 export async function liveStagedLocations(db: SqlExecutor): Promise<{ locations: Set<string>; s3UploadIds: Set<string> }> {
   const rows = await db.query<{ location: string; s3_upload_id: string | null }>(
-    'select location, s3_upload_id from staged_uploads where expires_at > now() and job_id is null',
+    'select location, s3_upload_id from staged_uploads where (expires_at > now() or importing_until > now()) and job_id is null',
   );
   return {
     locations: new Set(rows.map((r) => r.location)),

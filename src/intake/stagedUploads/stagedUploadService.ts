@@ -66,22 +66,30 @@ export async function createStagedUpload(deps: StagedDeps, req: CreateStagedRequ
       };
     }
   }
-  if (await countLiveStagedUploads(deps.db, req.tenantId) >= MAX_LIVE_STAGED_UPLOADS) {
-    return {
-      ok: false, code: 'IMPORT_IN_PROGRESS',
-      message: `This tenant already has ${MAX_LIVE_STAGED_UPLOADS} staged uploads under way; import them, or wait for them to expire`,
-    };
-  }
+  const atCap: StagedResult = {
+    ok: false, code: 'IMPORT_IN_PROGRESS',
+    message: `This tenant already has ${MAX_LIVE_STAGED_UPLOADS} staged uploads under way; import them, or wait for them to expire`,
+  };
+  // Counted here so that a tenant at its cap takes no room at all, and again as the row is inserted.
+  if (await countLiveStagedUploads(deps.db, req.tenantId) >= MAX_LIVE_STAGED_UPLOADS) return atCap;
   const partSize = partSizeFor(req.fileSize);
   // A folder spool's file takes its whole size at once: weighed against the spool's room like an
   // arriving upload (SPOOL_MAX_BYTES); an S3 store's room is the store's.
   const begun = deps.s3Staged
     ? await deps.staged.begin(req.fileSize)
     : await withSpoolRoom(deps, req.fileSize, () => deps.staged.begin(req.fileSize));
-  const upload = await insertStagedUpload(deps.db, {
+  const row = {
     id: randomUUID(), tenantId: req.tenantId, filename: req.filename, fileSize: req.fileSize, partSize, sha256,
     location: begun.location, s3UploadId: begun.s3UploadId, signingKey: newSigningKey(), ttlMs: deps.config.stagedUploadTtlMs,
-  });
+  };
+  let upload: StagedUploadRow | null = null;
+  try {
+    upload = await insertStagedUpload(deps.db, row, MAX_LIVE_STAGED_UPLOADS);
+  } finally {
+    // Refused (another create took the last place meanwhile) or failed: what was begun goes.
+    if (!upload) await deps.staged.discard({ ...row, receivedParts: [], completed: false, jobId: null, expiresAt: new Date() });
+  }
+  if (!upload) return atCap;
   return { ok: true, upload };
 }
 
