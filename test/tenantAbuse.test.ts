@@ -185,12 +185,9 @@ describe('a hostile tenant', () => {
     expect((await wide.data(ColumnMappingsDocument, {})).columnMappings).toEqual([]);
   });
 
-  // Fails today: the upload answers INVALID_FILE "The file is empty" after the server's RSS grew
-  // ~250 MiB (exceljs caches every shared string: sharedStrings: 'cache' in src/intake/xlsxRows.ts,
-  // which counts only the NDJSON it writes against MAX_UNCOMPRESSED_SIZE). xlsxRows.ts is being
-  // changed on another branch: enable this with its fix (count the shared strings' characters
-  // against MAX_UNCOMPRESSED_SIZE as they are read, FILE_TOO_LARGE past it).
-  it.skip("an XLSX whose shared strings inflate past MAX_UNCOMPRESSED_SIZE is FILE_TOO_LARGE, without holding them in memory", async () => {
+  // exceljs cached every shared string and only the NDJSON written counted against the limit: this
+  // workbook grew the server ~250 MiB and was answered INVALID_FILE "The file is empty".
+  it("an XLSX whose shared strings inflate past MAX_UNCOMPRESSED_SIZE is FILE_TOO_LARGE, without holding them in memory", async () => {
     // 200 MB of shared strings in about 450 KiB; the app's MAX_UNCOMPRESSED_SIZE is 4 x 1 GiB by
     // default, so the test app's own is lowered to 16 MiB below.
     const bomb = await xlsxBomb(200 << 20);
