@@ -15,6 +15,8 @@ import { REPO_ROOT, startServer } from './serverProcess.js';
 
 export type Engine = 'postgres' | 'pglite';
 
+const IDLE_SETTLE_MS = 15_000;
+
 export interface EmbeddedImport { seconds: number; rowsPerSec: number; peak: TreeMemory; problem?: string }
 
 export interface EmbeddedFigures {
@@ -22,7 +24,7 @@ export interface EmbeddedFigures {
   rows: number;
   startNewFolderSeconds: number;
   startFullFolderSeconds: number;
-  /** After start and a key, before any upload, settled for a few seconds. */
+  /** After start and a key, before any upload, left alone for IDLE_SETTLE_MS. */
   idle: TreeMemory;
   csv: EmbeddedImport;
   ndjson: EmbeddedImport | null;
@@ -74,7 +76,8 @@ export async function measureEmbedded(opts: {
   const startNewFolderSeconds = server.startupSeconds;
   // The CLI reaches the running server's database (PostgreSQL) or its key inbox (PGlite).
   const key = await createApiKey(env, 'bench');
-  await new Promise((r) => setTimeout(r, 3000));
+  // Idle as a server nobody uses: past the embedded pool's closing of unused connections (10 s).
+  await new Promise((r) => setTimeout(r, IDLE_SETTLE_MS));
   const idle = await treeMemory(server.pid);
   opts.log(`embedded ${opts.engine}: idle ${idle.rssMb.toFixed(0)} MiB RSS (${idle.processes} processes); CSV import`);
   const csv = await importOnce(server, key, opts.csvPath, opts.rows, opts.timeoutMs);

@@ -44,6 +44,9 @@ export const earlierPgliteNotice = (dataDir: string) => `The data folder ${dataD
   + 'To move: start with a new DATA_DIR and create your API keys again there (jobs already imported stay in this folder). '
   + 'To keep this one, set EMBEDDED_DATABASE=pglite, which also silences this warning.';
 
+/** How long the embedded database keeps a pooled connection nobody uses. */
+const EMBEDDED_IDLE_CONNECTION_S = 10;
+
 export async function openDatabase(settings: DatabaseSettings, opts: OpenOptions = {}): Promise<Database> {
   if (settings.databaseUrl) {
     const { openPostgres } = await import('./postgres.js');
@@ -60,7 +63,8 @@ export async function openDatabase(settings: DatabaseSettings, opts: OpenOptions
   if (shared) return openPostgres(shared, { idleInTransactionTimeoutMs: settings.leaseMs });
   const cluster = await startCluster(settings.dataDir, (line) => opts.log?.debug(line));
   try {
-    const db = await openPostgres(cluster.url, { idleInTransactionTimeoutMs: settings.leaseMs });
+    // The embedded database shares a laptop: a backend nobody uses is ~5-15 MiB given back.
+    const db = await openPostgres(cluster.url, { idleInTransactionTimeoutMs: settings.leaseMs, idleConnectionTimeoutS: EMBEDDED_IDLE_CONNECTION_S });
     return { ...db, close: async () => { try { await db.close(); } finally { await cluster.stop(); } } };
   } catch (err) {
     await cluster.stop();

@@ -44,6 +44,8 @@ export interface PostgresOptions {
    * session of their own, which a pooler hands out only for one transaction at a time.
    */
   directUrl?: string;
+  /** Closes a pooled connection left unused this long (each is a Postgres process); never when unset. */
+  idleConnectionTimeoutS?: number;
 }
 
 /** Migrates the database at `url` (its public schema), then opens the service's pool on it. */
@@ -65,6 +67,7 @@ export function connectPostgres(url: string, opts: ConnectOptions = {}): Databas
   if (pooled && opts.schema) throw new Error('a schema other than public needs a session setting (search_path), which a transaction-mode pooler cannot carry');
   const sql = postgres(url, {
     max: 10,
+    ...(opts.idleConnectionTimeoutS ? { idle_timeout: opts.idleConnectionTimeoutS } : {}),
     // A transaction-mode pooler may run each statement on a different server connection, where
     // a statement prepared on another does not exist; unnamed statements are parsed every time.
     prepare: !pooled,
