@@ -6,7 +6,7 @@
  *   server child process (as `npm start` runs it) -> three tenants' keys
  *   -> one after the other: tenant A's import, then tenant B's (the fresh server's first imports count)
  *   -> together: A's and B's files again (allowDuplicateFile), uploaded at once; --small-after-s
- *      (6) seconds after both run, tenant C's small file; `jobs` queried every 100 ms throughout,
+ *      (1) seconds after both run, tenant C's small file; `jobs` queried every 100 ms throughout,
  *      each tenant's rows_processed sampled every 250 ms from the database
  *   -> every import's rows counted in `events` (tables keep their rows: nothing is emptied)
  * Every upload is sent by curl (its own multipart boundary), as the README's example sends it.
@@ -39,7 +39,7 @@ function options() {
       scenario: { type: 'string' },
       rows: { type: 'string', default: '1000000' },
       'small-rows': { type: 'string', default: '1000' },
-      'small-after-s': { type: 'string', default: '6' },
+      'small-after-s': { type: 'string', default: '1' },
       seed: { type: 'string', default: '1' },
       out: { type: 'string', default: 'bench/out/fairness.json' },
       plot: { type: 'string', default: 'bench/out/fairness.svg' },
@@ -48,8 +48,13 @@ function options() {
     },
   });
   const n = wholeNumber;
+  const seconds = (name: string, raw: string) => {
+    const v = Number(raw);
+    if (!Number.isFinite(v) || v < 0) throw new Error(`--${name} must be a number of seconds, got "${raw}"`);
+    return v;
+  };
   return {
-    rows: n('rows', values.rows!), smallRows: n('small-rows', values['small-rows']!), smallAfterMs: n('small-after-s', values['small-after-s']!) * 1000,
+    rows: n('rows', values.rows!), smallRows: n('small-rows', values['small-rows']!), smallAfterMs: seconds('small-after-s', values['small-after-s']!) * 1000,
     seed: n('seed', values.seed!), out: path.resolve(values.out!), plot: path.resolve(values.plot!), timeoutMs: n('timeout-min', values['timeout-min']!) * 60_000,
     serverLog: values['server-log'] ? path.resolve(values['server-log']) : undefined,
   };

@@ -195,7 +195,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     workerConcurrency: int(env, 'WORKER_CONCURRENCY', 2),
     // Long enough that a hand-back (its commits drained, a parse thread started again at the
     // checkpoint) costs little of a slice; short enough that a small job waits seconds at most.
-    jobSliceMs: int(env, 'JOB_SLICE_MS', 3000),
+    jobSliceMs: int(env, 'JOB_SLICE_MS', 1000),
     // Each batch is a transaction of its own (COPY, job row, checkpoint, COMMIT), and its costs
     // are paid per batch by Postgres and by the server alike, so larger batches import faster.
     // Memory bounds them: each batch parsed and not yet committed takes a parse slot

@@ -32,7 +32,7 @@ import { startServerChild, stopAllServerChildren, type ServerChild } from './sup
 const enabled = requirePostgres('fairness tests (a server process on a real Postgres)');
 const BIG_ROWS = 600_000;
 const SMALL_ROWS = 1_000;
-const SLICE_MS = 3_000; // JOB_SLICE_MS's default
+const SLICE_MS = 1_000; // JOB_SLICE_MS's default
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const globalId = (jobId: string) => Buffer.from(`Job:${jobId}`).toString('base64');
 
