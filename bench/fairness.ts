@@ -77,8 +77,8 @@ function startSampler(pg: Sql, since: Date) {
   return { started, async stop() { stopped = true; await loop; return samples; } };
 }
 
-/** Rows/s over this window: a batch (20,000 rows) commits at once, so a shorter one shows steps, not speed. */
-const RATE_WINDOW_MS = 3000;
+/** Rows/s over this window: a batch (20,000 rows) commits at once, so a window must hold several (a job commits 5-10 a second on a quiet machine). */
+const RATE_WINDOW_MS = 1000;
 
 /** rows/s per tenant over RATE_WINDOW_MS, at each sample. */
 function rateSeries(samples: { atMs: number; rows: Record<string, number> }[]): Series[] {
