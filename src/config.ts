@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { silenceTimeoutMs } from './parse/storeClient.js';
 
 /** Every setting the service reads from the environment, with its default. The README's settings table mirrors this. */
 export interface Config {
@@ -23,6 +24,8 @@ export interface Config {
   spoolS3: S3SpoolLocation | null;
   /** The S3 store's URL when it is not AWS (Ceph, MinIO, R2); addressed path-style. */
   s3Endpoint: string | undefined;
+  /** S3_TIMEOUT_MS: how long a store's connection may stay silent before the request fails and is retried. */
+  s3TimeoutMs: number;
   /** How long an ended job's spool file is kept (0: removed as the job ends, or kept as a spare). */
   spoolRetentionMs: number;
   /** How many completed uploads' files the spool keeps for later uploads to write over (spool/spoolSpares.ts). */
@@ -180,6 +183,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     dataDir,
     ...spoolLocation(env, dataDir),
     s3Endpoint: env.S3_ENDPOINT ? parseBaseUrl(env.S3_ENDPOINT, 'S3_ENDPOINT') : undefined,
+    // Read by every thread's store client from the environment (parse/storeClient.ts); checked here, at start.
+    s3TimeoutMs: silenceTimeoutMs(env),
     spoolRetentionMs: int(env, 'SPOOL_RETENTION_MS', 0),
     spoolSpareFiles: int(env, 'SPOOL_SPARE_FILES', 2),
     maxFileSize,

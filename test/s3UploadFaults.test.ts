@@ -1,12 +1,12 @@
 /**
  * An S3 spool under faults, in a running server on the run's real radosgw: the store going away
  * while an upload streams into it is that request's error (503, try again), with nothing left in
- * the store and no job; and SPOOL_MAX_BYTES counts the objects the store holds, as it counts a
+ * the store and no job; a store connection that hangs is given up and the part sent again; and SPOOL_MAX_BYTES counts the objects the store holds, as it counts a
  * folder's files.
  */
 import { ListMultipartUploadsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { JobsDocument, UploadImportDocument } from '../src/generated/gql/graphql.js';
+import { JobDocument, JobsDocument, UploadImportDocument } from '../src/generated/gql/graphql.js';
 import { eventsCsv, manyEvents } from './support/events.js';
 import { closing, sendMultipart, uploadHead } from './support/multipart.js';
 import { waitFor } from './support/importIntegrity.js';
@@ -64,6 +64,34 @@ describe.runIf(enabled)('an S3 spool under faults', () => {
       await t.close();
     }
   }, 60_000);
+
+  it('a store connection that hangs under an upload (open, nothing moving) is given up after S3_TIMEOUT_MS and the part sent again: the upload completes, every row imported', async () => {
+    const prefix = `hang-${Date.now()}/`;
+    const before = process.env.S3_TIMEOUT_MS;
+    // Read by every thread's store client as it is made (parse/storeClient.ts): this app's threads see 1.5 s.
+    process.env.S3_TIMEOUT_MS = '1500';
+    const t = await startTestApp({ spoolS3: { bucket: s3Store().bucket, prefix }, s3Endpoint: `http://127.0.0.1:${proxy.port}` });
+    try {
+      const client = await t.clientFor('store-hangs');
+      const rows = 160_000;
+      const content = eventsCsv(manyEvents(rows));
+      const pieces = [uploadHead('big.csv')];
+      for (let at = 0; at < content.length; at += MB) pieces.push(content.slice(at, at + MB));
+      pieces.push(`\r\n${closing()}`);
+      const sent = sendMultipart(t.url, { key: client.key!, pieces, pauseMs: 50, stopWhenAnswered: true, timeoutMs: 50_000 });
+      await waitFor('the multipart upload to begin', async () => (await storeHolds(prefix)).uploads > 0, { timeoutMs: 30_000, intervalMs: 20 });
+      proxy.silence();
+      const { status, json } = await sent;
+      expect(status).toBe(200);
+      const jobId = json?.data?.uploadImport?.job?.id as string;
+      expect(jobId).toBeTruthy();
+      await waitFor('the job to complete', async () => (await client.request(JobDocument, { id: jobId })).body.data?.job?.status === 'COMPLETED', { timeoutMs: 60_000, intervalMs: 200 });
+      expect((await client.request(JobDocument, { id: jobId })).body.data?.job).toMatchObject({ rowsImported: rows, rowsFailed: 0 });
+    } finally {
+      if (before === undefined) delete process.env.S3_TIMEOUT_MS; else process.env.S3_TIMEOUT_MS = before;
+      await t.close();
+    }
+  }, 120_000);
 
   it('SPOOL_MAX_BYTES counts the objects in the store: a file that would pass it is refused with 503 SPOOL_FULL', async () => {
     const prefix = `full-${Date.now()}/`;

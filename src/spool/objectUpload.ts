@@ -10,6 +10,7 @@
  * removes what may be left as for any failed upload (s3Upload.ts).
  */
 import type { S3Client, UploadPartCommand } from '@aws-sdk/client-s3';
+import { storeClientConfig } from '../parse/storeClient.js';
 
 /** Where an upload goes, as the main thread's spool knows it (s3Spool.ts). */
 export interface ObjectTarget { endpoint?: string; region: string; bucket: string; key: string }
@@ -28,11 +29,7 @@ function clientFor(target: ObjectTarget): Promise<S3Client> {
   let client = clients.get(id);
   if (!client) {
     // Loaded only here: the SDK is large, and a folder spool's hashes never need it.
-    client = import('@aws-sdk/client-s3').then(({ S3Client }) => new S3Client({
-      // Credentials from the SDK's usual sources, as the main thread's client (the thread shares process.env).
-      ...(target.endpoint ? { endpoint: target.endpoint, forcePathStyle: true } : {}),
-      region: target.region,
-    }));
+    client = import('@aws-sdk/client-s3').then(({ S3Client }) => new S3Client(storeClientConfig(target.endpoint, target.region)));
     clients.set(id, client);
   }
   return client;

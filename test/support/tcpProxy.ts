@@ -1,6 +1,7 @@
 /**
  * A plain TCP proxy that can take its target away: `down()` drops every open connection and stops
- * listening (new ones are refused, as by a stopped server), `up()` listens again on the same port.
+ * listening (new ones are refused, as by a stopped server), `up()` listens again on the same port;
+ * `silence()` leaves the open connections open but carrying nothing, as a store that hangs.
  * The fleet test puts it in front of the run's radosgw, which other test files share and which
  * must stay up for them.
  */
@@ -12,19 +13,24 @@ export interface TcpProxy {
   down(): Promise<void>;
   /** Accepts connections again, on the same port. */
   up(): Promise<void>;
+  /** The connections open now stop carrying bytes either way, and stay open (a store that hangs); new ones work. */
+  silence(): void;
   close(): Promise<void>;
 }
 
 export async function startTcpProxy(targetHost: string, targetPort: number): Promise<TcpProxy> {
   const sockets = new Set<net.Socket>();
+  /** Each client's connection to the target, while both are open. */
+  const pairs = new Map<net.Socket, net.Socket>();
   const server = net.createServer((client) => {
     const upstream = net.connect(targetPort, targetHost);
     sockets.add(client).add(upstream);
-    const destroyBoth = () => { client.destroy(); upstream.destroy(); sockets.delete(client); sockets.delete(upstream); };
+    const destroyBoth = () => { client.destroy(); upstream.destroy(); sockets.delete(client); sockets.delete(upstream); pairs.delete(client); };
     client.on('error', destroyBoth).on('close', destroyBoth);
     upstream.on('error', destroyBoth).on('close', destroyBoth);
     client.pipe(upstream);
     upstream.pipe(client);
+    pairs.set(client, upstream);
   });
   const listen = (port: number) => new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -42,6 +48,13 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
     port,
     down,
     up: () => listen(port),
+    silence: () => {
+      for (const [client, upstream] of pairs) {
+        client.unpipe(upstream); upstream.unpipe(client);
+        client.pause(); upstream.pause();
+      }
+      pairs.clear();
+    },
     close: async () => { if (server.listening) await down(); },
   };
 }
