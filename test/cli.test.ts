@@ -84,6 +84,19 @@ describe('bulk-import upload / jobs / job / errors', () => {
     expect(unreachable.code).toBe(2);
   });
 
+  it('says the URL may lack its /graphql path when the server answers 404, and offers no --resume for a staged upload that never began', async () => {
+    const origin = t.url.replace(/\/graphql$/, '');
+    const jobs = await cli(['jobs', '--url', origin]);
+    expect(jobs.code).toBe(2);
+    expect(jobs.stderr).toContain(`HTTP 404 (is ${origin} the service's GraphQL endpoint? It ends in /graphql)`);
+    const file = path.join(t.dataDir, 'small-staged.csv');
+    await fs.writeFile(file, 'event_type,when\npage_view,now\n');
+    const staged = await cli(['upload', file, '--kind', 'EVENTS', '--staged', '--url', origin]);
+    expect(staged.code).toBe(2);
+    expect(staged.stderr).toContain('/graphql');
+    expect(staged.stderr).not.toContain('--resume');
+  });
+
   it('exits 2 with the user error when the upload is refused', async () => {
     const file = path.join(t.dataDir, 'wrong.csv');
     await fs.writeFile(file, 'event_type,when\npage_view,now\n');

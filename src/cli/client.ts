@@ -198,7 +198,8 @@ export function registerClientCommands(program: Command): void {
         ? await client.uploadStaged(file, options, { stateFile, resume: opts.resume, parallel: opts.parallel, onSent, onPart: () => { partsSent++; } })
           .catch((err: Error) => {
             uploadBar?.stop();
-            throw new Error(`${err.message}\nWhat arrived is kept: run the same command with --resume to send the rest`);
+            // Only a staged upload that began (a part arrived) has anything to resume.
+            throw new Error(partsSent > 0 ? `${err.message}\nWhat arrived is kept: run the same command with --resume to send the rest` : err.message);
           })
         : await client.upload(file, options, onSent);
       uploadBar?.stop();

@@ -95,7 +95,11 @@ export class BulkImportClient {
 
   private readResult<T>(status: number, text: string): T {
     let body: ExecutionResult<T>;
-    try { body = JSON.parse(text); } catch { throw new BulkImportError(`HTTP ${status}: ${text.slice(0, 300)}`); }
+    try { body = JSON.parse(text); } catch {
+      // A 404 that is not GraphQL's answer is most often a URL without its /graphql path.
+      const hint = status === 404 ? ` (is ${this.url} the service's GraphQL endpoint? It ends in /graphql)` : '';
+      throw new BulkImportError(`HTTP ${status}${hint}: ${text.slice(0, 300)}`);
+    }
     if (body.errors?.length) throw new BulkImportError(body.errors.map((e) => e.message).join('; '));
     if (status !== 200 || !body.data) throw new BulkImportError(`HTTP ${status}`);
     return body.data;
