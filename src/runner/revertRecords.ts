@@ -22,6 +22,7 @@ import { jobGlobalId } from '../jobs/globalIds.js';
 import { listJobOutcomesBackwards, type JobOutcome } from '../jobs/rowOutcomes.js';
 import { getKind, KINDS } from '../kinds/index.js';
 import type { RevertContext, UndoneBatch, UndoStep } from './revertSteps.js';
+import { DRY_RUN_MEMORY } from './upsertRows.js';
 
 /** A record as the revert finds it, then as its decisions leave it. */
 interface RecordState { exists: boolean; jobId: string; line: number; key: string | null }
@@ -93,7 +94,9 @@ export function rosterUndo({ revert, original, batchSize }: RevertContext): Undo
       fail(createdBy.get(id)!, `Record ${id} is still referenced by a record of ${referrer} that stays; left as it is, forced or not`);
     }
     done.errors.sort((a, b) => b.line - a.line);
-    if (dryRunMemory) for (const [id, s] of states) dryRunMemory.set(id, s);
+    if (dryRunMemory) {
+      for (const [id, s] of states) if (dryRunMemory.size < DRY_RUN_MEMORY || dryRunMemory.has(id)) dryRunMemory.set(id, s);
+    }
     else await writeUndo(tx, kind.table, rules.keyColumn, rules.columns, original.tenantId, deletes, restores);
     return done;
   };

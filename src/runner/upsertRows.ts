@@ -56,8 +56,8 @@ export class RecordIndex implements RecordLookup {
   }
 }
 
-/** How many records a dry run remembers from batch to batch; past that, later batches see only the database. */
-const DRY_RUN_MEMORY = 1_000_000;
+/** How many records a dry run (of an import or a revert) remembers from batch to batch; past that, later batches see only the database. */
+export const DRY_RUN_MEMORY = 1_000_000;
 
 async function loadIndexes(tx: Transaction, kind: ImportKind, rows: readonly UpsertRow[], tenantId: string, dryRunRecords?: RecordIndex): Promise<Map<string, RecordIndex>> {
   const indexes = new Map<string, RecordIndex>();
