@@ -361,7 +361,7 @@ export async function queueSpooledFile(
 
   const missing = refuseMissingOptions(kind, req, inspection.columns);
   if (missing) return discard({ code: 'INVALID_INPUT', message: missing.message, field: ['input', missing.option] });
-  const unsaveable = saveAs ? await refuseSavingMapping(deps.db, req.tenantId, saveAs, inspection.header!) : null;
+  const unsaveable = saveAs ? await refuseSavingMapping(deps.db, req.tenantId, saveAs, inspection.fileColumns) : null;
   if (unsaveable) return discard({ code: 'INVALID_INPUT', message: unsaveable, field: ['input', 'saveMappingAs'] });
 
   const job = await createJobWithinLimit(deps.db, {

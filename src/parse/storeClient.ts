@@ -14,9 +14,11 @@ const CONNECT_TIMEOUT_MS = 10_000;
  * request: a part takes what it takes), the request fails and is retried as any store error is.
  * Read from the environment, as S3_ENDPOINT is: the threads that use it have no config object.
  */
+export const DEFAULT_S3_TIMEOUT_MS = 30_000;
+
 export function silenceTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
   const raw = env.S3_TIMEOUT_MS;
-  const ms = raw === undefined || raw === '' ? 30_000 : Number(raw);
+  const ms = raw === undefined || raw === '' ? DEFAULT_S3_TIMEOUT_MS : Number(raw);
   if (!Number.isInteger(ms) || ms <= 0) throw new Error(`S3_TIMEOUT_MS must be a positive whole number of milliseconds, got "${raw}"`);
   return ms;
 }
