@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { DEFAULT_S3_TIMEOUT_MS } from './parse/storeClient.js';
+import { silenceTimeoutMs } from './parse/storeClient.js';
 
 /** Every setting the service reads from the environment, with its default. The README's settings table mirrors this. */
 export interface Config {
@@ -184,7 +184,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     ...spoolLocation(env, dataDir),
     s3Endpoint: env.S3_ENDPOINT ? parseBaseUrl(env.S3_ENDPOINT, 'S3_ENDPOINT') : undefined,
     // Read by every thread's store client from the environment (parse/storeClient.ts); checked here, at start.
-    s3TimeoutMs: int(env, 'S3_TIMEOUT_MS', DEFAULT_S3_TIMEOUT_MS),
+    s3TimeoutMs: silenceTimeoutMs({ S3_TIMEOUT_MS: env.S3_TIMEOUT_MS }),
     spoolRetentionMs: int(env, 'SPOOL_RETENTION_MS', 0),
     spoolSpareFiles: int(env, 'SPOOL_SPARE_FILES', 2),
     maxFileSize,

@@ -14,7 +14,7 @@ const CONNECT_TIMEOUT_MS = 10_000;
  * request: a part takes what it takes), the request fails and is retried as any store error is.
  * Read from the environment, as S3_ENDPOINT is: the threads that use it have no config object.
  */
-export const DEFAULT_S3_TIMEOUT_MS = 30_000;
+const DEFAULT_S3_TIMEOUT_MS = 30_000;
 
 export function silenceTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
   const raw = env.S3_TIMEOUT_MS;
