@@ -198,8 +198,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     // A day: time for a 1 GiB file over a slow uplink, with restarts. S3 presigned URLs cap at 7 days.
     stagedUploadTtlMs: int(env, 'STAGED_UPLOAD_TTL_MS', 24 * 60 * 60_000),
     workerConcurrency: int(env, 'WORKER_CONCURRENCY', 2),
-    // Long enough that a hand-back (its commits drained, a parse thread started again at the
-    // checkpoint) costs little of a slice; short enough that a small job waits seconds at most.
+    // Short, so that a tenant that arrives waits about a slice for a runner; tenants whose long
+    // jobs take turns switch only every few slices (runner/runnerPool.ts), since a hand-back (its
+    // commits drained, a parse thread started again at the checkpoint) costs its job ~0.25 s.
     jobSliceMs: int(env, 'JOB_SLICE_MS', 1000),
     // Each batch is a transaction of its own (COPY, job row, checkpoint, COMMIT), and its costs
     // are paid per batch by Postgres and by the server alike, so larger batches import faster.
