@@ -42,13 +42,13 @@ describe.runIf(enabled)('fairness between tenants', () => {
   let db: TestDatabase;
   let sql: Sql;
   let tmp: string;
-  const files: Record<'a' | 'b' | 'small' | 'paced', { path: string; rows: number; checksum: string }> = {} as never;
+  const files: Record<'a' | 'b' | 'c' | 'small' | 'paced', { path: string; rows: number; checksum: string }> = {} as never;
 
   beforeAll(async () => {
     db = await createTestDatabase();
     sql = openSql(sessionUrl(db));
     tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'bulk-import-fair-'));
-    const specs = { a: [BIG_ROWS, 221], b: [BIG_ROWS, 222], small: [SMALL_ROWS, 223], paced: [20_000, 224] } as const;
+    const specs = { a: [BIG_ROWS, 221], b: [BIG_ROWS, 222], c: [BIG_ROWS, 225], small: [SMALL_ROWS, 223], paced: [20_000, 224] } as const;
     for (const [name, [rows, seed]] of Object.entries(specs)) {
       const file = path.join(tmp, `${name}.csv`);
       await generateEvents({ rows, seed, csvPath: file });
@@ -112,6 +112,34 @@ describe.runIf(enabled)('fairness between tenants', () => {
     const attempts = await sql<{ attempt: number }[]>`select attempt from import_jobs where id in (${a}, ${b})`;
     expect(Math.max(...attempts.map((r) => r.attempt))).toBeGreaterThan(1);
   }
+
+  it('three tenants\' big imports on two runners take turns: each runs before any ends, and every line is imported once', async () => {
+    const server = await startServerChild({ label: 'turns', env: { ...databaseEnv(db), DATA_DIR: path.join(tmp, 'turns') } });
+    try {
+      const started = performance.now();
+      const upload = async (tenant: string, file: string) => jobUuid((await uploadFile({ url: server.url, key: await createKeyIn(sql, tenant), file, kind: 'EVENTS' })).jobId);
+      const ids = await Promise.all([upload('turn-a', files.a.path), upload('turn-b', files.b.path), upload('turn-c', files.c.path)]);
+      // Every tenant got a runner before the first import ended: the third did not wait for one to end.
+      await waitFor('every import to have rows, or one to end', async () => {
+        const states = await Promise.all(ids.map((id) => jobState(sql, id)));
+        return states.some((st) => st.status === 'COMPLETED') || states.every((st) => st.rows_processed > 0);
+      }, { timeoutMs: 180_000, intervalMs: 50 });
+      const states = await Promise.all(ids.map((id) => jobState(sql, id)));
+      expect(states.map((st) => st.status), 'an import ended before every tenant had a turn').not.toContain('COMPLETED');
+      for (const id of ids) {
+        await waitFor(`import ${id} completed`, async () => (await jobState(sql, id)).status === 'COMPLETED', { timeoutMs: 240_000, intervalMs: 250 });
+      }
+      const elapsedS = (performance.now() - started) / 1000;
+      for (const [id, file] of [[ids[0], files.a], [ids[1], files.b], [ids[2], files.c]] as const) {
+        expect(await jobState(sql, id)).toMatchObject({ status: 'COMPLETED', rows_processed: file.rows, rows_imported: file.rows, rows_failed: 0 });
+        expect(await lineCheck(sql, id)).toEqual(exactLines(file.rows));
+      }
+      const handedBack = server.logs().filter((l) => typeof l.msg === 'string' && l.msg.startsWith('job handed back: its time slice')).length;
+      expect(handedBack, `no job made way in ${elapsedS.toFixed(1)} s: the third tenant waited for an import to end`).toBeGreaterThanOrEqual(1);
+    } finally {
+      await server.stop();
+    }
+  }, 300_000);
 
   it('pushes a queued job\'s position over jobProgress as the jobs ahead of it are claimed, and the CLI prints it', async () => {
     // One runner, no time slices, and progress re-reads far apart: an update soon after a claim
