@@ -42,6 +42,8 @@ export const importJobs = pgTable('import_jobs', {
   spoolPath: text('spool_path'),
   /** The CSV header as written in the file, so a resumed reader can start mid-file. */
   header: jsonb('header').$type<string[]>(),
+  /** XLSX: the sheet asked for (`sheet`), as given; null: the first. Part of the file's identity for DUPLICATE_FILE. */
+  sheet: text('sheet'),
   /** CSV: the delimiter (given or detected at upload); null is a comma. */
   delimiter: text('delimiter'),
   /** CSV: the column mapping applied to the header (kinds/columnMapping.ts), given or saved; and the saved one's name. */

@@ -342,7 +342,7 @@ export async function queueSpooledFile(
   if (objection) return discard(objection);
   if (steps.fileError) return discard({ ...steps.fileError, field: steps.field });
   if (!req.allowDuplicateFile && !req.dryRun) {
-    const earlier = await findSameFile(deps.db, req.tenantId, kind.name, spooled.sha256, jobOptionsFor(kind, req));
+    const earlier = await findSameFile(deps.db, req.tenantId, kind.name, spooled.sha256, jobOptionsFor(kind, req), req.sheet ?? null);
     if (earlier) {
       return discard({
         code: 'DUPLICATE_FILE',
@@ -379,6 +379,7 @@ export async function queueSpooledFile(
     delimiter: csv && csv.delimiter !== ',' ? csv.delimiter : null,
     columnMapping: mapping.columnMapping,
     columnMappingName: saveAs ?? mapping.columnMappingName,
+    sheet: req.sheet ?? null,
   }, deps.config.maxActiveJobsPerTenant);
   if (!job) {
     return discard({ code: 'IMPORT_IN_PROGRESS', message: jobsInProgressMessage(deps.config.maxActiveJobsPerTenant) });

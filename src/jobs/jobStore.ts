@@ -29,6 +29,8 @@ export interface NewJob {
   delimiter?: string | null;
   columnMapping?: { from: string; to: string | null }[] | null;
   columnMappingName?: string | null;
+  /** XLSX: the sheet asked for; null or absent: the first. */
+  sheet?: string | null;
 }
 
 
@@ -52,13 +54,13 @@ export async function createJobWithinLimit(db: Database, job: NewJob, maxActive:
     if ((await countActiveJobs(tx, job.tenantId)) >= maxActive) return null;
     const [row] = await tx.query<{ id: string; seq: number; created_ms: number }>(
       `insert into import_jobs (tenant_id, kind, collection, location_type, format, status, dry_run, max_errors,
-         filename, file_size, file_sha256, spool_path, header, delimiter, column_mapping, column_mapping_name)
-       values ($1, $2, $3, $4, $5, 'QUEUED', $6, $7, $8, $9, $10, $11, $12::jsonb, $13, $14::jsonb, $15)
+         filename, file_size, file_sha256, spool_path, header, delimiter, column_mapping, column_mapping_name, sheet)
+       values ($1, $2, $3, $4, $5, 'QUEUED', $6, $7, $8, $9, $10, $11, $12::jsonb, $13, $14::jsonb, $15, $16)
        returning id, seq, (extract(epoch from created_at) * 1000)::float8 as created_ms`,
       [job.tenantId, job.kind, job.options?.collection ?? null, job.options?.locationType ?? null, job.format, job.dryRun,
         job.maxErrors ?? null, job.filename ?? null, job.fileSize, job.fileSha256, job.spoolPath,
         job.header ? JSON.stringify(job.header) : null, job.delimiter ?? null,
-        job.columnMapping ? JSON.stringify(job.columnMapping) : null, job.columnMappingName ?? null],
+        job.columnMapping ? JSON.stringify(job.columnMapping) : null, job.columnMappingName ?? null, job.sheet ?? null],
     );
     return row;
   });
@@ -68,7 +70,7 @@ export async function createJobWithinLimit(db: Database, job: NewJob, maxActive:
     ...withoutOptions(job), id: created.id, seq: Number(created.seq), createdAt: new Date(Number(created.created_ms)),
     collection: job.options?.collection ?? null, locationType: job.options?.locationType ?? null, maxErrors: job.maxErrors ?? null,
     filename: job.filename ?? null, delimiter: job.delimiter ?? null, columnMapping: job.columnMapping ?? null,
-    columnMappingName: job.columnMappingName ?? null, status: 'QUEUED', bytesProcessed: 0, rowsTotal: null, rowsProcessed: 0,
+    columnMappingName: job.columnMappingName ?? null, sheet: job.sheet ?? null, status: 'QUEUED', bytesProcessed: 0, rowsTotal: null, rowsProcessed: 0,
     rowsImported: 0, rowsCreated: 0, rowsUpdated: 0, rowsDuplicate: 0, rowsFailed: 0, rowsUnchanged: 0, checkpointOffset: 0,
     revertOf: null, revertForce: false,
     checkpointLine: 0, leaseOwner: null, leaseExpiresAt: null, attempt: 0, cancelRequested: false,
@@ -150,17 +152,18 @@ export async function distinctValues(db: Database, table: string, column: string
 
 /**
  * An earlier job of the tenant that imported a byte-identical file (same SHA-256) as the same
- * kind (into the same collection): for DUPLICATE_FILE. Dry runs, failed and cancelled jobs don't count: their rows are not in;
+ * kind (into the same collection; of a workbook, the same sheet, named alike or not at all): for DUPLICATE_FILE. Dry runs, failed and cancelled jobs don't count: their rows are not in;
  * nor do reverted ones.
  */
-export async function findSameFile(db: SqlExecutor, tenantId: string, kind: string, sha256: string, options: JobOptions): Promise<string | null> {
+export async function findSameFile(db: SqlExecutor, tenantId: string, kind: string, sha256: string, options: JobOptions, sheet: string | null): Promise<string | null> {
   const [row] = await db.query<{ id: string }>(
     `select id from import_jobs
      where tenant_id = $1 and kind = $2 and file_sha256 = $3 and collection is not distinct from $4
+       and lower(btrim(sheet)) is not distinct from lower(btrim($6::text))
        and not dry_run and status = any($5)
        and not exists (select 1 from import_jobs r where r.revert_of = import_jobs.id and r.status = 'COMPLETED' and not r.dry_run)
      order by seq desc limit 1`,
-    [tenantId, kind, sha256, options.collection, [...ACTIVE_STATUSES, JobStatus.COMPLETED]],
+    [tenantId, kind, sha256, options.collection, [...ACTIVE_STATUSES, JobStatus.COMPLETED], sheet],
   );
   return row?.id ?? null;
 }
