@@ -10,6 +10,7 @@ import fs from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
+import crypto from 'node:crypto';
 import zlib from 'node:zlib';
 import ExcelJS from 'exceljs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -368,6 +369,24 @@ describe('XLSX', () => {
     const after = await importFile('USERS', 'roster after.xlsx', await workbookArchive([header, ['Zip After', '9876500403', 'SCH-1', 'Z-3']]));
     expect(after.job).toMatchObject({ status: 'COMPLETED', rowsCreated: 1 });
   });
+
+  it('a workbook larger than MAX_FILE_SIZE, cut off inside its sheet, is FILE_TOO_LARGE at once: the request does not wait on the part left half-read', async () => {
+    const header = ['NAME', 'MOBILE PHONE', 'SCHOOL ID', 'External ID'];
+    // 64 KiB of random text repeated: more than deflate's 32 KiB window, so it stays as large
+    // zipped, and the upload passes MAX_FILE_SIZE in the middle of the sheet part.
+    const noise = `<x a="${crypto.randomBytes(48 * 1024).toString('base64')}"/>`;
+    const bigSheet = await workbookArchive([header, ['Cut Off', '9876500601', 'SCH-1', 'C-1']], { chunk: noise, times: 96 });
+    // The same in the shared strings, the part that comes first (read as it arrives, not kept in a file).
+    const bigStrings = await workbookArchive([header, ['Cut Off', '9876500601', 'SCH-1', 'C-1']], undefined, { chunk: `<si><t>${noise.slice(6, -3)}</t></si>`, times: 96 });
+    for (const big of [bigSheet, bigStrings]) {
+      expect(big.length).toBeGreaterThan(MAX_FILE_SIZE);
+      const started = performance.now();
+      const error = await refused('USERS', 'big roster.xlsx', big);
+      expect(error).toMatchObject({ code: 'FILE_TOO_LARGE' });
+      expect(performance.now() - started).toBeLessThan(10_000);
+      expect(await xlsxTempFolders()).toEqual([]);
+    }
+  }, 30_000);
 
   it('a workbook\'s shared strings (held in memory) are bounded on their own: past MAX_XLSX_SHARED_STRINGS, FILE_TOO_LARGE naming it', async () => {
     const header = ['NAME', 'MOBILE PHONE', 'SCHOOL ID', 'External ID'];
