@@ -28,6 +28,8 @@ interface HashThread {
   worker: Worker; alive: boolean; hashing: number; idle: NodeJS.Timeout | null;
   /** It has written into an S3 store: it holds the SDK and part buffers (~50 MiB), so it ends as soon as it is idle. */
   wroteToStore: boolean;
+  /** Drops sent to this thread and not yet answered. */
+  drops: Set<number>;
 }
 
 /**
@@ -51,11 +53,11 @@ const dropped = new Map<number, () => void>();
 
 function hashThread(): HashThread {
   if (current?.alive) return current;
-  const thread: HashThread = { worker: startThread('./hashThread', import.meta.url), alive: true, hashing: 0, idle: null, wroteToStore: false };
+  const thread: HashThread = { worker: startThread('./hashThread', import.meta.url), alive: true, hashing: 0, idle: null, wroteToStore: false, drops: new Set() };
   thread.worker.on('message', (answer: HashAnswer) => {
     if ('pieceHashed' in answer) { pieceHashed.get(answer.id)?.(answer.bytes); return; }
     if ('storeFailed' in answer) { storeFailed.get(answer.id)?.(new StoreWriteError(answer.storeFailed)); return; }
-    if ('dropped' in answer) { dropped.get(answer.id)?.(); dropped.delete(answer.id); return; }
+    if ('dropped' in answer) { dropped.get(answer.id)?.(); dropped.delete(answer.id); thread.drops.delete(answer.id); return; }
     const waiter = waiting.get(answer.id);
     waiting.delete(answer.id);
     if ('error' in answer) waiter?.reject(new Error(`hashing the upload: ${answer.error}`));
@@ -86,6 +88,10 @@ function hashEnded(thread: HashThread): void {
     if (thread.hashing > 0 || !thread.alive) return;
     thread.alive = false;
     if (current === thread) current = null;
+    // A drop asked for after its hash ended gets no answer from a thread that is ending: it is
+    // released here (its upload's leftovers are the caller's to remove, as after a thread's death).
+    for (const id of thread.drops) { dropped.get(id)?.(); dropped.delete(id); }
+    thread.drops.clear();
     void thread.worker.terminate();
   }, thread.wroteToStore ? 0 : IDLE_MS);
   thread.idle.unref();
@@ -123,6 +129,7 @@ function beginHash() {
     drop: () => new Promise<void>((resolve) => {
       if (!thread.alive) { resolve(); return; }
       dropped.set(id, resolve);
+      thread.drops.add(id);
       send({ id, drop: true });
     }).finally(end),
   };
