@@ -9,7 +9,7 @@
  * job waits meanwhile (its runner keeps the lease), and gives up only after `retryForMs`.
  */
 import type { Readable } from 'node:stream';
-import { storeClientConfig } from './storeClient.js';
+import { storeClientConfig, storeRegion } from './storeClient.js';
 import { isTransientStoreError, retryDelayMs } from './transientStoreErrors.js';
 
 /** s3://bucket/key, the location an S3 spool gives a job's upload. */
@@ -40,7 +40,7 @@ const statusOf = (err: unknown) => (err as { $metadata?: { httpStatusCode?: numb
 export async function openObjectChunks(opts: ObjectChunksOptions): Promise<{ next(): Promise<Buffer | null>; close(): Promise<void> }> {
   const { GetObjectCommand, S3Client } = await import('@aws-sdk/client-s3');
   const endpoint = process.env.S3_ENDPOINT || undefined;
-  const client = new S3Client(storeClientConfig(endpoint, process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || 'us-east-1'));
+  const client = new S3Client(storeClientConfig(endpoint, storeRegion()));
   const { bucket, key } = splitObjectLocation(opts.location);
   const retryForMs = opts.retryForMs ?? 60_000;
   /** The first byte not yet received: where a new GET starts. */

@@ -23,6 +23,9 @@ export function silenceTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
   return ms;
 }
 
+/** The store's region, from the SDK's usual variables (it matters little to a store that is not AWS). */
+export const storeRegion = (env: NodeJS.ProcessEnv = process.env): string => env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1';
+
 export function storeClientConfig(endpoint: string | undefined, region: string): S3ClientConfig {
   return {
     // Credentials from the SDK's usual sources (AWS_ACCESS_KEY_ID, profiles, roles); every thread shares process.env.

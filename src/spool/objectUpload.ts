@@ -60,6 +60,8 @@ export class ObjectUpload {
   private begun: Promise<string> | null = null;
   /** The store's error that ended the upload, if one did. */
   failure: Error | null = null;
+  /** Cancels the parts in flight once the upload is given up: its answer need not wait for them. */
+  private readonly givenUp = new AbortController();
 
   constructor(private readonly target: ObjectTarget, private readonly partBytes = PART_BYTES, private readonly partBuffers = PART_BUFFERS) {}
 
@@ -110,9 +112,10 @@ export class ObjectUpload {
     this.release();
   }
 
-  /** Takes no more bytes: a caller waiting for a part buffer gets an error at once. */
+  /** Takes no more bytes: a caller waiting for a part buffer gets an error at once, and the parts in flight are cancelled. */
   stop(): void {
     this.failure ??= new Error('the upload was given up');
+    this.givenUp.abort(this.failure);
     this.waitingForPart?.();
   }
 
@@ -153,7 +156,7 @@ export class ObjectUpload {
       const UploadId = await this.begun;
       const command = new s3.UploadPartCommand({ Bucket, Key, UploadId, PartNumber, Body: part.subarray(0, length) });
       command.middlewareStack.addRelativeTo(checksumInsteadOfPayloadHash, { relation: 'before', toMiddleware: 'httpSigningMiddleware', name: 'checksumInsteadOfPayloadHash' });
-      const answer = await client.send(command);
+      const answer = await client.send(command, { abortSignal: this.givenUp.signal });
       if (!answer.ETag) throw new Error(`the store answered part ${PartNumber} without an ETag`);
       this.parts.push({ PartNumber, ETag: answer.ETag, ...(answer.ChecksumCRC32 ? { ChecksumCRC32: answer.ChecksumCRC32 } : {}) });
     })().catch((err: Error) => { this.failure ??= err; }).finally(() => {

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { storeClientConfig } from '../parse/storeClient.js';
+import { storeClientConfig, storeRegion } from '../parse/storeClient.js';
 import type { S3SpoolLocation } from '../config.js';
 import type { SqlExecutor } from '../db/database.js';
 import { jobsUsingSpoolFiles } from '../jobs/jobStore.js';
@@ -32,7 +32,7 @@ export interface S3Spool {
 export async function openS3Spool(location: S3SpoolLocation, endpoint: string | undefined): Promise<S3Spool> {
   // Loaded only here: the SDK is large, and a folder spool never needs it.
   const { S3Client } = await import('@aws-sdk/client-s3');
-  const region = process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || 'us-east-1';
+  const region = storeRegion();
   const options = storeClientConfig(endpoint, region);
   const client = new S3Client(options);
   const presignClient = new S3Client({ ...options, requestChecksumCalculation: 'WHEN_REQUIRED' });
