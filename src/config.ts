@@ -200,7 +200,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     workerConcurrency: int(env, 'WORKER_CONCURRENCY', 2),
     // Short, so that a tenant that arrives waits about a slice for a runner; tenants whose long
     // jobs take turns switch only every few slices (runner/runnerPool.ts), since a hand-back (its
-    // commits drained, a parse thread started again at the checkpoint) costs its job ~0.25 s.
+    // commits drained, a parse thread started again at the checkpoint) costs its job time.
     jobSliceMs: int(env, 'JOB_SLICE_MS', 1000),
     // Each batch is a transaction of its own (COPY, job row, checkpoint, COMMIT), and its costs
     // are paid per batch by Postgres and by the server alike, so larger batches import faster.

@@ -2,6 +2,8 @@
  * Every Postgres advisory lock key the service takes, in one place so that no two uses collide.
  * Transaction-level locks only, except the migration lock (migrations run on a direct session).
  */
+import type { SqlExecutor } from './database.js';
+
 export const LockIds = {
   /** Running the migrations: one instance at a time. */
   MIGRATIONS: 7_311_001,
@@ -16,3 +18,8 @@ export const LockIds = {
   /** One tenant's saved column mappings, with the tenant as the second key: two saves cannot both pass the cap. */
   TENANT_MAPPINGS: 7_311_006,
 } as const;
+
+/** Until the transaction ends, holds lock `id` for `key` (a tenant, or a tenant and a table): others wait. */
+export async function holdLock(tx: SqlExecutor, id: (typeof LockIds)[keyof typeof LockIds], key: string): Promise<void> {
+  await tx.query('select pg_advisory_xact_lock($1, hashtext($2))', [id, key]);
+}

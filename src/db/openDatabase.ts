@@ -63,7 +63,7 @@ export async function openDatabase(settings: DatabaseSettings, opts: OpenOptions
   if (shared) return openPostgres(shared, { idleInTransactionTimeoutMs: settings.leaseMs });
   const cluster = await startCluster(settings.dataDir, (line) => opts.log?.debug(line));
   try {
-    // The embedded database shares a laptop: a backend nobody uses is ~5-15 MiB given back.
+    // The embedded database shares a laptop: each backend nobody uses is a process's memory given back.
     const db = await openPostgres(cluster.url, { idleInTransactionTimeoutMs: settings.leaseMs, idleConnectionTimeoutS: EMBEDDED_IDLE_CONNECTION_S });
     return { ...db, close: async () => { try { await db.close(); } finally { await cluster.stop(); } } };
   } catch (err) {

@@ -4,7 +4,7 @@
  */
 import { and, desc, eq } from 'drizzle-orm';
 import type { Database } from '../db/database.js';
-import { LockIds } from '../db/lockIds.js';
+import { holdLock, LockIds } from '../db/lockIds.js';
 import { columnMappings } from '../db/schema.js';
 import type { ColumnMappingEntry } from '../kinds/columnMapping.js';
 
@@ -56,7 +56,7 @@ export async function refuseSavingMapping(db: Database, tenantId: string, name: 
  */
 export async function saveColumnMapping(db: Database, tenantId: string, saved: Omit<SavedMapping, 'updatedAt'>): Promise<void> {
   await db.transaction(async (tx) => {
-    await tx.query('select pg_advisory_xact_lock($1, hashtext($2))', [LockIds.TENANT_MAPPINGS, tenantId]);
+    await holdLock(tx, LockIds.TENANT_MAPPINGS, tenantId);
     await tx.query(
       `insert into column_mappings (tenant_id, name, kind, mapping, headers)
        select $1, $2, $3, $4::jsonb, $5::jsonb

@@ -17,8 +17,8 @@ import type { SheetReader, Workbook, WorkbookLimits } from './xlsxWorkbook.js';
  * MAX_UNCOMPRESSED_SIZE where it is spooled.
  */
 export async function* xlsxToNdjson(source: AsyncIterable<Buffer>, sheet: string | null, limits: WorkbookLimits): AsyncGenerator<Buffer> {
-  // Loaded with the first workbook: exceljs and its unzipper hold ~27 MiB a server that never
-  // sees one would carry from its start.
+  // Loaded with the first workbook: exceljs and its unzipper are memory a server that never sees
+  // one would otherwise carry from its start (docs/performance.md).
   const { readWorkbook } = await import('./xlsxWorkbook.js');
   const book = readWorkbook(source, limits);
   const seen: string[] = [];

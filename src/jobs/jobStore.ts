@@ -5,7 +5,7 @@
 import { and, asc, count, desc, eq, gt, inArray, lt, type SQL } from 'drizzle-orm';
 import type { Database, SqlExecutor } from '../db/database.js';
 import { importJobs, type JobRow } from '../db/schema.js';
-import { LockIds } from '../db/lockIds.js';
+import { holdLock, LockIds } from '../db/lockIds.js';
 import { ACTIVE_STATUSES, JobStatus } from './states.js';
 import type { JobOptions } from '../kinds/types.js';
 import { endJobSql } from './jobEndings.js';
@@ -36,7 +36,7 @@ export interface NewJob {
 
 /** Until the transaction ends, no other one counts or adds the tenant's jobs (or its arriving uploads). */
 export async function lockTenantJobs(tx: SqlExecutor, tenantId: string): Promise<void> {
-  await tx.query('select pg_advisory_xact_lock($1, hashtext($2))', [LockIds.TENANT_JOBS, tenantId]);
+  await holdLock(tx, LockIds.TENANT_JOBS, tenantId);
 }
 
 export async function countActiveJobs(db: SqlExecutor, tenantId: string): Promise<number> {

@@ -17,7 +17,7 @@
  * writes with one DELETE and one UPDATE; a dry run keeps what it "undid" in memory instead.
  */
 import type { Transaction } from '../db/database.js';
-import { LockIds } from '../db/lockIds.js';
+import { holdLock, LockIds } from '../db/lockIds.js';
 import { jobGlobalId } from '../jobs/globalIds.js';
 import { listJobOutcomesBackwards, type JobOutcome } from '../jobs/rowOutcomes.js';
 import { getKind, KINDS } from '../kinds/index.js';
@@ -40,7 +40,7 @@ export function rosterUndo({ revert, original, batchSize }: RevertContext): Undo
     const outcomes = await listJobOutcomesBackwards(tx, original.id, { beforeLine: cursor === 0 ? Number.MAX_SAFE_INTEGER : cursor, limit: batchSize });
     if (outcomes.length === 0) return null;
     // The same lock as the import's batches: no upsert changes these records while they are decided.
-    await tx.query('select pg_advisory_xact_lock($1, hashtext($2))', [LockIds.ROSTER, `${original.tenantId}:${kind.table}`]);
+    await holdLock(tx, LockIds.ROSTER, `${original.tenantId}:${kind.table}`);
     const { states, holders } = await loadStates(tx, kind.table, rules.keyColumn, original.tenantId, outcomes, dryRunMemory);
     const done: UndoneBatch = { cursor: outcomes.at(-1)!.line, processed: outcomes.length, undone: 0, restored: 0, unchanged: 0, errors: [] };
     const fail = (o: JobOutcome, message: string) => done.errors.push({ line: o.line, column: null, value: o.recordId, message, rawRow: '' });

@@ -32,7 +32,7 @@ export interface PoolOptions {
  * A job makes way after one slice for a tenant that has not been served for TURN_GAP_SLICES
  * slices: a tenant that just arrived (a small upload) gets a runner within about a slice, while
  * tenants whose long jobs take turns switch every few slices, each switch costing its job a
- * drained pipeline and a new parse thread (~0.25 s on the benchmark machine).
+ * drained pipeline and a new parse thread (docs/performance.md, fairness).
  */
 const TURN_GAP_SLICES = 3;
 

@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import type { Transaction } from '../db/database.js';
 import { csvCell } from '../codecs/copyCsv.js';
 import { copyIntoStaging } from '../db/stagingTable.js';
-import { LockIds } from '../db/lockIds.js';
+import { holdLock, LockIds } from '../db/lockIds.js';
 import { insertRowOutcomes, type FieldChange } from '../jobs/rowOutcomes.js';
 import { getKind } from '../kinds/index.js';
 import type { ErrorSink, ImportKind, KnownRecord, RecordLookup, RowError, UpsertJob, UpsertRow } from '../kinds/types.js';
@@ -108,7 +108,7 @@ function overlay(index: RecordIndex, record: KnownRecord | undefined): void {
 interface FinalRecord { id: string; line: number; values: (string | null)[]; keyBefore?: string | null }
 
 export async function upsertRows(tx: Transaction, kind: ImportKind, rows: readonly UpsertRow[], ctx: UpsertContext): Promise<UpsertResult> {
-  await tx.query('select pg_advisory_xact_lock($1, hashtext($2))', [LockIds.ROSTER, `${ctx.tenantId}:${kind.table}`]);
+  await holdLock(tx, LockIds.ROSTER, `${ctx.tenantId}:${kind.table}`);
   const indexes = await loadIndexes(tx, kind, rows, ctx.tenantId, ctx.dryRunRecords);
   const own = indexes.get(kind.name)!;
   const { result, records, outcomes } = decideRows(kind, rows, indexes, ctx);

@@ -1,6 +1,6 @@
 /** Every read and write of the webhooks table; reads and deletes are scoped by tenant. */
 import type { Database, SqlExecutor } from '../db/database.js';
-import { LockIds } from '../db/lockIds.js';
+import { holdLock, LockIds } from '../db/lockIds.js';
 import { isUuid } from '../jobs/jobStore.js';
 
 /** A webhook as the tenant sees it: never its secret. */
@@ -18,7 +18,7 @@ const toWebhook = (r: WebhookSqlRow): Webhook => ({ id: r.id, tenantId: r.tenant
  */
 export async function insertWebhook(db: Database, hook: { tenantId: string; url: string; events: string[]; secretCiphertext: string }, max: number): Promise<Webhook | null> {
   return db.transaction(async (tx) => {
-    await tx.query('select pg_advisory_xact_lock($1, hashtext($2))', [LockIds.TENANT_WEBHOOKS, hook.tenantId]);
+    await holdLock(tx, LockIds.TENANT_WEBHOOKS, hook.tenantId);
     const [row] = await tx.query<WebhookSqlRow>(
       `insert into webhooks (tenant_id, url, events, secret_ciphertext)
        select $1, $2, $3, $4 where (select count(*) from webhooks where tenant_id = $1) < $5

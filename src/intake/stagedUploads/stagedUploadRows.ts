@@ -3,7 +3,7 @@
  * createStagedUpload until the sweep removes it after its expiry.
  */
 import type { Database, SqlExecutor } from '../../db/database.js';
-import { LockIds } from '../../db/lockIds.js';
+import { holdLock, LockIds } from '../../db/lockIds.js';
 
 export interface StagedUploadRow {
   id: string;
@@ -43,7 +43,7 @@ export type NewStagedUpload = Omit<StagedUploadRow, 'receivedParts' | 'completed
  */
 export async function insertStagedUpload(db: Database, row: NewStagedUpload, maxLive: number): Promise<StagedUploadRow | null> {
   return db.transaction(async (tx) => {
-    await tx.query('select pg_advisory_xact_lock($1, hashtext($2))', [LockIds.TENANT_STAGED, row.tenantId]);
+    await holdLock(tx, LockIds.TENANT_STAGED, row.tenantId);
     if (await countLiveStagedUploads(tx, row.tenantId) >= maxLive) return null;
     return insertRow(tx, row);
   });
