@@ -1,16 +1,23 @@
 /**
  * `npm run bench -- --embedded`: the embedded default (no DATABASE_URL) as a new user runs it,
  * for each engine in turn (the embedded PostgreSQL, then PGlite): a new data folder, the server
- * started on it, a key through the CLI while it runs, the CSV then the NDJSON imported once each
- * (sent by curl, as the counted imports of the rounds are; no warm-up, into the same table), the server stopped and started again on the now full folder.
- * Memory is the whole process tree's (processTree.ts): the server and the database it runs.
+ * started on it, a key through the CLI while it runs, then as many rounds as the reference ran,
+ * each the CSV then the NDJSON, imported the way the reference's rounds import them: sent by curl,
+ * no warm-up (the fresh server's first import counts), into the same table that keeps its rows,
+ * a CHECKPOINT before each import (the database's writes from the import before are on disk, not
+ * still being written out during the next). Then the server is stopped and started again on the
+ * now full folder. Memory is the whole process tree's (processTree.ts): the server and the
+ * database it runs.
  */
 import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import postgres from 'postgres';
+import { runningClusterUrl } from '../src/db/embeddedCluster.js';
 import { createApiKey, curlUpload, followJob } from './client.js';
 import { treeMemory, TreeMonitor, type TreeMemory } from './processTree.js';
+import { median } from './report.js';
 import { REPO_ROOT, startServer } from './serverProcess.js';
 
 export type Engine = 'postgres' | 'pglite';
@@ -19,6 +26,9 @@ const IDLE_SETTLE_MS = 15_000;
 
 export interface EmbeddedImport { seconds: number; rowsPerSec: number; peak: TreeMemory; problem?: string }
 
+/** A format's rounds: the median of their speeds (as for the reference), the highest peak of any round. */
+export interface EmbeddedImports extends EmbeddedImport { rounds: EmbeddedImport[] }
+
 export interface EmbeddedFigures {
   engine: Engine;
   rows: number;
@@ -26,8 +36,8 @@ export interface EmbeddedFigures {
   startFullFolderSeconds: number;
   /** After start and a key, before any upload, left alone for IDLE_SETTLE_MS. */
   idle: TreeMemory;
-  csv: EmbeddedImport;
-  ndjson: EmbeddedImport | null;
+  csv: EmbeddedImports;
+  ndjson: EmbeddedImports | null;
   /** The engine's package(s) in node_modules. */
   installMb: number;
   /** The data folder after both imports. */
@@ -60,8 +70,37 @@ async function importOnce(server: { url: string; wsUrl: string; pid: number }, k
   }
 }
 
+function summarise(rounds: EmbeddedImport[]): EmbeddedImports {
+  const peak = rounds.reduce((p, r) => ({
+    processes: Math.max(p.processes, r.peak.processes), rssMb: Math.max(p.rssMb, r.peak.rssMb), pssMb: Math.max(p.pssMb, r.peak.pssMb),
+  }), { processes: 0, rssMb: 0, pssMb: 0 });
+  return {
+    seconds: median(rounds.map((r) => r.seconds)),
+    rowsPerSec: median(rounds.map((r) => r.rowsPerSec)),
+    peak,
+    problem: rounds.find((r) => r.problem)?.problem,
+    rounds,
+  };
+}
+
+/**
+ * The embedded PostgreSQL is reached through the port its running cluster recorded in the data
+ * folder (as the CLI reaches it). PGlite is the server's own: no other process can reach it.
+ */
+async function checkpointEmbedded(engine: Engine, dataDir: string): Promise<void> {
+  if (engine !== 'postgres') return;
+  const url = await runningClusterUrl(dataDir);
+  if (!url) throw new Error('the embedded PostgreSQL is not running');
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    await sql`checkpoint`;
+  } finally {
+    await sql.end();
+  }
+}
+
 export async function measureEmbedded(opts: {
-  engine: Engine; workDir: string; rows: number; csvPath: string; ndjsonPath: string | null; timeoutMs: number;
+  engine: Engine; workDir: string; rows: number; rounds: number; csvPath: string; ndjsonPath: string | null; timeoutMs: number;
   log: (message: string) => void; onStop: (what: string, fn: () => Promise<void>) => void;
 }): Promise<EmbeddedFigures> {
   const dataDir = path.join(opts.workDir, `embedded-${opts.engine}`);
@@ -79,13 +118,20 @@ export async function measureEmbedded(opts: {
   // Idle as a server nobody uses: past the embedded pool's closing of unused connections (10 s).
   await new Promise((r) => setTimeout(r, IDLE_SETTLE_MS));
   const idle = await treeMemory(server.pid);
-  opts.log(`embedded ${opts.engine}: idle ${idle.rssMb.toFixed(0)} MiB RSS (${idle.processes} processes); CSV import`);
-  const csv = await importOnce(server, key, opts.csvPath, opts.rows, opts.timeoutMs);
-  let ndjson: EmbeddedImport | null = null;
-  if (opts.ndjsonPath) {
-    opts.log(`embedded ${opts.engine}: NDJSON import`);
-    ndjson = await importOnce(server, key, opts.ndjsonPath, opts.rows, opts.timeoutMs);
+  opts.log(`embedded ${opts.engine}: idle ${idle.rssMb.toFixed(0)} MiB RSS (${idle.processes} processes)`);
+  const csvRounds: EmbeddedImport[] = [];
+  const ndjsonRounds: EmbeddedImport[] = [];
+  const measure = async (round: number, name: string, file: string) => {
+    await checkpointEmbedded(opts.engine, dataDir);
+    opts.log(`embedded ${opts.engine}: round ${round}/${opts.rounds}: ${name} import`);
+    return importOnce(server, key, file, opts.rows, opts.timeoutMs);
+  };
+  for (let round = 1; round <= opts.rounds; round++) {
+    csvRounds.push(await measure(round, 'CSV', opts.csvPath));
+    if (opts.ndjsonPath) ndjsonRounds.push(await measure(round, 'NDJSON', opts.ndjsonPath));
   }
+  const csv = summarise(csvRounds);
+  const ndjson = opts.ndjsonPath ? summarise(ndjsonRounds) : null;
   await server.stop();
   opts.log(`embedded ${opts.engine}: starting again on the full data folder`);
   server = await startServer({ env, label: `embedded ${opts.engine} server` });
@@ -107,8 +153,10 @@ export function renderEmbedded(figures: (EmbeddedFigures | { engine: Engine; pro
   const head = '| embedded engine | idle RSS (PSS) MiB | CSV rows/s (x PostgreSQL) | CSV peak RSS (PSS) MiB | NDJSON rows/s (x PostgreSQL) | NDJSON peak RSS (PSS) MiB | start: new / full folder s | install MB | data folder MB |';
   const rows = figures.map((f) => {
     if (!('idle' in f)) return `| ${f.engine} | FAILED: ${f.problem} | | | | | | | |`;
-    const imp = (i: EmbeddedImport | null, ref: number | null) => (i
-      ? [`${f0(i.rowsPerSec)} (${ref ? (i.rowsPerSec / ref).toFixed(2) : '-'})${i.problem ? ` ${i.problem}` : ''}`, `${f0(i.peak.rssMb)} (${f0(i.peak.pssMb)})`]
+    const ratio = (rowsPerSec: number, ref: number | null) => (ref ? (rowsPerSec / ref).toFixed(2) : '-');
+    const imp = (i: EmbeddedImports | null, ref: number | null) => (i
+      ? [`${f0(i.rowsPerSec)} (${ratio(i.rowsPerSec, ref)}${i.rounds.length > 1 ? `; rounds ${i.rounds.map((r) => ratio(r.rowsPerSec, ref)).join(' / ')}` : ''})${i.problem ? ` ${i.problem}` : ''}`,
+        `${f0(i.peak.rssMb)} (${f0(i.peak.pssMb)})`]
       : ['-', '-']);
     return `| ${f.engine} | ${f0(f.idle.rssMb)} (${f0(f.idle.pssMb)}) | ${imp(f.csv, reference.csvRowsPerSec).join(' | ')} | ${imp(f.ndjson, reference.ndjsonRowsPerSec).join(' | ')} `
       + `| ${f1(f.startNewFolderSeconds)} / ${f1(f.startFullFolderSeconds)} | ${f0(f.installMb)} | ${f0(f.dataFolderMb)} |`;

@@ -37,8 +37,8 @@
  *          the one in S3_ENDPOINT and S3_BUCKET when set, else a local radosgw the run starts
  *          (scripts/radosgw.sh) and stops
  *          --embedded: then the embedded default, engine by engine (--embedded-engines, postgres,pglite),
- *          with the same files: memory of the server and its database together, speed against the
- *          rounds above, start times, install size (embedded.ts)
+ *          with the same files and as many rounds: memory of the server and its database together,
+ *          speed against the rounds above, start times, install size (embedded.ts)
  * Needs DATABASE_URL: the Postgres server the run creates its database on. BENCH_SERVER_NODE_ARGS
  * adds node options to the server's command line (e.g. "--cpu-prof --cpu-prof-dir=prof" for
  * a CPU profile of each of its threads, written as it exits).
@@ -55,7 +55,7 @@ import {
 } from './database.js';
 import { startRadosgw } from './radosgw.js';
 import { generateEvents } from './generate.js';
-import { judge, machine, percentile, render, type BenchReport, type ImportFigures, type PgliteFigures } from './report.js';
+import { judge, machine, median, percentile, render, type BenchReport, type ImportFigures, type PgliteFigures } from './report.js';
 import { cpuBetween, cpuSnapshot, type CpuFigures } from './cpuUsage.js';
 import { buildServer, startServer, type ServerProcess } from './serverProcess.js';
 import { judgeEmbedded, measureEmbedded, renderEmbedded, type Engine, type EmbeddedFigures } from './embedded.js';
@@ -166,12 +166,6 @@ let interruptedBy: string | null = null;
 /** One round: its COPY baseline, and its imports (without a ratio yet). */
 interface Round { copySeconds: number; copyCpu: CpuFigures; csv: Measured; ndjson: Measured | null; ownCsv: Measured | null; ownNdjson: Measured | null }
 type Measured = Omit<ImportFigures, 'ratioToCopy'>;
-
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
 
 /** An import's ratio in its round: against the COPY that ran just before it. */
 const roundFigures = (round: Round, f: Measured) => ({
@@ -448,7 +442,7 @@ async function main(): Promise<number> {
     if (opts.embedded) {
       for (const engine of opts.embeddedEngines) {
         embedded.push(await measureEmbedded({
-          engine, workDir, rows: opts.rows, csvPath: files.csvPath!, ndjsonPath: files.ndjsonPath ?? null, timeoutMs: opts.timeoutMs,
+          engine, workDir, rows: opts.rows, rounds: opts.rounds, csvPath: files.csvPath!, ndjsonPath: files.ndjsonPath ?? null, timeoutMs: opts.timeoutMs,
           log, onStop: (what, fn) => cleanup.add(what, fn),
         }).catch((err: Error) => {
           console.error(`[bench] embedded ${engine} run failed: ${err.message}`);
