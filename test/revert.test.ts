@@ -178,6 +178,41 @@ describe('reverting roster imports', () => {
       .toEqual([{ external_id: 'RS-1' }]);
   });
 
+  it("a key the import moved away is not given back while a record it created holds it and is kept (still referenced): that row is left and reported, the rest undone; a dry run says the same", async () => {
+    const SCHOOL_HEADER = 'SCHOOL NAME,BLOCK CODE,SCHOOL ID,EXTERNAL ID,STATUS,DESCRIPTION';
+    const client = await t.clientFor('revert-key-held');
+    await importFile(client, 'ORGANISATIONS', 'kh-base.csv', csv(SCHOOL_HEADER, 'Old School,,,KH-1,active,'));
+    const schoolId = (externalId: string) => t.app.db.query<{ id: string }>('select id::text from organisations where external_id = $1', [externalId]).then((r) => r[0]?.id);
+    const x = await schoolId('KH-1');
+    // Line 3 moves X's external id away, line 4 creates Y with it (one batch of the revert), line 2 creates another school.
+    const change = await importFile(client, 'ORGANISATIONS', 'kh-change.csv', csv(SCHOOL_HEADER,
+      'Passing School,,,KH-2,active,',
+      `Old School Renamed,,${x},KH-1b,inactive,`,
+      'New School,,,KH-1,active,'));
+    expect(change.job).toMatchObject({ status: 'COMPLETED', rowsCreated: 2, rowsUpdated: 1, rowsFailed: 0 });
+    const y = await schoolId('KH-1');
+    // A later job's teacher works at Y: Y stays, and with it the key X had.
+    const staff = await importFile(client, 'USERS', 'kh-staff.csv', csv(USER_HEADER, 'Teacher,9876500095,,KH-1,teacher,,,KH-T-1'));
+    expect(staff.job).toMatchObject({ rowsCreated: 1, rowsFailed: 0 });
+    const schools = () => t.app.db.query("select id::text, name, external_id, status from organisations where external_id like 'KH-%' order by external_id");
+    const state = await schools();
+
+    const expected = [
+      { line: 3, column: null, value: x, message: `Record ${x} cannot get back EXTERNAL ID "KH-1": record ${y} holds it and stays; this row is left as it is` },
+      { line: 4, column: null, value: y, message: `Record ${y} is still referenced by a record of USERS that stays; left as it is, forced or not` },
+    ];
+    const dry = await reverted(client, change.job.id, { dryRun: true });
+    expect(dry.job).toMatchObject({ status: 'COMPLETED', dryRun: true, rowsProcessed: 3, rowsImported: 1, rowsUpdated: 0, rowsFailed: 2 });
+    expect(dry.errors).toEqual(expected);
+    expect(await schools()).toEqual(state);
+
+    const real = await reverted(client, change.job.id);
+    expect(real.job).toMatchObject({ status: 'COMPLETED', rowsProcessed: 3, rowsImported: 1, rowsUpdated: 0, rowsFailed: 2 });
+    expect(real.errors).toEqual(expected);
+    // X keeps what the import gave it, Y stays for its teacher; the school no one needs is gone.
+    expect(await schools()).toEqual(state.filter((s) => s.external_id !== 'KH-2'));
+  });
+
   it("LOCATIONS: a later job's block keeps the district it is in, and the district its state, the rest undone", async () => {
     const client = await t.clientFor('revert-kept-tree');
     const tree = await importFile(client, 'LOCATIONS', 'kept-tree.csv', csv('code,name,parentCode,parentId,type',
@@ -198,6 +233,72 @@ describe('reverting roster imports', () => {
     const { job } = await reverted(client, tree.job.id);
     expect(job).toMatchObject({ kind: 'LOCATIONS', status: 'COMPLETED', rowsImported: 3 });
     expect(await t.app.db.query("select code from locations where code in ('S', 'D', 'B')")).toEqual([]);
+  });
+});
+
+describe('reverting roster imports, one batch', () => {
+  const SCHOOL_HEADER = 'SCHOOL NAME,BLOCK CODE,SCHOOL ID,EXTERNAL ID,STATUS,DESCRIPTION';
+  let t: TestApp;
+  let client: GraphQLTestClient;
+  beforeAll(async () => {
+    t = await startTestApp({ batchSize: 100 });
+    client = await t.clientFor('revert-one-batch');
+  });
+  afterAll(() => t?.close());
+
+  const schoolId = (externalId: string) => t.app.db.query<{ id: string }>('select id::text from organisations where external_id = $1', [externalId]).then((r) => r[0]?.id);
+  const schools = (prefix: string) => t.app.db.query(
+    'select id::text, name, external_id, status from organisations where external_id like $1 order by external_id', [`${prefix}%`]);
+
+  it('a key a kept record holds keeps the record that had it, and so on down the chain of keys moved along', async () => {
+    await importFile(client, 'ORGANISATIONS', 'kc-base.csv', csv(SCHOOL_HEADER, 'Zed School,,,KC-Z,active,', 'Ex School,,,KC-X,active,'));
+    const z = await schoolId('KC-Z');
+    const x = await schoolId('KC-X');
+    // Z moves away from KC-Z, X takes it and leaves KC-X, Y is created with KC-X; W needs no one.
+    const change = await importFile(client, 'ORGANISATIONS', 'kc-change.csv', csv(SCHOOL_HEADER,
+      `Zed School,,${z},KC-Z2,active,`,
+      `Ex School,,${x},KC-Z,active,`,
+      'Why School,,,KC-X,active,',
+      'Double-u School,,,KC-W,active,'));
+    expect(change.job).toMatchObject({ status: 'COMPLETED', rowsCreated: 2, rowsUpdated: 2, rowsFailed: 0 });
+    const y = await schoolId('KC-X');
+    await importFile(client, 'USERS', 'kc-staff.csv', csv(USER_HEADER, 'Teacher,9876500096,,KC-X,teacher,,,KC-T-1'));
+    const state = await schools('KC-');
+
+    const expected = [
+      { line: 2, column: null, value: z, message: `Record ${z} cannot get back EXTERNAL ID "KC-Z": record ${x} holds it and stays; this row is left as it is` },
+      { line: 3, column: null, value: x, message: `Record ${x} cannot get back EXTERNAL ID "KC-X": record ${y} holds it and stays; this row is left as it is` },
+      { line: 4, column: null, value: y, message: `Record ${y} is still referenced by a record of USERS that stays; left as it is, forced or not` },
+    ];
+    const dry = await reverted(client, change.job.id, { dryRun: true });
+    expect(dry.job).toMatchObject({ status: 'COMPLETED', rowsProcessed: 4, rowsImported: 1, rowsUpdated: 0, rowsFailed: 3 });
+    expect(dry.errors).toEqual(expected);
+    expect(await schools('KC-')).toEqual(state);
+
+    const real = await reverted(client, change.job.id, { force: true });
+    expect(real.job).toMatchObject({ status: 'COMPLETED', rowsProcessed: 4, rowsImported: 1, rowsUpdated: 0, rowsFailed: 3 });
+    expect(real.errors).toEqual(expected);
+    expect(await schools('KC-')).toEqual(state.filter((s) => s.external_id !== 'KC-W'));
+  });
+
+  it("a key a later job's new record took is not given back, forced or not: that row is left and reported, the rest undone", async () => {
+    await importFile(client, 'ORGANISATIONS', 'kl-base.csv', csv(SCHOOL_HEADER, 'Pea School,,,KL-1,active,', 'Queue School,,,KL-2,active,'));
+    const p = await schoolId('KL-1');
+    const q = await schoolId('KL-2');
+    const change = await importFile(client, 'ORGANISATIONS', 'kl-change.csv', csv(SCHOOL_HEADER,
+      `Pea School,,${p},KL-1b,active,`, `Queue School Renamed,,${q},KL-2,inactive,`));
+    expect(change.job).toMatchObject({ rowsUpdated: 2 });
+    await importFile(client, 'ORGANISATIONS', 'kl-later.csv', csv(SCHOOL_HEADER, 'Newer School,,,KL-1,active,'));
+    const newer = await schoolId('KL-1');
+
+    const { job, errors } = await reverted(client, change.job.id, { force: true });
+    expect(job).toMatchObject({ status: 'COMPLETED', rowsImported: 1, rowsUpdated: 1, rowsFailed: 1 });
+    expect(errors).toEqual([
+      { line: 2, column: null, value: p, message: `Record ${p} cannot get back EXTERNAL ID "KL-1": record ${newer} holds it and stays; this row is left as it is` },
+    ]);
+    expect((await schools('KL-')).map((s) => [s.id, s.name, s.external_id, s.status])).toEqual([
+      [newer, 'Newer School', 'KL-1', 'active'], [p, 'Pea School', 'KL-1b', 'active'], [q, 'Queue School', 'KL-2', 'active'],
+    ]);
   });
 });
 

@@ -7,11 +7,13 @@
  *
  * A row is undone only while its record is as the row left it (written by this import, at this
  * line). Otherwise a later job changed the record again: a conflict, reported as the row's error
- * and left as it is, unless the revert is forced. A key the import moved away from a record is
- * given back only if no other record has taken it since, forced or not; and a record the import
- * created is not deleted while a record the revert leaves points to it (a later job's user at a
- * school the import created), forced or not: the import's rows never point to a missing record,
- * and neither does a revert.
+ * and left as it is, unless the revert is forced. A record the import created is not deleted
+ * while a record the revert leaves points to it (a later job's user at a school the import
+ * created), forced or not: the import's rows never point to a missing record, and neither does a
+ * revert. A key the import moved away from a record is given back only if no record that stays
+ * holds it, forced or not: one a later job wrote, or one the import created that is kept so
+ * (its row and those it blocks are decided again, knowing it stays); otherwise that row is
+ * reported and left as it is, since the table allows one record per key.
  *
  * The cursor is the lowest line undone (0: none yet). Each batch decides its rows in memory, then
  * writes with one DELETE and one UPDATE; a dry run keeps what it "undid" in memory instead.
@@ -30,22 +32,27 @@ interface RecordState { exists: boolean; jobId: string; line: number; key: strin
 /** An updated record's values to put back (by table column), and the writer it goes back to. */
 interface Restore { id: string; values: Record<string, string | null>; jobId: string | null; line: number | null }
 
+/** What a batch decided: its counts and row errors, the records to delete and the values to put back. */
+interface Decisions { done: UndoneBatch; deletes: Set<string>; restores: Map<string, Restore> }
+
 export function rosterUndo({ revert, original, batchSize }: RevertContext): UndoStep {
   const kind = getKind(original.kind);
   const rules = kind.upsert!;
   const keyName = kind.columns.find((c) => c.dbColumn === rules.keyColumn)?.name ?? rules.keyColumn;
   const dryRunMemory = revert.dryRun ? new Map<string, RecordState>() : null;
 
-  return async (tx: Transaction, cursor: number): Promise<UndoneBatch | null> => {
-    const outcomes = await listJobOutcomesBackwards(tx, original.id, { beforeLine: cursor === 0 ? Number.MAX_SAFE_INTEGER : cursor, limit: batchSize });
-    if (outcomes.length === 0) return null;
-    // The same lock as the import's batches: no upsert changes these records while they are decided.
-    await holdLock(tx, LockIds.ROSTER, `${original.tenantId}:${kind.table}`);
-    const { states, holders } = await loadStates(tx, kind.table, rules.keyColumn, original.tenantId, outcomes, dryRunMemory);
+  /**
+   * Decides the batch's rows, last line first, on copies of the records' states: `kept` names the
+   * created records that stay because a record that stays points to them (with its kind).
+   */
+  function decide(
+    outcomes: readonly JobOutcome[], loaded: ReadonlyMap<string, RecordState>, loadedHolders: ReadonlyMap<string, string>, kept: ReadonlyMap<string, string>,
+  ): { states: Map<string, RecordState>; decisions: Decisions } {
+    const states = new Map([...loaded].map(([id, s]) => [id, { ...s }]));
+    const holders = new Map(loadedHolders);
     const done: UndoneBatch = { cursor: outcomes.at(-1)!.line, processed: outcomes.length, undone: 0, restored: 0, unchanged: 0, errors: [] };
     const fail = (o: JobOutcome, message: string) => done.errors.push({ line: o.line, column: null, value: o.recordId, message, rawRow: '' });
     const deletes = new Set<string>();
-    const createdBy = new Map<string, JobOutcome>();
     const restores = new Map<string, Restore>();
     const release = (s: RecordState, id: string) => { if (s.key !== null && holders.get(s.key) === id) holders.delete(s.key); };
 
@@ -58,8 +65,13 @@ export function rosterUndo({ revert, original, batchSize }: RevertContext): Undo
         continue;
       }
       if (o.outcome === 'created') {
+        const referrer = kept.get(o.recordId);
+        // Kept, it keeps its key too: the rows before it see that key held.
+        if (referrer !== undefined) {
+          fail(o, `Record ${o.recordId} is still referenced by a record of ${referrer} that stays; left as it is, forced or not`);
+          continue;
+        }
         deletes.add(o.recordId);
-        createdBy.set(o.recordId, o);
         restores.delete(o.recordId);
         release(s, o.recordId);
         s.exists = false;
@@ -69,7 +81,7 @@ export function rosterUndo({ revert, original, batchSize }: RevertContext): Undo
       const keyChange = o.changes?.find((c) => c.column === rules.keyColumn);
       const holder = keyChange?.from != null ? holders.get(keyChange.from) : undefined;
       if (holder !== undefined && holder !== o.recordId) {
-        fail(o, `${keyName} "${keyChange!.from}" now belongs to record ${holder}; this row is left as it is`);
+        fail(o, `Record ${o.recordId} cannot get back ${keyName} "${keyChange!.from}": record ${holder} holds it and stays; this row is left as it is`);
         continue;
       }
       const restore = restores.get(o.recordId) ?? { id: o.recordId, values: {}, jobId: null, line: null };
@@ -87,13 +99,28 @@ export function rosterUndo({ revert, original, batchSize }: RevertContext): Undo
       done.undone++;
       done.restored++;
     }
-    for (const [id, referrer] of await stillReferenced(tx, kind.name, original.tenantId, deletes, dryRunMemory)) {
-      deletes.delete(id);
-      states.get(id)!.exists = true;
-      done.undone--;
-      fail(createdBy.get(id)!, `Record ${id} is still referenced by a record of ${referrer} that stays; left as it is, forced or not`);
-    }
     done.errors.sort((a, b) => b.line - a.line);
+    return { states, decisions: { done, deletes, restores } };
+  }
+
+  return async (tx: Transaction, cursor: number): Promise<UndoneBatch | null> => {
+    const outcomes = await listJobOutcomesBackwards(tx, original.id, { beforeLine: cursor === 0 ? Number.MAX_SAFE_INTEGER : cursor, limit: batchSize });
+    if (outcomes.length === 0) return null;
+    // The same lock as the import's batches: no upsert changes these records while they are decided.
+    await holdLock(tx, LockIds.ROSTER, `${original.tenantId}:${kind.table}`);
+    const loaded = await loadStates(tx, kind.table, rules.keyColumn, original.tenantId, outcomes, dryRunMemory);
+    // A created record found still referenced stays, and with it the key it holds: the rows are
+    // decided again knowing it, so that no record is given back a key a kept record holds (which
+    // can keep more records, pointed to by those that now stay: until nothing changes).
+    const kept = new Map<string, string>();
+    let decided = decide(outcomes, loaded.states, loaded.holders, kept);
+    for (;;) {
+      const found = await stillReferenced(tx, kind.name, original.tenantId, decided.decisions.deletes, dryRunMemory);
+      if (found.size === 0) break;
+      for (const [id, referrer] of found) kept.set(id, referrer);
+      decided = decide(outcomes, loaded.states, loaded.holders, kept);
+    }
+    const { states, decisions: { done, deletes, restores } } = decided;
     if (dryRunMemory) {
       for (const [id, s] of states) if (dryRunMemory.size < DRY_RUN_MEMORY || dryRunMemory.has(id)) dryRunMemory.set(id, s);
     }
