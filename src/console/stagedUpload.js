@@ -6,6 +6,7 @@
  * the parts the server already has are not sent again. Part URLs need no API key.
  */
 import { ApiError, graphql } from './api.js';
+import { partFailureMessage } from './partFailure.js';
 import { CREATE_STAGED_MUTATION, IMPORT_STAGED_MUTATION, STAGED_QUERY } from './queries.js';
 
 /** Past this size a file goes as a staged upload (the CLI's threshold too). */
@@ -88,7 +89,7 @@ export function uploadStaged(file, input, onProgress) {
         if (status >= 200 && status < 300) { sent += lengthOf(n); report(); return; }
         report();
         if (controller.signal.aborted) throw new ApiError('The upload was cancelled.');
-        if (attempt >= ATTEMPTS) throw new ApiError(`Part ${n} of the file could not be sent (${status ? `HTTP ${status}` : 'no connection'}). Choose the same file again to continue.`);
+        if (attempt >= ATTEMPTS) throw new ApiError(await partFailureMessage(n, status, partTarget(urls.get(n))));
         if (status === 403) await refreshUrls();
         await sleep(Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** (attempt - 1)));
       }
