@@ -167,6 +167,14 @@ export async function buildApp(config: Config, opts: { log?: Logger } = {}): Pro
   // uplink slower than ~3.6 MB/s. Bodies are bounded by a pause instead (UPLOAD_IDLE_TIMEOUT_MS,
   // in the multipart and JSON readers), and headers still by Node's headersTimeout.
   server.requestTimeout = 0;
+  // A flood of sockets that send nothing must not use up the process's file descriptors (the
+  // spool's files and the database need some): past MAX_CONNECTIONS a new connection is closed as
+  // it arrives. Those held are freed by Node's own timers, restated here so that they stay: a
+  // connection must send its headers within headersTimeout, and an idle keep-alive one is closed
+  // after keepAliveTimeout.
+  server.maxConnections = config.maxConnections;
+  server.headersTimeout = 60_000;
+  server.keepAliveTimeout = 5_000;
   const sockets = attachWebSockets(server, yoga as never, db, log, {
     maxSubscriptionsPerTenant: config.maxSubscriptionsPerTenant, maxPendingWebSockets: config.maxPendingWebSockets, maxMessageBytes: config.maxJsonBodyBytes,
     maxWebSocketsPerTenant: config.maxWebSocketsPerTenant,
