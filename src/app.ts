@@ -30,6 +30,7 @@ import { opsRoutes } from './api/http/opsRoutes.js';
 import { consoleRoutes } from './api/http/consoleRoutes.js';
 import { reportRoutes } from './api/http/reportRoutes.js';
 import { sweepSpool } from './spool/spool.js';
+import { HashThreadError } from './spool/fileHashes.js';
 import { openS3Spool, s3SpoolProblem, sweepS3Spool } from './spool/s3Spool.js';
 import { folderUploads, s3Uploads } from './intake/uploadStore.js';
 import { BadRequest, checkRequest } from './api/http/requestTarget.js';
@@ -50,6 +51,9 @@ export interface App {
   start(): Promise<string>;
   stop(): Promise<void>;
 }
+
+/** The server's own failure (no retry is known to mend it); the details go to the log only. */
+const INTERNAL_ERROR_MESSAGE = 'The server failed on its side; the details are in its log';
 
 const GRAPHIQL_EXAMPLE = `# Put your key in the Headers tab: { "Authorization": "Bearer bik_..." }
 query RecentJobs {
@@ -112,6 +116,12 @@ export async function buildApp(config: Config, opts: { log?: Logger } = {}): Pro
         const original = (error as { originalError?: unknown }).originalError ?? error;
         if (isTransientDatabaseError(original)) {
           return new GraphQLError(DATABASE_UNAVAILABLE.message, { extensions: { ...DATABASE_UNAVAILABLE.extensions, http: { status: 503 } } });
+        }
+        // Reading an upload back failed on the server (spool/fileHashes.ts): its own error, said as
+        // such (500), where a masked error would answer 200 and a store's failure 503 "try again".
+        if (original instanceof HashThreadError) {
+          log.error({ err: original }, 'hashing an upload failed');
+          return new GraphQLError(INTERNAL_ERROR_MESSAGE, { extensions: { code: 'INTERNAL', http: { status: 500 } } });
         }
         const masked = maskError(error, message, isDev);
         if (masked !== error) log.error({ err: error }, 'unexpected error');
