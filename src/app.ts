@@ -30,6 +30,7 @@ import { opsRoutes } from './api/http/opsRoutes.js';
 import { consoleRoutes } from './api/http/consoleRoutes.js';
 import { reportRoutes } from './api/http/reportRoutes.js';
 import { sweepSpool } from './spool/spool.js';
+import { HashThreadError } from './spool/fileHashes.js';
 import { openS3Spool, s3SpoolProblem, sweepS3Spool } from './spool/s3Spool.js';
 import { folderUploads, s3Uploads } from './intake/uploadStore.js';
 import { BadRequest, checkRequest } from './api/http/requestTarget.js';
@@ -50,6 +51,9 @@ export interface App {
   start(): Promise<string>;
   stop(): Promise<void>;
 }
+
+/** The server's own failure (no retry is known to mend it); the details go to the log only. */
+const INTERNAL_ERROR_MESSAGE = 'The server failed on its side; the details are in its log';
 
 const GRAPHIQL_EXAMPLE = `# Put your key in the Headers tab: { "Authorization": "Bearer bik_..." }
 query RecentJobs {
@@ -113,6 +117,12 @@ export async function buildApp(config: Config, opts: { log?: Logger } = {}): Pro
         if (isTransientDatabaseError(original)) {
           return new GraphQLError(DATABASE_UNAVAILABLE.message, { extensions: { ...DATABASE_UNAVAILABLE.extensions, http: { status: 503 } } });
         }
+        // Reading an upload back failed on the server (spool/fileHashes.ts): its own error, said as
+        // such (500), where a masked error would answer 200 and a store's failure 503 "try again".
+        if (original instanceof HashThreadError) {
+          log.error({ err: original }, 'hashing an upload failed');
+          return new GraphQLError(INTERNAL_ERROR_MESSAGE, { extensions: { code: 'INTERNAL', http: { status: 500 } } });
+        }
         const masked = maskError(error, message, isDev);
         if (masked !== error) log.error({ err: error }, 'unexpected error');
         return masked;
@@ -167,6 +177,14 @@ export async function buildApp(config: Config, opts: { log?: Logger } = {}): Pro
   // uplink slower than ~3.6 MB/s. Bodies are bounded by a pause instead (UPLOAD_IDLE_TIMEOUT_MS,
   // in the multipart and JSON readers), and headers still by Node's headersTimeout.
   server.requestTimeout = 0;
+  // A flood of sockets that send nothing must not use up the process's file descriptors (the
+  // spool's files and the database need some): past MAX_CONNECTIONS a new connection is closed as
+  // it arrives. Those held are freed by Node's own timers, restated here so that they stay: a
+  // connection must send its headers within headersTimeout, and an idle keep-alive one is closed
+  // after keepAliveTimeout.
+  server.maxConnections = config.maxConnections;
+  server.headersTimeout = 60_000;
+  server.keepAliveTimeout = 5_000;
   const sockets = attachWebSockets(server, yoga as never, db, log, {
     maxSubscriptionsPerTenant: config.maxSubscriptionsPerTenant, maxPendingWebSockets: config.maxPendingWebSockets, maxMessageBytes: config.maxJsonBodyBytes,
     maxWebSocketsPerTenant: config.maxWebSocketsPerTenant,

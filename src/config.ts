@@ -74,6 +74,8 @@ export interface Config {
   maxPendingWebSockets: number;
   /** Authenticated WebSockets one tenant may hold open at once; more are closed with 4429. */
   maxWebSocketsPerTenant: number;
+  /** Connections (HTTP and WebSocket) the server holds open at once; past this, new ones are closed as they arrive. */
+  maxConnections: number;
   /** importFromUrl: also accept plain http:// URLs and S3 endpoints (local test servers, an in-house MinIO). */
   allowInsecureSourceUrls: boolean;
   /** importFromUrl: also fetch from loopback, private and link-local addresses (off: a tenant cannot reach our internal network). */
@@ -222,6 +224,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     maxJsonBodyBytes: int(env, 'MAX_JSON_BODY_BYTES', 16 * 1024 * 1024),
     maxPendingWebSockets: int(env, 'MAX_PENDING_WEBSOCKETS', 256),
     maxWebSocketsPerTenant: int(env, 'MAX_WEBSOCKETS_PER_TENANT', 50),
+    maxConnections: int(env, 'MAX_CONNECTIONS', 4096),
     allowInsecureSourceUrls: bool(env, 'ALLOW_INSECURE_SOURCE_URLS'),
     allowPrivateSourceAddresses: bool(env, 'ALLOW_PRIVATE_SOURCE_ADDRESSES'),
     sourceTimeoutMs: int(env, 'SOURCE_TIMEOUT_MS', 30_000),
@@ -235,6 +238,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     trustProxy: bool(env, 'TRUST_PROXY'),
     ...overrides,
   };
+  // Node reads a maxConnections of 0 as no cap at all, the opposite of what 0 says.
+  if (config.maxConnections < 1) throw new Error(`MAX_CONNECTIONS must be at least 1, got ${config.maxConnections}`);
   if (config.databaseDirectUrl && !config.databaseUrl) {
     throw new Error('DATABASE_DIRECT_URL is set but DATABASE_URL is not: set DATABASE_URL to the (pooled) URL the service queries through');
   }

@@ -4,7 +4,9 @@
  * the app trusts through SOURCE_CA_FILE. The app allows private addresses (everything here is on
  * loopback) but not plain http; the default address rules are checked without a server below.
  */
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { closeSync, openSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -386,6 +388,29 @@ describe('source rules, with the default settings', () => {
     if (!parsed.ok) throw new Error(parsed.message);
     const opened = await openSource(parsed.value, { ...defaults, caFile: certificate.certFile });
     expect(opened).toMatchObject({ ok: false, code: 'INVALID_INPUT', message: expect.stringMatching(/localhost resolves to a loopback or private address/) });
+  });
+
+  it('gives up on a host name whose lookup never answers at SOURCE_TIMEOUT_MS, saying it did not resolve', async () => {
+    // A real lookup that never answers: getaddrinfo runs on libuv's threadpool, and here every
+    // thread of it is taken by an open() of a FIFO that no one writes to, so the lookup waits in
+    // the queue until the FIFOs are opened for writing below. (Through the server this cannot be
+    // shown: its database connections need the same threads.)
+    const threads = Number(process.env.UV_THREADPOOL_SIZE) || 4;
+    const fifos = Array.from({ length: threads }, (_, i) => path.join(dir, `block-${i}.fifo`));
+    for (const fifo of fifos) execFileSync('mkfifo', [fifo]);
+    const blocked = fifos.map((fifo) => fs.open(fifo, 'r'));
+    try {
+      const url = `${files.origin.replace('127.0.0.1', 'localhost')}/exports/events.csv`;
+      const parsed = parseSource({ url }, defaults);
+      if (!parsed.ok) throw new Error(parsed.message);
+      const started = Date.now();
+      const opened = await openSource(parsed.value, { ...defaults, caFile: certificate.certFile });
+      expect(opened).toEqual({ ok: false, code: 'INVALID_INPUT', message: `Could not fetch ${url}: localhost did not resolve within ${TIMEOUT_MS / 1000} s`, field: ['input', 'url'] });
+      expect(Date.now() - started).toBeLessThan(TIMEOUT_MS + 1000);
+    } finally {
+      for (const fifo of fifos) closeSync(openSync(fifo, 'w'));
+      for (const handle of await Promise.all(blocked)) await handle.close();
+    }
   });
 
   it('fetches plain http when ALLOW_INSECURE_SOURCE_URLS is on', async () => {

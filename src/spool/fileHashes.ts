@@ -24,6 +24,18 @@ export class StoreWriteError extends Error {
     this.status = info.status;
   }
 }
+/**
+ * The hash thread failed on its own: reading the file back failed, or the thread died. Neither is
+ * the client's file nor the store, and trying again is not known to mend it: the server's error
+ * (a 500), where a store's failure (StoreWriteError) is a moment's (a 503).
+ */
+export class HashThreadError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'HashThreadError';
+  }
+}
+
 interface HashThread {
   worker: Worker; alive: boolean; hashing: number; idle: NodeJS.Timeout | null;
   /** It has written into an S3 store: it holds the SDK and part buffers (~50 MiB), so it ends as soon as it is idle. */
@@ -60,7 +72,7 @@ function hashThread(): HashThread {
     if ('dropped' in answer) { dropped.get(answer.id)?.(); dropped.delete(answer.id); thread.drops.delete(answer.id); return; }
     const waiter = waiting.get(answer.id);
     waiting.delete(answer.id);
-    if ('error' in answer) waiter?.reject(new Error(`hashing the upload: ${answer.error}`));
+    if ('error' in answer) waiter?.reject(new HashThreadError(`hashing the upload: ${answer.error}`));
     else if ('storeError' in answer) waiter?.reject(new StoreWriteError(answer.storeError));
     else waiter?.resolve({ sha256: answer.sha256, notUtf8: answer.notUtf8 });
   });
@@ -74,8 +86,8 @@ function hashThread(): HashThread {
     for (const release of dropped.values()) release();
     dropped.clear();
   };
-  thread.worker.on('error', died);
-  thread.worker.on('exit', (code) => died(new Error(`the hash thread exited with code ${code}`)));
+  thread.worker.on('error', (err) => died(new HashThreadError(`the hash thread failed: ${err.message}`, { cause: err })));
+  thread.worker.on('exit', (code) => died(new HashThreadError(`the hash thread exited with code ${code}`)));
   current = thread;
   return thread;
 }
@@ -121,7 +133,7 @@ function beginHash() {
     send,
     /** Sends the hash's last request, whose answer is the digest. */
     digest: (last: HashRequest, transfer: ArrayBuffer[] = []) => new Promise<FileDigest>((resolve, reject) => {
-      if (!thread.alive) { reject(new Error('the hash thread died while the upload was written')); return; }
+      if (!thread.alive) { reject(new HashThreadError('the hash thread died while the upload was written')); return; }
       waiting.set(id, { resolve, reject });
       send(last, transfer);
     }).finally(end),

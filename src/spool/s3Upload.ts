@@ -15,7 +15,7 @@ import { Writable, type Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type { Logger } from '../logger.js';
 import { isTransientStoreError, retryDelayMs } from '../parse/transientStoreErrors.js';
-import { hashWhileSent, type FileDigest } from './fileHashes.js';
+import { hashWhileSent, HashThreadError, type FileDigest } from './fileHashes.js';
 import { removeUploadLeftovers, type S3Spool } from './s3Spool.js';
 import { FileRefusal, UploadStreamError, type SpoolRoom } from './spool.js';
 import type { Utf8Break } from './utf8Check.js';
@@ -88,6 +88,8 @@ export async function spoolToS3(source: Readable, spool: S3Spool, key: string, o
     // The file as decoded on its way in (fileDecoding.ts) refused: the client's file, not its stream.
     if (sourceError instanceof FileRefusal) return { ok: false, code: sourceError.code, message: sourceError.message };
     if (sourceError) throw new UploadStreamError((sourceError as Error).message);
+    // The hash thread's own failure is the server's, not the store's moment away: not a 503 "try again".
+    if (err instanceof HashThreadError) throw err;
     throw new SpoolStoreError(err);
   }
   const { sha256, notUtf8 } = digest;

@@ -95,7 +95,8 @@ const ImportFromUrlInput = builder.inputType('ImportFromUrlInput', {
  * file streams (a file part missing, a body cut before its closing boundary, a second file) is
  * the client's error (its 4xx, with the parser's message); a spool without room, or an S3 spool's
  * store failing under the upload, is the server's condition (503, try again later). None is an
- * unexpected error.
+ * unexpected error. The hash thread failing on its own (HashThreadError) passes through: it is the
+ * server's error, answered 500 INTERNAL where errors are masked (app.ts), with no retry hint.
  */
 export async function asRequestErrors<T>(run: () => Promise<T>): Promise<T> {
   try {

@@ -64,27 +64,51 @@ export function refusedHost(hostname: string, settings: Pick<SourceSettings, 'al
 }
 
 /**
- * dns.lookup that refuses a name if any of its addresses is not public (with several answers, the
- * connection may go to any of them).
+ * dns.lookup, given up after `timeoutMs` with a SourceError that says the name did not resolve.
+ * getaddrinfo runs on libuv's threadpool and cannot be cancelled: a resolver that never answers
+ * would leave the fetch waiting on it, and the tenant reading "no answer" as if the source had
+ * been reached. The thread itself stays taken until the system resolver gives up; only the
+ * request is freed.
  */
-const publicOnlyLookup = ((hostname: string, options: dns.LookupOptions, callback: (err: Error | null, address: string | dns.LookupAddress[], family?: number) => void) => {
-  dns.lookup(hostname, { ...options, all: true }, (err, addresses) => {
-    if (err) { callback(err, ''); return; }
-    const refused = addresses.find((a) => isPrivateAddress(a.address));
-    if (refused) {
-      callback(new SourceError(`${hostname} resolves to a loopback or private address (${refused.address}), which this service may not connect to`), '');
-      return;
-    }
-    if (options.all) callback(null, addresses);
-    else callback(null, addresses[0].address, addresses[0].family);
+export function lookupWithin(timeoutMs: number, hostname: string, options: dns.LookupAllOptions, callback: (err: Error | null, addresses: dns.LookupAddress[]) => void): void {
+  let settled = false;
+  const timer = setTimeout(() => {
+    settled = true;
+    callback(new SourceError(`${hostname} did not resolve within ${timeoutMs / 1000} s`), []);
+  }, timeoutMs);
+  timer.unref();
+  dns.lookup(hostname, options, (err, addresses) => {
+    if (settled) return;
+    clearTimeout(timer);
+    callback(err, addresses);
   });
-}) as unknown as net.LookupFunction;
+}
+
+/**
+ * The agents' lookup: bounded by the source's timeout, and (unless private addresses are allowed)
+ * refusing a name if any of its addresses is not public (with several answers, the connection may
+ * go to any of them).
+ */
+function sourceLookup(settings: Pick<SourceSettings, 'allowPrivate' | 'timeoutMs'>): net.LookupFunction {
+  return ((hostname: string, options: dns.LookupOptions, callback: (err: Error | null, address: string | dns.LookupAddress[], family?: number) => void) => {
+    lookupWithin(settings.timeoutMs, hostname, { ...options, all: true }, (err, addresses) => {
+      if (err) { callback(err, ''); return; }
+      const refused = settings.allowPrivate ? undefined : addresses.find((a) => isPrivateAddress(a.address));
+      if (refused) {
+        callback(new SourceError(`${hostname} resolves to a loopback or private address (${refused.address}), which this service may not connect to`), '');
+        return;
+      }
+      if (options.all) callback(null, addresses);
+      else callback(null, addresses[0].address, addresses[0].family);
+    });
+  }) as unknown as net.LookupFunction;
+}
 
 const caCache = new Map<string, string>();
 
-/** Agents for one source fetch: no keep-alive (each import is one download), the address rule, the extra CA. */
+/** Agents for one source fetch: no keep-alive (each import is one download), the bounded lookup with the address rule, the extra CA. */
 export function sourceAgents(settings: SourceSettings): { httpAgent: http.Agent; httpsAgent: https.Agent } {
-  const lookup = settings.allowPrivate ? undefined : publicOnlyLookup;
+  const lookup = sourceLookup(settings);
   let ca: string[] | undefined;
   if (settings.caFile) {
     let pem = caCache.get(settings.caFile);
