@@ -20,6 +20,7 @@
  */
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
+import path from 'node:path';
 import { Readable, Transform, pipeline, type TransformCallback } from 'node:stream';
 import { pipeline as pipelineAsync } from 'node:stream/promises';
 import ExcelJS from 'exceljs';
@@ -93,6 +94,7 @@ async function* sheetsOf(book: BookParts, source: AsyncIterable<Buffer>, limits:
         yield* sheetReaders(book, part, sheet);
       } else if (sheet !== undefined) {
         const file = scratch.file(`sheet${sheet}`);
+        await fsp.mkdir(path.dirname(file), { recursive: true }); // an S3 spool's local folder may not be there yet
         waiting.push({ sheetNo: sheet, file }); // removed in the end, whatever became of it
         await pipelineAsync(part, scratchRoom.counted(), fs.createWriteStream(file));
       }

@@ -7,6 +7,9 @@
 import type { SpoolRoom } from './spool.js';
 import { scratchPath } from './scratchFiles.js';
 
+/** Below this much room asked ahead, just what is needed is asked for. */
+const MIN_AHEAD = 64 << 10;
+
 /** The scratch files of one upload, and the room they hold. */
 export interface Scratch {
   /** The file for `part` (letters, digits, - and _). */
@@ -26,10 +29,12 @@ export interface RoomShares {
 /**
  * Splits `room` (the reservation of the upload at `owner`) between its spooled file and its
  * scratch files in `dir`. Scratch room is asked for `step` bytes ahead (few round trips to the
- * database), or just what is needed when the spool has no more than that.
+ * database), less near the cap, where a quarter as much ahead is tried each time down to none.
  */
 export function shareRoom(room: SpoolRoom, opts: { dir: string; owner: string; step: number }): RoomShares {
   let held = 0;
+  /** How much is asked for ahead: less once the spool had not that much, never more again. */
+  let ahead = opts.step;
   const spooled: SpoolRoom = {
     get allowed() { return room.allowed - held; },
     grow: (bytes) => room.grow(bytes + held),
@@ -38,11 +43,17 @@ export function shareRoom(room: SpoolRoom, opts: { dir: string; owner: string; s
     file: (part) => scratchPath(opts.dir, opts.owner, part),
     async hold(bytes) {
       if (bytes <= held) return true;
-      // The spooled file keeps the room it has; the scratch files' comes on top of it.
+      // The spooled file keeps the room it has; the scratch files' comes on top of it. Near the
+      // cap, less is asked ahead each time, down to just what is needed.
       const base = room.allowed - held;
-      const granted = await room.grow(base + bytes + opts.step) || await room.grow(base + bytes);
-      if (granted) held = room.allowed - base;
-      return granted;
+      for (;;) {
+        if (await room.grow(base + bytes + ahead)) {
+          held = room.allowed - base;
+          return true;
+        }
+        if (ahead === 0) return false;
+        ahead = ahead >= MIN_AHEAD * 4 ? Math.floor(ahead / 4) : 0;
+      }
     },
     release() { held = 0; },
   };
