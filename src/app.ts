@@ -31,7 +31,8 @@ import { consoleRoutes } from './api/http/consoleRoutes.js';
 import { reportRoutes } from './api/http/reportRoutes.js';
 import { sweepSpool } from './spool/spool.js';
 import { HashThreadError } from './spool/fileHashes.js';
-import { openS3Spool, s3SpoolProblem, sweepS3Spool } from './spool/s3Spool.js';
+import { openS3Spool, ORPHAN_AGE_MS, s3SpoolProblem, sweepS3Spool } from './spool/s3Spool.js';
+import { sweepScratchFolder } from './spool/scratchFiles.js';
 import { folderUploads, s3Uploads } from './intake/uploadStore.js';
 import { BadRequest, checkRequest } from './api/http/requestTarget.js';
 import { publicBaseUrl } from './api/http/publicUrl.js';
@@ -81,13 +82,13 @@ export async function buildApp(config: Config, opts: { log?: Logger } = {}): Pro
     }
   }
   const db = await openDatabase(config, { log: { warn: (msg) => log.warn(msg), debug: (msg) => log.debug({ postgres: msg }, 'embedded PostgreSQL') } });
-  const uploads = s3Spool ? s3Uploads(s3Spool, log) : folderUploads(config.spoolDir);
+  const uploads = s3Spool ? s3Uploads(s3Spool, config.spoolDir, log) : folderUploads(config.spoolDir);
   const staged = s3Spool ? s3Staging(s3Spool, log) : folderStaging(config.spoolDir);
   const sweep = async () => {
     const { keep } = await sweepStagedUploads(db, staged, log);
-    return s3Spool
-      ? sweepS3Spool(db, s3Spool, config.spoolRetentionMs, log, undefined, keep)
-      : sweepSpool(db, config.spoolDir, config.spoolRetentionMs, log, keep);
+    if (!s3Spool) return sweepSpool(db, config.spoolDir, config.spoolRetentionMs, log, keep);
+    // The uploads' scratch files are local whatever the spool (intake/uploadStore.ts).
+    return await sweepS3Spool(db, s3Spool, config.spoolRetentionMs, log, undefined, keep) + await sweepScratchFolder(db, config.spoolDir, ORPHAN_AGE_MS, log);
   };
   const bus = new ProgressBus(db);
   const metrics = new Metrics(db);

@@ -248,9 +248,10 @@ async function names(...externalIds: string[]): Promise<string[]> {
 }
 
 /**
- * Temporary files of workbooks being read: intake/xlsxWorkbook.ts's folders, and the files exceljs'
- * own reader leaves (the `tmp` package's, named with the process id) if it were used. The
- * in-process server shares our tmpdir and pid.
+ * Temporary files of workbooks being read left in the system's temporary folder: the folders
+ * intake/xlsxWorkbook.ts once kept waiting sheets in (they are scratch files in the spool now,
+ * which `refused` finds empty), and the files exceljs' own reader leaves (the `tmp` package's,
+ * named with the process id) if it were used. The in-process server shares our tmpdir and pid.
  */
 const xlsxTempFolders = async () => (await fs.readdir(os.tmpdir()))
   .filter((name) => name.startsWith('bulk-import-xlsx-') || name.startsWith(`tmp-${process.pid}-`)).sort();

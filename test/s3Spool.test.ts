@@ -14,6 +14,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openChunks } from '../src/parse/fileChunks.js';
 import { openS3Spool, sweepS3Spool } from '../src/spool/s3Spool.js';
 import { startTestApp } from './support/testApp.js';
+import { UploadImportDocument } from '../src/generated/gql/graphql.js';
+import { EVENT_COLUMNS, eventRow } from './support/events.js';
+import { waitForJob } from './support/jobs.js';
+import { excelOrderWorkbook } from './support/zipArchive.js';
 import { spoolToS3 } from '../src/spool/s3Upload.js';
 import { createTestDatabase, databaseEnv, type TestDatabase } from './support/database.js';
 import { requireS3, s3Store } from './support/s3Store.js';
@@ -164,4 +168,29 @@ describe.runIf(requireS3('the S3 spool tests'))('an S3 spool in a running server
       await t.close();
     }
   });
+
+  it('holds a workbook\'s waiting sheet in local scratch within SPOOL_MAX_BYTES: one that does not fit is SPOOL_FULL, leaving nothing', async () => {
+    const store = s3Store();
+    const prefix = `xlsx-${Date.now()}/`;
+    const t = await startTestApp({ spoolS3: { bucket: store.bucket, prefix }, s3Endpoint: store.endpoint, maxFileSize: 16_000_000, spoolMaxBytes: 20_000_000 });
+    try {
+      const client = await t.clientFor('s3-xlsx');
+      const rows = [[...EVENT_COLUMNS], ...[1, 2].map((i) => EVENT_COLUMNS.map((c) => eventRow(i)[c] ?? ''))];
+      const upload = async (sheetMiB: number) => client.upload(UploadImportDocument, { input: { kind: 'EVENTS', allowDuplicateFile: true } }, {
+        name: 'events.xlsx', content: await excelOrderWorkbook(rows, { chunk: '<x/>'.repeat(16384), times: sheetMiB * 16 }),
+      });
+      const scratch = async () => (await fs.readdir(path.join(t.dataDir, 'spool')).catch(() => [])).filter((name) => name.endsWith('.scratch'));
+
+      const tooLarge = await upload(30);
+      expect(tooLarge.status, JSON.stringify(tooLarge.body)).toBe(503);
+      expect(tooLarge.body.errors?.[0]).toMatchObject({ extensions: { code: 'SPOOL_FULL' } });
+      expect(await scratch()).toEqual([]);
+      const fits = await upload(6);
+      expect(fits.body.data?.uploadImport.userErrors, JSON.stringify(fits.body)).toEqual([]);
+      expect(await waitForJob(client, fits.body.data!.uploadImport.job!.id)).toMatchObject({ status: 'COMPLETED', rowsImported: 2 });
+      expect(await scratch()).toEqual([]);
+    } finally {
+      await t.close();
+    }
+  }, 60_000);
 });

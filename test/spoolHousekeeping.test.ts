@@ -4,6 +4,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { UploadImportDocument } from '../src/generated/gql/graphql.js';
+import { insertReservation } from '../src/jobs/uploadReservations.js';
 import { sweepSpool } from '../src/spool/spool.js';
 import { chooseSpare, SPARE_IDLE_MS } from '../src/spool/spoolSpares.js';
 import { eventsCsv, manyEvents } from './support/events.js';
@@ -89,6 +90,26 @@ describe('spool housekeeping', () => {
     await fs.utimes(orphan, twoHoursAgo, twoHoursAgo);
     expect(await sweepSpool(t.app.db, spoolDir, 0, t.app.log)).toBe(2);
     expect(await spoolFiles(t.dataDir)).toEqual([]);
+  });
+});
+
+describe('scratch files (a workbook\'s sheet waiting for its shared strings)', () => {
+  it('the sweep leaves one whose upload is still arriving, however old, and a recent one; removes one a dead process left', async () => {
+    t = await startTestApp();
+    await t.clientFor('spool'); // the tenant the live upload's reservation belongs to
+    const spoolDir = path.join(t.dataDir, 'spool');
+    await fs.mkdir(spoolDir, { recursive: true });
+    const [live, recent, dead] = ['live', 'recent', 'dead'].map((name) => path.join(spoolDir, `${name}.upload.sheet1.scratch`));
+    for (const file of [live, recent, dead]) await fs.writeFile(file, '<worksheet>');
+    const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);
+    await fs.utimes(live, twoHoursAgo, twoHoursAgo);
+    await fs.utimes(dead, twoHoursAgo, twoHoursAgo);
+    // The live one's upload is arriving (in this instance or another): its reservation is renewed.
+    const [tenant] = await t.app.db.query<{ id: string }>("select id from tenants where name = 'spool'");
+    await t.app.db.transaction((tx) => insertReservation(tx, { tenantId: tenant.id, spoolPath: path.join(spoolDir, 'live.upload'), bytes: 1 << 20, ttlMs: 30_000 }));
+
+    expect(await sweepSpool(t.app.db, spoolDir, 0, t.app.log)).toBe(1);
+    expect((await fs.readdir(spoolDir)).sort()).toEqual(['live.upload.sheet1.scratch', 'recent.upload.sheet1.scratch']);
   });
 });
 

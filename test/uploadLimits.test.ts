@@ -7,16 +7,18 @@
  */
 import http from 'node:http';
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, type App } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
-import { CancelJobDocument } from '../src/generated/gql/graphql.js';
+import { CancelJobDocument, UploadImportDocument } from '../src/generated/gql/graphql.js';
 import type { GraphQLTestClient } from './support/client.js';
-import { eventsCsv, manyEvents } from './support/events.js';
-import { jobCount, spoolFiles } from './support/jobs.js';
+import { EVENT_COLUMNS, eventRow, eventsCsv, manyEvents } from './support/events.js';
+import { jobCount, spoolFiles, waitForJob } from './support/jobs.js';
 import { closing, sendMultipart, startUpload, uploadHead, type MultipartAnswer } from './support/multipart.js';
 import { startTestApp, testSettings, type TestApp } from './support/testApp.js';
+import { excelOrderWorkbook } from './support/zipArchive.js';
 
 const MB = 1_000_000;
 const PIECE = 64 * 1024;
@@ -194,6 +196,60 @@ describe('the spool\'s cap (SPOOL_MAX_BYTES: 20 MB, maxFileSize: 16 MB)', () => 
     const answer = await send(t.url, client.key!, slowUpload(csvOfAbout(2 * MB)), { pauseMs: 0 });
     expect(answer.json?.data?.uploadImport?.userErrors, answer.text).toEqual([]);
   });
+});
+
+describe('a workbook\'s sheet that waits for its shared strings takes room in the spool (SPOOL_MAX_BYTES: 20 MB)', () => {
+  let t: TestApp;
+  let client: GraphQLTestClient;
+  let theirs: string;
+  const rows = [[...EVENT_COLUMNS], ...[1, 2].map((i) => EVENT_COLUMNS.map((c) => eventRow(i)[c] ?? ''))];
+  /** The sheet's XML grown by `mib` MiB of an element no reader makes a row of: the NDJSON made of it stays tiny. */
+  const workbook = (mib: number) => excelOrderWorkbook(rows, { chunk: '<x/>'.repeat(16384), times: mib * 16 });
+  const upload = (content: Buffer) => client.upload(UploadImportDocument, { input: { kind: 'EVENTS', allowDuplicateFile: true } }, { name: 'events.xlsx', content });
+  /** Files of workbooks being read left in the system's temporary folder (where they were once kept). */
+  const tempFolders = async () => (await fs.readdir(os.tmpdir())).filter((name) => name.startsWith('bulk-import-xlsx-'));
+
+  beforeAll(async () => {
+    t = await startTestApp({ maxFileSize: 16 * MB, spoolMaxBytes: 20 * MB });
+    client = await t.clientFor('acme');
+    await fs.mkdir(path.join(t.dataDir, 'spool'), { recursive: true });
+    theirs = path.join(t.dataDir, 'spool', 'another-instance.upload');
+  });
+  afterAll(() => t?.close());
+
+  it('a workbook in Excel\'s order (sheet, then shared strings) imports, its waiting sheet kept in the spool folder and gone after', async () => {
+    const watch = watchSpool(t.dataDir);
+    const { status, body } = await upload(await workbook(6));
+    const most = await watch.stop();
+    expect(status, JSON.stringify(body)).toBe(200);
+    expect(body.data!.uploadImport.userErrors).toEqual([]);
+    const job = await waitForJob(client, body.data!.uploadImport.job!.id);
+    expect(job).toMatchObject({ status: 'COMPLETED', format: 'XLSX', rowsImported: 2, rowsFailed: 0 });
+    expect(most).toBeGreaterThan(6 << 20); // the waiting sheet, counted as the spool's
+    await expect.poll(() => spoolFiles(t.dataDir), { timeout: 5000 }).toEqual([]);
+  });
+
+  it('one whose waiting sheet needs more room than the spool has left is refused with SPOOL_FULL at once, leaving no file behind', async () => {
+    await fs.writeFile(theirs, '');
+    await fs.truncate(theirs, 10 * MB);
+    // 6 MiB of sheet fits beside the other instance's 10 MB; 12 MiB does not, nor 30 MiB (more than the whole spool).
+    for (const mib of [12, 30]) {
+      const watch = watchSpool(t.dataDir);
+      const { status, body } = await upload(await workbook(mib));
+      const most = await watch.stop();
+      expect(status, JSON.stringify(body)).toBe(503);
+      expect(body.errors?.[0]).toMatchObject({ message: expect.stringMatching(/no room/), extensions: { code: 'SPOOL_FULL' } });
+      expect(most).toBeLessThanOrEqual(20 * MB);
+      expect(await spoolFiles(t.dataDir)).toEqual(['another-instance.upload']);
+      expect(await tempFolders()).toEqual([]);
+    }
+    expect(await jobCount(client)).toBe(1); // the earlier workbook's only
+    const fits = await upload(await workbook(6));
+    expect(fits.status, JSON.stringify(fits.body)).toBe(200);
+    expect(fits.body.data!.uploadImport.userErrors).toEqual([]);
+    await waitForJob(client, fits.body.data!.uploadImport.job!.id);
+    await fs.rm(theirs);
+  }, 30_000);
 });
 
 describe('a client that goes silent mid-file (UPLOAD_IDLE_TIMEOUT_MS: 500)', () => {

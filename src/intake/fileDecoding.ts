@@ -8,13 +8,16 @@
  *
  * Limits: the bytes sent count against MAX_FILE_SIZE as always; what a decoded file grows to
  * counts against MAX_UNCOMPRESSED_SIZE, checked as it streams, so a decompression bomb is
- * refused as soon as it passes that, in the memory of a few chunks. The duplicate-file hash is the
+ * refused as soon as it passes that, in the memory of a few chunks. What a workbook keeps on disk
+ * while it is read (a sheet before the shared strings) takes room from the upload's reservation
+ * (SPOOL_MAX_BYTES) before it is written. The duplicate-file hash is the
  * one of the bytes sent, as for a plain file.
  */
 import { createHash } from 'node:crypto';
 import { Readable, pipeline } from 'node:stream';
 import zlib from 'node:zlib';
 import { FileRefusal, tooLargeMessage } from '../spool/spool.js';
+import type { Scratch } from '../spool/sharedRoom.js';
 import type { FileFormat } from '../parse/types.js';
 import { toUtf8, type TextEncoding } from './textDecoding.js';
 import { xlsxToNdjson } from './xlsxRows.js';
@@ -30,6 +33,8 @@ export interface DecodeOptions {
   maxUncompressedSize: number;
   /** XLSX: what its shared strings may unzip to (they are held in memory). */
   maxXlsxSharedStrings: number;
+  /** XLSX: where a sheet that waits for the shared strings is kept, in room taken from the upload's. */
+  scratch: Scratch;
 }
 
 export type Decoded =
@@ -77,7 +82,7 @@ export async function decodeArrival(stream: Readable, opts: DecodeOptions): Prom
       ({ head, stream: source } = await peek(inflate, HEAD));
     } catch (err) {
       const refusal = asRefusal(err);
-      if (refusal) return { ok: false, code: refusal.code, message: refusal.message };
+      if (refusal && refusal.code !== 'SPOOL_FULL') return { ok: false, code: refusal.code, message: refusal.message };
       throw err;
     }
   }
@@ -109,7 +114,7 @@ export async function decodeArrival(stream: Readable, opts: DecodeOptions): Prom
     sent = new SentBytes(opts.maxFileSize);
     out = sent.count(source);
   }
-  if (xlsx) out = xlsxToNdjson(out, opts.sheet ?? null, { maxUnzipped: opts.maxUncompressedSize, maxSharedStrings: opts.maxXlsxSharedStrings });
+  if (xlsx) out = xlsxToNdjson(out, opts.sheet ?? null, { maxUnzipped: opts.maxUncompressedSize, maxSharedStrings: opts.maxXlsxSharedStrings }, opts.scratch);
   else if (encoding) out = toUtf8(out, encoding);
   const bytesSent = sent;
   return {

@@ -17,7 +17,8 @@ import type { FileFormat } from '../parse/types.js';
 import { KINDS } from '../kinds/index.js';
 import type { ImportKind } from '../kinds/types.js';
 import { jobOptionsFor, refuseMissingOptions, refuseOptions } from '../kinds/options.js';
-import { tooLargeMessage, UploadStreamError } from '../spool/spool.js';
+import { roomStep, tooLargeMessage, UploadStreamError } from '../spool/spool.js';
+import { shareRoom } from '../spool/sharedRoom.js';
 import type { UploadStore } from './uploadStore.js';
 import { jobsInProgressMessage, reserveArrival, SpoolFullError, type Arrival } from '../spool/spoolReservations.js';
 import type { UserError } from './userErrors.js';
@@ -262,11 +263,14 @@ async function spoolAndQueue(
 ): Promise<ImportResult> {
   const opened = await source.open();
   if (!opened.ok) return opened;
+  // What the file keeps on disk while it is decoded comes out of the same room as the file itself.
+  const shares = shareRoom(room, { dir: deps.uploads.scratchDir, owner: file, step: roomStep(deps.config.maxUncompressedSize) });
   let decoded: Awaited<ReturnType<typeof decodeArrival>>;
   try {
     decoded = await decodeArrival(opened.stream, {
       filename: opened.filename, format: req.format, encoding: req.encoding, sheet: req.sheet,
       maxFileSize: deps.config.maxFileSize, maxUncompressedSize: deps.config.maxUncompressedSize, maxXlsxSharedStrings: deps.config.maxXlsxSharedStrings,
+      scratch: shares.scratch,
     });
   } catch (err) {
     source.abandon();
@@ -282,7 +286,7 @@ async function spoolAndQueue(
     spooled = await deps.uploads.spool(decoded.stream, {
       file,
       maxBytes: decoded.maxBytes,
-      room,
+      room: shares.spooled,
       spares: { maxSpares: deps.config.spoolRetentionMs === 0 ? deps.config.spoolSpareFiles : 0, expectedBytes: decoded.sentSha256 ? null : source.declaredBytes },
     });
   } catch (err) {

@@ -21,6 +21,11 @@ export interface UploadStore {
   discard(location: string): Promise<void>;
   /** What the spool holds now, for SPOOL_MAX_BYTES. */
   storedSizes: StoredSizes;
+  /**
+   * The local folder of the uploads' scratch files (spool/scratchFiles.ts): the spool folder, or
+   * for an S3 spool the folder of the same setting (DATA_DIR/spool), swept alike.
+   */
+  scratchDir: string;
 }
 
 export function folderUploads(spoolDir: string): UploadStore {
@@ -30,10 +35,11 @@ export function folderUploads(spoolDir: string): UploadStore {
     inspect: inspectFile,
     discard: (file) => fs.rm(file, { force: true }),
     storedSizes: () => folderSizes(spoolDir),
+    scratchDir: spoolDir,
   };
 }
 
-export function s3Uploads(spool: S3Spool, log: Logger): UploadStore {
+export function s3Uploads(spool: S3Spool, scratchDir: string, log: Logger): UploadStore {
   const heads = new Map<string, Buffer>();
   return {
     newLocation: () => newObjectLocation(spool),
@@ -55,5 +61,6 @@ export function s3Uploads(spool: S3Spool, log: Logger): UploadStore {
       await removeObject(spool, location, log);
     },
     storedSizes: () => objectSizes(spool).catch((err: unknown) => { throw new SpoolStoreError(err); }),
+    scratchDir,
   };
 }

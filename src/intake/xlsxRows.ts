@@ -9,18 +9,19 @@
  */
 import type ExcelJS from 'exceljs';
 import { FileRefusal } from '../spool/spool.js';
+import type { Scratch } from '../spool/sharedRoom.js';
 import type { SheetReader, Workbook, WorkbookLimits } from './xlsxWorkbook.js';
 
 /**
  * The NDJSON text of a workbook's sheet (`sheet`, or the first one). What the workbook's parts
  * unzip to counts against `limits` (xlsxWorkbook.ts), the NDJSON made of them against
- * MAX_UNCOMPRESSED_SIZE where it is spooled.
+ * MAX_UNCOMPRESSED_SIZE where it is spooled; a sheet that waits is kept in `scratch`.
  */
-export async function* xlsxToNdjson(source: AsyncIterable<Buffer>, sheet: string | null, limits: WorkbookLimits): AsyncGenerator<Buffer> {
+export async function* xlsxToNdjson(source: AsyncIterable<Buffer>, sheet: string | null, limits: WorkbookLimits, scratch: Scratch): AsyncGenerator<Buffer> {
   // Loaded with the first workbook: exceljs and its unzipper are memory a server that never sees
   // one would otherwise carry from its start (docs/performance.md).
   const { readWorkbook } = await import('./xlsxWorkbook.js');
-  const book = readWorkbook(source, limits);
+  const book = readWorkbook(source, limits, scratch);
   const seen: string[] = [];
   let done = false;
   try {

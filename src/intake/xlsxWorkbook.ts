@@ -11,20 +11,22 @@
  *   the sheets to look their cells up in: about twice their XML's size (measured: 256 MiB of
  *   strings' XML took the process from 113 to 577 MiB RSS), so they have a bound of their own
  *   (MAX_XLSX_SHARED_STRINGS), far below what a 4 GiB MAX_UNCOMPRESSED_SIZE would let them hold;
- * - a sheet that has to wait for the shared strings waits in a file of a temporary folder of its
- *   own (so within the same budget), removed when the workbook has been read or refused.
+ * - a sheet that has to wait for the shared strings waits in a scratch file of its upload, in the
+ *   spool's folder (spool/scratchFiles.ts): within the same budget, and its bytes take room from
+ *   the upload's reservation before they are written (past SPOOL_MAX_BYTES, SPOOL_FULL at once, as
+ *   for a full spool); removed when the workbook has been read or refused.
  * A sheet is parsed only once the workbook's relationships and sheet list are known, so a sheet
  * is named whatever order the parts come in.
  */
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { Readable, Transform, pipeline, type TransformCallback } from 'node:stream';
 import { pipeline as pipelineAsync } from 'node:stream/promises';
 import ExcelJS from 'exceljs';
 import unzipper, { type Entry } from 'unzipper';
-import { FileRefusal } from '../spool/spool.js';
+import { FileRefusal, SPOOL_FULL_MESSAGE } from '../spool/spool.js';
+import type { Scratch } from '../spool/sharedRoom.js';
 
 /** A sheet as exceljs' reader gives it: its rows, as they are parsed. */
 export interface SheetReader extends AsyncIterable<ExcelJS.Row> { name?: string; id?: number | string }
@@ -63,21 +65,22 @@ export interface Workbook {
 
 const SHEET_PART = /^xl\/worksheets\/sheet(\d+)\.xml$/;
 
-export function readWorkbook(source: AsyncIterable<Buffer>, limits: WorkbookLimits): Workbook {
+/** `scratch`: where a sheet that waits for the shared strings is kept, and the room it takes. */
+export function readWorkbook(source: AsyncIterable<Buffer>, limits: WorkbookLimits, scratch: Scratch): Workbook {
   const book = new ExcelJS.stream.xlsx.WorkbookReader(Readable.from([]), {
     sharedStrings: 'cache', styles: 'cache', hyperlinks: 'ignore', worksheets: 'emit', entries: 'ignore',
   }) as unknown as BookParts;
-  return { sheetNames: () => book.model?.sheets?.map((s) => s.name), sheets: sheetsOf(book, source, limits) };
+  return { sheetNames: () => book.model?.sheets?.map((s) => s.name), sheets: sheetsOf(book, source, limits, scratch) };
 }
 
-async function* sheetsOf(book: BookParts, source: AsyncIterable<Buffer>, limits: WorkbookLimits): AsyncGenerator<SheetReader> {
+async function* sheetsOf(book: BookParts, source: AsyncIterable<Buffer>, limits: WorkbookLimits, scratch: Scratch): AsyncGenerator<SheetReader> {
   const input = Readable.from(source, { objectMode: false });
   const zip = unzipper.Parse({ forceStream: true });
   // The upload's own refusals (MAX_FILE_SIZE, a broken connection) end the walk with their error.
   pipeline(input, zip, () => {});
   const budget = new Budget(limits.maxUnzipped);
   const waiting: { sheetNo: string; file: string }[] = [];
-  let tempDir: string | null = null;
+  const scratchRoom = new ScratchRoom(scratch);
   try {
     for await (const entry of entriesOf(zip)) {
       const strings = entry.path === 'xl/sharedStrings.xml';
@@ -90,10 +93,10 @@ async function* sheetsOf(book: BookParts, source: AsyncIterable<Buffer>, limits:
       else if (sheet !== undefined && book.sharedStrings && book.workbookRels && book.model) {
         yield* sheetReaders(book, part, sheet);
       } else if (sheet !== undefined) {
-        tempDir ??= await fsp.mkdtemp(path.join(os.tmpdir(), 'bulk-import-xlsx-'));
-        const file = path.join(tempDir, `sheet${sheet}.xml`);
-        await pipelineAsync(part, fs.createWriteStream(file));
-        waiting.push({ sheetNo: sheet, file });
+        const file = scratch.file(`sheet${sheet}`);
+        await fsp.mkdir(path.dirname(file), { recursive: true }); // an S3 spool's local folder may not be there yet
+        waiting.push({ sheetNo: sheet, file }); // removed in the end, whatever became of it
+        await pipelineAsync(part, scratchRoom.counted(), fs.createWriteStream(file));
       }
       // Whatever was not read of it (a part not wanted, a sheet passed over) is inflated and counted all the same.
       part.resume();
@@ -112,7 +115,8 @@ async function* sheetsOf(book: BookParts, source: AsyncIterable<Buffer>, limits:
   } finally {
     input.destroy();
     zip.destroy();
-    if (tempDir) await fsp.rm(tempDir, { recursive: true, force: true });
+    for (const { file } of waiting) await fsp.rm(file, { force: true });
+    scratch.release();
   }
 }
 
@@ -185,5 +189,24 @@ class Budget {
 
   check(): void {
     if (this.refusal) throw this.refusal;
+  }
+}
+
+/** The bytes of the sheets that wait, all together, in room taken from the upload's reservation before they are written. */
+class ScratchRoom {
+  private written = 0;
+  constructor(private readonly scratch: Scratch) {}
+
+  /** A stream that passes a sheet's bytes on once the spool has room for them; else fails with SPOOL_FULL. */
+  counted(): Transform {
+    return new Transform({
+      transform: (chunk: Buffer, _encoding: string, done: TransformCallback) => {
+        this.written += chunk.length;
+        this.scratch.hold(this.written).then(
+          (granted) => done(granted ? null : new FileRefusal('SPOOL_FULL', SPOOL_FULL_MESSAGE), granted ? chunk : undefined),
+          (err: Error) => done(err),
+        );
+      },
+    });
   }
 }

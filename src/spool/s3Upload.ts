@@ -26,7 +26,7 @@ const CLEANUP_FOR_MS = 10_000;
 export type S3SpoolResult =
   | { ok: true; location: string; size: number; sha256: string; notUtf8: Utf8Break | null; head: Buffer }
   | { ok: false; code: 'FILE_TOO_LARGE' | 'SPOOL_FULL' }
-  | { ok: false; code: 'INVALID_FILE' | 'FILE_TOO_LARGE'; message: string };
+  | { ok: false; code: 'INVALID_FILE' | 'FILE_TOO_LARGE' | 'SPOOL_FULL'; message: string };
 
 /** The S3 store failed while an upload was written to it: the server's condition, not the client's. */
 export class SpoolStoreError extends Error {

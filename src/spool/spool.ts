@@ -20,16 +20,18 @@ import { isSpare, keepAsSpare, SPARE_IDLE_MS, takeSpare, type SpareUse } from '.
 import { jobsUsingSpoolFiles } from '../jobs/jobStore.js';
 import { isObjectLocation } from '../parse/objectChunks.js';
 import { ORPHAN_AGE_MS, removeObject, type S3Spool } from './s3Spool.js';
+import { isScratch, sweepScratchFiles } from './scratchFiles.js';
 
 /** The upload itself broke off or was malformed (not our disk or database): the client's error. */
 export class UploadStreamError extends Error {}
 
 /**
  * Thrown by a stream between the upload and the spool (intake/fileDecoding.ts: gunzip, another
- * encoding, XLSX) when the file's content is refused: the spool answers with it as a result.
+ * encoding, XLSX) when the file's content is refused, or what it keeps on disk while it is decoded
+ * finds no room in the spool (SPOOL_FULL): the spool answers with it as a result.
  */
 export class FileRefusal extends Error {
-  constructor(readonly code: 'FILE_TOO_LARGE' | 'INVALID_FILE', message: string) { super(message); }
+  constructor(readonly code: 'FILE_TOO_LARGE' | 'INVALID_FILE' | 'SPOOL_FULL', message: string) { super(message); }
 }
 
 export type SpoolResult =
@@ -131,15 +133,17 @@ export async function spoolUpload(source: Readable, opts: SpoolOptions): Promise
  * itself as the job ends, or keeps it as a spare), spares unused for SPARE_IDLE_MS, and files no
  * job refers to that nobody has written to for an hour (with a shared spool folder, another
  * instance may be receiving that upload right now). Files in `keep` (those of live staged uploads,
- * which may wait idle for hours between parts) are left be.
+ * which may wait idle for hours between parts) are left be. Scratch files go by their own rule
+ * (scratchFiles.ts: not while their upload is arriving).
  */
 export async function sweepSpool(db: SqlExecutor, spoolDir: string, retentionMs: number, log: Logger, keep: SpoolKeep = NOTHING_KEPT): Promise<number> {
   let names: string[];
   try { names = await fs.promises.readdir(spoolDir); } catch { return 0; }
   if (names.length === 0) return 0;
+  let removed = await sweepScratchFiles(db, spoolDir, names, ORPHAN_AGE_MS);
+  names = names.filter((name) => !isScratch(name));
   const uses = await jobsUsingSpoolFiles(db, names.map((n) => path.resolve(spoolDir, n)));
   const jobs = new Map(uses.map((u) => [path.resolve(u.spoolPath), u]));
-  let removed = 0;
   for (const name of names) {
     const file = path.resolve(spoolDir, name);
     const job = jobs.get(file);

@@ -10,7 +10,8 @@
  *   upload, a download) reserves a step at a time as it grows, and is cut off when there is no
  *   more room. Past the cap the answer is SpoolFullError, which the API turns into a 503.
  * The spool is measured, not reckoned (the folder's files, or an S3 spool's objects), so files
- * another instance writes into a shared folder or the store count as they are.
+ * another instance writes into a shared folder or the store count as they are. A file's reservation
+ * also covers what it keeps on disk while it is decoded (its scratch files, sharedRoom.ts).
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -23,6 +24,7 @@ import {
 } from '../jobs/uploadReservations.js';
 import { roomStep, SPOOL_FULL_MESSAGE, type SpoolRoom } from './spool.js';
 import { isSpare } from './spoolSpares.js';
+import { scratchOwner } from './scratchFiles.js';
 
 /** The spool has no room for the file: the server's condition, not the client's fault. */
 export class SpoolFullError extends Error {
@@ -143,11 +145,17 @@ export async function folderSizes(spoolDir: string): Promise<Map<string, number>
 
 /**
  * What the spool holds: its files as they are now, plus what each arriving file may still write
- * beyond what it has written.
+ * beyond what it has written. An arriving file's reservation covers its scratch files too
+ * (scratchFiles.ts): what they hold is part of what it has written.
  */
 function inUse(sizes: Map<string, number>, reservations: ReservationRow[]): number {
   let total = 0;
-  for (const size of sizes.values()) total += size;
-  for (const r of reservations) total += Math.max(0, r.bytes - (sizes.get(r.spoolPath) ?? 0));
+  const written = new Map<string, number>();
+  for (const [file, size] of sizes) {
+    total += size;
+    const owner = scratchOwner(file) ?? file;
+    written.set(owner, (written.get(owner) ?? 0) + size);
+  }
+  for (const r of reservations) total += Math.max(0, r.bytes - (written.get(r.spoolPath) ?? 0));
   return total;
 }

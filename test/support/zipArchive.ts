@@ -100,3 +100,24 @@ export function workbookArchive(rows: string[][], filler?: { chunk: string; time
     { name: 'xl/_rels/workbook.xml.rels', text: `<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="${RELS}"><Relationship Id="rId1" Type="${OFFICE_RELS}/worksheet" Target="worksheets/sheet1.xml"/></Relationships>` },
   ]);
 }
+
+/**
+ * A one-sheet workbook in the order Excel writes its parts: the workbook part and its
+ * relationships, then the sheet, its cells' texts as shared strings, then the shared strings (so
+ * a reader has to keep the sheet until it has them). `filler` repeated `times` times inside the
+ * sheetData makes the sheet as large as wanted.
+ */
+export function excelOrderWorkbook(rows: string[][], filler?: { chunk: string; times: number }): Promise<Buffer> {
+  const strings: string[] = [];
+  const index = (text: string) => { const at = strings.indexOf(text); return at >= 0 ? at : strings.push(text) - 1; };
+  const sheetRows = rows.map((cells, r) =>
+    `<row r="${r + 1}">${cells.map((v, c) => `<c r="${column(c)}${r + 1}" t="s"><v>${index(v)}</v></c>`).join('')}</row>`).join('');
+  return zipArchive([
+    { name: '[Content_Types].xml', text: `<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/><Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>` },
+    { name: '_rels/.rels', text: `<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="${RELS}"><Relationship Id="rId1" Type="${OFFICE_RELS}/officeDocument" Target="xl/workbook.xml"/></Relationships>` },
+    { name: 'xl/workbook.xml', text: `<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="${MAIN}" xmlns:r="${OFFICE_RELS}"><sheets><sheet name="Roster" sheetId="1" r:id="rId1"/></sheets></workbook>` },
+    { name: 'xl/_rels/workbook.xml.rels', text: `<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="${RELS}"><Relationship Id="rId1" Type="${OFFICE_RELS}/worksheet" Target="worksheets/sheet1.xml"/><Relationship Id="rId2" Type="${OFFICE_RELS}/sharedStrings" Target="sharedStrings.xml"/></Relationships>` },
+    { name: 'xl/worksheets/sheet1.xml', repeat: { before: `<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="${MAIN}"><sheetData>${sheetRows}`, chunk: filler?.chunk ?? '', times: filler?.times ?? 0, after: '</sheetData></worksheet>' } },
+    { name: 'xl/sharedStrings.xml', text: `<?xml version="1.0" encoding="UTF-8"?><sst xmlns="${MAIN}" count="${strings.length}" uniqueCount="${strings.length}">${strings.map((s) => `<si><t>${s}</t></si>`).join('')}</sst>` },
+  ]);
+}
