@@ -6,12 +6,18 @@
  * counts a shared page once in every process that touched it, so its sum overstates what the
  * tree takes; PSS splits each shared page between the processes sharing it, so its sum is what
  * the tree takes from the machine, and what the targets are judged on (embedded.ts).
+ *
+ * PSS has a price: /proc/PID/smaps_rollup walks the process's page tables under its memory map
+ * lock, so sampling it through an import slows the import (the processes' own page faults wait).
+ * The RSS sum alone comes from /proc/PID/status, which reads counters. So a timed import samples
+ * RSS only, and PSS is sampled through imports that are not timed.
  */
 import fs from 'node:fs/promises';
 
 const MB = 1024 * 1024;
 
-export interface TreeMemory { processes: number; rssMb: number; pssMb: number }
+/** pssMb is null when only RSS was read. */
+export interface TreeMemory { processes: number; rssMb: number; pssMb: number | null }
 
 async function children(): Promise<Map<number, number[]>> {
   const byParent = new Map<number, number[]>();
@@ -42,49 +48,73 @@ export async function treePids(root: number): Promise<number[]> {
   return pids;
 }
 
-async function memoryOf(pid: number): Promise<{ rss: number; pss: number } | null> {
+const kbField = (text: string, field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? 0) * 1024;
+
+async function memoryOf(pid: number, pss: boolean): Promise<{ rss: number; pss: number } | null> {
   try {
+    if (!pss) return { rss: kbField(await fs.readFile(`/proc/${pid}/status`, 'utf8'), 'VmRSS'), pss: 0 };
     const rollup = await fs.readFile(`/proc/${pid}/smaps_rollup`, 'utf8');
-    const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(rollup)?.[1] ?? 0) * 1024;
-    return { rss: kb('Rss'), pss: kb('Pss') };
+    return { rss: kbField(rollup, 'Rss'), pss: kbField(rollup, 'Pss') };
   } catch {
     return null;
   }
 }
 
-export async function treeMemory(root: number): Promise<TreeMemory> {
-  const found = (await Promise.all((await treePids(root)).map(memoryOf))).filter((m) => m !== null);
+async function memoryOfPids(pids: number[], pss: boolean): Promise<TreeMemory> {
+  const found = (await Promise.all(pids.map((pid) => memoryOf(pid, pss)))).filter((m) => m !== null);
   return {
     processes: found.length,
     rssMb: found.reduce((n, m) => n + m.rss, 0) / MB,
-    pssMb: found.reduce((n, m) => n + m.pss, 0) / MB,
+    pssMb: pss ? found.reduce((n, m) => n + m.pss, 0) / MB : null,
   };
 }
+
+export async function treeMemory(root: number, opts: { pss: boolean } = { pss: true }): Promise<TreeMemory> {
+  return memoryOfPids(await treePids(root), opts.pss);
+}
+
+const higher = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.max(a, b));
+
+/** The higher of each sum (a PSS read in either). */
+export const higherMemory = (a: TreeMemory, b: TreeMemory): TreeMemory => ({
+  processes: Math.max(a.processes, b.processes), rssMb: Math.max(a.rssMb, b.rssMb), pssMb: higher(a.pssMb, b.pssMb),
+});
+
+/** Finding the tree reads every process's stat file: done once a second, not at every sample. */
+const TREE_REFRESH_MS = 1000;
 
 /** Samples a tree's memory every `intervalMs` and keeps the highest sums seen. */
 export class TreeMonitor {
   private timer: NodeJS.Timeout | null = null;
   private busy = false;
-  peak: TreeMemory = { processes: 0, rssMb: 0, pssMb: 0 };
+  private pids: number[] = [];
+  private pidsAt = 0;
+  peak: TreeMemory;
 
-  constructor(private readonly root: number, private readonly intervalMs = 200) {}
+  constructor(private readonly root: number, private readonly opts: { pss: boolean; intervalMs?: number }) {
+    this.peak = this.empty();
+  }
+
+  private empty(): TreeMemory { return { processes: 0, rssMb: 0, pssMb: this.opts.pss ? 0 : null }; }
 
   private async sample(): Promise<void> {
     if (this.busy) return;
     this.busy = true;
     try {
-      const m = await treeMemory(this.root);
-      this.peak = {
-        processes: Math.max(this.peak.processes, m.processes), rssMb: Math.max(this.peak.rssMb, m.rssMb), pssMb: Math.max(this.peak.pssMb, m.pssMb),
-      };
+      if (performance.now() - this.pidsAt >= TREE_REFRESH_MS) {
+        this.pids = await treePids(this.root);
+        this.pidsAt = performance.now();
+      }
+      this.peak = higherMemory(this.peak, await memoryOfPids(this.pids, this.opts.pss));
     } finally {
       this.busy = false;
     }
   }
 
   start(): void {
-    this.peak = { processes: 0, rssMb: 0, pssMb: 0 };
-    this.timer = setInterval(() => void this.sample(), this.intervalMs);
+    this.peak = this.empty();
+    this.pidsAt = 0;
+    this.timer = setInterval(() => void this.sample(), this.opts.intervalMs ?? 200);
   }
 
   async stop(): Promise<TreeMemory> {

@@ -437,9 +437,12 @@ async function main(): Promise<number> {
       });
     }
 
-    // The embedded engines also run alone, one after the other, on the same files.
+    // The embedded engines also run alone, one after the other, on the same files. The machine's
+    // PostgreSQL first writes out what the rounds left in its buffers, as it did before each of
+    // their imports: not during the embedded engines' imports.
     const embedded: (EmbeddedFigures | { engine: Engine; problem: string })[] = [];
     if (opts.embedded) {
+      await checkpoint(pg);
       for (const engine of opts.embeddedEngines) {
         embedded.push(await measureEmbedded({
           engine, workDir, rows: opts.rows, rounds: opts.rounds, csvPath: files.csvPath!, ndjsonPath: files.ndjsonPath ?? null, timeoutMs: opts.timeoutMs,
