@@ -25,7 +25,7 @@ export type Engine = 'postgres' | 'pglite';
 
 const IDLE_SETTLE_MS = 15_000;
 
-export interface EmbeddedImport { seconds: number; rowsPerSec: number; peak: TreeMemory; problem?: string }
+export interface EmbeddedImport { seconds: number; uploadSeconds: number; rowsPerSec: number; peak: TreeMemory; problem?: string }
 
 /**
  * A format's timed rounds, the median of their speeds (as for the reference), and its import in
@@ -70,7 +70,7 @@ async function importOnce(
     const { final } = await followJob({ wsUrl: server.wsUrl, key, jobId: upload.jobId, timeoutMs });
     const seconds = (performance.now() - started) / 1000;
     const problem = final.status !== 'COMPLETED' ? `job ${final.status}` : final.rowsImported !== rows ? `${final.rowsImported} rows imported, ${rows} expected` : undefined;
-    return { seconds, rowsPerSec: rows / seconds, peak: await monitor.stop(), problem };
+    return { seconds, uploadSeconds: upload.seconds, rowsPerSec: rows / seconds, peak: await monitor.stop(), problem };
   } finally {
     await monitor.stop();
   }
@@ -80,6 +80,7 @@ function summarise(rounds: EmbeddedImport[], memoryRound: EmbeddedImport): Embed
   const peak = [...rounds, memoryRound].map((r) => r.peak).reduce(higherMemory);
   return {
     seconds: median(rounds.map((r) => r.seconds)),
+    uploadSeconds: median(rounds.map((r) => r.uploadSeconds)),
     rowsPerSec: median(rounds.map((r) => r.rowsPerSec)),
     peak,
     problem: [...rounds, memoryRound].find((r) => r.problem)?.problem,
@@ -129,7 +130,9 @@ export async function measureEmbedded(opts: {
   const measure = async (round: string, name: string, file: string, pss: boolean) => {
     await checkpointEmbedded(opts.engine, dataDir);
     opts.log(`embedded ${opts.engine}: ${round}: ${name} import`);
-    return importOnce(server, key, file, opts.rows, opts.timeoutMs, pss);
+    const done = await importOnce(server, key, file, opts.rows, opts.timeoutMs, pss);
+    opts.log(`embedded ${opts.engine}: ${round}: ${name} ${done.seconds.toFixed(2)} s (upload ${done.uploadSeconds.toFixed(2)} s)`);
+    return done;
   };
   for (let round = 1; round <= opts.rounds; round++) {
     csvRounds.push(await measure(`round ${round}/${opts.rounds}`, 'CSV', opts.csvPath, false));
