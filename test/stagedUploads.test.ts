@@ -26,6 +26,12 @@ async function partPutsReceived(t: TestApp): Promise<number> {
   return Number(/bulk_import_staged_part_puts_total\{outcome="received"\} (\d+)/.exec(text)?.[1] ?? 0);
 }
 
+/** What the operator sees of how much of staged files importStagedUpload read back whole to check them. */
+async function stagedBytesChecked(t: TestApp): Promise<number> {
+  const text = await (await fetch(t.url.replace('/graphql', '/metrics'))).text();
+  return Number(/bulk_import_staged_bytes_read_total\{purpose="check"\} (\d+)/.exec(text)?.[1] ?? 0);
+}
+
 describe('staged uploads (folder spool)', () => {
   let t: TestApp;
   let client: GraphQLTestClient;
@@ -92,6 +98,68 @@ describe('staged uploads (folder spool)', () => {
     expect(await partPutsReceived(t) - before).toBe(upload.parts.length);
     const { job } = (await client.data(ImportStagedUploadDocument, { input: { stagedUploadId: upload.id, kind: 'EVENTS' } })).importStagedUpload;
     expect(await waitForJob(client, job!.id, 60_000)).toMatchObject({ status: 'COMPLETED', rowsImported: ROWS });
+  }, 120_000);
+
+  it('a refused import reads the whole file once: later refusals do not read it again, a part sent again does; then every row is imported', async () => {
+    const c = await t.clientFor('retrying');
+    const body = Buffer.from(eventsCsv(manyEvents(ROWS, 2_000_000)));
+    const upload = (await create(c, body, { sha256: sha256(body) })).stagedUpload!;
+    for (const part of upload.parts) expect(await putPart(part.url, partOf(body, upload.partSize, part.number))).toBe(200);
+    const attempt = async (input: Record<string, unknown>) => {
+      const before = await stagedBytesChecked(t);
+      const { job, userErrors } = (await c.data(ImportStagedUploadDocument, { input: { stagedUploadId: upload.id, kind: 'EVENTS', ...input } })).importStagedUpload;
+      return { job, userErrors, read: await stagedBytesChecked(t) - before };
+    };
+
+    const wrongKind = await attempt({ kind: 'USERS' });
+    expect(wrongKind.userErrors[0]).toMatchObject({ code: 'SCHEMA_MISMATCH' });
+    expect(wrongKind.read).toBe(body.length);
+    const sheet = await attempt({ sheet: 'Sheet1' });
+    expect(sheet.userErrors[0]).toMatchObject({ code: 'INVALID_INPUT', field: ['input', 'sheet'] });
+    expect(sheet.read).toBe(0);
+    const mapping = await attempt({ columnMapping: [{ from: 'no such column', to: 'event_type' }] });
+    expect(mapping.userErrors[0]).toMatchObject({ code: 'INVALID_INPUT', field: ['input', 'columnMapping'] });
+    expect(mapping.read).toBe(0);
+
+    // A part sent again may have other bytes: what was read no longer holds.
+    expect(await putPart(upload.parts[1].url, partOf(body, upload.partSize, 2))).toBe(200);
+    const afterPart = await attempt({ kind: 'USERS' });
+    expect(afterPart.userErrors[0]).toMatchObject({ code: 'SCHEMA_MISMATCH' });
+    expect(afterPart.read).toBe(body.length);
+
+    const valid = await attempt({});
+    expect(valid.userErrors).toEqual([]);
+    expect(valid.read).toBe(0);
+    expect(valid.job).toMatchObject({ fileSize: body.length, format: 'CSV' });
+    expect(await waitForJob(c, valid.job!.id, 60_000)).toMatchObject({ status: 'COMPLETED', rowsImported: ROWS, rowsFailed: 0 });
+    const [counted] = await t.app.db.query<{ n: number; lines: number }>(
+      'select count(*)::int as n, count(distinct line)::int as lines from events where job_id = $1', [jobUuid(valid.job!.id)]);
+    expect(counted).toEqual({ n: ROWS, lines: ROWS });
+  }, 120_000);
+
+  it('DUPLICATE_FILE twice reads the staged file once; allowDuplicateFile then imports it', async () => {
+    const c = await t.clientFor('duplicate-retry');
+    const body = Buffer.from(eventsCsv(manyEvents(2000, 3_000_000)));
+    const stage = async () => {
+      const upload = (await create(c, body, { filename: 'dup.csv' })).stagedUpload!;
+      expect(await putPart(upload.parts[0].url, body)).toBe(200);
+      return upload;
+    };
+    const first = await stage();
+    const { job } = (await c.data(ImportStagedUploadDocument, { input: { stagedUploadId: first.id, kind: 'EVENTS' } })).importStagedUpload;
+    await waitForJob(c, job!.id, 60_000);
+
+    const again = await stage();
+    const before = await stagedBytesChecked(t);
+    for (let i = 0; i < 2; i++) {
+      const { userErrors } = (await c.data(ImportStagedUploadDocument, { input: { stagedUploadId: again.id, kind: 'EVENTS' } })).importStagedUpload;
+      expect(userErrors[0]).toMatchObject({ code: 'DUPLICATE_FILE' });
+    }
+    expect(await stagedBytesChecked(t) - before).toBe(body.length);
+    const allowed = (await c.data(ImportStagedUploadDocument, { input: { stagedUploadId: again.id, kind: 'EVENTS', allowDuplicateFile: true } })).importStagedUpload;
+    expect(allowed.userErrors).toEqual([]);
+    expect(await waitForJob(c, allowed.job!.id, 60_000)).toMatchObject({ status: 'COMPLETED', rowsImported: 2000, rowsFailed: 0 });
+    expect(await stagedBytesChecked(t) - before).toBe(body.length);
   }, 120_000);
 
   it('refuses a tampered or foreign part URL and a part of the wrong size, before storing a byte', async () => {

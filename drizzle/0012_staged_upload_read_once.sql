@@ -1,0 +1,2 @@
+ALTER TABLE "staged_uploads" ADD COLUMN "read_sha256" text;--> statement-breakpoint
+ALTER TABLE "staged_uploads" ADD COLUMN "read_not_utf8" jsonb;
