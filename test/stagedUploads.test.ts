@@ -4,6 +4,7 @@
  * limits and refusals that hold before any byte is stored.
  */
 import { createHash } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
 import fs from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CreateStagedUploadDocument, ImportStagedUploadDocument, StagedUploadDocument } from '../src/generated/gql/graphql.js';
@@ -26,11 +27,12 @@ async function partPutsReceived(t: TestApp): Promise<number> {
   return Number(/bulk_import_staged_part_puts_total\{outcome="received"\} (\d+)/.exec(text)?.[1] ?? 0);
 }
 
-/** What the operator sees of how much of staged files importStagedUpload read back whole to check them. */
-async function stagedBytesChecked(t: TestApp): Promise<number> {
+/** What the operator sees of how much of staged files importStagedUpload read back: whole to check them, or to decode them. */
+async function stagedBytesRead(t: TestApp, purpose: 'check' | 'decode'): Promise<number> {
   const text = await (await fetch(t.url.replace('/graphql', '/metrics'))).text();
-  return Number(/bulk_import_staged_bytes_read_total\{purpose="check"\} (\d+)/.exec(text)?.[1] ?? 0);
+  return Number(new RegExp(`bulk_import_staged_bytes_read_total\\{purpose="${purpose}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
 }
+const stagedBytesChecked = (t: TestApp) => stagedBytesRead(t, 'check');
 
 describe('staged uploads (folder spool)', () => {
   let t: TestApp;
@@ -160,6 +162,32 @@ describe('staged uploads (folder spool)', () => {
     expect(allowed.userErrors).toEqual([]);
     expect(await waitForJob(c, allowed.job!.id, 60_000)).toMatchObject({ status: 'COMPLETED', rowsImported: 2000, rowsFailed: 0 });
     expect(await stagedBytesChecked(t) - before).toBe(body.length);
+  }, 120_000);
+
+  it('a gzipped staged file is decoded at each import, but not again sooner after a refused one than that one took', async () => {
+    const c = await t.clientFor('decode-retry');
+    const body = gzipSync(eventsCsv(manyEvents(ROWS, 4_000_000)));
+    const upload = (await create(c, body, { filename: 'events.csv.gz' })).stagedUpload!;
+    for (const part of upload.parts) expect(await putPart(part.url, partOf(body, upload.partSize, part.number))).toBe(200);
+    const attempt = async (input: Record<string, unknown>) => {
+      const before = { check: await stagedBytesRead(t, 'check'), decode: await stagedBytesRead(t, 'decode') };
+      const { job, userErrors } = (await c.data(ImportStagedUploadDocument, { input: { stagedUploadId: upload.id, kind: 'EVENTS', ...input } })).importStagedUpload;
+      return { job, userErrors, check: await stagedBytesRead(t, 'check') - before.check, decode: await stagedBytesRead(t, 'decode') - before.decode };
+    };
+
+    const wrongKind = await attempt({ kind: 'USERS' });
+    expect(wrongKind.userErrors[0]).toMatchObject({ code: 'SCHEMA_MISMATCH' });
+    expect(wrongKind).toMatchObject({ check: body.length, decode: body.length });
+    const soon = await attempt({});
+    expect(soon.userErrors[0]).toMatchObject({ code: 'INVALID_INPUT', field: ['input', 'stagedUploadId'], message: expect.stringContaining('import it again after') });
+    expect(soon).toMatchObject({ check: 0, decode: 0 });
+
+    const after = new Date(/again after (\S+)$/.exec(soon.userErrors[0].message)![1]).getTime();
+    await new Promise((r) => setTimeout(r, Math.max(0, after - Date.now()) + 50));
+    const valid = await attempt({});
+    expect(valid.userErrors).toEqual([]);
+    expect(valid).toMatchObject({ check: 0, decode: body.length });
+    expect(await waitForJob(c, valid.job!.id, 60_000)).toMatchObject({ status: 'COMPLETED', rowsImported: ROWS, rowsFailed: 0 });
   }, 120_000);
 
   it('refuses a tampered or foreign part URL and a part of the wrong size, before storing a byte', async () => {

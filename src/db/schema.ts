@@ -140,6 +140,11 @@ export const stagedUploads = pgTable('staged_uploads', {
    */
   readSha256: text('read_sha256'),
   readNotUtf8: jsonb('read_not_utf8').$type<{ offset: number; line: number; byte: number }>(),
+  /**
+   * A file that must be decoded (gzip, XLSX, not UTF-8) is read whole and decoded at each import:
+   * after a refused one, the next may begin only this late (as long again as the refused one took).
+   */
+  decodeAgainAt: timestamp('decode_again_at', { withTimezone: true }),
   jobId: uuid('job_id'),
   /** An importStagedUpload holds it until then: one import at a time, and no part written meanwhile. */
   importingUntil: timestamp('importing_until', { withTimezone: true }),

@@ -21,7 +21,7 @@ import { needsDecoding } from '../fileDecoding.js';
 import { notUtf8Message } from '../../spool/utf8Check.js';
 import type { StagedDeps } from './stagedUploadService.js';
 import {
-  attachJob, claimForImport, deleteStagedUpload, getTenantStagedUpload, markCompleted, recordRead, releaseImportClaim, type StagedFileRead, type StagedUploadRow,
+  attachJob, claimForImport, deleteStagedUpload, getTenantStagedUpload, holdOffDecoding, markCompleted, recordRead, releaseImportClaim, type StagedFileRead, type StagedUploadRow,
 } from './stagedUploadRows.js';
 
 export interface StagedImportRequest extends ImportOptions { stagedUploadId: string }
@@ -117,16 +117,29 @@ function counted(deps: ImportDeps, purpose: string): Transform {
  * A staged file that is gzipped, XLSX or not UTF-8 is read once more, decoded into a new spool
  * file as an upload's would be (importService's importFile: its limits, MAX_UNCOMPRESSED_SIZE, the
  * hash of the bytes sent), and the job reads that one; the staged file then goes. Refused, the
- * staged upload stays as it is, to be imported again.
+ * staged upload stays as it is, to be imported again, but not before as long again as the refused
+ * import took: nothing of the decoding is kept, and a tenant importing the upload over and over
+ * would keep the server decoding its file.
  */
 async function importDecoded(deps: ImportDeps & StagedDeps, req: StagedImportRequest, upload: StagedUploadRow): Promise<ImportResult> {
+  if (upload.decodeAgainAt && upload.decodeAgainAt.getTime() > Date.now()) {
+    return refuse({
+      code: 'INVALID_INPUT',
+      message: `${upload.filename} is decoded again at each import, and the last import of it was refused: import it again after ${upload.decodeAgainAt.toISOString()}`,
+      field: FIELD,
+    });
+  }
+  const began = Date.now();
   const result = await importFile(deps, req, {
     field: FIELD,
     declaredBytes: null,
     open: async () => ({ ok: true, stream: (await deps.staged.open(upload)).pipe(counted(deps, 'decode')), filename: upload.filename }),
     abandon: () => {},
   });
-  if (!result.ok) return result;
+  if (!result.ok) {
+    await holdOffDecoding(deps.db, upload.id, Date.now() - began);
+    return result;
+  }
   await attachJob(deps.db, upload.id, result.job.id);
   await deps.staged.discard(upload);
   return result;

@@ -20,6 +20,8 @@ export interface StagedUploadRow {
   completed: boolean;
   /** What a first import learned by reading the whole file back (null until then, and after a part is sent again). */
   read: StagedFileRead | null;
+  /** Not before then may the file be decoded again (a decoding import was refused). */
+  decodeAgainAt: Date | null;
   jobId: string | null;
   expiresAt: Date;
 }
@@ -30,19 +32,20 @@ export interface StagedFileRead { sha256: string; notUtf8: Utf8Break | null }
 interface RawRow {
   id: string; tenant_id: string; filename: string; file_size: string | number; part_size: string | number; sha256: string | null;
   location: string; s3_upload_id: string | null; signing_key: string; received_parts: number[]; completed: boolean;
-  read_sha256: string | null; read_not_utf8: Utf8Break | null; job_id: string | null; expires_at: Date | string;
+  read_sha256: string | null; read_not_utf8: Utf8Break | null; decode_again_at: Date | string | null; job_id: string | null; expires_at: Date | string;
 }
 
-const COLUMNS = 'id, tenant_id, filename, file_size, part_size, sha256, location, s3_upload_id, signing_key, received_parts, completed, read_sha256, read_not_utf8, job_id, expires_at';
+const COLUMNS = 'id, tenant_id, filename, file_size, part_size, sha256, location, s3_upload_id, signing_key, received_parts, completed, read_sha256, read_not_utf8, decode_again_at, job_id, expires_at';
 
 const fromRaw = (r: RawRow): StagedUploadRow => ({
   id: r.id, tenantId: r.tenant_id, filename: r.filename, fileSize: Number(r.file_size), partSize: Number(r.part_size),
   sha256: r.sha256, location: r.location, s3UploadId: r.s3_upload_id, signingKey: r.signing_key,
   receivedParts: (r.received_parts ?? []).map(Number), completed: r.completed,
-  read: r.read_sha256 ? { sha256: r.read_sha256, notUtf8: r.read_not_utf8 } : null, jobId: r.job_id, expiresAt: new Date(r.expires_at),
+  read: r.read_sha256 ? { sha256: r.read_sha256, notUtf8: r.read_not_utf8 } : null,
+  decodeAgainAt: r.decode_again_at ? new Date(r.decode_again_at) : null, jobId: r.job_id, expiresAt: new Date(r.expires_at),
 });
 
-export type NewStagedUpload = Omit<StagedUploadRow, 'receivedParts' | 'completed' | 'read' | 'jobId' | 'expiresAt'> & { ttlMs: number };
+export type NewStagedUpload = Omit<StagedUploadRow, 'receivedParts' | 'completed' | 'read' | 'decodeAgainAt' | 'jobId' | 'expiresAt'> & { ttlMs: number };
 
 /**
  * Inserts the upload unless the tenant already has `maxLive` under way (then null), under a lock
@@ -112,6 +115,11 @@ export async function markPartReceived(db: SqlExecutor, id: string, part: number
 /** Records what reading the whole file back found, so a later import of it need not read it again. */
 export async function recordRead(db: SqlExecutor, id: string, read: StagedFileRead): Promise<void> {
   await db.query('update staged_uploads set read_sha256 = $2, read_not_utf8 = $3 where id = $1', [id, read.sha256, read.notUtf8 ? JSON.stringify(read.notUtf8) : null]);
+}
+
+/** A decoding import was refused after `ms` of work: the next may begin as long after now. */
+export async function holdOffDecoding(db: SqlExecutor, id: string, ms: number): Promise<void> {
+  await db.query(`update staged_uploads set decode_again_at = now() + $2 * interval '1 millisecond' where id = $1`, [id, ms]);
 }
 
 export async function markCompleted(db: SqlExecutor, id: string): Promise<void> {
