@@ -8,7 +8,7 @@
  * whole read found is kept on its row, so a later import reads only the head again (a tenant
  * importing a refused upload over and over must not have the server read its whole file each time).
  */
-import { Transform } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
 import { jobGlobalId } from '../../jobs/globalIds.js';
 import { KINDS } from '../../kinds/index.js';
 import { countActiveJobs } from '../../jobs/jobStore.js';
@@ -103,14 +103,17 @@ async function readOnce(deps: ImportDeps & StagedDeps, upload: StagedUploadRow):
   return { ok: true, file: read, head: file.head };
 }
 
-/** Counts the bytes of the staged file as they are read. */
-function counted(deps: ImportDeps, purpose: string): Transform {
-  return new Transform({
+/** The staged file's bytes as they are read, counted; its read failing fails this stream too (pipe alone would leave it waiting). */
+function counted(deps: ImportDeps, file: Readable, purpose: string): Readable {
+  const counter = new Transform({
     transform(chunk: Buffer, _enc, done) {
       deps.metrics.stagedBytesRead.inc({ purpose }, chunk.length);
       done(null, chunk);
     },
   });
+  file.once('error', (err) => counter.destroy(err));
+  counter.once('close', () => file.destroy());
+  return file.pipe(counter);
 }
 
 /**
@@ -133,7 +136,7 @@ async function importDecoded(deps: ImportDeps & StagedDeps, req: StagedImportReq
   const result = await importFile(deps, req, {
     field: FIELD,
     declaredBytes: null,
-    open: async () => ({ ok: true, stream: (await deps.staged.open(upload)).pipe(counted(deps, 'decode')), filename: upload.filename }),
+    open: async () => ({ ok: true, stream: counted(deps, await deps.staged.open(upload), 'decode'), filename: upload.filename }),
     abandon: () => {},
   });
   if (!result.ok) {
