@@ -20,6 +20,12 @@ import { startTestApp, type TestApp } from './support/testApp.js';
 const ROWS = 100_000;
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
+/** What the operator sees of how much of staged files importStagedUpload read back whole to check them. */
+async function stagedBytesChecked(t: TestApp): Promise<number> {
+  const text = await (await fetch(t.url.replace('/graphql', '/metrics'))).text();
+  return Number(/bulk_import_staged_bytes_read_total\{purpose="check"\} (\d+)/.exec(text)?.[1] ?? 0);
+}
+
 describe.runIf(requireS3('staged uploads on the S3 spool'))('staged uploads (S3 spool)', () => {
   const prefix = `staged-${Date.now()}/`;
   let t: TestApp;
@@ -81,6 +87,24 @@ describe.runIf(requireS3('staged uploads on the S3 spool'))('staged uploads (S3 
     expect(puts).toBe(upload.parts.length);
     const { job } = await importIt(client, upload.id);
     expect(await waitForJob(client, job!.id, 90_000)).toMatchObject({ status: 'COMPLETED', rowsImported: ROWS });
+  }, 150_000);
+
+  it('refused imports read the object from the store once (then only its head); a valid one then imports every row', async () => {
+    const c = await t.clientFor('retrying-s3');
+    const body = Buffer.from(eventsCsv(manyEvents(ROWS, 2_000_000)));
+    const upload = await create(c, body, { sha256: sha256(body) });
+    for (const p of upload.parts) expect(await putPart(p.url, partOf(body, upload.partSize, p.number))).toBe(200);
+    const before = await stagedBytesChecked(t);
+    const wrongKind = (await c.data(ImportStagedUploadDocument, { input: { stagedUploadId: upload.id, kind: 'USERS' } })).importStagedUpload;
+    expect(wrongKind.userErrors[0]).toMatchObject({ code: 'SCHEMA_MISMATCH' });
+    const sheet = (await c.data(ImportStagedUploadDocument, { input: { stagedUploadId: upload.id, kind: 'EVENTS', sheet: 'Sheet1' } })).importStagedUpload;
+    expect(sheet.userErrors[0]).toMatchObject({ code: 'INVALID_INPUT', field: ['input', 'sheet'] });
+    expect(await stagedBytesChecked(t) - before).toBe(body.length);
+    const { job, userErrors } = await importIt(c, upload.id);
+    expect(userErrors).toEqual([]);
+    expect(job).toMatchObject({ fileSize: body.length, format: 'CSV' });
+    expect(await waitForJob(c, job!.id, 90_000)).toMatchObject({ status: 'COMPLETED', rowsImported: ROWS, rowsFailed: 0 });
+    expect(await stagedBytesChecked(t) - before).toBe(body.length);
   }, 150_000);
 
   it('the store refuses a tampered URL and a part of the wrong size; another tenant gets NOT_FOUND; a wrong sha256 is INVALID_FILE', async () => {

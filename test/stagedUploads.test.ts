@@ -4,6 +4,7 @@
  * limits and refusals that hold before any byte is stored.
  */
 import { createHash } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
 import fs from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CreateStagedUploadDocument, ImportStagedUploadDocument, StagedUploadDocument } from '../src/generated/gql/graphql.js';
@@ -25,6 +26,13 @@ async function partPutsReceived(t: TestApp): Promise<number> {
   const text = await (await fetch(t.url.replace('/graphql', '/metrics'))).text();
   return Number(/bulk_import_staged_part_puts_total\{outcome="received"\} (\d+)/.exec(text)?.[1] ?? 0);
 }
+
+/** What the operator sees of how much of staged files importStagedUpload read back: whole to check them, or to decode them. */
+async function stagedBytesRead(t: TestApp, purpose: 'check' | 'decode'): Promise<number> {
+  const text = await (await fetch(t.url.replace('/graphql', '/metrics'))).text();
+  return Number(new RegExp(`bulk_import_staged_bytes_read_total\\{purpose="${purpose}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
+}
+const stagedBytesChecked = (t: TestApp) => stagedBytesRead(t, 'check');
 
 describe('staged uploads (folder spool)', () => {
   let t: TestApp;
@@ -92,6 +100,94 @@ describe('staged uploads (folder spool)', () => {
     expect(await partPutsReceived(t) - before).toBe(upload.parts.length);
     const { job } = (await client.data(ImportStagedUploadDocument, { input: { stagedUploadId: upload.id, kind: 'EVENTS' } })).importStagedUpload;
     expect(await waitForJob(client, job!.id, 60_000)).toMatchObject({ status: 'COMPLETED', rowsImported: ROWS });
+  }, 120_000);
+
+  it('a refused import reads the whole file once: later refusals do not read it again, a part sent again does; then every row is imported', async () => {
+    const c = await t.clientFor('retrying');
+    const body = Buffer.from(eventsCsv(manyEvents(ROWS, 2_000_000)));
+    const upload = (await create(c, body, { sha256: sha256(body) })).stagedUpload!;
+    for (const part of upload.parts) expect(await putPart(part.url, partOf(body, upload.partSize, part.number))).toBe(200);
+    const attempt = async (input: Record<string, unknown>) => {
+      const before = await stagedBytesChecked(t);
+      const { job, userErrors } = (await c.data(ImportStagedUploadDocument, { input: { stagedUploadId: upload.id, kind: 'EVENTS', ...input } })).importStagedUpload;
+      return { job, userErrors, read: await stagedBytesChecked(t) - before };
+    };
+
+    const wrongKind = await attempt({ kind: 'USERS' });
+    expect(wrongKind.userErrors[0]).toMatchObject({ code: 'SCHEMA_MISMATCH' });
+    expect(wrongKind.read).toBe(body.length);
+    const sheet = await attempt({ sheet: 'Sheet1' });
+    expect(sheet.userErrors[0]).toMatchObject({ code: 'INVALID_INPUT', field: ['input', 'sheet'] });
+    expect(sheet.read).toBe(0);
+    const mapping = await attempt({ columnMapping: [{ from: 'no such column', to: 'event_type' }] });
+    expect(mapping.userErrors[0]).toMatchObject({ code: 'INVALID_INPUT', field: ['input', 'columnMapping'] });
+    expect(mapping.read).toBe(0);
+
+    // A part sent again may have other bytes: what was read no longer holds.
+    expect(await putPart(upload.parts[1].url, partOf(body, upload.partSize, 2))).toBe(200);
+    const afterPart = await attempt({ kind: 'USERS' });
+    expect(afterPart.userErrors[0]).toMatchObject({ code: 'SCHEMA_MISMATCH' });
+    expect(afterPart.read).toBe(body.length);
+
+    const valid = await attempt({});
+    expect(valid.userErrors).toEqual([]);
+    expect(valid.read).toBe(0);
+    expect(valid.job).toMatchObject({ fileSize: body.length, format: 'CSV' });
+    expect(await waitForJob(c, valid.job!.id, 60_000)).toMatchObject({ status: 'COMPLETED', rowsImported: ROWS, rowsFailed: 0 });
+    const [counted] = await t.app.db.query<{ n: number; lines: number }>(
+      'select count(*)::int as n, count(distinct line)::int as lines from events where job_id = $1', [jobUuid(valid.job!.id)]);
+    expect(counted).toEqual({ n: ROWS, lines: ROWS });
+  }, 120_000);
+
+  it('DUPLICATE_FILE twice reads the staged file once; allowDuplicateFile then imports it', async () => {
+    const c = await t.clientFor('duplicate-retry');
+    const body = Buffer.from(eventsCsv(manyEvents(2000, 3_000_000)));
+    const stage = async () => {
+      const upload = (await create(c, body, { filename: 'dup.csv' })).stagedUpload!;
+      expect(await putPart(upload.parts[0].url, body)).toBe(200);
+      return upload;
+    };
+    const first = await stage();
+    const { job } = (await c.data(ImportStagedUploadDocument, { input: { stagedUploadId: first.id, kind: 'EVENTS' } })).importStagedUpload;
+    await waitForJob(c, job!.id, 60_000);
+
+    const again = await stage();
+    const before = await stagedBytesChecked(t);
+    for (let i = 0; i < 2; i++) {
+      const { userErrors } = (await c.data(ImportStagedUploadDocument, { input: { stagedUploadId: again.id, kind: 'EVENTS' } })).importStagedUpload;
+      expect(userErrors[0]).toMatchObject({ code: 'DUPLICATE_FILE' });
+    }
+    expect(await stagedBytesChecked(t) - before).toBe(body.length);
+    const allowed = (await c.data(ImportStagedUploadDocument, { input: { stagedUploadId: again.id, kind: 'EVENTS', allowDuplicateFile: true } })).importStagedUpload;
+    expect(allowed.userErrors).toEqual([]);
+    expect(await waitForJob(c, allowed.job!.id, 60_000)).toMatchObject({ status: 'COMPLETED', rowsImported: 2000, rowsFailed: 0 });
+    expect(await stagedBytesChecked(t) - before).toBe(body.length);
+  }, 120_000);
+
+  it('a gzipped staged file is decoded at each import, but not again sooner after a refused one than that one took', async () => {
+    const c = await t.clientFor('decode-retry');
+    const body = gzipSync(eventsCsv(manyEvents(ROWS, 4_000_000)));
+    const upload = (await create(c, body, { filename: 'events.csv.gz' })).stagedUpload!;
+    for (const part of upload.parts) expect(await putPart(part.url, partOf(body, upload.partSize, part.number))).toBe(200);
+    const attempt = async (input: Record<string, unknown>) => {
+      const before = { check: await stagedBytesRead(t, 'check'), decode: await stagedBytesRead(t, 'decode') };
+      const { job, userErrors } = (await c.data(ImportStagedUploadDocument, { input: { stagedUploadId: upload.id, kind: 'EVENTS', ...input } })).importStagedUpload;
+      return { job, userErrors, check: await stagedBytesRead(t, 'check') - before.check, decode: await stagedBytesRead(t, 'decode') - before.decode };
+    };
+
+    const wrongKind = await attempt({ kind: 'USERS' });
+    expect(wrongKind.userErrors[0]).toMatchObject({ code: 'SCHEMA_MISMATCH' });
+    expect(wrongKind).toMatchObject({ check: body.length, decode: body.length });
+    const soon = await attempt({});
+    expect(soon.userErrors[0]).toMatchObject({ code: 'INVALID_INPUT', field: ['input', 'stagedUploadId'], message: expect.stringContaining('import it again after') });
+    expect(soon).toMatchObject({ check: 0, decode: 0 });
+
+    const after = new Date(/again after (\S+)$/.exec(soon.userErrors[0].message)![1]).getTime();
+    await new Promise((r) => setTimeout(r, Math.max(0, after - Date.now()) + 50));
+    const valid = await attempt({});
+    expect(valid.userErrors).toEqual([]);
+    expect(valid).toMatchObject({ check: 0, decode: body.length });
+    expect(await waitForJob(c, valid.job!.id, 60_000)).toMatchObject({ status: 'COMPLETED', rowsImported: ROWS, rowsFailed: 0 });
   }, 120_000);
 
   it('refuses a tampered or foreign part URL and a part of the wrong size, before storing a byte', async () => {

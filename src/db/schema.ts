@@ -133,6 +133,18 @@ export const stagedUploads = pgTable('staged_uploads', {
   receivedParts: integer('received_parts').array().notNull().default(sql`'{}'::integer[]`),
   /** The S3 multipart upload was completed into `location` (a first importStagedUpload got that far). */
   completed: boolean('completed').notNull().default(false),
+  /**
+   * The SHA-256 of the whole file as a first importStagedUpload read it back (its size was
+   * file_size), and where it stops being UTF-8: a later import (after a refused one) needs only
+   * these and the file's head, not the whole file read again. Cleared when a part is sent again.
+   */
+  readSha256: text('read_sha256'),
+  readNotUtf8: jsonb('read_not_utf8').$type<{ offset: number; line: number; byte: number }>(),
+  /**
+   * A file that must be decoded (gzip, XLSX, not UTF-8) is read whole and decoded at each import:
+   * after a refused one, the next may begin only this late (as long again as the refused one took).
+   */
+  decodeAgainAt: timestamp('decode_again_at', { withTimezone: true }),
   jobId: uuid('job_id'),
   /** An importStagedUpload holds it until then: one import at a time, and no part written meanwhile. */
   importingUntil: timestamp('importing_until', { withTimezone: true }),

@@ -16,6 +16,11 @@ export class Metrics {
     name: 'bulk_import_staged_part_puts_total', help: 'Part PUTs of staged uploads received by the service (folder spool), by outcome',
     labelNames: ['outcome'], registers: [this.registry],
   });
+  readonly stagedBytesRead = new Counter({
+    name: 'bulk_import_staged_bytes_read_total',
+    help: 'Bytes of staged files read back by importStagedUpload: to check them whole (size, SHA-256, UTF-8), or to decode them',
+    labelNames: ['purpose'], registers: [this.registry],
+  });
   readonly jobDuration = new Histogram({
     name: 'bulk_import_job_duration_seconds',
     help: 'From start to end of jobs that ended on this instance',

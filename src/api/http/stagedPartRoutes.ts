@@ -66,7 +66,11 @@ export function stagedPartRoutes(deps: PartRouteDeps) {
       answer(res, 400, `Part ${target.part} is ${expected} bytes; the request announced ${req.headers['content-length']}`);
       return true;
     }
-    await unmarkPart(deps.db, upload.id, target.part);
+    if (!(await unmarkPart(deps.db, upload.id, target.part))) {
+      count('refused');
+      answer(res, 403, 'This part URL is not valid (altered, expired, or its upload was imported or removed): ask stagedUpload for fresh URLs');
+      return true;
+    }
     // app.ts leaves `100 Continue` to this route: the part is accepted, the client may send it.
     if (/^100-continue$/i.test(String(req.headers.expect ?? '').trim())) res.writeContinue();
     const written = writeFolderPart(upload, target.part, req);

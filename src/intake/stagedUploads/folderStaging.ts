@@ -28,18 +28,22 @@ export function folderStaging(spoolDir: string): StagedStorage {
     assemble: async (row) => missingParts(row.fileSize, row.partSize, row.receivedParts),
     async read(row, headBytes) {
       const size = (await fs.promises.stat(row.location)).size;
-      const handle = await fs.promises.open(row.location, 'r');
-      let head: Buffer;
-      try {
-        const buf = Buffer.alloc(Math.min(headBytes, size));
-        const { bytesRead } = await handle.read(buf, 0, buf.length, 0);
-        head = buf.subarray(0, bytesRead);
-      } finally { await handle.close(); }
+      const head = await readHead(row.location, Math.min(headBytes, size));
       return { size, ...(await hashWhileWritten(row.location).digest(size)), head };
     },
+    head: async (row, bytes) => readHead(row.location, Math.min(bytes, (await fs.promises.stat(row.location)).size)),
     open: async (row) => fs.createReadStream(row.location, { highWaterMark: 1 << 20 }),
     discard: (row) => fs.promises.rm(row.location, { force: true }),
   };
+}
+
+async function readHead(location: string, bytes: number): Promise<Buffer> {
+  const handle = await fs.promises.open(location, 'r');
+  try {
+    const buf = Buffer.alloc(bytes);
+    const { bytesRead } = await handle.read(buf, 0, buf.length, 0);
+    return buf.subarray(0, bytesRead);
+  } finally { await handle.close(); }
 }
 
 /** The part's body was not exactly the part's length: the client's error; the part is not received. */

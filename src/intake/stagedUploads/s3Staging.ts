@@ -90,6 +90,16 @@ export function s3Staging(spool: S3Spool, log: Logger): StagedStorage {
       }
       return { size, sha256: hash.digest('hex'), notUtf8: utf8.finish(), head: Buffer.concat(head) };
     },
+    async head(row, bytes) {
+      if (bytes <= 0) return Buffer.alloc(0);
+      const { GetObjectCommand } = await sdk;
+      const { bucket, key } = splitObjectLocation(row.location);
+      // A range past the end of a shorter object is answered with the whole object (a staged file is never empty).
+      const got = await spool.client.send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=0-${bytes - 1}` }));
+      const pieces: Buffer[] = [];
+      for await (const chunk of got.Body as Readable) pieces.push(chunk as Buffer);
+      return Buffer.concat(pieces).subarray(0, bytes);
+    },
     async open(row) {
       const { GetObjectCommand } = await sdk;
       const { bucket, key } = splitObjectLocation(row.location);

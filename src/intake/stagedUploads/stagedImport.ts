@@ -4,8 +4,11 @@
  * declared (INVALID_FILE; the upload is removed, nothing imported), then goes through every check
  * of an uploaded file (importService.ts: options, size, DUPLICATE_FILE, format, header against the
  * kind, IMPORT_IN_PROGRESS) and queues the job, which reads the staged file where it is. A refused
- * import leaves the upload as it is, to be imported again (with other options, or later).
+ * import leaves the upload as it is, to be imported again (with other options, or later); what the
+ * whole read found is kept on its row, so a later import reads only the head again (a tenant
+ * importing a refused upload over and over must not have the server read its whole file each time).
  */
+import { Transform, type Readable } from 'node:stream';
 import { jobGlobalId } from '../../jobs/globalIds.js';
 import { KINDS } from '../../kinds/index.js';
 import { countActiveJobs } from '../../jobs/jobStore.js';
@@ -17,7 +20,9 @@ import type { UserError } from '../userErrors.js';
 import { needsDecoding } from '../fileDecoding.js';
 import { notUtf8Message } from '../../spool/utf8Check.js';
 import type { StagedDeps } from './stagedUploadService.js';
-import { attachJob, claimForImport, deleteStagedUpload, getTenantStagedUpload, markCompleted, releaseImportClaim, type StagedUploadRow } from './stagedUploadRows.js';
+import {
+  attachJob, claimForImport, deleteStagedUpload, getTenantStagedUpload, holdOffDecoding, markCompleted, recordRead, releaseImportClaim, type StagedFileRead, type StagedUploadRow,
+} from './stagedUploadRows.js';
 
 export interface StagedImportRequest extends ImportOptions { stagedUploadId: string }
 
@@ -63,19 +68,14 @@ async function importClaimed(deps: ImportDeps & StagedDeps, req: StagedImportReq
     await markCompleted(deps.db, upload.id);
     upload.completed = true;
   }
-  const file = await deps.staged.read(upload, HEAD_BYTES);
-  const declared = upload.sha256;
-  if (file.size !== upload.fileSize || (declared && file.sha256 !== declared)) {
-    await deps.staged.discard(upload);
-    await deleteStagedUpload(deps.db, upload.id);
-    const found = file.size !== upload.fileSize ? `${file.size} bytes, not the ${upload.fileSize} declared` : `SHA-256 ${file.sha256}, not the ${declared} declared`;
-    return refuse({ code: 'INVALID_FILE', message: `The file that arrived has ${found}: a part was damaged on the way. Nothing was imported; create a new staged upload and send the file again`, field: FIELD });
-  }
-  if (needsDecoding(file.head, { filename: upload.filename, format: req.format, encoding: req.encoding })) return importDecoded(deps, req, upload);
-  const result = await queueSpooledFile(deps, req, kind, { path: upload.location, size: file.size, sha256: file.sha256, filename: upload.filename }, {
+  const checked = await readOnce(deps, upload);
+  if (!checked.ok) return checked;
+  const { file, head } = checked;
+  if (needsDecoding(head, { filename: upload.filename, format: req.format, encoding: req.encoding })) return importDecoded(deps, req, upload);
+  const result = await queueSpooledFile(deps, req, kind, { path: upload.location, size: upload.fileSize, sha256: file.sha256, filename: upload.filename }, {
     field: FIELD,
     fileError: file.notUtf8 ? { code: 'INVALID_FILE', message: notUtf8Message(file.notUtf8) } : undefined,
-    inspect: async (reading) => inspectHead(file.head, { filename: upload.filename, format: req.format, kind, ...reading }),
+    inspect: async (reading) => inspectHead(head, { filename: upload.filename, format: req.format, kind, ...reading }),
     giveUp: async () => {},
   });
   if (result.ok) await attachJob(deps.db, upload.id, result.job.id);
@@ -83,19 +83,66 @@ async function importClaimed(deps: ImportDeps & StagedDeps, req: StagedImportReq
 }
 
 /**
+ * The whole file's SHA-256 and UTF-8 break, and its head. The first import reads the whole file
+ * (refusing for good a file that is not the one declared) and records what it found on the row;
+ * a later one reads only the head. The row's record is cleared when a part is sent again.
+ */
+async function readOnce(deps: ImportDeps & StagedDeps, upload: StagedUploadRow): Promise<{ ok: true; file: StagedFileRead; head: Buffer } | ({ ok: false } & UserError)> {
+  if (upload.read) return { ok: true, file: upload.read, head: await deps.staged.head(upload, HEAD_BYTES) };
+  const file = await deps.staged.read(upload, HEAD_BYTES);
+  deps.metrics.stagedBytesRead.inc({ purpose: 'check' }, file.size);
+  const declared = upload.sha256;
+  if (file.size !== upload.fileSize || (declared && file.sha256 !== declared)) {
+    await deps.staged.discard(upload);
+    await deleteStagedUpload(deps.db, upload.id);
+    const found = file.size !== upload.fileSize ? `${file.size} bytes, not the ${upload.fileSize} declared` : `SHA-256 ${file.sha256}, not the ${declared} declared`;
+    return { ok: false, code: 'INVALID_FILE', message: `The file that arrived has ${found}: a part was damaged on the way. Nothing was imported; create a new staged upload and send the file again`, field: FIELD };
+  }
+  const read = { sha256: file.sha256, notUtf8: file.notUtf8 };
+  await recordRead(deps.db, upload.id, read);
+  return { ok: true, file: read, head: file.head };
+}
+
+/** The staged file's bytes as they are read, counted; its read failing fails this stream too (pipe alone would leave it waiting). */
+function counted(deps: ImportDeps, file: Readable, purpose: string): Readable {
+  const counter = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      deps.metrics.stagedBytesRead.inc({ purpose }, chunk.length);
+      done(null, chunk);
+    },
+  });
+  file.once('error', (err) => counter.destroy(err));
+  counter.once('close', () => file.destroy());
+  return file.pipe(counter);
+}
+
+/**
  * A staged file that is gzipped, XLSX or not UTF-8 is read once more, decoded into a new spool
  * file as an upload's would be (importService's importFile: its limits, MAX_UNCOMPRESSED_SIZE, the
  * hash of the bytes sent), and the job reads that one; the staged file then goes. Refused, the
- * staged upload stays as it is, to be imported again.
+ * staged upload stays as it is, to be imported again, but not before as long again as the refused
+ * import took: nothing of the decoding is kept, and a tenant importing the upload over and over
+ * would keep the server decoding its file.
  */
 async function importDecoded(deps: ImportDeps & StagedDeps, req: StagedImportRequest, upload: StagedUploadRow): Promise<ImportResult> {
+  if (upload.decodeAgainAt && upload.decodeAgainAt.getTime() > Date.now()) {
+    return refuse({
+      code: 'INVALID_INPUT',
+      message: `${upload.filename} is decoded again at each import, and the last import of it was refused: import it again after ${upload.decodeAgainAt.toISOString()}`,
+      field: FIELD,
+    });
+  }
+  const began = Date.now();
   const result = await importFile(deps, req, {
     field: FIELD,
     declaredBytes: null,
-    open: async () => ({ ok: true, stream: await deps.staged.open(upload), filename: upload.filename }),
+    open: async () => ({ ok: true, stream: counted(deps, await deps.staged.open(upload), 'decode'), filename: upload.filename }),
     abandon: () => {},
   });
-  if (!result.ok) return result;
+  if (!result.ok) {
+    await holdOffDecoding(deps.db, upload.id, Date.now() - began);
+    return result;
+  }
   await attachJob(deps.db, upload.id, result.job.id);
   await deps.staged.discard(upload);
   return result;

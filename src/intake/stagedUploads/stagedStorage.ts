@@ -19,6 +19,8 @@ export interface StagedStorage {
   assemble(row: StagedUploadRow): Promise<number[]>;
   /** The whole file's size, SHA-256 and first `headBytes` bytes. */
   read(row: StagedUploadRow, headBytes: number): Promise<{ size: number; sha256: string; notUtf8: Utf8Break | null; head: Buffer }>;
+  /** The file's first `bytes` bytes (fewer when it is shorter), without reading the rest. */
+  head(row: StagedUploadRow, bytes: number): Promise<Buffer>;
   /** The whole file, to read once (when it must be decoded into a new spool file: intake/fileDecoding.ts). */
   open(row: StagedUploadRow): Promise<Readable>;
   /** Removes what was sent (the upload expired, or its file was refused for good). */

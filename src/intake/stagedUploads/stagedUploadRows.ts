@@ -4,6 +4,7 @@
  */
 import type { Database, SqlExecutor } from '../../db/database.js';
 import { holdLock, LockIds } from '../../db/lockIds.js';
+import type { Utf8Break } from '../../spool/utf8Check.js';
 
 export interface StagedUploadRow {
   id: string;
@@ -17,25 +18,34 @@ export interface StagedUploadRow {
   signingKey: string;
   receivedParts: number[];
   completed: boolean;
+  /** What a first import learned by reading the whole file back (null until then, and after a part is sent again). */
+  read: StagedFileRead | null;
+  /** Not before then may the file be decoded again (a decoding import was refused). */
+  decodeAgainAt: Date | null;
   jobId: string | null;
   expiresAt: Date;
 }
 
+/** The whole file as read back: its size was the declared one, its SHA-256 this. */
+export interface StagedFileRead { sha256: string; notUtf8: Utf8Break | null }
+
 interface RawRow {
   id: string; tenant_id: string; filename: string; file_size: string | number; part_size: string | number; sha256: string | null;
   location: string; s3_upload_id: string | null; signing_key: string; received_parts: number[]; completed: boolean;
-  job_id: string | null; expires_at: Date | string;
+  read_sha256: string | null; read_not_utf8: Utf8Break | null; decode_again_at: Date | string | null; job_id: string | null; expires_at: Date | string;
 }
 
-const COLUMNS = 'id, tenant_id, filename, file_size, part_size, sha256, location, s3_upload_id, signing_key, received_parts, completed, job_id, expires_at';
+const COLUMNS = 'id, tenant_id, filename, file_size, part_size, sha256, location, s3_upload_id, signing_key, received_parts, completed, read_sha256, read_not_utf8, decode_again_at, job_id, expires_at';
 
 const fromRaw = (r: RawRow): StagedUploadRow => ({
   id: r.id, tenantId: r.tenant_id, filename: r.filename, fileSize: Number(r.file_size), partSize: Number(r.part_size),
   sha256: r.sha256, location: r.location, s3UploadId: r.s3_upload_id, signingKey: r.signing_key,
-  receivedParts: (r.received_parts ?? []).map(Number), completed: r.completed, jobId: r.job_id, expiresAt: new Date(r.expires_at),
+  receivedParts: (r.received_parts ?? []).map(Number), completed: r.completed,
+  read: r.read_sha256 ? { sha256: r.read_sha256, notUtf8: r.read_not_utf8 } : null,
+  decodeAgainAt: r.decode_again_at ? new Date(r.decode_again_at) : null, jobId: r.job_id, expiresAt: new Date(r.expires_at),
 });
 
-export type NewStagedUpload = Omit<StagedUploadRow, 'receivedParts' | 'completed' | 'jobId' | 'expiresAt'> & { ttlMs: number };
+export type NewStagedUpload = Omit<StagedUploadRow, 'receivedParts' | 'completed' | 'read' | 'decodeAgainAt' | 'jobId' | 'expiresAt'> & { ttlMs: number };
 
 /**
  * Inserts the upload unless the tenant already has `maxLive` under way (then null), under a lock
@@ -81,9 +91,18 @@ export async function countLiveStagedUploads(db: SqlExecutor, tenantId: string):
   return row.n;
 }
 
-/** A part is being written: it no longer counts as received until its last byte is. */
-export async function unmarkPart(db: SqlExecutor, id: string, part: number): Promise<void> {
-  await db.query('update staged_uploads set received_parts = array_remove(received_parts, $2::int) where id = $1', [id, part]);
+/**
+ * A part is being written: it no longer counts as received until its last byte is, and what was
+ * read of the whole file no longer holds. False (nothing changed) while an import holds the upload:
+ * the file must not change under it, nor after it read the file and before it records what it read.
+ */
+export async function unmarkPart(db: SqlExecutor, id: string, part: number): Promise<boolean> {
+  const rows = await db.query<{ id: string }>(
+    `update staged_uploads set received_parts = array_remove(received_parts, $2::int), read_sha256 = null, read_not_utf8 = null
+     where id = $1 and job_id is null and (importing_until is null or importing_until < now()) returning id`,
+    [id, part],
+  );
+  return rows.length > 0;
 }
 
 export async function markPartReceived(db: SqlExecutor, id: string, part: number): Promise<void> {
@@ -91,6 +110,16 @@ export async function markPartReceived(db: SqlExecutor, id: string, part: number
     'update staged_uploads set received_parts = array_append(array_remove(received_parts, $2::int), $2::int) where id = $1',
     [id, part],
   );
+}
+
+/** Records what reading the whole file back found, so a later import of it need not read it again. */
+export async function recordRead(db: SqlExecutor, id: string, read: StagedFileRead): Promise<void> {
+  await db.query('update staged_uploads set read_sha256 = $2, read_not_utf8 = $3 where id = $1', [id, read.sha256, read.notUtf8 ? JSON.stringify(read.notUtf8) : null]);
+}
+
+/** A decoding import was refused after `ms` of work: the next may begin as long after now. */
+export async function holdOffDecoding(db: SqlExecutor, id: string, ms: number): Promise<void> {
+  await db.query(`update staged_uploads set decode_again_at = now() + $2 * interval '1 millisecond' where id = $1`, [id, ms]);
 }
 
 export async function markCompleted(db: SqlExecutor, id: string): Promise<void> {

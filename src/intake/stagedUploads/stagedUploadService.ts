@@ -87,7 +87,7 @@ export async function createStagedUpload(deps: StagedDeps, req: CreateStagedRequ
     upload = await insertStagedUpload(deps.db, row, MAX_LIVE_STAGED_UPLOADS);
   } finally {
     // Refused (another create took the last place meanwhile) or failed: what was begun goes.
-    if (!upload) await deps.staged.discard({ ...row, receivedParts: [], completed: false, jobId: null, expiresAt: new Date() });
+    if (!upload) await deps.staged.discard({ ...row, receivedParts: [], completed: false, read: null, decodeAgainAt: null, jobId: null, expiresAt: new Date() });
   }
   if (!upload) return atCap;
   return { ok: true, upload };
