@@ -81,8 +81,14 @@ async function* sheetsOf(book: BookParts, source: AsyncIterable<Buffer>, limits:
   const budget = new Budget(limits.maxUnzipped);
   const waiting: { sheetNo: string; file: string }[] = [];
   const scratchRoom = new ScratchRoom(scratch);
+  // unzipper leaves the entry being read open when the archive's stream fails (the client gone
+  // mid-part): whatever waits on that entry (a sheet being written to its scratch file) would wait
+  // for good, holding the upload's room and its files. It fails with the archive.
+  let current: Entry | null = null;
+  zip.on('error', (err: Error) => current?.destroy(err));
   try {
     for await (const entry of entriesOf(zip)) {
+      current = entry;
       const strings = entry.path === 'xl/sharedStrings.xml';
       const part = budget.count(entry, (err) => zip.destroy(err), strings ? { max: limits.maxSharedStrings, message: sharedStringsTooLargeMessage } : null);
       const sheet = SHEET_PART.exec(entry.path)?.[1];
