@@ -1,7 +1,8 @@
 /**
- * A workbook whose sending breaks off while a sheet is kept waiting for its shared strings (a
- * scratch file in the spool, in room taken from the upload's reservation): the request ends, the
- * scratch file and the upload's file go, and the room and the tenant's upload slot are given back.
+ * A workbook whose sending breaks off in the middle of a part (a sheet kept waiting for its shared
+ * strings in a scratch file of the spool, in room taken from the upload's reservation; the shared
+ * strings): the request ends, the scratch file and the upload's file go, and the room and the
+ * tenant's upload slot are given back.
  */
 import http from 'node:http';
 import fs from 'node:fs/promises';
@@ -13,7 +14,7 @@ import { EVENT_COLUMNS, eventRow } from './support/events.js';
 import { jobCount, waitForJob } from './support/jobs.js';
 import { BOUNDARY, closing, startUpload, uploadHead } from './support/multipart.js';
 import { startTestApp, type TestApp } from './support/testApp.js';
-import { excelOrderWorkbook } from './support/zipArchive.js';
+import { excelOrderWorkbook, workbookArchive } from './support/zipArchive.js';
 
 const MB = 1_000_000;
 const rows = [[...EVENT_COLUMNS], ...[1, 2].map((i) => EVENT_COLUMNS.map((c) => eventRow(i)[c] ?? ''))];
@@ -28,7 +29,7 @@ async function largeWorkbook(): Promise<{ book: Buffer; midSheet: number }> {
   return { book, midSheet };
 }
 
-describe('a workbook\'s sending broken off while its sheet waits in a scratch file (UPLOAD_IDLE_TIMEOUT_MS: 1000)', () => {
+describe('a workbook\'s sending broken off mid-part (UPLOAD_IDLE_TIMEOUT_MS: 1000)', () => {
   let t: TestApp;
   let client: GraphQLTestClient;
   let spool: string;
@@ -69,6 +70,18 @@ describe('a workbook\'s sending broken off while its sheet waits in a scratch fi
     await expect.poll(scratchFiles, { timeout: 5000 }).toHaveLength(1);
     await leftNothing();
     req.destroy();
+  }, 30_000);
+
+  it('the client disconnects while the shared strings (first in this workbook) are read', async () => {
+    let strings = '';
+    for (let i = 0; i < 2048; i++) strings += `<si><t>${(i * 2654435761 % 4294967296).toString(36)}-${i}</t></si>`;
+    const book = await workbookArchive(rows, undefined, { chunk: strings, times: 40 });
+    const req = startUpload(t.url, client.key!, [uploadHead('events.xlsx'), book.subarray(0, Math.floor(book.indexOf('[Content_Types].xml') / 2))]);
+    const before = await reservations();
+    await expect.poll(reservations, { timeout: 5000 }).toBe(before + 1);
+    await sleep(500);
+    req.destroy();
+    await leftNothing();
   }, 30_000);
 
   it('the body ends, the archive cut short mid-sheet: INVALID_FILE', async () => {
