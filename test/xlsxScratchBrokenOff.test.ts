@@ -14,7 +14,7 @@ import { EVENT_COLUMNS, eventRow } from './support/events.js';
 import { jobCount, waitForJob } from './support/jobs.js';
 import { BOUNDARY, closing, startUpload, uploadHead } from './support/multipart.js';
 import { startTestApp, type TestApp } from './support/testApp.js';
-import { excelOrderWorkbook, workbookArchive } from './support/zipArchive.js';
+import { excelOrderWorkbook, workbookArchive, zipArchive } from './support/zipArchive.js';
 
 const MB = 1_000_000;
 const rows = [[...EVENT_COLUMNS], ...[1, 2].map((i) => EVENT_COLUMNS.map((c) => eventRow(i)[c] ?? ''))];
@@ -102,4 +102,26 @@ describe('a workbook\'s sending broken off mid-part (UPLOAD_IDLE_TIMEOUT_MS: 100
     expect(await jobCount(client)).toBe(before);
     await leftNothing();
   }, 30_000);
+});
+
+describe('a waiting sheet\'s scratch file is named by the server, not by the archive', () => {
+  let t: TestApp;
+  beforeAll(async () => { t = await startTestApp({}); });
+  afterAll(() => t?.close());
+
+  it('a sheet part numbered with 300 digits: the answer names no server path, and nothing is left', async () => {
+    const client = await t.clientFor('acme');
+    const main = 'http://schemas.openxmlformats.org/spreadsheetml/2006/main';
+    const book = await zipArchive([
+      { name: `xl/worksheets/sheet${'1'.repeat(300)}.xml`, text: `<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="${main}"><sheetData/></worksheet>` },
+      { name: 'xl/workbook.xml', text: `<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="${main}"><sheets/></workbook>` },
+    ]);
+    const { status, body } = await client.upload(UploadImportDocument, { input: { kind: 'EVENTS' } }, { name: 'events.xlsx', content: book });
+    expect(status, JSON.stringify(body)).toBe(200);
+    const [error] = body.data!.uploadImport.userErrors;
+    expect(error).toMatchObject({ code: 'INVALID_FILE' });
+    expect(error.message).not.toContain(t.dataDir);
+    expect(error.message).not.toMatch(/ENAMETOOLONG/);
+    expect(await fs.readdir(path.join(t.dataDir, 'spool')).catch(() => [])).toEqual([]);
+  });
 });

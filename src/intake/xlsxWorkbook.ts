@@ -99,7 +99,9 @@ async function* sheetsOf(book: BookParts, source: AsyncIterable<Buffer>, limits:
       else if (sheet !== undefined && book.sharedStrings && book.workbookRels && book.model) {
         yield* sheetReaders(book, part, sheet);
       } else if (sheet !== undefined) {
-        const file = scratch.file(`sheet${sheet}`);
+        // Numbered in the order they wait, not by the archive's part name: its digits are the
+        // client's, as many as it likes (a name too long for the disk was answered with the path).
+        const file = scratch.file(`sheet${waiting.length + 1}`);
         await fsp.mkdir(path.dirname(file), { recursive: true }); // an S3 spool's local folder may not be there yet
         waiting.push({ sheetNo: sheet, file }); // removed in the end, whatever became of it
         await pipelineAsync(part, scratchRoom.counted(), fs.createWriteStream(file));
