@@ -81,8 +81,14 @@ async function* sheetsOf(book: BookParts, source: AsyncIterable<Buffer>, limits:
   const budget = new Budget(limits.maxUnzipped);
   const waiting: { sheetNo: string; file: string }[] = [];
   const scratchRoom = new ScratchRoom(scratch);
+  // unzipper leaves the entry being read open when the archive's stream fails (the client gone
+  // mid-part): whatever waits on that entry (a sheet being written to its scratch file) would wait
+  // for good, holding the upload's room and its files. It fails with the archive.
+  let current: Entry | null = null;
+  zip.on('error', (err: Error) => current?.destroy(err));
   try {
     for await (const entry of entriesOf(zip)) {
+      current = entry;
       const strings = entry.path === 'xl/sharedStrings.xml';
       const part = budget.count(entry, (err) => zip.destroy(err), strings ? { max: limits.maxSharedStrings, message: sharedStringsTooLargeMessage } : null);
       const sheet = SHEET_PART.exec(entry.path)?.[1];
@@ -93,7 +99,9 @@ async function* sheetsOf(book: BookParts, source: AsyncIterable<Buffer>, limits:
       else if (sheet !== undefined && book.sharedStrings && book.workbookRels && book.model) {
         yield* sheetReaders(book, part, sheet);
       } else if (sheet !== undefined) {
-        const file = scratch.file(`sheet${sheet}`);
+        // Numbered in the order they wait, not by the archive's part name: its digits are the
+        // client's, as many as it likes (a name too long for the disk was answered with the path).
+        const file = scratch.file(`sheet${waiting.length + 1}`);
         await fsp.mkdir(path.dirname(file), { recursive: true }); // an S3 spool's local folder may not be there yet
         waiting.push({ sheetNo: sheet, file }); // removed in the end, whatever became of it
         await pipelineAsync(part, scratchRoom.counted(), fs.createWriteStream(file));
