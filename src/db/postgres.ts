@@ -1,5 +1,4 @@
 import net from 'node:net';
-import { once } from 'node:events';
 import postgres from 'postgres';
 import { drizzle } from 'drizzle-orm/postgres-js';
 import { migrate } from 'drizzle-orm/postgres-js/migrator';
@@ -14,12 +13,17 @@ import { LockIds } from './lockIds.js';
  * COMMIT messages then wait for the server's delayed ACK, every batch, a large share of the import
  * time (docs/performance.md). So connections are opened with noDelay,
  * on a socket that also sends a COPY's data as it is (copyPassThrough.ts).
+ *
+ * The socket is handed over still connecting, not once connected: postgres.js listens for its
+ * error and close only on a socket it was given, so a connection refused before that (the database
+ * away) left its slot of the pool "connecting" for ever. Once every slot was lost so, each query
+ * waited for ever, and went on waiting after the database was back. postgres.js writes the startup
+ * message at once, which the socket holds until it is connected.
  */
-async function noDelaySocket(options: ConnectionOptions): Promise<net.Socket> {
+function noDelaySocket(options: ConnectionOptions): net.Socket {
   const socket = options.path
     ? net.connect({ path: options.path })
     : net.connect({ host: options.host[0], port: options.port[0], noDelay: true });
-  await once(socket, 'connect');
   if (isPlain(options)) passCopyDataThrough(socket);
   return socket;
 }
@@ -61,6 +65,12 @@ export interface ConnectOptions extends PostgresOptions {
   applicationName?: string;
 }
 
+/** How long an attempt to connect may take (the handshake included) before it fails as transient. */
+export const CONNECT_TIMEOUT_S = 10;
+
+/** After failed attempts, a slot of the pool tries again 50 ms later, doubling up to 2 s (with jitter). */
+const reconnectDelayS = (failures: number) => Math.min(2, 0.05 * 2 ** failures) * (0.5 + Math.random() / 2);
+
 /** Opens the service's pool without migrating anything. */
 export function connectPostgres(url: string, opts: ConnectOptions = {}): Database {
   const pooled = opts.directUrl !== undefined && opts.directUrl !== url;
@@ -72,6 +82,11 @@ export function connectPostgres(url: string, opts: ConnectOptions = {}): Databas
     // a statement prepared on another does not exist; unnamed statements are parsed every time.
     prepare: !pooled,
     ...({ socket: noDelaySocket } as object), // an option postgres.js supports but does not type
+    // While the database is away a request waits for at most one attempt to connect, answered 503
+    // then (docs/operations.md): postgres.js's own defaults (30 s to connect, up to 20 s between
+    // attempts once several failed) would keep it past what clients and proxies wait.
+    connect_timeout: CONNECT_TIMEOUT_S,
+    backoff: reconnectDelayS,
     onnotice: () => {},
     // Timestamps without a zone in imported files mean UTC (docs/files.md), whatever the server's
     // default. Only parameters a pooler tracks (TimeZone, application_name) are set at startup;
