@@ -116,7 +116,7 @@ export async function buildApp(config: Config, opts: { log?: Logger } = {}): Pro
       maskError: (error, message, isDev) => {
         const original = (error as { originalError?: unknown }).originalError ?? error;
         if (isTransientDatabaseError(original)) {
-          return new GraphQLError(DATABASE_UNAVAILABLE.message, { extensions: { ...DATABASE_UNAVAILABLE.extensions, http: { status: 503 } } });
+          return new GraphQLError(DATABASE_UNAVAILABLE.message, { extensions: { ...DATABASE_UNAVAILABLE.extensions, http: { status: 503, headers: { 'retry-after': '5' } } } });
         }
         // Reading an upload back failed on the server (spool/fileHashes.ts): its own error, said as
         // such (500), where a masked error would answer 200 and a store's failure 503 "try again".
