@@ -336,17 +336,16 @@ export async function queueSpooledFile(
     await steps.giveUp();
     return { ok: false, ...error };
   };
-  let objection: UserError | null | undefined;
-  try {
-    objection = await req.confirmRequest?.();
-  } catch (err) {
-    await steps.giveUp();
-    throw err;
-  }
+  // Until its job row is written no one will run the file: a step that fails (the database away)
+  // gives it up. The job's own insert may have committed when it fails: that file is the sweep's.
+  const beforeJob = async <T>(step: () => Promise<T>): Promise<T> => {
+    try { return await step(); } catch (err) { await steps.giveUp().catch(() => {}); throw err; }
+  };
+  const objection = await beforeJob(async () => req.confirmRequest?.());
   if (objection) return discard(objection);
   if (steps.fileError) return discard({ ...steps.fileError, field: steps.field });
   if (!req.allowDuplicateFile && !req.dryRun) {
-    const earlier = await findSameFile(deps.db, req.tenantId, kind.name, spooled.sha256, jobOptionsFor(kind, req), req.sheet ?? null);
+    const earlier = await beforeJob(() => findSameFile(deps.db, req.tenantId, kind.name, spooled.sha256, jobOptionsFor(kind, req), req.sheet ?? null));
     if (earlier) {
       return discard({
         code: 'DUPLICATE_FILE',
@@ -357,15 +356,15 @@ export async function queueSpooledFile(
   }
   const columnMapping = req.columnMapping ? canonicalMapping(kind, req.columnMapping) : null;
   // Sent without a mapping, a file (any format) may have a saved one: its column names say which.
-  const savedMappings = columnMapping || kind.fromRecord ? [] : await listColumnMappings(deps.db, req.tenantId, kind.name);
-  const inspection = await steps.inspect({ delimiter: req.delimiter, columnMapping, savedMappings, sheet: req.sheet });
+  const savedMappings = columnMapping || kind.fromRecord ? [] : await beforeJob(() => listColumnMappings(deps.db, req.tenantId, kind.name));
+  const inspection = await beforeJob(() => steps.inspect({ delimiter: req.delimiter, columnMapping, savedMappings, sheet: req.sheet }));
   if (!inspection.ok) return discard({ code: inspection.code, message: inspection.message, field: inspection.field ?? steps.field });
   const { csv, mapping } = inspection;
   const saveAs = req.saveMappingAs && !req.dryRun && mapping.columnMapping ? req.saveMappingAs : null;
 
   const missing = refuseMissingOptions(kind, req, inspection.columns);
   if (missing) return discard({ code: 'INVALID_INPUT', message: missing.message, field: ['input', missing.option] });
-  const unsaveable = saveAs ? await refuseSavingMapping(deps.db, req.tenantId, saveAs, inspection.fileColumns) : null;
+  const unsaveable = saveAs ? await beforeJob(() => refuseSavingMapping(deps.db, req.tenantId, saveAs, inspection.fileColumns)) : null;
   if (unsaveable) return discard({ code: 'INVALID_INPUT', message: unsaveable, field: ['input', 'saveMappingAs'] });
 
   const job = await createJobWithinLimit(deps.db, {

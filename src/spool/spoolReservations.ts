@@ -25,6 +25,7 @@ import {
 import { roomStep, SPOOL_FULL_MESSAGE, type SpoolRoom } from './spool.js';
 import { isSpare } from './spoolSpares.js';
 import { scratchOwner } from './scratchFiles.js';
+import { isTransientDatabaseError } from '../db/transientErrors.js';
 
 /** The spool has no room for the file: the server's condition, not the client's fault. */
 export class SpoolFullError extends Error {
@@ -34,6 +35,8 @@ export class SpoolFullError extends Error {
 /** A reservation not renewed for this long stops counting (its instance died). */
 const RESERVATION_TTL_MS = 30_000;
 const RENEW_EVERY_MS = 10_000;
+/** A release that failed (the database away) is tried again this often. */
+const RELEASE_RETRY_MS = 1_000;
 
 /** Room in the spool for one arriving file, held until released (once its job exists, or it is refused). */
 export interface Arrival extends SpoolRoom {
@@ -109,8 +112,14 @@ export async function reserveArrival(deps: { db: Database; config: Limits; store
       if (released) return;
       released = true;
       clearInterval(renewal);
-      // If the database is away, the row expires by itself.
-      await deleteReservation(db, id).catch(() => {});
+      // With the database away the row is deleted once it is back (tried every second, in the
+      // background, for as long as it would count): until then it holds the tenant's upload slot,
+      // and the same file sent again would be refused until the row expired.
+      const until = Date.now() + RESERVATION_TTL_MS;
+      const remove = (): Promise<void> => deleteReservation(db, id).catch((err) => {
+        if (isTransientDatabaseError(err) && Date.now() < until) setTimeout(() => void remove(), RELEASE_RETRY_MS).unref();
+      });
+      await remove();
     },
   };
 }
