@@ -38,6 +38,7 @@ export interface MultipartAnswer {
   answeredEarly: boolean;
   /** How many of the pieces had been written when the answer's head came. */
   piecesWritten: number;
+  headers: http.IncomingHttpHeaders;
 }
 
 export interface SendOptions {
@@ -79,7 +80,7 @@ export function sendMultipart(url: string, opts: SendOptions): Promise<Multipart
         const text = Buffer.concat(chunks).toString('utf8');
         let json: MultipartAnswer['json'];
         try { json = JSON.parse(text); } catch { json = undefined; }
-        resolve({ status: res.statusCode ?? 0, text, json, answeredEarly, piecesWritten });
+        resolve({ status: res.statusCode ?? 0, text, json, answeredEarly, piecesWritten, headers: res.headers });
         if (!sent && opts.stopWhenAnswered) req.destroy(); // the rest is not sent
       });
       res.on('error', reject);
