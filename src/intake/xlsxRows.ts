@@ -8,7 +8,8 @@
  * numbers to Excel's 15 significant digits (no binary float noise), formulas as their cached value.
  */
 import type ExcelJS from 'exceljs';
-import { FileRefusal } from '../spool/spool.js';
+import { FileRefusal, UploadStreamError } from '../spool/spool.js';
+import { isTransientDatabaseError } from '../db/transientErrors.js';
 import type { Scratch } from '../spool/sharedRoom.js';
 import type { SheetReader, Workbook, WorkbookLimits } from './xlsxWorkbook.js';
 
@@ -33,12 +34,21 @@ export async function* xlsxToNdjson(source: AsyncIterable<Buffer>, sheet: string
       yield* sheetRows(ws);
     }
   } catch (err) {
-    if (err instanceof FileRefusal) throw err;
+    if (err instanceof FileRefusal || !isTheWorkbooks(err)) throw err;
     throw new FileRefusal('INVALID_FILE', `The workbook cannot be read (not an .xlsx file, or damaged): ${(err as Error).message}`);
   }
   if (!done) {
     throw new FileRefusal('INVALID_FILE', sheet === null ? 'The workbook has no sheet' : `The workbook has no sheet named "${sheet}"; its sheets: ${seen.map((s) => `"${s}"`).join(', ')}`);
   }
+}
+
+/**
+ * Whether a failure while reading the workbook is the workbook's: not the upload breaking off, nor
+ * the database away (a waiting sheet asks it for spool room), which are answered as such (400,
+ * 503), not as a damaged file.
+ */
+function isTheWorkbooks(err: unknown): boolean {
+  return !(err instanceof UploadStreamError || isTransientDatabaseError(err));
 }
 
 function isWanted(ws: SheetReader, sheet: string | null, book: Workbook): boolean {

@@ -13,6 +13,7 @@ import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { SqlExecutor } from '../db/database.js';
+import { isTransientDatabaseError } from '../db/transientErrors.js';
 import type { Logger } from '../logger.js';
 import { hashWhileWritten } from './fileHashes.js';
 import type { Utf8Break } from './utf8Check.js';
@@ -113,6 +114,8 @@ export async function spoolUpload(source: Readable, opts: SpoolOptions): Promise
     // The upload's own stream may have failed before we listened (while the tenant's limit was checked).
     const fromSource = sourceError ?? source.errored;
     if (fromSource instanceof FileRefusal) return { ok: false, code: fromSource.code, message: fromSource.message };
+    // A decoding stream between the upload and here may fail on the database (a workbook's waiting sheet asks it for room): the server's condition.
+    if (fromSource && isTransientDatabaseError(fromSource)) throw fromSource;
     if (fromSource) throw new UploadStreamError((fromSource as Error).message);
     throw err;
   }
