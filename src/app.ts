@@ -12,7 +12,7 @@ import type { Config } from './config.js';
 import type { AppContext } from './api/context.js';
 import type { Database } from './db/database.js';
 import { openDatabase } from './db/openDatabase.js';
-import { authPlugin, DATABASE_UNAVAILABLE } from './api/http/authPlugin.js';
+import { authPlugin, DATABASE_RETRY_AFTER, DATABASE_UNAVAILABLE } from './api/http/authPlugin.js';
 import { isTransientDatabaseError } from './db/transientErrors.js';
 import { GraphQLError } from 'graphql';
 import { uploadPlugin, type NodeServerContext } from './api/http/uploadPlugin.js';
@@ -116,7 +116,7 @@ export async function buildApp(config: Config, opts: { log?: Logger } = {}): Pro
       maskError: (error, message, isDev) => {
         const original = (error as { originalError?: unknown }).originalError ?? error;
         if (isTransientDatabaseError(original)) {
-          return new GraphQLError(DATABASE_UNAVAILABLE.message, { extensions: { ...DATABASE_UNAVAILABLE.extensions, http: { status: 503, headers: { 'retry-after': '5' } } } });
+          return new GraphQLError(DATABASE_UNAVAILABLE.message, { extensions: { ...DATABASE_UNAVAILABLE.extensions, http: { status: 503, headers: { 'retry-after': DATABASE_RETRY_AFTER } } } });
         }
         // Reading an upload back failed on the server (spool/fileHashes.ts): its own error, said as
         // such (500), where a masked error would answer 200 and a store's failure 503 "try again".
@@ -159,7 +159,7 @@ export async function buildApp(config: Config, opts: { log?: Logger } = {}): Pro
         return;
       }
       if (isTransientDatabaseError(err)) {
-        if (!res.headersSent) res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '5' }).end(JSON.stringify({ errors: [DATABASE_UNAVAILABLE] }));
+        if (!res.headersSent) res.writeHead(503, { 'content-type': 'application/json', 'retry-after': DATABASE_RETRY_AFTER }).end(JSON.stringify({ errors: [DATABASE_UNAVAILABLE] }));
         return;
       }
       log.error({ err }, 'request routing failed');

@@ -11,25 +11,21 @@ import { eventsCsv, manyEvents } from './support/events.js';
 import { jobCount, jobUuid, spoolFiles, waitForJob } from './support/jobs.js';
 import { waitFor } from './support/importIntegrity.js';
 import { closing, sendMultipart, uploadHead } from './support/multipart.js';
-import { startTcpProxy, type TcpProxy } from './support/tcpProxy.js';
+import { startUrlProxy, type UrlProxy } from './support/tcpProxy.js';
 import { startTestApp, type TestApp } from './support/testApp.js';
 
 const run = requirePostgres('the upload-during-outage test (a proxy in front of a real Postgres)');
 let db: TestDatabase;
-let proxy: TcpProxy;
+let proxy: UrlProxy;
 let t: TestApp;
 let client: GraphQLTestClient;
 
 beforeAll(async () => {
   if (!run) return;
   db = await createTestDatabase();
-  const target = new URL(db.url!);
-  proxy = await startTcpProxy(target.hostname, Number(target.port || 5432));
-  const proxied = new URL(db.url!);
-  proxied.hostname = '127.0.0.1';
-  proxied.port = String(proxy.port);
+  proxy = await startUrlProxy(db.url!);
   // The service reaches its database only through the proxy, which the test takes away and brings back.
-  t = await startTestApp({ databaseUrl: proxied.toString(), databaseDirectUrl: db.directUrl, batchSize: 1000 });
+  t = await startTestApp({ databaseUrl: proxy.url, databaseDirectUrl: db.directUrl, batchSize: 1000 });
   client = await t.clientFor('outage');
 });
 afterAll(async () => {

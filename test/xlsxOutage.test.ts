@@ -10,27 +10,23 @@ import { createTestDatabase, requirePostgres, type TestDatabase } from './suppor
 import { EVENT_COLUMNS, eventRow } from './support/events.js';
 import { spoolFiles } from './support/jobs.js';
 import { closing, sendMultipart, uploadHead } from './support/multipart.js';
-import { startTcpProxy, type TcpProxy } from './support/tcpProxy.js';
+import { startUrlProxy, type UrlProxy } from './support/tcpProxy.js';
 import { startTestApp, type TestApp } from './support/testApp.js';
 import { excelOrderWorkbook } from './support/zipArchive.js';
 
 const run = requirePostgres('the workbook-during-outage test (a proxy in front of a real Postgres)');
 const MB = 1_000_000;
 let db: TestDatabase;
-let proxy: TcpProxy;
+let proxy: UrlProxy;
 let t: TestApp;
 let client: GraphQLTestClient;
 
 beforeAll(async () => {
   if (!run) return;
   db = await createTestDatabase();
-  const target = new URL(db.url!);
-  proxy = await startTcpProxy(target.hostname, Number(target.port || 5432));
-  const proxied = new URL(db.url!);
-  proxied.hostname = '127.0.0.1';
-  proxied.port = String(proxy.port);
+  proxy = await startUrlProxy(db.url!);
   // A small MAX_UNCOMPRESSED_SIZE makes the waiting sheet ask for room a few MB at a time.
-  t = await startTestApp({ databaseUrl: proxied.toString(), databaseDirectUrl: db.directUrl, maxUncompressedSize: 64 * MB, spoolMaxBytes: 200 * MB });
+  t = await startTestApp({ databaseUrl: proxy.url, databaseDirectUrl: db.directUrl, maxUncompressedSize: 64 * MB, spoolMaxBytes: 200 * MB });
   client = await t.clientFor('outage');
 });
 afterAll(async () => {

@@ -58,3 +58,15 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
     close: async () => { if (server.listening) await down(); },
   };
 }
+
+/** A proxy in front of the server a URL names (a database's), with that URL through it. */
+export interface UrlProxy extends TcpProxy { url: string }
+
+export async function startUrlProxy(targetUrl: string): Promise<UrlProxy> {
+  const target = new URL(targetUrl);
+  const proxy = await startTcpProxy(target.hostname, Number(target.port || 5432));
+  const through = new URL(targetUrl);
+  through.hostname = '127.0.0.1';
+  through.port = String(proxy.port);
+  return Object.assign(proxy, { url: through.toString() });
+}

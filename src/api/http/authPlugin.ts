@@ -12,6 +12,8 @@ import { isTransientDatabaseError } from '../../db/transientErrors.js';
 
 /** The answer while the database is unreachable (a restart, a failover): retry soon, nothing is wrong with the request. */
 export const DATABASE_UNAVAILABLE = { message: 'The database is unavailable for a moment; try again shortly', extensions: { code: 'SERVICE_UNAVAILABLE' } };
+/** The Retry-After (seconds) of every answer given while the database is away, however it is found out. */
+export const DATABASE_RETRY_AFTER = '5';
 
 export function authPlugin(db: Database, tenants: WeakMap<Request, Tenant>, opts: { graphiql: boolean }): Plugin {
   return {
@@ -26,7 +28,7 @@ export function authPlugin(db: Database, tenants: WeakMap<Request, Tenant>, opts
       } catch (err) {
         if (!isTransientDatabaseError(err)) throw err;
         endResponse(new fetchAPI.Response(JSON.stringify({ errors: [DATABASE_UNAVAILABLE] }), {
-          status: 503, headers: { 'content-type': 'application/json', 'retry-after': '5' },
+          status: 503, headers: { 'content-type': 'application/json', 'retry-after': DATABASE_RETRY_AFTER },
         }));
         return;
       }
