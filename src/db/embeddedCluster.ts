@@ -131,6 +131,9 @@ async function letThrough(dataDir: string): Promise<void> {
   }
 }
 
+/** The dynamic loader's words when a program's shared libraries are not where it looks (embeddedBinaries.ts checkLibraryLinks). */
+const LIBRARIES_MISSING = /error while loading shared libraries/;
+
 /** Runs a program to its end, with its output kept for the error it may explain. */
 function runToEnd(file: string, args: string[], owner: { uid: number; gid: number } | null): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -139,7 +142,11 @@ function runToEnd(file: string, args: string[], owner: { uid: number; gid: numbe
     child.stdout.on('data', (c: Buffer) => { output = (output + c.toString()).slice(-4000); });
     child.stderr.on('data', (c: Buffer) => { output = (output + c.toString()).slice(-4000); });
     child.on('error', (err) => reject(new EmbeddedPostgresUnavailable(`${path.basename(file)} could not be started (${err.message})`)));
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${path.basename(file)} failed (exit ${code}): ${output.trim()}`))));
+    child.on('close', (code) => {
+      if (code === 0) resolve();
+      else if (LIBRARIES_MISSING.test(output)) reject(new EmbeddedPostgresUnavailable(`${path.basename(file)} cannot load its libraries (${output.trim()})`));
+      else reject(new Error(`${path.basename(file)} failed (exit ${code}): ${output.trim()}`));
+    });
   });
 }
 
@@ -204,11 +211,16 @@ async function startOnce(dataDir: string, postgres: string, owner: { uid: number
       if (output.includes('database system is ready to accept connections')) resolve();
     });
     child.once('error', (err) => reject(new EmbeddedPostgresUnavailable(`PostgreSQL could not be started (${err.message})`)));
-    child.once('exit', (code) => reject(Object.assign(
-      new Error(`The embedded PostgreSQL in ${clusterFolder(dataDir)} exited as it started (exit ${code}): ${output.trim()}`
-        + (/lock file .* already exists/.test(output) ? ' Another process runs it: stop that process, or wait for it to end.' : '')),
-      { retryable: RETRYABLE.test(output) },
-    )));
+    child.once('exit', (code) => {
+      if (LIBRARIES_MISSING.test(output)) reject(new EmbeddedPostgresUnavailable(`postgres cannot load its libraries (${output.trim()})`));
+      else {
+        reject(Object.assign(
+          new Error(`The embedded PostgreSQL in ${clusterFolder(dataDir)} exited as it started (exit ${code}): ${output.trim()}`
+            + (/lock file .* already exists/.test(output) ? ' Another process runs it: stop that process, or wait for it to end.' : '')),
+          { retryable: RETRYABLE.test(output) },
+        ));
+      }
+    });
   });
   const exited = once(child, 'exit');
   exited.catch(() => {});
