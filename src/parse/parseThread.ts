@@ -19,8 +19,11 @@ import { getKind } from '../kinds/index.js';
 import { createRowPipeline, type PreparedBatch } from './rowPipeline.js';
 import type { ParseThreadData, ParseThreadMessage } from './parsedBatches.js';
 import type { StoreRetry } from './objectChunks.js';
+import { runAsBulkWork } from '../threads/threadPriority.js';
 
 const SLICE_ROWS = 500;
+
+runAsBulkWork();
 
 const { request, slots, slotBytes } = workerData as ParseThreadData;
 /**
