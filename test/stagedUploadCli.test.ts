@@ -1,7 +1,8 @@
 /**
  * `bulk-import upload` of a large file goes as a staged upload; killed half-way (SIGKILL), the
  * same command with --resume sends only the parts the server does not have (counted on the
- * server) and the import has every row once.
+ * server) and the import has every row once; refused for its options after every part arrived,
+ * the corrected command with --resume imports the file sending nothing again.
  */
 import { spawn, execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
@@ -63,6 +64,22 @@ describe('bulk-import upload, staged, killed and resumed', () => {
     const [counted] = await t.app.db.query<{ n: number }>('select count(distinct line)::int as n from events where job_id = $1', [jobUuid(job.id)]);
     expect(counted.n).toBe(ROWS);
   }, 180_000);
+
+  it('refused for its options with the file on the server: says so, and the command corrected with --resume imports it sending nothing again', async () => {
+    const small = path.join(t.dataDir, 'wrong-kind.csv');
+    await fs.writeFile(small, eventsCsv(manyEvents(1_000)));
+    const refused = await run(process.execPath, ['bin/bulk-import.js', 'upload', small, '--kind', 'USERS', '--staged'], { env, timeout: 30_000 })
+      .then(() => null, (err: { code: number; stderr: string }) => err);
+    expect(refused?.code).toBe(2);
+    expect(refused?.stderr).toMatch(/The file stays on the server until \S+: run the command again, corrected, with --resume/);
+    const partsBefore = await received();
+
+    const resumed = await run(process.execPath, ['bin/bulk-import.js', 'upload', small, '--kind', 'EVENTS', '--resume', '--no-wait', '--json'], { env, timeout: 30_000 });
+    const job = JSON.parse(resumed.stdout) as { id: string };
+    expect(await received(), 'a part was sent again').toBe(partsBefore);
+    expect(await fs.readdir(env.BULK_IMPORT_STATE_DIR!)).toEqual([]);
+    expect(await waitForJob(client, job.id, 60_000)).toMatchObject({ status: 'COMPLETED', rowsImported: 1_000, rowsFailed: 0 });
+  }, 90_000);
 
   it('--resume with nothing to continue says so', async () => {
     const other = path.join(t.dataDir, 'never-sent.csv');

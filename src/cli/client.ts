@@ -194,7 +194,7 @@ export function registerClientCommands(program: Command): void {
       const staged = opts.staged || opts.resume || (await fs.promises.stat(file)).size > STAGED_THRESHOLD_BYTES;
       const stateFile = uploadStateFile(file);
       let partsSent = 0;
-      const { job, userErrors } = staged
+      const result = staged
         ? await client.uploadStaged(file, options, { stateFile, resume: opts.resume, parallel: opts.parallel, onSent, onPart: () => { partsSent++; } })
           .catch((err: Error) => {
             uploadBar?.stop();
@@ -202,9 +202,14 @@ export function registerClientCommands(program: Command): void {
             throw new Error(partsSent > 0 ? `${err.message}\nWhat arrived is kept: run the same command with --resume to send the rest` : err.message);
           })
         : await client.upload(file, options, onSent);
+      const { job, userErrors } = result;
+      const resumableUntil = 'resumableUntil' in result ? result.resumableUntil : undefined;
       uploadBar?.stop();
       if (staged && !json) console.error(`sent ${partsSent} part(s) as a staged upload`);
       await reportJob(client, { job, userErrors }, { json, wait: opts.wait, label: 'import' });
+      if (resumableUntil && !json) {
+        console.error(`The file stays on the server until ${resumableUntil}: run the command again, corrected, with --resume to import it without sending it again`);
+      }
     });
 
   program.command('revert').description('Undo a completed or failed import (created records deleted, updated ones restored, appended rows deleted); follow it live')

@@ -17,7 +17,10 @@ import {
 } from '../generated/gql/graphql.js';
 
 export type StagedImportOptions = Omit<ImportStagedUploadInput, 'stagedUploadId'>;
-export type StagedImportResult = ClientImportStagedUploadMutation['importStagedUpload'];
+export type StagedImportResult = ClientImportStagedUploadMutation['importStagedUpload'] & {
+  /** Refused, and the file stays on the server until then, remembered in the state file: --resume imports it without sending it again. */
+  resumableUntil?: string;
+};
 
 interface Requester { readonly url: string; request<T, V>(document: TypedDocumentNode<T, V>, variables?: V): Promise<T> }
 
@@ -169,9 +172,14 @@ export async function sendStaged(client: Requester, file: string, options: Stage
   await Promise.all(workers);
 
   const { importStagedUpload } = await client.request(ClientImportStagedUploadDocument, { input: { ...options, stagedUploadId: upload.id } });
-  // Imported, or refused for a reason sending again will not change: nothing left to resume.
-  if (opts.stateFile && (importStagedUpload.job || importStagedUpload.userErrors.some((e) => e.code !== 'IMPORT_IN_PROGRESS'))) {
+  if (!opts.stateFile) return importStagedUpload;
+  // Refused with the file still on the server (the command's options, the tenant's jobs in
+  // progress, a file to decode again later): the same command, corrected, continues with --resume
+  // and sends nothing again. Imported, or the file gone with the refusal: nothing left to resume.
+  const kept = importStagedUpload.job ? null : (await client.request(ClientStagedUploadDocument, { id: upload.id })).stagedUpload;
+  if (!kept) {
     await fs.promises.rm(opts.stateFile, { force: true });
+    return importStagedUpload;
   }
-  return importStagedUpload;
+  return { ...importStagedUpload, resumableUntil: String(kept.expiresAt) };
 }
