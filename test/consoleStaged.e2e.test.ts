@@ -1,7 +1,8 @@
 /**
  * The console sends a large file (over 32 MiB) as a staged upload, and after a page reload in
  * the middle of it, the same file chosen again continues: only the parts the server lacked are
- * sent (counted on the server), and the import is queued with the whole file.
+ * sent (counted on the server), and the import is queued with the whole file; refused after every
+ * part arrived, the same file sent again, corrected, is imported with no part sent twice.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -75,6 +76,37 @@ describe.skipIf(!haveChromium)('console: large files as staged uploads, resumed 
     expect(await received()).toBe(parts);
     const [job] = await t.app.db.query<{ file_size: number; filename: string }>('select file_size::float8 as file_size, filename from import_jobs');
     expect(job).toEqual({ file_size: size, filename: 'events.csv' });
+    expect(await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('bulk-import.staged:')))).toEqual([]);
+    expect(pageErrors).toEqual([]);
+  }, 120_000);
+
+  it('refused for its kind once every part arrived: says the file stays on the server, and sent again corrected it is imported with no part sent twice', async () => {
+    const wrong = path.join(t.dataDir, 'wrong-kind.csv');
+    await fs.writeFile(wrong, eventsCsv(manyEvents(171_000))); // not the file above: that one was imported (DUPLICATE_FILE)
+    const parts = Math.ceil((await fs.stat(wrong)).size / (8 << 20));
+    const before = await received();
+    await page.goto(t.url.replace(/\/graphql$/, '/'));
+    // Signed in by the test before, when it ran: the session lasts the tab's life.
+    const keyBox = page.getByRole('textbox', { name: 'API key' });
+    const heading = page.getByRole('heading', { name: 'New import' });
+    await Promise.race([keyBox.waitFor(), heading.waitFor()]);
+    if (await keyBox.isVisible()) {
+      await keyBox.fill(client.key!);
+      await page.getByRole('button', { name: 'Continue' }).click();
+    }
+    await heading.waitFor();
+    await page.locator('input[type=file]').setInputFiles(wrong);
+    await page.getByLabel('Kind of data').selectOption('USERS');
+    await page.getByRole('button', { name: 'Upload and import' }).click();
+    await page.locator('#upload-result').getByText(/The file stays on the server until .*: send it again, corrected/).waitFor({ timeout: 60_000 })
+      .catch(async (e) => { throw new Error(`${e.message}\n${await page.locator('#upload-result').innerText().catch(() => '')}\n${await page.locator('#upload-progress-text').innerText().catch(() => '')}`); });
+    expect(await received()).toBe(before + parts);
+
+    await page.locator('input[type=file]').setInputFiles(wrong);
+    await page.getByLabel('Kind of data').selectOption('EVENTS');
+    await page.getByRole('button', { name: 'Upload and import' }).click();
+    await page.locator('#upload-result').getByRole('link', { name: 'Open the job' }).waitFor({ timeout: 60_000 });
+    expect(await received(), 'a part was sent again').toBe(before + parts);
     expect(await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('bulk-import.staged:')))).toEqual([]);
     expect(pageErrors).toEqual([]);
   }, 120_000);

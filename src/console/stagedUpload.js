@@ -48,7 +48,8 @@ export const hasUnfinishedUpload = (file) => localStorage.getItem(memoryKey(file
 /**
  * Sends `file` as a staged upload and imports it with `input` (uploadImport's options without the
  * file). `onProgress(sent, total, resumed)`. Returns { promise, abort }; the promise resolves to
- * importStagedUpload's payload (or createStagedUpload's refusal, as { job: null, userErrors }).
+ * importStagedUpload's payload (or createStagedUpload's refusal, as { job: null, userErrors }),
+ * with `resumableUntil` when it was refused and the file stays on the server until then.
  */
 export function uploadStaged(file, input, onProgress) {
   const controller = new AbortController();
@@ -99,8 +100,14 @@ export function uploadStaged(file, input, onProgress) {
       for (let n = queue.shift(); n !== undefined; n = queue.shift()) await sendPart(n);
     }));
     const { importStagedUpload } = await graphql(IMPORT_STAGED_MUTATION, { input: { ...input, stagedUploadId: upload.id } });
-    if (importStagedUpload.job || importStagedUpload.userErrors.some((e) => e.code !== 'IMPORT_IN_PROGRESS')) localStorage.removeItem(memoryKey(file));
-    return importStagedUpload;
+    // Refused with the file still on the server (its kind or columns, the tenant's jobs in
+    // progress): the same file sent again, corrected, is imported with nothing sent again.
+    const kept = importStagedUpload.job ? null : (await graphql(STAGED_QUERY, { id: upload.id })).stagedUpload;
+    if (!kept) {
+      localStorage.removeItem(memoryKey(file));
+      return importStagedUpload;
+    }
+    return { ...importStagedUpload, resumableUntil: kept.expiresAt };
   })();
   return { promise, abort: () => controller.abort() };
 }

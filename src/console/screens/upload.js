@@ -65,7 +65,7 @@ async function send(file, input) {
   try {
     const { uploadImport } = await upload.promise;
     if (uploadImport.userErrors.length || !uploadImport.job) {
-      showRefusal(uploadImport.userErrors);
+      showRefusal(uploadImport.userErrors, uploadImport.resumableUntil);
       const columns = uploadImport.userErrors.some((e) => e.code === 'SCHEMA_MISMATCH' || e.field?.includes('columnMapping'));
       const mapper = columns ? await columnMapper(file, input.kind, (mapping) => send(file, { ...input, ...mapping })) : null;
       if (mapper) $('upload-result').append(mapper);

@@ -2,7 +2,7 @@
 import { TERMINAL, watchJob } from '../api.js';
 import { progressAnnouncer } from '../announce.js';
 import { $, h } from '../dom.js';
-import { fmtInt, fmtPercent, jobName, showJobBar, statusBadge } from '../format.js';
+import { fmtDateTime, fmtInt, fmtPercent, jobName, showJobBar, statusBadge } from '../format.js';
 import { signOutIfRefused } from '../session.js';
 import { dryRunPreview } from './preview.js';
 
@@ -42,10 +42,11 @@ export function showResult(kind, title, lines = [], ...extra) {
 }
 
 /** The server's userErrors for an upload, each with its hint where there is one. */
-export function showRefusal(userErrors) {
+export function showRefusal(userErrors, resumableUntil) {
   const title = USER_ERROR_TITLES[userErrors[0]?.code] ?? 'The file was not accepted';
   const lines = userErrors.map((e) => e.message);
   for (const e of userErrors) if (USER_ERROR_HINTS[e.code]) lines.push(USER_ERROR_HINTS[e.code]);
+  if (resumableUntil) lines.push(`The file stays on the server until ${fmtDateTime(resumableUntil)}: send it again, corrected, and nothing of it is sent twice.`);
   showResult('error', title, lines);
 }
 
