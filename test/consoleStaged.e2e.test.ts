@@ -98,7 +98,7 @@ describe.skipIf(!haveChromium)('console: large files as staged uploads, resumed 
     await page.locator('input[type=file]').setInputFiles(wrong);
     await page.getByLabel('Kind of data').selectOption('USERS');
     await page.getByRole('button', { name: 'Upload and import' }).click();
-    await page.locator('#upload-result').getByText(/The file stays on the server until .*: send it again, corrected/).waitFor({ timeout: 60_000 })
+    await page.locator('#upload-result').getByText(/The file stays on the server until .*: choose it again, with the settings corrected/).waitFor({ timeout: 60_000 })
       .catch(async (e) => { throw new Error(`${e.message}\n${await page.locator('#upload-result').innerText().catch(() => '')}\n${await page.locator('#upload-progress-text').innerText().catch(() => '')}`); });
     expect(await received()).toBe(before + parts);
 
@@ -109,5 +109,5 @@ describe.skipIf(!haveChromium)('console: large files as staged uploads, resumed 
     expect(await received(), 'a part was sent again').toBe(before + parts);
     expect(await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('bulk-import.staged:')))).toEqual([]);
     expect(pageErrors).toEqual([]);
-  }, 120_000);
+  }, 180_000);
 });

@@ -89,11 +89,17 @@ describe.runIf(enabled)('fairness between tenants', () => {
     if (process.platform === 'linux') {
       // Bulk work yields to what people wait on (threads/threadPriority.ts): the two parse threads
       // run below normal priority, the thread that answers the API at the process's own.
-      let nice = new Map<number, number>();
-      const lowered = () => [...nice.values()].filter((n) => n === 10).length;
-      await waitFor('the two parse threads below normal priority', async () => { nice = await threadNiceValues(server.pid); return lowered() === 2; },
-        { timeoutMs: 10_000, onTimeout: () => `threads' nice values: ${JSON.stringify([...nice])}` });
-      expect(nice.get(server.pid), 'the main thread').toBe(0);
+      let nice = await threadNiceValues(server.pid);
+      const own = nice.get(server.pid)!;
+      if (own < 10) {
+        const lowered = () => [...nice.values()].filter((n) => n === 10).length;
+        await waitFor('the two parse threads below normal priority', async () => { nice = await threadNiceValues(server.pid); return lowered() === 2; },
+          { timeoutMs: 10_000, onTimeout: () => `threads' nice values: ${JSON.stringify([...nice])}` });
+      } else {
+        // Started lower than that already (the tests run niced): nothing is raised.
+        expect(Math.min(...nice.values()), `threads' nice values: ${JSON.stringify([...nice])}`).toBe(own);
+      }
+      expect(nice.get(server.pid), 'the main thread').toBe(own);
     }
     await sleep(SLICE_MS + 500); // both slices are up
     for (const id of [a, b]) {

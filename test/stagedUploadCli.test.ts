@@ -71,7 +71,7 @@ describe('bulk-import upload, staged, killed and resumed', () => {
     const refused = await run(process.execPath, ['bin/bulk-import.js', 'upload', small, '--kind', 'USERS', '--staged'], { env, timeout: 30_000 })
       .then(() => null, (err: { code: number; stderr: string }) => err);
     expect(refused?.code).toBe(2);
-    expect(refused?.stderr).toMatch(/The file stays on the server until \S+: run the command again, corrected, with --resume/);
+    expect(refused?.stderr).toMatch(/The file stays on the server until \S+: run the command again with --resume \(its options corrected/);
     const partsBefore = await received();
 
     const resumed = await run(process.execPath, ['bin/bulk-import.js', 'upload', small, '--kind', 'EVENTS', '--resume', '--no-wait', '--json'], { env, timeout: 30_000 });

@@ -82,6 +82,8 @@ describe('staged uploads (folder spool)', () => {
 
     const again = (await client.data(ImportStagedUploadDocument, { input: { stagedUploadId: upload.id, kind: 'EVENTS' } })).importStagedUpload;
     expect(again.userErrors[0]).toMatchObject({ code: 'INVALID_INPUT', message: expect.stringContaining('already imported') });
+    // Nothing left to import: a client that kept the upload to import it again lets it go.
+    expect((await client.data(StagedUploadDocument, { id: upload.id })).stagedUpload).toBeNull();
     // The declared SHA-256 is now a file the tenant imported: refused before any byte travels.
     expect((await create(client, file, { sha256: sha256(file) })).userErrors[0]).toMatchObject({ code: 'DUPLICATE_FILE', field: ['input', 'sha256'] });
   }, 120_000);

@@ -99,17 +99,26 @@ function columnMappingOf(pairs: string[] | undefined): { from: string; to: strin
 }
 
 /**
- * After a job is queued: prints the refusal (exit 2), or the job (with --no-wait), or follows it
- * live to its end and prints its summary and its first row errors.
+ * After a job is queued: prints the refusal (exit 2; with how long a staged upload's file stays on
+ * the server to be imported with --resume), or the job (with --no-wait), or follows it live to its
+ * end and prints its summary and its first row errors.
  */
 async function reportJob(
-  client: BulkImportClient, result: { job?: JobSnapshot | null; userErrors: { code: string; message: string }[] }, opts: { json: boolean; wait: boolean; label: string },
+  client: BulkImportClient,
+  result: { job?: JobSnapshot | null; userErrors: { code: string; message: string }[]; resumableUntil?: string },
+  opts: { json: boolean; wait: boolean; label: string },
 ): Promise<void> {
-  const { job, userErrors } = result;
+  const { job, userErrors, resumableUntil } = result;
   const { json } = opts;
   if (!job) {
-    if (json) print(JSON.stringify({ userErrors }, null, 2));
-    else for (const e of userErrors) console.error(`${e.code}: ${e.message}`);
+    if (json) print(JSON.stringify(resumableUntil ? { userErrors, resumableUntil } : { userErrors }, null, 2));
+    else {
+      for (const e of userErrors) console.error(`${e.code}: ${e.message}`);
+      if (resumableUntil) {
+        console.error(`The file stays on the server until ${resumableUntil}: run the command again with --resume (its options corrected `
+          + 'if the refusal asks it) to import it without sending it again');
+      }
+    }
     process.exitCode = 2;
     return;
   }
@@ -203,13 +212,10 @@ export function registerClientCommands(program: Command): void {
           })
         : await client.upload(file, options, onSent);
       const { job, userErrors } = result;
-      const resumableUntil = 'resumableUntil' in result ? result.resumableUntil : undefined;
+      const { resumableUntil } = result as { resumableUntil?: string }; // staged uploads only (stagedSender.ts)
       uploadBar?.stop();
       if (staged && !json) console.error(`sent ${partsSent} part(s) as a staged upload`);
-      await reportJob(client, { job, userErrors }, { json, wait: opts.wait, label: 'import' });
-      if (resumableUntil && !json) {
-        console.error(`The file stays on the server until ${resumableUntil}: run the command again, corrected, with --resume to import it without sending it again`);
-      }
+      await reportJob(client, { job, userErrors, resumableUntil }, { json, wait: opts.wait, label: 'import' });
     });
 
   program.command('revert').description('Undo a completed or failed import (created records deleted, updated ones restored, appended rows deleted); follow it live')

@@ -117,7 +117,7 @@ export async function sendStaged(client: Requester, file: string, options: Stage
     const saved = await readSaved(opts.stateFile);
     if (!same(saved)) throw new StagedUploadError(`Nothing to resume for ${file}: no unfinished upload of this file is remembered (${opts.stateFile})`);
     staged = (await client.request(ClientStagedUploadDocument, { id: saved!.stagedUploadId })).stagedUpload ?? null;
-    if (!staged) throw new StagedUploadError('The unfinished upload has expired on the server; send the file again without --resume');
+    if (!staged) throw new StagedUploadError('The upload is no longer on the server (it expired, or was imported: bulk-import jobs lists it); send the file again without --resume');
   }
   if (!staged) {
     const created = (await client.request(ClientCreateStagedUploadDocument, {
@@ -176,10 +176,12 @@ export async function sendStaged(client: Requester, file: string, options: Stage
   // Refused with the file still on the server (the command's options, the tenant's jobs in
   // progress, a file to decode again later): the same command, corrected, continues with --resume
   // and sends nothing again. Imported, or the file gone with the refusal: nothing left to resume.
-  const kept = importStagedUpload.job ? null : (await client.request(ClientStagedUploadDocument, { id: upload.id })).stagedUpload;
-  if (!kept) {
-    await fs.promises.rm(opts.stateFile, { force: true });
-    return importStagedUpload;
+  if (!importStagedUpload.job) {
+    const kept = await client.request(ClientStagedUploadDocument, { id: upload.id }).then((r) => r.stagedUpload, () => undefined);
+    // Not known (the question failed): the refusal as it is, and the state kept for --resume to ask again.
+    if (kept === undefined) return importStagedUpload;
+    if (kept) return { ...importStagedUpload, resumableUntil: String(kept.expiresAt) };
   }
-  return { ...importStagedUpload, resumableUntil: String(kept.expiresAt) };
+  await fs.promises.rm(opts.stateFile, { force: true });
+  return importStagedUpload;
 }

@@ -102,12 +102,14 @@ export function uploadStaged(file, input, onProgress) {
     const { importStagedUpload } = await graphql(IMPORT_STAGED_MUTATION, { input: { ...input, stagedUploadId: upload.id } });
     // Refused with the file still on the server (its kind or columns, the tenant's jobs in
     // progress): the same file sent again, corrected, is imported with nothing sent again.
-    const kept = importStagedUpload.job ? null : (await graphql(STAGED_QUERY, { id: upload.id })).stagedUpload;
-    if (!kept) {
-      localStorage.removeItem(memoryKey(file));
-      return importStagedUpload;
+    if (!importStagedUpload.job) {
+      const kept = await graphql(STAGED_QUERY, { id: upload.id }).then((r) => r.stagedUpload, () => undefined);
+      // Not known (the question failed): the refusal as it is, the upload remembered to ask again.
+      if (kept === undefined) return importStagedUpload;
+      if (kept) return { ...importStagedUpload, resumableUntil: kept.expiresAt };
     }
-    return { ...importStagedUpload, resumableUntil: kept.expiresAt };
+    localStorage.removeItem(memoryKey(file));
+    return importStagedUpload;
   })();
   return { promise, abort: () => controller.abort() };
 }

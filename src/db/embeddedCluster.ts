@@ -211,16 +211,11 @@ async function startOnce(dataDir: string, postgres: string, owner: { uid: number
       if (output.includes('database system is ready to accept connections')) resolve();
     });
     child.once('error', (err) => reject(new EmbeddedPostgresUnavailable(`PostgreSQL could not be started (${err.message})`)));
-    child.once('exit', (code) => {
-      if (LIBRARIES_MISSING.test(output)) reject(new EmbeddedPostgresUnavailable(`postgres cannot load its libraries (${output.trim()})`));
-      else {
-        reject(Object.assign(
-          new Error(`The embedded PostgreSQL in ${clusterFolder(dataDir)} exited as it started (exit ${code}): ${output.trim()}`
-            + (/lock file .* already exists/.test(output) ? ' Another process runs it: stop that process, or wait for it to end.' : '')),
-          { retryable: RETRYABLE.test(output) },
-        ));
-      }
-    });
+    child.once('exit', (code) => reject(Object.assign(
+      new Error(`The embedded PostgreSQL in ${clusterFolder(dataDir)} exited as it started (exit ${code}): ${output.trim()}`
+        + (/lock file .* already exists/.test(output) ? ' Another process runs it: stop that process, or wait for it to end.' : '')),
+      { retryable: RETRYABLE.test(output) },
+    )));
   });
   const exited = once(child, 'exit');
   exited.catch(() => {});

@@ -66,7 +66,7 @@ builder.queryFields((t) => ({
   stagedUpload: t.field({
     type: StagedUploadRef,
     nullable: true,
-    description: "One of the tenant's staged uploads, with which parts have arrived; null once it has expired",
+    description: "One of the tenant's staged uploads, with which parts have arrived; null once it has expired or been imported",
     args: { id: t.arg.id({ required: true }) },
     resolve: (_root, { id }, ctx) => findStagedUpload(stagedDeps(ctx), ctx.tenant.id, stagedUploadIdArgument(String(id), 'stagedUpload')),
   }),

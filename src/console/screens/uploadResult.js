@@ -46,7 +46,7 @@ export function showRefusal(userErrors, resumableUntil) {
   const title = USER_ERROR_TITLES[userErrors[0]?.code] ?? 'The file was not accepted';
   const lines = userErrors.map((e) => e.message);
   for (const e of userErrors) if (USER_ERROR_HINTS[e.code]) lines.push(USER_ERROR_HINTS[e.code]);
-  if (resumableUntil) lines.push(`The file stays on the server until ${fmtDateTime(resumableUntil)}: send it again, corrected, and nothing of it is sent twice.`);
+  if (resumableUntil) lines.push(`The file stays on the server until ${fmtDateTime(resumableUntil)}: choose it again, with the settings corrected, and none of it is sent twice.`);
   showResult('error', title, lines);
 }
 

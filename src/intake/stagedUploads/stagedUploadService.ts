@@ -93,8 +93,15 @@ export async function createStagedUpload(deps: StagedDeps, req: CreateStagedRequ
   return { ok: true, upload };
 }
 
-/** The tenant's staged upload; another tenant's, an expired one and none at all look alike. */
-export const findStagedUpload = (deps: StagedDeps, tenantId: string, id: string) => getTenantStagedUpload(deps.db, tenantId, id);
+/**
+ * The tenant's staged upload while it can still be imported; another tenant's, an expired one, an
+ * imported one and none at all look alike. A client holding on to an upload to import it again
+ * later (after a refusal) learns from this that there is nothing left to import.
+ */
+export async function findStagedUpload(deps: StagedDeps, tenantId: string, id: string): Promise<StagedUploadRow | null> {
+  const upload = await getTenantStagedUpload(deps.db, tenantId, id);
+  return upload && !upload.jobId ? upload : null;
+}
 
 /** Every part with its URL and whether it has arrived (URLs are made afresh: they expire with the upload). */
 export async function stagedParts(deps: StagedDeps, upload: StagedUploadRow, origin: string): Promise<StagedPart[]> {
