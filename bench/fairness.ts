@@ -16,7 +16,7 @@
  *
  * Reported: the small upload's wait (from the upload's answer to COMPLETED; the worst round's),
  * the combined rows/s of the two big imports together against one after the other (per round,
- * and their median: the host's speed drifts between rounds more than within one), and the `jobs` p99.
+ * where both ways meet the host in the same minutes, and their median), and the `jobs` p99.
  */
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -145,7 +145,7 @@ export async function runFairness(): Promise<number> {
     };
 
     // Odd rounds run the two big imports one after the other first, even rounds together first:
-    // the tables keep their rows, so each way meets a table as large as the other does on average.
+    // the tables keep their rows, so neither way always meets the smaller table.
     const rounds = [];
     for (let round = 1; round <= opts.rounds; round++) {
       let sequential: Awaited<ReturnType<typeof oneAfterTheOther>>;
