@@ -10,7 +10,7 @@ import { createTestDatabase, requirePostgres, type TestDatabase } from './suppor
 import { eventsCsv, manyEvents } from './support/events.js';
 import { jobCount, jobUuid, spoolFiles, waitForJob } from './support/jobs.js';
 import { waitFor } from './support/importIntegrity.js';
-import { closing, sendMultipart, uploadHead } from './support/multipart.js';
+import { sendMultipart, uploadInPieces } from './support/multipart.js';
 import { startUrlProxy, type UrlProxy } from './support/tcpProxy.js';
 import { startTestApp, type TestApp } from './support/testApp.js';
 
@@ -50,11 +50,7 @@ describe.runIf(run)('an upload while the database goes away', () => {
   it('is answered 503 within the bound, leaves no job nor file, and imports every row once when sent again', async () => {
     const csv = Buffer.from(eventsCsv(manyEvents(ROWS)));
     expect(csv.length).toBeGreaterThan(2 << 20);
-    const pieces: Buffer[] = [Buffer.from(uploadHead('events.csv'))];
-    const PIECES = 30;
-    const step = Math.ceil(csv.length / PIECES);
-    for (let at = 0; at < csv.length; at += step) pieces.push(csv.subarray(at, at + step));
-    pieces.push(Buffer.from(`\r\n${closing()}`));
+    const pieces = uploadInPieces(csv, 'events.csv', 30);
 
     // Sent slowly (about 4 s), the database cut a second in: mid-upload.
     const answer = sendMultipart(t.url, { key: client.key, pieces, pauseMs: 130, timeoutMs: 120_000 });

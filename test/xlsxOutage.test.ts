@@ -9,7 +9,7 @@ import type { GraphQLTestClient } from './support/client.js';
 import { createTestDatabase, requirePostgres, type TestDatabase } from './support/database.js';
 import { EVENT_COLUMNS, eventRow } from './support/events.js';
 import { spoolFiles } from './support/jobs.js';
-import { closing, sendMultipart, uploadHead } from './support/multipart.js';
+import { sendMultipart, uploadInPieces } from './support/multipart.js';
 import { startUrlProxy, type UrlProxy } from './support/tcpProxy.js';
 import { startTestApp, type TestApp } from './support/testApp.js';
 import { excelOrderWorkbook } from './support/zipArchive.js';
@@ -41,11 +41,7 @@ describe.runIf(run)('a workbook whose sheet waits while the database goes away',
     const rows = [[...EVENT_COLUMNS], ...[1, 2].map((i) => EVENT_COLUMNS.map((c) => eventRow(i)[c] ?? ''))];
     // 40 MiB of sheet XML, deflated to a few dozen KB: sent in slices, it unzips as it arrives.
     const workbook = await excelOrderWorkbook(rows, { chunk: '<x/>'.repeat(16384), times: 40 * 16 });
-    const pieces: Buffer[] = [Buffer.from(uploadHead('events.xlsx'))];
-    const PIECES = 40;
-    const step = Math.ceil(workbook.length / PIECES);
-    for (let at = 0; at < workbook.length; at += step) pieces.push(workbook.subarray(at, at + step));
-    pieces.push(Buffer.from(`\r\n${closing()}`));
+    const pieces = uploadInPieces(workbook, 'events.xlsx', 40);
 
     const answer = sendMultipart(t.url, { key: client.key, pieces, pauseMs: 100, timeoutMs: 120_000 });
     await new Promise((r) => setTimeout(r, 1000));

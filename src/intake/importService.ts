@@ -17,8 +17,7 @@ import type { FileFormat } from '../parse/types.js';
 import { KINDS } from '../kinds/index.js';
 import type { ImportKind } from '../kinds/types.js';
 import { jobOptionsFor, refuseMissingOptions, refuseOptions } from '../kinds/options.js';
-import { roomStep, tooLargeMessage, UploadStreamError } from '../spool/spool.js';
-import { isTransientDatabaseError } from '../db/transientErrors.js';
+import { roomStep, sourceFailure, tooLargeMessage, UploadStreamError } from '../spool/spool.js';
 import { shareRoom } from '../spool/sharedRoom.js';
 import type { UploadStore } from './uploadStore.js';
 import { jobsInProgressMessage, reserveArrival, SpoolFullError, type Arrival } from '../spool/spoolReservations.js';
@@ -275,8 +274,7 @@ async function spoolAndQueue(
     });
   } catch (err) {
     source.abandon();
-    if (err instanceof Error && !(err instanceof UploadStreamError) && !isTransientDatabaseError(err)) throw new UploadStreamError(err.message);
-    throw err;
+    throw err instanceof Error ? sourceFailure(err) : err;
   }
   if (!decoded.ok) {
     source.abandon();

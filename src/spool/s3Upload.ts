@@ -17,8 +17,7 @@ import type { Logger } from '../logger.js';
 import { isTransientStoreError, retryDelayMs } from '../parse/transientStoreErrors.js';
 import { hashWhileSent, HashThreadError, type FileDigest } from './fileHashes.js';
 import { removeUploadLeftovers, type S3Spool } from './s3Spool.js';
-import { FileRefusal, UploadStreamError, type SpoolRoom } from './spool.js';
-import { isTransientDatabaseError } from '../db/transientErrors.js';
+import { FileRefusal, sourceFailure, type SpoolRoom } from './spool.js';
 import type { Utf8Break } from './utf8Check.js';
 
 /** How long a failed upload's leftovers are tried to be removed before the sweep is left to do it. */
@@ -88,8 +87,7 @@ export async function spoolToS3(source: Readable, spool: S3Spool, key: string, o
     if (limit) return { ok: false, code: limit.code };
     // The file as decoded on its way in (fileDecoding.ts) refused: the client's file, not its stream.
     if (sourceError instanceof FileRefusal) return { ok: false, code: sourceError.code, message: sourceError.message };
-    if (sourceError && isTransientDatabaseError(sourceError)) throw sourceError;
-    if (sourceError) throw new UploadStreamError((sourceError as Error).message);
+    if (sourceError) throw sourceFailure(sourceError);
     // The hash thread's own failure is the server's, not the store's moment away: not a 503 "try again".
     if (err instanceof HashThreadError) throw err;
     throw new SpoolStoreError(err);

@@ -27,6 +27,17 @@ import { isScratch, sweepScratchFiles } from './scratchFiles.js';
 export class UploadStreamError extends Error {}
 
 /**
+ * What an upload whose source failed is answered with: the client's stream broke off or was
+ * malformed (UploadStreamError, its 400), unless the failure is the server's condition met by a
+ * stream on the way (the database away while a workbook's waiting sheet asks it for room), which
+ * passes as it is (a 503).
+ */
+export function sourceFailure(err: unknown): unknown {
+  if (err instanceof UploadStreamError || isTransientDatabaseError(err)) return err;
+  return new UploadStreamError((err as Error).message);
+}
+
+/**
  * Thrown by a stream between the upload and the spool (intake/fileDecoding.ts: gunzip, another
  * encoding, XLSX) when the file's content is refused, or what it keeps on disk while it is decoded
  * finds no room in the spool (SPOOL_FULL): the spool answers with it as a result.
@@ -114,9 +125,7 @@ export async function spoolUpload(source: Readable, opts: SpoolOptions): Promise
     // The upload's own stream may have failed before we listened (while the tenant's limit was checked).
     const fromSource = sourceError ?? source.errored;
     if (fromSource instanceof FileRefusal) return { ok: false, code: fromSource.code, message: fromSource.message };
-    // A decoding stream between the upload and here may fail on the database (a workbook's waiting sheet asks it for room): the server's condition.
-    if (fromSource && isTransientDatabaseError(fromSource)) throw fromSource;
-    if (fromSource) throw new UploadStreamError((fromSource as Error).message);
+    if (fromSource) throw sourceFailure(fromSource);
     throw err;
   }
   try {

@@ -27,6 +27,14 @@ export const uploadMap = JSON.stringify({ 0: ['variables.input.file'] });
 /** operations + map + the file's part head: everything of an upload that comes before the file's bytes. */
 export const uploadHead = (filename = 'events.csv') => part('operations', uploadOperations()) + part('map', uploadMap) + fileHead('0', filename);
 
+/** A whole upload of `file` as pieces to send one by one (with `pauseMs`, a slow client): its head, the file in `count` slices, its end. */
+export function uploadInPieces(file: Buffer, filename: string, count: number): Buffer[] {
+  const step = Math.ceil(file.length / count);
+  const slices: Buffer[] = [];
+  for (let at = 0; at < file.length; at += step) slices.push(file.subarray(at, at + step));
+  return [Buffer.from(uploadHead(filename)), ...slices, Buffer.from(`\r\n${closing()}`)];
+}
+
 /** A whole, well-formed upload body. */
 export const uploadBody = (content: string, filename = 'events.csv') => `${uploadHead(filename)}${content}\r\n${closing()}`;
 
