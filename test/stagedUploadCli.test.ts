@@ -28,6 +28,10 @@ describe('bulk-import upload, staged, killed and resumed', () => {
     return Number(/bulk_import_staged_part_puts_total\{outcome="received"\} (\d+)/.exec(text)?.[1] ?? 0);
   };
 
+  /** Runs the CLI with `args`, expected to fail: its exit code and what it wrote to stderr (null if it succeeded). */
+  const failing = (...args: string[]) => run(process.execPath, ['bin/bulk-import.js', ...args], { env, timeout: 30_000 })
+    .then(() => null, (err: { code: number; stderr: string }) => err);
+
   beforeAll(async () => {
     t = await startTestApp();
     client = await t.clientFor('cli-staged');
@@ -68,8 +72,7 @@ describe('bulk-import upload, staged, killed and resumed', () => {
   it('refused for its options with the file on the server: says so, and the command corrected with --resume imports it sending nothing again', async () => {
     const small = path.join(t.dataDir, 'wrong-kind.csv');
     await fs.writeFile(small, eventsCsv(manyEvents(1_000)));
-    const refused = await run(process.execPath, ['bin/bulk-import.js', 'upload', small, '--kind', 'USERS', '--staged'], { env, timeout: 30_000 })
-      .then(() => null, (err: { code: number; stderr: string }) => err);
+    const refused = await failing('upload', small, '--kind', 'USERS', '--staged');
     expect(refused?.code).toBe(2);
     expect(refused?.stderr).toMatch(/The file stays on the server until \S+: run the command again with --resume \(its options corrected/);
     const partsBefore = await received();
@@ -84,8 +87,7 @@ describe('bulk-import upload, staged, killed and resumed', () => {
   it('--resume with nothing to continue says so', async () => {
     const other = path.join(t.dataDir, 'never-sent.csv');
     await fs.writeFile(other, eventsCsv(manyEvents(10)));
-    const failed = await run(process.execPath, ['bin/bulk-import.js', 'upload', other, '--kind', 'EVENTS', '--resume'], { env, timeout: 30_000 })
-      .then(() => null, (err: { code: number; stderr: string }) => err);
+    const failed = await failing('upload', other, '--kind', 'EVENTS', '--resume');
     expect(failed?.code).toBe(2);
     expect(failed?.stderr).toContain('Nothing to resume');
   });
