@@ -6,10 +6,11 @@
  * The same for an XLSX roster (the sheet's header) and for NDJSON (the first record's keys).
  */
 import fs from 'node:fs/promises';
+import zlib from 'node:zlib';
 import ExcelJS from 'exceljs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  ColumnMappingsDocument, JobErrorsDocument, JobReadingDocument, UploadImportDocument, type UploadImportInput,
+  ColumnMappingsDocument, JobErrorsDocument, JobReadingDocument, UploadImportDocument, UploadImportFileColumnsDocument, type UploadImportInput,
 } from '../src/generated/gql/graphql.js';
 import type { GraphQLTestClient } from './support/client.js';
 import { waitForJob } from './support/jobs.js';
@@ -285,5 +286,39 @@ describe('NDJSON keys are mapped as a header is (the first record\'s keys are th
       code: 'SCHEMA_MISMATCH', field: ['input', 'file'],
       message: expect.stringMatching(/^The file's columns \(with the columnMapping given\) do not match USERS: unknown column: Phone\. Phone: did you mean MOBILE PHONE\?/),
     }]);
+  });
+});
+
+describe('a refusal for the file\'s columns names them as the server read them (fileColumns), whatever the file\'s packing', () => {
+  const HEADER = ['Full Name', 'Phone', 'E-mail address', 'Staff No', 'Designation', 'Notes'];
+  const csvText = `${HEADER.join(',')}\r\nAsha Kumari,9845012345,,FC-1,teacher,\r\n`;
+  const utf16 = (text: string) => Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]);
+  let packed: GraphQLTestClient;
+  beforeAll(async () => { packed = await t.clientFor('school-packed'); });
+
+  const refusal = async (name: string, content: Buffer, options: Omit<UploadImportInput, 'file' | 'kind'> = {}) => {
+    const { body } = await packed.upload(UploadImportFileColumnsDocument, { input: { kind: 'USERS', allowDuplicateFile: true, ...options } }, { name, content });
+    expect(body.errors).toBeUndefined();
+    expect(body.data!.uploadImport.job).toBeNull();
+    return body.data!.uploadImport.userErrors;
+  };
+
+  it.each([
+    ['a CSV', 'staff.csv', () => Buffer.from(csvText)],
+    ['a gzipped CSV', 'staff.csv.gz', () => zlib.gzipSync(csvText)],
+    ['a UTF-16 CSV', 'staff.csv', () => utf16(csvText)],
+    ['an XLSX workbook', 'staff.xlsx', () => staffWorkbook(HEADER, [['Asha Kumari', 9845012345, null, 'FC-1', 'teacher', null]])],
+    ['a gzipped NDJSON file (the first record\'s keys)', 'staff.ndjson.gz', () => zlib.gzipSync(ndjson([Object.fromEntries(HEADER.map((h) => [h, 'x']))]))],
+  ])('%s', async (_what, name, content) => {
+    expect(await refusal(name, await content())).toEqual([{ code: 'SCHEMA_MISMATCH', field: ['input', 'file'], fileColumns: HEADER }]);
+  });
+
+  it('a columnMapping that names a column the file lacks is refused with the file\'s columns too', async () => {
+    const errors = await refusal('staff.xlsx', await staffWorkbook(HEADER, [['A', 1, null, 'FC-2', 'teacher', null]]), { columnMapping: [{ from: 'Telefon', to: 'MOBILE PHONE' }] });
+    expect(errors).toEqual([{ code: 'INVALID_INPUT', field: ['input', 'columnMapping'], fileColumns: HEADER }]);
+  });
+
+  it('other refusals carry none', async () => {
+    expect(await refusal('empty.csv', Buffer.from(''))).toEqual([{ code: 'INVALID_FILE', field: ['input', 'file'], fileColumns: null }]);
   });
 });

@@ -8,6 +8,8 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import zlib from 'node:zlib';
+import ExcelJS from 'exceljs';
 import { buildSchema, parse, validate } from 'graphql';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -340,6 +342,31 @@ describe.skipIf(!haveChromium)('import console in a browser', () => {
     await result.getByText('staff.ndjson has been imported.').waitFor({ timeout: 60_000 });
     const rows = await t.app.db.query<{ name: string; phone: string }>("select name, phone from users where external_id in ('ND-1', 'ND-2') order by external_id");
     expect(rows).toEqual([{ name: 'Nila Das', phone: '9845099001' }, { name: 'Arun Pillai', phone: '9845099002' }]);
+  }, 180_000);
+
+  it('offers the mapping form for an XLSX workbook and a gzipped CSV too, from the columns the server read', async () => {
+    const book = new ExcelJS.Workbook();
+    const sheet = book.addWorksheet('Staff');
+    sheet.addRow(['Full Name', 'Phone', 'Staff No', 'Notes']);
+    sheet.addRow(['Meera Iyer', 9845099011, 'XL-1', 'new']);
+    const result = page.locator('#upload-result');
+    const files = [
+      { name: 'staff.xlsx', mimeType: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet', buffer: Buffer.from(await book.xlsx.writeBuffer()), id: 'XL-1' },
+      { name: 'staff.csv.gz', mimeType: 'application/gzip', buffer: zlib.gzipSync('Full Name,Phone,Staff No,Notes\nVikram Sen,9845099012,GZ-1,\n'), id: 'GZ-1' },
+    ];
+    for (const { id, ...file } of files) {
+      await page.locator('input[type=file]').setInputFiles(file);
+      await page.getByLabel('Kind of data').selectOption('USERS');
+      await page.getByRole('button', { name: 'Upload and import' }).click();
+      await result.getByText("Map the file's columns to USERS").waitFor();
+      for (const [from, to] of [['Full Name', 'NAME'], ['Phone', 'MOBILE PHONE'], ['Staff No', 'External ID']]) {
+        await result.getByLabel(from, { exact: true }).selectOption(to);
+      }
+      await result.getByLabel('Notes', { exact: true }).selectOption({ label: 'Ignore this column' });
+      await page.getByRole('button', { name: 'Import with these columns' }).click();
+      await result.getByText(`${file.name} has been imported.`).waitFor({ timeout: 60_000 });
+      expect(await t.app.db.query('select name, phone from users where external_id = $1', [id])).toHaveLength(1);
+    }
   }, 180_000);
 
   it('previews a dry run of a roster file (created, updated with its changes, unchanged, failed), and imports it when confirmed', async () => {

@@ -38,7 +38,7 @@ export const OUTCOMES_QUERY = `query ConsoleJobOutcomes($id: ID!, $first: Int, $
 export const UPLOAD_MUTATION = `mutation ConsoleUpload($input: UploadImportInput!) {
   uploadImport(input: $input) {
     job { ${JOB_FIELDS} }
-    userErrors { code message field }
+    userErrors { code message field fileColumns }
   }
 }`;
 export const CANCEL_MUTATION = `mutation ConsoleCancel($id: ID!) {
@@ -55,7 +55,7 @@ export const STAGED_QUERY = `query ConsoleStagedUpload($id: ID!) { stagedUpload(
 export const IMPORT_STAGED_MUTATION = `mutation ConsoleImportStagedUpload($input: ImportStagedUploadInput!) {
   importStagedUpload(input: $input) {
     job { ${JOB_FIELDS} }
-    userErrors { code message field }
+    userErrors { code message field fileColumns }
   }
 }`;
 export const KIND_COLUMNS_QUERY = 'query ConsoleKindColumns($kind: ImportKind!) { kindColumns(kind: $kind) { name required } }';

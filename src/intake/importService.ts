@@ -357,7 +357,10 @@ export async function queueSpooledFile(
   // Sent without a mapping, a file (any format) may have a saved one: its column names say which.
   const savedMappings = columnMapping || kind.fromRecord ? [] : await beforeJob(() => listColumnMappings(deps.db, req.tenantId, kind.name));
   const inspection = await beforeJob(() => steps.inspect({ delimiter: req.delimiter, columnMapping, savedMappings, sheet: req.sheet }));
-  if (!inspection.ok) return discard({ code: inspection.code, message: inspection.message, field: inspection.field ?? steps.field });
+  if (!inspection.ok) {
+    const { code, message, field, fileColumns } = inspection;
+    return discard({ code, message, field: field ?? steps.field, ...(fileColumns ? { fileColumns } : {}) });
+  }
   const { csv, mapping } = inspection;
   const saveAs = req.saveMappingAs && !req.dryRun && mapping.columnMapping ? req.saveMappingAs : null;
 

@@ -40,7 +40,7 @@ export interface CsvReading { delimiter: string }
 /** The mapping applied to a file's column names (given, or a saved one by name), in any format. */
 export interface ColumnReading { columnMapping: ColumnMappingEntry[] | null; columnMappingName: string | null }
 
-type Refusal = { ok: false; code: 'INVALID_FILE' | 'SCHEMA_MISMATCH' | 'INVALID_INPUT'; message: string; field?: string[] };
+type Refusal = { ok: false; code: 'INVALID_FILE' | 'SCHEMA_MISMATCH' | 'INVALID_INPUT'; message: string; field?: string[]; fileColumns?: string[] };
 
 export type Inspection =
   /**
@@ -125,7 +125,7 @@ function nameColumns(kind: ImportKind, names: readonly string[], namesAre: strin
   if (opts.columnMapping) {
     // namesAre null: `names` need not hold every name the mapping gives (NDJSON's first record).
     const misfit = namesAre === null ? null : refuseMappingForHeader(names, opts.columnMapping, namesAre);
-    if (misfit) return { ok: false, code: 'INVALID_INPUT', message: misfit, field: ['input', 'columnMapping'] };
+    if (misfit) return { ok: false, code: 'INVALID_INPUT', message: misfit, field: ['input', 'columnMapping'], fileColumns: [...names] };
     mapping = { columnMapping: [...opts.columnMapping], columnMappingName: null };
   } else {
     const saved = opts.savedMappings?.find((m) => headersMatch(m.headers, names));
@@ -136,7 +136,7 @@ function nameColumns(kind: ImportKind, names: readonly string[], namesAre: strin
   if (!check.ok) {
     const tried = mapping.columnMappingName ? ` (with the saved column mapping "${mapping.columnMappingName}")` : mapping.columnMapping ? ' (with the columnMapping given)' : '';
     const advice = mapping.columnMapping ? '' : ' Send columnMapping to name the kind\'s column for each of yours.';
-    return { ok: false, code: 'SCHEMA_MISMATCH', message: check.message.replace(/^The file's columns/, `The file's columns${tried}`) + advice };
+    return { ok: false, code: 'SCHEMA_MISMATCH', message: check.message.replace(/^The file's columns/, `The file's columns${tried}`) + advice, fileColumns: [...names] };
   }
   return { ok: true, mapping, columns: mapped.filter((n): n is string => n !== null) };
 }

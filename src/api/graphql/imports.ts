@@ -25,8 +25,11 @@ export const ImportPayloadRef = builder.objectRef<ImportPayloadShape>('ImportPay
   }),
 });
 
-export const toPayload = (result: ImportResult): ImportPayloadShape =>
-  result.ok ? { job: result.job, userErrors: [] } : { job: null, userErrors: [{ code: result.code, message: result.message, field: result.field }] };
+export const toPayload = (result: ImportResult): ImportPayloadShape => {
+  if (result.ok) return { job: result.job, userErrors: [] };
+  const { ok: _refused, ...error } = result;
+  return { job: null, userErrors: [error] };
+};
 
 export const ENCODING_HELP = 'The text\'s encoding when it is not UTF-8 (Excel\'s "CSV" on Windows is WINDOWS_1252); UTF-16 with a BOM is recognised without it';
 export const SHEET_HELP = 'XLSX: the sheet to import; default: the first. Refused (INVALID_INPUT) for a file that is not a workbook';

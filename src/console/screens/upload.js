@@ -66,8 +66,9 @@ async function send(file, input) {
     const { uploadImport } = await upload.promise;
     if (uploadImport.userErrors.length || !uploadImport.job) {
       showRefusal(uploadImport.userErrors, uploadImport.resumableUntil);
-      const columns = uploadImport.userErrors.some((e) => e.code === 'SCHEMA_MISMATCH' || e.field?.includes('columnMapping'));
-      const mapper = columns ? await columnMapper(file, input.kind, (mapping) => send(file, { ...input, ...mapping })) : null;
+      // A refusal for the file's columns names them as the server read them, whatever the file's packing (gzip, XLSX, UTF-16).
+      const fileColumns = uploadImport.userErrors.find((e) => e.fileColumns?.length)?.fileColumns;
+      const mapper = fileColumns ? await columnMapper(fileColumns, input.kind, (mapping) => send(file, { ...input, ...mapping })) : null;
       if (mapper) $('upload-result').append(mapper);
       $('upload-result').focus();
       return;
