@@ -7,7 +7,7 @@ import type { S3Spool } from '../spool/s3Spool.js';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Database } from '../db/database.js';
-import { claimJob, releaseLease, type Fence } from '../jobs/leases.js';
+import { claimJob, type Fence } from '../jobs/leases.js';
 import type { ProgressBus } from '../progress/progressBus.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../ops/metrics.js';
@@ -90,10 +90,27 @@ export class RunnerPool {
     if (job && isTerminal(job.status)) this.metrics.jobDuration.observe({ kind: job.kind, status: job.status }, seconds);
   }
 
+  /** Runs a claimed job to the end of this run (finished, handed back, made way), counted as busy. */
+  private async run(deps: RunnerDeps, fence: Fence): Promise<void> {
+    const started = performance.now();
+    this.busy++;
+    try {
+      await runJob(deps, fence);
+    } catch (err) {
+      this.log.error({ err, jobId: fence.jobId }, 'job failed');
+      await failJob(deps, fence, err).catch((e) => this.log.error({ err: e, jobId: fence.jobId }, 'could not mark the job failed'));
+    } finally {
+      this.busy--;
+    }
+    await this.recordDuration(fence.jobId, (performance.now() - started) / 1000);
+  }
+
   private async loop(index: number): Promise<void> {
     const owner = `${this.owner}/${index}`;
-    // A job claimed by a run that made way for it (its time slice was up): this runner's next.
-    let next: Fence | null = null;
+    // Runs of jobs claimed by a run that is making way for them (its time slice was up). Each
+    // starts at once, while the job that made way still finishes the commits it has under way:
+    // the waiting tenant does not wait for them too. This runner claims again when all are done.
+    const madeWayFor = new Set<Promise<void>>();
     const deps: RunnerDeps = {
       db: this.db, bus: this.bus, log: this.log, metrics: this.metrics, ...this.opts, stopping: () => this.stopping,
       queueChanges: () => this.queueChanges,
@@ -101,42 +118,35 @@ export class RunnerPool {
         // A runner of this pool that is free (or just finished) takes the waiting job itself:
         // making way for it too would hand a job back for nothing.
         if (this.busy < this.opts.concurrency) return false;
-        next = await claimJob(this.db, owner, this.opts.leaseMs, { yieldingTenant: tenantId, waitedMs: this.opts.sliceMs * TURN_GAP_SLICES }).catch((err) => {
+        const next = await claimJob(this.db, owner, this.opts.leaseMs, { yieldingTenant: tenantId, waitedMs: this.opts.sliceMs * TURN_GAP_SLICES }).catch((err) => {
           this.log.warn({ err }, 'looking for a waiting tenant failed; the job goes on');
           return null;
         });
-        if (next) this.queueMoved(next.jobId);
-        return next !== null;
+        if (!next) return false;
+        this.queueMoved(next.jobId);
+        const run = this.run(deps, next).finally(() => madeWayFor.delete(run));
+        madeWayFor.add(run);
+        return true;
       },
     };
     while (!this.stopping) {
-      let fence: Fence | null = next;
-      next = null;
+      if (madeWayFor.size) {
+        await Promise.all(madeWayFor);
+        continue;
+      }
+      let fence: Fence | null;
       try {
-        if (!fence) {
-          fence = await claimJob(this.db, owner, this.opts.leaseMs);
-          if (fence) this.queueMoved(fence.jobId);
-        }
+        fence = await claimJob(this.db, owner, this.opts.leaseMs);
+        if (fence) this.queueMoved(fence.jobId);
       } catch (err) {
         this.log.error({ err }, 'claiming a job failed; retrying');
         await this.idle(this.opts.pollIntervalMs);
         continue;
       }
       if (!fence) { await this.idle(this.opts.pollIntervalMs); continue; }
-      const started = performance.now();
-      this.busy++;
-      try {
-        await runJob(deps, fence);
-      } catch (err) {
-        this.log.error({ err, jobId: fence.jobId }, 'job failed');
-        await failJob(deps, fence, err).catch((e) => this.log.error({ err: e, jobId: fence.jobId }, 'could not mark the job failed'));
-      } finally {
-        this.busy--;
-      }
-      await this.recordDuration(fence.jobId, (performance.now() - started) / 1000);
+      await this.run(deps, fence);
     }
-    // Claimed by the last run as it made way, then shutdown came: another runner resumes it.
-    const unstarted = next as Fence | null;
-    if (unstarted) await releaseLease(this.db, unstarted).catch((err) => this.log.warn({ err, jobId: unstarted.jobId }, 'could not give back a claimed job'));
+    // Runs started as another made way, when shutdown came: each hands its job back as every run does.
+    while (madeWayFor.size) await Promise.all(madeWayFor);
   }
 }
