@@ -23,8 +23,6 @@ import { runAsBulkWork } from '../threads/threadPriority.js';
 
 const SLICE_ROWS = 500;
 
-runAsBulkWork();
-
 const { request, slots, slotBytes } = workerData as ParseThreadData;
 /**
  * A batch's COPY data ends past this many bytes, however few rows it has, so that it still fits a
@@ -80,6 +78,9 @@ async function run(): Promise<void> {
   const from = { path: request.path, offset: request.offset, line: request.line, batchSize: Math.min(SLICE_ROWS, request.batchSize), store };
   const slices = request.format === 'CSV' ? readCsv({ ...from, skipHeader: request.offset === 0, delimiter: request.delimiter ?? ',', decode: false, reuseBuffers: true }) : readNdjson({ ...from, decode: false, reuseBuffers: true });
   let batch: PreparedBatch | null = null;
+  // A job is bulk work once it has more than one batch: a small file (another tenant's, waiting
+  // while big imports hold the cores) is read at the server's own priority, start to end.
+  let firstBatch = true;
 
   const flush = async () => {
     if (!batch) return;
@@ -98,6 +99,8 @@ async function run(): Promise<void> {
       send({ type: 'batch', batch, slot, copyBytes, keyedBytes, ownBuffers }, [ownBuffers.copyData, ownBuffers.keyedData]);
     }
     batch = null;
+    if (firstBatch) runAsBulkWork();
+    firstBatch = false;
   };
 
   for await (const slice of slices) {

@@ -1,8 +1,9 @@
 /**
- * Bulk work yields the CPU to the work people wait on. A parse thread runs as long as its job
- * does and can always use a core; beside it run the event loop that answers the API and the
- * uploads in progress. Below normal priority, the parse threads take what those leave where cores
- * are short (several imports on a small machine), rather than an even share with them.
+ * Bulk work yields the CPU to the work people wait on. A parse thread of a long job runs as long
+ * as its job does and can always use a core; beside it run the event loop that answers the API,
+ * the uploads in progress, and small jobs that someone is waiting for. Below normal priority (from
+ * its second batch on, parseThread.ts), the parse threads of long jobs take what those leave where
+ * cores are short (several imports on a small machine), rather than an even share with them.
  *
  * Linux gives each thread its own nice value, set through the thread's id; elsewhere priority is
  * per process, and the thread keeps the process's.
