@@ -318,6 +318,12 @@ describe('a refusal for the file\'s columns names them as the server read them (
     expect(errors).toEqual([{ code: 'INVALID_INPUT', field: ['input', 'columnMapping'], fileColumns: HEADER }]);
   });
 
+  it('a header wider than a mapping can name (over 500 columns) is not echoed back', async () => {
+    const wide = Array.from({ length: 501 }, (_, i) => `Column ${i}`);
+    expect(await refusal('wide.csv', Buffer.from(`${wide.join(',')}\n${wide.map(() => 'x').join(',')}\n`)))
+      .toEqual([{ code: 'SCHEMA_MISMATCH', field: ['input', 'file'], fileColumns: null }]);
+  });
+
   it('other refusals carry none', async () => {
     expect(await refusal('empty.csv', Buffer.from(''))).toEqual([{ code: 'INVALID_FILE', field: ['input', 'file'], fileColumns: null }]);
   });

@@ -4,7 +4,7 @@
  */
 import fs from 'node:fs/promises';
 import { checkHeader } from '../kinds/columns.js';
-import { headersMatch, mapHeader, refuseMappingForHeader, type ColumnMappingEntry } from '../kinds/columnMapping.js';
+import { headersMatch, mappableColumns, mapHeader, refuseMappingForHeader, type ColumnMappingEntry } from '../kinds/columnMapping.js';
 import type { ImportKind } from '../kinds/types.js';
 import type { FileFormat, ImportFormat } from '../parse/types.js';
 import { csvDelimiter } from '../parse/csvDialect.js';
@@ -125,7 +125,7 @@ function nameColumns(kind: ImportKind, names: readonly string[], namesAre: strin
   if (opts.columnMapping) {
     // namesAre null: `names` need not hold every name the mapping gives (NDJSON's first record).
     const misfit = namesAre === null ? null : refuseMappingForHeader(names, opts.columnMapping, namesAre);
-    if (misfit) return { ok: false, code: 'INVALID_INPUT', message: misfit, field: ['input', 'columnMapping'], fileColumns: [...names] };
+    if (misfit) return { ok: false, code: 'INVALID_INPUT', message: misfit, field: ['input', 'columnMapping'], fileColumns: mappableColumns(names) };
     mapping = { columnMapping: [...opts.columnMapping], columnMappingName: null };
   } else {
     const saved = opts.savedMappings?.find((m) => headersMatch(m.headers, names));
@@ -136,7 +136,7 @@ function nameColumns(kind: ImportKind, names: readonly string[], namesAre: strin
   if (!check.ok) {
     const tried = mapping.columnMappingName ? ` (with the saved column mapping "${mapping.columnMappingName}")` : mapping.columnMapping ? ' (with the columnMapping given)' : '';
     const advice = mapping.columnMapping ? '' : ' Send columnMapping to name the kind\'s column for each of yours.';
-    return { ok: false, code: 'SCHEMA_MISMATCH', message: check.message.replace(/^The file's columns/, `The file's columns${tried}`) + advice, fileColumns: [...names] };
+    return { ok: false, code: 'SCHEMA_MISMATCH', message: check.message.replace(/^The file's columns/, `The file's columns${tried}`) + advice, fileColumns: mappableColumns(names) };
   }
   return { ok: true, mapping, columns: mapped.filter((n): n is string => n !== null) };
 }

@@ -16,7 +16,7 @@ export interface ColumnMappingEntry { from: string; to: string | null }
 /** At most this many entries in one mapping, and this long a name or header. */
 export const MAX_MAPPING_ENTRIES = 500;
 export const MAX_MAPPING_NAME_LENGTH = 100;
-const MAX_HEADER_NAME_LENGTH = 1000;
+export const MAX_HEADER_NAME_LENGTH = 1000;
 
 /**
  * How a file's header names are compared with a mapping's `from`: case, spaces and punctuation
@@ -90,4 +90,14 @@ export function headersMatch(saved: readonly string[], header: readonly string[]
 export function canonicalMapping(kind: ImportKind, mapping: readonly ColumnMappingEntry[]): ColumnMappingEntry[] {
   const columns = new Map(kind.columns.map((c) => [normalizeColumnName(c.name), c.name]));
   return mapping.map(({ from, to }) => ({ from, to: to === null ? null : (columns.get(normalizeColumnName(to)) ?? to) }));
+}
+
+/**
+ * A file's column names as a refusal shows them (UserError.fileColumns), when a mapping could name
+ * each of them: at most MAX_MAPPING_ENTRIES names of at most MAX_HEADER_NAME_LENGTH characters.
+ * Past that, none: a refusal must not echo megabytes of header back.
+ */
+export function mappableColumns(names: readonly string[]): string[] | undefined {
+  if (names.length > MAX_MAPPING_ENTRIES || names.some((n) => n.length > MAX_HEADER_NAME_LENGTH)) return undefined;
+  return [...names];
 }
