@@ -92,12 +92,16 @@ export function canonicalMapping(kind: ImportKind, mapping: readonly ColumnMappi
   return mapping.map(({ from, to }) => ({ from, to: to === null ? null : (columns.get(normalizeColumnName(to)) ?? to) }));
 }
 
+/** The most a refusal's fileColumns may weigh, as JSON. */
+const MAX_FILE_COLUMNS_JSON = 64 * 1024;
+
 /**
  * A file's column names as a refusal shows them (UserError.fileColumns), when a mapping could name
- * each of them: at most MAX_MAPPING_ENTRIES names of at most MAX_HEADER_NAME_LENGTH characters.
+ * each of them (at most MAX_MAPPING_ENTRIES names of at most MAX_HEADER_NAME_LENGTH characters) and
+ * they weigh at most MAX_FILE_COLUMNS_JSON as JSON (escaped control characters count six times).
  * Past that, none: a refusal must not echo megabytes of header back.
  */
 export function mappableColumns(names: readonly string[]): string[] | undefined {
   if (names.length > MAX_MAPPING_ENTRIES || names.some((n) => n.length > MAX_HEADER_NAME_LENGTH)) return undefined;
-  return [...names];
+  return JSON.stringify(names).length <= MAX_FILE_COLUMNS_JSON ? [...names] : undefined;
 }

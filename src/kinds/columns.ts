@@ -35,11 +35,11 @@ export function checkHeader(kind: ImportKind, names: readonly (string | null)[])
   if (unknown.length === 0 && missing.length === 0 && duplicate.length === 0) return { ok: true, kindIndexOfFileColumn };
   const parts: string[] = [];
   if (missing.length) parts.push(`missing required column${missing.length > 1 ? 's' : ''}: ${missing.join(', ')}`);
-  if (unknown.length) parts.push(`unknown column${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`);
-  if (duplicate.length) parts.push(`duplicate column${duplicate.length > 1 ? 's' : ''}: ${duplicate.join(', ')}`);
+  if (unknown.length) parts.push(`unknown column${unknown.length > 1 ? 's' : ''}: ${namesShown(unknown)}`);
+  if (duplicate.length) parts.push(`duplicate column${duplicate.length > 1 ? 's' : ''}: ${namesShown(duplicate)}`);
   const hints = unknown.slice(0, HINTS_SHOWN).flatMap((name) => {
     const close = closestColumns(kind, name);
-    return close.length ? [`${name}: did you mean ${close.join(' or ')}?`] : [];
+    return close.length ? [`${shownName(name)}: did you mean ${close.join(' or ')}?`] : [];
   });
   const expected = kind.columns.map((c) => (c.required ? `${c.name} (required)` : c.name)).join(', ');
   const message = [`The file's columns do not match ${kind.name}: ${parts.join('; ')}.`, ...hints, `${kind.name} expects: ${expected}.`].join(' ');
@@ -48,6 +48,20 @@ export function checkHeader(kind: ImportKind, names: readonly (string | null)[])
 
 /** Names at most this many unknown columns' closest kind columns in a mismatch's message. */
 const HINTS_SHOWN = 10;
+/**
+ * A mismatch's message names at most NAMES_SHOWN of the file's columns of each sort, each cut to
+ * NAME_CHARS_SHOWN characters: the header comes from the file (up to 4 MiB of it), and the
+ * message must not echo all of it back.
+ */
+const NAMES_SHOWN = 20;
+const NAME_CHARS_SHOWN = 100;
+
+const shownName = (name: string) => (name.length > NAME_CHARS_SHOWN ? `${name.slice(0, NAME_CHARS_SHOWN)}…` : name);
+
+function namesShown(names: readonly string[]): string {
+  const shown = names.slice(0, NAMES_SHOWN).map(shownName).join(', ');
+  return names.length > NAMES_SHOWN ? `${shown} and ${names.length - NAMES_SHOWN} more` : shown;
+}
 
 /** Words of a name: `mobilePhone`, `MOBILE_PHONE` and `Mobile phone` all give mobile, phone. */
 function wordsOf(name: string): string[] {

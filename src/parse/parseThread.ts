@@ -78,9 +78,11 @@ async function run(): Promise<void> {
   const from = { path: request.path, offset: request.offset, line: request.line, batchSize: Math.min(SLICE_ROWS, request.batchSize), store };
   const slices = request.format === 'CSV' ? readCsv({ ...from, skipHeader: request.offset === 0, delimiter: request.delimiter ?? ',', decode: false, reuseBuffers: true }) : readNdjson({ ...from, decode: false, reuseBuffers: true });
   let batch: PreparedBatch | null = null;
-  // A job is bulk work once it has more than one batch: a small file (another tenant's, waiting
-  // while big imports hold the cores) is read at the server's own priority, start to end.
-  let firstBatch = true;
+  // A job is bulk work once it has more than one batch (a resumed one has had some already): a
+  // small file (another tenant's, waiting while big imports hold the cores) is read at the
+  // server's own priority, start to end.
+  let firstBatch = request.offset === 0;
+  if (!firstBatch) runAsBulkWork();
 
   const flush = async () => {
     if (!batch) return;

@@ -137,7 +137,7 @@ export async function runJob(deps: RunnerDeps, fence: Fence): Promise<RunResult>
    */
   async function makeWay(): Promise<RunResult> {
     while (commits.size) if (!(await settleOldest())) return stopped();
-    if (!(await requeueJob(db, fence))) throw new LeaseLostError(fence.jobId);
+    if (!(await retryTransient(() => requeueJob(db, fence), { giveUpAfterMs: deps.leaseMs * 4 }))) throw new LeaseLostError(fence.jobId);
     log.info('job handed back: its time slice is up and another tenant waits');
     notify(true);
     // Wakes idle runners anywhere in the fleet: the job goes on as soon as one is free.

@@ -7,7 +7,7 @@ import type { S3Spool } from '../spool/s3Spool.js';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Database } from '../db/database.js';
-import { claimJob, type Fence } from '../jobs/leases.js';
+import { claimJob, releaseLease, type Fence } from '../jobs/leases.js';
 import type { ProgressBus } from '../progress/progressBus.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../ops/metrics.js';
@@ -43,7 +43,7 @@ export class RunnerPool {
   private unsubscribe: (() => void) | null = null;
   /** Moves at every job_queued notice: running jobs whose slice is up then look for a waiting tenant. */
   private queueChanges = 0;
-  /** Runners of this pool inside a job's run; fewer than all means one is free to claim. */
+  /** Runners of this pool inside a job's runs; fewer than all means one is free to claim. */
   private busy = 0;
   readonly owner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
 
@@ -90,17 +90,14 @@ export class RunnerPool {
     if (job && isTerminal(job.status)) this.metrics.jobDuration.observe({ kind: job.kind, status: job.status }, seconds);
   }
 
-  /** Runs a claimed job to the end of this run (finished, handed back, made way), counted as busy. */
+  /** Runs a claimed job to the end of this run (finished, handed back, made way). */
   private async run(deps: RunnerDeps, fence: Fence): Promise<void> {
     const started = performance.now();
-    this.busy++;
     try {
       await runJob(deps, fence);
     } catch (err) {
       this.log.error({ err, jobId: fence.jobId }, 'job failed');
       await failJob(deps, fence, err).catch((e) => this.log.error({ err: e, jobId: fence.jobId }, 'could not mark the job failed'));
-    } finally {
-      this.busy--;
     }
     await this.recordDuration(fence.jobId, (performance.now() - started) / 1000);
   }
@@ -111,29 +108,38 @@ export class RunnerPool {
     // starts at once, while the job that made way still finishes the commits it has under way:
     // the waiting tenant does not wait for them too. This runner claims again when all are done.
     const madeWayFor = new Set<Promise<void>>();
+    // Runs of this runner under way: two only while one that made way finishes its commits.
+    let runs = 0;
+    const runHere = async (fence: Fence) => {
+      runs++;
+      try { await this.run(deps, fence); } finally { runs--; }
+    };
     const deps: RunnerDeps = {
       db: this.db, bus: this.bus, log: this.log, metrics: this.metrics, ...this.opts, stopping: () => this.stopping,
       queueChanges: () => this.queueChanges,
       claimWaiting: async (tenantId) => {
         // A runner of this pool that is free (or just finished) takes the waiting job itself:
-        // making way for it too would hand a job back for nothing.
-        if (this.busy < this.opts.concurrency) return false;
+        // making way for it too would hand a job back for nothing. While a run that made way still
+        // finishes its commits, the one started beside it does not make way in turn: runs do not
+        // pile up beside drains.
+        if (this.busy < this.opts.concurrency || runs > 1 || this.stopping) return false;
         const next = await claimJob(this.db, owner, this.opts.leaseMs, { yieldingTenant: tenantId, waitedMs: this.opts.sliceMs * TURN_GAP_SLICES }).catch((err) => {
           this.log.warn({ err }, 'looking for a waiting tenant failed; the job goes on');
           return null;
         });
         if (!next) return false;
+        if (this.stopping) {
+          // Shutdown came while claiming: the job goes back at once instead of starting here.
+          await releaseLease(this.db, next).catch((err) => this.log.warn({ err, jobId: next.jobId }, 'could not give back a claimed job'));
+          return false;
+        }
         this.queueMoved(next.jobId);
-        const run = this.run(deps, next).finally(() => madeWayFor.delete(run));
+        const run = runHere(next).finally(() => madeWayFor.delete(run));
         madeWayFor.add(run);
         return true;
       },
     };
     while (!this.stopping) {
-      if (madeWayFor.size) {
-        await Promise.all(madeWayFor);
-        continue;
-      }
       let fence: Fence | null;
       try {
         fence = await claimJob(this.db, owner, this.opts.leaseMs);
@@ -144,9 +150,14 @@ export class RunnerPool {
         continue;
       }
       if (!fence) { await this.idle(this.opts.pollIntervalMs); continue; }
-      await this.run(deps, fence);
+      // Busy counts runners, not runs: one that made way is still one runner, however its runs overlap.
+      this.busy++;
+      try {
+        await runHere(fence);
+        while (madeWayFor.size) await Promise.all(madeWayFor);
+      } finally {
+        this.busy--;
+      }
     }
-    // Runs started as another made way, when shutdown came: each hands its job back as every run does.
-    while (madeWayFor.size) await Promise.all(madeWayFor);
   }
 }
