@@ -10,6 +10,7 @@
 import type ExcelJS from 'exceljs';
 import { FileRefusal, UploadStreamError } from '../spool/spool.js';
 import { isTransientDatabaseError } from '../db/transientErrors.js';
+import { isDiskFailure, ServerDiskError } from '../spool/diskFailure.js';
 import type { Scratch } from '../spool/sharedRoom.js';
 import type { SheetReader, Workbook, WorkbookLimits } from './xlsxWorkbook.js';
 
@@ -44,11 +45,11 @@ export async function* xlsxToNdjson(source: AsyncIterable<Buffer>, sheet: string
 
 /**
  * Whether a failure while reading the workbook is the workbook's: not the upload breaking off, nor
- * the database away (a waiting sheet asks it for spool room), which are answered as such (400,
- * 503), not as a damaged file.
+ * the database away (a waiting sheet asks it for spool room), nor the server's disk failing under
+ * a waiting sheet's scratch file, which are answered as such (400, 503), not as a damaged file.
  */
 function isTheWorkbooks(err: unknown): boolean {
-  return !(err instanceof UploadStreamError || isTransientDatabaseError(err));
+  return !(err instanceof UploadStreamError || err instanceof ServerDiskError || isDiskFailure(err) || isTransientDatabaseError(err));
 }
 
 function isWanted(ws: SheetReader, sheet: string | null, book: Workbook): boolean {

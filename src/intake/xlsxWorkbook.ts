@@ -14,7 +14,8 @@
  * - a sheet that has to wait for the shared strings waits in a scratch file of its upload, in the
  *   spool's folder (spool/scratchFiles.ts): within the same budget, and its bytes take room from
  *   the upload's reservation before they are written (past SPOOL_MAX_BYTES, SPOOL_FULL at once, as
- *   for a full spool); removed when the workbook has been read or refused.
+ *   for a full spool); removed when the workbook has been read or refused. The disk itself
+ *   failing under it (full before SPOOL_MAX_BYTES is reached) is the server's (spool/diskFailure.ts).
  * A sheet is parsed only once the workbook's relationships and sheet list are known, so a sheet
  * is named whatever order the parts come in.
  */
@@ -26,6 +27,7 @@ import { pipeline as pipelineAsync } from 'node:stream/promises';
 import ExcelJS from 'exceljs';
 import unzipper, { type Entry } from 'unzipper';
 import { FileRefusal, SPOOL_FULL_MESSAGE } from '../spool/spool.js';
+import { onDisk } from '../spool/diskFailure.js';
 import type { Scratch } from '../spool/sharedRoom.js';
 
 /** A sheet as exceljs' reader gives it: its rows, as they are parsed. */
@@ -102,9 +104,11 @@ async function* sheetsOf(book: BookParts, source: AsyncIterable<Buffer>, limits:
         // Numbered in the order they wait, not by the archive's part name: its digits are the
         // client's, as many as it likes (a name too long for the disk was answered with the path).
         const file = scratch.file(`sheet${waiting.length + 1}`);
-        await fsp.mkdir(path.dirname(file), { recursive: true }); // an S3 spool's local folder may not be there yet
+        // an S3 spool's local folder may not be there yet
+        await onDisk(path.dirname(file), () => fsp.mkdir(path.dirname(file), { recursive: true }));
         waiting.push({ sheetNo: sheet, file }); // removed in the end, whatever became of it
-        await pipelineAsync(part, scratchRoom.counted(), fs.createWriteStream(file));
+        // The disk full under it is the server's (ServerDiskError), not a damaged workbook.
+        await onDisk(file, () => pipelineAsync(part, scratchRoom.counted(), fs.createWriteStream(file)));
       }
       // Whatever was not read of it (a part not wanted, a sheet passed over) is inflated and counted all the same.
       part.resume();
@@ -123,7 +127,8 @@ async function* sheetsOf(book: BookParts, source: AsyncIterable<Buffer>, limits:
   } finally {
     input.destroy();
     zip.destroy();
-    for (const { file } of waiting) await fsp.rm(file, { force: true });
+    // A disk gone read-only keeps them: the sweep's, once it is writable again.
+    for (const { file } of waiting) await fsp.rm(file, { force: true }).catch(() => {});
     scratch.release();
   }
 }

@@ -22,6 +22,7 @@ import { jobsUsingSpoolFiles } from '../jobs/jobStore.js';
 import { isObjectLocation } from '../parse/objectChunks.js';
 import { ORPHAN_AGE_MS, removeObject, type S3Spool } from './s3Spool.js';
 import { isScratch, sweepScratchFiles } from './scratchFiles.js';
+import { asDiskError, isDiskFailure, onDisk, ServerDiskError } from './diskFailure.js';
 
 /** The upload itself broke off or was malformed (not our disk or database): the client's error. */
 export class UploadStreamError extends Error {}
@@ -29,11 +30,12 @@ export class UploadStreamError extends Error {}
 /**
  * What an upload whose source failed is answered with: the client's stream broke off or was
  * malformed (UploadStreamError, its 400), unless the failure is the server's condition met by a
- * stream on the way (the database away while a workbook's waiting sheet asks it for room), which
- * passes as it is (a 503).
+ * stream on the way (the database away while a workbook's waiting sheet asks it for room, the
+ * disk full under its scratch file), which passes as it is (a 503).
  */
 export function sourceFailure(err: unknown): unknown {
-  if (err instanceof UploadStreamError || isTransientDatabaseError(err)) return err;
+  if (err instanceof UploadStreamError || err instanceof ServerDiskError || isTransientDatabaseError(err)) return err;
+  if (isDiskFailure(err)) return new ServerDiskError(err, null);
   return new UploadStreamError((err as Error).message);
 }
 
@@ -88,7 +90,7 @@ class PastLimit extends Error {
 export async function spoolUpload(source: Readable, opts: SpoolOptions): Promise<SpoolResult> {
   const { file, maxBytes, room } = opts;
   const spoolDir = path.dirname(file);
-  await fs.promises.mkdir(spoolDir, { recursive: true });
+  await onDisk(spoolDir, () => fs.promises.mkdir(spoolDir, { recursive: true }));
   const overSpare = await takeSpare(spoolDir, file, opts.spares ?? { maxSpares: 0, expectedBytes: null });
   const out = fs.createWriteStream(file, { highWaterMark: SPOOL_BUFFER_BYTES, flags: overSpare ? 'r+' : 'w' });
   const hash = hashWhileWritten(file);
@@ -118,10 +120,14 @@ export async function spoolUpload(source: Readable, opts: SpoolOptions): Promise
     await pipeline(source, count, out);
   } catch (err) {
     hash.drop();
-    await fs.promises.rm(file, { force: true });
+    // A disk gone read-only under the upload keeps the file: the sweep's, once it is writable again.
+    await fs.promises.rm(file, { force: true }).catch(() => {});
     if (err instanceof PastLimit) {
       return { ok: false, code: err.code, message: err.code === 'FILE_TOO_LARGE' ? tooLargeMessage(maxBytes) : SPOOL_FULL_MESSAGE };
     }
+    // The file's write failing (the disk full) fails the upload's stream too, with the same error:
+    // it is the server's disk, whatever the source then saw.
+    if (isDiskFailure(err)) throw new ServerDiskError(err, file);
     // The upload's own stream may have failed before we listened (while the tenant's limit was checked).
     const fromSource = sourceError ?? source.errored;
     if (fromSource instanceof FileRefusal) return { ok: false, code: fromSource.code, message: fromSource.message };
@@ -133,8 +139,8 @@ export async function spoolUpload(source: Readable, opts: SpoolOptions): Promise
     if (overSpare) await fs.promises.truncate(file, size);
     return { ok: true, path: file, size, ...(await hash.digest(size)) };
   } catch (err) {
-    await fs.promises.rm(file, { force: true });
-    throw err;
+    await fs.promises.rm(file, { force: true }).catch(() => {});
+    throw asDiskError(err, file);
   }
 }
 

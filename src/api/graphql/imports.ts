@@ -6,6 +6,8 @@ import type { Readable } from 'node:stream';
 import { UploadStreamError } from '../../spool/spool.js';
 import { SpoolFullError } from '../../spool/spoolReservations.js';
 import { SpoolStoreError } from '../../spool/s3Upload.js';
+import { ServerDiskError } from '../../spool/diskFailure.js';
+import type { Logger } from '../../logger.js';
 import { MultipartError, multipartBodyOf, type MultipartBody } from '../http/multipartRequest.js';
 import type { AppContext } from '../context.js';
 import type { Job } from '../../jobs/jobStore.js';
@@ -96,17 +98,23 @@ const ImportFromUrlInput = builder.inputType('ImportFromUrlInput', {
 /**
  * Failures that are not the resolver's: a multipart body that turns out malformed only once the
  * file streams (a file part missing, a body cut before its closing boundary, a second file) is
- * the client's error (its 4xx, with the parser's message); a spool without room, or an S3 spool's
- * store failing under the upload, is the server's condition (503, try again later). None is an
- * unexpected error. The hash thread failing on its own (HashThreadError) passes through: it is the
- * server's error, answered 500 INTERNAL where errors are masked (app.ts), with no retry hint.
+ * the client's error (its 4xx, with the parser's message); a spool without room, the server's disk
+ * full or failing under the upload (logged here, the path and the disk's error with it), or an S3
+ * spool's store failing under the upload, is the server's condition (503, try again later). None
+ * is an unexpected error. The hash thread failing on its own (HashThreadError) passes through: it
+ * is the server's error, answered 500 INTERNAL where errors are masked (app.ts), with no retry hint.
  */
-export async function asRequestErrors<T>(run: () => Promise<T>): Promise<T> {
+export async function asRequestErrors<T>(log: Logger, run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (err) {
     if (err instanceof SpoolFullError) {
       throw new GraphQLError(err.message, { extensions: { code: 'SPOOL_FULL', http: { status: 503, headers: { 'retry-after': '60' } } } });
+    }
+    if (err instanceof ServerDiskError) {
+      log.error({ err: err.cause, file: err.file }, err.full ? 'the disk is full: an upload was refused' : 'the disk failed under an upload');
+      // A full disk is a full spool to the client (SPOOL_FULL, try again later); a broken one is the server's outage.
+      throw new GraphQLError(err.message, { extensions: { code: err.full ? 'SPOOL_FULL' : 'SERVICE_UNAVAILABLE', http: { status: 503, headers: { 'retry-after': '60' } } } });
     }
     if (err instanceof SpoolStoreError) {
       throw new GraphQLError(err.message, { extensions: { code: 'SERVICE_UNAVAILABLE', http: { status: 503, headers: { 'retry-after': '5' } } } });
@@ -176,7 +184,7 @@ builder.mutationFields((t) => ({
     type: ImportPayloadRef,
     description: 'Uploads a CSV or NDJSON file (GraphQL multipart request) and queues its import',
     args: { input: t.arg({ type: UploadImportInput, required: true }) },
-    resolve: async (_root, { input }, ctx) => asRequestErrors(async () => {
+    resolve: async (_root, { input }, ctx) => asRequestErrors(ctx.log, async () => {
       const body = multipartBodyOf(ctx.req);
       return toPayload(await importUpload(ctx, {
         ...fileImportOptions(ctx, input),
@@ -191,7 +199,7 @@ builder.mutationFields((t) => ({
     type: ImportPayloadRef,
     args: { input: t.arg({ type: ImportBatchInput, required: true }) },
     description: 'Imports up to 5,000 records sent in the request, and answers with the finished job',
-    resolve: async (_root, { input }, ctx) => asRequestErrors(async () => toPayload(await importRecords(ctx, {
+    resolve: async (_root, { input }, ctx) => asRequestErrors(ctx.log, async () => toPayload(await importRecords(ctx, {
       tenantId: ctx.tenant.id,
       kind: input.kind,
       collection: input.collection,
@@ -205,7 +213,7 @@ builder.mutationFields((t) => ({
     type: ImportPayloadRef,
     args: { input: t.arg({ type: ImportFromUrlInput, required: true }) },
     description: 'Downloads a file from an https:// URL or s3://bucket/key during the request, and queues its import',
-    resolve: async (_root, { input }, ctx) => asRequestErrors(async () => toPayload(await importFromUrl(ctx, {
+    resolve: async (_root, { input }, ctx) => asRequestErrors(ctx.log, async () => toPayload(await importFromUrl(ctx, {
       ...fileImportOptions(ctx, input),
       url: input.url,
       s3: input.s3,

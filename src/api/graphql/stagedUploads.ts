@@ -77,7 +77,7 @@ builder.mutationFields((t) => ({
     type: StagedUploadPayloadRef,
     description: 'Starts a staged upload: the file is then PUT in parts to the URLs it lists, and imported with importStagedUpload',
     args: { input: t.arg({ type: CreateStagedUploadInput, required: true }) },
-    resolve: (_root, { input }, ctx) => asRequestErrors(async () => {
+    resolve: (_root, { input }, ctx) => asRequestErrors(ctx.log, async () => {
       const result = await createStagedUpload(stagedDeps(ctx), { tenantId: ctx.tenant.id, ...input });
       return result.ok
         ? { stagedUpload: result.upload, userErrors: [] }
@@ -88,7 +88,7 @@ builder.mutationFields((t) => ({
     type: ImportPayloadRef,
     description: 'Imports a staged upload whose parts have all arrived, with the checks of uploadImport',
     args: { input: t.arg({ type: ImportStagedUploadInput, required: true }) },
-    resolve: (_root, { input }, ctx) => asRequestErrors(async () => toPayload(await importStagedUpload({ ...ctx, ...stagedDeps(ctx) }, {
+    resolve: (_root, { input }, ctx) => asRequestErrors(ctx.log, async () => toPayload(await importStagedUpload({ ...ctx, ...stagedDeps(ctx) }, {
       ...fileImportOptions(ctx, input),
       stagedUploadId: stagedUploadIdArgument(String(input.stagedUploadId), 'input.stagedUploadId'),
     }))),
