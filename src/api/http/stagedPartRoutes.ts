@@ -16,6 +16,7 @@ import { parsePartPath, partQueryValid } from '../../intake/stagedUploads/partSi
 import { getOpenStagedUpload, markPartReceived, unmarkPart } from '../../intake/stagedUploads/stagedUploadRows.js';
 import { PartSizeError, writeFolderPart } from '../../intake/stagedUploads/folderStaging.js';
 import { closeIfBodyPauses } from './answeredBodies.js';
+import { ServerDiskError } from '../../spool/diskFailure.js';
 import { requestPath } from './requestTarget.js';
 
 interface PartRouteDeps { db: Database; log: Logger; metrics: Metrics; uploadIdleTimeoutMs: number }
@@ -81,6 +82,14 @@ export function stagedPartRoutes(deps: PartRouteDeps) {
       if (err instanceof PartSizeError) {
         count('refused');
         answer(res, 400, err.message);
+        return true;
+      }
+      // The server's disk, not the part: it stays missing, to be sent again later (clients retry a 503).
+      if (err instanceof ServerDiskError) {
+        count('disk_failed');
+        deps.log.error({ err: err.cause, file: err.file, upload: upload.id, part: target.part }, err.full ? 'the disk is full: a staged part was refused' : 'the disk failed under a staged part');
+        answer(res, 503, err.message, { 'retry-after': '60' });
+        req.resume(); // the rest of the part is not wanted (cutOffBodyAfterAnswer bounds how long it may come)
         return true;
       }
       // The client went away mid-part (or its connection was cut for pausing): the part stays missing.

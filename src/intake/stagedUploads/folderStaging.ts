@@ -7,9 +7,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { Transform, type Readable } from 'node:stream';
+import { finished, Transform, type Readable } from 'node:stream';
 import { hashWhileWritten } from '../../spool/fileHashes.js';
 import { newSpoolFile } from '../../spool/spool.js';
+import { onDisk } from '../../spool/diskFailure.js';
 import { missingParts, partLength, partOffset } from './partPlan.js';
 import { partPath, signedPartQuery } from './partSignature.js';
 import type { StagedStorage } from './stagedStorage.js';
@@ -17,10 +18,12 @@ import type { StagedStorage } from './stagedStorage.js';
 export function folderStaging(spoolDir: string): StagedStorage {
   return {
     async begin(fileSize) {
-      await fs.promises.mkdir(spoolDir, { recursive: true });
       const location = path.resolve(newSpoolFile(spoolDir));
-      const handle = await fs.promises.open(location, 'wx');
-      try { await handle.truncate(fileSize); } finally { await handle.close(); }
+      await onDisk(location, async () => {
+        await fs.promises.mkdir(spoolDir, { recursive: true });
+        const handle = await fs.promises.open(location, 'wx');
+        try { await handle.truncate(fileSize); } catch (err) { await fs.promises.rm(location, { force: true }); throw err; } finally { await handle.close(); }
+      });
       return { location, s3UploadId: null };
     },
     partUrl: async (row, n, origin) => `${origin}${partPath(row.id, n)}?${signedPartQuery(row.signingKey, row.id, n, row.expiresAt)}`,
@@ -51,7 +54,10 @@ export class PartSizeError extends Error {}
 
 /**
  * Writes part `n` of the upload from `body` at its offset; resolves once every byte of it is
- * written, and fails (leaving the part not received) if the body ends short or runs past it.
+ * written, and fails (leaving the part not received) if the body ends short or runs past it, or
+ * with a ServerDiskError if the disk fails under it (full, before SPOOL_MAX_BYTES is reached: the
+ * file is sparse until its parts are written). `body` (the request) is not destroyed when the
+ * write fails, so that its answer can still be sent.
  */
 export async function writeFolderPart(row: { location: string; fileSize: number; partSize: number }, n: number, body: Readable): Promise<void> {
   const length = partLength(row.fileSize, row.partSize, n);
@@ -63,7 +69,14 @@ export async function writeFolderPart(row: { location: string; fileSize: number;
       done(null, chunk);
     },
   });
-  const out = fs.createWriteStream(row.location, { flags: 'r+', start: partOffset(row.partSize, n) });
-  await pipeline(body, count, out);
+  // The body breaking off (the client gone) fails the write; the write failing leaves the body be.
+  const stopWatching = finished(body, (err) => { if (err) count.destroy(err); });
+  body.pipe(count);
+  try {
+    await onDisk(row.location, () => pipeline(count, fs.createWriteStream(row.location, { flags: 'r+', start: partOffset(row.partSize, n) })));
+  } finally {
+    stopWatching();
+    body.unpipe(count);
+  }
   if (written !== length) throw new PartSizeError(`part ${n} ended after ${written} of its ${length} bytes`);
 }
