@@ -44,6 +44,7 @@ beforeAll(async () => {
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', disk], { stdio: 'pipe' });
   } catch (err) {
     await fs.rmdir(disk);
+    disk = ''; // nothing to unmount
     throw new Error(`This test needs a real full disk: mounting a 2 MiB tmpfs failed (run the tests as root on Linux, as CI does): ${(err as Error).message}`);
   }
   spool = path.join(disk, 'spool');
