@@ -26,6 +26,7 @@ import { memoryLogger, startOwnApp, type OwnApp } from './support/ownApp.js';
 import { requireS3, s3Store } from './support/s3Store.js';
 import { startTestApp } from './support/testApp.js';
 import { excelOrderWorkbook } from './support/zipArchive.js';
+import { sendMultipart, uploadInPieces } from './support/multipart.js';
 
 const MiB = 1 << 20;
 /** What the other file leaves of the disk: less than any of the uploads below needs. */
@@ -88,12 +89,20 @@ function expectDiskFull(answer: HttpResult<unknown>) {
   expect(error.message).not.toMatch(/ENOSPC|\bat .*:\d+/);
 }
 
-/** Nothing of the refused upload is left on the disk or in the database, and the log has the real error. */
-async function expectNothingLeft(jobsBefore: number, filesBefore: string[] = []) {
+/** The warnings of this test that a file of declared size was refused before its first byte. */
+const loggedUpFront = () => memory.text().slice(logFrom).split('\n').filter((line) => line.includes('"level":40') && line.includes('refused before its first byte'));
+
+/**
+ * Nothing of the refused upload is left on the disk or in the database, and the log says why: the
+ * disk's real error (written until the disk was full), or, for a file that declared its size, that
+ * it was refused before its first byte.
+ */
+async function expectNothingLeft(jobsBefore: number, filesBefore: string[] = [], refused: 'as written' | 'up front' = 'as written') {
   await expect.poll(spoolNames, { timeout: 5000 }).toEqual(filesBefore);
   expect(await reservations()).toBe(0);
   expect(await jobCount(client)).toBe(jobsBefore);
-  expect(loggedDiskErrors().length, memory.text().slice(logFrom)).toBeGreaterThan(0);
+  const logged = refused === 'up front' ? loggedUpFront() : loggedDiskErrors();
+  expect(logged.length, memory.text().slice(logFrom)).toBeGreaterThan(0);
 }
 
 const upload = (name: string, content: string | Buffer) =>
@@ -110,10 +119,23 @@ describe('an upload over HTTP multipart', () => {
   const rows = 5000; // over 1 MiB of CSV
   const csv = eventsCsv(manyEvents(rows));
 
-  it('a CSV larger than the disk\'s room: 503 SPOOL_FULL (out of disk space), nothing left; it goes through once there is room', async () => {
+  it('a CSV larger than the disk\'s room, its size declared (Content-Length): 503 SPOOL_FULL (out of disk space) before a byte is written; it goes through once there is room', async () => {
     expect(csv.length).toBeGreaterThan(MiB);
     const before = await jobCount(client);
     expectDiskFull(await upload('events.csv', csv));
+    await expectNothingLeft(before, [], 'up front');
+    expect(loggedDiskErrors()).toEqual([]); // nothing was written, so no write failed
+    await freeRoom();
+    await expectImported(await upload('events.csv', csv), rows);
+  });
+
+  it('the same CSV sent chunked (no size declared): refused as the disk fills, the same answer, nothing left', async () => {
+    const before = await jobCount(client);
+    const answer = await sendMultipart(`${t.url}/graphql`, {
+      key: client.key, chunked: true, timeoutMs: 30_000,
+      pieces: uploadInPieces(Buffer.from(csv), 'events.csv', 8),
+    });
+    expectDiskFull({ status: answer.status, body: answer.json } as HttpResult<unknown>);
     await expectNothingLeft(before);
     await freeRoom();
     await expectImported(await upload('events.csv', csv), rows);
@@ -246,9 +268,21 @@ describe('a staged upload on the folder spool', () => {
   }
   const importIt = (id: string) => client.request(ImportStagedUploadDocument, { input: { stagedUploadId: id, kind: 'EVENTS', allowDuplicateFile: true } });
 
-  it('a part that does not fit: 503 naming disk space, to send again; the part stays missing; sent again once there is room, it imports', async () => {
+  it('one the disk cannot hold is refused as it is created (503 SPOOL_FULL, out of disk space), no file made; created once there is room', async () => {
+    const created = () => client.request(CreateStagedUploadDocument, { input: { filename: 'events.csv', fileSize: csv.length, allowDuplicateFile: true } });
+    expectDiskFull(await created());
+    expect(await spoolNames()).toEqual([]);
+    expect(loggedUpFront().length, memory.text().slice(logFrom)).toBeGreaterThan(0);
+    await freeRoom();
+    expect((await created()).body.data?.createStagedUpload.userErrors).toEqual([]);
+  });
+
+  it('a part that does not fit (the room taken after the upload was created): 503 naming disk space, to send again; the part stays missing; sent again once there is room, it imports', async () => {
     const before = await jobCount(client);
+    // Created while the disk has room (its file takes no blocks until written), then another file takes it.
+    await freeRoom();
     const staged = await create(csv, 'events.csv');
+    await fs.writeFile(other, Buffer.alloc(OTHER_FILE_BYTES, 1));
     expect(staged.parts).toHaveLength(1);
     const refused = await putPart(staged.parts[0].url, csv);
     expect(refused.status, refused.text).toBe(503);

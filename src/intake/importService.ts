@@ -245,7 +245,7 @@ export async function importFile(deps: ImportDeps, req: ImportOptions & Pick<Upl
   const file = deps.uploads.newLocation();
   let arrival: Awaited<ReturnType<typeof reserveArrival>>;
   try {
-    arrival = await reserveArrival({ ...deps, storedSizes: deps.uploads.storedSizes }, { tenantId: req.tenantId, file, bytes: source.declaredBytes });
+    arrival = await reserveArrival({ ...deps, storedSizes: deps.uploads.storedSizes, diskDir: deps.uploads.diskDir }, { tenantId: req.tenantId, file, bytes: source.declaredBytes });
   } catch (err) {
     source.abandon();
     throw err;

@@ -26,6 +26,8 @@ export interface UploadStore {
    * for an S3 spool the folder of the same setting (DATA_DIR/spool), swept alike.
    */
   scratchDir: string;
+  /** The local folder uploads are written into as they arrive, whose disk must have room for them; null for an S3 spool. */
+  diskDir: string | null;
 }
 
 export function folderUploads(spoolDir: string): UploadStore {
@@ -36,6 +38,7 @@ export function folderUploads(spoolDir: string): UploadStore {
     discard: (file) => fs.rm(file, { force: true }),
     storedSizes: () => folderSizes(spoolDir),
     scratchDir: spoolDir,
+    diskDir: spoolDir,
   };
 }
 
@@ -62,5 +65,6 @@ export function s3Uploads(spool: S3Spool, scratchDir: string, log: Logger): Uplo
     },
     storedSizes: () => objectSizes(spool).catch((err: unknown) => { throw new SpoolStoreError(err); }),
     scratchDir,
+    diskDir: null,
   };
 }

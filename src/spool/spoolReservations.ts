@@ -26,10 +26,27 @@ import { roomStep, SPOOL_FULL_MESSAGE, type SpoolRoom } from './spool.js';
 import { isSpare } from './spoolSpares.js';
 import { scratchOwner } from './scratchFiles.js';
 import { isTransientDatabaseError } from '../db/transientErrors.js';
+import { DISK_FULL_MESSAGE } from './diskFailure.js';
+import { diskHasRoom } from './diskRoom.js';
 
-/** The spool has no room for the file: the server's condition, not the client's fault. */
+/** The spool (or the disk under it) has no room for the file: the server's condition, not the client's fault. */
 export class SpoolFullError extends Error {
-  constructor() { super(SPOOL_FULL_MESSAGE); }
+  constructor(message = SPOOL_FULL_MESSAGE) { super(message); }
+}
+
+/**
+ * The local folder a file is written into as it arrives, whose disk must hold it as the disk stands
+ * (diskRoom.ts); none for an S3 spool, whose local scratch files are weighed as they are written.
+ */
+export interface DiskDir { diskDir?: string | null }
+
+/** A file of known size that the disk under the spool cannot hold as it stands: refused before its first byte. */
+export class DiskFullError extends SpoolFullError {
+  constructor(readonly bytes: number, readonly dir: string) { super(DISK_FULL_MESSAGE); }
+}
+
+async function checkDiskRoom(deps: DiskDir, bytes: number): Promise<void> {
+  if (deps.diskDir && !(await diskHasRoom(deps.diskDir, bytes))) throw new DiskFullError(bytes, deps.diskDir);
 }
 
 /** A reservation not renewed for this long stops counting (its instance died). */
@@ -63,11 +80,13 @@ type Limits = Pick<Config, 'maxActiveJobsPerTenant' | 'maxConcurrentUploadsPerTe
 export type StoredSizes = () => Promise<Map<string, number>>;
 
 /** Reserves room for a file about to arrive, or says why not (TenantBusy, or SpoolFullError thrown). */
-export async function reserveArrival(deps: { db: Database; config: Limits; storedSizes?: StoredSizes }, req: ArrivalRequest): Promise<Arrival | TenantBusy> {
+export async function reserveArrival(deps: { db: Database; config: Limits; storedSizes?: StoredSizes } & DiskDir, req: ArrivalRequest): Promise<Arrival | TenantBusy> {
   const { db, config } = deps;
   const storedSizes = deps.storedSizes ?? (() => folderSizes(config.spoolDir));
   const bytesInUse = async (reservations: ReservationRow[]) => inUse(await storedSizes(), reservations);
   const wanted = Math.min(req.bytes ?? roomStep(config.maxFileSize), config.maxFileSize);
+  // Only a file that says its size: one that does not may be small, and meets a full disk as it is written (diskFailure.ts).
+  if (req.bytes !== null) await checkDiskRoom(deps, wanted);
   const reserved = await db.transaction(async (tx): Promise<string | TenantBusy> => {
     await lockTenantJobs(tx, req.tenantId);
     await dropExpiredReservations(tx, req.tenantId);
@@ -128,8 +147,9 @@ export async function reserveArrival(deps: { db: Database; config: Limits; store
  * Runs `make` (which puts a file of `bytes` bytes in the spool at once: a staged upload's) only if
  * the spool has room for it, weighed as arriving files are; else throws SpoolFullError.
  */
-export async function withSpoolRoom<T>(deps: { db: Database; config: Limits; storedSizes?: StoredSizes }, bytes: number, make: () => Promise<T>): Promise<T> {
+export async function withSpoolRoom<T>(deps: { db: Database; config: Limits; storedSizes?: StoredSizes } & DiskDir, bytes: number, make: () => Promise<T>): Promise<T> {
   const storedSizes = deps.storedSizes ?? (() => folderSizes(deps.config.spoolDir));
+  await checkDiskRoom(deps, bytes);
   return deps.db.transaction(async (tx) => {
     await lockSpoolRoom(tx);
     if (inUse(await storedSizes(), await listReservations(tx)) + bytes > deps.config.spoolMaxBytes) throw new SpoolFullError();

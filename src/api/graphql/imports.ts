@@ -4,7 +4,7 @@ import { GraphQLError } from 'graphql';
 import { importFromUrl, importRecords, importUpload, type ImportOptions, type ImportResult, type UserError } from '../../intake/importService.js';
 import type { Readable } from 'node:stream';
 import { UploadStreamError } from '../../spool/spool.js';
-import { SpoolFullError } from '../../spool/spoolReservations.js';
+import { DiskFullError, SpoolFullError } from '../../spool/spoolReservations.js';
 import { SpoolStoreError } from '../../spool/s3Upload.js';
 import { ServerDiskError } from '../../spool/diskFailure.js';
 import type { Logger } from '../../logger.js';
@@ -109,6 +109,7 @@ export async function asRequestErrors<T>(log: Logger, run: () => Promise<T>): Pr
     return await run();
   } catch (err) {
     if (err instanceof SpoolFullError) {
+      if (err instanceof DiskFullError) log.warn({ bytes: err.bytes, dir: err.dir }, 'the disk has no room for an upload of this size: refused before its first byte');
       throw new GraphQLError(err.message, { extensions: { code: 'SPOOL_FULL', http: { status: 503, headers: { 'retry-after': '60' } } } });
     }
     if (err instanceof ServerDiskError) {

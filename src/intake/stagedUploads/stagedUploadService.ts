@@ -77,7 +77,7 @@ export async function createStagedUpload(deps: StagedDeps, req: CreateStagedRequ
   // arriving upload (SPOOL_MAX_BYTES); an S3 store's room is the store's.
   const begun = deps.s3Staged
     ? await deps.staged.begin(req.fileSize)
-    : await withSpoolRoom(deps, req.fileSize, () => deps.staged.begin(req.fileSize));
+    : await withSpoolRoom({ ...deps, diskDir: deps.config.spoolDir }, req.fileSize, () => deps.staged.begin(req.fileSize));
   const row = {
     id: randomUUID(), tenantId: req.tenantId, filename: req.filename, fileSize: req.fileSize, partSize, sha256,
     location: begun.location, s3UploadId: begun.s3UploadId, signingKey: newSigningKey(), ttlMs: deps.config.stagedUploadTtlMs,
