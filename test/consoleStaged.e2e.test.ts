@@ -110,4 +110,22 @@ describe.skipIf(!haveChromium)('console: large files as staged uploads, resumed 
     expect(await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('bulk-import.staged:')))).toEqual([]);
     expect(pageErrors).toEqual([]);
   }, 180_000);
+  it('a part the service keeps refusing: says why in the service\'s own words (its disk full), after the retries', async () => {
+    const other = path.join(t.dataDir, 'events-refused.csv');
+    await fs.writeFile(other, eventsCsv(manyEvents(172_000)));
+    await page.goto(t.url.replace(/\/graphql$/, '/'));
+    const heading = page.getByRole('heading', { name: 'New import' });
+    await heading.waitFor();
+    // The service's own answer to a part that meets a full disk (test/diskFull.test.ts has the real one), for part 3 only.
+    await page.route('**/staged/**', (route) => {
+      if (!/\/parts\/3\?/.test(route.request().url())) return void route.continue();
+      void route.fulfill({ status: 503, headers: { 'retry-after': '60' }, contentType: 'text/plain; charset=utf-8', body: 'The server is out of disk space for uploads at the moment; try again later\n' });
+    });
+    await page.locator('input[type=file]').setInputFiles(other);
+    await page.getByLabel('Kind of data').selectOption('EVENTS');
+    await page.getByRole('button', { name: 'Upload and import' }).click();
+    await page.locator('#upload-result').getByText('Part 3 of the file could not be sent (HTTP 503): The server is out of disk space for uploads at the moment; try again later. Choose the same file again to continue.')
+      .waitFor({ timeout: 60_000 });
+    await page.unrouteAll({ behavior: 'ignoreErrors' });
+  }, 120_000);
 });

@@ -11,6 +11,7 @@
  * Mounting needs root (CI runs the tests as root on Linux): without it this file fails, it does not skip.
  */
 import { execFileSync } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
@@ -18,6 +19,7 @@ import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createKey } from '../src/auth/apiKeys.js';
+import { BulkImportClient } from '../src/client/bulkImportClient.js';
 import { CreateStagedUploadDocument, ImportFromUrlDocument, ImportStagedUploadDocument, StagedUploadDocument, UploadImportDocument } from '../src/generated/gql/graphql.js';
 import { GraphQLTestClient, type HttpResult } from './support/client.js';
 import { EVENT_COLUMNS, eventRow, eventsCsv, manyEvents } from './support/events.js';
@@ -315,5 +317,22 @@ describe('a staged upload on the folder spool', () => {
     const imported = await importIt(staged.id);
     expect(imported.body.data?.importStagedUpload.userErrors, JSON.stringify(imported.body)).toEqual([]);
     expect(await waitForJob(client, imported.body.data!.importStagedUpload.job!.id)).toMatchObject({ status: 'COMPLETED', rowsImported: rows });
+  });
+
+  it('the client library (and so the CLI) says why a part was refused, in the server\'s words', async () => {
+    await freeRoom();
+    const file = path.join(os.tmpdir(), `disk-full-client-${process.pid}.csv`);
+    await fs.writeFile(file, csv);
+    try {
+      const api = new BulkImportClient({ url: t.url, key: client.key! });
+      // The room goes once the upload exists (its file takes no blocks until written).
+      const sending = api.uploadStaged(file, { kind: 'EVENTS', allowDuplicateFile: true }, {
+        attempts: 1,
+        onSent: (sent) => { if (sent === 0 && !existsSync(other)) writeFileSync(other, Buffer.alloc(OTHER_FILE_BYTES, 1)); },
+      });
+      await expect(sending).rejects.toThrow(/^Part 1 could not be sent after 1 attempts \(last: HTTP 503\): The server is out of disk space for uploads at the moment; try again later$/);
+    } finally {
+      await fs.rm(file, { force: true });
+    }
   });
 });

@@ -73,7 +73,19 @@ const CONTINUE_WAIT_MS = 1000;
  * counts what left. With `Expect: 100-continue`, a refused URL (403) or length (400) is answered
  * before the body goes, not by a connection closed under the client's writes.
  */
-function putPart(url: string, file: string, start: number, length: number, onBytes: (n: number) => void): Promise<number> {
+/** A refused part's answer: its status, and the service's own words for it when it gave some. */
+interface PartAnswer { status: number; reason: string | null }
+
+/** How much of a refusal's plain-text body is read for its reason (the service's are one line; a store's are XML). */
+const REASON_BYTES = 500;
+
+/** The service's reason for a refusal: its plain-text body, on one line, when it is short; none otherwise. */
+function reasonOf(contentType: string | undefined, body: string): string | null {
+  const text = body.trim();
+  return contentType?.startsWith('text/plain') && text && text.length < REASON_BYTES && !text.includes('\n') ? text : null;
+}
+
+function putPart(url: string, file: string, start: number, length: number, onBytes: (n: number) => void): Promise<PartAnswer> {
   return new Promise((resolve, reject) => {
     const target = new URL(url);
     const req = (target.protocol === 'https:' ? https : http).request(target, {
@@ -81,10 +93,12 @@ function putPart(url: string, file: string, start: number, length: number, onByt
     });
     req.once('error', reject);
     req.once('response', (res) => {
-      res.resume();
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => { if (body.length < REASON_BYTES) body += chunk; });
       res.once('end', () => {
         if (!sending) req.destroy(); // answered before the body went: the request is over
-        resolve(res.statusCode ?? 0);
+        resolve({ status: res.statusCode ?? 0, reason: reasonOf(res.headers['content-type'], body) });
       });
       res.once('error', reject);
     });
@@ -147,10 +161,11 @@ export async function sendStaged(client: Requester, file: string, options: Stage
   const sendPart = async (n: number) => {
     for (let attempt = 1; ; attempt++) {
       let counted = 0;
-      const status = await putPart(urls.get(n)!, file, (n - 1) * upload.partSize, lengthOf(n), (bytes) => {
+      const { status, reason } = await putPart(urls.get(n)!, file, (n - 1) * upload.partSize, lengthOf(n), (bytes) => {
         counted += bytes;
         opts.onSent?.(sent + counted, stat.size);
-      }).catch(() => 0);
+      }).catch((): PartAnswer => ({ status: 0, reason: null }));
+      const why = reason ? `: ${reason}` : '';
       if (status >= 200 && status < 300) {
         sent += lengthOf(n);
         opts.onSent?.(sent, stat.size);
@@ -159,9 +174,9 @@ export async function sendStaged(client: Requester, file: string, options: Stage
       }
       opts.onSent?.(sent, stat.size);
       if (status >= 400 && status < 500 && status !== 403 && status !== 408 && status !== 429) {
-        throw new StagedUploadError(`Part ${n} was refused (HTTP ${status})`);
+        throw new StagedUploadError(`Part ${n} was refused (HTTP ${status})${why}`);
       }
-      if (attempt >= attempts) throw new StagedUploadError(`Part ${n} could not be sent after ${attempts} attempts (last: ${status ? `HTTP ${status}` : 'network error'})`);
+      if (attempt >= attempts) throw new StagedUploadError(`Part ${n} could not be sent after ${attempts} attempts (last: ${status ? `HTTP ${status}` : 'network error'})${why}`);
       if (status === 403) await refreshUrls(); // the URL expired (or the store's clock moved): fresh ones
       await sleep(Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** (attempt - 1)));
     }

@@ -14,9 +14,9 @@ function answers(origin) {
     .then(() => true, () => false);
 }
 
-/** The message for part `n`, last sent to `target` (an absolute URL) and answered with `status`. */
-export async function partFailureMessage(n, status, target) {
-  if (status) return `Part ${n} of the file could not be sent (HTTP ${status}). Choose the same file again to continue.`;
+/** The message for part `n`, last sent to `target` (an absolute URL) and answered with `status` and the service's `reason`, if any. */
+export async function partFailureMessage(n, status, target, reason = null) {
+  if (status) return `Part ${n} of the file could not be sent (HTTP ${status})${reason ? `: ${reason.replace(/\.?$/, '.')}` : '.'} Choose the same file again to continue.`;
   const store = new URL(target).origin;
   if (store !== location.origin && await answers(store)) {
     return `Part ${n} of the file could not be sent: the file store at ${store} refused this page (CORS). `

@@ -28,15 +28,21 @@ function partTarget(url) {
   return target.pathname.startsWith('/staged/') ? `${location.origin}${target.pathname}${target.search}` : target.href;
 }
 
-/** PUTs a Blob; resolves to the HTTP status (0: network error or aborted). */
+/** The service's reason for refusing a part: its plain-text answer, one short line (a store's are XML). */
+function reasonOf(xhr) {
+  const text = (xhr.responseText ?? '').trim();
+  return (xhr.getResponseHeader('content-type') ?? '').startsWith('text/plain') && text && text.length < 500 && !text.includes('\n') ? text : null;
+}
+
+/** PUTs a Blob; resolves to { status, reason } (status 0: network error or aborted; reason: the service's words, if any). */
 function putBlob(url, blob, onBytes, signal) {
   return new Promise((resolve) => {
     const xhr = new XMLHttpRequest();
     xhr.open('PUT', partTarget(url));
     xhr.upload.addEventListener('progress', (e) => onBytes(e.loaded));
-    xhr.addEventListener('load', () => resolve(xhr.status));
-    xhr.addEventListener('error', () => resolve(0));
-    xhr.addEventListener('abort', () => resolve(0));
+    xhr.addEventListener('load', () => resolve({ status: xhr.status, reason: reasonOf(xhr) }));
+    xhr.addEventListener('error', () => resolve({ status: 0, reason: null }));
+    xhr.addEventListener('abort', () => resolve({ status: 0, reason: null }));
     signal.addEventListener('abort', () => xhr.abort(), { once: true });
     xhr.send(blob);
   });
@@ -85,12 +91,12 @@ export function uploadStaged(file, input, onProgress) {
       const start = (n - 1) * upload.partSize;
       for (let attempt = 1; ; attempt++) {
         if (controller.signal.aborted) throw new ApiError('The upload was cancelled.');
-        const status = await putBlob(urls.get(n), file.slice(start, start + lengthOf(n)), (bytes) => { inFlight.set(n, bytes); report(); }, controller.signal);
+        const { status, reason } = await putBlob(urls.get(n), file.slice(start, start + lengthOf(n)), (bytes) => { inFlight.set(n, bytes); report(); }, controller.signal);
         inFlight.delete(n);
         if (status >= 200 && status < 300) { sent += lengthOf(n); report(); return; }
         report();
         if (controller.signal.aborted) throw new ApiError('The upload was cancelled.');
-        if (attempt >= ATTEMPTS) throw new ApiError(await partFailureMessage(n, status, partTarget(urls.get(n))));
+        if (attempt >= ATTEMPTS) throw new ApiError(await partFailureMessage(n, status, partTarget(urls.get(n)), reason));
         if (status === 403) await refreshUrls();
         await sleep(Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** (attempt - 1)));
       }
