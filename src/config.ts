@@ -17,6 +17,12 @@ export interface Config {
    * databaseUrl goes through a transaction-mode pooler; unset: databaseUrl.
    */
   databaseDirectUrl: string | undefined;
+  /**
+   * DATABASE_ANSWER_TIMEOUT_MS: how long a statement waits without a byte from the database (its
+   * host frozen, its network path silently dropping packets) before its connection is closed and
+   * it fails as the database being away does (db/answerTimeout.ts); 0: no bound.
+   */
+  databaseAnswerTimeoutMs: number;
   dataDir: string;
   /** The folder spool (SPOOL_URL as a path, or its alias SPOOL_DIR); the default. */
   spoolDir: string;
@@ -181,6 +187,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     host: env.HOST || '0.0.0.0',
     databaseUrl: env.DATABASE_URL || undefined,
     databaseDirectUrl: env.DATABASE_DIRECT_URL || undefined,
+    // Generous for the longest statements on the pool (db/answerTimeout.ts DEFAULT_ANSWER_TIMEOUT_MS),
+    // and within what clients and proxies wait for an answer.
+    databaseAnswerTimeoutMs: int(env, 'DATABASE_ANSWER_TIMEOUT_MS', 60_000),
     embeddedDatabase: embeddedDatabase(env),
     dataDir,
     ...spoolLocation(env, dataDir),

@@ -11,6 +11,8 @@ import { clusterFolder } from './embeddedCluster.js';
 export interface DatabaseSettings {
   databaseUrl?: string;
   databaseDirectUrl?: string;
+  /** How long a statement may wait without a byte from the database (answerTimeout.ts). */
+  databaseAnswerTimeoutMs?: number;
   dataDir: string;
   leaseMs?: number;
   embeddedDatabase?: EmbeddedDatabase;
@@ -50,7 +52,7 @@ const EMBEDDED_IDLE_CONNECTION_S = 10;
 export async function openDatabase(settings: DatabaseSettings, opts: OpenOptions = {}): Promise<Database> {
   if (settings.databaseUrl) {
     const { openPostgres } = await import('./postgres.js');
-    return openPostgres(settings.databaseUrl, { directUrl: settings.databaseDirectUrl, idleInTransactionTimeoutMs: settings.leaseMs });
+    return openPostgres(settings.databaseUrl, { directUrl: settings.databaseDirectUrl, idleInTransactionTimeoutMs: settings.leaseMs, answerTimeoutMs: settings.databaseAnswerTimeoutMs });
   }
   const { engine, earlierPglite } = await embeddedEngine(settings.dataDir, settings.embeddedDatabase);
   if (earlierPglite) opts.log?.warn(earlierPgliteNotice(settings.dataDir));
@@ -60,11 +62,11 @@ export async function openDatabase(settings: DatabaseSettings, opts: OpenOptions
   }
   const [{ runningClusterUrl, startCluster }, { openPostgres }] = await Promise.all([import('./embeddedCluster.js'), import('./postgres.js')]);
   const shared = opts.shareRunning ? await runningClusterUrl(settings.dataDir) : null;
-  if (shared) return openPostgres(shared, { idleInTransactionTimeoutMs: settings.leaseMs });
+  if (shared) return openPostgres(shared, { idleInTransactionTimeoutMs: settings.leaseMs, answerTimeoutMs: settings.databaseAnswerTimeoutMs });
   const cluster = await startCluster(settings.dataDir, (line) => opts.log?.debug(line));
   try {
     // The embedded database shares a laptop: each backend nobody uses is a process's memory given back.
-    const db = await openPostgres(cluster.url, { idleInTransactionTimeoutMs: settings.leaseMs, idleConnectionTimeoutS: EMBEDDED_IDLE_CONNECTION_S });
+    const db = await openPostgres(cluster.url, { idleInTransactionTimeoutMs: settings.leaseMs, idleConnectionTimeoutS: EMBEDDED_IDLE_CONNECTION_S, answerTimeoutMs: settings.databaseAnswerTimeoutMs });
     return { ...db, close: async () => { try { await db.close(); } finally { await cluster.stop(); } } };
   } catch (err) {
     await cluster.stop();

@@ -7,6 +7,7 @@ import { schema } from './schema.js';
 import { passCopyDataThrough, PASS_THROUGH_MIN_BYTES, standInFor } from './copyPassThrough.js';
 import { MIGRATIONS_FOLDER } from './migrations.js';
 import { LockIds } from './lockIds.js';
+import { boundAnswerWait, DEFAULT_ANSWER_TIMEOUT_MS } from './answerTimeout.js';
 
 /**
  * postgres.js leaves Nagle's algorithm on. After a large COPY write, the small CopyDone and
@@ -27,6 +28,18 @@ function noDelaySocket(options: ConnectionOptions): net.Socket {
   if (isPlain(options)) passCopyDataThrough(socket);
   return socket;
 }
+
+/**
+ * noDelaySocket, on which a statement left without an answer fails after `answerTimeoutMs`
+ * (answerTimeout.ts). Only plain sockets are watched: through TLS the protocol cannot be followed
+ * from here, and only the operating system's TCP keepalive (postgres.js turns it on) and
+ * retransmission limits end a silent connection.
+ */
+const answerBoundSocket = (answerTimeoutMs: number) => (options: ConnectionOptions): net.Socket => {
+  const socket = noDelaySocket(options);
+  if (isPlain(options)) boundAnswerWait(socket, answerTimeoutMs);
+  return socket;
+};
 
 interface ConnectionOptions { host: string[]; port: number[]; path?: string; ssl?: unknown }
 
@@ -50,6 +63,11 @@ export interface PostgresOptions {
   directUrl?: string;
   /** Closes a pooled connection left unused this long (each is a Postgres process); never when unset. */
   idleConnectionTimeoutS?: number;
+  /**
+   * How long a statement may wait without a byte from the database before its connection is
+   * closed and it fails as transient (answerTimeout.ts); DEFAULT_ANSWER_TIMEOUT_MS when unset, 0: no bound.
+   */
+  answerTimeoutMs?: number;
 }
 
 /** Migrates the database at `url` (its public schema), then opens the service's pool on it. */
@@ -74,6 +92,7 @@ const reconnectDelayS = (failures: number) => Math.min(2, 0.05 * 2 ** failures) 
 /** Opens the service's pool without migrating anything. */
 export function connectPostgres(url: string, opts: ConnectOptions = {}): Database {
   const pooled = opts.directUrl !== undefined && opts.directUrl !== url;
+  const socket = answerBoundSocket(opts.answerTimeoutMs ?? DEFAULT_ANSWER_TIMEOUT_MS);
   if (pooled && opts.schema) throw new Error('a schema other than public needs a session setting (search_path), which a transaction-mode pooler cannot carry');
   const sql = postgres(url, {
     max: 10,
@@ -81,7 +100,8 @@ export function connectPostgres(url: string, opts: ConnectOptions = {}): Databas
     // A transaction-mode pooler may run each statement on a different server connection, where
     // a statement prepared on another does not exist; unnamed statements are parsed every time.
     prepare: !pooled,
-    ...({ socket: noDelaySocket } as object), // an option postgres.js supports but does not type
+    // an option postgres.js supports but does not type
+    ...({ socket } as object),
     // While the database is away a request waits for at most one attempt to connect, answered 503
     // then (docs/operations.md): postgres.js's own defaults (30 s to connect, up to 20 s between
     // attempts once several failed) would keep it past what clients and proxies wait.
@@ -137,7 +157,7 @@ export function connectPostgres(url: string, opts: ConnectOptions = {}): Databas
   const root = wrap(sql);
   const idleTimeout = opts.idleInTransactionTimeoutMs ? String(opts.idleInTransactionTimeoutMs) : null;
   // LISTEN holds a session for as long as it listens: on the direct URL when there is a pooler.
-  const listener = pooled ? postgres(opts.directUrl!, { max: 1, onnotice: () => {}, connection: { application_name: opts.applicationName ?? 'bulk-import' } }) : sql;
+  const listener = pooled ? postgres(opts.directUrl!, { max: 1, onnotice: () => {}, ...({ socket } as object), connection: { application_name: opts.applicationName ?? 'bulk-import' } }) : sql;
 
   return {
     driver: 'postgres',

@@ -2,10 +2,14 @@
  * Which database errors are worth retrying: the connection went away (Postgres restarted, the
  * network blinked) or the server asked us to try again. Anything else is a real failure.
  */
+import { ANSWER_TIMEOUT_CODE } from './answerTimeout.js';
+
 const TRANSIENT_NODE_CODES = new Set([
   'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND',
   // postgres.js' own codes for a connection that closed under a query
   'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT',
+  // ours, for a connection closed because the database stopped answering on it (answerTimeout.ts)
+  ANSWER_TIMEOUT_CODE,
 ]);
 
 export function isTransientDatabaseError(err: unknown): boolean {
