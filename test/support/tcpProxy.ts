@@ -1,7 +1,9 @@
 /**
  * A plain TCP proxy that can take its target away: `down()` drops every open connection and stops
  * listening (new ones are refused, as by a stopped server), `up()` listens again on the same port;
- * `silence()` leaves the open connections open but carrying nothing, as a store that hangs.
+ * `silence()` leaves the open connections open but carrying nothing, as a store that hangs;
+ * `freeze()` does that to every connection, new ones included, until `thaw()`, as a network path
+ * that drops packets without a reset, and comes back.
  * The fleet test puts it in front of the run's radosgw, which other test files share and which
  * must stay up for them.
  */
@@ -15,6 +17,13 @@ export interface TcpProxy {
   up(): Promise<void>;
   /** The connections open now stop carrying bytes either way, and stay open (a store that hangs); new ones work. */
   silence(): void;
+  /** Every connection, open now or made until `thaw`, carries no bytes either way and stays open. */
+  freeze(): void;
+  /**
+   * New connections work again; those frozen stay open and silent for good, as behind a firewall
+   * or NAT that lost their state and drops their packets without a reset.
+   */
+  thaw(): void;
   close(): Promise<void>;
 }
 
@@ -22,16 +31,26 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
   const sockets = new Set<net.Socket>();
   /** Each client's connection to the target, while both are open. */
   const pairs = new Map<net.Socket, net.Socket>();
+  /** New connections are left carrying nothing. */
+  let frozen = false;
   const server = net.createServer((client) => {
     const upstream = net.connect(targetPort, targetHost);
     sockets.add(client).add(upstream);
     const destroyBoth = () => { client.destroy(); upstream.destroy(); sockets.delete(client); sockets.delete(upstream); pairs.delete(client); };
     client.on('error', destroyBoth).on('close', destroyBoth);
     upstream.on('error', destroyBoth).on('close', destroyBoth);
+    if (frozen) {
+      client.pause();
+      return;
+    }
     client.pipe(upstream);
     upstream.pipe(client);
     pairs.set(client, upstream);
   });
+  const stopCarrying = (client: net.Socket, upstream: net.Socket) => {
+    client.unpipe(upstream); upstream.unpipe(client);
+    client.pause(); upstream.pause();
+  };
   const listen = (port: number) => new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, '127.0.0.1', () => { server.off('error', reject); resolve(); });
@@ -49,12 +68,15 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
     down,
     up: () => listen(port),
     silence: () => {
-      for (const [client, upstream] of pairs) {
-        client.unpipe(upstream); upstream.unpipe(client);
-        client.pause(); upstream.pause();
-      }
+      for (const [client, upstream] of pairs) stopCarrying(client, upstream);
       pairs.clear();
     },
+    freeze: () => {
+      frozen = true;
+      for (const [client, upstream] of pairs) stopCarrying(client, upstream);
+      pairs.clear();
+    },
+    thaw: () => { frozen = false; },
     close: async () => { if (server.listening) await down(); },
   };
 }
