@@ -58,7 +58,7 @@ import { generateEvents } from './generate.js';
 import { judge, machine, median, percentile, render, type BenchReport, type ImportFigures, type PgliteFigures } from './report.js';
 import { cpuBetween, cpuSnapshot, type CpuFigures } from './cpuUsage.js';
 import { buildServer, startServer, type ServerProcess } from './serverProcess.js';
-import { judgeEmbedded, measureEmbedded, renderEmbedded, type Engine, type EmbeddedFigures } from './embedded.js';
+import { judgeEmbedded, measureEmbedded, renderEmbedded, type Engine, type EmbeddedFigures, type ReferenceImport } from './embedded.js';
 import { runFairness } from './fairness.js';
 import { runBigFile } from './bigFile.js';
 
@@ -425,10 +425,12 @@ async function main(): Promise<number> {
       : undefined;
     const serverPeakRssMb = server.rss.overallPeakMb;
     const rssMethod = server.rss.method;
-    await server.stop();
+    // With --embedded the Postgres-mode server stays up, idle but for the reference import it makes
+    // before each of the embedded engines' timed imports (below).
+    if (!opts.embedded) await server.stop();
 
-    // Embedded mode runs alone: the Postgres-mode server is stopped, so they do not share the CPUs.
-    // Its failure is reported with the rest rather than thrown: the Postgres figures still stand.
+    // Embedded mode runs alone: nothing else imports meanwhile. Its failure is reported with the
+    // rest rather than thrown: the Postgres figures still stand.
     let pglite: BenchReport['pglite'] = null;
     if (opts.pglite) {
       pglite = await measurePglite(opts, workDir, cleanup).catch((err: Error) => {
@@ -443,16 +445,30 @@ async function main(): Promise<number> {
     const embedded: (EmbeddedFigures | { engine: Engine; problem: string })[] = [];
     if (opts.embedded) {
       await checkpoint(pg);
+      // Each timed embedded import is paired with the same file's import into the machine's
+      // PostgreSQL just before it: on this host the speed drifts from one minute to the next by
+      // more than the engines differ, and the embedded rounds run minutes after the reference's.
+      const referenceImport: ReferenceImport = async (format, file) => {
+        await checkpoint(pg);
+        log(`reference for the embedded round: ${format} import (curl)`);
+        const figures = await measureImport({
+          server, key, file, rows: opts.rows, timeoutMs: opts.timeoutMs, pollJobs: false, verify, allowDuplicateFile: true, upload: 'multipart', sender: 'curl',
+        });
+        // What the import left in the machine's PostgreSQL's buffers is written now, not during the embedded import.
+        await checkpoint(pg);
+        return figures.rowsPerSec;
+      };
       for (const engine of opts.embeddedEngines) {
         embedded.push(await measureEmbedded({
           engine, workDir, rows: opts.rows, rounds: opts.rounds, csvPath: files.csvPath!, ndjsonPath: files.ndjsonPath ?? null, timeoutMs: opts.timeoutMs,
-          log, onStop: (what, fn) => cleanup.add(what, fn),
+          log, onStop: (what, fn) => cleanup.add(what, fn), referenceImport,
         }).catch((err: Error) => {
           console.error(`[bench] embedded ${engine} run failed: ${err.message}`);
           return { engine, problem: err.message.split('\n')[0] };
         }));
       }
     }
+    if (opts.embedded) await server.stop();
     const reference = { csvRowsPerSec: csv.rowsPerSec, ndjsonRowsPerSec: ndjson?.rowsPerSec ?? null };
 
     const report: BenchReport = {
