@@ -79,7 +79,7 @@ interface PartAnswer { status: number; reason: string | null }
 /** How much of a refusal's plain-text body is read for its reason (the service's are one line; a store's are XML). */
 const REASON_BYTES = 500;
 
-/** The service's reason for a refusal: its plain-text body, on one line, when it is short; none otherwise. */
+/** The service's reason for a refusal: its plain-text body, on one line, when it is short; none otherwise (the console's reasonOf, src/console/stagedUpload.js, reads it alike). */
 function reasonOf(contentType: string | undefined, body: string): string | null {
   const text = body.trim();
   return contentType?.startsWith('text/plain') && text && text.length < REASON_BYTES && !text.includes('\n') ? text : null;

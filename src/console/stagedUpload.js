@@ -28,7 +28,7 @@ function partTarget(url) {
   return target.pathname.startsWith('/staged/') ? `${location.origin}${target.pathname}${target.search}` : target.href;
 }
 
-/** The service's reason for refusing a part: its plain-text answer, one short line (a store's are XML). */
+/** The service's reason for refusing a part: its plain-text answer, one short line (a store's are XML); as the CLI's reasonOf (src/client/stagedSender.ts) reads it. */
 function reasonOf(xhr) {
   const text = (xhr.responseText ?? '').trim();
   return (xhr.getResponseHeader('content-type') ?? '').startsWith('text/plain') && text && text.length < 500 && !text.includes('\n') ? text : null;

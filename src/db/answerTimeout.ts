@@ -42,10 +42,16 @@ const QUERY = 0x51; // 'Q'
 const SYNC = 0x53; // 'S'
 const FLUSH = 0x48; // 'H'
 const READY_FOR_QUERY = 0x5a; // 'Z'
-/** The end of a statement's description: its RowDescription, or NoData; ErrorResponse if it failed. */
+/**
+ * What answers a Flush: after a Describe, the statement's RowDescription or NoData; after a
+ * cursor's Execute, its rows, then PortalSuspended or CommandComplete; ErrorResponse if it failed.
+ */
 const DESCRIBED = 0x54; // 'T'
 const NO_DATA = 0x6e; // 'n'
 const ERROR = 0x45; // 'E'
+const PORTAL_SUSPENDED = 0x73; // 's'
+const COMMAND_COMPLETE = 0x43; // 'C'
+const FLUSH_ANSWERS = new Set([DESCRIBED, NO_DATA, ERROR, PORTAL_SUSPENDED, COMMAND_COMPLETE]);
 const CANCEL_REQUEST_CODE = 80877102;
 const SSL_REQUEST_CODE = 80877103;
 const GSSENC_REQUEST_CODE = 80877104;
@@ -103,23 +109,30 @@ export function boundAnswerWait(socket: net.Socket, timeoutMs: number): void {
   // and the close (the caller of a failed query trying again) is sent on this socket, and with
   // nothing to fail it, it would wait for ever. Closed without an error, postgres.js fails whatever
   // is still waiting with CONNECTION_CLOSED.
+  let lastReceivedAt = -Infinity;
   const giveUp = () => {
-    const err = new DatabaseAnswerTimeoutError(timeoutMs);
-    if (socket.listenerCount('error') === 0) return socket.destroy(err);
-    socket.emit('error', err);
-    socket.destroy();
+    // Timers run before the socket's waiting data is read: after the process itself stalled for the
+    // bound (a long GC, a starved CPU), the answer may be here already. Looked at again once the
+    // data waiting has been read; any byte since restarted the wait (the 'data' handler).
+    setImmediate(() => {
+      if (!watching || socket.destroyed || awaited.length === 0 || performance.now() - lastReceivedAt < timeoutMs) return;
+      const err = new DatabaseAnswerTimeoutError(timeoutMs);
+      if (socket.listenerCount('error') === 0) return socket.destroy(err);
+      socket.emit('error', err);
+      socket.destroy();
+    });
   };
   const answered = (type: number) => {
     const last = awaited[0];
-    if (type === last || (last === DESCRIBED && (type === NO_DATA || type === ERROR))) awaited.shift();
+    if (type === last || (last === DESCRIBED && FLUSH_ANSWERS.has(type))) awaited.shift();
   };
 
   let watching = true;
   let started = false;
   const sent = messageTypes((type) => {
     if (type === QUERY || type === SYNC) expect(READY_FOR_QUERY);
-    // postgres.js sends Flush only after Describe, to learn a statement's parameter types before
-    // it binds them: answered by the statement's description, with no ReadyForQuery.
+    // postgres.js sends Flush after a Describe (to learn a statement's parameter types before it
+    // binds them) and after a cursor's Execute: answered with no ReadyForQuery (FLUSH_ANSWERS).
     else if (type === FLUSH) expect(DESCRIBED);
   });
   const received = messageTypes(answered);
@@ -144,6 +157,7 @@ export function boundAnswerWait(socket: net.Socket, timeoutMs: number): void {
 
   socket.on('data', (chunk: Buffer) => {
     if (!watching) return;
+    lastReceivedAt = performance.now();
     timer?.refresh();
     received(chunk);
     if (awaited.length === 0 && timer) { clearTimeout(timer); timer = null; }

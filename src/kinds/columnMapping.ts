@@ -8,7 +8,7 @@
  * is spooled as NDJSON) names its columns on every line, so each key goes through the same
  * columnNamer; the "header" a mapping is checked against, and saved with, is the first record's keys.
  */
-import { normalizeColumnName } from './columns.js';
+import { normalizeColumnName, namesShown } from './columns.js';
 import type { ImportKind } from './types.js';
 
 export interface ColumnMappingEntry { from: string; to: string | null }
@@ -74,7 +74,7 @@ export function refuseMappingForHeader(header: readonly string[], mapping: reado
   const keys = new Set(header.map(headerKey));
   const absent = mapping.filter((m) => !keys.has(headerKey(m.from))).map((m) => m.from);
   if (absent.length === 0) return null;
-  return `columnMapping names ${absent.map((a) => `"${a}"`).join(', ')}, which ${headerIs} (${header.join(', ')}) does not have`;
+  return `columnMapping names ${absent.map((a) => `"${a}"`).join(', ')}, which ${headerIs} (${namesShown(header)}) does not have`;
 }
 
 /** A saved mapping applies to a file whose header has the same names as the file it was saved with, in any order. */

@@ -58,7 +58,7 @@ const NAME_CHARS_SHOWN = 100;
 
 const shownName = (name: string) => (name.length > NAME_CHARS_SHOWN ? `${name.slice(0, NAME_CHARS_SHOWN)}…` : name);
 
-function namesShown(names: readonly string[]): string {
+export function namesShown(names: readonly string[]): string {
   const shown = names.slice(0, NAMES_SHOWN).map(shownName).join(', ');
   return names.length > NAMES_SHOWN ? `${shown} and ${names.length - NAMES_SHOWN} more` : shown;
 }

@@ -137,13 +137,24 @@ export async function runJob(deps: RunnerDeps, fence: Fence): Promise<RunResult>
    */
   async function makeWay(): Promise<RunResult> {
     while (commits.size) if (!(await settleOldest())) return stopped();
-    if (!(await retryTransient(() => requeueJob(db, fence), { giveUpAfterMs: deps.leaseMs * 4 }))) throw new LeaseLostError(fence.jobId);
+    if (!(await retryTransient(() => requeueJob(db, fence), { giveUpAfterMs: deps.leaseMs * 4 })) && !(await requeuedByUs(db, fence))) {
+      throw new LeaseLostError(fence.jobId);
+    }
     log.info('job handed back: its time slice is up and another tenant waits');
     notify(true);
     // Wakes idle runners anywhere in the fleet: the job goes on as soon as one is free.
     await deps.bus.publishQueued(fence.jobId).catch((err) => log.warn({ err }, 'queue notice failed'));
     return 'yielded';
   }
+}
+
+/**
+ * Whether the job is back in the queue from this run's fence: a requeue whose answer was lost (the
+ * connection closed after its commit) is retried, and the retry finds the job no longer RUNNING.
+ */
+async function requeuedByUs(db: RunnerDeps['db'], fence: Fence): Promise<boolean> {
+  const job = await retryTransient(() => getJobById(db, fence.jobId), { giveUpAfterMs: 10_000 }).catch(() => null);
+  return job?.status === JobStatus.QUEUED && job.attempt === fence.attempt;
 }
 
 export async function failJob(deps: RunnerDeps, fence: Fence, err: unknown): Promise<void> {

@@ -6,6 +6,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { isSpare } from './spoolSpares.js';
 
 /**
  * Whether the disk holding `dir` has at least `bytes` free for an unprivileged writer; true when
@@ -18,4 +19,14 @@ export async function diskHasRoom(dir: string, bytes: number): Promise<boolean> 
     if (stats) return stats.bavail * stats.bsize >= bytes;
     if (stats === null || at === path.dirname(at)) return true;
   }
+}
+
+/**
+ * The largest spare file in the spool folder (spoolSpares.ts): an upload may write over one, so
+ * the disk needs that much less free room for it.
+ */
+export async function largestSpareBytes(dir: string): Promise<number> {
+  const names = (await fs.readdir(dir).catch(() => [] as string[])).filter(isSpare);
+  const sizes = await Promise.all(names.map((name) => fs.stat(path.join(dir, name)).then((st) => st.size, () => 0)));
+  return Math.max(0, ...sizes);
 }

@@ -27,7 +27,7 @@ import { isSpare } from './spoolSpares.js';
 import { scratchOwner } from './scratchFiles.js';
 import { isTransientDatabaseError } from '../db/transientErrors.js';
 import { DISK_FULL_MESSAGE } from './diskFailure.js';
-import { diskHasRoom } from './diskRoom.js';
+import { diskHasRoom, largestSpareBytes } from './diskRoom.js';
 
 /** The spool (or the disk under it) has no room for the file: the server's condition, not the client's fault. */
 export class SpoolFullError extends Error {
@@ -46,7 +46,8 @@ export class DiskFullError extends SpoolFullError {
 }
 
 async function checkDiskRoom(deps: DiskDir, bytes: number): Promise<void> {
-  if (deps.diskDir && !(await diskHasRoom(deps.diskDir, bytes))) throw new DiskFullError(bytes, deps.diskDir);
+  if (!deps.diskDir) return;
+  if (!(await diskHasRoom(deps.diskDir, bytes - await largestSpareBytes(deps.diskDir)))) throw new DiskFullError(bytes, deps.diskDir);
 }
 
 /** A reservation not renewed for this long stops counting (its instance died). */
