@@ -23,7 +23,8 @@ import type net from 'node:net';
 /**
  * Generous for the longest statements the service runs on its pool: a batch's COPY (its data sent
  * and its rows written), a revert's batch, a dry run's lookups. Migrations, which may wait long for
- * another instance's, run on a connection of their own, not watched.
+ * another instance's, run on a connection of their own, not watched. And within what clients and
+ * proxies wait for an answer.
  */
 export const DEFAULT_ANSWER_TIMEOUT_MS = 60_000;
 

@@ -10,7 +10,7 @@
 import type ExcelJS from 'exceljs';
 import { FileRefusal, UploadStreamError } from '../spool/spool.js';
 import { isTransientDatabaseError } from '../db/transientErrors.js';
-import { isDiskFailure, ServerDiskError } from '../spool/diskFailure.js';
+import { isDiskFailure } from '../spool/diskFailure.js';
 import type { Scratch } from '../spool/sharedRoom.js';
 import type { SheetReader, Workbook, WorkbookLimits } from './xlsxWorkbook.js';
 
@@ -49,7 +49,7 @@ export async function* xlsxToNdjson(source: AsyncIterable<Buffer>, sheet: string
  * a waiting sheet's scratch file, which are answered as such (400, 503), not as a damaged file.
  */
 function isTheWorkbooks(err: unknown): boolean {
-  return !(err instanceof UploadStreamError || err instanceof ServerDiskError || isDiskFailure(err) || isTransientDatabaseError(err));
+  return !(err instanceof UploadStreamError || isDiskFailure(err) || isTransientDatabaseError(err));
 }
 
 function isWanted(ws: SheetReader, sheet: string | null, book: Workbook): boolean {

@@ -81,8 +81,8 @@ async function run(): Promise<void> {
   // A job is bulk work once it has more than one batch (a resumed one has had some already): a
   // small file (another tenant's, waiting while big imports hold the cores) is read at the
   // server's own priority, start to end.
-  let firstBatch = request.offset === 0;
-  if (!firstBatch) runAsBulkWork();
+  let bulkWork = request.offset > 0;
+  if (bulkWork) runAsBulkWork();
 
   const flush = async () => {
     if (!batch) return;
@@ -101,8 +101,7 @@ async function run(): Promise<void> {
       send({ type: 'batch', batch, slot, copyBytes, keyedBytes, ownBuffers }, [ownBuffers.copyData, ownBuffers.keyedData]);
     }
     batch = null;
-    if (firstBatch) runAsBulkWork();
-    firstBatch = false;
+    if (!bulkWork) { runAsBulkWork(); bulkWork = true; }
   };
 
   for await (const slice of slices) {

@@ -25,16 +25,20 @@ export class ServerDiskError extends Error {
   }
 }
 
-/** Whether `err` is the disk's own failure (full, or broken), as opposed to the file's or the client's. */
-export function isDiskFailure(err: unknown): err is NodeJS.ErrnoException {
+/**
+ * Whether `err` is the disk's own failure (full, or broken), as opposed to the file's or the
+ * client's: the system's error, or a ServerDiskError made of one.
+ */
+export function isDiskFailure(err: unknown): err is NodeJS.ErrnoException | ServerDiskError {
+  if (err instanceof ServerDiskError) return true;
   const code = (err as NodeJS.ErrnoException | null)?.code;
   return typeof code === 'string' && (FULL.has(code) || BROKEN.has(code));
 }
 
 /** `err` as a ServerDiskError for `file` if it is the disk's failure (or already one); else as it is. */
 export function asDiskError(err: unknown, file: string | null): unknown {
-  if (err instanceof ServerDiskError) return err;
-  return isDiskFailure(err) ? new ServerDiskError(err, file) : err;
+  if (!isDiskFailure(err)) return err;
+  return err instanceof ServerDiskError ? err : new ServerDiskError(err, file);
 }
 
 /** Runs a step that writes to `file`, its disk failure thrown as a ServerDiskError. */

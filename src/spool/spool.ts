@@ -22,7 +22,7 @@ import { jobsUsingSpoolFiles } from '../jobs/jobStore.js';
 import { isObjectLocation } from '../parse/objectChunks.js';
 import { ORPHAN_AGE_MS, removeObject, type S3Spool } from './s3Spool.js';
 import { isScratch, sweepScratchFiles } from './scratchFiles.js';
-import { asDiskError, isDiskFailure, onDisk, ServerDiskError } from './diskFailure.js';
+import { asDiskError, isDiskFailure, onDisk } from './diskFailure.js';
 
 /** The upload itself broke off or was malformed (not our disk or database): the client's error. */
 export class UploadStreamError extends Error {}
@@ -34,8 +34,8 @@ export class UploadStreamError extends Error {}
  * disk full under its scratch file), which passes as it is (a 503).
  */
 export function sourceFailure(err: unknown): unknown {
-  if (err instanceof UploadStreamError || err instanceof ServerDiskError || isTransientDatabaseError(err)) return err;
-  if (isDiskFailure(err)) return new ServerDiskError(err, null);
+  if (err instanceof UploadStreamError || isTransientDatabaseError(err)) return err;
+  if (isDiskFailure(err)) return asDiskError(err, null);
   return new UploadStreamError((err as Error).message);
 }
 
@@ -127,7 +127,7 @@ export async function spoolUpload(source: Readable, opts: SpoolOptions): Promise
     }
     // The file's write failing (the disk full) fails the upload's stream too, with the same error:
     // it is the server's disk, whatever the source then saw.
-    if (isDiskFailure(err)) throw new ServerDiskError(err, file);
+    if (isDiskFailure(err)) throw asDiskError(err, file);
     // The upload's own stream may have failed before we listened (while the tenant's limit was checked).
     const fromSource = sourceError ?? source.errored;
     if (fromSource instanceof FileRefusal) return { ok: false, code: fromSource.code, message: fromSource.message };

@@ -104,22 +104,24 @@ const ImportFromUrlInput = builder.inputType('ImportFromUrlInput', {
  * is an unexpected error. The hash thread failing on its own (HashThreadError) passes through: it
  * is the server's error, answered 500 INTERNAL where errors are masked (app.ts), with no retry hint.
  */
+/** The server's condition, not the request's: 503 with `code`, to try again after `retryAfterS`. */
+const unavailable = (message: string, code: string, retryAfterS: number) =>
+  new GraphQLError(message, { extensions: { code, http: { status: 503, headers: { 'retry-after': String(retryAfterS) } } } });
+
 export async function asRequestErrors<T>(log: Logger, run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (err) {
     if (err instanceof SpoolFullError) {
       if (err instanceof DiskFullError) log.warn({ bytes: err.bytes, dir: err.dir }, 'the disk has no room for an upload of this size: refused before its first byte');
-      throw new GraphQLError(err.message, { extensions: { code: 'SPOOL_FULL', http: { status: 503, headers: { 'retry-after': '60' } } } });
+      throw unavailable(err.message, 'SPOOL_FULL', 60);
     }
     if (err instanceof ServerDiskError) {
       log.error({ err: err.cause, file: err.file }, err.full ? 'the disk is full: an upload was refused' : 'the disk failed under an upload');
       // A full disk is a full spool to the client (SPOOL_FULL, try again later); a broken one is the server's outage.
-      throw new GraphQLError(err.message, { extensions: { code: err.full ? 'SPOOL_FULL' : 'SERVICE_UNAVAILABLE', http: { status: 503, headers: { 'retry-after': '60' } } } });
+      throw unavailable(err.message, err.full ? 'SPOOL_FULL' : 'SERVICE_UNAVAILABLE', 60);
     }
-    if (err instanceof SpoolStoreError) {
-      throw new GraphQLError(err.message, { extensions: { code: 'SERVICE_UNAVAILABLE', http: { status: 503, headers: { 'retry-after': '5' } } } });
-    }
+    if (err instanceof SpoolStoreError) throw unavailable(err.message, 'SERVICE_UNAVAILABLE', 5);
     if (err instanceof MultipartError || err instanceof UploadStreamError) {
       throw new GraphQLError(`Invalid multipart request: ${err.message}`, {
         extensions: { code: 'BAD_REQUEST', http: { status: err instanceof MultipartError ? err.status : 400 } },
