@@ -116,7 +116,15 @@ export function boundAnswerWait(socket: net.Socket, timeoutMs: number): void {
     // bound (a long GC, a starved CPU), the answer may be here already. Looked at again once the
     // data waiting has been read; any byte since restarted the wait (the 'data' handler).
     setImmediate(() => {
-      if (!watching || socket.destroyed || awaited.length === 0 || performance.now() - lastReceivedAt < timeoutMs) return;
+      if (!watching || socket.destroyed || awaited.length === 0) return;
+      // A byte came within the bound (read since, or just before: the timer's clock and this one
+      // differ by a little): the wait goes on for what is left of the bound, on a timer of its own.
+      const quietMs = performance.now() - lastReceivedAt;
+      if (quietMs < timeoutMs) {
+        if (timer) clearTimeout(timer);
+        timer = setTimeout(giveUp, timeoutMs - quietMs);
+        return;
+      }
       const err = new DatabaseAnswerTimeoutError(timeoutMs);
       if (socket.listenerCount('error') === 0) return socket.destroy(err);
       socket.emit('error', err);
