@@ -42,8 +42,10 @@ beforeAll(async () => {
     databaseDirectUrl: db.directUrl,
     databaseAnswerTimeoutMs: loadConfig({ DATABASE_ANSWER_TIMEOUT_MS: String(ANSWER_TIMEOUT_MS) }).databaseAnswerTimeoutMs,
     // A batch's transaction left on a frozen connection holds the job row until Postgres ends it
-    // for idling this long (idle_in_transaction_session_timeout): short, for the import to go on soon.
-    leaseMs: 2000,
+    // for idling this long (idle_in_transaction_session_timeout): short, for the import to go on
+    // soon, but with room in the batch's retries (4 leases): freeze 3 s + the bound 1.5 s + this
+    // 5 s, against 20 s. At 2 s (8 s of retries) a loaded CI machine ran out of them (FAILED).
+    leaseMs: 5000,
     batchSize: 500,
     // One runner: no other can take over a job whose runner is left waiting (after its lease), as
     // none can once every runner of the fleet waits on a silent connection.
